@@ -1,0 +1,1 @@
+"""HFM cross-domain experiments."""

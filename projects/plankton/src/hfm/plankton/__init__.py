@@ -1,0 +1,1 @@
+"""HFM plankton domain: Plankton images from many instruments: EcoTaxa TSV, classification and traits."""

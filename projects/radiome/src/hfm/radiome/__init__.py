@@ -1,0 +1,1 @@
+"""HFM radiome domain: 3D MRI/CT volumes: NIfTI/DICOM, nnU-Net layout, MONAI segmentation."""

@@ -1,0 +1,1 @@
+"""HFM seismic domain: Earthquake waveforms: ObsPy readers, SeisBench format, phase picking and detection."""

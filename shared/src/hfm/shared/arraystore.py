@@ -1,0 +1,91 @@
+"""`hfm-arrays`: the core's own AI-ready format for data with no community format.
+
+Layout (relative to the dataset folder):
+
+| path | content |
+|---|---|
+| `samples/<key>.safetensors` | the sample's named arrays; units in the safetensors metadata as `units.<array>` |
+| `metadata.csv` | one row per sample, sorted by `key`; the sample's attributes as columns |
+
+safetensors is chosen because it cannot run code when read and writes the same bytes for the same arrays, which
+keeps re-curation byte-identical.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from safetensors import safe_open
+from safetensors.numpy import load_file, save_file
+
+from hfm.shared.contracts import Sample
+from hfm.shared.errors import HFMError
+
+FORMAT_NAME = "hfm-arrays"
+_UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
+
+
+def safe_key(key: str) -> str:
+    """A key usable as a file name on every file system: other characters become `_`."""
+    cleaned = _UNSAFE.sub("_", key).strip("._")
+    if not cleaned:
+        raise HFMError(f"sample key {key!r} has no usable characters")
+    return cleaned
+
+
+class ArrayStoreWriter:
+    format_name = FORMAT_NAME
+
+    def __init__(self) -> None:
+        self._root: Path | None = None
+        self._rows: list[dict[str, Any]] = []
+
+    def open(self, root: Path) -> None:
+        self._root = root
+        (root / "samples").mkdir(parents=True, exist_ok=True)
+        self._rows = []
+
+    def write(self, key: str, sample: Sample) -> None:
+        assert self._root is not None, "open() first"
+        name = safe_key(key)
+        metadata = {f"units.{k}": v for k, v in sorted(sample.units.items())}
+        arrays = {k: np.ascontiguousarray(v) for k, v in sample.arrays.items()}
+        save_file(arrays, str(self._root / "samples" / f"{name}.safetensors"), metadata=metadata or None)
+        self._rows.append({"key": name, **sample.attrs})
+
+    def close(self) -> list[str]:
+        assert self._root is not None, "open() first"
+        files = sorted(f"samples/{row['key']}.safetensors" for row in self._rows)
+        table = pd.DataFrame(self._rows or [{"key": None}]).iloc[: len(self._rows)]
+        table = table.sort_values("key").reset_index(drop=True)
+        table.to_csv(self._root / "metadata.csv", index=False, lineterminator="\n")
+        return ["metadata.csv", *files]
+
+
+class ArrayStoreFormat:
+    name = FORMAT_NAME
+
+    def metadata(self, root: Path) -> pd.DataFrame | None:
+        path = root / "metadata.csv"
+        if not path.exists():
+            raise HFMError(f"{path}: missing; an {FORMAT_NAME} dataset needs its metadata table")
+        return pd.read_csv(path)
+
+    def count(self, root: Path) -> int:
+        return len(list((root / "samples").glob("*.safetensors")))
+
+    def iter_samples(self, root: Path) -> Iterator[tuple[str, Sample]]:
+        for path in sorted((root / "samples").glob("*.safetensors")):
+            try:
+                arrays = load_file(str(path))
+                with safe_open(str(path), framework="numpy") as handle:
+                    meta = handle.metadata() or {}
+            except Exception as error:  # safetensors raises several types for damaged files
+                raise HFMError(f"{path}: cannot be read as safetensors ({error})") from error
+            units = {k.removeprefix("units."): v for k, v in meta.items() if k.startswith("units.")}
+            yield path.stem, Sample(arrays=arrays, units=units)

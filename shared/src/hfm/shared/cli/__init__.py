@@ -1,0 +1,1 @@
+"""The `hfm` command line."""

@@ -1,0 +1,104 @@
+"""Entry point of the `hfm` command.
+
+Errors reach the user as one message and a non-zero exit; `--debug` shows the traceback. Domain packages add their
+own command groups (`hfm seismic ...`) through the `hfm.domains` entry points, loaded only when called.
+"""
+
+from __future__ import annotations
+
+import sys
+
+import click
+import typer
+from typer.core import TyperGroup
+
+from hfm.shared import __version__
+from hfm.shared.cli import card, curate, domains, quickstart
+from hfm.shared.errors import HFMError
+from hfm.shared.plugins import installed_domains
+from hfm.shared.progress import console
+
+EXIT_ERROR = 1
+
+
+class DomainAwareGroup(TyperGroup):
+    """Adds each installed domain's command group, importing the domain only when its commands are used."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(set(super().list_commands(ctx)) | {d.name for d in installed_domains()})
+
+    def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
+        command = super().get_command(ctx, name)
+        if command is not None:
+            return command
+        for domain in installed_domains():
+            if domain.name == name:
+                plugin = domain.load()
+                if plugin.cli is None:
+                    return None
+                group = typer.main.get_command(plugin.cli())
+                group.help = group.help or plugin.summary
+                return group
+        return None
+
+
+app = typer.Typer(
+    cls=DomainAwareGroup,
+    help="HFM: build, train, validate and share foundation models for scientific data.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+app.add_typer(card.app, name="card")
+app.add_typer(curate.app, name="curate")
+app.command("domains")(domains.list_domains)
+app.command("quickstart")(quickstart.quickstart)
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"hfm-shared {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def main(
+    debug: bool = typer.Option(False, "--debug", help="Show full tracebacks on errors."),
+    version: bool = typer.Option(False, "--version", callback=_version, is_eager=True, help="Print the version."),
+) -> None:
+    """HFM: build, train, validate and share foundation models for scientific data."""
+
+
+def run(argv: list[str] | None = None) -> None:
+    args = sys.argv[1:] if argv is None else argv
+    debug = "--debug" in args
+    command = typer.main.get_command(app)
+    try:
+        # Without standalone mode click returns the code of a `typer.Exit` instead of exiting.
+        code = command.main(args=args, prog_name="hfm", standalone_mode=False)
+        if isinstance(code, int) and code:
+            sys.exit(code)
+    except click.exceptions.Exit as done:
+        sys.exit(done.exit_code)
+    except click.ClickException as error:
+        error.show()
+        sys.exit(error.exit_code)
+    except click.exceptions.Abort:
+        console.print("aborted")
+        sys.exit(EXIT_ERROR)
+    except (HFMError, OSError, ValueError) as error:
+        if debug:
+            raise
+        console.print(f"[bold red]error:[/] {error}", highlight=False)
+        sys.exit(EXIT_ERROR)
+    except Exception as error:
+        if debug:
+            raise
+        console.print(
+            f"[bold red]error:[/] {type(error).__name__}: {error} (run with --debug for the traceback)", highlight=False
+        )
+        sys.exit(EXIT_ERROR)
+
+
+if __name__ == "__main__":
+    run()
