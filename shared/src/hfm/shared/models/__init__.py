@@ -1,0 +1,1 @@
+"""Models shared by all domains: one Transformer trunk, tokenizers supplied by each domain."""
