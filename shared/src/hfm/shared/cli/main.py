@@ -6,6 +6,7 @@ own command groups (`hfm seismic ...`) through the `hfm.domains` entry points, l
 
 from __future__ import annotations
 
+import importlib
 import sys
 
 import click
@@ -53,6 +54,17 @@ app.add_typer(card.app, name="card")
 app.add_typer(curate.app, name="curate")
 app.command("domains")(domains.list_domains)
 app.command("quickstart")(quickstart.quickstart)
+
+# Command modules of the core that register themselves: each defines `register(app)`.
+OPTIONAL_COMMANDS = ("train", "models", "evaluate", "launch", "bench")
+for _name in OPTIONAL_COMMANDS:
+    try:
+        _module = importlib.import_module(f"hfm.shared.cli.{_name}")
+    except ModuleNotFoundError as _missing:
+        if _missing.name != f"hfm.shared.cli.{_name}":
+            raise
+        continue
+    _module.register(app)
 
 
 def _version(value: bool) -> None:
