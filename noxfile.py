@@ -52,7 +52,7 @@ def lint(session: nox.Session) -> None:
 @nox.session(tags=["ci"])
 def layout(session: nox.Session) -> None:
     """Dependency direction and namespace rules (tools/check_layout.py), with the checker's own tests."""
-    install(session, "pytest>=8")
+    install(session, "pytest>=8", "nox")
     session.run("python", "tools/check_layout.py")
     session.run("pytest", "-q", "tools/tests")
 
