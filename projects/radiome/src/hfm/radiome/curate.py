@@ -1,0 +1,188 @@
+"""Curating an nnU-Net raw dataset into an AI-ready one: checked, resampled, normalised, with its card.
+
+Each case is read in RAS, checked (missing channel, unreadable file, NaN, empty or constant image, degenerate
+affine, label and image disagreeing in shape or affine, label values that dataset.json does not declare), then
+resampled to the plan's target spacing (cubic for images, nearest for labels) and normalised per modality. Failing
+cases are quarantined with every reason found; the output is again an nnU-Net raw dataset.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+
+from hfm.radiome.nnunet import FORMAT_NAME, DatasetJson, NnunetRawWriter, RawCase, list_cases, read_dataset_json
+from hfm.radiome.preprocess import normalize, resample
+from hfm.radiome.volume import affine_problem, read_nifti
+from hfm.shared.cards import Creator, DatasetCard, ProvenanceStep, card_from_curation, package_versions
+from hfm.shared.contracts import ArraySpec, Sample, SampleContract, Violation
+from hfm.shared.curation import CurationItem, CurationSummary, curate
+from hfm.shared.errors import InvalidInput
+
+_AFFINE_TOLERANCE_MM = 1e-3
+
+
+def volume_contract(num_channels: int, max_label: int) -> SampleContract:
+    return SampleContract(
+        name="radiome-volume",
+        arrays=[
+            ArraySpec(
+                name="image",
+                dims=["channel", "x", "y", "z"],
+                dtype="float32",
+                shape=[num_channels, "x", "y", "z"],
+                description="normalised intensities, RAS",
+            ),
+            ArraySpec(
+                name="label",
+                dims=["x", "y", "z"],
+                dtype="uint8",
+                shape=["x", "y", "z"],
+                min=0,
+                max=max_label,
+                optional=True,
+                description="class per voxel (dataset.json labels)",
+            ),
+        ],
+    )
+
+
+def check_case(
+    image: np.ndarray,
+    label: np.ndarray | None,
+    affine: np.ndarray,
+    label_affine: np.ndarray | None,
+    allowed_labels: set[int],
+) -> list[Violation]:
+    """Every reason why a case cannot be used, on its native grid."""
+    found: list[Violation] = []
+    if image.size == 0:
+        return [Violation(field="image", code="empty", reason="image has no voxels")]
+    if problem := affine_problem(affine):
+        found.append(Violation(field="affine", code="affine", reason=problem))
+    nan = int(np.isnan(image).sum())
+    if nan:
+        found.append(Violation(field="image", code="nan", reason=f"{nan} NaN voxels of {image.size}"))
+    finite = image[np.isfinite(image)]
+    if finite.size == 0 or float(finite.max()) == float(finite.min()):
+        value = float(finite.min()) if finite.size else float("nan")
+        found.append(Violation(field="image", code="constant", reason=f"every voxel has the value {value:g}"))
+    if label is None:
+        return found
+    if label.shape != image.shape[1:]:
+        found.append(
+            Violation(
+                field="label",
+                code="shape",
+                reason=f"label shape {label.shape} differs from image shape {image.shape[1:]}",
+            )
+        )
+    if label_affine is not None and not np.allclose(label_affine, affine, atol=_AFFINE_TOLERANCE_MM):
+        offset = float(np.abs(np.asarray(label_affine) - np.asarray(affine)).max())
+        found.append(
+            Violation(
+                field="label", code="affine", reason=f"label affine differs from the image's (up to {offset:.4g} mm)"
+            )
+        )
+    values = set(np.unique(label).astype(int).tolist())
+    if extra := sorted(values - allowed_labels):
+        found.append(
+            Violation(
+                field="label",
+                code="label_values",
+                reason=f"values {extra} not declared in dataset.json labels {sorted(allowed_labels)}",
+            )
+        )
+    return found
+
+
+def load_curated_case(case: RawCase, info: DatasetJson, target_spacing: tuple[float, float, float]) -> Sample:
+    """Read, check, resample and normalise one case; raises InvalidInput naming every problem found."""
+    missing = [str(p) for p in case.images if not p.exists()]
+    if missing:
+        raise InvalidInput(f"missing channel file(s) {', '.join(missing)}", field="image", code="missing")
+    volumes = [read_nifti(p, modality=info.modality()) for p in case.images]
+    shapes = {v.shape for v in volumes}
+    if len(shapes) > 1:
+        raise InvalidInput(f"channels have different shapes {sorted(shapes)}", field="image", code="shape")
+    image = np.stack([np.asarray(v.array, dtype=np.float32) for v in volumes])
+    affine = volumes[0].affine
+    label = label_affine = None
+    if case.label is not None:
+        if not case.label.exists():
+            raise InvalidInput(f"label file {case.label} is missing", field="label", code="missing")
+        label_volume = read_nifti(case.label)
+        label, label_affine = np.asarray(label_volume.array), label_volume.affine
+    violations = check_case(image, label, affine, label_affine, info.label_values())
+    if violations:
+        raise InvalidInput("; ".join(str(v) for v in violations), field=violations[0].field, code=violations[0].code)
+    resampled, new_affine = resample(image, affine, target_spacing)
+    foreground = resampled[0] > resampled[0].min()
+    arrays = {"image": np.stack([normalize(c, info.modality(), foreground) for c in resampled])}
+    if label is not None:
+        arrays["label"] = resample(label.astype(np.uint8), affine, target_spacing, is_label=True)[0]
+    return Sample(arrays=arrays, attrs={"affine": new_affine.ravel().tolist(), "split": case.split})
+
+
+def curate_nnunet(
+    raw_root: str | Path,
+    out_dir: str | Path,
+    target_spacing: tuple[float, float, float],
+    *,
+    name: str | None = None,
+    license: str = "LicenseRef-unspecified",
+    creators: list[Creator] | None = None,
+    description: str = "",
+    show_progress: bool = True,
+) -> tuple[CurationSummary, DatasetCard]:
+    """Curate an nnU-Net raw dataset into `out_dir` (again nnU-Net raw, resampled and normalised) with its card."""
+    raw_root, out_dir = Path(raw_root), Path(out_dir)
+    info = read_dataset_json(raw_root)
+    cases = list_cases(raw_root)
+    spacing = tuple(float(s) for s in target_spacing)
+
+    def items() -> Iterator[CurationItem]:
+        for case in cases:
+            sources = [*case.images, *([case.label] if case.label is not None else [])]
+            yield CurationItem(
+                key=case.key, sources=sources, load=lambda case=case: load_curated_case(case, info, spacing)
+            )  # type: ignore[misc]
+
+    contract = volume_contract(len(info.channel_names), max(info.label_values()))
+    extra = {
+        k: v for k, v in info.model_dump().items() if k not in ("channel_names", "labels", "numTraining", "file_ending")
+    }
+    writer = NnunetRawWriter(info.channel_names, info.labels, file_ending=".nii.gz", **extra)
+    summary = curate(items(), out_dir, contract, writer, show_progress=show_progress, total=len(cases))
+    sources = [p for case in cases for p in (*case.images, case.label) if p is not None and p.exists()]
+    card = card_from_curation(
+        out_dir,
+        summary,
+        name=name or raw_root.name,
+        description=description or f"{raw_root.name} resampled to {spacing} mm and normalised ({info.modality()})",
+        license=license,
+        creators=creators or [Creator(name="unknown")],
+        domain="radiome",
+        format=FORMAT_NAME,
+        contract=contract,
+        sources=[raw_root / "dataset.json", *sources],
+        provenance=[
+            ProvenanceStep(
+                step="curate",
+                tool="hfm-radiome",
+                tool_version=package_versions("hfm-radiome").get("hfm-radiome", "?"),
+                parameters={
+                    "target_spacing": list(spacing),
+                    "modality": info.modality(),
+                    "normalization": "CT clip + z-score" if info.modality() == "CT" else "foreground z-score",
+                },
+                packages=package_versions("nibabel", "numpy", "scipy"),
+                inputs=summary.inputs,
+                outputs=summary.written,
+                quarantined=summary.quarantined,
+            )
+        ],
+    )
+    return summary, card
