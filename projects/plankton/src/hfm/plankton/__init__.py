@@ -1,1 +1,3 @@
-"""HFM plankton domain: Plankton images from many instruments: EcoTaxa TSV, classification and traits."""
+"""HFM plankton domain: plankton images from many instruments, EcoTaxa in and out, classification and traits."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,144 @@
+"""Curating plankton objects into the "ecotaxa" AI-ready format, quarantining what fails with its reason.
+
+Checks, each a quarantine reason code: `path_escape` (image path leaves the dataset), `missing` (no such image),
+`corrupt` / `truncated` (undecodable file), `empty` (no pixels, or a uniform image), `missing_pixel_size` (no um/px,
+so no physical scale), `duplicate` (same pixels as an earlier object, by content hash), and the standard's table
+contract (coordinates in range, known annotation status).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from hfm.plankton import __version__
+from hfm.plankton.dataset import FORMAT_NAME, EcoTaxaWriter, plankton_contract
+from hfm.plankton.images import FitMode, decode_image, fit_canvas
+from hfm.plankton.metadata import STANDARD_COLUMNS, standard_contract
+from hfm.plankton.objects import PlanktonObjects
+from hfm.plankton.traits import measure_traits
+from hfm.shared.cards import Creator, ProvenanceStep, card_from_curation, package_versions
+from hfm.shared.contracts import Sample
+from hfm.shared.curation import CurationItem, CurationSummary, curate
+from hfm.shared.errors import InvalidInput
+
+
+@dataclass
+class CurationConfig:
+    canvas: int = 64
+    fit: FitMode = "pad"
+    default_pixel_size_um: float | None = None  # used only where a row has none
+    traits: bool = True
+
+
+def _clean(value: Any) -> Any:
+    if isinstance(value, float) and math.isnan(value):
+        return None
+    return value.item() if isinstance(value, np.generic) else value
+
+
+class _ObjectLoader:
+    """Loads one object; remembers pixel hashes across objects, so curation order decides which copy is kept."""
+
+    def __init__(self, objects: PlanktonObjects, config: CurationConfig) -> None:
+        self.objects, self.config = objects, config
+        self.seen: dict[str, str] = {}
+
+    def __call__(self, row: int) -> Sample:
+        record = {k: _clean(v) for k, v in self.objects.table.iloc[row].to_dict().items()}
+        key = str(record["object_id"])
+        image = decode_image(self.objects.read_image(row), f"{key} ({record['image_path']})")
+        pixel = record["pixel_size_um"] if record["pixel_size_um"] is not None else self.config.default_pixel_size_um
+        if pixel is None or not pixel > 0:
+            raise InvalidInput(
+                "no pixel size (um/px): give process_pixel in the export or --pixel-size",
+                field="pixel_size_um",
+                code="missing_pixel_size",
+            )
+        digest = image.content_hash()
+        if digest in self.seen:
+            raise InvalidInput(f"same pixels as object {self.seen[digest]}", field="image", code="duplicate")
+        self.seen[digest] = key
+        canvas, canvas_pixel = fit_canvas(image.grey, pixel, self.config.canvas, self.config.fit)
+        attrs = {
+            **record,
+            "pixel_size_um": canvas_pixel,
+            "process_original_pixel_size_um": float(pixel),
+            "img_original_height": image.grey.shape[0],
+            "img_original_width": image.grey.shape[1],
+            "img_mode": image.mode,
+            "img_bit_depth": image.bit_depth,
+            "img_content_sha256": digest,
+        }
+        if self.config.traits:
+            attrs |= {f"object_{k}": v for k, v in measure_traits(image.grey, pixel).items()}
+        return Sample(
+            arrays={"image": canvas[None], "pixel_size_um": np.array([canvas_pixel], dtype=np.float32)},
+            units={"pixel_size_um": "um/px"},
+            attrs=attrs,
+        )
+
+
+def curation_items(objects: PlanktonObjects, config: CurationConfig) -> list[CurationItem]:
+    loader = _ObjectLoader(objects, config)
+    items = []
+    for row in range(len(objects)):
+        path = str(objects.table.at[row, "image_path"])
+        try:
+            source = [objects.store.source(path)]
+        except InvalidInput:
+            source = []  # an escaping path is never read, not even to copy it into quarantine
+        items.append(CurationItem(str(objects.table.at[row, "object_id"]), source, lambda r=row: loader(r)))
+    return items
+
+
+def curate_objects(
+    objects: PlanktonObjects,
+    out_dir: str | Path,
+    config: CurationConfig | None = None,
+    *,
+    name: str = "plankton",
+    license: str = "CC-BY-4.0",
+    creators: list[str] | None = None,
+    description: str = "",
+    show_progress: bool = True,
+) -> CurationSummary:
+    """Decode, check, fit to the canvas, measure traits, write the dataset and its card."""
+    config = config or CurationConfig()
+    contract = plankton_contract(config.canvas)
+    table_contract = standard_contract(require_pixel_size=True)
+    items = curation_items(objects, config)
+    summary = curate(
+        items, out_dir, contract, EcoTaxaWriter(), table_contract, show_progress=show_progress, total=len(items)
+    )
+    card_from_curation(
+        out_dir,
+        summary,
+        name=name,
+        description=description or f"{name}: plankton images curated from {objects.origin.name}",
+        license=license,
+        creators=[Creator(name=c) for c in (creators or ["unknown"])],
+        domain="plankton",
+        format=FORMAT_NAME,
+        contract=contract,
+        metadata_contract=table_contract,
+        sources=sorted({Path(s) for i in items for s in i.sources}),
+        keywords=["plankton", "imaging", "EcoTaxa", *sorted(set(objects.table["instrument"].dropna()))],
+        provenance=[
+            ProvenanceStep(
+                step="curate",
+                tool="hfm plankton curate",
+                tool_version=__version__,
+                parameters={"canvas": config.canvas, "fit": config.fit, "columns": list(STANDARD_COLUMNS)},
+                packages=package_versions("pillow", "scikit-image", "numpy", "pandas"),
+                inputs=summary.inputs,
+                outputs=summary.written,
+                quarantined=summary.quarantined,
+            )
+        ],
+    )
+    return summary

@@ -1,0 +1,104 @@
+"""The plankton AI-ready format "ecotaxa": an EcoTaxa bundle whose images are the model's canvases.
+
+Layout of a curated dataset folder:
+
+| path | content |
+|---|---|
+| `images/<object_id>.png` | the object on a square canvas, 16-bit grey (0..65535 = 0..1) |
+| `ecotaxa_objects.tsv` | EcoTaxa TSV with its type row (see below) |
+
+The TSV holds the standard columns in EcoTaxa naming, the canvas pixel size in `process_pixel`, the original one in
+`process_original_pixel_size_um`, the traits as `object_<trait>`, and the source's own columns.
+
+Any EcoTaxa export reads through the same `EcoTaxaFormat`, so `hfm card validate` re-checks curated data and the
+images still open in EcoTaxa.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from PIL import Image
+
+from hfm.plankton.ecotaxa import read_ecotaxa, write_tsv
+from hfm.plankton.images import decode_image
+from hfm.plankton.metadata import STANDARD_COLUMNS, conform
+from hfm.shared.arraystore import safe_key
+from hfm.shared.contracts import ArraySpec, Sample, SampleContract
+from hfm.shared.errors import HFMError, InvalidInput
+
+FORMAT_NAME = "ecotaxa"
+TSV_NAME = "ecotaxa_objects.tsv"
+
+
+def plankton_contract(canvas: int | None) -> SampleContract:
+    side = canvas if canvas else None
+    return SampleContract(
+        name="hfm-plankton-image",
+        arrays=[
+            ArraySpec(name="image", dims=["channel", "y", "x"], dtype="float32", shape=[1, side, side], min=0, max=1),
+            ArraySpec(name="pixel_size_um", dims=["value"], dtype="float32", shape=[1], units="um/px", min=1e-3),
+        ],
+    )
+
+
+def write_png16(grey: np.ndarray, path: Path) -> None:
+    pixels = np.round(np.clip(grey, 0.0, 1.0) * 65535).astype(np.uint16)
+    Image.fromarray(pixels).save(path, format="PNG")
+
+
+class EcoTaxaWriter:
+    format_name = FORMAT_NAME
+
+    def __init__(self) -> None:
+        self._root: Path | None = None
+        self._rows: list[dict[str, Any]] = []
+
+    def open(self, root: Path) -> None:
+        self._root = root
+        (root / "images").mkdir(parents=True, exist_ok=True)
+        self._rows = []
+
+    def write(self, key: str, sample: Sample) -> None:
+        assert self._root is not None, "open() first"
+        name = f"images/{safe_key(key)}.png"
+        write_png16(np.asarray(sample.arrays["image"])[0], self._root / name)
+        self._rows.append({**sample.attrs, "image_path": name})
+
+    def close(self) -> list[str]:
+        assert self._root is not None, "open() first"
+        table = pd.DataFrame(self._rows, columns=None if self._rows else list(STANDARD_COLUMNS))
+        table = table.sort_values("object_id", kind="stable").reset_index(drop=True) if len(table) else table
+        write_tsv(conform(table), self._root / TSV_NAME)
+        return [TSV_NAME, *sorted(table["image_path"])] if len(table) else [TSV_NAME]
+
+
+class EcoTaxaFormat:
+    name = FORMAT_NAME
+
+    def metadata(self, root: Path) -> pd.DataFrame | None:
+        return read_ecotaxa(root).table[list(STANDARD_COLUMNS)]
+
+    def count(self, root: Path) -> int:
+        return len(read_ecotaxa(root))
+
+    def iter_samples(self, root: Path) -> Iterator[tuple[str, Sample]]:
+        objects = read_ecotaxa(root)
+        for row in range(len(objects)):
+            key = str(objects.table.at[row, "object_id"])
+            try:
+                image = decode_image(objects.read_image(row), key)
+            except InvalidInput as error:
+                raise HFMError(f"{root}: object {key}: {error}") from error
+            pixel = np.array([objects.table.at[row, "pixel_size_um"]], dtype=np.float32)
+            yield (
+                key,
+                Sample(
+                    arrays={"image": image.grey[None], "pixel_size_um": pixel},
+                    units={"pixel_size_um": "um/px"},
+                ),
+            )

@@ -1,0 +1,81 @@
+"""IFCB (Imaging FlowCytobot) bins through `libifcb`: a bin is `<bin>.hdr`, `<bin>.adc` and `<bin>.roi`.
+
+Needs the `ifcb` extra (`pip install hfm-plankton[ifcb]`). Every region of interest becomes one object whose image
+path is `<bin>_<roi number, 5 digits>.png`, the IFCB dashboard's naming; the pixels come from the ROI file.
+IFCB images carry no pixel size in the header; the usual calibration is 3.4 pixels per micrometre.
+"""
+
+from __future__ import annotations
+
+import io
+import re
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from PIL import Image
+
+from hfm.plankton.objects import PlanktonObjects
+from hfm.shared.errors import HFMError, InvalidInput
+
+IFCB_PIXELS_PER_UM = 3.4
+_BIN_NAME = re.compile(r"D(\d{8})T(\d{6})_(IFCB\d+)")
+
+
+class IFCBStore:
+    """Renders the ROIs of one bin as PNG bytes on request."""
+
+    def __init__(self, hdr: Path) -> None:
+        try:
+            from libifcb import ROIReader
+        except ImportError as error:
+            raise HFMError("reading IFCB bins needs libifcb: pip install 'hfm-plankton[ifcb]'") from error
+        self.hdr = hdr
+        self.bin = hdr.stem
+        try:
+            self.reader = ROIReader(str(hdr), str(hdr.with_suffix(".adc")), str(hdr.with_suffix(".roi")))
+        except (OSError, KeyError, ValueError) as error:
+            raise HFMError(f"{hdr}: not a readable IFCB bin ({type(error).__name__}: {error})") from error
+        self.rois = {f"{self.bin}_{roi.index:05d}.png": roi for roi in self.reader.rois}
+
+    def source(self, image_path: str) -> Path:
+        return self.hdr.with_suffix(".roi")
+
+    def read(self, image_path: str) -> bytes:
+        roi = self.rois.get(image_path)
+        if roi is None:
+            raise InvalidInput(f"{self.bin}: no ROI {image_path!r}", field="image_path", code="missing")
+        array = roi.array
+        if array is None or array.size != roi.width * roi.height:
+            raise InvalidInput(f"{self.bin}: ROI {roi.index} is cut short in the .roi file", "image", "truncated")
+        buffer = io.BytesIO()
+        Image.fromarray(np.ascontiguousarray(array), "L").save(buffer, format="PNG")
+        return buffer.getvalue()
+
+
+def read_ifcb_bin(hdr: str | Path, pixel_size_um: float = 1.0 / IFCB_PIXELS_PER_UM) -> PlanktonObjects:
+    hdr = Path(hdr)
+    if hdr.suffix != ".hdr" or not hdr.is_file():
+        raise HFMError(f"{hdr}: expected the .hdr file of an IFCB bin")
+    store = IFCBStore(hdr)
+    match = _BIN_NAME.fullmatch(store.bin)
+    when = None
+    if match:
+        d, t = match.group(1), match.group(2)
+        when = f"{d[:4]}-{d[4:6]}-{d[6:]}T{t[:2]}:{t[2:4]}:{t[4:]}Z"
+    rows = [
+        {
+            "object_id": name.removesuffix(".png"),
+            "image_path": name,
+            "instrument": "IFCB",
+            "pixel_size_um": pixel_size_um,
+            "datetime": when,
+            "annotation_status": "unclassified",
+            "sample_id": store.bin,
+            "acq_roi_x": roi.x,
+            "acq_roi_y": roi.y,
+            "acq_trigger_number": roi.trigger_index,
+        }
+        for name, roi in store.rois.items()
+    ]
+    return PlanktonObjects(pd.DataFrame(rows), store, hdr)
