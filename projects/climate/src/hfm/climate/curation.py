@@ -1,0 +1,114 @@
+"""`curate_fields`: raw netCDF/GRIB/zarr files -> one CF zarr store, a quarantine with reasons, and a card.
+
+Each input file is one curation item. Fixable problems are fixed (units converted, axes sorted, times put in order);
+what cannot be fixed (unreadable file, unknown units, repeated or irregular times, a grid or variable set that
+differs from the first file's, too many NaNs) sends the file to quarantine with its reason.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import xarray as xr
+
+from hfm.climate.checks import check_grid, check_time_axis, check_variables, encode_times
+from hfm.climate.readers import open_fields
+from hfm.climate.store import FORMAT_NAME, TIME_UNITS, CFZarrWriter, dataset_to_sample, field_contract
+from hfm.shared.cards import Creator, DatasetCard, ProvenanceStep, card_from_curation, package_versions
+from hfm.shared.contracts import Sample
+from hfm.shared.curation import CurationItem, CurationSummary, curate
+from hfm.shared.errors import HFMError, InvalidInput
+
+# Missing steps are kept (window samplers skip gaps); these findings cannot be fixed, so they quarantine.
+_FATAL_TIME = {"duplicate", "irregular", "empty"}
+
+
+def _load_item(path: Path, variables: list[str] | None, reference: xr.Dataset | None) -> Sample:
+    ds = open_fields(path, variables)
+    ds = ds.sortby("time")  # times out of order are fixable; repeated ones are not
+    axis = encode_times(ds["time"], TIME_UNITS)
+    problems = [v for v in check_time_axis(axis) if v.code in _FATAL_TIME]
+    problems += check_grid(ds, reference) + check_variables(ds, reference)
+    if problems:
+        raise InvalidInput("; ".join(str(p) for p in problems), field=problems[0].field, code=problems[0].code)
+    return dataset_to_sample(ds, axis, path.name)
+
+
+def _reference(paths: Sequence[Path], variables: list[str] | None) -> xr.Dataset:
+    """The first readable file fixes the grid and the variables every other file must match."""
+    errors = []
+    for path in paths:
+        try:
+            return open_fields(path, variables)
+        except InvalidInput as error:
+            errors.append(f"{path.name}: {error.reason}")
+    raise HFMError("no input file could be read: " + " | ".join(errors[:5]))
+
+
+def curate_fields(
+    paths: Sequence[str | Path],
+    out_dir: str | Path,
+    *,
+    variables: list[str] | None = None,
+    train_start: str | None = None,
+    train_end: str | None = None,
+    max_nan_fraction: float = 0.5,
+    name: str = "climate-fields",
+    description: str = "",
+    license: str = "CC-BY-4.0",
+    creators: Sequence[str] = ("unknown",),
+    citation: str | None = None,
+    show_progress: bool = True,
+) -> tuple[CurationSummary, DatasetCard]:
+    """Curate gridded files into `out_dir/data.zarr` with statistics over [train_start, train_end] (inclusive)."""
+    paths = sorted(Path(p) for p in paths)
+    if not paths:
+        raise HFMError("no input files given")
+    reference = _reference(paths, variables)
+    has_level = "level" in reference.dims
+    grid = tuple(reference.sizes[d] for d in ("level", "lat", "lon") if d in reference.dims)
+    contract = field_contract(len(reference.data_vars), grid, max_nan_fraction, has_level)
+    chosen = variables or [str(v) for v in reference.data_vars]
+    items = [CurationItem(key=p.name, sources=[p], load=lambda p=p: _load_item(p, chosen, reference)) for p in paths]
+    writer = CFZarrWriter(train_start, train_end)
+    summary = curate(items, out_dir, contract, writer, show_progress=show_progress, total=len(items))
+    if summary.written == 0:
+        raise HFMError(f"every input was quarantined; see {Path(out_dir) / 'quarantine' / 'report.csv'}")
+    card = card_from_curation(
+        out_dir,
+        summary,
+        name=name,
+        description=description or f"{name}: {', '.join(chosen)} on a {'x'.join(map(str, grid))} grid",
+        license=license,
+        creators=[Creator(name=c) for c in creators],
+        citation=citation,
+        domain="climate",
+        format=FORMAT_NAME,
+        contract=contract,
+        sources=[p for p in paths if p.is_file()],
+        provenance=[
+            ProvenanceStep(
+                step="curate",
+                tool="hfm climate curate",
+                tool_version=_version(),
+                parameters={
+                    "variables": chosen,
+                    "train_start": train_start,
+                    "train_end": train_end,
+                    "max_nan_fraction": max_nan_fraction,
+                },
+                packages=package_versions("xarray", "zarr", "netCDF4", "cfgrib", "eccodes", "cftime", "numpy"),
+                inputs=summary.inputs,
+                outputs=summary.written,
+                quarantined=summary.quarantined,
+            )
+        ],
+    )
+    return summary, card
+
+
+def _version() -> str:
+    from importlib.metadata import version
+
+    return version("hfm-climate")

@@ -1,0 +1,244 @@
+"""The harmonised CF zarr store: one array `fields` (time, variable, [level], lat, lon) and its statistics.
+
+`CFZarrWriter` is the curation writer (the core's `SampleWriter`): it receives each valid input file as a sample,
+joins them along time, computes mean/std/min/max per variable on the training period only, and writes
+`data.zarr`. `CFZarrFormat` reads a dataset folder back for `hfm card validate`. The layout is documented column by
+column in docs/climate.md.
+"""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import xarray as xr
+
+from hfm.climate.checks import TimeAxis
+from hfm.shared.contracts import ArraySpec, Sample, SampleContract
+from hfm.shared.errors import HFMError
+
+FORMAT_NAME = "cf-zarr"
+STORE = "data.zarr"
+LAYOUT = "hfm-climate/1"
+TIME_UNITS = "hours since 1970-01-01 00:00:00"
+_CHUNK_BYTES = 2**21  # ~2 MB time chunks: a training window touches one or two chunks
+
+
+def field_contract(variables: int, grid: tuple[int, ...], max_nan_fraction: float, has_level: bool) -> SampleContract:
+    """What one input file must hold after harmonisation; grid = ([levels], lat, lon) sizes of the first file."""
+    dims = ["time", "variable", *(["level"] if has_level else []), "lat", "lon"]
+    spatial = list(grid)
+    arrays = [
+        ArraySpec(
+            name="fields",
+            dims=dims,
+            dtype="float32",
+            shape=["time", variables, *spatial],
+            nan_policy="allow",
+            max_nan_fraction=max_nan_fraction,
+            description="harmonised fields in canonical units",
+        ),
+        ArraySpec(
+            name="time",
+            dims=["time"],
+            dtype="float64",
+            shape=["time"],
+            units=TIME_UNITS,
+            description="valid time in the file's calendar",
+        ),
+        ArraySpec(name="lat", dims=["lat"], dtype="float64", shape=[grid[-2]], min=-90, max=90, units="degrees_north"),
+        ArraySpec(name="lon", dims=["lon"], dtype="float64", shape=[grid[-1]], min=-360, max=360, units="degrees_east"),
+    ]
+    if has_level:
+        arrays.append(ArraySpec(name="level", dims=["level"], dtype="float64", shape=[grid[0]], units="hPa"))
+    return SampleContract(name="climate-fields", arrays=arrays)
+
+
+def dataset_to_sample(ds: xr.Dataset, axis: TimeAxis, source: str) -> Sample:
+    variables = list(ds.data_vars)
+    fields = np.stack([ds[v].values for v in variables], axis=1).astype("float32")
+    arrays = {"fields": fields, "time": axis.values, "lat": ds["lat"].values, "lon": ds["lon"].values}
+    if "level" in ds.coords:
+        arrays["level"] = ds["level"].values.astype("float64")
+    return Sample(
+        arrays=arrays,
+        units={"time": axis.units, "lat": "degrees_north", "lon": "degrees_east", "level": "hPa"},
+        attrs={
+            "source": source,
+            "variables": variables,
+            "variable_units": [ds[v].attrs["units"] for v in variables],
+            "calendar": axis.calendar,
+        },
+    )
+
+
+def parse_date(text: str, calendar: str) -> float:
+    """'YYYY-MM-DD[THH]' as hours in TIME_UNITS in `calendar` (so 360-day dates such as 2000-02-30 work)."""
+    import cftime
+
+    try:
+        date, _, hour = text.partition("T")
+        year, month, day = (int(p) for p in date.split("-"))
+        stamp = cftime.datetime(year, month, day, int(hour.split(":")[0] or 0) if hour else 0, calendar=calendar)
+    except (ValueError, TypeError) as error:
+        raise HFMError(f"date {text!r}: expected YYYY-MM-DD or YYYY-MM-DDTHH valid in calendar {calendar}") from error
+    return float(cftime.date2num(stamp, TIME_UNITS, calendar=calendar))
+
+
+class CFZarrWriter:
+    """Joins the valid inputs along time into `data.zarr` with training-period statistics."""
+
+    format_name = FORMAT_NAME
+
+    def __init__(self, train_start: str | None = None, train_end: str | None = None) -> None:
+        self.train_start, self.train_end = train_start, train_end
+        self._root: Path | None = None
+        self._parts: list[tuple[str, Sample]] = []
+
+    def open(self, root: Path) -> None:
+        self._root, self._parts = root, []
+
+    def write(self, key: str, sample: Sample) -> None:
+        self._parts.append((key, sample))
+
+    def close(self) -> list[str]:
+        assert self._root is not None, "open() first"
+        if not self._parts:
+            return []
+        parts = sorted(self._parts, key=lambda p: float(p[1].arrays["time"][0]))
+        first = parts[0][1]
+        ds = build_store_dataset(parts, self.train_start, self.train_end)
+        path = self._root / STORE
+        if path.exists():
+            shutil.rmtree(path)
+        step_bytes = int(np.prod(first.arrays["fields"].shape[1:])) * 4
+        chunk = max(1, min(ds.sizes["time"], _CHUNK_BYTES // step_bytes))
+        encoding = {
+            "fields": {"chunks": (chunk, *first.arrays["fields"].shape[1:])},
+            "time": {"units": TIME_UNITS, "calendar": first.attrs["calendar"], "dtype": "float64"},
+        }
+        ds.to_zarr(path, mode="w", encoding=encoding, zarr_format=2, consolidated=True)
+        return sorted(str(p.relative_to(self._root)) for p in path.rglob("*") if p.is_file())
+
+
+def _decode(hours: np.ndarray, calendar: str) -> np.ndarray:
+    import cftime
+
+    if calendar in ("standard", "gregorian", "proleptic_gregorian"):
+        return np.datetime64("1970-01-01T00:00:00", "ns") + np.round(hours * 3600).astype("int64").astype(
+            "timedelta64[s]"
+        )
+    return cftime.num2date(hours, TIME_UNITS, calendar=calendar)
+
+
+def build_store_dataset(parts: list[tuple[str, Sample]], train_start: str | None, train_end: str | None) -> xr.Dataset:
+    first = parts[0][1]
+    calendar = first.attrs["calendar"]
+    fields = np.concatenate([s.arrays["fields"] for _, s in parts], axis=0)
+    hours = np.concatenate([s.arrays["time"] for _, s in parts])
+    if (np.diff(hours) <= 0).any():
+        raise HFMError("input files overlap in time after sorting; curate them separately or remove the overlap")
+    sources = np.concatenate([[key] * s.arrays["time"].size for key, s in parts]).astype(str)
+    variables = list(first.attrs["variables"])
+    has_level = "level" in first.arrays
+    dims = ("time", "variable", *(("level",) if has_level else ()), "lat", "lon")
+    lo = parse_date(train_start, calendar) if train_start else -np.inf
+    hi = parse_date(train_end, calendar) + 24 - 1e-6 if train_end else np.inf  # the end day is inclusive
+    train = (hours >= lo) & (hours <= hi)
+    if not train.any():
+        raise HFMError(f"training period {train_start}..{train_end} holds no time step of the inputs")
+    reduce = (0, *range(2 + has_level, fields.ndim))  # over time, lat, lon: one statistic per variable [and level]
+    stats_dims = ("variable", *(("level",) if has_level else ()))
+    train_fields = fields[train].astype("float64")
+    coords: dict[str, Any] = {
+        "time": ("time", _decode(hours, calendar), {"standard_name": "time", "axis": "T"}),
+        "variable": ("variable", np.asarray(variables, dtype=str)),
+        "lat": ("lat", first.arrays["lat"], {"units": "degrees_north", "standard_name": "latitude", "axis": "Y"}),
+        "lon": ("lon", first.arrays["lon"], {"units": "degrees_east", "standard_name": "longitude", "axis": "X"}),
+        "units": ("variable", np.asarray(first.attrs["variable_units"], dtype=str)),
+        "source": ("time", sources),
+        "is_train": ("time", train),
+    }
+    if has_level:
+        coords["level"] = ("level", first.arrays["level"], {"units": "hPa", "standard_name": "air_pressure"})
+    step = float(np.median(np.diff(hours))) if hours.size > 1 else 0.0
+    ds = xr.Dataset(
+        {
+            "fields": (dims, fields, {"long_name": "harmonised fields, canonical units per variable"}),
+            "mean": (stats_dims, np.nanmean(train_fields, axis=reduce)),
+            "std": (stats_dims, np.nanstd(train_fields, axis=reduce)),
+            "min": (stats_dims, np.nanmin(train_fields, axis=reduce)),
+            "max": (stats_dims, np.nanmax(train_fields, axis=reduce)),
+            "nan_fraction": (stats_dims, np.isnan(fields).mean(axis=reduce)),
+        },
+        coords=coords,
+        attrs={
+            "Conventions": "CF-1.8",
+            "hfm_layout": LAYOUT,
+            "calendar": calendar,
+            "time_step_hours": step,
+            "train_start": train_start or "",
+            "train_end": train_end or "",
+            "train_steps": int(train.sum()),
+        },
+    )
+    return ds
+
+
+def open_store(path: str | Path) -> xr.Dataset:
+    """Open a curated dataset folder (or its data.zarr) lazily."""
+    path = Path(path)
+    if (path / STORE).exists():
+        path = path / STORE
+    if not path.exists():
+        raise HFMError(f"{path}: no {STORE}; run `hfm climate curate` first")
+    ds = xr.open_zarr(path, consolidated=True, decode_times=xr.coders.CFDatetimeCoder(use_cftime=None))
+    if ds.attrs.get("hfm_layout") != LAYOUT:
+        raise HFMError(f"{path}: attribute hfm_layout is {ds.attrs.get('hfm_layout')!r}, expected {LAYOUT!r}")
+    return ds
+
+
+class CFZarrFormat:
+    """Reads a climate dataset folder back: one record per curated input file."""
+
+    name = FORMAT_NAME
+
+    def count(self, root: Path) -> int:
+        return int(np.unique(open_store(root)["source"].values).size)
+
+    def metadata(self, root: Path) -> pd.DataFrame | None:
+        ds = open_store(root)
+        table = pd.DataFrame({"key": ds["source"].values, "step": np.arange(ds.sizes["time"])})
+        return (
+            table.groupby("key", sort=True)["step"]
+            .agg(["min", "max"])
+            .rename(columns={"min": "first_step", "max": "last_step"})
+            .reset_index()
+        )
+
+    def iter_samples(self, root: Path) -> Iterator[tuple[str, Sample]]:
+        from hfm.climate.checks import encode_times
+
+        ds = open_store(root)
+        sources = ds["source"].values
+        for key in sorted(np.unique(sources)):
+            part = ds.isel(time=np.flatnonzero(sources == key))
+            arrays = {
+                "fields": part["fields"].values,
+                "time": encode_times(part["time"], TIME_UNITS).values,
+                "lat": part["lat"].values,
+                "lon": part["lon"].values,
+            }
+            if "level" in part.coords:
+                arrays["level"] = part["level"].values
+            yield (
+                str(key),
+                Sample(
+                    arrays=arrays,
+                    units={"time": TIME_UNITS, "lat": "degrees_north", "lon": "degrees_east", "level": "hPa"},
+                ),
+            )

@@ -1,0 +1,47 @@
+import csv
+
+import numpy as np
+import pandas as pd
+
+from hfm.climate.curation import curate_fields
+from hfm.climate.store import CFZarrFormat, open_store
+from hfm.shared.cards import validate_card
+
+
+def test_curation_joins_files_and_quarantines_with_reasons(tmp_path, synthetic_file):
+    raw = tmp_path / "raw"
+    raw.mkdir()
+    synthetic_file(raw / "a.nc", start="2000-01-01", seed=1)
+    synthetic_file(raw / "b.nc", start="2000-01-04", seed=2)
+    synthetic_file(raw / "c_grid.nc", start="2000-01-07", lat=3)
+    synthetic_file(raw / "d_units.nc", start="2000-01-10", units="furlongs")
+    irregular = pd.DatetimeIndex(["2000-02-01T00", "2000-02-01T06", "2000-02-01T12", "2000-02-01T13", "2000-02-01T18"])
+    synthetic_file(raw / "e_time.nc", times=irregular)
+    (raw / "f_broken.nc").write_bytes(b"not a netcdf file")
+    summary, card = curate_fields(sorted(raw.iterdir()), tmp_path / "out", train_end="2000-01-03", show_progress=False)
+    assert (summary.inputs, summary.written, summary.quarantined) == (6, 2, 4)
+    with open(tmp_path / "out" / "quarantine" / "report.csv") as handle:
+        reasons = {row["key"]: row["code"] for row in csv.DictReader(handle)}
+    assert reasons == {
+        "c_grid.nc": "grid",
+        "d_units.nc": "units",
+        "e_time.nc": "irregular",
+        "f_broken.nc": "unreadable",
+    }
+    ds = open_store(tmp_path / "out")
+    assert ds["fields"].dims == ("time", "variable", "lat", "lon")
+    assert ds.sizes["time"] == 24 and list(ds["variable"].values) == ["t", "msl"]
+    assert list(ds["units"].values) == ["K", "Pa"]
+    train = ds["fields"].values[ds["is_train"].values]
+    assert ds["is_train"].values.sum() == 12  # 2000-01-01..03 inclusive at 6 h
+    np.testing.assert_allclose(ds["mean"].values, train.mean(axis=(0, 2, 3)), rtol=1e-6)
+    np.testing.assert_allclose(ds["max"].values, train.max(axis=(0, 2, 3)), rtol=1e-6)
+    assert validate_card(tmp_path / "out" / "card.json", CFZarrFormat()) == []
+    assert card.records == 2
+
+
+def test_curation_is_byte_identical_on_rerun(tmp_path, synthetic_file):
+    synthetic_file(tmp_path / "a.nc")
+    _, first = curate_fields([tmp_path / "a.nc"], tmp_path / "out", show_progress=False)
+    _, second = curate_fields([tmp_path / "a.nc"], tmp_path / "out", show_progress=False)
+    assert [f.sha256 for f in first.files] == [f.sha256 for f in second.files]

@@ -1,0 +1,39 @@
+import numpy as np
+import pytest
+
+from hfm.climate.curation import curate_fields
+from hfm.climate.evaluation import FieldData, evaluate
+from hfm.climate.metrics import acc, bias, rmse
+
+
+def test_metrics_on_known_fields():
+    lat = np.array([0.0, 60.0])
+    truth = np.zeros((2, 2, 3))
+    forecast = np.zeros((2, 2, 3))
+    forecast[:, 0] = 1.0  # error 1 at the equator, weight 1 / 0.75 after normalising cos(lat)
+    forecast[1, 1] = 2.0  # error 2 at 60N in the second step
+    w0, w1 = 1 / 0.75, 0.5 / 0.75
+    expected = (np.sqrt(w0 / (w0 + w1)) + np.sqrt((w0 + 4 * w1) / (w0 + w1))) / 2
+    assert rmse(forecast, truth, lat) == pytest.approx(expected)
+    assert bias(forecast, truth, lat) == pytest.approx((w0 / (w0 + w1) + (w0 + 2 * w1) / (w0 + w1)) / 2)
+    anomaly = np.random.default_rng(0).standard_normal((4, 2, 3))
+    assert acc(anomaly, anomaly, np.zeros_like(anomaly), lat) == pytest.approx(1.0)
+    assert acc(-anomaly, anomaly, np.zeros_like(anomaly), lat) == pytest.approx(-1.0)
+
+
+def test_hadisst_baselines_reproduce_reference(hadisst, tmp_path):
+    curate_fields([hadisst], tmp_path, train_start="1991-01-01", train_end="2014-12-31", show_progress=False)
+    result = evaluate(FieldData.load(tmp_path), [1])[1]
+    assert result["persistence"]["rmse"][0] == pytest.approx(0.784, abs=5e-4)
+    assert result["climatology"]["rmse"][0] == pytest.approx(0.521, abs=5e-4)
+    assert result["damped_persistence"]["rmse"][0] == pytest.approx(0.281, abs=5e-4)
+
+
+def test_era5_persistence_reproduces_reference(era5_grib, tmp_path):
+    curate_fields([era5_grib], tmp_path, train_end="2019-03-24", show_progress=False)
+    result = evaluate(FieldData.load(tmp_path), [1, 6])
+    assert result[1]["persistence"]["rmse"][0] == pytest.approx(0.502, abs=5e-4)
+    assert result[6]["persistence"]["rmse"][0] == pytest.approx(2.414, abs=5e-4)
+    # Per-point damping with an hour-of-day climatology: 0.384 / 1.480 K (README quotes 0.382 / 1.635 K).
+    assert result[1]["damped_persistence"]["rmse"][0] == pytest.approx(0.384, abs=1e-3)
+    assert result[6]["damped_persistence"]["rmse"][0] == pytest.approx(1.480, abs=1e-3)
