@@ -45,7 +45,10 @@ class IFCBStore:
         roi = self.rois.get(image_path)
         if roi is None:
             raise InvalidInput(f"{self.bin}: no ROI {image_path!r}", field="image_path", code="missing")
-        array = roi.array
+        try:
+            array = roi.array
+        except ValueError:  # libifcb cannot reshape the bytes it got
+            array = None
         if array is None or array.size != roi.width * roi.height:
             raise InvalidInput(f"{self.bin}: ROI {roi.index} is cut short in the .roi file", "image", "truncated")
         buffer = io.BytesIO()
