@@ -35,7 +35,10 @@ class TrainTask(Protocol):
 TaskFactory = Callable[[dict[str, Any]], TrainTask]
 
 # Core tasks, imported only when named: "name" -> "module:factory".
-BUILTIN_TASKS: dict[str, str] = {}
+BUILTIN_TASKS: dict[str, str] = {
+    "mae": "hfm.shared.models.mae_task:build_mae_task",
+    "toy-regression": "hfm.shared.train.toy:toy_regression",
+}
 _registered: dict[str, TaskFactory] = {}
 
 
