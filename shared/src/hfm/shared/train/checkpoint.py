@@ -1,0 +1,182 @@
+"""Checkpoints on disk: safetensors for tensors, JSON for the rest, a sha256 manifest, atomic and never pickled.
+
+    checkpoints/step-000050/
+        model.safetensors  optimizer.safetensors  [ema.safetensors]
+        state.json         step, scheduler, data position, optimiser hyper-parameters, RNG of every rank
+        manifest.json      sha256 and size of every file above; written last
+
+A checkpoint is assembled in a hidden temporary folder, each file fsynced, then the folder is renamed into place:
+a reader sees a whole checkpoint or none. On load, the newest checkpoint whose files match its manifest wins; a
+newer one that does not (truncated, corrupt, missing manifest) is skipped with a warning.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+import shutil
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+from safetensors.torch import load as load_safetensors
+from safetensors.torch import save as save_safetensors
+
+from hfm.shared.jsonio import dump_json
+
+FORMAT_VERSION = 1
+MANIFEST = "manifest.json"
+STATE = "state.json"
+_STEP_DIR = re.compile(r"^step-(\d+)$")
+
+
+class CheckpointWarning(UserWarning):
+    """A checkpoint was skipped because it is incomplete or corrupt."""
+
+
+@dataclass
+class Checkpoint:
+    step: int
+    path: Path
+    tensors: dict[str, dict[str, torch.Tensor]]  # "model", "optimizer", "ema" -> name -> tensor
+    state: dict[str, Any]
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _write_synced(path: Path, payload: bytes) -> None:
+    with open(path, "wb") as handle:
+        handle.write(payload)
+        handle.flush()
+        os.fsync(handle.fileno())
+
+
+def save_checkpoint(
+    folder: str | Path,
+    step: int,
+    tensors: dict[str, dict[str, torch.Tensor]],
+    state: dict[str, Any],
+    keep_last: int,
+) -> Path:
+    """Write `step-NNNNNN` atomically under `folder`, then keep only the newest `keep_last` checkpoints."""
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    final = folder / f"step-{step:06d}"
+    tmp = folder / f".{final.name}.tmp-{os.getpid()}"
+    if tmp.exists():
+        shutil.rmtree(tmp)
+    tmp.mkdir()
+    files: dict[str, dict[str, Any]] = {}
+    try:
+        payloads = {f"{name}.safetensors": save_safetensors(_contiguous(group)) for name, group in tensors.items()}
+        payloads[STATE] = dump_json({"step": step, **state}).encode()
+        for filename, payload in payloads.items():
+            _write_synced(tmp / filename, payload)
+            files[filename] = {"sha256": hashlib.sha256(payload).hexdigest(), "bytes": len(payload)}
+        manifest = {"format": FORMAT_VERSION, "step": step, "files": files}
+        _write_synced(tmp / MANIFEST, dump_json(manifest).encode())
+        _fsync_dir(tmp)
+        if final.exists():  # the same step saved again (e.g. preempted right after a periodic save)
+            shutil.rmtree(final)
+        os.replace(tmp, final)
+        _fsync_dir(folder)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    prune(folder, keep_last)
+    return final
+
+
+def _contiguous(group: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    return {name: tensor.detach().cpu().contiguous().clone() for name, tensor in group.items()}
+
+
+def checkpoint_dirs(folder: str | Path) -> list[tuple[int, Path]]:
+    """(step, path) of every finished checkpoint folder, newest first."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        return []
+    found = [(int(m.group(1)), p) for p in folder.iterdir() if p.is_dir() and (m := _STEP_DIR.match(p.name))]
+    return sorted(found, reverse=True)
+
+
+def prune(folder: Path, keep_last: int) -> None:
+    for _, path in checkpoint_dirs(folder)[keep_last:]:
+        shutil.rmtree(path, ignore_errors=True)
+    for leftover in folder.glob(".step-*.tmp-*"):  # from a process killed while writing
+        if not leftover.name.endswith(f".tmp-{os.getpid()}"):
+            shutil.rmtree(leftover, ignore_errors=True)
+
+
+def read_checkpoint(path: Path) -> Checkpoint:
+    """Read one checkpoint, checking every file against the manifest; ValueError says what is wrong."""
+    manifest_path = path / MANIFEST
+    if not manifest_path.is_file():
+        raise ValueError(f"{manifest_path}: missing (checkpoint incomplete)")
+    try:
+        manifest = json.loads(manifest_path.read_text())
+        files = manifest["files"]
+    except (ValueError, KeyError) as error:
+        raise ValueError(f"{manifest_path}: unreadable manifest ({error})") from None
+    tensors: dict[str, dict[str, torch.Tensor]] = {}
+    state: dict[str, Any] | None = None
+    for filename, expected in files.items():
+        file = path / filename
+        if not file.is_file():
+            raise ValueError(f"{file}: missing")
+        payload = file.read_bytes()
+        if len(payload) != expected["bytes"]:
+            raise ValueError(f"{file}: {len(payload)} bytes, manifest says {expected['bytes']} (truncated?)")
+        if hashlib.sha256(payload).hexdigest() != expected["sha256"]:
+            raise ValueError(f"{file}: sha256 does not match the manifest (corrupt)")
+        # Parse the bytes that were checked, not a second read of the file.
+        if filename == STATE:
+            state = json.loads(payload)
+        elif filename.endswith(".safetensors"):
+            tensors[filename.removesuffix(".safetensors")] = load_safetensors(payload)
+    if state is None:
+        raise ValueError(f"{path}: no {STATE} in the manifest")
+    return Checkpoint(step=int(manifest["step"]), path=path, tensors=tensors, state=state)
+
+
+def load_latest(folder: str | Path) -> Checkpoint | None:
+    """The newest valid checkpoint under `folder`; newer invalid ones are skipped with a CheckpointWarning."""
+    for _, path in checkpoint_dirs(folder):
+        try:
+            return read_checkpoint(path)
+        except ValueError as error:
+            warnings.warn(f"skipping checkpoint {path.name}: {error}; trying the previous one", CheckpointWarning, 2)
+    return None
+
+
+def optimizer_to_safe(state_dict: dict[str, Any]) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
+    """Split an optimiser state_dict into tensors (for safetensors) and plain values (for JSON)."""
+    tensors: dict[str, torch.Tensor] = {}
+    plain: dict[str, dict[str, Any]] = {}
+    for param_id, slots in state_dict["state"].items():
+        for slot, value in slots.items():
+            if isinstance(value, torch.Tensor):
+                tensors[f"{param_id}.{slot}"] = value
+            else:
+                plain.setdefault(str(param_id), {})[slot] = value
+    return tensors, {"param_groups": state_dict["param_groups"], "state": plain}
+
+
+def optimizer_from_safe(tensors: dict[str, torch.Tensor], plain: dict[str, Any]) -> dict[str, Any]:
+    state: dict[int, dict[str, Any]] = {}
+    for key, tensor in tensors.items():
+        param_id, _, slot = key.partition(".")
+        state.setdefault(int(param_id), {})[slot] = tensor
+    for param_id, slots in plain["state"].items():
+        state.setdefault(int(param_id), {}).update(slots)
+    return {"state": state, "param_groups": plain["param_groups"]}

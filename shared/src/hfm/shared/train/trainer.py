@@ -1,0 +1,373 @@
+"""The trainer: one loop over optimiser steps, on Hugging Face accelerate, that resumes exactly where it stopped.
+
+A run folder holds everything about a run:
+
+    config.yaml        the resolved configuration
+    environment.json   packages, git commit, host, world size (of the latest session)
+    metrics.jsonl      one line per logged step: loss, lr, grad norm, samples/s, wall time
+    tensorboard/       the same metrics for TensorBoard
+    checkpoints/       step-NNNNNN folders (see checkpoint.py); the newest valid one is resumed automatically
+    final/             model.safetensors (and ema.safetensors) when the run completes
+    summary.json       status (completed | preempted), steps, wall time, throughput, energy
+
+Only the main process writes into it. SIGTERM or SIGUSR1 finish the step in progress, save a checkpoint, mark the
+summary "preempted" and make `fit` return; the CLI then exits with EXIT_REQUEUE (75).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+from accelerate import Accelerator
+from accelerate.utils import gather_object, send_to_device
+from safetensors.torch import save as save_safetensors
+from torch import nn
+from torch.utils.data import DataLoader
+
+from hfm.shared.errors import HFMError
+from hfm.shared.jsonio import dump_json, write_atomic
+from hfm.shared.progress import progress_bar
+from hfm.shared.train.checkpoint import (
+    load_latest,
+    optimizer_from_safe,
+    optimizer_to_safe,
+    save_checkpoint,
+)
+from hfm.shared.train.config import Config, config_to_dict, config_to_yaml
+from hfm.shared.train.ema import EMA
+from hfm.shared.train.energy import EnergyMeter, combine
+from hfm.shared.train.environment import describe_environment
+from hfm.shared.train.metrics import MetricsLog
+from hfm.shared.train.rng import capture_rng, restore_rng, seed_everything
+from hfm.shared.train.sampler import DataPosition, ResumableBatchSampler
+from hfm.shared.train.schedule import warmup_cosine
+from hfm.shared.train.task import TrainTask
+
+PREEMPT_SIGNALS = (signal.SIGTERM, signal.SIGUSR1)
+# Keys whose change would make a resumed run a different run: refused on resume.
+_FIXED_ON_RESUME = ("run.seed", "task", "train.batch_size", "data.shuffle")
+
+
+@dataclass
+class TrainResult:
+    status: str  # "completed" or "preempted"
+    step: int
+    run_dir: Path
+    wall_s: float
+    samples_per_s: float | None
+    resumed_from: int | None
+    energy: dict[str, Any]
+
+
+def enable_determinism() -> None:
+    os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
+    torch.use_deterministic_algorithms(True)
+    torch.backends.cudnn.benchmark = False
+
+
+def _parameter_groups(model: nn.Module, weight_decay: float) -> list[dict[str, Any]]:
+    """Decay matrices, not biases or norm scales (GPT-2 / timm convention)."""
+    decay, no_decay = [], []
+    for parameter in model.parameters():
+        if parameter.requires_grad:
+            (decay if parameter.ndim >= 2 else no_decay).append(parameter)
+    return [{"params": decay, "weight_decay": weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
+
+
+class _PreemptionFlag:
+    """Set by SIGTERM/SIGUSR1; the loop looks at it between optimiser steps."""
+
+    def __init__(self) -> None:
+        self.signal: int | None = None
+        self._previous: dict[int, Any] = {}
+
+    def __enter__(self) -> _PreemptionFlag:
+        for sig in PREEMPT_SIGNALS:
+            self._previous[sig] = signal.signal(sig, self._handle)
+        return self
+
+    def _handle(self, signum: int, frame: Any) -> None:
+        self.signal = signum
+
+    def __exit__(self, *exc: object) -> None:
+        for sig, handler in self._previous.items():
+            signal.signal(sig, handler)
+
+
+def _flatten(tree: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in tree.items():
+        if isinstance(value, dict) and not (prefix == "" and key == "task"):
+            out.update(_flatten(value, f"{prefix}{key}."))
+        else:
+            out[f"{prefix}{key}"] = value
+    return out
+
+
+class Trainer:
+    def __init__(self, config: Config, task: TrainTask, accelerator: Accelerator | None = None) -> None:
+        self.config = config
+        self.task = task
+        if config.run.deterministic:
+            enable_determinism()
+        # cpu=True on a machine without CUDA lets accelerate set up gloo when a launcher (torchrun, accelerate launch
+        # --multi_gpu) starts several processes; otherwise it would run each process alone.
+        self.accelerator = accelerator or Accelerator(
+            mixed_precision=config.train.precision, cpu=not torch.cuda.is_available()
+        )
+        self.run_dir = Path(config.run.out_dir)
+        self.is_main = self.accelerator.is_main_process
+
+    # ----------------------------------------------------------------------------------------------- set-up
+    def _build(self) -> None:
+        cfg, acc = self.config, self.accelerator
+        seed_everything(cfg.run.seed)  # the same initial weights on every process
+        model = self.task.build_model()
+        self.dataset = self.task.train_dataset()
+        optimizer = torch.optim.AdamW(
+            _parameter_groups(model, cfg.optim.weight_decay), lr=cfg.optim.lr, betas=(cfg.optim.beta1, cfg.optim.beta2)
+        )
+        o, steps = cfg.optim, cfg.train.steps
+        self.scheduler = torch.optim.lr_scheduler.LambdaLR(
+            optimizer, lambda s: warmup_cosine(s, steps, o.warmup_steps, o.lr, o.min_lr) / o.lr
+        )
+        self.model, self.optimizer = acc.prepare(model, optimizer)
+        self.raw_model = acc.unwrap_model(self.model)
+        self.ema = EMA(self.raw_model, cfg.ema.decay) if cfg.ema.enabled else None
+        self.position = DataPosition(seed=cfg.run.seed)
+        self.sampler = ResumableBatchSampler(
+            len(self.dataset),
+            cfg.train.batch_size,
+            cfg.train.grad_accum,
+            acc.process_index,
+            acc.num_processes,
+            self.position,
+            shuffle=cfg.data.shuffle,
+        )
+        self.step = 0
+        self.wall_before = 0.0
+        self._last_grad_norm: torch.Tensor | None = None
+
+    def _loader(self) -> Iterator[Any]:
+        """Batches from the current data position. Worker seeds come from their own generator, not the global RNG,
+        so building a loader (at an epoch start or on resume) does not shift the random stream of the model."""
+        p = self.position
+        generator = torch.Generator().manual_seed(
+            hash((p.seed, p.epoch, p.offset, self.accelerator.process_index)) % 2**63
+        )
+        loader = DataLoader(
+            self.dataset,
+            batch_sampler=self.sampler,
+            num_workers=self.config.data.num_workers,
+            collate_fn=getattr(self.task, "collate", None),
+            pin_memory=self.accelerator.device.type == "cuda",
+            generator=generator,
+        )
+        return iter(loader)
+
+    # --------------------------------------------------------------------------------------------- resume
+    def _resume(self) -> int | None:
+        checkpoint = load_latest(self.run_dir / "checkpoints")
+        if checkpoint is None:
+            # Each process gets its own random stream (dropout, masking), derived from the run seed.
+            seed_everything(self.config.run.seed * 10_000 + 1 + self.accelerator.process_index)
+            return None
+        state = checkpoint.state
+        saved, now = _flatten(state["config"]), _flatten(config_to_dict(self.config))
+        for key in _FIXED_ON_RESUME:
+            if saved.get(key) != now.get(key):
+                raise HFMError(
+                    f"{self.run_dir}: {key} is {now.get(key)!r} but the run was started with {saved.get(key)!r}; "
+                    "use a new run.out_dir to change it"
+                )
+        self.raw_model.load_state_dict(checkpoint.tensors["model"])
+        self.optimizer.optimizer.load_state_dict(
+            optimizer_from_safe(checkpoint.tensors["optimizer"], state["optimizer"])
+        )
+        self.scheduler.load_state_dict(state["scheduler"])
+        if self.ema is not None:
+            if "ema" in checkpoint.tensors:
+                self.ema.load_state_dict(checkpoint.tensors["ema"])
+            else:  # EMA switched on mid-run: start it from the current weights
+                self.ema = EMA(self.raw_model, self.config.ema.decay)
+        position = state["data"]
+        self.position.epoch, self.position.offset = position["epoch"], position["offset"]
+        self.step = checkpoint.step
+        self.wall_before = state.get("wall_s", 0.0)
+        rng = state["rng"]
+        rank = self.accelerator.process_index
+        if len(rng) == self.accelerator.num_processes:
+            restore_rng(rng[rank])
+        else:  # a different number of processes: not an exact continuation any more, say so
+            if self.is_main:
+                self.accelerator.print(
+                    f"warning: checkpoint has RNG states of {len(rng)} processes, this run has "
+                    f"{self.accelerator.num_processes}; random streams are reseeded"
+                )
+            seed_everything(self.config.run.seed * 10_000 + 1 + rank + 7919 * self.step)
+        return checkpoint.step
+
+    def _gather(self, item: Any) -> list[Any]:
+        return [item] if self.accelerator.num_processes == 1 else gather_object([item])
+
+    def _save(self, wall_s: float) -> None:
+        rng = self._gather(capture_rng())  # a collective: every process takes part
+        if self.is_main:
+            optimizer_tensors, optimizer_plain = optimizer_to_safe(self.optimizer.optimizer.state_dict())
+            tensors = {"model": self.raw_model.state_dict(), "optimizer": optimizer_tensors}
+            if self.ema is not None:
+                tensors["ema"] = self.ema.state_dict()
+            state = {
+                "config": config_to_dict(self.config),
+                "optimizer": optimizer_plain,
+                "scheduler": self.scheduler.state_dict(),
+                "data": self.position.to_dict(),
+                "rng": rng,
+                "wall_s": wall_s,
+                "world_size": self.accelerator.num_processes,
+            }
+            save_checkpoint(self.run_dir / "checkpoints", self.step, tensors, state, self.config.train.keep_last)
+        self.accelerator.wait_for_everyone()
+
+    # ---------------------------------------------------------------------------------------------- the loop
+    def fit(self) -> TrainResult:
+        cfg, acc = self.config, self.accelerator
+        self._build()
+        if self.is_main:
+            self.run_dir.mkdir(parents=True, exist_ok=True)
+        acc.wait_for_everyone()
+        resumed_from = self._resume()
+        if self.is_main:
+            write_atomic(self.run_dir / "config.yaml", config_to_yaml(cfg))
+            env = describe_environment(acc.num_processes, int(os.environ.get("NUM_MACHINES", "1")), str(acc.device))
+            write_atomic(self.run_dir / "environment.json", dump_json(env))
+        metrics = MetricsLog(self.run_dir) if self.is_main else None
+        gpu = (acc.device.index or 0) if acc.device.type == "cuda" else None
+        energy = EnergyMeter(gpu_index=gpu, read_cpu=acc.is_local_main_process)
+        energy.start()
+
+        start = time.perf_counter()
+        window_start, window_steps = start, 0
+        window_loss = torch.zeros((), device=acc.device)
+        window_logs: dict[str, float] = {}
+        status = "completed"
+        batches = self._loader()
+        first_step = self.step
+        with (
+            _PreemptionFlag() as preempt,
+            progress_bar("train", total=cfg.train.steps, enabled=self.is_main and cfg.train.progress) as advance,
+        ):
+            advance(self.step)
+            while self.step < cfg.train.steps:
+                loss_sum, logs = self._train_step(batches)
+                window_loss += loss_sum
+                for key, value in logs.items():
+                    window_logs[key] = window_logs.get(key, 0.0) + value
+                self.sampler.advance()
+                self.step += 1
+                window_steps += 1
+                if self.position.offset == 0:  # a new epoch: its own permutation
+                    batches = self._loader()
+                advance()
+                last = self.step == cfg.train.steps
+                if self.step % cfg.train.log_every == 0 or last:
+                    now = time.perf_counter()
+                    loss = acc.reduce(window_loss, reduction="mean").item() / window_steps
+                    energy.sample()
+                    if metrics is not None:
+                        values = {
+                            "loss": loss,
+                            "lr": self.scheduler.get_last_lr()[0],
+                            "samples_per_s": window_steps * cfg.train.batch_size / (now - window_start),
+                            "wall_s": self.wall_before + now - start,
+                            "epoch": self.position.epoch,
+                        }
+                        if self._last_grad_norm is not None:
+                            values["grad_norm"] = float(self._last_grad_norm)
+                        values.update({k: v / (window_steps * cfg.train.grad_accum) for k, v in window_logs.items()})
+                        metrics.log(self.step, values)
+                    window_start, window_steps = now, 0
+                    window_loss.zero_()
+                    window_logs = {}
+                stop = self._preempted(preempt)
+                if stop or self.step % cfg.train.ckpt_every == 0 or last:
+                    self._save(self.wall_before + time.perf_counter() - start)
+                if stop:
+                    status = "preempted"
+                    break
+        session_s = time.perf_counter() - start
+        steps_done = self.step - first_step
+        samples_per_s = steps_done * cfg.train.batch_size / session_s if steps_done else None
+        energy_report = combine(self._gather(energy.report()))
+        if self.is_main:
+            if status == "completed":
+                self._write_final()
+            summary = {
+                "status": status,
+                "step": self.step,
+                "steps": cfg.train.steps,
+                "resumed_from": resumed_from,
+                "session_wall_s": session_s,
+                "total_wall_s": self.wall_before + session_s,
+                "session_samples_per_s": samples_per_s,
+                "world_size": acc.num_processes,
+                "energy_this_session": energy_report,
+            }
+            write_atomic(self.run_dir / "summary.json", dump_json(summary))
+            metrics.close()
+        acc.wait_for_everyone()
+        return TrainResult(
+            status, self.step, self.run_dir, self.wall_before + session_s, samples_per_s, resumed_from, energy_report
+        )
+
+    def _train_step(self, batches: Iterator[Any]) -> tuple[torch.Tensor, dict[str, float]]:
+        """One optimiser step over `grad_accum` micro-batches; returns the summed micro-batch losses and metrics."""
+        cfg, acc = self.config, self.accelerator
+        accum = cfg.train.grad_accum
+        loss_sum = torch.zeros((), device=acc.device)
+        logs: dict[str, float] = {}
+        self.model.train()
+        for micro in range(accum):
+            batch = send_to_device(next(batches), acc.device)
+            # Gradients are all-reduced once per optimiser step, on the last micro-batch.
+            sync = contextlib.nullcontext() if micro == accum - 1 else acc.no_sync(self.model)
+            with sync:
+                with acc.autocast():
+                    loss, micro_logs = self.task.loss(self.model, batch)
+                acc.backward(loss / accum)
+            loss_sum += loss.detach().float() / accum
+            for key, value in micro_logs.items():
+                logs[key] = logs.get(key, 0.0) + float(value)
+        if cfg.train.clip_norm is not None:
+            self._last_grad_norm = acc.clip_grad_norm_(self.model.parameters(), cfg.train.clip_norm)
+        self.optimizer.step()
+        self.scheduler.step()
+        self.optimizer.zero_grad(set_to_none=True)
+        if self.ema is not None:
+            self.ema.update(self.raw_model)
+        return loss_sum, logs
+
+    def _preempted(self, flag: _PreemptionFlag) -> bool:
+        """True on every process if any process got a preemption signal."""
+        if self.accelerator.num_processes == 1:
+            return flag.signal is not None
+        raised = torch.tensor([1.0 if flag.signal is not None else 0.0], device=self.accelerator.device)
+        return bool(self.accelerator.reduce(raised, reduction="sum").item() > 0)
+
+    def _write_final(self) -> None:
+        final = self.run_dir / "final"
+        write_atomic(final / "model.safetensors", save_safetensors(_cpu(self.raw_model.state_dict())))
+        if self.ema is not None:
+            write_atomic(final / "ema.safetensors", save_safetensors(_cpu(self.ema.state_dict())))
+
+
+def _cpu(tensors: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    return {name: tensor.detach().cpu().contiguous().clone() for name, tensor in tensors.items()}
