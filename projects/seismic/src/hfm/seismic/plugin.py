@@ -1,5 +1,6 @@
 """What hfm-seismic offers to the core (see `hfm domains`). Lists only implemented features."""
 
+from hfm.seismic import models as _models  # noqa: F401  (registers seismic-picker-* and seismic-mae-*)
 from hfm.seismic.seisbench_format import SeisBenchFormat
 from hfm.shared.plugins import DomainPlugin
 

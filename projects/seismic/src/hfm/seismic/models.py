@@ -1,0 +1,112 @@
+"""The seismic models: a masked autoencoder for pretraining and a phase picker + event detector for fine-tuning.
+
+Both share one encoder layout (`encoder.embed`, `encoder.trunk`), so the weights of a pretrained MAE load into the
+picker by name. The picker's head turns each token back into its L samples: per sample, logits for P, S and noise
+(softmax) and for "inside an event" (sigmoid), refined by a short convolution that also sees the waveform itself so
+onsets can be placed more finely than one patch.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from hfm.seismic.tokenizer import WaveformTokenizer
+from hfm.shared.models.encoder import TokenEncoder
+from hfm.shared.models.mae import MAEConfig, MaskedAutoencoder
+from hfm.shared.models.registry import PretrainedConfig, register_model
+from hfm.shared.models.trunk import TrunkConfig
+
+PHASES = ("P", "S", "noise")
+_OUTPUTS = len(PHASES) + 1  # + detection
+
+
+class PhasePicker(nn.Module):
+    """(B, C, T) raw waveforms of any length -> (B, 4, T) logits: P, S, noise (softmax over 3) and detection."""
+
+    def __init__(self, tokenizer: WaveformTokenizer, trunk: TrunkConfig) -> None:
+        super().__init__()
+        self.encoder = TokenEncoder(tokenizer, trunk)
+        self.patch_len = tokenizer.patch_len
+        self.head = nn.Linear(trunk.width, tokenizer.patch_len * _OUTPUTS)
+        self.refine = nn.Conv1d(_OUTPUTS + tokenizer.channels, _OUTPUTS, kernel_size=9, padding=4)
+        nn.init.zeros_(self.refine.weight)  # starts as the identity on the coarse output
+        nn.init.zeros_(self.refine.bias)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        length = x.shape[-1]
+        x = WaveformTokenizer.normalize(x)
+        pad = -length % self.patch_len
+        padded = F.pad(x, (0, pad)) if pad else x
+        tokens = self.encoder(padded)  # (B, N, width)
+        batch, count, _ = tokens.shape
+        coarse = self.head(tokens).view(batch, count, _OUTPUTS, self.patch_len)
+        coarse = coarse.permute(0, 2, 1, 3).reshape(batch, _OUTPUTS, count * self.patch_len)[..., :length]
+        return coarse + self.refine(torch.cat([coarse, x], dim=1))
+
+    @torch.no_grad()
+    def probabilities(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """(B, 3, T) P/S/noise probabilities and (B, T) detection probability."""
+        logits = self.forward(x)
+        return logits[:, :3].softmax(dim=1), logits[:, 3].sigmoid()
+
+
+def picking_loss(
+    logits: torch.Tensor, phase_targets: torch.Tensor, detection_targets: torch.Tensor
+) -> tuple[torch.Tensor, dict[str, float]]:
+    """Cross-entropy against the soft (Gaussian) P/S/noise targets plus binary cross-entropy of detection."""
+    phase = -(phase_targets * logits[:, :3].log_softmax(dim=1)).sum(dim=1).mean()
+    detection = F.binary_cross_entropy_with_logits(logits[:, 3], detection_targets)
+    return phase + detection, {"phase_loss": float(phase.detach()), "detection_loss": float(detection.detach())}
+
+
+_SIZES = {"tiny": (64, 2, 4), "small": (128, 4, 4), "base": (192, 6, 3)}
+
+
+def _register(size: str) -> None:
+    width, depth, heads = _SIZES[size]
+    defaults = {"components": 3, "patch_len": 25, "width": width, "depth": depth, "heads": heads}
+
+    def picker(components: int = 3, patch_len: int = 25, width: int = width, depth: int = depth, heads: int = heads):
+        return PhasePicker(WaveformTokenizer(components, patch_len), TrunkConfig(width=width, depth=depth, heads=heads))
+
+    def mae(
+        components: int = 3,
+        patch_len: int = 25,
+        width: int = width,
+        depth: int = depth,
+        heads: int = heads,
+        mask_ratio: float = 0.6,
+        block_size: int = 2,
+    ):
+        encoder = TokenEncoder(
+            WaveformTokenizer(components, patch_len), TrunkConfig(width=width, depth=depth, heads=heads)
+        )
+        return MaskedAutoencoder(
+            encoder,
+            MAEConfig(mask_ratio=mask_ratio, block_size=block_size, decoder_width=64, decoder_depth=1, decoder_heads=4),
+        )
+
+    what = "(3, T) ZNE waveforms at 100 Hz, any T"
+    register_model(
+        f"seismic-picker-{size}",
+        PretrainedConfig(
+            f"seismic-picker-{size}",
+            "encoder",
+            size,
+            "phase picker + detector on the shared trunk",
+            what,
+            dict(defaults),
+        ),
+    )(picker)
+    register_model(
+        f"seismic-mae-{size}",
+        PretrainedConfig(
+            f"seismic-mae-{size}", "mae", size, "masked autoencoder over 1D waveform patches", what, dict(defaults)
+        ),
+    )(mae)
+
+
+for _size in _SIZES:
+    _register(_size)

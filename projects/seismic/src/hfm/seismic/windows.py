@@ -1,0 +1,149 @@
+"""Labelled windows in memory, from a SeisBench-format dataset or the synthetic generator, and their torch datasets.
+
+Labels follow SeisBench's conventions: `trace_P_arrival_sample` / `trace_S_arrival_sample` (NaN where absent), phase
+targets are Gaussians of standard deviation `sigma_s` around each onset with noise = 1 - P - S, and the detection
+target is 1 from P to S + 1.4 (S - P), SeisBench's DetectionLabeller rule for the end of the event.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from scipy.signal import resample_poly
+from torch.utils.data import Dataset
+
+from hfm.seismic.seisbench_format import SeisBenchDataset
+from hfm.seismic.synthetic import SyntheticConfig, generate
+from hfm.seismic.tokenizer import WaveformTokenizer
+from hfm.shared.errors import HFMError
+
+CODA_FACTOR = 1.4
+
+
+@dataclass
+class LabelledWindows:
+    waveforms: np.ndarray  # (n, 3, T) float32, ZNE
+    p_sample: np.ndarray  # (n,) float, NaN = no P in the window
+    s_sample: np.ndarray
+    sampling_rate: float
+    name: str = ""
+
+    def __len__(self) -> int:
+        return len(self.waveforms)
+
+    @property
+    def is_event(self) -> np.ndarray:
+        return ~(np.isnan(self.p_sample) & np.isnan(self.s_sample))
+
+    def subset(self, index: np.ndarray) -> LabelledWindows:
+        return LabelledWindows(
+            self.waveforms[index], self.p_sample[index], self.s_sample[index], self.sampling_rate, self.name
+        )
+
+
+def synthetic_windows(n: int, seed: int, samples: int = 1000, noise_fraction: float = 0.25) -> LabelledWindows:
+    records = generate(n, seed, SyntheticConfig(samples=samples, noise_fraction=noise_fraction))
+    return LabelledWindows(records.waveforms, records.p_sample, records.s_sample, records.sampling_rate, "synthetic")
+
+
+def resample(waveforms: np.ndarray, source: float, target: float) -> np.ndarray:
+    """Polyphase resampling along the last axis (anti-aliased); rates must be integers in Hz."""
+    if np.isclose(source, target):
+        return waveforms
+    up, down = round(target), round(source)
+    divisor = np.gcd(up, down)
+    return resample_poly(waveforms, up // divisor, down // divisor, axis=-1).astype(np.float32)
+
+
+def seisbench_windows(
+    root: str | Path, split: str | None = None, sampling_rate: float = 100.0, samples: int | None = None
+) -> LabelledWindows:
+    """Every trace of a SeisBench-format folder (optionally one split), at `sampling_rate`, cropped or zero-padded
+    to `samples` from its start; P/S sample columns scaled to the new rate."""
+    dataset = SeisBenchDataset(root)
+    meta = dataset.metadata
+    rows = np.arange(len(dataset)) if split is None else np.flatnonzero(meta.get("split", "").astype(str) == split)
+    if split is not None and not len(rows):
+        raise HFMError(f"{root}: no traces with split == {split!r}")
+    waves, p, s = [], [], []
+    for row in rows:
+        rate = dataset.sampling_rate(int(row))
+        wave = resample(dataset.waveform(int(row)), rate, sampling_rate)
+        if wave.shape[0] != 3:
+            raise HFMError(f"{root}: trace {dataset.key(int(row))} has {wave.shape[0]} components, hfm picks on 3")
+        factor = sampling_rate / rate
+        p.append(
+            float(meta["trace_P_arrival_sample"].iloc[row]) * factor if "trace_P_arrival_sample" in meta else np.nan
+        )
+        s.append(
+            float(meta["trace_S_arrival_sample"].iloc[row]) * factor if "trace_S_arrival_sample" in meta else np.nan
+        )
+        waves.append(wave)
+    length = samples or min(w.shape[-1] for w in waves)
+    out = np.zeros((len(waves), 3, length), dtype=np.float32)
+    for i, wave in enumerate(waves):
+        out[i, :, : min(length, wave.shape[-1])] = wave[:, :length]
+    p_arr, s_arr = np.array(p), np.array(s)
+    p_arr[p_arr >= length], s_arr[s_arr >= length] = np.nan, np.nan
+    dataset.close()
+    return LabelledWindows(out, p_arr, s_arr, sampling_rate, Path(root).name)
+
+
+def phase_targets(length: int, p: float, s: float, sigma: float) -> np.ndarray:
+    """(3, T) P, S, noise: Gaussians of width `sigma` samples at the onsets; noise takes the rest."""
+    t = np.arange(length)
+    out = np.zeros((3, length), dtype=np.float32)
+    for row, onset in ((0, p), (1, s)):
+        if np.isfinite(onset):
+            out[row] = np.exp(-0.5 * ((t - onset) / sigma) ** 2)
+    out[:2] /= np.maximum(out[:2].sum(axis=0, keepdims=True), 1.0)
+    out[2] = 1.0 - out[0] - out[1]
+    return out
+
+
+def detection_target(length: int, p: float, s: float) -> np.ndarray:
+    out = np.zeros(length, dtype=np.float32)
+    if np.isfinite(p):
+        end = s + CODA_FACTOR * (s - p) if np.isfinite(s) else length
+        out[int(p) : int(min(end, length))] = 1.0
+    elif np.isfinite(s):
+        out[int(s) :] = 1.0
+    return out
+
+
+class UnlabelledDataset(Dataset):
+    """Normalised windows for masked autoencoding, cropped to a multiple of the patch length."""
+
+    def __init__(self, windows: LabelledWindows, patch_len: int) -> None:
+        length = windows.waveforms.shape[-1] // patch_len * patch_len
+        self.x = WaveformTokenizer.normalize(torch.from_numpy(windows.waveforms[..., :length]))
+
+    def __len__(self) -> int:
+        return len(self.x)
+
+    def __getitem__(self, index: int) -> torch.Tensor:
+        return self.x[index]
+
+
+class PickingDataset(Dataset):
+    """(waveform, phase targets, detection target) per window."""
+
+    def __init__(self, windows: LabelledWindows, sigma_s: float = 0.1) -> None:
+        self.windows = windows
+        self.sigma = sigma_s * windows.sampling_rate
+
+    def __len__(self) -> int:
+        return len(self.windows)
+
+    def __getitem__(self, index: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        w = self.windows
+        length = w.waveforms.shape[-1]
+        p, s = float(w.p_sample[index]), float(w.s_sample[index])
+        return (
+            torch.from_numpy(w.waveforms[index]),
+            torch.from_numpy(phase_targets(length, p, s, self.sigma)),
+            torch.from_numpy(detection_target(length, p, s)),
+        )
