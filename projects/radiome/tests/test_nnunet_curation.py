@@ -38,7 +38,7 @@ def test_bad_dataset_json_is_named(tmp_path: Path) -> None:
     (tmp_path / "dataset.json").write_text(
         json.dumps({"channel_names": {"1": "CT"}, "labels": {"background": 0}, "numTraining": 0})
     )
-    with pytest.raises(HFMError, match="channel_names keys must be 0..0"):
+    with pytest.raises(HFMError, match=r"channel_names keys must be 0\.\.0"):
         read_dataset_json(tmp_path)
 
 
@@ -101,7 +101,7 @@ def test_curation_resamples_and_quarantines_with_reasons(raw_dataset: Path, tmp_
     assert reasons["broken"][0] == "unreadable"
     out = NnunetRawFormat()
     assert out.count(tmp_path / "out") == 3
-    key, sample = next(iter(out.iter_samples(tmp_path / "out")))
+    _key, sample = next(iter(out.iter_samples(tmp_path / "out")))
     assert sample.arrays["image"].shape == (1, 10, 11, 9) and sample.arrays["label"].shape == (10, 11, 9)
     assert read_dataset_json(tmp_path / "out").numTraining == 3
     assert validate_card(tmp_path / "out", out) == []

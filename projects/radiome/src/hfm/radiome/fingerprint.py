@@ -76,7 +76,7 @@ def compute_fingerprint(root: str | Path, seed: int = 0) -> Fingerprint:
                 values = rng.choice(values, _VOXELS_PER_CASE, replace=False)
             samples[c].append(values)
     intensities = {}
-    for c, name in sorted(info.channel_names.items()):
+    for c, _name in sorted(info.channel_names.items()):
         values = np.concatenate(samples[int(c)]) if samples[int(c)] else np.zeros(1)
         lo, median, hi = np.percentile(values, [0.5, 50, 99.5])
         intensities[c] = ChannelIntensities(
@@ -129,7 +129,7 @@ def make_plan(
     labels = fingerprint.labels
     return Plan(
         target_spacing=[round(float(s), 6) for s in target],
-        median_shape=[int(round(n)) for n in median_shape],
+        median_shape=[round(n) for n in median_shape],
         patch_size=[int(n) for n in patch],
         token_size=token_size,
         modality=fingerprint.modality,

@@ -1,0 +1,181 @@
+"""Radiome models on the shared trunk: the volume MAE, a UNETR-style segmenter and a volume classifier.
+
+All three hold the same `encoder` (VolumeTokenizer + TokenEncoder), so weights exported from `radiome-mae-*`
+(`encoder.*` keys) load into the segmenter and classifier with every encoder key matched. Positions are sin-cos of
+patch coordinates, so a model trained on one patch size runs on any other that divides by the token size.
+
+The segmenter follows UNETR (Hatamizadeh et al. 2022) with MONAI's blocks: hidden states from a third, two thirds
+and the end of the trunk are reshaped to the token grid and brought back to full resolution through transposed
+convolutions, joined by skip connections to a convolution of the input.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+from monai.networks.blocks import UnetOutBlock, UnetrBasicBlock, UnetrPrUpBlock, UnetrUpBlock
+from torch import nn
+
+from hfm.radiome.tokenizer import VolumeTokenizer
+from hfm.shared.errors import HFMError
+from hfm.shared.models.encoder import TokenEncoder
+from hfm.shared.models.mae import MAEConfig, MaskedAutoencoder
+from hfm.shared.models.registry import PretrainedConfig, register_model, trunk_config
+
+UNETR_TOKEN = 8  # three 2x up-sampling stages bring the token grid back to voxels
+
+
+def volume_encoder(channels: int = 1, patch: int = UNETR_TOKEN, trunk: str = "tiny", **trunk_args: Any) -> TokenEncoder:
+    return TokenEncoder(VolumeTokenizer(channels, patch), trunk_config(trunk, **trunk_args))
+
+
+class UNETRSegmenter(nn.Module):
+    """(B, C, X, Y, Z) -> (B, classes, X, Y, Z) logits; X, Y, Z divisible by 8."""
+
+    def __init__(self, encoder: TokenEncoder, classes: int, features: int = 16, res_block: bool = False) -> None:
+        super().__init__()
+        tokenizer = encoder.tokenizer
+        if getattr(tokenizer, "patch", None) != UNETR_TOKEN:
+            raise HFMError(f"the UNETR decoder needs {UNETR_TOKEN}^3 tokens, got {getattr(tokenizer, 'patch', '?')}")
+        self.encoder = encoder
+        width, depth, f, c = encoder.width, len(encoder.trunk.blocks), features, tokenizer.channels
+        self.taps = sorted({max(0, depth // 3 - 1), max(0, 2 * depth // 3 - 1)})
+        norm = "instance"
+        self.res_block = res_block
+        self.enc1 = UnetrBasicBlock(3, c, f, kernel_size=3, stride=1, norm_name=norm, res_block=self.res_block)
+        self.enc2 = UnetrPrUpBlock(
+            3,
+            width,
+            2 * f,
+            num_layer=1,
+            kernel_size=3,
+            stride=1,
+            upsample_kernel_size=2,
+            norm_name=norm,
+            conv_block=True,
+            res_block=self.res_block,
+        )
+        self.enc3 = UnetrPrUpBlock(
+            3,
+            width,
+            4 * f,
+            num_layer=0,
+            kernel_size=3,
+            stride=1,
+            upsample_kernel_size=2,
+            norm_name=norm,
+            conv_block=True,
+            res_block=self.res_block,
+        )
+        self.dec3 = UnetrUpBlock(
+            3, width, 4 * f, kernel_size=3, upsample_kernel_size=2, norm_name=norm, res_block=self.res_block
+        )
+        self.dec2 = UnetrUpBlock(
+            3, 4 * f, 2 * f, kernel_size=3, upsample_kernel_size=2, norm_name=norm, res_block=self.res_block
+        )
+        self.dec1 = UnetrUpBlock(
+            3, 2 * f, f, kernel_size=3, upsample_kernel_size=2, norm_name=norm, res_block=self.res_block
+        )
+        self.out = UnetOutBlock(3, f, classes)
+
+    def hidden_states(self, x: torch.Tensor) -> list[torch.Tensor]:
+        """Token states after the tapped blocks and after the final norm."""
+        tokens = self.encoder.tokens(x)
+        states = []
+        for index, block in enumerate(self.encoder.trunk.blocks):
+            tokens = block(tokens)
+            if index in self.taps:
+                states.append(tokens)
+        states.append(self.encoder.trunk.norm(tokens))
+        while len(states) < 3:
+            states.insert(0, states[0])
+        return states
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        gx, gy, gz = self.encoder.tokenizer.grid(tuple(x.shape[1:]))
+
+        def grid(t: torch.Tensor) -> torch.Tensor:
+            return t.transpose(1, 2).reshape(t.shape[0], t.shape[2], gx, gy, gz)
+
+        z1, z2, z3 = (grid(t) for t in self.hidden_states(x))
+        skip1, skip2, skip3 = self.enc1(x), self.enc2(z1), self.enc3(z2)
+        return self.out(self.dec1(self.dec2(self.dec3(z3, skip3), skip2), skip1))
+
+
+class VolumeClassifier(nn.Module):
+    """(B, C, X, Y, Z) -> (B, classes): mean of the encoder's tokens, LayerNorm, linear."""
+
+    def __init__(self, encoder: TokenEncoder, classes: int) -> None:
+        super().__init__()
+        self.encoder = encoder
+        self.head = nn.Sequential(nn.LayerNorm(encoder.width), nn.Linear(encoder.width, classes))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.head(self.encoder.pooled(x))
+
+
+_INPUT = "(C, X, Y, Z) volumes in RAS, normalised, sides divisible by the patch"
+
+
+@register_model(
+    "radiome-mae-tiny",
+    PretrainedConfig(
+        "radiome-mae-tiny",
+        "mae",
+        "tiny",
+        "3D masked autoencoder: 8^3 voxel tokens + trunk-tiny, 75% of tokens hidden in 2x2x2-token blocks",
+        _INPUT,
+        {"channels": 1, "patch": 8},
+    ),
+)
+def radiome_mae_tiny(
+    channels: int = 1,
+    patch: int = 8,
+    mask_ratio: float = 0.75,
+    block_size: int = 2,
+    norm_targets: bool = True,
+    decoder_width: int = 96,
+    decoder_depth: int = 1,
+    **trunk_args: Any,
+) -> nn.Module:
+    encoder = volume_encoder(channels, patch, **trunk_args)
+    config = MAEConfig(
+        mask_ratio=mask_ratio,
+        block_size=block_size,
+        norm_targets=norm_targets,
+        decoder_width=decoder_width,
+        decoder_depth=decoder_depth,
+        decoder_heads=3,
+    )
+    return MaskedAutoencoder(encoder, config)
+
+
+@register_model(
+    "radiome-unetr-tiny",
+    PretrainedConfig(
+        "radiome-unetr-tiny",
+        "segmenter",
+        "tiny",
+        "UNETR-style segmenter (MONAI blocks) on trunk-tiny",
+        _INPUT,
+        {"channels": 1, "classes": 3},
+    ),
+)
+def radiome_unetr_tiny(channels: int = 1, classes: int = 3, features: int = 16, **trunk_args: Any) -> nn.Module:
+    return UNETRSegmenter(volume_encoder(channels, UNETR_TOKEN, **trunk_args), classes, features)
+
+
+@register_model(
+    "radiome-classifier-tiny",
+    PretrainedConfig(
+        "radiome-classifier-tiny",
+        "classifier",
+        "tiny",
+        "volume classifier: mean token + linear, trunk-tiny",
+        _INPUT,
+        {"channels": 1, "classes": 2},
+    ),
+)
+def radiome_classifier_tiny(channels: int = 1, classes: int = 2, patch: int = 8, **trunk_args: Any) -> nn.Module:
+    return VolumeClassifier(volume_encoder(channels, patch, **trunk_args), classes)
