@@ -150,7 +150,7 @@ def _build_task(body: dict[str, Any], source: str) -> TaskConfig:
     name = body.get("name", TaskConfig.name)
     if not isinstance(name, str) or not name:
         raise HFMError(f"{source}: task.name: expected a task name, got {name!r}")
-    return TaskConfig(name=name, options=options)
+    return TaskConfig(name=str(name), options=options)
 
 
 def _build_section(cls: type, section: str, body: dict[str, Any], source: str) -> Any:
