@@ -86,3 +86,18 @@ def quickstart(session: nox.Session) -> None:
         "./packages/synergy",
     )
     session.run("hfm", "quickstart", *session.posargs, env=env())
+
+
+@nox.session
+def bench(session: nox.Session) -> None:
+    """Every benchmark of every workspace package (tools/bench.py): writes benchmarks/results.json and results.md."""
+    install(
+        session,
+        "./shared",
+        "./projects/seismic",
+        "./projects/radiome",
+        "./projects/climate",
+        "./projects/plankton",
+        "./packages/synergy",
+    )
+    session.run("python", "tools/bench.py", "--out", "benchmarks", *session.posargs, env=env())
