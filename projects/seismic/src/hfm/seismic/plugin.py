@@ -4,13 +4,19 @@ from hfm.seismic import models as _models  # noqa: F401  (registers seismic-pick
 from hfm.seismic.seisbench_format import SeisBenchFormat
 from hfm.shared.plugins import DomainPlugin
 
+
+def _cli():
+    from hfm.seismic.cli import app
+
+    return app
+
+
 plugin = DomainPlugin(
     name="seismic",
     summary="Earthquake waveforms: ObsPy readers, SeisBench format, phase picking and detection.",
-    readers=(
-        "every ObsPy waveform format (MSEED, SAC, GSE2, SEISAN, SEGY, WAV, ...)",
-        "seisbench (metadata.csv + waveforms.hdf5)",
-        "picks: QuakeML (ObsPy event formats) or CSV",
-    ),
+    readers=("obspy (MSEED, SAC, GSE2, SEISAN, SEGY, ...)", "seisbench", "quakeml picks", "csv picks"),
+    tasks=("seismic-mae", "seismic-pick"),
+    heads=("phase picking (P/S/noise per sample)", "event detection (per sample)"),
     dataset_formats={"seisbench": SeisBenchFormat},
+    cli=_cli,
 )

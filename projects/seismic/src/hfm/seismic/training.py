@@ -43,6 +43,7 @@ def pretrain(
 ) -> tuple[nn.Module, TrainResult]:
     """Masked autoencoding on unlabelled windows; the weights land in `out_dir/final/model.safetensors`."""
     task = SeismicMAETask({"seed": seed, **options})
+    batch_size = min(batch_size, len(task.train_dataset()))
     trainer = Trainer(_config("seismic-mae", options, Path(out_dir), steps, batch_size, lr, seed, progress), task)
     result = trainer.fit()
     return trainer.raw_model, result
@@ -59,6 +60,7 @@ def finetune(
 ) -> tuple[nn.Module, TrainResult]:
     """Phase picker + detector on labelled windows, from a pretrained encoder when `options["init"]` is given."""
     task = SeismicPickTask({"seed": seed, **options})
+    batch_size = min(batch_size, len(task.train_dataset()))  # a 1% label subset may hold fewer windows than a batch
     trainer = Trainer(_config("seismic-pick", options, Path(out_dir), steps, batch_size, lr, seed, progress), task)
     result = trainer.fit()
     return trainer.raw_model, result
