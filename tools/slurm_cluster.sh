@@ -55,6 +55,8 @@ SwitchType=switch/none
 SelectType=select/cons_tres
 SelectTypeParameters=CR_CPU
 SchedulerType=sched/backfill
+# Test all pending jobs every 2 s: a requeued job then starts right after its cred_expire wait.
+SchedulerParameters=sched_interval=2,bf_interval=2
 ReturnToService=2
 JobRequeue=1
 MaxJobCount=1000
@@ -81,8 +83,10 @@ EOF
 
 running() { [ -f "$1" ] && kill -0 "$(cat "$1")" 2>/dev/null; }
 
+munge_ok() { munge -n </dev/null 2>/dev/null | unmunge >/dev/null 2>&1; }
+
 start_munge() {
-    if pgrep -x munged >/dev/null; then
+    if munge_ok; then
         return
     fi
     if [ ! -s /etc/munge/munge.key ]; then
@@ -93,7 +97,13 @@ start_munge() {
     chmod 400 /etc/munge/munge.key
     install -d -o munge -g munge -m 755 /run/munge
     install -d -o munge -g munge -m 700 /var/lib/munge /var/log/munge
-    runuser -u munge -- /usr/sbin/munged
+    # --force: take over a stale socket left by a munged that died.
+    runuser -u munge -- /usr/sbin/munged --force
+    # Remember that this script started it, so `stop` ends it and leaves a system munged alone.
+    touch "$STATE/munged.ours"
+    for _ in $(seq 1 20); do munge_ok && return; sleep 0.5; done
+    log "munged does not answer (munge -n | unmunge)"
+    return 1
 }
 
 wait_idle() {
@@ -113,12 +123,13 @@ wait_idle() {
 start() {
     need_root
     install_packages
-    if running "$STATE/slurmctld.pid" && running "$STATE/slurmd.pid"; then
+    if running "$STATE/slurmctld.pid" && running "$STATE/slurmd.pid" && munge_ok; then
         log "already running"
         wait_idle
         return
     fi
     write_config
+    mkdir -p "$STATE"
     start_munge
     running "$STATE/slurmctld.pid" || /usr/sbin/slurmctld -i
     running "$STATE/slurmd.pid" || /usr/sbin/slurmd
@@ -136,6 +147,12 @@ stop() {
         fi
         rm -f "$pidfile"
     done
+    if [ -f "$STATE/munged.ours" ] && [ -f /run/munge/munged.pid ]; then
+        pid=$(cat /run/munge/munged.pid)
+        kill "$pid" 2>/dev/null || true
+        for _ in $(seq 1 20); do kill -0 "$pid" 2>/dev/null || break; sleep 0.5; done
+    fi
+    rm -f "$STATE/munged.ours"
     log "stopped"
 }
 
@@ -144,7 +161,7 @@ status() {
     for name in slurmctld slurmd; do
         if running "$STATE/$name.pid"; then echo "$name running (pid $(cat "$STATE/$name.pid"))"; else echo "$name stopped"; fi
     done
-    if pgrep -x munged >/dev/null; then echo "munged running"; else echo "munged stopped"; fi
+    if munge_ok; then echo "munged answering"; else echo "munged not answering"; fi
     sinfo 2>/dev/null || true
 }
 

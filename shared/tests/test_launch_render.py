@@ -191,3 +191,15 @@ def test_local_script_restarts_while_the_trainer_asks_for_requeue(tmp_path: Path
     assert code == 0, output
     assert len([c for c in calls if c.startswith("accelerate")]) == 3
     assert output.count("resuming from the checkpoint") == 2
+
+
+def test_docs_show_the_script_juwels_booster_renders_today() -> None:
+    docs = Path(__file__).parents[2] / "docs" / "hpc.md"
+    request = LaunchRequest(
+        command=["hfm", "train", "pretrain.yaml", "--set", "run.out_dir=runs/mae-juwels"],
+        nodes=2,
+        time="06:00:00",
+        account="hfm-demo",
+        venv="/p/project1/hfm-demo/hfm/.venv",
+    )
+    assert render_script(load_site("juwels-booster"), request) in docs.read_text(encoding="utf-8")

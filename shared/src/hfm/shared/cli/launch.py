@@ -15,6 +15,11 @@ from hfm.shared.launch.slurm import past_jobs, queued_jobs, submit
 from hfm.shared.progress import console
 
 
+def _absolute(path: str | None) -> str | None:
+    # The job starts in another shell, maybe on another node: a relative or ~ path would not find the venv there.
+    return str(Path(path).expanduser().absolute()) if path else None
+
+
 def launch(
     command: list[str] = typer.Argument(
         None, help="The command to run on every node, after `--`: `-- hfm train run.yaml`."
@@ -55,7 +60,7 @@ def launch(
         account=resolve_account(profile, account, os.environ),
         partition=partition,
         job_name=job_name,
-        venv=venv if venv is not None else os.environ.get("VIRTUAL_ENV"),
+        venv=_absolute(venv if venv is not None else os.environ.get("VIRTUAL_ENV")),
         sbatch_extra=list(sbatch or []),
     )
     script = render_script(profile, request)
