@@ -8,11 +8,16 @@ from __future__ import annotations
 
 import traceback
 from dataclasses import dataclass, field
+from importlib.metadata import entry_points
 from pathlib import Path
 from typing import Any
 
 from hfm.shared.jsonio import dump_json, write_atomic
 from hfm.shared.plugins import installed_domains
+
+# Steps that run after every domain's own quickstart (e.g. hfm-synergy's transfer experiment):
+# name = "module:function", the function takes a QuickstartContext and returns a QuickstartResult.
+AFTER_GROUP = "hfm.quickstart"
 
 
 @dataclass
@@ -55,6 +60,20 @@ def run_quickstart(context: QuickstartContext, only: list[str] | None = None) ->
             continue
         sections.append(result.markdown)
         metrics[domain.name] = result.metrics
+    for step in sorted(entry_points(group=AFTER_GROUP), key=lambda ep: ep.name):
+        if only and step.name not in only:
+            continue
+        step_dir = context.out_dir / step.name
+        try:
+            result = step.load()(QuickstartContext(step_dir, context.smoke, context.seed, context.show_progress))
+        except Exception as error:
+            failed.append(step.name)
+            sections.append(f"## {step.name}\n\nFAILED: {type(error).__name__}: {error}\n")
+            step_dir.mkdir(parents=True, exist_ok=True)
+            (step_dir / "error.txt").write_text(traceback.format_exc())
+            continue
+        sections.append(result.markdown)
+        metrics[step.name] = result.metrics
     index = context.out_dir / "index.md"
     header = "# HFM quickstart report\n\n" + ("(smoke run: smallest settings)\n\n" if context.smoke else "")
     write_atomic(index, header + "\n".join(sections))

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import importlib
 import sys
+from importlib.metadata import entry_points
 
 import click
 import typer
@@ -22,16 +23,24 @@ from hfm.shared.progress import console
 EXIT_ERROR = 1
 
 
+# Packages that are not domains (e.g. hfm-synergy) add command groups here: name = "module:typer_app".
+COMMAND_GROUP = "hfm.commands"
+
+
 class DomainAwareGroup(TyperGroup):
     """Adds each installed domain's command group, importing the domain only when its commands are used."""
 
     def list_commands(self, ctx: click.Context) -> list[str]:
-        return sorted(set(super().list_commands(ctx)) | {d.name for d in installed_domains()})
+        extra = {ep.name for ep in entry_points(group=COMMAND_GROUP)}
+        return sorted(set(super().list_commands(ctx)) | {d.name for d in installed_domains()} | extra)
 
     def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
         command = super().get_command(ctx, name)
         if command is not None:
             return command
+        for ep in entry_points(group=COMMAND_GROUP):
+            if ep.name == name:
+                return typer.main.get_command(ep.load())
         for domain in installed_domains():
             if domain.name == name:
                 plugin = domain.load()
