@@ -239,6 +239,12 @@ class Trainer:
 
     # ---------------------------------------------------------------------------------------------- the loop
     def fit(self) -> TrainResult:
+        """Train to `train.steps`, or until SIGTERM/SIGUSR1 (status "preempted" after a checkpoint)."""
+        # Handlers go in first: a signal during set-up is honoured after the first step instead of killing the run.
+        with _PreemptionFlag() as preempt:
+            return self._fit(preempt)
+
+    def _fit(self, preempt: _PreemptionFlag) -> TrainResult:
         cfg, acc = self.config, self.accelerator
         self._build()
         if self.is_main:
@@ -247,7 +253,8 @@ class Trainer:
         resumed_from = self._resume()
         if self.is_main:
             write_atomic(self.run_dir / "config.yaml", config_to_yaml(cfg))
-            env = describe_environment(acc.num_processes, int(os.environ.get("NUM_MACHINES", "1")), str(acc.device))
+            machines = acc.num_processes // int(os.environ.get("LOCAL_WORLD_SIZE", acc.num_processes))
+            env = describe_environment(acc.num_processes, machines, str(acc.device))
             write_atomic(self.run_dir / "environment.json", dump_json(env))
         metrics = MetricsLog(self.run_dir) if self.is_main else None
         gpu = (acc.device.index or 0) if acc.device.type == "cuda" else None
@@ -261,10 +268,7 @@ class Trainer:
         status = "completed"
         batches = self._loader()
         first_step = self.step
-        with (
-            _PreemptionFlag() as preempt,
-            progress_bar("train", total=cfg.train.steps, enabled=self.is_main and cfg.train.progress) as advance,
-        ):
+        with progress_bar("train", total=cfg.train.steps, enabled=self.is_main and cfg.train.progress) as advance:
             advance(self.step)
             while self.step < cfg.train.steps:
                 loss_sum, logs = self._train_step(batches)
