@@ -15,7 +15,9 @@ from hfm.synergy.report import heatmap, markdown_table
 from hfm.synergy.transfer import JOINT, RANDOM, TransferSettings, transfer_matrix
 
 app = typer.Typer(
-    help="Cross-domain experiments: transfer between domains, joint pretraining, embedding atlas.", no_args_is_help=True
+    help="Cross-domain experiments: transfer between domains, joint pretraining, embedding atlas.",
+    no_args_is_help=True,
+    add_completion=False,
 )
 
 
