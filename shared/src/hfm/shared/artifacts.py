@@ -313,3 +313,70 @@ def load_card(path: str | Path) -> ModelCard:
     if not card_path.is_file():
         raise HFMError(f"{card_path}: missing")
     return ModelCard.model_validate_json(card_path.read_text())
+
+
+def _last_metrics(run_dir: Path) -> dict[str, float]:
+    """The numbers of the last line of the run's metrics.jsonl (the state the exported weights were in)."""
+    path = run_dir / "metrics.jsonl"
+    if not path.is_file():
+        return {}
+    lines = [line for line in path.read_text().splitlines() if line.strip()]
+    if not lines:
+        return {}
+    last = json.loads(lines[-1])
+    return {k: float(v) for k, v in last.items() if isinstance(v, int | float) and not isinstance(v, bool)}
+
+
+def export_run(
+    run_dir: str | Path,
+    out_dir: str | Path,
+    *,
+    intended_use: str,
+    limitations: str,
+    license: str = "Apache-2.0",
+    name: str | None = None,
+    description: str = "",
+    authors: list[str] | None = None,
+    ema: bool = False,
+) -> tuple[Path, LoadReport]:
+    """Rebuilds a training run's model from its config.yaml, loads its final (or newest checkpoint) weights and
+    exports them with a card holding the training config, the last logged metrics and the training data's card."""
+    from hfm.shared.train.checkpoint import load_latest
+    from hfm.shared.train.config import config_to_dict, load_config
+    from hfm.shared.train.task import build_task
+
+    run = Path(run_dir)
+    config = load_config(run / "config.yaml")
+    task = build_task(config.task.name, dict(config.task.options))
+    model = task.build_model()
+    if not hasattr(model, "hfm_model"):
+        raise HFMError(
+            f"{run}: task {config.task.name!r} builds its model outside the registry; it cannot be rebuilt from JSON"
+        )
+    final = run / "final" / ("ema.safetensors" if ema else "model.safetensors")
+    if final.is_file():
+        weights, source = read_weights(final), str(final.relative_to(run))
+    else:
+        checkpoint = load_latest(run / "checkpoints")
+        group = "ema" if ema else "model"
+        if checkpoint is None or group not in checkpoint.tensors:
+            raise HFMError(f"{run}: no {final.relative_to(run)} and no valid checkpoint holding {group} weights")
+        weights, source = checkpoint.tensors[group], f"{checkpoint.path.relative_to(run)}/{group}.safetensors"
+    report = load_weights(model, weights, strict=True)
+    data = []
+    dataset = config.task.options.get("dataset")
+    if dataset and (Path(dataset) / "card.json").is_file():
+        data.append(DataCardReference.from_dataset(dataset))
+    training = {**config_to_dict(config), "weights_from": source}
+    card = ModelCard(
+        name=name or Path(out_dir).name,
+        description=description,
+        license=license,
+        intended_use=intended_use,
+        limitations=limitations,
+        data=data,
+        training=training,
+        metrics=_last_metrics(run),
+        authors=authors or [],
+    )
+    return export_model(model, out_dir, {}, card), report
