@@ -61,13 +61,16 @@ class BenchConfig:
 
 def cut_event_windows(traces: LabelledWindows, samples: int, seed: int) -> LabelledWindows:
     """Windows of `samples` from long traces: one with P at a seeded place in its first half and, where the trace
-    reaches far enough before P, one noise window ending a second before P."""
+    reaches far enough before P, one noise window ending a second before P; traces without P give a noise window."""
     rng = np.random.default_rng(seed)
     rate, margin = traces.sampling_rate, int(traces.sampling_rate)
     waves, p_out, s_out = [], [], []
     length = traces.waveforms.shape[-1]
     for wave, p, s in zip(traces.waveforms, traces.p_sample, traces.s_sample, strict=True):
-        if not np.isfinite(p):
+        if not np.isfinite(p):  # a noise trace: its first window
+            waves.append(wave[:, :samples])
+            p_out.append(np.nan)
+            s_out.append(np.nan)
             continue
         start = int(np.clip(p - rng.uniform(0.1, 0.5) * samples, 0, length - samples))
         waves.append(wave[:, start : start + samples])

@@ -175,34 +175,39 @@ def curation_items(waveform_dir: Path, catalogue: Path, config: CurationConfig) 
             "split": split_of(event_id, config.split_fractions, config.seed),
         }
         station_spans = by_station.get((network, station), [])
-        sources = sorted({s.path for s in station_spans})
         if not station_spans:
-            items.append(
-                CurationItem(
-                    key,
-                    [],
-                    _missing(f"no waveform file for station {network}.{station}", "no_waveforms", "station_code"),
-                )
-            )
+            reason = f"no waveform file for station {network}.{station}"
+            items.append(CurationItem(key, [], _missing(reason, "no_waveforms", "station_code")))
             continue
+        length = config.window_s
         earthquake = {
             **base,
             "trace_category": "earthquake",
             "trace_P_arrival_sample": round((p_times[0] - start) * rate) if p_times else np.nan,
             "trace_S_arrival_sample": round((s_times[0] - start) * rate) if s_times else np.nan,
         }
-        items.append(CurationItem(key, sources, _bind(station_spans, start, config, earthquake)))
+        items.append(
+            CurationItem(
+                key, _overlapping(station_spans, start, length), _bind(station_spans, start, config, earthquake)
+            )
+        )
         if config.noise_windows:
-            noise_start = UTCDateTime(round((anchor - config.noise_gap_s - config.window_s).timestamp * rate) / rate)
-            if any(s.start <= noise_start for s in station_spans):
+            noise_start = UTCDateTime(round((anchor - config.noise_gap_s - length).timestamp * rate) / rate)
+            # A noise window is derived, not an input: cut it only where one file covers it whole.
+            if any(s.start <= noise_start and s.end >= noise_start + length for s in station_spans):
                 noise = {
                     **base,
                     "trace_category": "noise",
                     "trace_P_arrival_sample": np.nan,
                     "trace_S_arrival_sample": np.nan,
                 }
+                sources = _overlapping(station_spans, noise_start, length)
                 items.append(CurationItem(f"{key}.noise", sources, _bind(station_spans, noise_start, config, noise)))
     return items
+
+
+def _overlapping(spans: list[_FileSpan], start: UTCDateTime, length_s: float) -> list[Path]:
+    return sorted({s.path for s in spans if s.end >= start and s.start <= start + length_s})
 
 
 def _bind(spans: list[_FileSpan], start: UTCDateTime, config: CurationConfig, attrs: dict[str, Any]):

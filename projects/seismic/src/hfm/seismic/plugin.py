@@ -11,6 +11,12 @@ def _cli():
     return app
 
 
+def _quickstart(context):
+    from hfm.seismic.quickstart import run
+
+    return run(context)
+
+
 plugin = DomainPlugin(
     name="seismic",
     summary="Earthquake waveforms: ObsPy readers, SeisBench format, phase picking and detection.",
@@ -19,4 +25,5 @@ plugin = DomainPlugin(
     heads=("phase picking (P/S/noise per sample)", "event detection (per sample)"),
     dataset_formats={"seisbench": SeisBenchFormat},
     cli=_cli,
+    hooks={"quickstart": _quickstart},
 )

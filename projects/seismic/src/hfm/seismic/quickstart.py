@@ -1,0 +1,196 @@
+"""The seismic step of `hfm quickstart`: real records to a pretrained picker, offline, in a minute or two.
+
+1. Curate: the real IPOC traces of seisbench-dummy, written out as miniSEED files as a user's archive would be, and
+   ObsPy's Tohoku SAC record, with a pick catalogue (iasp91 P/S for IPOC, the analyst P for Tohoku) -> SeisBench
+   dataset with card and quarantine report.
+2. Pretrain the MAE briefly on unlabelled windows (synthetic + the curated real windows).
+3. Fine-tune the picker on labelled synthetic windows.
+4. Evaluate against STA/LTA, AIC (and PhaseNetLight where seisbench is installed) on the curated real test windows
+   and on synthetic test records; export the picker; annotate the whole Tohoku record.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import obspy
+import pandas as pd
+import torch
+from obspy.geodetics import locations2degrees
+
+from hfm.seismic.annotate import annotate
+from hfm.seismic.benchmark import compare, cut_event_windows
+from hfm.seismic.catalogue import write_quakeml
+from hfm.seismic.cli import _export
+from hfm.seismic.curation import CurationConfig, curate_seisbench
+from hfm.seismic.evaluation import scores_table
+from hfm.seismic.peers import PhaseNetLightPeer
+from hfm.seismic.reference_data import theoretical_onsets, tohoku_sac, tohoku_trace
+from hfm.seismic.seisbench_format import SeisBenchDataset
+from hfm.seismic.training import finetune, pretrain
+from hfm.seismic.windows import LabelledWindows, seisbench_windows, synthetic_windows
+from hfm.shared.errors import HFMError
+from hfm.shared.quickstart import QuickstartContext, QuickstartResult
+from hfm.shared.sample_data import shared_data_dir
+
+
+def write_user_archive(dummy: Path, folder: Path, limit: int | None) -> Path:
+    """The dummy traces as one miniSEED file per event plus the Tohoku SAC, and a CSV pick catalogue."""
+    folder.mkdir(parents=True, exist_ok=True)
+    dataset = SeisBenchDataset(dummy)
+    meta = dataset.metadata
+    rows = []
+    for index in range(len(dataset) if limit is None else min(limit, len(dataset))):
+        r = meta.iloc[index]
+        start = obspy.UTCDateTime(str(r["trace_start_time"]).replace("/", "-").replace(" ", "T"))
+        wave = dataset.waveform(index)
+        stream = obspy.Stream()
+        for component, data in zip("ZNE", wave, strict=True):
+            header = {
+                "network": r["station_network_code"],
+                "station": r["station_code"],
+                "channel": f"BH{component}",
+                "starttime": start,
+                "sampling_rate": dataset.sampling_rate(index),
+            }
+            stream += obspy.Trace(data=data.astype(np.float32), header=header)
+        stream.write(str(folder / f"{r['station_network_code']}.{r['station_code']}.{index:03d}.mseed"), format="MSEED")
+        distance = locations2degrees(
+            r["source_latitude_deg"], r["source_longitude_deg"], r["station_latitude_deg"], r["station_longitude_deg"]
+        )
+        tp, ts = theoretical_onsets(r["source_depth_km"], distance)
+        event = f"ipoc{index:03d}"
+        source = {
+            "source_latitude_deg": r["source_latitude_deg"],
+            "source_longitude_deg": r["source_longitude_deg"],
+            "source_depth_km": r["source_depth_km"],
+            "source_magnitude": r["source_magnitude"],
+            "source_origin_time": str(start),
+        }
+        for phase, travel in (("P", tp), ("S", ts)):
+            if np.isfinite(travel):
+                rows.append(
+                    {
+                        "event_id": event,
+                        "network": r["station_network_code"],
+                        "station": r["station_code"],
+                        "phase": phase,
+                        "time": str(start + travel),
+                        **source,
+                    }
+                )
+    dataset.close()
+    trace, pick = tohoku_trace()
+    (folder / "II.TLY.BHZ.SAC").write_bytes(tohoku_sac().read_bytes())
+    rows.append(
+        {
+            "event_id": "tohoku2011",
+            "network": trace.stats.network,
+            "station": trace.stats.station,
+            "phase": "P",
+            "time": str(pick),
+            "source_magnitude": 9.1,
+        }
+    )
+    catalogue = folder.parent / "picks.csv"
+    pd.DataFrame(rows).to_csv(catalogue, index=False)
+    return catalogue
+
+
+def run(context: QuickstartContext) -> QuickstartResult:
+    torch.manual_seed(context.seed)
+    data = shared_data_dir()
+    if data is None or not (data / "seismic" / "seisbench-dummy").is_dir():
+        raise HFMError("the seismic quickstart needs ../shared/data/seismic/seisbench-dummy (or HFM_SHARED_DATA)")
+    out = context.out_dir
+    smoke = context.smoke
+    archive = out / "archive" / "waveforms"
+    catalogue = write_user_archive(data / "seismic" / "seisbench-dummy", archive, 12 if smoke else None)
+    dataset = out / "dataset"
+    summary = curate_seisbench(
+        archive,
+        catalogue,
+        dataset,
+        CurationConfig(sampling_rate=20.0, window_s=20.0, p_offset_s=(2.0, 8.0), noise_gap_s=1.0, seed=context.seed),
+        name="ipoc-tohoku-quickstart",
+        license="GPL-3.0-only",
+        creators=["IPOC / SeisBench", "ObsPy"],
+        show_progress=context.show_progress,
+    )
+    real = seisbench_windows(dataset, split=None, samples=2000)  # 20 s at 100 Hz, every curated window
+    real_test = cut_event_windows(real, 1000, context.seed)  # 10 s windows around P and before it (noise)
+    steps = (5, 5) if smoke else (150, 200)
+    count = 32 if smoke else 512
+    synthetic = synthetic_windows(count, context.seed + 100)
+    unlabelled = LabelledWindows(
+        np.concatenate([synthetic.waveforms, real_test.waveforms]),
+        np.full(len(synthetic) + len(real_test), np.nan),
+        np.full(len(synthetic) + len(real_test), np.nan),
+        100.0,
+    )
+    _, pre = pretrain(
+        {"data": unlabelled},
+        out / "pretrain",
+        steps=steps[0],
+        batch_size=32,
+        seed=context.seed,
+        progress=context.show_progress,
+    )
+    train = synthetic_windows(count, context.seed + 200)
+    picker, fine = finetune(
+        {"data": train, "init": str(out / "pretrain" / "final")},
+        out / "finetune",
+        steps=steps[1],
+        batch_size=32,
+        seed=context.seed,
+        progress=context.show_progress,
+    )
+    try:
+        peer = PhaseNetLightPeer(data / "seismic" / "peers")
+    except HFMError:
+        peer = None
+    synthetic_test = synthetic_windows(48 if smoke else 200, context.seed + 300)
+    tables = {
+        "curated real windows (IPOC, iasp91 onsets; Tohoku analyst P)": compare(picker, real_test, peer, context.seed),
+        "synthetic test records": compare(picker, synthetic_test, peer, context.seed),
+    }
+    hfm_synthetic = tables["synthetic test records"][0]
+    model_dir = _export(
+        picker,
+        out / "model",
+        "seismic-picker-tiny",
+        {k: v for k, v in vars(hfm_synthetic).items() if isinstance(v, float)},
+        dataset,
+    )
+    trace, pick = tohoku_trace()
+    _, picks = annotate(picker, obspy.Stream([trace]))
+    picks.to_csv(out / "tohoku_picks.csv", index=False)
+    write_quakeml(picks, out / "tohoku_picks.xml")
+    first_p = picks[picks["phase"] == "P"]
+    nearest = min(abs(obspy.UTCDateTime(t) - pick) for t in first_p["time"]) if len(first_p) else float("nan")
+    lines = [
+        "## seismic",
+        "",
+        f"Curation: {summary.line()} -> `{dataset.name}/` (SeisBench format, card.json).",
+        f"Pretrained {pre.step} steps, fine-tuned {fine.step} steps; picker exported to `{model_dir.name}/`.",
+        "",
+    ]
+    for name, rows in tables.items():
+        lines += [f"### {name}", "", scores_table(rows), ""]
+    lines += [
+        f"Tohoku II.TLY annotated whole ({trace.stats.npts / trace.stats.sampling_rate:.0f} s): {len(picks)} picks; "
+        f"nearest P pick {nearest:.2f} s from the analyst pick (`tohoku_picks.csv`, `tohoku_picks.xml`).",
+        "",
+        "IPOC onsets are theoretical (iasp91), not analyst picks."
+        + ("" if peer else " PhaseNetLight skipped: seisbench not installed."),
+        "",
+    ]
+    metrics = {
+        "curated": summary.written,
+        "quarantined": summary.quarantined,
+        "synthetic_detection_auc": hfm_synthetic.detection_auc,
+        "synthetic_p_mae_s": hfm_synthetic.p_mae_s,
+        "tohoku_nearest_p_s": nearest,
+    }
+    return QuickstartResult(domain="seismic", markdown="\n".join(lines), metrics=metrics)
