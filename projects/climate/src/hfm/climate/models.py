@@ -1,0 +1,123 @@
+"""Climate models on the shared trunk, registered by name so an exported artifact rebuilds from JSON.
+
+- `climate-mae`: masked token pretraining over (time, variable, lat, lon) patches; with a mask that hides whole
+  time steps it is the temporal interpolation model.
+- `climate-forecaster`: `history` steps in, the next step out (one base lead); longer leads by autoregressive
+  rollout. Predicts the change of the standardised anomaly per patch, so an untrained head is anomaly persistence.
+- `climate-downscaler`: a coarse field interpolated bicubically to the fine grid in, the fine field out (a learned
+  residual on top of bicubic).
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from hfm.climate.tokenizer import FieldTokenizer
+from hfm.shared.models.encoder import TokenEncoder
+from hfm.shared.models.mae import MAEConfig, MaskedAutoencoder
+from hfm.shared.models.registry import PretrainedConfig, register_model
+from hfm.shared.models.trunk import TrunkConfig
+
+
+def _encoder(variables: int, patch_lat: int, patch_lon: int, width: int, depth: int, heads: int) -> TokenEncoder:
+    return TokenEncoder(FieldTokenizer(variables, 1, patch_lat, patch_lon), TrunkConfig(width, depth, heads))
+
+
+class PatchHead(nn.Module):
+    """Encoder tokens of the last time step -> one field (B, V, H, W) added to `base`; zero-initialised."""
+
+    def __init__(self, encoder: TokenEncoder) -> None:
+        super().__init__()
+        self.encoder = encoder
+        tokenizer: FieldTokenizer = encoder.tokenizer
+        self.head = nn.Linear(encoder.width, tokenizer.patch_lat * tokenizer.patch_lon)
+        nn.init.zeros_(self.head.weight)
+        nn.init.zeros_(self.head.bias)
+
+    def field_from_tokens(self, x: torch.Tensor, base: torch.Tensor) -> torch.Tensor:
+        tokens = self.encoder(x)  # (B, N, width), time-major order: the last frame's tokens come last
+        tokenizer: FieldTokenizer = self.encoder.tokenizer
+        _, nh, nw = tokenizer.grid((1, *x.shape[2:]))
+        last = tokens[:, -tokenizer.variables * nh * nw :]
+        delta = tokenizer.unpatchify(self.head(last), (1, *x.shape[2:]))[:, 0]
+        return base + delta
+
+
+class FieldForecaster(PatchHead):
+    def __init__(self, encoder: TokenEncoder, history: int) -> None:
+        super().__init__(encoder)
+        self.history = history
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """(B, history, V, H, W) standardised anomalies -> (B, V, H, W) one base lead later."""
+        return self.field_from_tokens(x, x[:, -1])
+
+    @torch.no_grad()
+    def rollout(self, x: torch.Tensor, steps: int) -> torch.Tensor:
+        """(B, history, V, H, W) -> (B, steps, V, H, W): each prediction becomes the newest input."""
+        outputs = []
+        for _ in range(steps):
+            nxt = self(x)
+            outputs.append(nxt)
+            x = torch.cat([x[:, 1:], nxt[:, None]], dim=1)
+        return torch.stack(outputs, dim=1)
+
+
+class FieldDownscaler(PatchHead):
+    def forward(self, upsampled: torch.Tensor) -> torch.Tensor:
+        """(B, V, H, W) coarse field interpolated to the fine grid -> (B, V, H, W) fine field."""
+        return self.field_from_tokens(upsampled[:, None], upsampled)
+
+
+_INFO = "standardised anomalies (time, variable, lat, lon) from an hfm climate store"
+
+
+@register_model(
+    "climate-mae",
+    PretrainedConfig("climate-mae", "mae", "climate", "masked token pretraining on gridded fields", _INFO),
+)
+def climate_mae(
+    variables: int = 1,
+    patch_lat: int = 4,
+    patch_lon: int = 4,
+    width: int = 64,
+    depth: int = 2,
+    heads: int = 4,
+    mask_ratio: float = 0.75,
+) -> MaskedAutoencoder:
+    config = MAEConfig(mask_ratio=mask_ratio, norm_targets=False, decoder_width=32, decoder_depth=1, decoder_heads=4)
+    return MaskedAutoencoder(_encoder(variables, patch_lat, patch_lon, width, depth, heads), config)
+
+
+@register_model(
+    "climate-forecaster",
+    PretrainedConfig("climate-forecaster", "encoder", "climate", "next-step forecaster with rollout", _INFO),
+)
+def climate_forecaster(
+    variables: int = 1,
+    history: int = 2,
+    patch_lat: int = 4,
+    patch_lon: int = 4,
+    width: int = 64,
+    depth: int = 2,
+    heads: int = 4,
+) -> FieldForecaster:
+    return FieldForecaster(_encoder(variables, patch_lat, patch_lon, width, depth, heads), history)
+
+
+@register_model(
+    "climate-downscaler",
+    PretrainedConfig("climate-downscaler", "encoder", "climate", "coarse-to-fine residual on bicubic", _INFO),
+)
+def climate_downscaler(
+    variables: int = 1, patch_lat: int = 4, patch_lon: int = 4, width: int = 64, depth: int = 2, heads: int = 4
+) -> FieldDownscaler:
+    return FieldDownscaler(_encoder(variables, patch_lat, patch_lon, width, depth, heads))
+
+
+def interpolation_mask(tokenizer: FieldTokenizer, data_shape: tuple[int, ...], batch: int) -> torch.Tensor:
+    """Hide every token of the inner time steps: the MAE then fills them from the first and last step."""
+    t = tokenizer.time_index(data_shape)
+    inner = (t > 0) & (t < int(t.max()))
+    return inner[None, :].expand(batch, -1).clone()

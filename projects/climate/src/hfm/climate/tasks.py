@@ -1,0 +1,151 @@
+"""Train tasks for the shared trainer (`hfm.tasks` entry points): climate-mae, climate-forecast, climate-downscale.
+
+Each takes the task section of a run config:
+
+    task: {name: climate-forecast, dataset: runs/sst, history: 2, lead: 1, patch_lat: 2, patch_lon: 3,
+           width: 64, depth: 2, heads: 4, init: runs/sst-mae/export}
+
+`init` names an exported `climate-mae` artifact whose encoder (trunk included) initialises the head's encoder.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from hfm.climate.data import Normaliser, StoreWindows, window_starts
+from hfm.climate.evaluation import FieldData
+from hfm.climate.models import interpolation_mask
+from hfm.shared.artifacts import load_pretrained
+from hfm.shared.errors import HFMError
+from hfm.shared.models.registry import create_model
+
+_ARCH = ("patch_lat", "patch_lon", "width", "depth", "heads")
+
+
+def _arch(options: dict[str, Any]) -> dict[str, Any]:
+    return {k: options[k] for k in _ARCH if k in options}
+
+
+class _StoreTask:
+    def __init__(self, options: dict[str, Any]) -> None:
+        if "dataset" not in options:
+            raise HFMError("task.dataset: the curated climate dataset folder is required")
+        self.options = options
+        self.data = FieldData.load(options["dataset"])
+        self.normaliser = Normaliser(self.data)
+        self.variables = len(self.data.variables)
+
+    def windows(self, window: int, period: str = "train") -> StoreWindows:
+        starts = window_starts(self.data, window, period)
+        if starts.size == 0:
+            raise HFMError(f"{self.options['dataset']}: no {period} window of {window} regular steps")
+        return StoreWindows(self.options["dataset"], starts, window, self.normaliser)
+
+
+class ClimateMAETask(_StoreTask):
+    """Masked token pretraining; `mode: interpolation` hides the inner time steps (temporal interpolation)."""
+
+    def __init__(self, options: dict[str, Any]) -> None:
+        super().__init__(options)
+        self.window = int(options.get("window", 2))
+        self.mode = options.get("mode", "random")
+        if self.mode not in ("random", "interpolation"):
+            raise HFMError(f"task.mode: 'random' or 'interpolation', got {self.mode!r}")
+        if self.mode == "interpolation" and self.window < 3:
+            raise HFMError("task.window: interpolation needs at least 3 steps (first, inner, last)")
+
+    def build_model(self) -> nn.Module:
+        return create_model(
+            "climate-mae",
+            variables=self.variables,
+            mask_ratio=float(self.options.get("mask_ratio", 0.75)),
+            **_arch(self.options),
+        )
+
+    def train_dataset(self) -> StoreWindows:
+        return self.windows(self.window)
+
+    def loss(self, model: nn.Module, batch: torch.Tensor) -> tuple[torch.Tensor, dict[str, float]]:
+        mask = None
+        if self.mode == "interpolation":
+            mask = interpolation_mask(model.encoder.tokenizer, tuple(batch.shape[1:]), batch.shape[0])
+        out = model(batch, mask)
+        return out.loss, {"mse_masked": float(out.loss)}
+
+
+class ClimateForecastTask(_StoreTask):
+    """`history` inputs `lead` steps apart -> the field `lead` steps after the last (one base lead)."""
+
+    def __init__(self, options: dict[str, Any]) -> None:
+        super().__init__(options)
+        self.history, self.lead = int(options.get("history", 2)), int(options.get("lead", 1))
+
+    def build_model(self) -> nn.Module:
+        model = create_model(
+            "climate-forecaster", variables=self.variables, history=self.history, **_arch(self.options)
+        )
+        if self.options.get("init"):
+            encoder, _ = load_pretrained(self.options["init"])
+            missing = model.encoder.load_state_dict(encoder.encoder.state_dict(), strict=False)
+            if missing.missing_keys:
+                raise HFMError(f"task.init: encoder weights missing {missing.missing_keys[:3]}")
+        return model
+
+    def train_dataset(self) -> StoreWindows:
+        return self.windows(self.history * self.lead + 1)
+
+    def loss(self, model: nn.Module, batch: torch.Tensor) -> tuple[torch.Tensor, dict[str, float]]:
+        frames = batch[:, :: self.lead]
+        prediction = model(frames[:, : self.history])
+        loss = F.mse_loss(prediction, frames[:, self.history])
+        return loss, {"mse": float(loss)}
+
+
+def coarsen(z: torch.Tensor, factor: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """(B, V, H, W) -> fine field cropped to multiples of `factor` and its block means (B, V, H/f, W/f)."""
+    h, w = (z.shape[-2] // factor) * factor, (z.shape[-1] // factor) * factor
+    fine = z[..., :h, :w]
+    return fine, F.avg_pool2d(fine, factor)
+
+
+def upsample(coarse: torch.Tensor, factor: int, mode: str) -> torch.Tensor:
+    return F.interpolate(coarse, scale_factor=factor, mode=mode, align_corners=False)
+
+
+class ClimateDownscaleTask(_StoreTask):
+    """The field block-averaged `factor` x `factor`, interpolated bicubically back, -> the fine field."""
+
+    def __init__(self, options: dict[str, Any]) -> None:
+        super().__init__(options)
+        self.factor = int(options.get("factor", 4))
+
+    def build_model(self) -> nn.Module:
+        model = create_model("climate-downscaler", variables=self.variables, **_arch(self.options))
+        if self.options.get("init"):
+            encoder, _ = load_pretrained(self.options["init"])
+            model.encoder.load_state_dict(encoder.encoder.state_dict(), strict=False)
+        return model
+
+    def train_dataset(self) -> StoreWindows:
+        return self.windows(1)
+
+    def loss(self, model: nn.Module, batch: torch.Tensor) -> tuple[torch.Tensor, dict[str, float]]:
+        fine, coarse = coarsen(batch[:, 0], self.factor)
+        loss = F.mse_loss(model(upsample(coarse, self.factor, "bicubic")), fine)
+        return loss, {"mse": float(loss)}
+
+
+def climate_mae_task(options: dict[str, Any]) -> ClimateMAETask:
+    return ClimateMAETask(options)
+
+
+def climate_forecast_task(options: dict[str, Any]) -> ClimateForecastTask:
+    return ClimateForecastTask(options)
+
+
+def climate_downscale_task(options: dict[str, Any]) -> ClimateDownscaleTask:
+    return ClimateDownscaleTask(options)
