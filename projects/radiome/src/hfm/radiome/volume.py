@@ -177,6 +177,7 @@ def write_nifti(path: str | Path, array: np.ndarray, affine: np.ndarray, header:
     if header is not None:
         header = header.copy()
         header.set_data_dtype(array.dtype)
+        header.set_slope_inter(1.0, 0.0)  # label maps and floats are written as they are, never rescaled
     image = nib.Nifti1Image(array, affine, header=header)
     if header is None:
         image.set_qform(affine, code=1)
