@@ -101,3 +101,16 @@ def bench(session: nox.Session) -> None:
         "./packages/synergy",
     )
     session.run("python", "tools/bench.py", "--out", "benchmarks", *session.posargs, env=env())
+
+
+@nox.session(tags=["ci"])
+def slurm(session: nox.Session) -> None:
+    """Training through `hfm launch` on a real single-node SLURM cluster (tools/slurm_cluster.sh); needs root."""
+    if os.geteuid() != 0:
+        session.skip("starts slurmctld/slurmd as root (CI runs as root): sudo nox -s slurm")
+    install(session, "./shared[test]")
+    session.run("bash", "tools/slurm_cluster.sh", "start", external=True)
+    try:
+        session.run("pytest", "-q", "tools/tests_slurm", *session.posargs, env={**env(), "HFM_SLURM_REQUIRED": "1"})
+    finally:
+        session.run("bash", "tools/slurm_cluster.sh", "stop", external=True)

@@ -36,13 +36,21 @@ install_packages() {
     apt-get install -y -qq --no-install-recommends slurm-wlm munge >/dev/null
 }
 
+resolve_node() {
+    # Jobs use the node name as the rendezvous address (scontrol show hostnames): it must resolve.
+    if ! getent hosts "$NODE" >/dev/null; then
+        log "adding $NODE to /etc/hosts (it does not resolve)"
+        echo "127.0.0.1 $NODE" >>/etc/hosts
+    fi
+}
+
 write_config() {
     mkdir -p "$CONF_DIR" "$STATE/ctld" "$STATE/d" "$STATE/log"
     # Requeued jobs wait cred_expire seconds before they may start again (default 120): short for tests.
     cat >"$CONF" <<EOF
 # Written by tools/slurm_cluster.sh: a single-node test cluster.
 ClusterName=hfm-test
-SlurmctldHost=$NODE
+SlurmctldHost=$NODE(127.0.0.1)
 SlurmUser=root
 SlurmdUser=root
 AuthType=auth/munge
@@ -76,7 +84,7 @@ SlurmdDebug=info
 AccountingStorageType=accounting_storage/none
 JobAcctGatherType=jobacct_gather/none
 JobCompType=jobcomp/none
-NodeName=$NODE CPUs=$CPUS State=UNKNOWN
+NodeName=$NODE NodeAddr=127.0.0.1 CPUs=$CPUS State=UNKNOWN
 PartitionName=debug Nodes=$NODE Default=YES MaxTime=INFINITE State=UP
 EOF
 }
@@ -128,8 +136,8 @@ start() {
         wait_idle
         return
     fi
+    resolve_node
     write_config
-    mkdir -p "$STATE"
     start_munge
     running "$STATE/slurmctld.pid" || /usr/sbin/slurmctld -i
     running "$STATE/slurmd.pid" || /usr/sbin/slurmd

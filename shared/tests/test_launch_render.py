@@ -7,7 +7,9 @@ from __future__ import annotations
 
 import os
 import shlex
+import signal
 import subprocess
+import time
 from importlib import resources
 from pathlib import Path
 
@@ -203,3 +205,29 @@ def test_docs_show_the_script_juwels_booster_renders_today() -> None:
         venv="/p/project1/hfm-demo/hfm/.venv",
     )
     assert render_script(load_site("juwels-booster"), request) in docs.read_text(encoding="utf-8")
+
+
+def test_usr1_is_forwarded_to_the_step_and_a_failed_step_then_requeues(tmp_path: Path) -> None:
+    # torchrun turns the trainer's exit 75 into 1: after a forwarded USR1, any failure of the step means "requeue".
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    log = tmp_path / "calls.log"
+    _stub(
+        bin_dir,
+        "srun",
+        f"trap 'echo forwarded >> {log}; exit 1' USR1\necho started >> {log}\nsleep 20 >/dev/null 2>&1 &\nwait $!",
+    )
+    _stub(bin_dir, "scontrol", f'if [ "$1" = show ]; then echo node1; else echo "scontrol $*" >> {log}; fi')
+    job = tmp_path / "job.sh"
+    job.write_text(render_script(load_site("local-slurm"), golden_request("local-slurm")).replace("source ", "true "))
+    env = {"PATH": f"{bin_dir}:/usr/bin:/bin", "SLURM_JOB_ID": "4242", "SLURM_JOB_NODELIST": "node1"}
+    batch = subprocess.Popen(["bash", str(job)], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    for _ in range(100):
+        if log.exists() and "started" in log.read_text():
+            break
+        time.sleep(0.05)
+    batch.send_signal(signal.SIGUSR1)
+    output, _ = batch.communicate(timeout=15)
+    assert batch.returncode == 0, output
+    assert log.read_text().splitlines() == ["started", "forwarded", "scontrol requeue 4242"]
+    assert "asking the trainer to checkpoint" in output

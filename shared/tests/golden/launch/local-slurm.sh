@@ -25,13 +25,16 @@ MAIN_PROCESS_PORT=$((29500 + SLURM_JOB_ID % 1000))
 export MAIN_PROCESS_IP MAIN_PROCESS_PORT
 echo "hfm: job $SLURM_JOB_ID restart ${SLURM_RESTART_COUNT:-0} on $SLURM_JOB_NODELIST, head $MAIN_PROCESS_IP:$MAIN_PROCESS_PORT, 4 processes"
 
+# USR1 before the time limit (or `scancel --signal=USR1 --batch`): pass it on to the training processes.
+# Trapped before srun starts, so an early signal cannot end the batch shell.
+step=""
+signalled=0
+trap 'echo "hfm: USR1, asking the trainer to checkpoint"; signalled=1; [ -n "$step" ] && kill -USR1 "$step"' USR1
+
 # One launcher task per node; srun does not inherit --cpus-per-task from sbatch since SLURM 22.05.
 srun --nodes=2 --ntasks-per-node=1 --cpus-per-task=2 --kill-on-bad-exit=1 \
     bash -c 'trap "" USR1; exec accelerate launch --multi_gpu --num_machines "$SLURM_NNODES" --machine_rank "$SLURM_NODEID" --main_process_ip "$MAIN_PROCESS_IP" --main_process_port "$MAIN_PROCESS_PORT" --num_processes 4 --mixed_precision no --dynamo_backend no -m hfm.shared.cli.main train run.yaml --set optim.lr=1e-3 --set '"'"'run.name=demo run'"'"'' &
 step=$!
-signalled=0
-# USR1 before the time limit (or `scancel --signal=USR1 --batch`): pass it on to the training processes.
-trap 'echo "hfm: USR1, asking the trainer to checkpoint"; signalled=1; kill -USR1 "$step"' USR1
 while kill -0 "$step" 2>/dev/null; do wait "$step"; done
 wait "$step"
 rc=$?

@@ -189,15 +189,19 @@ def render_sbatch(site: SiteProfile, request: LaunchRequest) -> str:
         'echo "hfm: job $SLURM_JOB_ID restart ${SLURM_RESTART_COUNT:-0} on $SLURM_JOB_NODELIST,'
         f' head $MAIN_PROCESS_IP:$MAIN_PROCESS_PORT, {total} processes"',
         "",
+        "# USR1 before the time limit (or `scancel --signal=USR1 --batch`): pass it on to the training processes.",
+        "# Trapped before srun starts, so an early signal cannot end the batch shell.",
+        'step=""',
+        "signalled=0",
+        'trap \'echo "hfm: USR1, asking the trainer to checkpoint"; signalled=1; '
+        '[ -n "$step" ] && kill -USR1 "$step"\' USR1',
+        "",
         "# One launcher task per node; srun does not inherit --cpus-per-task from sbatch since SLURM 22.05.",
         f"srun --nodes={request.nodes} --ntasks-per-node=1"
         + (f" --cpus-per-task={site.cpus_per_task}" if site.cpus_per_task else "")
         + " --kill-on-bad-exit=1 \\",
         f"    bash -c {shlex.quote(node_command)} &",
         "step=$!",
-        "signalled=0",
-        "# USR1 before the time limit (or `scancel --signal=USR1 --batch`): pass it on to the training processes.",
-        'trap \'echo "hfm: USR1, asking the trainer to checkpoint"; signalled=1; kill -USR1 "$step"\' USR1',
         'while kill -0 "$step" 2>/dev/null; do wait "$step"; done',
         'wait "$step"',
         "rc=$?",
