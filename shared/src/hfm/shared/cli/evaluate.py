@@ -30,7 +30,10 @@ def probe(
     split_column: str = typer.Option("split", help="Metadata column holding the split."),
     train: str = typer.Option("train", help="Split value of the training samples."),
     test: str = typer.Option("test", help="Split value of the test samples."),
-    protocol: str = typer.Option("linear", help="linear (logistic / ridge) or knn."),
+    protocol: str = typer.Option(
+        "linear", help="linear (logistic / ridge), knn (cosine), or finetune (a linear head trained with the encoder)."
+    ),
+    epochs: int = typer.Option(20, help="Epochs of --protocol finetune."),
     fractions: str = typer.Option("0.05,0.1,0.5,1", help="Label fractions of the label-efficiency curve."),
     seeds: int = typer.Option(3, help="Seeds per fraction (at least 3)."),
     normalize: str = typer.Option("sample", help="Input normalisation: sample | dataset | none (as in training)."),
@@ -41,6 +44,8 @@ def probe(
 ) -> None:
     """Embed the dataset with the frozen encoder, fit a probe on the train split, score on the test split.
 
+    With `--protocol finetune` the encoder is trained with a linear head instead (a copy; the artifact is unchanged).
+
     Prints the score beside the no-input baseline (majority class or training mean) and, by default, beside the same
     probe on an untrained encoder of the same architecture; writes a Markdown report with a label-efficiency plot.
     """
@@ -48,14 +53,13 @@ def probe(
 
     from hfm.shared.artifacts import load_pretrained, read_config
     from hfm.shared.errors import HFMError
-    from hfm.shared.eval import as_encoder, embed, knn_probe, label_efficiency, linear_probe, write_report
+    from hfm.shared.eval import as_encoder, embed, finetune, knn_probe, label_efficiency, linear_probe, write_report
     from hfm.shared.eval.data import load_labelled
     from hfm.shared.models.registry import create_model
 
     probes = {"linear": linear_probe, "knn": knn_probe}
-    if protocol not in probes:
-        raise HFMError(f"--protocol: must be linear or knn, got {protocol!r}")
-    fit = probes[protocol]
+    if protocol not in (*probes, "finetune"):
+        raise HFMError(f"--protocol: must be linear, knn or finetune, got {protocol!r}")
     splits = load_labelled(dataset, array, label, split_column, train, test, normalize, bins)
     loaded, _ = load_pretrained(model)
     encoders = {"pretrained": as_encoder(loaded)}
@@ -65,18 +69,23 @@ def probe(
         encoders["random init"] = as_encoder(create_model(config["model"], **config.get("args", {})))
     results, curves = {}, []
     for name, encoder in encoders.items():
-        train_e, test_e = embed(encoder, splits.train_x), embed(encoder, splits.test_x)
-        results[name] = fit(train_e, splits.train_y, test_e, splits.test_y, task=splits.task)
+        if protocol == "finetune":
+            fit = partial(finetune, encoder, epochs=epochs)
+            train_in, test_in = splits.train_x, splits.test_x
+        else:
+            fit = probes[protocol]
+            train_in, test_in = embed(encoder, splits.train_x), embed(encoder, splits.test_x)
+        results[name] = fit(train_in, splits.train_y, test_in, splits.test_y, task=splits.task)
         curves.append(
             label_efficiency(
-                train_e,
+                train_in,
                 splits.train_y,
-                test_e,
+                test_in,
                 splits.test_y,
                 task=splits.task,
                 fractions=_fractions(fractions),
                 seeds=tuple(range(seeds)),
-                protocol=partial(fit),
+                protocol=fit,
                 name=name,
             )
         )
