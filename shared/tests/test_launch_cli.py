@@ -74,6 +74,7 @@ def test_submit_sends_the_script_to_sbatch_and_prints_the_job_id(fake_slurm: Pat
     result = runner.invoke(app, ["launch", "--site", "local-slurm", "--", "hfm", "train", "r.yaml"])
     assert result.exit_code == 0, result.output
     assert result.output.strip().splitlines()[-1] == "1234"
+    assert "logs: hfm-train-1234.out" in result.output
     submitted = (fake_slurm / "submitted.sh").read_text()
     assert submitted.startswith("#!/bin/bash\n")
     assert "--num_processes 2" in submitted

@@ -11,6 +11,7 @@ from rich.table import Table
 
 from hfm.shared.errors import HFMError
 from hfm.shared.launch import LaunchRequest, list_sites, load_site, render_script, resolve_account
+from hfm.shared.launch.render import job_name as default_job_name
 from hfm.shared.launch.slurm import past_jobs, queued_jobs, submit
 from hfm.shared.progress import console
 
@@ -73,9 +74,7 @@ def launch(
         code = subprocess.run(["bash", "-c", script], check=False).returncode
         raise typer.Exit(code)
     job_id = submit(script, workdir=Path.cwd())
-    console.print(
-        f"submitted job {job_id} to {site}; logs: {request.job_name or '<job-name>'}-{job_id}.out", highlight=False
-    )
+    console.print(f"submitted job {job_id} to {site}; logs: {default_job_name(request)}-{job_id}.out", highlight=False)
     typer.echo(job_id)
 
 

@@ -100,7 +100,8 @@ def _validate(site: SiteProfile, request: LaunchRequest) -> None:
             raise HFMError(f"site {site.name!r}: field 'env': {name!r} is not a valid variable name")
 
 
-def _job_name(request: LaunchRequest) -> str:
+def job_name(request: LaunchRequest) -> str:
+    """The name asked for, else `hfm-<subcommand>` (`hfm-train`): it names the logs, `<name>-<jobid>.out`."""
     if request.job_name:
         return request.job_name
     words = [w for w in request.command[1:] if not w.startswith("-")][:1] if request.command else []
@@ -141,7 +142,7 @@ def render_sbatch(site: SiteProfile, request: LaunchRequest) -> str:
     partition = request.partition or site.partition
     time = request.time or site.default_time
 
-    directives = [f"--job-name={_job_name(request)}"]
+    directives = [f"--job-name={job_name(request)}"]
     if partition:
         directives.append(f"--partition={partition}")
     if account:
