@@ -19,6 +19,8 @@ from hfm.shared.train.trainer import Trainer
 
 @pytest.fixture(autouse=True)
 def fresh_accelerate_state():
+    # accelerate keeps one process-wide state; other tests in this process may have set it up differently.
+    AcceleratorState._reset_state(reset_partial_state=True)
     torch.set_num_threads(1)
     yield
     AcceleratorState._reset_state(reset_partial_state=True)
