@@ -104,7 +104,8 @@ def to_markdown(results: dict[str, Any]) -> str:
     ]
     for f in results["figures"]:
         lines.append(
-            f"| {f['benchmark']} | {f['name']} | {f['value']:.4g} | {f['baseline']:.4g} | **{f['ratio']:.3f}** | "
+            f"| {f['benchmark']} | {f['name']} | {_number(f['value'])} | {_number(f['baseline'])} | "
+            f"**{_number(f['ratio'], '.3f')}** | "
             f"{f['unit']} | {f.get('goal', '')} | `{f['command']}` |"
         )
     notes = [f for f in results["figures"] if f.get("notes")]
@@ -113,6 +114,13 @@ def to_markdown(results: dict[str, Any]) -> str:
     if results["failures"]:
         lines += ["", "## Failures", ""] + [f"- {f['benchmark']}: {f['error']}" for f in results["failures"]]
     return "\n".join(lines) + "\n"
+
+
+def _number(value: Any, spec: str = ".4g") -> str:
+    """Numbers formatted; anything else (None for unknown, a string) shown as it is."""
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return format(value, spec)
+    return "n/a" if value is None else str(value)
 
 
 def write_results(results: dict[str, Any], out_dir: str | Path) -> tuple[Path, Path]:
