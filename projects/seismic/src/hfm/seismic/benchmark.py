@@ -35,13 +35,13 @@ COMMAND = "hfm seismic evaluate"
 class BenchConfig:
     samples: int = 1000  # 10 s at 100 Hz
     pretrain_windows: int = 1024
-    pretrain_steps: int = 150
-    finetune_windows: int = 512
-    finetune_steps: int = 200
+    pretrain_steps: int = 200
+    finetune_windows: int = 2048
+    finetune_steps: int = 1000  # ~15 passes over the windows: 200 steps left the picker far from converged
     test_windows: int = 200
     fractions: tuple[float, ...] = (0.01, 0.1, 1.0)
-    efficiency_steps: int = 100
-    batch_size: int = 16
+    efficiency_steps: int = 250
+    batch_size: int = 32
     seed: int = 0
     dummy_split: str | None = "test"
 

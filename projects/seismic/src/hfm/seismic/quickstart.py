@@ -120,8 +120,8 @@ def run(context: QuickstartContext) -> QuickstartResult:
     )
     real = seisbench_windows(dataset, split=None, samples=2000)  # 20 s at 100 Hz, every curated window
     real_test = cut_event_windows(real, 1000, context.seed)  # 10 s windows around P and before it (noise)
-    steps = (5, 5) if smoke else (150, 200)
-    count = 32 if smoke else 512
+    steps = (5, 5) if smoke else (100, 400)
+    count = 32 if smoke else 1024
     synthetic = synthetic_windows(count, context.seed + 100)
     unlabelled = LabelledWindows(
         np.concatenate([synthetic.waveforms, real_test.waveforms]),
