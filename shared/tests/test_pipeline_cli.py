@@ -2,6 +2,7 @@
 (`hfm train`, task mae), export it (`hfm models export`), probe magnitude classes (`hfm evaluate probe`)."""
 
 import json
+import shutil
 from pathlib import Path
 
 import h5py
@@ -95,6 +96,11 @@ def test_pretrain_export_and_probe_from_the_cli(shared_data, tmp_path):
     assert card.metrics["mae_loss"] == pytest.approx(losses[-1])
     model, report = load_pretrained(artifact)
     assert not report.missing and model.encoder.tokenizer.patch_len == 40
+    # Without final/ (a preempted run) the newest checkpoint is exported: here step 40, the same weights.
+    shutil.rmtree(run / "final")
+    hfm("models", "export", str(run), str(tmp_path / "from-ckpt"), "--intended-use", "t", "--limitations", "t")
+    assert (tmp_path / "from-ckpt" / "model.safetensors").read_bytes() == (artifact / "model.safetensors").read_bytes()
+    assert load_card(tmp_path / "from-ckpt").training["weights_from"] == "checkpoints/step-000040/model.safetensors"
 
     report_dir = tmp_path / "eval"
     out = hfm(

@@ -95,7 +95,7 @@ class ModelCard(BaseModel):
         lines += [
             f"- {d.name} {d.version or ''} ({d.license or 'licence ?'}), card sha256 `{d.sha256}`" for d in self.data
         ]
-        lines += ["" if self.data else "- not stated", ""]
+        lines += ([] if self.data else ["- not stated"]) + [""]
         if self.metrics:
             lines += ["## Metrics", "", "| metric | value |", "|---|---|"]
             lines += [f"| {k} | {v:.6g} |" for k, v in sorted(self.metrics.items())] + [""]
