@@ -152,7 +152,7 @@ def count_decisions(
     clusters = cluster(features, n_clusters, method, seed)
     bulk, purity = _bulk_curve(truth, clusters)
     order = np.random.default_rng(seed).permutation(n)
-    checkpoints = sorted({max(1, round(f * n)) for f in np.linspace(0.02, 1.0, 25)})
+    checkpoints = sorted({max(1, round(f * n)) for f in np.linspace(0.05, 1.0, 20)})
     with_classifier = _classifier_curve(features, truth, order, checkpoints)
     reached = [k for k in checkpoints if with_classifier[k] >= target - 1e-12]
     return DecisionCount(

@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 import torch
 from PIL import Image
+from threadpoolctl import threadpool_limits
 from torch.utils.data import DataLoader, Dataset
 
 from hfm.plankton.assist import count_decisions
@@ -49,8 +50,13 @@ def _images() -> Path:
     root = planktonclas_images()
     if root is None:
         raise HFMError("planktonclas is not installed: pip install --no-deps planktonclas==0.2.4")
-    torch.set_num_threads(1)
+    _single_thread()
     return root
+
+
+def _single_thread() -> None:
+    torch.set_num_threads(1)
+    threadpool_limits(1)
 
 
 def _figure(name: str, value: float, baseline: float, unit: str, command: str, **extra: Any) -> dict[str, Any]:
@@ -169,7 +175,7 @@ def loader_figures() -> list[dict[str, Any]]:
 
 
 def label_efficiency_figures(out_dir: str | Path = "benchmarks/plankton") -> list[dict[str, Any]]:
-    torch.set_num_threads(1)
+    _single_thread()
     train, test = make_synthetic(30, seed=0), make_synthetic(20, seed=1)
 
     def inputs(data):
