@@ -1,3 +1,4 @@
+import h5py
 import numpy as np
 import pandas as pd
 import pytest
@@ -6,6 +7,7 @@ from hfm.seismic.curation import CurationConfig, curate_seisbench
 from hfm.seismic.seisbench_format import SeisBenchDataset, SeisBenchFormat
 from hfm.shared.cards import validate_card
 from hfm.shared.errors import HFMError
+from hfm.shared.plugins import find_format
 
 CONFIG = CurationConfig(sampling_rate=100.0, window_s=4.0, p_offset_s=(1.0, 2.0), noise_gap_s=0.3)
 
@@ -44,6 +46,12 @@ def test_curation_writes_good_windows_and_quarantines_each_defect_with_its_reaso
         good_wave, fast_wave = good_wave[:, : 400 + shift], fast_wave[:, -shift:]
     assert np.abs(good_wave - fast_wave).max() < 0.05 * np.abs(good_wave).max()
     assert validate_card(out, SeisBenchFormat()) == []
+    # `hfm card validate` finds the format through the plugin, and notices a changed waveform file.
+    assert validate_card(out, find_format("seisbench")) == []
+    dataset.close()
+    with h5py.File(out / "waveforms.hdf5", "r+") as handle:
+        handle["data/bucket0"][0, 0, 0] += 1
+    assert {v.code for v in validate_card(out, find_format("seisbench"))} == {"checksum"}
 
 
 def test_curation_is_byte_identical_on_rerun(raw_folder, tmp_path):

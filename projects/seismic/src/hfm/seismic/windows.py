@@ -65,7 +65,9 @@ def seisbench_windows(
     to `samples` from its start; P/S sample columns scaled to the new rate."""
     dataset = SeisBenchDataset(root)
     meta = dataset.metadata
-    rows = np.arange(len(dataset)) if split is None else np.flatnonzero(meta.get("split", "").astype(str) == split)
+    if split is not None and "split" not in meta.columns:
+        raise HFMError(f"{root}: metadata.csv has no split column; choose split=None to use every trace")
+    rows = np.arange(len(dataset)) if split is None else np.flatnonzero(meta["split"].astype(str) == split)
     if split is not None and not len(rows):
         raise HFMError(f"{root}: no traces with split == {split!r}")
     waves, p, s = [], [], []
