@@ -92,3 +92,18 @@ def test_image_folder_reader(tmp_path):
     assert list(table["taxon"].fillna("-")) == ["Copepoda", "Copepoda", "Diatom", "Diatom", "-"]
     assert list(table["annotation_status"]) == ["validated"] * 4 + ["unclassified"]
     assert (table["pixel_size_um"] == 1.5).all()
+
+
+def test_pretraining_task_is_found_by_the_core_trainer_registry(mixed_export, tmp_path):
+    from hfm.shared.errors import HFMError
+    from hfm.shared.train.task import available_tasks, build_task
+
+    assert "plankton-mae" in available_tasks()
+    curate_objects(read_ecotaxa(mixed_export), tmp_path / "d", CurationConfig(canvas=32), show_progress=False)
+    task = build_task("plankton-mae", {"dataset": str(tmp_path / "d"), "width": 32, "depth": 1, "patch": 8})
+    batch = task.collate([task.train_dataset()[i] for i in range(4)])
+    assert tuple(batch.shape) == (4, 2, 32, 32)
+    loss, logs = task.loss(task.build_model(), batch)
+    assert loss.item() > 0 and logs["mae_loss"] == pytest.approx(loss.item())
+    with pytest.raises(HFMError, match="unknown option"):
+        build_task("plankton-mae", {"dataset": str(tmp_path / "d"), "widht": 32})
