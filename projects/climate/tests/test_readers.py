@@ -55,3 +55,27 @@ def test_era5_grib_reads_in_place(era5_grib):
     assert ds["t2m"].attrs["units"] == "K"
     assert 250 < float(ds["t2m"].mean()) < 290
     assert float(ds["lat"][0]) == 50.0 and float(ds["lon"][-1]) == 2.0
+
+
+def test_pressure_levels_in_pa_become_hpa_and_flatten_for_models(tmp_path):
+    from hfm.climate.curation import curate_fields
+    from hfm.climate.evaluation import FieldData
+
+    rng = np.random.default_rng(0)
+    times = np.arange("2000-01-01", "2000-01-03", np.timedelta64(6, "h"), dtype="datetime64[ns]")
+    ds = xr.Dataset(
+        {"z": (("time", "plev", "lat", "lon"), rng.standard_normal((8, 2, 3, 4)), {"units": "m**2 s**-2"})},
+        coords={
+            "time": times,
+            "plev": ("plev", [85000.0, 50000.0], {"units": "Pa"}),
+            "lat": [0.0, 1.0, 2.0],
+            "lon": [0.0, 1.0, 2.0, 3.0],
+        },
+    )
+    ds.to_netcdf(tmp_path / "z.nc")
+    fields = open_fields(tmp_path / "z.nc")
+    assert fields["level"].values.tolist() == [500.0, 850.0]
+    curate_fields([tmp_path / "z.nc"], tmp_path / "out", show_progress=False)
+    data = FieldData.load(tmp_path / "out")
+    assert data.fields.shape == (8, 2, 3, 4) and data.variables == ["z@500", "z@850"]
+    np.testing.assert_allclose(data.fields[:, 1], ds["z"].values[:, 0], rtol=1e-6)

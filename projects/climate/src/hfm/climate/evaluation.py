@@ -44,6 +44,13 @@ class FieldData:
     def load(cls, path: str | Path) -> FieldData:
         ds = open_store(path)
         fields = ds["fields"].values
+        variables = [str(v) for v in ds["variable"].values]
+        units = [str(u) for u in ds["units"].values]
+        if "level" in ds.dims:  # models and scores see each (variable, level) pair as one field: "t@850"
+            levels = [f"{float(level):g}" for level in ds["level"].values]
+            fields = fields.reshape(fields.shape[0], -1, *fields.shape[-2:])
+            units = [u for u in units for _ in levels]
+            variables = [f"{v}@{level}" for v in variables for level in levels]
         is_train = ds["is_train"].values.astype(bool)
         hours = encode_times(ds["time"]).values
         return cls(
@@ -53,12 +60,12 @@ class FieldData:
             step=regular_step(hours) or 1.0,
             lat=ds["lat"].values,
             lon=ds["lon"].values,
-            variables=[str(v) for v in ds["variable"].values],
-            units=[str(u) for u in ds["units"].values],
+            variables=variables,
+            units=units,
             is_train=is_train,
             climatology=Climatology.fit(ds["time"].load(), fields, is_train),
-            mean=ds["mean"].values,
-            std=ds["std"].values,
+            mean=ds["mean"].values.reshape(-1),
+            std=ds["std"].values.reshape(-1),
         )
 
     def pairs(self, lead: int, targets_in: str) -> np.ndarray:
