@@ -88,10 +88,10 @@ def write_brain_dataset(root: str | Path, with_test_subject: bool = True) -> Pat
     """An nnU-Net raw dataset: MNI152 as the one labelled training case, the ITK T1 (no label) in imagesTs."""
     root = Path(root)
     t1, label = mni152_tissue()
-    export_case(root, "mni152", [t1.array.astype(np.float32)], t1.affine, label)
+    export_case(root, "mni152", [t1.array], t1.affine, label)  # stored as shipped (uint8): small and fast
     if with_test_subject:
         subject, _, _ = itk_subject()
-        export_case(root, "itk_t1", [subject.array.astype(np.float32)], subject.affine)
+        export_case(root, "itk_t1", [subject.array], subject.affine)
     write_dataset_json(
         root,
         DatasetJson(

@@ -14,7 +14,6 @@ This module also gives `NnunetRawWriter` (a curation `SampleWriter`) and `Nnunet
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
@@ -217,15 +216,4 @@ def _grid_columns(shape: tuple[int, ...], affine: np.ndarray) -> dict[str, float
         "spacing_x": sx,
         "spacing_y": sy,
         "spacing_z": sz,
-    }
-
-
-def summarize(root: str | Path) -> dict[str, Any]:
-    """What `dataset.json` promises against what the folders hold."""
-    info = read_dataset_json(root)
-    cases = list_cases(root)
-    return {
-        "dataset": json.loads(info.model_dump_json()),
-        "training_cases": sum(c.split == "train" for c in cases),
-        "test_cases": sum(c.split == "test" for c in cases),
     }
