@@ -31,7 +31,7 @@ def curate(
     creator: list[str] = typer.Option(["unknown"], help="Creator of the data; repeat for several."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
 ) -> None:
-    """Harmonise files into one CF zarr (time, variable, [level], lat, lon); quarantine what cannot be fixed."""
+    """Harmonise files into one CF zarr (time, variable, level if any, lat, lon); quarantine what cannot be fixed."""
     from hfm.climate.curation import curate_fields
     from hfm.climate.readers import GRIB_SUFFIXES, NETCDF_SUFFIXES
 
