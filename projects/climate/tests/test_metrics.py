@@ -37,3 +37,21 @@ def test_era5_persistence_reproduces_reference(era5_grib, tmp_path):
     # Per-point damping with an hour-of-day climatology: 0.384 / 1.480 K (README quotes 0.382 / 1.635 K).
     assert result[1]["damped_persistence"]["rmse"][0] == pytest.approx(0.384, abs=1e-3)
     assert result[6]["damped_persistence"]["rmse"][0] == pytest.approx(1.480, abs=1e-3)
+
+
+def test_360_day_calendar_end_to_end(tmp_path):
+    import xarray as xr
+
+    times = xr.date_range("2000-01-01", periods=720, freq="D", calendar="360_day", use_cftime=True)
+    rng = np.random.default_rng(0)
+    seasonal = 280 + 10 * np.sin(2 * np.pi * (np.arange(720) % 360) / 360)
+    values = seasonal[:, None, None] + rng.standard_normal((720, 3, 4))
+    coords = {"time": times, "lat": [0.0, 1.0, 2.0], "lon": [0.0, 1.0, 2.0, 3.0]}
+    xr.Dataset({"tas": (("time", "lat", "lon"), values, {"units": "K"})}, coords=coords).to_netcdf(tmp_path / "a.nc")
+    curate_fields([tmp_path / "a.nc"], tmp_path / "out", train_end="2000-12-30", show_progress=False)
+    data = FieldData.load(tmp_path / "out")
+    assert data.climatology.key == "dayofyear" and data.is_train.sum() == 360
+    scores = evaluate(data, [1])[1]
+    # white noise around a seasonal cycle: climatology from one noisy year errs by about sqrt(2)
+    assert scores["climatology"]["rmse"][0] == pytest.approx(1.402, abs=1e-3)
+    assert scores["persistence"]["rmse"][0] == pytest.approx(1.408, abs=1e-3)
