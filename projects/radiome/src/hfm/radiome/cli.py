@@ -222,8 +222,8 @@ def evaluate(
 def benchmark(
     out: Path = typer.Argument(Path("runs/radiome-brain"), help="Work folder for data, runs and results."),
     spacing: float = typer.Option(4.0, help="Target spacing in mm."),
-    pretrain_steps: int = typer.Option(300, help="MAE steps."),
-    finetune_steps: int = typer.Option(150, help="Segmentation steps (hfm and the UNet baseline alike)."),
+    pretrain_steps: int = typer.Option(200, help="MAE steps."),
+    finetune_steps: int = typer.Option(100, help="Segmentation steps (hfm and the UNet baseline alike)."),
     fractions: str = typer.Option("1.0", help="Label fractions for the label-efficiency curve, e.g. 0.1,0.25,1"),
 ) -> None:
     """Brain tissue benchmark: MNI152 -> ITK example subject, hfm vs MONAI UNet vs k-means / multi-Otsu."""
