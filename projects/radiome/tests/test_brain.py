@@ -54,3 +54,18 @@ def test_quickstart_smoke_runs_the_whole_chain(tmp_path: Path) -> None:
     for artifact in ("pretrained", "finetuned"):
         assert (tmp_path / artifact / "model.safetensors").exists() and (tmp_path / artifact / "README.md").exists()
     assert (tmp_path / "curated" / "Dataset100_BrainTissue" / "card.json").exists()
+
+
+def test_label_efficiency_curves_plot(tmp_path: Path) -> None:
+    from hfm.radiome.experiment import DiceRow, efficiency_curves
+    from hfm.shared.eval.report import plot_label_efficiency
+
+    rows = [DiceRow("hfm UNETR (MAE-pretrained)", f, 0.2 + f / 4, 0.5 + f / 4, 1.0) for f in (1.0, 0.25)]
+    rows += [DiceRow("MONAI UNet (scratch)", f, 0.1 + f / 4, 0.4 + f / 4, 1.0) for f in (0.25, 1.0)]
+    rows.append(DiceRow("k-means (3 clusters)", 1.0, 0.9, 0.9, 0.0))
+    curves = efficiency_curves(rows)
+    assert [c.name for c in curves] == ["hfm UNETR (MAE-pretrained)", "MONAI UNet (scratch)"]
+    assert [p.fraction for p in curves[0].points] == [0.25, 1.0]
+    assert curves[0].points[1].mean == pytest.approx((0.45 + 0.75) / 2)
+    path = plot_label_efficiency(curves, tmp_path / "curve.png")
+    assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
