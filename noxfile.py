@@ -29,12 +29,29 @@ PACKAGES: dict[str, tuple[str, tuple[str, ...]]] = {
     ),
 }
 
+# Real data packages whose own pins would pull heavy stacks (planktonclas pins TensorFlow): installed --no-deps
+# into the sessions that read them.
+DATA_ONLY = {"plankton": ("planktonclas==0.2.4",), "synergy": ("planktonclas==0.2.4",)}
+EVERYTHING = (
+    "./shared",
+    "./projects/seismic",
+    "./projects/radiome",
+    "./projects/climate",
+    "./projects/plankton[ifcb,assist]",
+    "./packages/synergy",
+)
+
 nox.options.default_venv_backend = "venv"
 nox.options.sessions = ["lint", "layout", *(f"tests-{name}" for name in PACKAGES)]
 
 
 def install(session: nox.Session, *args: str) -> None:
     session.install("-c", CONSTRAINTS, *args)
+
+
+def install_everything(session: nox.Session) -> None:
+    install(session, *EVERYTHING)
+    session.install("--no-deps", *DATA_ONLY["plankton"])
 
 
 def env() -> dict[str, str]:
@@ -63,6 +80,8 @@ def _tests(name: str):
     def session_fn(session: nox.Session) -> None:
         # Only this package, its declared dependencies and the workspace packages it names: an undeclared import fails.
         install(session, *(f"./{n}" for n in needs), f"./{folder}[test]")
+        if name in DATA_ONLY:
+            session.install("--no-deps", *DATA_ONLY[name])
         session.run("pytest", "-q", f"{folder}/tests", *session.posargs, env=env())
 
     session_fn.__doc__ = f"Tests of hfm-{name} in a venv holding only it and its declared dependencies."
@@ -76,30 +95,14 @@ for _name in PACKAGES:
 @nox.session
 def quickstart(session: nox.Session) -> None:
     """The main job: install every package and run `hfm quickstart` (offline, embedded defaults)."""
-    install(
-        session,
-        "./shared",
-        "./projects/seismic",
-        "./projects/radiome",
-        "./projects/climate",
-        "./projects/plankton",
-        "./packages/synergy",
-    )
+    install_everything(session)
     session.run("hfm", "quickstart", *session.posargs, env=env())
 
 
 @nox.session
 def bench(session: nox.Session) -> None:
     """Every benchmark of every workspace package (tools/bench.py): writes benchmarks/results.json and results.md."""
-    install(
-        session,
-        "./shared",
-        "./projects/seismic",
-        "./projects/radiome",
-        "./projects/climate",
-        "./projects/plankton",
-        "./packages/synergy",
-    )
+    install_everything(session)
     session.run("python", "tools/bench.py", "--out", "benchmarks", *session.posargs, env=env())
 
 
