@@ -160,3 +160,20 @@ def test_model_card_requires_use_and_limits_and_references_the_data_card(tmp_pat
     assert (reference.name, reference.license, len(reference.sha256)) == ("ipoc", "GPL-3.0-only", 64)
     with pytest.raises(HFMError, match=r"card\.json: missing"):
         DataCardReference.from_dataset(tmp_path / "nothing")
+
+
+def test_safetensors_whose_header_length_starts_with_the_pickle_byte_loads(tmp_path):
+    """A header of 0x680 bytes begins with 0x80, a pickle's first byte: the JSON brace must win."""
+    from safetensors.torch import save_file
+
+    from hfm.shared.artifacts import read_weights
+
+    for pad in range(400):
+        tensors = {f"w{i}": torch.zeros(1) for i in range(pad)}
+        path = tmp_path / "w.safetensors"
+        save_file(tensors, str(path))
+        if path.read_bytes()[0] == 0x80:
+            break
+    else:
+        raise AssertionError("no header length starting with 0x80 found")
+    assert set(read_weights(path)) == set(tensors)

@@ -206,12 +206,16 @@ def read_weights(path: str | Path) -> dict[str, torch.Tensor]:
         raise HFMError(f"{path}: no such weights file")
     with open(path, "rb") as handle:
         head = handle.read(9)
-    if head.startswith(_PICKLE_OR_ZIP) or path.suffix in {".pt", ".pth", ".bin", ".pkl", ".pickle", ".ckpt"}:
+    # A safetensors file starts with an 8-byte little-endian header length, then "{": a length whose first byte
+    # is 0x80 looks like a pickle's opening byte, so the JSON brace decides before the pickle check does.
+    is_safetensors = len(head) == 9 and head[8:9] == b"{"
+    pickle_named = path.suffix in {".pt", ".pth", ".bin", ".pkl", ".pickle", ".ckpt"}
+    if pickle_named or (not is_safetensors and head.startswith(_PICKLE_OR_ZIP)):
         raise HFMError(
             f"{path}: refused, it is (or is named as) a pickle or torch.save file, which can run code when loaded; "
             "only safetensors weights are read"
         )
-    if len(head) < 9 or head[8:9] != b"{":
+    if not is_safetensors:
         raise HFMError(f"{path}: not a safetensors file (no JSON header after the 8-byte length)")
     try:
         with safe_open(str(path), framework="pt") as handle:
