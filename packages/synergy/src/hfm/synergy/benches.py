@@ -9,17 +9,23 @@ from hfm.shared.errors import HFMError
 from hfm.shared.plugins import installed_domains
 
 
-def collect_benches(work_dir: Path, smoke: bool, seed: int, only: list[str] | None = None) -> list[DomainBench]:
+def collect_benches(
+    work_dir: Path, smoke: bool, seed: int, only: list[str] | None = None, skipped: dict[str, str] | None = None
+) -> list[DomainBench]:
+    """Benches of the selected domains; a domain whose data is missing is left out with its reason in `skipped`."""
     benches = []
-    offered = []
+    skipped = {} if skipped is None else skipped
     for domain in installed_domains():
         if only and domain.name not in only:
             continue
         hook = domain.load().hooks.get("synergy")
         if hook is None:
             continue
-        offered.append(domain.name)
-        bench = hook(work_dir / domain.name, smoke, seed)
+        try:
+            bench = hook(work_dir / domain.name, smoke, seed)
+        except (HFMError, FileNotFoundError) as error:  # e.g. a data package that is not installed
+            skipped[domain.name] = str(error)
+            continue
         if not isinstance(bench, DomainBench):
             raise HFMError(f"domain {domain.name!r}: its synergy hook returned {type(bench).__name__}, not DomainBench")
         benches.append(bench)
@@ -27,6 +33,8 @@ def collect_benches(work_dir: Path, smoke: bool, seed: int, only: list[str] | No
         raise HFMError(f"not installed: {', '.join(unknown)}")
     if len(benches) < 2:
         raise HFMError(
-            f"cross-domain experiments need at least two domains with a synergy hook; found {offered or 'none'}"
+            f"cross-domain experiments need at least two domains with a synergy hook and their data; found "
+            f"{[b.domain for b in benches] or 'none'}"
+            + (f" (skipped: {'; '.join(f'{k}: {v}' for k, v in skipped.items())})" if skipped else "")
         )
     return benches

@@ -35,12 +35,18 @@ def run_transfer(
 ) -> tuple[str, dict]:
     """Run the matrix, write table, heat-maps and raw scores under `out`; returns (markdown, raw scores)."""
     out.mkdir(parents=True, exist_ok=True)
-    benches = collect_benches(out / "data", smoke, 0, domains)
+    skipped: dict[str, str] = {}
+    benches = collect_benches(out / "data", smoke, 0, domains, skipped)
     scores = transfer_matrix(benches, _settings(smoke, seeds, steps), joint=joint, show_progress=not quiet)
-    raw = {"scores": [vars(s) for s in scores], "domains": {b.domain: b.description for b in benches}}
+    raw = {
+        "scores": [vars(s) for s in scores],
+        "domains": {b.domain: b.description for b in benches},
+        "skipped": skipped,
+    }
     write_atomic(out / "transfer.json", dump_json(raw))
     parts = ["## Cross-domain transfer", ""]
     parts += [f"- **{b.domain}**: {b.description}" for b in benches]
+    parts += [f"- **{name}**: left out: {reason}" for name, reason in skipped.items()]
     for protocol in ("probe", "finetune"):
         png = heatmap(scores, protocol, out / f"transfer_{protocol}.png")
         parts += ["", f"### {protocol}", "", markdown_table(scores, protocol), f"![{protocol}]({png.name})"]

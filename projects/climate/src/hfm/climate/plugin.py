@@ -27,6 +27,13 @@ def _register_models() -> None:
 
 _register_models()
 
+
+def _synergy(work_dir, smoke, seed):
+    from hfm.climate.synergy_bench import climate_bench
+
+    return climate_bench(work_dir, smoke, seed)
+
+
 plugin = DomainPlugin(
     name="climate",
     summary="Gridded atmospheric fields: xarray, zarr, netCDF/GRIB, forecasting and downscaling.",
@@ -35,5 +42,5 @@ plugin = DomainPlugin(
     heads=("forecast", "downscale", "temporal-interpolation"),
     dataset_formats={"cf-zarr": _format},
     cli=_cli,
-    hooks={"quickstart": _quickstart},
+    hooks={"quickstart": _quickstart, "synergy": _synergy},
 )

@@ -20,6 +20,12 @@ def _quickstart(context: Any) -> Any:
     return run_quickstart(context)
 
 
+def _synergy(work_dir, smoke, seed):
+    from hfm.plankton.synergy_bench import plankton_bench
+
+    return plankton_bench(work_dir, smoke, seed)
+
+
 plugin = DomainPlugin(
     name="plankton",
     summary="Plankton images from many instruments: EcoTaxa in and out, curation, traits in um, MAE encoder, "
@@ -29,5 +35,5 @@ plugin = DomainPlugin(
     heads=("classification", "traits"),
     dataset_formats={"ecotaxa": EcoTaxaFormat},
     cli=_cli,
-    hooks={"quickstart": _quickstart},
+    hooks={"quickstart": _quickstart, "synergy": _synergy},
 )

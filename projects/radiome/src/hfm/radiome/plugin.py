@@ -22,6 +22,12 @@ def _quickstart(context: Any) -> Any:
     return run_quickstart(context)
 
 
+def _synergy(work_dir, smoke, seed):
+    from hfm.radiome.synergy_bench import radiome_bench
+
+    return radiome_bench(work_dir, smoke, seed)
+
+
 plugin = DomainPlugin(
     name="radiome",
     summary="3D MRI/CT volumes: NIfTI/DICOM, nnU-Net layout, MONAI segmentation.",
@@ -30,5 +36,5 @@ plugin = DomainPlugin(
     heads=("unetr-segmentation", "volume-classification"),
     dataset_formats={"nnunet-raw": NnunetRawFormat},
     cli=_cli,
-    hooks={"quickstart": _quickstart},
+    hooks={"quickstart": _quickstart, "synergy": _synergy},
 )

@@ -1,0 +1,44 @@
+"""The plankton bench for cross-domain experiments (`hfm synergy`): real FlowCam images, taxon classification.
+
+The 105 EcoTaxa FlowCam images that planktonclas ships (6 classes), fitted to a 32 x 32 canvas with the pixel-size
+channel the plankton encoder uses; a stratified 70/30 split, the training part doubling as unlabelled data.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+from sklearn.model_selection import train_test_split
+
+from hfm.plankton.benchmark import load_image_folder, planktonclas_images
+from hfm.plankton.images import fit_canvas
+from hfm.plankton.model import CHANNELS, model_input
+from hfm.plankton.quickstart import SKIP_MESSAGE
+from hfm.shared.domain_bench import DomainBench
+from hfm.shared.errors import HFMError
+from hfm.shared.models.generic_tokenizers import ImageTokenizer
+
+CANVAS = 32
+PATCH = 4
+
+
+def plankton_bench(work_dir: Path, smoke: bool, seed: int) -> DomainBench:
+    folder = planktonclas_images()
+    if folder is None:
+        raise HFMError(SKIP_MESSAGE.removeprefix("skipped: "))
+    images = load_image_folder(folder)
+    fitted = [fit_canvas(g, p, CANVAS, "pad") for g, p in zip(images.greys, images.pixel_size_um, strict=True)]
+    x = model_input(np.stack([c for c, _ in fitted]), np.array([p for _, p in fitted]))
+    train, test = train_test_split(np.arange(len(x)), test_size=0.3, stratify=images.labels, random_state=seed)
+    return DomainBench(
+        domain="plankton",
+        tokenizer=ImageTokenizer(channels=CHANNELS, patch=PATCH),
+        unlabelled=x[train],
+        train_x=x[train],
+        train_y=images.labels[train],
+        test_x=x[test],
+        test_y=images.labels[test],
+        description=f"{len(x)} real FlowCam images (planktonclas), {len(set(images.labels))} taxa, "
+        f"{CANVAS}x{CANVAS} canvas + pixel-size channel; stratified 70/30 split",
+    )
