@@ -32,6 +32,8 @@ PACKAGES: dict[str, tuple[str, tuple[str, ...]]] = {
 # Real data packages whose own pins would pull heavy stacks (planktonclas pins TensorFlow): installed --no-deps
 # into the sessions that read them.
 DATA_ONLY = {"plankton": ("planktonclas==0.2.4",), "synergy": ("planktonclas==0.2.4",)}
+# Debian packages holding real test data, installed by tools/system_packages.sh where possible (root, apt).
+SYSTEM_DATA = {"radiome": ("insighttoolkit5-examples",), "synergy": ("insighttoolkit5-examples",)}
 EVERYTHING = (
     "./shared",
     "./projects/seismic",
@@ -52,6 +54,7 @@ def install(session: nox.Session, *args: str) -> None:
 def install_everything(session: nox.Session) -> None:
     install(session, *EVERYTHING)
     session.install("--no-deps", *DATA_ONLY["plankton"])
+    session.run("bash", "tools/system_packages.sh", *SYSTEM_DATA["radiome"], external=True)
 
 
 def env() -> dict[str, str]:
@@ -82,6 +85,8 @@ def _tests(name: str):
         install(session, *(f"./{n}" for n in needs), f"./{folder}[test]")
         if name in DATA_ONLY:
             session.install("--no-deps", *DATA_ONLY[name])
+        if name in SYSTEM_DATA:
+            session.run("bash", "tools/system_packages.sh", *SYSTEM_DATA[name], external=True)
         session.run("pytest", "-q", f"{folder}/tests", *session.posargs, env=env())
 
     session_fn.__doc__ = f"Tests of hfm-{name} in a venv holding only it and its declared dependencies."
