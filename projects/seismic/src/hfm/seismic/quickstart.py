@@ -106,10 +106,8 @@ def run(context: QuickstartContext) -> QuickstartResult:
     out = context.out_dir
     smoke = context.smoke
     archive = out / "archive" / "waveforms"
-    # 60 of the 100 IPOC traces: iasp91 costs ~0.3 s per trace and the quickstart should stay near two minutes.
-    catalogue = write_user_archive(
-        data / "seismic" / "seisbench-dummy", archive, 12 if smoke else 60
-    )  # iasp91 costs ~0.3 s per trace
+    # 40 of the 100 IPOC traces: iasp91 costs ~0.3 s per trace and the quickstart should stay near two minutes.
+    catalogue = write_user_archive(data / "seismic" / "seisbench-dummy", archive, 12 if smoke else 40)
     dataset = out / "dataset"
     summary = curate_seisbench(
         archive,
@@ -123,7 +121,7 @@ def run(context: QuickstartContext) -> QuickstartResult:
     )
     real = seisbench_windows(dataset, split=None, samples=2000)  # 20 s at 100 Hz, every curated window
     real_test = cut_event_windows(real, 1000, context.seed)  # 10 s windows around P and before it (noise)
-    steps = (5, 5) if smoke else (100, 400)
+    steps = (5, 5) if smoke else (60, 300)
     count = 32 if smoke else 1024
     synthetic = synthetic_windows(count, context.seed + 100)
     unlabelled = LabelledWindows(
