@@ -36,7 +36,7 @@ DATA_ONLY = {"plankton": ("planktonclas==0.2.4",), "synergy": ("planktonclas==0.
 SYSTEM_DATA = {"radiome": ("insighttoolkit5-examples",), "synergy": ("insighttoolkit5-examples",)}
 EVERYTHING = (
     "./shared",
-    "./projects/seismic",
+    "./projects/seismic[test]",  # seisbench: the PhaseNetLight peer and the loader comparison
     "./projects/radiome",
     "./projects/climate",
     "./projects/plankton[ifcb,assist]",

@@ -17,6 +17,12 @@ def _quickstart(context):
     return run(context)
 
 
+def _synergy(work_dir, smoke, seed):
+    from hfm.seismic.synergy_bench import seismic_bench
+
+    return seismic_bench(work_dir, smoke, seed)
+
+
 plugin = DomainPlugin(
     name="seismic",
     summary="Earthquake waveforms: ObsPy readers, SeisBench format, phase picking and detection.",
@@ -25,5 +31,5 @@ plugin = DomainPlugin(
     heads=("phase picking (P/S/noise per sample)", "event detection (per sample)"),
     dataset_formats={"seisbench": SeisBenchFormat},
     cli=_cli,
-    hooks={"quickstart": _quickstart},
+    hooks={"quickstart": _quickstart, "synergy": _synergy},
 )
