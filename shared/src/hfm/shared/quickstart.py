@@ -6,6 +6,7 @@ fine-tunes, evaluates against its baseline and exports; the core runs them in tu
 
 from __future__ import annotations
 
+import re
 import traceback
 from dataclasses import dataclass, field
 from importlib.metadata import entry_points
@@ -35,6 +36,14 @@ class QuickstartResult:
     metrics: dict[str, Any] = field(default_factory=dict)
 
 
+_RELATIVE_LINK = re.compile(r"\]\((?!https?:|/|#)([^)]+)\)")
+
+
+def _under(folder: str, markdown: str) -> str:
+    """A step writes links relative to its own folder; index.md lies one level up."""
+    return _RELATIVE_LINK.sub(lambda m: f"]({folder}/{m.group(1)})", markdown)
+
+
 def run_quickstart(context: QuickstartContext, only: list[str] | None = None) -> tuple[Path, list[str]]:
     """Run every selected domain's quickstart; returns the report's index.md and the domains that failed."""
     context.out_dir.mkdir(parents=True, exist_ok=True)
@@ -58,7 +67,7 @@ def run_quickstart(context: QuickstartContext, only: list[str] | None = None) ->
             sections.append(f"## {domain.name}\n\nFAILED: {type(error).__name__}: {error}\n")
             (domain_dir / "error.txt").write_text(traceback.format_exc())
             continue
-        sections.append(result.markdown)
+        sections.append(_under(domain.name, result.markdown))
         metrics[domain.name] = result.metrics
     for step in sorted(entry_points(group=AFTER_GROUP), key=lambda ep: ep.name):
         if only and step.name not in only:
@@ -72,7 +81,7 @@ def run_quickstart(context: QuickstartContext, only: list[str] | None = None) ->
             step_dir.mkdir(parents=True, exist_ok=True)
             (step_dir / "error.txt").write_text(traceback.format_exc())
             continue
-        sections.append(result.markdown)
+        sections.append(_under(step.name, result.markdown))
         metrics[step.name] = result.metrics
     index = context.out_dir / "index.md"
     header = "# HFM quickstart report\n\n" + ("(smoke run: smallest settings)\n\n" if context.smoke else "")
