@@ -1,5 +1,6 @@
 """The synergy commands and the quickstart from the command line, as a user runs them."""
 
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -81,3 +82,19 @@ def test_transfer_needs_two_domains_and_says_so(tmp_path):
     result = hfm("synergy", "transfer", "--smoke", "-q", "-d", "seismic", "-o", str(tmp_path))
     assert result.returncode == 1
     assert "at least two domains" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_joint_and_transfer_from_the_cli_on_two_real_domains(tmp_path):
+    result = hfm(
+        "synergy", "joint", "--smoke", "--seeds", "1", "-q", "-d", "climate", "-d", "radiome", "-o", str(tmp_path)
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    joint = (tmp_path / "joint.md").read_text()
+    assert "| climate |" in joint and "| radiome |" in joint
+    transfer = (tmp_path / "transfer.md").read_text()
+    for row in ("| random init |", "| climate |", "| radiome |", "| joint |"):
+        assert row in transfer
+    scores = json.loads((tmp_path / "transfer.json").read_text())["scores"]
+    assert len(scores) == 4 * 2  # sources (random, climate, radiome, joint) x targets
+    assert all(0.0 <= s["probe"] <= 1.0 for s in scores)
+    assert (tmp_path / "transfer_probe.png").stat().st_size > 5_000
