@@ -21,23 +21,32 @@ app = typer.Typer(
 )
 
 
-def _settings(smoke: bool, seeds: int, steps: int | None) -> TransferSettings:
+def _settings(smoke: bool, seeds: int, steps: int | None, epochs: int | None = None) -> TransferSettings:
     settings = TransferSettings()
     if smoke:
         settings = replace(settings, pretrain_steps=10, finetune_epochs=1)
     if steps is not None:
         settings = replace(settings, pretrain_steps=steps)
+    if epochs is not None:
+        settings = replace(settings, finetune_epochs=epochs)
     return replace(settings, seeds=tuple(range(seeds)))
 
 
 def run_transfer(
-    out: Path, smoke: bool, seeds: int, steps: int | None, domains: list[str] | None, joint: bool, quiet: bool
+    out: Path,
+    smoke: bool,
+    seeds: int,
+    steps: int | None,
+    domains: list[str] | None,
+    joint: bool,
+    quiet: bool,
+    epochs: int | None = None,
 ) -> tuple[str, dict]:
     """Run the matrix, write table, heat-maps and raw scores under `out`; returns (markdown, raw scores)."""
     out.mkdir(parents=True, exist_ok=True)
     skipped: dict[str, str] = {}
     benches = collect_benches(out / "data", smoke, 0, domains, skipped)
-    scores = transfer_matrix(benches, _settings(smoke, seeds, steps), joint=joint, show_progress=not quiet)
+    scores = transfer_matrix(benches, _settings(smoke, seeds, steps, epochs), joint=joint, show_progress=not quiet)
     raw = {
         "scores": [vars(s) for s in scores],
         "domains": {b.domain: b.description for b in benches},

@@ -6,15 +6,25 @@ from hfm.shared.errors import HFMError
 from hfm.shared.quickstart import QuickstartContext, QuickstartResult
 from hfm.synergy.cli import run_transfer
 
-QUICKSTART_STEPS = 60  # pretraining steps per source: keeps the whole quickstart within 10 minutes on 2 CPUs
+# Pretraining steps per source and fine-tuning epochs: keep the whole quickstart within 10 minutes on 2 CPUs.
+QUICKSTART_STEPS = 60
+QUICKSTART_EPOCHS = 3
 
 
 def quickstart_step(context: QuickstartContext) -> QuickstartResult:
     seeds = 2 if context.smoke else 3
     steps = None if context.smoke else QUICKSTART_STEPS
+    epochs = None if context.smoke else QUICKSTART_EPOCHS
     try:
         markdown, raw = run_transfer(
-            context.out_dir, context.smoke, seeds, steps, None, joint=not context.smoke, quiet=not context.show_progress
+            context.out_dir,
+            context.smoke,
+            seeds,
+            steps,
+            None,
+            joint=not context.smoke,
+            quiet=not context.show_progress,
+            epochs=epochs,
         )
     except HFMError as error:
         if "at least two domains" not in str(error):
