@@ -53,7 +53,9 @@ def heatmap(scores: Sequence[TransferScore], protocol: str, path: str | Path) ->
     ax.set_ylabel("trunk pretrained on")
     for i in range(len(rows)):
         for j in range(len(targets)):
-            ax.text(j, i, f"{gain[i, j]:+.3f}", ha="center", va="center", fontsize=9)
+            dark = abs(gain[i, j]) > 0.6 * limit  # white text on the deep ends of the colour map
+            colour = "white" if dark else "black"
+            ax.text(j, i, f"{gain[i, j]:+.3f}", ha="center", va="center", fontsize=9, color=colour)
     fig.colorbar(image, ax=ax, label=f"{protocol} gain over random init")
     ax.set_title(f"cross-domain transfer ({protocol})")
     fig.tight_layout()
