@@ -13,7 +13,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from hfm.shared.train.benchmark import discover, run_benchmarks, to_markdown, write_results
+from hfm.shared.train.benchmark import discover, run_benchmarks, write_results
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -21,7 +21,11 @@ ROOT = Path(__file__).resolve().parent.parent
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks", help="output folder")
-    parser.add_argument("--only", action="append", help="run only this benchmark (repeatable)")
+    parser.add_argument(
+        "--only",
+        action="append",
+        help="run only this benchmark (repeatable); its figures replace those in results.json, others stay",
+    )
     parser.add_argument("--list", action="store_true", help="list the benchmarks found and exit")
     args = parser.parse_args(argv)
     if args.list:
@@ -29,8 +33,8 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{benchmark.name}\t{benchmark.target}\t({benchmark.origin})")
         return 0
     results = run_benchmarks(args.only)
-    json_path, md_path = write_results(results, args.out)
-    print(to_markdown(results))
+    json_path, md_path = write_results(results, args.out, merge=bool(args.only))
+    print(md_path.read_text())
     print(f"written: {json_path}, {md_path}")
     return 1 if results["failures"] else 0
 

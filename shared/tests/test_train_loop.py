@@ -105,3 +105,47 @@ def test_trainer_overhead_figures_are_side_by_side_ratios():
     for figure in figures:
         assert figure["value"] > 0 and figure["baseline"] > 0
         assert figure["ratio"] == pytest.approx(figure["value"] / figure["baseline"])
+
+
+def test_partial_benchmark_run_replaces_only_its_figures(tmp_path):
+    def figure(bench, name, ratio):
+        return {
+            "benchmark": bench,
+            "name": name,
+            "value": ratio,
+            "baseline": 1.0,
+            "ratio": ratio,
+            "unit": "s",
+            "command": "c",
+        }
+
+    machine = {"hostname": "h", "platform": "p", "cpus": 2, "load_average_1min": 0.5}
+    old = {
+        "date": "2026-01-01T00:00:00+00:00",
+        "machine": machine,
+        "failures": [],
+        "figures": [figure("a", "a1", 1.5), figure("b", "b1", 2.0), figure("b", "b2", 3.0)],
+    }
+    (tmp_path / "results.json").write_text(json.dumps(old))
+    new = {
+        "runs": [{"date": "2026-02-02T00:00:00+00:00", "machine": machine, "benchmarks": ["b"]}],
+        "figures": [figure("b", "b1", 1.1) | {"run": "2026-02-02T00:00:00+00:00"}],
+        "failures": [],
+    }
+    json_path, md_path = benchmark.write_results(new, tmp_path, merge=True)
+    merged = json.loads(json_path.read_text())
+    assert [(f["name"], f["ratio"], f["run"][:7]) for f in merged["figures"]] == [
+        ("a1", 1.5, "2026-01"),
+        ("b1", 1.1, "2026-02"),
+    ]  # b2 was not measured again: gone, not stale
+    assert [r["date"][:7] for r in merged["runs"]] == ["2026-01", "2026-02"]
+    text = md_path.read_text()
+    assert "- 2026-01-01T00:00:00+00:00 on h (2 CPUs, 1-min load 0.50): a, b" in text
+    assert "| b | b1 | 1.1 | 1 | **1.100** |" in text and "b2" not in text
+    # a later run of both benchmarks leaves no figure to the earlier runs: they are dropped from the list
+    later = {
+        "runs": [{"date": "2026-03-03T00:00:00+00:00", "machine": machine, "benchmarks": ["a", "b"]}],
+        "figures": [figure("a", "a1", 1.2) | {"run": "2026-03-03T00:00:00+00:00"}],
+        "failures": [],
+    }
+    assert [r["date"][:7] for r in benchmark.merge_results(merged, later)["runs"]] == ["2026-03"]

@@ -24,6 +24,8 @@ def progress_bar(description: str, total: int | None = None, enabled: bool = Tru
         TimeElapsedColumn(),
         TimeRemainingColumn(),
     ]
-    with Progress(*columns, console=console, transient=False) as progress:
+    # Two refreshes a second: rich renders in a thread that needs the GIL, and at its default of 10 a second the
+    # bar alone slowed a small model's training loop by about 4%.
+    with Progress(*columns, console=console, transient=False, refresh_per_second=2) as progress:
         task = progress.add_task(description, total=total)
         yield lambda n=1: progress.advance(task, n)

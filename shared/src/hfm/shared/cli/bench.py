@@ -9,19 +9,23 @@ import typer
 
 def bench(
     out: Path = typer.Option(Path("benchmarks"), "--out", "-o", help="Folder for results.json and results.md."),
-    only: list[str] = typer.Option(None, "--only", help="Run only this benchmark; repeatable."),
+    only: list[str] = typer.Option(
+        None,
+        "--only",
+        help="Run only this benchmark; repeatable. Its figures replace those in results.json; the others stay.",
+    ),
     list_: bool = typer.Option(False, "--list", help="List the benchmarks found and exit."),
 ) -> None:
     """Run every benchmark (core ones and those packages declare in the `hfm.benchmarks` entry points)."""
-    from hfm.shared.train.benchmark import discover, run_benchmarks, to_markdown, write_results
+    from hfm.shared.train.benchmark import discover, run_benchmarks, write_results
 
     if list_:
         for benchmark in discover():
             typer.echo(f"{benchmark.name}\t{benchmark.target}\t({benchmark.origin})")
         return
     results = run_benchmarks(only or None)
-    json_path, _ = write_results(results, out)
-    typer.echo(to_markdown(results))
+    json_path, md_path = write_results(results, out, merge=bool(only))
+    typer.echo(md_path.read_text())
     typer.echo(f"written: {json_path} and results.md")
     if results["failures"]:
         raise typer.Exit(1)

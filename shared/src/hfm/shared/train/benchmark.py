@@ -8,11 +8,15 @@ baseline in the same run (same machine, same moment) and reported as a ratio:
 optionally with "goal" (a human-readable target such as "< 1.03") and "notes". The core's benchmarks are listed in
 CORE_BENCHMARKS; a domain package adds its own through the entry-point group `hfm.benchmarks`
 (name = "module:function") in its pyproject.toml.
+
+A run of some benchmarks only (`--only`) replaces their figures in an existing results.json and keeps the others;
+every figure names the run (date, machine, load) that measured it, so a table never mixes runs silently.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import json
 import os
 import platform
 import socket
@@ -78,7 +82,7 @@ def run_benchmarks(only: list[str] | None = None) -> dict[str, Any]:
             failures.append({"benchmark": benchmark.name, "error": f"{type(error).__name__}: {error}"})
             traceback.print_exc()
         print(f"{benchmark.name}: {time.perf_counter() - start:.1f} s")
-    return {
+    run = {
         "date": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         "machine": {
             "hostname": socket.gethostname(),
@@ -86,18 +90,48 @@ def run_benchmarks(only: list[str] | None = None) -> dict[str, Any]:
             "cpus": os.cpu_count(),
             "load_average_1min": os.getloadavg()[0] if hasattr(os, "getloadavg") else None,
         },
-        "figures": figures,
-        "failures": failures,
+        "benchmarks": [b.name for b in available],
     }
+    stamp = {"run": run["date"]}
+    return {"runs": [run], "figures": [f | stamp for f in figures], "failures": [f | stamp for f in failures]}
+
+
+def merge_results(previous: dict[str, Any], new: dict[str, Any]) -> dict[str, Any]:
+    """`new` measured some benchmarks again: their figures and failures replace the previous ones, others stay."""
+    previous_runs = _runs(previous)  # first: it names the run of figures from older files
+    rerun = {name for run in new["runs"] for name in run["benchmarks"]}
+    kept = [f for f in previous.get("figures", []) if f["benchmark"] not in rerun]
+    figures = sorted(kept + new["figures"], key=lambda f: f["benchmark"])
+    failures = [f for f in previous.get("failures", []) if f["benchmark"] not in rerun] + new["failures"]
+    still_cited = {f["run"] for f in figures} | {f.get("run") for f in failures}
+    runs = [run for run in previous_runs if run["date"] in still_cited] + new["runs"]
+    return {"runs": runs, "figures": figures, "failures": failures}
+
+
+def _runs(results: dict[str, Any]) -> list[dict[str, Any]]:
+    if "runs" in results:
+        return list(results["runs"])
+    # results.json written before runs were recorded: one run, named by its date, for all its figures
+    for figure in results.get("figures", []):
+        figure.setdefault("run", results["date"])
+    benchmarks = sorted({f["benchmark"] for f in results.get("figures", [])})
+    return [{"date": results["date"], "machine": results["machine"], "benchmarks": benchmarks}]
 
 
 def to_markdown(results: dict[str, Any]) -> str:
     lines = [
         "# Benchmarks",
         "",
-        f"Measured {results['date']} on {results['machine']['hostname']} ({results['machine']['cpus']} CPUs, "
-        f"1-min load {results['machine']['load_average_1min']}). Each ratio is value / baseline, measured side by "
-        "side in the same run.",
+        "Each ratio is value / baseline, measured side by side in the same run. Runs:",
+        "",
+    ]
+    for run in _runs(results):
+        machine = run["machine"]
+        lines.append(
+            f"- {run['date']} on {machine['hostname']} ({machine['cpus']} CPUs, 1-min load "
+            f"{_number(machine['load_average_1min'], '.2f')}): {', '.join(run['benchmarks'])}"
+        )
+    lines += [
         "",
         "| benchmark | figure | value | baseline | ratio | unit | goal | command |",
         "|---|---|---:|---:|---:|---|---|---|",
@@ -123,9 +157,12 @@ def _number(value: Any, spec: str = ".4g") -> str:
     return "n/a" if value is None else str(value)
 
 
-def write_results(results: dict[str, Any], out_dir: str | Path) -> tuple[Path, Path]:
+def write_results(results: dict[str, Any], out_dir: str | Path, merge: bool = False) -> tuple[Path, Path]:
+    """Write results.json and results.md; with `merge`, into the figures already there (see merge_results)."""
     out_dir = Path(out_dir)
     json_path, md_path = out_dir / "results.json", out_dir / "results.md"
+    if merge and json_path.exists():
+        results = merge_results(json.loads(json_path.read_text()), results)
     write_atomic(json_path, dump_json(results))
     write_atomic(md_path, to_markdown(results))
     return json_path, md_path

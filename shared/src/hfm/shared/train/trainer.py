@@ -27,7 +27,7 @@ from typing import Any
 
 import torch
 from accelerate import Accelerator
-from accelerate.utils import gather_object, send_to_device
+from accelerate.utils import DistributedType, gather_object, send_to_device
 from safetensors.torch import save as save_safetensors
 from torch import nn
 from torch.utils.data import DataLoader
@@ -54,6 +54,11 @@ from hfm.shared.train.task import TrainTask
 PREEMPT_SIGNALS = (signal.SIGTERM, signal.SIGUSR1)
 # Keys whose change would make a resumed run a different run: refused on resume.
 _FIXED_ON_RESUME = ("run.seed", "task", "train.batch_size", "data.shuffle")
+# Where accelerate's backward / clip / optimizer-step wrappers add nothing but cost: no loss scaler, plain or DDP
+# processes. accelerate 1.15's optimizer wrapper looks for an optional package on the file system twice per step
+# and inspects a signature in zero_grad (together about 1.5 ms, 10% of a small model's CPU step), so these cases
+# call PyTorch directly.
+_PLAIN_DISTRIBUTED = (DistributedType.NO, DistributedType.MULTI_CPU, DistributedType.MULTI_GPU)
 
 
 @dataclass
@@ -73,7 +78,7 @@ def enable_determinism() -> None:
     torch.backends.cudnn.benchmark = False
 
 
-def _parameter_groups(model: nn.Module, weight_decay: float) -> list[dict[str, Any]]:
+def parameter_groups(model: nn.Module, weight_decay: float) -> list[dict[str, Any]]:
     """Decay matrices, not biases or norm scales (GPT-2 / timm convention)."""
     decay, no_decay = [], []
     for parameter in model.parameters():
@@ -133,7 +138,7 @@ class Trainer:
         model = self.task.build_model()
         self.dataset = self.task.train_dataset()
         optimizer = torch.optim.AdamW(
-            _parameter_groups(model, cfg.optim.weight_decay), lr=cfg.optim.lr, betas=(cfg.optim.beta1, cfg.optim.beta2)
+            parameter_groups(model, cfg.optim.weight_decay), lr=cfg.optim.lr, betas=(cfg.optim.beta1, cfg.optim.beta2)
         )
         o, steps = cfg.optim, cfg.train.steps
         self.scheduler = torch.optim.lr_scheduler.LambdaLR(
@@ -141,6 +146,9 @@ class Trainer:
         )
         self.model, self.optimizer = acc.prepare(model, optimizer)
         self.raw_model = acc.unwrap_model(self.model)
+        self._plain = acc.scaler is None and acc.distributed_type in _PLAIN_DISTRIBUTED
+        # The optimizer that steps: the torch one itself in plain cases (see _PLAIN_DISTRIBUTED).
+        self._stepper = self.optimizer.optimizer if self._plain else self.optimizer
         self.ema = EMA(self.raw_model, cfg.ema.decay) if cfg.ema.enabled else None
         self.position = DataPosition(seed=cfg.run.seed)
         self.sampler = ResumableBatchSampler(
@@ -346,15 +354,20 @@ class Trainer:
             with sync:
                 with acc.autocast():
                     loss, micro_logs = self.task.loss(self.model, batch)
-                acc.backward(loss / accum)
+                scaled = loss / accum if accum > 1 else loss
+                if self._plain:
+                    scaled.backward()
+                else:
+                    acc.backward(scaled)
             loss_sum += loss.detach().float() / accum
             for key, value in micro_logs.items():
                 logs[key] = logs.get(key, 0.0) + float(value)
         if cfg.train.clip_norm is not None:
-            self._last_grad_norm = acc.clip_grad_norm_(self.model.parameters(), cfg.train.clip_norm)
-        self.optimizer.step()
+            clip = torch.nn.utils.clip_grad_norm_ if self._plain else acc.clip_grad_norm_
+            self._last_grad_norm = clip(self.model.parameters(), cfg.train.clip_norm)
+        self._stepper.step()
         self.scheduler.step()
-        self.optimizer.zero_grad(set_to_none=True)
+        self._stepper.zero_grad(set_to_none=True)
         if self.ema is not None:
             self.ema.update(self.raw_model)
         return loss_sum, logs
