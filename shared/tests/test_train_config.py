@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from hfm.shared.errors import HFMError
-from hfm.shared.train.config import config_to_yaml, load_config
+from hfm.shared.train.config import Config, config_to_dict, config_to_yaml, load_config
 from hfm.shared.train.sampler import DataPosition, ResumableBatchSampler
 from hfm.shared.train.schedule import warmup_cosine
 
@@ -123,3 +123,12 @@ def test_warmup_then_cosine_to_min_lr():
     assert lrs[-1] == pytest.approx(0.1)
     assert lrs[6] == pytest.approx(0.1 + 0.45 * (1 + math.cos(math.pi * 4 / 9)))
     assert all(a >= b for a, b in itertools.pairwise(lrs[1:]))
+
+
+def test_short_run_defaults_and_overrides():
+    config = Config.short_run("out", "toy-regression", {"samples": 64}, steps=200, batch_size=8, lr=1e-3, seed=3)
+    assert (config.train.log_every, config.train.ckpt_every, config.train.keep_last) == (20, 200, 1)
+    assert (config.optim.warmup_steps, config.optim.min_lr, config.run.seed) == (20, 1e-4, 3)
+    assert config_to_dict(config)["task"] == {"name": "toy-regression", "samples": 64}
+    few = Config.short_run("out", "t", {}, steps=5, batch_size=8, lr=1e-3, warmup_steps=0, min_lr=0.0, logs=5)
+    assert (few.train.log_every, few.optim.warmup_steps, few.optim.min_lr) == (1, 0, 0.0)

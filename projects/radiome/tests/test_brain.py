@@ -69,3 +69,20 @@ def test_label_efficiency_curves_plot(tmp_path: Path) -> None:
     assert curves[0].points[1].mean == pytest.approx((0.45 + 0.75) / 2)
     path = plot_label_efficiency(curves, tmp_path / "curve.png")
     assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_seeds_are_averaged_with_intervals(tmp_path: Path) -> None:
+    from hfm.radiome.experiment import BrainResult, DiceRow, efficiency_curves
+
+    rows = [DiceRow("hfm UNETR (MAE-pretrained)", 0.25, gm, 0.6, 1.0, seed) for seed, gm in enumerate((0.2, 0.3, 0.4))]
+    rows.append(DiceRow("k-means (3 clusters)", 1.0, 0.9, 0.9, 0.0))
+    result = BrainResult(rows, None, tmp_path, tmp_path, tmp_path, {})
+    averaged = result.row("hfm UNETR (MAE-pretrained)", 0.25)
+    assert averaged.grey_matter == pytest.approx(0.3) and averaged.mean == pytest.approx(0.45)
+    point = efficiency_curves(rows)[0].points[0]
+    # Dice means 0.4, 0.45, 0.5: s = 0.05, t(0.975, 2) = 4.303
+    assert point.values == pytest.approx([0.4, 0.45, 0.5])
+    assert point.high - point.mean == pytest.approx(4.3027 * 0.05 / 3**0.5, rel=1e-3)
+    table = result.markdown()
+    assert "| hfm UNETR (MAE-pretrained) | 25% | 3 | 0.300 | 0.600 | 0.450 [0.326, 0.574] |" in table
+    assert "| k-means (3 clusters) | - | 1 | 0.900 | 0.900 | 0.900 |" in table

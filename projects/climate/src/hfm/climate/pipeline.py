@@ -20,7 +20,7 @@ from hfm.climate.models import FieldDownscaler, FieldForecaster, interpolation_m
 from hfm.climate.tasks import coarsen, upsample
 from hfm.shared.artifacts import DataCardReference, ModelCard, export_model, load_pretrained
 from hfm.shared.errors import HFMError
-from hfm.shared.train.config import Config, OptimConfig, RunConfig, TaskConfig, TrainConfig
+from hfm.shared.train.config import Config
 from hfm.shared.train.task import build_task
 from hfm.shared.train.trainer import Trainer
 
@@ -45,18 +45,17 @@ def train_and_export(
 ) -> Path:
     """Train `task` with the shared trainer in `out_dir/run`, export the model to `out_dir/model`; returns it."""
     out_dir = Path(out_dir)
-    config = Config(
-        run=RunConfig(out_dir=str(out_dir / "run"), seed=seed),
-        task=TaskConfig(name=task, options=options),
-        train=TrainConfig(
-            steps=steps,
-            batch_size=batch_size,
-            log_every=max(1, steps // 10),
-            ckpt_every=steps,
-            keep_last=1,
-            progress=progress,
-        ),
-        optim=OptimConfig(lr=lr, weight_decay=0.01, warmup_steps=min(20, steps // 10), min_lr=lr / 10),
+    config = Config.short_run(
+        out_dir / "run",
+        task,
+        options,
+        steps=steps,
+        batch_size=batch_size,
+        lr=lr,
+        seed=seed,
+        progress=progress,
+        weight_decay=0.01,
+        warmup_steps=min(20, steps // 10),
     )
     train_task = build_task(task, options)
     trainer = Trainer(config, train_task)

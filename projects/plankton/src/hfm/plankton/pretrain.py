@@ -20,7 +20,7 @@ from torch.utils.data import Dataset, TensorDataset
 from hfm.plankton.dataset import EcoTaxaFormat
 from hfm.plankton.model import PlanktonModelConfig, build_mae, model_input
 from hfm.shared.errors import HFMError
-from hfm.shared.train.config import Config, OptimConfig, RunConfig, TaskConfig, TrainConfig
+from hfm.shared.train.config import Config
 from hfm.shared.train.trainer import Trainer
 
 
@@ -90,18 +90,15 @@ def pretrain(
     """Masked-autoencoder pretraining with the core trainer; returns the trained MAE and the run summary."""
     model = model or PlanktonModelConfig(canvas=canvases.shape[-1])
     task = PlanktonMAETask(model_input(canvases, pixel_size_um), model)
-    config = Config(
-        run=RunConfig(out_dir=str(out_dir), seed=seed),
-        task=TaskConfig(name="plankton-mae", options={}),
-        train=TrainConfig(
-            steps=steps,
-            batch_size=min(batch_size, len(canvases)),
-            log_every=max(steps // 10, 1),
-            ckpt_every=steps,
-            keep_last=1,
-            progress=progress,
-        ),
-        optim=OptimConfig(lr=lr, warmup_steps=max(steps // 10, 1), min_lr=lr / 10),
+    config = Config.short_run(
+        out_dir,
+        "plankton-mae",
+        {},
+        steps=steps,
+        batch_size=min(batch_size, len(canvases)),
+        lr=lr,
+        seed=seed,
+        progress=progress,
     )
     trainer = Trainer(config, task)
     result = trainer.fit()

@@ -22,14 +22,15 @@ from torch.utils.data import DataLoader
 from hfm.radiome.baselines import cluster_intensities
 from hfm.radiome.curate import curate_nnunet
 from hfm.radiome.data import PatchDataset, VolumeCache, augmentations
-from hfm.radiome.experiment import BrainConfig, run_brain_experiment
+from hfm.radiome.experiment import BrainConfig, BrainResult, run_brain_experiment
 from hfm.radiome.infer import dice_per_class, predict_volume
 from hfm.radiome.nnunet import DatasetJson, export_case, list_cases, write_dataset_json
 from hfm.radiome.phantoms import make_phantom, phantom_affine
 from hfm.radiome.preprocess import normalize
 from hfm.radiome.tasks import train
+from hfm.shared.eval.stats import mean_confidence_interval
 
-BRAIN_COMMAND = "hfm radiome benchmark runs/radiome-brain --fractions 0.25,1"
+BRAIN_COMMAND = "hfm radiome benchmark runs/radiome-brain --fractions 0.25,1 --seeds 3"
 PHANTOM_LABELS = {"background": 0, "shell": 1, "core": 2}
 
 
@@ -133,7 +134,7 @@ def figures() -> list[dict[str, Any]]:
                 f"UNETR from scratch 60 steps; inference {scale['inference_s']:.1f} s",
             )
         )
-        brain = run_brain_experiment(work / "brain", BrainConfig(fractions=(0.25, 1.0)))
+        brain = run_brain_experiment(work / "brain", BrainConfig(fractions=(0.25, 1.0), finetune_seeds=(0, 1, 2)))
     hfm = brain.row("hfm UNETR (MAE-pretrained)")
     for method in ("MONAI UNet (scratch)", "k-means (3 clusters)", "multi-Otsu (3 classes)"):
         base = brain.row(method)
@@ -145,7 +146,8 @@ def figures() -> list[dict[str, Any]]:
                 "Dice",
                 BRAIN_COMMAND,
                 f"GM {hfm.grey_matter:.3f} vs {base.grey_matter:.3f}, WM {hfm.white_matter:.3f} vs "
-                f"{base.white_matter:.3f}; reference = ITK k-means segmentation",
+                f"{base.white_matter:.3f}; reference = ITK k-means segmentation; "
+                + _spread(brain, "hfm UNETR (MAE-pretrained)", 1.0, method),
             )
         )
     low_hfm, low_unet = brain.row("hfm UNETR (MAE-pretrained)", 0.25), brain.row("MONAI UNet (scratch)", 0.25)
@@ -156,7 +158,18 @@ def figures() -> list[dict[str, Any]]:
             low_unet.mean,
             "Dice",
             BRAIN_COMMAND,
-            "label-efficiency point",
+            "label-efficiency point; " + _spread(brain, "hfm UNETR (MAE-pretrained)", 0.25, "MONAI UNet (scratch)"),
         )
     )
     return out
+
+
+def _spread(brain: BrainResult, method: str, fraction: float, baseline: str) -> str:
+    """Mean [95% interval] over fine-tuning seeds of the learned methods in a figure."""
+    parts = []
+    for name in (method, baseline):
+        values = [r.mean for r in brain.seeds(name, fraction)]
+        if len(values) > 1:
+            mean, low, high = mean_confidence_interval(values)
+            parts.append(f"{name.split(' (')[0]} {mean:.3f} [{low:.3f}, {high:.3f}] over {len(values)} seeds")
+    return "; ".join(parts) if parts else "one seed"

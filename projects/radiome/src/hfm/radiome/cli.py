@@ -225,6 +225,7 @@ def benchmark(
     pretrain_steps: int = typer.Option(200, help="MAE steps."),
     finetune_steps: int = typer.Option(100, help="Segmentation steps (hfm and the UNet baseline alike)."),
     fractions: str = typer.Option("1.0", help="Label fractions for the label-efficiency curve, e.g. 0.1,0.25,1"),
+    seeds: int = typer.Option(1, min=1, help="Fine-tuning seeds per label fraction (3 or more give 95% intervals)."),
 ) -> None:
     """Brain tissue benchmark: MNI152 -> ITK example subject, hfm vs MONAI UNet vs k-means / multi-Otsu."""
     from hfm.radiome.brain import ITK_INSTALL_HINT, itk_data_dir
@@ -237,6 +238,7 @@ def benchmark(
         pretrain_steps=pretrain_steps,
         finetune_steps=finetune_steps,
         fractions=tuple(float(f) for f in fractions.split(",")),
+        finetune_seeds=tuple(range(seeds)),
     )
     result = run_brain_experiment(out, config)
     typer.echo(result.markdown())

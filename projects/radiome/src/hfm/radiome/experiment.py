@@ -10,6 +10,7 @@ may use unlabelled target data); no label of the test subject is used anywhere b
 
 from __future__ import annotations
 
+import math
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -27,8 +28,10 @@ from hfm.radiome.nnunet import list_cases, load_case, read_dataset_json
 from hfm.radiome.preprocess import resample, resample_to_shape
 from hfm.radiome.tasks import train
 from hfm.shared.artifacts import ModelCard, export_model
+from hfm.shared.errors import HFMError
 from hfm.shared.eval.efficiency import EfficiencyCurve, EfficiencyPoint
 from hfm.shared.eval.report import plot_label_efficiency
+from hfm.shared.eval.stats import mean_confidence_interval
 from hfm.shared.jsonio import dump_json, write_atomic
 
 CLASSES = (1, 2)  # Dice is reported for grey and white matter; background dominates and says little
@@ -43,6 +46,8 @@ class BrainConfig:
     batch_size: int = 2
     lr: float = 1e-3
     fractions: tuple[float, ...] = (1.0,)
+    # Fine-tuning seeds (label subset, head initialisation, patch order); the MAE is pretrained once, with `seed`.
+    finetune_seeds: tuple[int, ...] = (0,)
     model_args: dict[str, Any] = field(default_factory=lambda: {"width": 96, "depth": 4, "heads": 3})
     features: int = 8
     seed: int = 0
@@ -56,6 +61,7 @@ class DiceRow:
     grey_matter: float
     white_matter: float
     train_s: float
+    seed: int = 0
 
     @property
     def mean(self) -> float:
@@ -71,30 +77,55 @@ class BrainResult:
     finetuned: Path
     timings: dict[str, float]
 
+    def seeds(self, method: str, fraction: float = 1.0) -> list[DiceRow]:
+        return [r for r in self.rows if r.method == method and r.label_fraction == fraction]
+
     def row(self, method: str, fraction: float = 1.0) -> DiceRow:
-        return next(r for r in self.rows if r.method == method and r.label_fraction == fraction)
+        """The method's row at this label fraction; averaged over fine-tuning seeds where there are several."""
+        return average_rows(self.seeds(method, fraction))
 
     def markdown(self) -> str:
-        lines = ["| method | labelled slices | Dice GM | Dice WM | mean | train s |", "|---|---|---|---|---|---|"]
-        for r in self.rows:
-            fraction = f"{r.label_fraction:.0%}" if r.method.startswith(("hfm", "MONAI")) else "-"
+        lines = [
+            "| method | labelled slices | seeds | Dice GM | Dice WM | mean [95% interval over seeds] | train s |",
+            "|---|---|---|---|---|---|---|",
+        ]
+        groups = dict.fromkeys((r.method, r.label_fraction) for r in self.rows)
+        for method, fraction in groups:
+            rows = self.seeds(method, fraction)
+            r = average_rows(rows)
+            shown = f"{fraction:.0%}" if method.startswith(("hfm", "MONAI")) else "-"
+            mean, low, high = mean_confidence_interval([x.mean for x in rows])
+            interval = "" if math.isnan(low) else f" [{low:.3f}, {high:.3f}]"
             lines.append(
-                f"| {r.method} | {fraction} | {r.grey_matter:.3f} | {r.white_matter:.3f} | {r.mean:.3f} | "
-                f"{r.train_s:.0f} |"
+                f"| {method} | {shown} | {len(rows)} | {r.grey_matter:.3f} | {r.white_matter:.3f} | "
+                f"{mean:.3f}{interval} | {r.train_s:.0f} |"
             )
         return "\n".join(lines) + "\n"
 
 
+def average_rows(rows: list[DiceRow]) -> DiceRow:
+    if not rows:
+        raise HFMError("no Dice rows for this method and label fraction")
+    first = rows[0]
+    return DiceRow(
+        first.method,
+        first.label_fraction,
+        float(np.mean([r.grey_matter for r in rows])),
+        float(np.mean([r.white_matter for r in rows])),
+        float(np.mean([r.train_s for r in rows])),
+        first.seed if len(rows) == 1 else -1,
+    )
+
+
 def efficiency_curves(rows: list[DiceRow]) -> list[EfficiencyCurve]:
-    """Label-efficiency curves of the learned methods (one seed per point: no interval yet). The no-input baseline
-    is 0: predicting background everywhere scores Dice 0 on grey and white matter."""
+    """Label-efficiency curves of the learned methods: mean over fine-tuning seeds with a Student-t 95% interval
+    (none with one seed). The no-input baseline is 0: background everywhere scores Dice 0 on grey and white matter."""
     curves = []
     for method in ("hfm UNETR (MAE-pretrained)", "MONAI UNet (scratch)"):
-        points = [
-            EfficiencyPoint(r.label_fraction, 0, [r.mean], r.mean, float("nan"), float("nan"))
-            for r in sorted(rows, key=lambda r: r.label_fraction)
-            if r.method == method
-        ]
+        points = []
+        for fraction in sorted({r.label_fraction for r in rows if r.method == method}):
+            values = [r.mean for r in rows if r.method == method and r.label_fraction == fraction]
+            points.append(EfficiencyPoint(fraction, 0, values, *mean_confidence_interval(values)))
         curves.append(EfficiencyCurve(method, "fine-tune", "Dice (GM/WM mean)", 0.0, points))
     return curves
 
@@ -164,50 +195,43 @@ def run_brain_experiment(work_dir: str | Path, config: BrainConfig | None = None
     rows: list[DiceRow] = []
     finetuned = work / "finetuned"
     seg_args = {**config.model_args, "features": config.features, "classes": len(TISSUE_LABELS)}
+    learners = {  # method -> (run folder prefix, task options): the same patches, steps and seeds for both
+        "hfm UNETR (MAE-pretrained)": ("hfm", {"model_args": seg_args, "pretrained": str(pretrained)}),
+        "MONAI UNet (scratch)": (
+            "unet",
+            {"model": "radiome-unet-baseline", "model_args": {"classes": len(TISSUE_LABELS)}},
+        ),
+    }
     for fraction in config.fractions:
-        t0 = time.perf_counter()
-        hfm, _ = train(
-            "radiome-segment",
-            {**common, "model_args": seg_args, "pretrained": str(pretrained), "label_fraction": fraction},
-            runs / f"hfm-{fraction}",
-            config.finetune_steps,
-            config.batch_size,
-            config.lr,
-            config.seed,
-        )
-        hfm_s = time.perf_counter() - t0
-        dice = _evaluate(hfm, image, plan, reference)
-        rows.append(DiceRow("hfm UNETR (MAE-pretrained)", fraction, dice[1], dice[2], hfm_s))
-        if fraction == max(config.fractions):
-            export_model(
-                hfm,
-                finetuned,
-                {"plan": plan.model_dump(), "labels": TISSUE_LABELS},
-                ModelCard(
-                    name="radiome-unetr-tiny brain tissue (demo)",
-                    intended_use="background / grey matter / white matter on skull-stripped T1 MRI",
-                    limitations="fine-tuned on one template (MNI152); a demonstration, not a clinical tool",
-                    metrics={"dice_gm_itk": dice[1], "dice_wm_itk": dice[2]},
-                ),
-            )
-        t0 = time.perf_counter()
-        unet, _ = train(
-            "radiome-segment",
-            {
-                **common,
-                "model": "radiome-unet-baseline",
-                "model_args": {"classes": len(TISSUE_LABELS)},
-                "label_fraction": fraction,
-            },
-            runs / f"unet-{fraction}",
-            config.finetune_steps,
-            config.batch_size,
-            config.lr,
-            config.seed,
-        )
-        unet_s = time.perf_counter() - t0
-        dice = _evaluate(unet, image, plan, reference)
-        rows.append(DiceRow("MONAI UNet (scratch)", fraction, dice[1], dice[2], unet_s))
+        for offset in config.finetune_seeds:
+            seed = config.seed + offset
+            suffix = f"{fraction}" if offset == 0 else f"{fraction}-seed{offset}"
+            for method, (prefix, options) in learners.items():
+                t0 = time.perf_counter()
+                model, _ = train(
+                    "radiome-segment",
+                    {**common, "seed": seed, **options, "label_fraction": fraction},
+                    runs / f"{prefix}-{suffix}",
+                    config.finetune_steps,
+                    config.batch_size,
+                    config.lr,
+                    seed,
+                )
+                seconds = time.perf_counter() - t0
+                dice = _evaluate(model, image, plan, reference)
+                rows.append(DiceRow(method, fraction, dice[1], dice[2], seconds, offset))
+                if prefix == "hfm" and fraction == max(config.fractions) and offset == config.finetune_seeds[0]:
+                    export_model(
+                        model,
+                        finetuned,
+                        {"plan": plan.model_dump(), "labels": TISSUE_LABELS},
+                        ModelCard(
+                            name="radiome-unetr-tiny brain tissue (demo)",
+                            intended_use="background / grey matter / white matter on skull-stripped T1 MRI",
+                            limitations="fine-tuned on one template (MNI152); a demonstration, not a clinical tool",
+                            metrics={"dice_gm_itk": dice[1], "dice_wm_itk": dice[2]},
+                        ),
+                    )
 
     subject, _, _ = itk_subject()
     # What a perfect segmentation on the plan's grid scores after resampling back: the ceiling at this spacing.
@@ -222,7 +246,7 @@ def run_brain_experiment(work_dir: str | Path, config: BrainConfig | None = None
         rows.append(DiceRow(name, 1.0, dice[1], dice[2], time.perf_counter() - t0))
     timings["total_s"] = time.perf_counter() - start
     result = BrainResult(rows, plan, curated, pretrained, finetuned, timings)
-    if len(config.fractions) > 1:
+    if len(config.fractions) > 1 or len(config.finetune_seeds) > 1:
         plot_label_efficiency(
             efficiency_curves(rows),
             work / "label_efficiency.png",

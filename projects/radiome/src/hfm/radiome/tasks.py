@@ -27,7 +27,7 @@ from hfm.radiome.data import DEFAULT_CACHE_BYTES, PatchDataset, VolumeCache
 from hfm.shared.artifacts import LoadReport, load_pretrained
 from hfm.shared.errors import HFMError
 from hfm.shared.models.registry import create_model
-from hfm.shared.train.config import Config, OptimConfig, RunConfig, TaskConfig, TrainConfig
+from hfm.shared.train.config import Config
 from hfm.shared.train.trainer import Trainer
 
 IGNORE = -1
@@ -137,18 +137,18 @@ def train(
 ) -> tuple[nn.Module, dict[str, Any]]:
     """Run a radiome task through the shared trainer; returns the trained model and the run summary."""
     task = {"radiome-mae": mae_task, "radiome-segment": segment_task}[task_name](dict(options))
-    config = Config(
-        run=RunConfig(out_dir=str(out_dir), seed=seed),
-        task=TaskConfig(name=task_name, options=dict(options)),
-        train=TrainConfig(
-            steps=steps,
-            batch_size=batch_size,
-            log_every=max(1, steps // 5),
-            ckpt_every=steps,
-            keep_last=1,
-            progress=progress,
-        ),
-        optim=OptimConfig(lr=lr, weight_decay=0.01, warmup_steps=max(1, steps // 10), min_lr=lr * 0.05),
+    config = Config.short_run(
+        out_dir,
+        task_name,
+        dict(options),
+        steps=steps,
+        batch_size=batch_size,
+        lr=lr,
+        seed=seed,
+        progress=progress,
+        weight_decay=0.01,
+        min_lr=lr * 0.05,
+        logs=5,
     )
     trainer = Trainer(config, task)
     result = trainer.fit()

@@ -1,7 +1,9 @@
 """The seismic benchmark: hfm's picker against STA/LTA, AIC and PhaseNetLight, side by side in one run.
 
 1. Pretrain the MAE on unlabelled windows (synthetic records and the real seisbench-dummy training traces).
-2. Fine-tune the picker on labelled synthetic windows; also from scratch, at 1%, 10% and 100% of the labels.
+2. Fine-tune the picker on labelled synthetic windows; label efficiency: from the pretrained encoder and from
+   scratch at 1%, 10% and 100% of the labels, each over several seeds (label subset and training), mean and Student-t
+   95% interval.
 3. Score every method on the same windows (`evaluation.py`): synthetic test records, seisbench-dummy test traces with
    iasp91 onsets (theoretical, see `reference_data.py`), the Tohoku record with its analyst P pick.
 4. Loader speed: windows/s of hfm's SeisBench reader against SeisBench's own generator on the same HDF5.
@@ -9,6 +11,7 @@
 
 from __future__ import annotations
 
+import math
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -25,6 +28,7 @@ from hfm.seismic.seisbench_format import SeisBenchDataset
 from hfm.seismic.training import finetune, pretrain
 from hfm.seismic.windows import LabelledWindows, synthetic_windows
 from hfm.shared.errors import HFMError
+from hfm.shared.eval.stats import mean_confidence_interval
 from hfm.shared.jsonio import dump_json, write_atomic
 from hfm.shared.sample_data import shared_data_dir
 
@@ -41,6 +45,7 @@ class BenchConfig:
     test_windows: int = 200
     fractions: tuple[float, ...] = (0.01, 0.1, 1.0)
     efficiency_steps: int = 250
+    efficiency_seeds: tuple[int, ...] = (0, 1, 2)
     batch_size: int = 32
     seed: int = 0
     dummy_split: str | None = "test"
@@ -55,6 +60,7 @@ class BenchConfig:
             test_windows=24,
             fractions=(0.1, 1.0),
             efficiency_steps=5,
+            efficiency_seeds=(0,),
             batch_size=16,
         )
 
@@ -190,17 +196,18 @@ def run_benchmark(out_dir: str | Path, config: BenchConfig | None = None, progre
                 "label_fraction": fraction,
                 **({"init": start_from} if start_from else {}),
             }
-            run = out_dir / "efficiency" / f"{label}-{fraction:g}"
-            small, _ = finetune(
-                options,
-                run,
-                steps=config.efficiency_steps,
-                batch_size=config.batch_size,
-                seed=config.seed,
-                progress=progress,
-            )
-            scores = score_model(label, _predict(small, test_sets["synthetic"]), test_sets["synthetic"])
-            efficiency.append({"fraction": fraction, "start": label, **asdict(scores)})
+            for seed in config.efficiency_seeds:  # the seed draws the label subset and the head's initial weights
+                run = out_dir / "efficiency" / f"{label}-{fraction:g}-seed{seed}"
+                small, _ = finetune(
+                    options,
+                    run,
+                    steps=config.efficiency_steps,
+                    batch_size=config.batch_size,
+                    seed=config.seed + seed,
+                    progress=progress,
+                )
+                scores = score_model(label, _predict(small, test_sets["synthetic"]), test_sets["synthetic"])
+                efficiency.append({"fraction": fraction, "start": label, "seed": seed, **asdict(scores)})
     speed = loader_speed(seismic / "seisbench-dummy")
     report = {
         "config": asdict(config),
@@ -208,6 +215,7 @@ def run_benchmark(out_dir: str | Path, config: BenchConfig | None = None, progre
         "finetune": {"steps": fine.step, "samples_per_s": fine.samples_per_s},
         "results": {name: [asdict(r) for r in rows] for name, rows in results.items()},
         "label_efficiency": efficiency,
+        "label_efficiency_summary": summarise_efficiency(efficiency),
         "loader": speed,
         "peer_note": peer_note,
     }
@@ -216,20 +224,44 @@ def run_benchmark(out_dir: str | Path, config: BenchConfig | None = None, progre
     return report
 
 
+EFFICIENCY_METRICS = ("detection_auc", "phase_mcc", "p_mae_s")
+
+
+def summarise_efficiency(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Mean and Student-t 95% interval over seeds, per label fraction and start (NaN interval with one seed)."""
+    groups: dict[tuple[float, str], list[dict[str, Any]]] = {}
+    for row in rows:
+        groups.setdefault((row["fraction"], row["start"]), []).append(row)
+    summary = []
+    for (fraction, start), members in groups.items():
+        entry: dict[str, Any] = {"fraction": fraction, "start": start, "seeds": len(members)}
+        for metric in EFFICIENCY_METRICS:
+            values = [m[metric] for m in members if m[metric] is not None]
+            entry[metric] = mean_confidence_interval(values) if values else None
+        summary.append(entry)
+    return summary
+
+
+def _interval(stat: tuple[float, float, float] | None) -> str:
+    if stat is None:
+        return "n/a"
+    mean, low, high = stat
+    return f"{mean:.3f}" if math.isnan(low) else f"{mean:.3f} [{low:.3f}, {high:.3f}]"
+
+
 def markdown(report: dict[str, Any], results: dict[str, list[PickScores]]) -> str:
     lines = ["## Phase picking and detection (SeisBench pick-benchmark metrics)", ""]
     for name, rows in results.items():
         lines += [f"### {name}", "", scores_table(rows), ""]
     lines += [
-        "### Label efficiency (synthetic test set)",
+        "### Label efficiency (synthetic test set; mean over seeds [95% interval])",
         "",
-        "| labels | start | detection ROC-AUC | phase MCC | P MAE (s) |",
-        "|---|---|---|---|---|",
+        "| labels | start | seeds | detection ROC-AUC | phase MCC | P MAE (s) |",
+        "|---|---|---|---|---|---|",
     ]
-    for row in report["label_efficiency"]:
-        auc, mcc, mae = (row[k] for k in ("detection_auc", "phase_mcc", "p_mae_s"))
-        fmt = [("n/a" if v is None else f"{v:.3f}") for v in (auc, mcc, mae)]
-        lines.append(f"| {row['fraction']:.0%} | {row['start']} | {' | '.join(fmt)} |")
+    for row in report["label_efficiency_summary"]:
+        cells = " | ".join(_interval(row[k]) for k in EFFICIENCY_METRICS)
+        lines.append(f"| {row['fraction']:.0%} | {row['start']} | {row['seeds']} | {cells} |")
     speed = report["loader"]
     theirs = speed["seisbench_windows_per_s"]
     lines += [
@@ -249,13 +281,12 @@ def figures(report: dict[str, Any], command: str = COMMAND) -> list[dict[str, An
     """The benchmark harness's figure dicts: hfm against the strongest classic baseline and the peer."""
     out = []
 
-    def add(name: str, value: float | None, baseline: float | None, unit: str) -> None:
+    def add(name: str, value: float | None, baseline: float | None, unit: str, notes: str = "") -> None:
         if value is None or baseline is None:
             return
         ratio = value / baseline if baseline else None
-        out.append(
-            {"name": name, "value": value, "baseline": baseline, "ratio": ratio, "unit": unit, "command": command}
-        )
+        figure = {"name": name, "value": value, "baseline": baseline, "ratio": ratio, "unit": unit, "command": command}
+        out.append(figure | ({"notes": notes} if notes else {}))
 
     for dataset, rows in report["results"].items():
         by = {r["method"]: r for r in rows}
@@ -271,6 +302,22 @@ def figures(report: dict[str, Any], command: str = COMMAND) -> list[dict[str, An
         if peer is not None:
             add(f"seismic {dataset}: P onset MAE, hfm vs PhaseNetLight", hfm["p_mae_s"], peer["p_mae_s"], "s")
             add(f"seismic {dataset}: phase MCC, hfm vs PhaseNetLight", hfm["phase_mcc"], peer["phase_mcc"], "MCC")
+    summary = {(r["fraction"], r["start"]): r for r in report.get("label_efficiency_summary", [])}
+    for (fraction, start), row in summary.items():
+        scratch = summary.get((fraction, "scratch"))
+        if start != "pretrained" or scratch is None:
+            continue
+        for metric, title, unit in (("detection_auc", "detection ROC-AUC", "ROC-AUC"), ("p_mae_s", "P onset MAE", "s")):
+            if row[metric] is None or scratch[metric] is None:
+                continue
+            add(
+                f"seismic label efficiency, {fraction:.0%} labels: {title}, pretrained vs scratch",
+                row[metric][0],
+                scratch[metric][0],
+                unit,
+                f"synthetic test set, mean of {row['seeds']} seeds; pretrained {_interval(row[metric])}, "
+                f"scratch {_interval(scratch[metric])}",
+            )
     speed = report["loader"]
     add(
         "seismic loader: windows/s, hfm vs SeisBench generator",

@@ -8,27 +8,16 @@ from typing import Any
 from torch import nn
 
 from hfm.seismic.tasks import SeismicMAETask, SeismicPickTask
-from hfm.shared.train.config import Config, OptimConfig, RunConfig, TaskConfig, TrainConfig
+from hfm.shared.train.config import Config
 from hfm.shared.train.trainer import Trainer, TrainResult
 
 
 def _config(
     task: str, options: dict[str, Any], out_dir: Path, steps: int, batch_size: int, lr: float, seed: int, progress: bool
 ) -> Config:
-    return Config(
-        run=RunConfig(out_dir=str(out_dir), seed=seed),
-        task=TaskConfig(
-            name=task, options={k: v for k, v in options.items() if isinstance(v, str | int | float | dict)}
-        ),
-        train=TrainConfig(
-            steps=steps,
-            batch_size=batch_size,
-            log_every=max(1, steps // 10),
-            ckpt_every=steps,
-            keep_last=1,
-            progress=progress,
-        ),
-        optim=OptimConfig(lr=lr, weight_decay=0.05, warmup_steps=max(1, steps // 10), min_lr=lr / 20),
+    plain = {k: v for k, v in options.items() if isinstance(v, str | int | float | dict)}  # arrays stay out of YAML
+    return Config.short_run(
+        out_dir, task, plain, steps=steps, batch_size=batch_size, lr=lr, seed=seed, progress=progress, min_lr=lr / 20
     )
 
 

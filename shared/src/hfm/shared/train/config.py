@@ -84,6 +84,44 @@ class Config:
     ema: EmaConfig = field(default_factory=EmaConfig)
     data: DataConfig = field(default_factory=DataConfig)
 
+    @classmethod
+    def short_run(
+        cls,
+        out_dir: str | Path,
+        task: str,
+        options: dict[str, Any],
+        *,
+        steps: int,
+        batch_size: int,
+        lr: float,
+        seed: int = 0,
+        progress: bool = True,
+        weight_decay: float = 0.05,
+        warmup_steps: int | None = None,
+        min_lr: float | None = None,
+        logs: int = 10,
+    ) -> Config:
+        """A run built in code (domain CLIs, benchmarks, the quickstart): `logs` metric lines over the run, one
+        checkpoint at the end, only that one kept; warm-up a tenth of the steps and a cosine to lr/10 unless given."""
+        return cls(
+            run=RunConfig(out_dir=str(out_dir), seed=seed),
+            task=TaskConfig(name=task, options=options),
+            train=TrainConfig(
+                steps=steps,
+                batch_size=batch_size,
+                log_every=max(1, steps // logs),
+                ckpt_every=steps,
+                keep_last=1,
+                progress=progress,
+            ),
+            optim=OptimConfig(
+                lr=lr,
+                weight_decay=weight_decay,
+                warmup_steps=max(1, steps // 10) if warmup_steps is None else warmup_steps,
+                min_lr=lr / 10 if min_lr is None else min_lr,
+            ),
+        )
+
 
 def config_to_dict(config: Config) -> dict[str, Any]:
     """Plain nested dict in the YAML layout (task options flattened next to the task name)."""
