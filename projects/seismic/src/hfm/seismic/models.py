@@ -13,8 +13,9 @@ import torch.nn.functional as F
 from torch import nn
 
 from hfm.seismic.tokenizer import WaveformTokenizer
+from hfm.shared.errors import HFMError
 from hfm.shared.models.encoder import TokenEncoder
-from hfm.shared.models.mae import MAEConfig, MaskedAutoencoder
+from hfm.shared.models.mae import MAEConfig, MAEOutput, MaskedAutoencoder
 from hfm.shared.models.registry import PretrainedConfig, register_model
 from hfm.shared.models.trunk import TrunkConfig
 
@@ -52,6 +53,30 @@ class PhasePicker(nn.Module):
         return logits[:, :3].softmax(dim=1), logits[:, 3].sigmoid()
 
 
+class SpectralMAE(MaskedAutoencoder):
+    """Masked autoencoder whose hidden patches are predicted as log-amplitude spectra, one per component.
+
+    The phase of a 0.25 s stretch of noise or coda cannot be told from its context, so for raw samples the best
+    guess under squared error is close to zero and the loss stays near the signal's variance (1.0 after
+    normalisation) whatever the encoder learns. The amplitude spectrum of a hidden patch (how much energy, at which
+    frequencies, on which component) is what the context does predict: the envelope of an arrival and its coda.
+    """
+
+    def target_dim(self) -> int:
+        tokenizer = self.encoder.tokenizer
+        return tokenizer.channels * (tokenizer.patch_len // 2 + 1)
+
+    def targets(self, patches: torch.Tensor) -> torch.Tensor:
+        tokenizer = self.encoder.tokenizer
+        batch, tokens, _ = patches.shape
+        samples = patches.reshape(batch, tokens, tokenizer.channels, tokenizer.patch_len)
+        spectra = torch.fft.rfft(samples, dim=-1, norm="ortho").abs()
+        return torch.log1p(spectra).reshape(batch, tokens, -1)
+
+    def reconstruct(self, x: torch.Tensor, output: MAEOutput) -> torch.Tensor:
+        raise HFMError("a spectral-target MAE predicts spectra, not waveforms: there is no waveform to reconstruct")
+
+
 def picking_loss(
     logits: torch.Tensor, phase_targets: torch.Tensor, detection_targets: torch.Tensor
 ) -> tuple[torch.Tensor, dict[str, float]]:
@@ -79,13 +104,24 @@ def _register(size: str) -> None:
         heads: int = heads,
         mask_ratio: float = 0.6,
         block_size: int = 2,
+        norm_targets: bool = True,
+        target: str = "waveform",
     ):
+        if target not in ("waveform", "spectrum"):
+            raise HFMError(f"seismic MAE target must be 'waveform' or 'spectrum', got {target!r}")
         encoder = TokenEncoder(
             WaveformTokenizer(components, patch_len), TrunkConfig(width=width, depth=depth, heads=heads)
         )
-        return MaskedAutoencoder(
+        return (SpectralMAE if target == "spectrum" else MaskedAutoencoder)(
             encoder,
-            MAEConfig(mask_ratio=mask_ratio, block_size=block_size, decoder_width=64, decoder_depth=1, decoder_heads=4),
+            MAEConfig(
+                mask_ratio=mask_ratio,
+                block_size=block_size,
+                norm_targets=norm_targets,
+                decoder_width=64,
+                decoder_depth=1,
+                decoder_heads=4,
+            ),
         )
 
     what = "(3, T) ZNE waveforms at 100 Hz, any T"

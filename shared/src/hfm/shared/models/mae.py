@@ -9,7 +9,8 @@ Vision Learners", applied to whatever patches a domain's tokenizer makes).
 3. The encoder's trunk sees only the visible tokens. A light decoder gets them back at their places, a learned mask
    token everywhere else, its own sin-cos positions, and predicts every patch.
 4. The loss is the mean squared error over the hidden patches only; with `norm_targets` each target patch is first
-   normalised by its own mean and variance (the MAE paper's better-representation option).
+   normalised by its own mean and variance (the MAE paper's better-representation option). A domain whose raw
+   patches are a poor target overrides `targets` and `target_dim` in a subclass (seismic predicts spectra).
 """
 
 from __future__ import annotations
@@ -84,8 +85,12 @@ class MaskedAutoencoder(nn.Module):
         self.decoder_embed = nn.Linear(encoder.width, config.decoder_width)
         self.mask_token = nn.Parameter(torch.zeros(1, 1, config.decoder_width))
         self.decoder = Trunk(TrunkConfig(config.decoder_width, config.decoder_depth, config.decoder_heads))
-        self.decoder_pred = nn.Linear(config.decoder_width, encoder.tokenizer.patch_dim)
+        self.decoder_pred = nn.Linear(config.decoder_width, self.target_dim())
         nn.init.normal_(self.mask_token, std=0.02)
+
+    def target_dim(self) -> int:
+        """Length of one patch's target vector: the patch itself unless a subclass predicts something else."""
+        return self.encoder.tokenizer.patch_dim
 
     def targets(self, patches: torch.Tensor) -> torch.Tensor:
         if not self.config.norm_targets:
