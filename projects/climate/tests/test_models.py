@@ -29,6 +29,21 @@ def test_interpolation_mask_hides_inner_steps_only():
     assert per_step[0].sum() == 0 and per_step[1].all() and per_step[2].sum() == 0
 
 
+def test_interpolator_is_a_residual_on_the_straight_line():
+    torch.manual_seed(0)
+    model = create_model("climate-interpolator", patch_lat=2, patch_lon=2, width=16, depth=1, heads=2)
+    x = torch.randn(2, 5, 1, 4, 4)  # (B, T, V, H, W)
+    mask = interpolation_mask(model.encoder.tokenizer, (5, 1, 4, 4), batch=2)
+    torch.nn.init.zeros_(model.decoder_pred.weight)
+    torch.nn.init.zeros_(model.decoder_pred.bias)
+    filled = model.reconstruct(x, model(x, mask))  # a zero correction gives exactly the line
+    for step, w in enumerate((0.0, 0.25, 0.5, 0.75, 1.0)):
+        torch.testing.assert_close(filled[:, step], x[:, 0] * (1 - w) + x[:, -1] * w)
+    # the loss scores the hidden steps against their distance from the line: zero when the data are a line
+    line = x[:, :1] + torch.linspace(0, 1, 5).view(1, 5, 1, 1, 1) * (x[:, -1:] - x[:, :1])
+    assert model(line, mask).loss.item() < 1e-12 and model(x, mask).loss.item() > 0.1
+
+
 def test_untrained_forecaster_is_anomaly_persistence_and_rolls_out():
     torch.manual_seed(0)
     model = create_model("climate-forecaster", history=2, patch_lat=2, patch_lon=2, width=16, depth=1, heads=2)

@@ -4,6 +4,7 @@ import json
 
 import numpy as np
 import pandas as pd
+import pytest
 import torch
 from typer.testing import CliRunner
 
@@ -11,6 +12,7 @@ from hfm.seismic.cli import app
 from hfm.seismic.tasks import label_subset, load_encoder_weights
 from hfm.seismic.training import finetune, pretrain
 from hfm.seismic.windows import synthetic_windows
+from hfm.shared.errors import HFMError
 from hfm.shared.models.registry import create_model
 
 TINY = {"width": 32, "depth": 1, "heads": 2, "patch_len": 20}
@@ -76,3 +78,25 @@ def test_cli_refuses_an_unknown_data_source(tmp_path):
     result = CliRunner().invoke(app, ["pretrain", str(tmp_path / "run"), "--data", str(tmp_path / "nowhere")])
     assert result.exit_code != 0
     assert "neither 'synthetic' nor a SeisBench-format folder" in str(result.exception)
+
+
+def test_spectral_mae_predicts_log_amplitude_spectra_and_its_loss_falls(tmp_path):
+    from hfm.seismic.models import SpectralMAE
+
+    mae = create_model("seismic-mae-tiny")
+    assert isinstance(mae, SpectralMAE) and mae.decoder_pred.out_features == 3 * 13  # 25 samples -> 13 bins
+    patches = torch.zeros(1, 2, 75)
+    patches[0, 1, :25] = torch.cos(torch.arange(25) * 2 * torch.pi * 5 / 25)  # 5 cycles on Z in patch 1
+    spectra = mae.targets(patches).reshape(1, 2, 3, 13)
+    assert spectra[0, 0].abs().max() == 0 and spectra[0, 1, 1:].abs().max() == 0
+    assert int(spectra[0, 1, 0].argmax()) == 5 and spectra[0, 1, 0, 5] > 1
+    with pytest.raises(HFMError, match="no waveform to reconstruct"):
+        mae.reconstruct(torch.zeros(1, 3, 50), mae(torch.zeros(1, 3, 50)))
+    assert type(create_model("seismic-mae-tiny", target="waveform")).__name__ == "MaskedAutoencoder"
+    with pytest.raises(HFMError, match="'waveform' or 'spectrum'"):
+        create_model("seismic-mae-tiny", target="phase")
+    # unlike the raw-sample target, whose loss stays at the variance, the spectral loss falls within a short run
+    data = synthetic_windows(64, 5, 1000)
+    pretrain({"data": data, "samples": 1000}, tmp_path / "run", steps=30, batch_size=16, seed=0, progress=False)
+    losses = [json.loads(line)["loss"] for line in (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()]
+    assert losses[-1] < 0.6 * losses[0]

@@ -60,7 +60,7 @@ class ClimateMAETask(_StoreTask):
 
     def build_model(self) -> nn.Module:
         return create_model(
-            "climate-mae",
+            "climate-interpolator" if self.mode == "interpolation" else "climate-mae",
             variables=self.variables,
             mask_ratio=float(self.options.get("mask_ratio", 0.75)),
             **_arch(self.options),

@@ -69,11 +69,21 @@ def pretrain(
     model: str = typer.Option("seismic-mae-tiny", help="Registered MAE (seismic-mae-tiny|small|base)."),
     samples: int = typer.Option(1000, help="Window length in samples at 100 Hz."),
     seed: int = typer.Option(0, help="Seed."),
+    target: str = typer.Option(
+        "spectrum", help="What hidden patches are predicted as: 'spectrum' (log-amplitude spectra) or 'waveform'."
+    ),
 ) -> None:
     """Masked-autoencoder pretraining of the encoder on unlabelled windows."""
     from hfm.seismic.training import pretrain as run
 
-    options = {"data": _data_option(data), "split": split, "synthetic": synthetic, "model": model, "samples": samples}
+    options = {
+        "data": _data_option(data),
+        "split": split,
+        "synthetic": synthetic,
+        "model": model,
+        "samples": samples,
+        "model_args": {"target": target},
+    }
     mae, result = run(options, output, steps=steps, batch_size=batch_size, seed=seed)
     folder = _export(mae, output / "model", model, {}, Path(data) if data != "synthetic" else None)
     typer.echo(f"pretrained {result.step} steps ({result.samples_per_s or 0:.0f} windows/s); artifact: {folder}")

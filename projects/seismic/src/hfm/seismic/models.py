@@ -105,7 +105,7 @@ def _register(size: str) -> None:
         mask_ratio: float = 0.6,
         block_size: int = 2,
         norm_targets: bool = True,
-        target: str = "waveform",
+        target: str = "spectrum",
     ):
         if target not in ("waveform", "spectrum"):
             raise HFMError(f"seismic MAE target must be 'waveform' or 'spectrum', got {target!r}")

@@ -99,7 +99,10 @@ class MaskedAutoencoder(nn.Module):
         var = patches.var(dim=-1, keepdim=True, unbiased=False)
         return (patches - mean) / (var + 1e-6).sqrt()
 
-    def forward(self, x: torch.Tensor, mask: torch.Tensor | None = None) -> MAEOutput:
+    def forward(
+        self, x: torch.Tensor, mask: torch.Tensor | None = None, target: torch.Tensor | None = None
+    ) -> MAEOutput:
+        """`target` (shaped like x) replaces x as what the hidden patches are scored against, e.g. a residual."""
         tokenizer = self.encoder.tokenizer
         patches = tokenizer.patchify(x)
         coords = tokenizer.coordinates(tuple(x.shape[1:]))
@@ -124,7 +127,8 @@ class MaskedAutoencoder(nn.Module):
         positions = sincos_embedding(coords, self.config.decoder_width).to(full.device, full.dtype)
         prediction = self.decoder_pred(self.decoder(full + positions))
 
-        per_patch = (prediction.float() - self.targets(patches.float())).pow(2).mean(dim=-1)
+        wanted = patches if target is None else tokenizer.patchify(target)
+        per_patch = (prediction.float() - self.targets(wanted.float())).pow(2).mean(dim=-1)
         loss = (per_patch * mask).sum() / mask.sum()
         return MAEOutput(loss=loss, prediction=prediction, mask=mask)
 
