@@ -7,12 +7,14 @@ fine-tunes, evaluates against its baseline and exports; the core runs them in tu
 from __future__ import annotations
 
 import re
+import shutil
 import traceback
 from dataclasses import dataclass, field
 from importlib.metadata import entry_points
 from pathlib import Path
 from typing import Any
 
+from hfm.shared.errors import HFMError
 from hfm.shared.jsonio import dump_json, write_atomic
 from hfm.shared.plugins import installed_domains
 
@@ -44,6 +46,22 @@ def _under(folder: str, markdown: str) -> str:
     return _RELATIVE_LINK.sub(lambda m: f"]({folder}/{m.group(1)})", markdown)
 
 
+_MARKER = ".hfm-quickstart"  # marks a folder as the quickstart's own, safe to clear on the next run
+
+
+def _fresh(folder: Path) -> Path:
+    """An empty folder for one section: training runs resume from checkpoints in their folder, so a report written
+    again into the same place would otherwise reuse the models of the previous report instead of training anew.
+    Only a folder an earlier quickstart wrote is cleared; anything else in the way is an error, never deleted."""
+    if folder.exists() and any(folder.iterdir()):
+        if not (folder / _MARKER).exists():
+            raise HFMError(f"{folder}: exists and was not written by hfm quickstart; choose another --out folder")
+        shutil.rmtree(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / _MARKER).write_text("written by hfm quickstart; cleared when the quickstart runs here again\n")
+    return folder
+
+
 def run_quickstart(context: QuickstartContext, only: list[str] | None = None) -> tuple[Path, list[str]]:
     """Run every selected domain's quickstart; returns the report's index.md and the domains that failed."""
     context.out_dir.mkdir(parents=True, exist_ok=True)
@@ -56,8 +74,7 @@ def run_quickstart(context: QuickstartContext, only: list[str] | None = None) ->
         if hook is None:
             sections.append(f"## {domain.name}\n\n{domain.distribution} {domain.version} has no quickstart step yet.\n")
             continue
-        domain_dir = context.out_dir / domain.name
-        domain_dir.mkdir(parents=True, exist_ok=True)
+        domain_dir = _fresh(context.out_dir / domain.name)
         try:
             result: QuickstartResult = hook(
                 QuickstartContext(domain_dir, context.smoke, context.seed, context.show_progress)
@@ -72,13 +89,12 @@ def run_quickstart(context: QuickstartContext, only: list[str] | None = None) ->
     for step in sorted(entry_points(group=AFTER_GROUP), key=lambda ep: ep.name):
         if only and step.name not in only:
             continue
-        step_dir = context.out_dir / step.name
+        step_dir = _fresh(context.out_dir / step.name)
         try:
             result = step.load()(QuickstartContext(step_dir, context.smoke, context.seed, context.show_progress))
         except Exception as error:
             failed.append(step.name)
             sections.append(f"## {step.name}\n\nFAILED: {type(error).__name__}: {error}\n")
-            step_dir.mkdir(parents=True, exist_ok=True)
             (step_dir / "error.txt").write_text(traceback.format_exc())
             continue
         sections.append(_under(step.name, result.markdown))

@@ -8,6 +8,7 @@ better; ratio = hfm / xarray). Plots and run folders go to `$HFM_BENCH_OUT/clima
 from __future__ import annotations
 
 import os
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -15,8 +16,12 @@ from hfm.climate.experiments import BASELINES, Budget, era5_experiment, speed_ex
 
 
 def _out(name: str) -> Path:
+    """A fresh folder for one experiment: a run folder left from an earlier benchmark would be resumed by the trainer
+    (it continues from the newest checkpoint), and the figures would then come from that earlier run's model."""
     path = Path(os.environ.get("HFM_BENCH_OUT", "benchmarks")) / "climate" / name
-    path.mkdir(parents=True, exist_ok=True)
+    if path.exists():
+        shutil.rmtree(path)
+    path.mkdir(parents=True)
     return path
 
 
