@@ -7,6 +7,7 @@ sub-daily data spanning less than a year of training (a day-of-year mean would t
 
 from __future__ import annotations
 
+import warnings
 from typing import Literal
 
 import numpy as np
@@ -65,7 +66,9 @@ class Climatology:
         keys = calendar_keys(times, key)[train]
         values = np.asarray(fields)[train]
         unique = np.unique(keys)
-        means = np.stack([np.nanmean(values[keys == k], axis=0) for k in unique])
+        with warnings.catch_warnings():  # cells missing at every step (land in an SST grid) stay NaN, no warning
+            warnings.simplefilter("ignore", RuntimeWarning)
+            means = np.stack([np.nanmean(values[keys == k], axis=0) for k in unique])
         return cls(key, unique, means.astype("float32"))
 
     def at(self, times: xr.DataArray) -> np.ndarray:
