@@ -9,6 +9,7 @@
 
 from __future__ import annotations
 
+import warnings
 from functools import lru_cache
 from pathlib import Path
 
@@ -70,7 +71,9 @@ def tohoku_sac() -> Path:
 
 def tohoku_trace() -> tuple[obspy.Trace, obspy.UTCDateTime]:
     """The Tohoku vertical trace and the absolute time of its analyst P pick."""
-    trace = obspy.read(str(tohoku_sac()))[0]
+    with warnings.catch_warnings():  # its header delta 0.050000161 s is rounded to 20 Hz, which is what it is
+        warnings.filterwarnings("ignore", message="Sample spacing read from SAC file", category=UserWarning)
+        trace = obspy.read(str(tohoku_sac()))[0]
     sac = trace.stats.sac
     if str(sac.get("ka", "")).strip() != "P":
         raise HFMError(f"{tohoku_sac()}: SAC header ka is {sac.get('ka')!r}, expected the analyst P pick")
