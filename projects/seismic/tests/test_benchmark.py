@@ -1,6 +1,6 @@
 import numpy as np
 
-from hfm.seismic.benchmark import cut_event_windows, figures, loader_speed, summarise_efficiency
+from hfm.seismic.benchmark import cut_event_windows, figures, loader_speed, plot_efficiency, summarise_efficiency
 from hfm.seismic.reference_data import dummy_windows, theoretical_onsets, tohoku_trace, tohoku_window
 from hfm.seismic.windows import LabelledWindows
 
@@ -56,7 +56,7 @@ def test_loader_speed_and_figures_contract(dummy_dir):
     assert mae["ratio"] == 0.5
 
 
-def test_label_efficiency_is_summarised_over_seeds_and_reported_as_figures():
+def test_label_efficiency_is_summarised_over_seeds_and_reported_as_figures(tmp_path):
     rows = [
         {"fraction": 0.1, "start": start, "seed": seed, "detection_auc": auc, "phase_mcc": None, "p_mae_s": 0.5}
         for start, aucs in (("pretrained", (0.8, 0.9, 1.0)), ("scratch", (0.6, 0.7, 0.8)))
@@ -73,3 +73,5 @@ def test_label_efficiency_is_summarised_over_seeds_and_reported_as_figures():
     auc = found["seismic label efficiency, 10% labels: detection ROC-AUC, pretrained vs scratch"]
     assert abs(auc["ratio"] - 0.9 / 0.7) < 1e-9 and "mean of 3 seeds" in auc["notes"]
     assert found["seismic label efficiency, 10% labels: P onset MAE, pretrained vs scratch"]["ratio"] == 1.0
+    png = plot_efficiency(summary, 2048, tmp_path / "curve.png")
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

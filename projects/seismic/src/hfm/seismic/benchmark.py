@@ -28,6 +28,8 @@ from hfm.seismic.seisbench_format import SeisBenchDataset
 from hfm.seismic.training import finetune, pretrain
 from hfm.seismic.windows import LabelledWindows, synthetic_windows
 from hfm.shared.errors import HFMError
+from hfm.shared.eval.efficiency import EfficiencyCurve, EfficiencyPoint
+from hfm.shared.eval.report import plot_label_efficiency
 from hfm.shared.eval.stats import mean_confidence_interval
 from hfm.shared.jsonio import dump_json, write_atomic
 from hfm.shared.sample_data import shared_data_dir
@@ -209,6 +211,7 @@ def run_benchmark(out_dir: str | Path, config: BenchConfig | None = None, progre
                 )
                 scores = score_model(label, _predict(small, test_sets["synthetic"]), test_sets["synthetic"])
                 efficiency.append({"fraction": fraction, "start": label, "seed": seed, **asdict(scores)})
+    plot_efficiency(summarise_efficiency(efficiency), len(train), out_dir / "label_efficiency.png")
     speed = loader_speed(seismic / "seisbench-dummy")
     report = {
         "config": asdict(config),
@@ -243,6 +246,19 @@ def summarise_efficiency(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return summary
 
 
+def plot_efficiency(summary: list[dict[str, Any]], windows: int, path: Path) -> Path:
+    """Detection ROC-AUC against labelled windows, pretrained and scratch, with 95% bands (chance is 0.5)."""
+    curves = []
+    for start in ("pretrained", "scratch"):
+        points = [
+            EfficiencyPoint(row["fraction"], max(2, math.ceil(row["fraction"] * windows)), [], *row["detection_auc"])
+            for row in sorted(summary, key=lambda r: r["fraction"])
+            if row["start"] == start and row["detection_auc"] is not None
+        ]
+        curves.append(EfficiencyCurve(f"picker, {start}", "fine-tune", "detection ROC-AUC", 0.5, points))
+    return plot_label_efficiency(curves, path, "seismic label efficiency (synthetic test set)")
+
+
 def _interval(stat: tuple[float, float, float] | None) -> str:
     if stat is None:
         return "n/a"
@@ -263,6 +279,7 @@ def markdown(report: dict[str, Any], results: dict[str, list[PickScores]]) -> st
     for row in report["label_efficiency_summary"]:
         cells = " | ".join(_interval(row[k]) for k in EFFICIENCY_METRICS)
         lines.append(f"| {row['fraction']:.0%} | {row['start']} | {row['seeds']} | {cells} |")
+    lines += ["", "![label efficiency](label_efficiency.png)"]
     speed = report["loader"]
     theirs = speed["seisbench_windows_per_s"]
     lines += [
