@@ -97,6 +97,11 @@ class InterpolatingMAE(MaskedAutoencoder):
         return tokenizer.unpatchify(merged, tuple(x.shape[1:]))
 
 
+def _mae_config(mask_ratio: float) -> MAEConfig:
+    """The decoder and targets of both masked models: raw anomalies (already standardised), a light decoder."""
+    return MAEConfig(mask_ratio=mask_ratio, norm_targets=False, decoder_width=32, decoder_depth=1, decoder_heads=4)
+
+
 _INFO = "standardised anomalies (time, variable, lat, lon) from an hfm climate store"
 
 
@@ -113,8 +118,7 @@ def climate_mae(
     heads: int = 4,
     mask_ratio: float = 0.75,
 ) -> MaskedAutoencoder:
-    config = MAEConfig(mask_ratio=mask_ratio, norm_targets=False, decoder_width=32, decoder_depth=1, decoder_heads=4)
-    return MaskedAutoencoder(_encoder(variables, patch_lat, patch_lon, width, depth, heads), config)
+    return MaskedAutoencoder(_encoder(variables, patch_lat, patch_lon, width, depth, heads), _mae_config(mask_ratio))
 
 
 @register_model(
@@ -156,8 +160,7 @@ def climate_interpolator(
     heads: int = 4,
     mask_ratio: float = 0.75,
 ) -> InterpolatingMAE:
-    config = MAEConfig(mask_ratio=mask_ratio, norm_targets=False, decoder_width=32, decoder_depth=1, decoder_heads=4)
-    return InterpolatingMAE(_encoder(variables, patch_lat, patch_lon, width, depth, heads), config)
+    return InterpolatingMAE(_encoder(variables, patch_lat, patch_lon, width, depth, heads), _mae_config(mask_ratio))
 
 
 def interpolation_mask(tokenizer: FieldTokenizer, data_shape: tuple[int, ...], batch: int) -> torch.Tensor:

@@ -28,7 +28,7 @@ from hfm.radiome.nnunet import DatasetJson, export_case, list_cases, write_datas
 from hfm.radiome.phantoms import make_phantom, phantom_affine
 from hfm.radiome.preprocess import normalize
 from hfm.radiome.tasks import train
-from hfm.shared.eval.stats import mean_confidence_interval
+from hfm.shared.eval.stats import format_interval, mean_confidence_interval
 
 BRAIN_COMMAND = "hfm radiome benchmark runs/radiome-brain --fractions 0.25,1 --seeds 3"
 PHANTOM_LABELS = {"background": 0, "shell": 1, "core": 2}
@@ -170,6 +170,6 @@ def _spread(brain: BrainResult, method: str, fraction: float, baseline: str) -> 
     for name in (method, baseline):
         values = [r.mean for r in brain.seeds(name, fraction)]
         if len(values) > 1:
-            mean, low, high = mean_confidence_interval(values)
-            parts.append(f"{name.split(' (')[0]} {mean:.3f} [{low:.3f}, {high:.3f}] over {len(values)} seeds")
+            interval = format_interval(*mean_confidence_interval(values))
+            parts.append(f"{name.split(' (')[0]} {interval} over {len(values)} seeds")
     return "; ".join(parts) if parts else "one seed"

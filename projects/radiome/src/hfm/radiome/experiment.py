@@ -10,7 +10,6 @@ may use unlabelled target data); no label of the test subject is used anywhere b
 
 from __future__ import annotations
 
-import math
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -31,7 +30,7 @@ from hfm.shared.artifacts import ModelCard, export_model
 from hfm.shared.errors import HFMError
 from hfm.shared.eval.efficiency import EfficiencyCurve, EfficiencyPoint
 from hfm.shared.eval.report import plot_label_efficiency
-from hfm.shared.eval.stats import mean_confidence_interval
+from hfm.shared.eval.stats import format_interval, mean_confidence_interval
 from hfm.shared.jsonio import dump_json, write_atomic
 
 CLASSES = (1, 2)  # Dice is reported for grey and white matter; background dominates and says little
@@ -94,11 +93,10 @@ class BrainResult:
             rows = self.seeds(method, fraction)
             r = average_rows(rows)
             shown = f"{fraction:.0%}" if method.startswith(("hfm", "MONAI")) else "-"
-            mean, low, high = mean_confidence_interval([x.mean for x in rows])
-            interval = "" if math.isnan(low) else f" [{low:.3f}, {high:.3f}]"
+            interval = format_interval(*mean_confidence_interval([x.mean for x in rows]))
             lines.append(
                 f"| {method} | {shown} | {len(rows)} | {r.grey_matter:.3f} | {r.white_matter:.3f} | "
-                f"{mean:.3f}{interval} | {r.train_s:.0f} |"
+                f"{interval} | {r.train_s:.0f} |"
             )
         return "\n".join(lines) + "\n"
 

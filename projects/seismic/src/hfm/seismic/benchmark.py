@@ -30,7 +30,7 @@ from hfm.seismic.windows import LabelledWindows, synthetic_windows
 from hfm.shared.errors import HFMError
 from hfm.shared.eval.efficiency import EfficiencyCurve, EfficiencyPoint
 from hfm.shared.eval.report import plot_label_efficiency
-from hfm.shared.eval.stats import mean_confidence_interval
+from hfm.shared.eval.stats import format_interval, mean_confidence_interval
 from hfm.shared.jsonio import dump_json, write_atomic
 from hfm.shared.sample_data import shared_data_dir
 
@@ -262,8 +262,7 @@ def plot_efficiency(summary: list[dict[str, Any]], windows: int, path: Path) -> 
 def _interval(stat: tuple[float, float, float] | None) -> str:
     if stat is None:
         return "n/a"
-    mean, low, high = stat
-    return f"{mean:.3f}" if math.isnan(low) else f"{mean:.3f} [{low:.3f}, {high:.3f}]"
+    return format_interval(*stat)
 
 
 def markdown(report: dict[str, Any], results: dict[str, list[PickScores]]) -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import typer
 
@@ -31,6 +32,11 @@ def _data_option(data: str) -> str:
     if data != "synthetic" and not Path(data).is_dir():
         raise HFMError(f"--data {data}: neither 'synthetic' nor a SeisBench-format folder")
     return data
+
+
+def _window_options(data: str, split: str, synthetic: int, model: str, samples: int) -> dict[str, Any]:
+    """Task options both training commands share: where the windows come from, the model, the window length."""
+    return {"data": _data_option(data), "split": split, "synthetic": synthetic, "model": model, "samples": samples}
 
 
 @app.command()
@@ -76,14 +82,7 @@ def pretrain(
     """Masked-autoencoder pretraining of the encoder on unlabelled windows."""
     from hfm.seismic.training import pretrain as run
 
-    options = {
-        "data": _data_option(data),
-        "split": split,
-        "synthetic": synthetic,
-        "model": model,
-        "samples": samples,
-        "model_args": {"target": target},
-    }
+    options = {**_window_options(data, split, synthetic, model, samples), "model_args": {"target": target}}
     mae, result = run(options, output, steps=steps, batch_size=batch_size, seed=seed)
     folder = _export(mae, output / "model", model, {}, Path(data) if data != "synthetic" else None)
     typer.echo(f"pretrained {result.step} steps ({result.samples_per_s or 0:.0f} windows/s); artifact: {folder}")
@@ -108,11 +107,7 @@ def finetune(
     from hfm.seismic.training import finetune as run
 
     options = {
-        "data": _data_option(data),
-        "split": split,
-        "synthetic": synthetic,
-        "model": model,
-        "samples": samples,
+        **_window_options(data, split, synthetic, model, samples),
         "label_fraction": label_fraction,
         "sigma_s": sigma,
     }

@@ -23,3 +23,8 @@ def mean_confidence_interval(values: Sequence[float], confidence: float = 0.95) 
         return mean, math.nan, math.nan
     half = float(stats.t.ppf((1 + confidence) / 2, df=data.size - 1) * data.std(ddof=1) / math.sqrt(data.size))
     return mean, mean - half, mean + half
+
+
+def format_interval(mean: float, low: float, high: float) -> str:
+    """ "0.479 [0.251, 0.707]", or the mean alone where the interval is undefined (one value)."""
+    return f"{mean:.3f}" if math.isnan(low) else f"{mean:.3f} [{low:.3f}, {high:.3f}]"

@@ -98,24 +98,26 @@ def run_benchmarks(only: list[str] | None = None) -> dict[str, Any]:
 
 def merge_results(previous: dict[str, Any], new: dict[str, Any]) -> dict[str, Any]:
     """`new` measured some benchmarks again: their figures and failures replace the previous ones, others stay."""
-    previous_runs = _runs(previous)  # first: it names the run of figures from older files
+    previous = _with_runs(previous)
     rerun = {name for run in new["runs"] for name in run["benchmarks"]}
     kept = [f for f in previous.get("figures", []) if f["benchmark"] not in rerun]
     figures = sorted(kept + new["figures"], key=lambda f: f["benchmark"])
     failures = [f for f in previous.get("failures", []) if f["benchmark"] not in rerun] + new["failures"]
     still_cited = {f["run"] for f in figures} | {f.get("run") for f in failures}
-    runs = [run for run in previous_runs if run["date"] in still_cited] + new["runs"]
+    runs = [run for run in previous["runs"] if run["date"] in still_cited] + new["runs"]
     return {"runs": runs, "figures": figures, "failures": failures}
 
 
-def _runs(results: dict[str, Any]) -> list[dict[str, Any]]:
+def _with_runs(results: dict[str, Any]) -> dict[str, Any]:
+    """A results.json written before runs were recorded, as one run named by its date for all its figures."""
     if "runs" in results:
-        return list(results["runs"])
-    # results.json written before runs were recorded: one run, named by its date, for all its figures
-    for figure in results.get("figures", []):
-        figure.setdefault("run", results["date"])
+        return results
     benchmarks = sorted({f["benchmark"] for f in results.get("figures", [])})
-    return [{"date": results["date"], "machine": results["machine"], "benchmarks": benchmarks}]
+    return {
+        "runs": [{"date": results["date"], "machine": results["machine"], "benchmarks": benchmarks}],
+        "figures": [f | {"run": results["date"]} for f in results.get("figures", [])],
+        "failures": [f | {"run": results["date"]} for f in results.get("failures", [])],
+    }
 
 
 def to_markdown(results: dict[str, Any]) -> str:
@@ -125,7 +127,7 @@ def to_markdown(results: dict[str, Any]) -> str:
         "Each ratio is value / baseline, measured side by side in the same run. Runs:",
         "",
     ]
-    for run in _runs(results):
+    for run in results["runs"]:
         machine = run["machine"]
         lines.append(
             f"- {run['date']} on {machine['hostname']} ({machine['cpus']} CPUs, 1-min load "
