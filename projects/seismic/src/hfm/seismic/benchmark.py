@@ -211,7 +211,8 @@ def run_benchmark(out_dir: str | Path, config: BenchConfig | None = None, progre
                 )
                 scores = score_model(label, _predict(small, test_sets["synthetic"]), test_sets["synthetic"])
                 efficiency.append({"fraction": fraction, "start": label, "seed": seed, **asdict(scores)})
-    plot_efficiency(summarise_efficiency(efficiency), len(train), out_dir / "label_efficiency.png")
+    summary = summarise_efficiency(efficiency)
+    plot_efficiency(summary, len(train), out_dir / "label_efficiency.png")
     speed = loader_speed(seismic / "seisbench-dummy")
     report = {
         "config": asdict(config),
@@ -219,7 +220,7 @@ def run_benchmark(out_dir: str | Path, config: BenchConfig | None = None, progre
         "finetune": {"steps": fine.step, "samples_per_s": fine.samples_per_s},
         "results": {name: [asdict(r) for r in rows] for name, rows in results.items()},
         "label_efficiency": efficiency,
-        "label_efficiency_summary": summarise_efficiency(efficiency),
+        "label_efficiency_summary": summary,
         "loader": speed,
         "peer_note": peer_note,
     }
