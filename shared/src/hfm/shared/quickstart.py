@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from hfm.shared.errors import HFMError
+from hfm.shared.eval.figures import Figure
 from hfm.shared.jsonio import dump_json, write_atomic
 from hfm.shared.plugins import installed_domains
 
@@ -36,6 +37,7 @@ class QuickstartResult:
     domain: str
     markdown: str  # the domain's section of index.md (tables, links to PNGs in out_dir)
     metrics: dict[str, Any] = field(default_factory=dict)
+    figures: list[Figure] = field(default_factory=list)  # headline figures: shown with interval and win/tie/loss
 
 
 _RELATIVE_LINK = re.compile(r"\]\((?!https?:|/|#)([^)]+)\)")
