@@ -43,6 +43,7 @@ class InstalledDomain:
     distribution: str
     version: str
     entry_point: EntryPoint
+    summary: str = ""  # the distribution's one-line description, known without importing the domain
 
     def load(self) -> DomainPlugin:
         try:
@@ -67,6 +68,7 @@ def installed_domains() -> list[InstalledDomain]:
                 distribution=dist.metadata["Name"] if dist else "?",
                 version=dist.version if dist else "?",
                 entry_point=ep,
+                summary=(dist.metadata["Summary"] or "") if dist else "",
             )
         )
     return sorted(found, key=lambda d: d.name)

@@ -28,11 +28,24 @@ COMMAND_GROUP = "hfm.commands"
 
 
 class DomainAwareGroup(TyperGroup):
-    """Adds each installed domain's command group, importing the domain only when its commands are used."""
+    """Adds each installed domain's command group, importing the domain only when its commands are used.
+
+    Listing the commands (`hfm --help`) must not import a domain (each pulls torch, ObsPy, MONAI...): while help is
+    being formatted, a domain or extra group is a light stand-in named after it, its help the distribution's summary.
+    """
+
+    _listing = False
 
     def list_commands(self, ctx: click.Context) -> list[str]:
         extra = {ep.name for ep in entry_points(group=COMMAND_GROUP)}
         return sorted(set(super().list_commands(ctx)) | {d.name for d in installed_domains()} | extra)
+
+    def format_help(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        self._listing = True
+        try:
+            super().format_help(ctx, formatter)
+        finally:
+            self._listing = False
 
     def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
         command = super().get_command(ctx, name)
@@ -40,16 +53,30 @@ class DomainAwareGroup(TyperGroup):
             return command
         for ep in entry_points(group=COMMAND_GROUP):
             if ep.name == name:
-                return typer.main.get_command(ep.load())
+                if self._listing:
+                    return _stand_in(name, ep.dist.metadata["Summary"] if ep.dist else "")
+                return _named(typer.main.get_command(ep.load()), name)
         for domain in installed_domains():
             if domain.name == name:
+                if self._listing:
+                    return _stand_in(name, domain.summary)
                 plugin = domain.load()
                 if plugin.cli is None:
                     return None
-                group = typer.main.get_command(plugin.cli())
+                group = _named(typer.main.get_command(plugin.cli()), name)
                 group.help = group.help or plugin.summary
                 return group
         return None
+
+
+def _stand_in(name: str, summary: str) -> click.Command:
+    return TyperGroup(name=name, help=summary or f"Commands of the {name} package.")
+
+
+def _named(command: click.Command, name: str) -> click.Command:
+    """A sub-app built without a name would be listed with a blank one."""
+    command.name = name
+    return command
 
 
 app = typer.Typer(

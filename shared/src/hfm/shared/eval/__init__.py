@@ -1,24 +1,35 @@
-"""Evaluation protocols: probes on frozen embeddings, fine-tuning, label-efficiency curves, reports."""
+"""Evaluation protocols: probes on frozen embeddings, fine-tuning, label-efficiency curves, reports.
 
-from hfm.shared.eval.efficiency import EfficiencyCurve, EfficiencyPoint, label_efficiency, subsample
-from hfm.shared.eval.embeddings import as_encoder, embed
-from hfm.shared.eval.finetune import finetune
-from hfm.shared.eval.probes import ProbeResult, knn_probe, linear_probe
-from hfm.shared.eval.report import plot_label_efficiency, write_report
-from hfm.shared.eval.stats import mean_confidence_interval
+Names are imported on first use (PEP 562), so `hfm.shared.eval.figures` and `.stats` load without torch or
+scikit-learn: the CLI's help and the report renderers stay fast.
+"""
 
-__all__ = [
-    "EfficiencyCurve",
-    "EfficiencyPoint",
-    "ProbeResult",
-    "as_encoder",
-    "embed",
-    "finetune",
-    "knn_probe",
-    "label_efficiency",
-    "linear_probe",
-    "mean_confidence_interval",
-    "plot_label_efficiency",
-    "subsample",
-    "write_report",
-]
+from __future__ import annotations
+
+from importlib import import_module
+from typing import Any
+
+_EXPORTS = {
+    "EfficiencyCurve": "efficiency",
+    "EfficiencyPoint": "efficiency",
+    "label_efficiency": "efficiency",
+    "subsample": "efficiency",
+    "as_encoder": "embeddings",
+    "embed": "embeddings",
+    "finetune": "finetune",
+    "ProbeResult": "probes",
+    "knn_probe": "probes",
+    "linear_probe": "probes",
+    "plot_label_efficiency": "report",
+    "write_report": "report",
+    "mean_confidence_interval": "stats",
+    "Figure": "figures",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _EXPORTS:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(import_module(f"{__name__}.{_EXPORTS[name]}"), name)
