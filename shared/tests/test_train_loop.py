@@ -1,4 +1,4 @@
-"""The trainer in this process: bf16 autocast on CPU, loss falls, EMA, run folder contents; the benchmark harness."""
+"""The trainer in this process: bf16 autocast on CPU, loss falls, EMA, run folder contents."""
 
 from __future__ import annotations
 
@@ -11,7 +11,6 @@ from accelerate.state import AcceleratorState
 from safetensors.torch import load_file
 
 from hfm.shared.errors import HFMError
-from hfm.shared.train import benchmark
 from hfm.shared.train.config import load_config
 from hfm.shared.train.task import build_task
 from hfm.shared.train.trainer import Trainer
@@ -74,78 +73,3 @@ def test_resume_refuses_a_changed_global_batch(tmp_path):
     changed = load_config(None, [*base, "train.batch_size=16", "train.steps=4"])
     with pytest.raises(HFMError, match=r"train\.batch_size is 16 but the run was started with 8"):
         Trainer(changed, build_task(changed.task.name, changed.task.options)).fit()
-
-
-def test_harness_discovers_runs_and_reports_failures(tmp_path, monkeypatch):
-    (tmp_path / "fake_bench.py").write_text(
-        "def good():\n"
-        "    return [{'name': 'x', 'value': 2.0, 'baseline': 1.0, 'ratio': 2.0, 'unit': 's', 'command': 'c'}]\n"
-        "def incomplete():\n"
-        "    return [{'name': 'y', 'value': 1.0}]\n"
-    )
-    monkeypatch.syspath_prepend(str(tmp_path))
-    monkeypatch.setattr(benchmark, "CORE_BENCHMARKS", {"good": "fake_bench:good", "bad": "fake_bench:incomplete"})
-    found = {b.name: b for b in benchmark.discover()}  # installed domains may add their own
-    assert found["good"].origin == "core" and found["bad"].target == "fake_bench:incomplete"
-    results = benchmark.run_benchmarks(["good", "bad"])
-    assert [f["name"] for f in results["figures"]] == ["x"]
-    assert results["failures"][0]["benchmark"] == "bad" and "lacks baseline, ratio" in results["failures"][0]["error"]
-    json_path, md_path = benchmark.write_results(results, tmp_path / "out")
-    assert json.loads(json_path.read_text())["figures"][0]["ratio"] == 2.0
-    assert "| good | x | 2 | 1 | **2.000** | s |  | `c` |" in md_path.read_text()
-    with pytest.raises(HFMError, match="unknown benchmark 'nope'"):
-        benchmark.run_benchmarks(["nope"])
-
-
-def test_trainer_overhead_figures_are_side_by_side_ratios():
-    from hfm.shared.train.overhead import trainer_overhead
-
-    figures = trainer_overhead(repeats=1, steps=3, batch=16)
-    assert len(figures) == 2
-    for figure in figures:
-        assert figure["value"] > 0 and figure["baseline"] > 0
-        assert figure["ratio"] == pytest.approx(figure["value"] / figure["baseline"])
-
-
-def test_partial_benchmark_run_replaces_only_its_figures(tmp_path):
-    def figure(bench, name, ratio):
-        return {
-            "benchmark": bench,
-            "name": name,
-            "value": ratio,
-            "baseline": 1.0,
-            "ratio": ratio,
-            "unit": "s",
-            "command": "c",
-        }
-
-    machine = {"hostname": "h", "platform": "p", "cpus": 2, "load_average_1min": 0.5}
-    old = {
-        "date": "2026-01-01T00:00:00+00:00",
-        "machine": machine,
-        "failures": [],
-        "figures": [figure("a", "a1", 1.5), figure("b", "b1", 2.0), figure("b", "b2", 3.0)],
-    }
-    (tmp_path / "results.json").write_text(json.dumps(old))
-    new = {
-        "runs": [{"date": "2026-02-02T00:00:00+00:00", "machine": machine, "benchmarks": ["b"]}],
-        "figures": [figure("b", "b1", 1.1) | {"run": "2026-02-02T00:00:00+00:00"}],
-        "failures": [],
-    }
-    json_path, md_path = benchmark.write_results(new, tmp_path, merge=True)
-    merged = json.loads(json_path.read_text())
-    assert [(f["name"], f["ratio"], f["run"][:7]) for f in merged["figures"]] == [
-        ("a1", 1.5, "2026-01"),
-        ("b1", 1.1, "2026-02"),
-    ]  # b2 was not measured again: gone, not stale
-    assert [r["date"][:7] for r in merged["runs"]] == ["2026-01", "2026-02"]
-    text = md_path.read_text()
-    assert "- 2026-01-01T00:00:00+00:00 on h (2 CPUs, 1-min load 0.50): a, b" in text
-    assert "| b | b1 | 1.1 | 1 | **1.100** |" in text and "b2" not in text
-    # a later run of both benchmarks leaves no figure to the earlier runs: they are dropped from the list
-    later = {
-        "runs": [{"date": "2026-03-03T00:00:00+00:00", "machine": machine, "benchmarks": ["a", "b"]}],
-        "figures": [figure("a", "a1", 1.2) | {"run": "2026-03-03T00:00:00+00:00"}],
-        "failures": [],
-    }
-    assert [r["date"][:7] for r in benchmark.merge_results(merged, later)["runs"]] == ["2026-03"]

@@ -12,11 +12,14 @@ def bench(
     only: list[str] = typer.Option(
         None,
         "--only",
-        help="Run only this benchmark; repeatable. Its figures replace those in results.json; the others stay.",
+        help="Run only this benchmark; repeatable. Written to OUT/partial/<names>.{json,md}; results.json is "
+        "never touched.",
     ),
     list_: bool = typer.Option(False, "--list", help="List the benchmarks found and exit."),
 ) -> None:
-    """Run every benchmark (core ones and those packages declare in the `hfm.benchmarks` entry points)."""
+    """Run every benchmark (core ones and those packages declare in the `hfm.benchmarks` entry points).
+
+    One run, one file: without --only, OUT/results.{json,md} are written whole from this run."""
     from hfm.shared.train.benchmark import discover, run_benchmarks, write_results
 
     if list_:
@@ -24,9 +27,9 @@ def bench(
             typer.echo(f"{benchmark.name}\t{benchmark.target}\t({benchmark.origin})")
         return
     results = run_benchmarks(only or None)
-    json_path, md_path = write_results(results, out, merge=bool(only))
+    json_path, md_path = write_results(results, out)
     typer.echo(md_path.read_text())
-    typer.echo(f"written: {json_path} and results.md")
+    typer.echo(f"written: {json_path} and {md_path}")
     if results["failures"]:
         raise typer.Exit(1)
 

@@ -9,10 +9,11 @@ onsets, another algorithm's segmentation) is a consistency check and is never co
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from typing import Any, Literal
 
 Outcome = Literal["win", "tie", "loss", "consistency check", "no interval"]
+OUTCOMES: tuple[Outcome, ...] = ("win", "tie", "loss", "consistency check", "no interval")
 REFERENCES = ("measurement", "consistency check")
 
 
@@ -51,9 +52,27 @@ class Figure:
             raise ValueError(f"figure {self.name!r}: reference must be one of {REFERENCES}, not {self.reference!r}")
         if self.n_test < 1:
             raise ValueError(f"figure {self.name!r}: n_test must be at least 1, got {self.n_test}")
-        low, high = self.interval
+        if self.higher_is_better not in (True, False):
+            raise ValueError(f"figure {self.name!r}: higher_is_better must be a bool, not {self.higher_is_better}")
+        object.__setattr__(self, "higher_is_better", bool(self.higher_is_better))  # numpy bools in JSON fail
+        if len(self.interval) != 2:
+            raise ValueError(f"figure {self.name!r}: interval must be (low, high), got {self.interval!r}")
+        low, high = (float("nan") if x is None else float(x) for x in self.interval)
+        object.__setattr__(self, "interval", (low, high))  # JSON null -> NaN, numpy floats -> float
         if not (math.isnan(low) or math.isnan(high)) and low > high:
             raise ValueError(f"figure {self.name!r}: interval ({low}, {high}) is reversed")
+        if self.n_effective is not None and not self.n_effective > 0:
+            raise ValueError(f"figure {self.name!r}: n_effective must be positive, got {self.n_effective}")
+
+    @property
+    def domain(self) -> str:
+        """The part of `task` before its "/" (the whole task where it has none)."""
+        return self.task.split("/", 1)[0]
+
+    @property
+    def arrow(self) -> str:
+        """The better direction: "↑" when higher is better, "↓" when lower is."""
+        return "↑" if self.higher_is_better else "↓"
 
     @property
     def difference(self) -> float:
@@ -71,6 +90,17 @@ class Figure:
         data["outcome"] = self.outcome
         data["ratio"] = ratio(self.value, self.baseline)
         return data
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Figure:
+        """The inverse of `as_dict`: derived keys (difference, outcome, ratio) and unknown ones (the harness's
+        benchmark, commit, machine stamps) are ignored."""
+        names = {f.name for f in fields(cls)}
+        known = {k: v for k, v in data.items() if k in names}
+        if known.get("interval") is not None:
+            known["interval"] = tuple(known["interval"])
+        known["others"] = dict(known.get("others") or {})
+        return cls(**known)
 
 
 def outcome(interval: tuple[float, float], higher_is_better: bool, reference: str = "measurement") -> Outcome:

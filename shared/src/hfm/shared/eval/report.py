@@ -1,14 +1,25 @@
-"""Evaluation reports: Markdown tables, PNG plots (matplotlib, Agg backend: no display needed) and results.json."""
+"""Evaluation reports: Markdown tables, PNG plots (matplotlib, Agg backend: no display needed) and results.json.
+
+The figure tables (`headline_table`, `outcome_summary`) are the one rendering of `Figure`s that both
+`benchmarks/results.md` and the quickstart report use, so a figure reads the same wherever it appears.
+"""
 
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections import Counter
+from collections.abc import Iterable, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from hfm.shared.eval.efficiency import EfficiencyCurve
-from hfm.shared.eval.probes import ProbeResult
+from hfm.shared.eval.figures import Figure
 from hfm.shared.jsonio import dump_json, write_atomic
+
+if TYPE_CHECKING:  # type hints only: the figure tables load without scikit-learn
+    from hfm.shared.eval.efficiency import EfficiencyCurve
+    from hfm.shared.eval.probes import ProbeResult
+
+COUNTED = ("win", "tie", "loss")
 
 
 def _fmt(value: float) -> str:
@@ -107,3 +118,72 @@ def _finite(obj):
     if isinstance(obj, list | tuple):
         return [_finite(v) for v in obj]
     return obj
+
+
+def number(value: float | None, spec: str = ".4g") -> str:
+    """A figure's number: 4 significant digits, "n/a" for a missing or non-finite one."""
+    if value is None or isinstance(value, bool) or not math.isfinite(value):
+        return "n/a"
+    return format(value, spec)
+
+
+def difference_with_interval(figure: Figure) -> str:
+    """ "+0.0123 [-0.0040, +0.0290]": hfm - baseline and its paired 95% interval (the difference alone without one)."""
+    low, high = figure.interval
+    text = number(figure.difference, "+.4g")
+    if math.isnan(low) or math.isnan(high):
+        return f"{text} (no interval)"
+    return f"{text} [{number(low, '+.4g')}, {number(high, '+.4g')}]"
+
+
+def sample_size(figure: Figure) -> str:
+    """ "168 forecasts (effective 41)" or "42 events"."""
+    text = f"{figure.n_test} {figure.test_unit}".strip()
+    return text if figure.n_effective is None else f"{text} (effective {figure.n_effective:.0f})"
+
+
+def headline_figures(figures: Iterable[Figure]) -> list[Figure]:
+    """The figures flagged `headline`; a task with none flagged shows its first figure, so no task is hidden.
+    Consistency checks never headline: they are no comparison with a baseline."""
+    measured = [f for f in figures if f.reference == "measurement"]
+    flagged_tasks = {f.task for f in measured if f.headline}
+    chosen, seen = [], set()
+    for f in measured:
+        if f.headline or (f.task not in flagged_tasks and f.task not in seen):
+            chosen.append(f)
+            seen.add(f.task)
+    return chosen
+
+
+def headline_table(figures: Iterable[Figure]) -> list[str]:
+    """Markdown lines: per domain and task, hfm against its strongest baseline with the paired interval and outcome."""
+    lines = [
+        "| domain | task | metric | hfm | strongest baseline | hfm - baseline [95% interval] | method | n | outcome |",
+        "|---|---|---|---:|---|---|---|---|---|",
+    ]
+    for f in headline_figures(figures):
+        task = f.task.split("/", 1)[-1]
+        lines.append(
+            f"| {f.domain} | {task} | {f.metric} {f.arrow} | {number(f.value)} | {f.baseline_name} "
+            f"{number(f.baseline)} | {difference_with_interval(f)} | {f.interval_method} | {sample_size(f)} | "
+            f"**{f.outcome}** |"
+        )
+    return lines
+
+
+def outcome_summary(figures: Iterable[Figure]) -> str:
+    """ "2 wins, 1 tie, 3 losses of 6 figures; not counted: 1 consistency check, 0 without interval"."""
+    figures = list(figures)
+    counts = Counter(f.outcome for f in figures)
+    counted = sum(counts[k] for k in COUNTED)
+    return (
+        f"{_plural(counts['win'], 'win')}, {_plural(counts['tie'], 'tie')}, {_plural(counts['loss'], 'loss')} "
+        f"of {_plural(counted, 'figure')}; not counted: {_plural(counts['consistency check'], 'consistency check')}, "
+        f"{counts['no interval']} without interval"
+    )
+
+
+def _plural(count: int, word: str) -> str:
+    if count == 1:
+        return f"1 {word}"
+    return f"{count} {word}es" if word.endswith("s") else f"{count} {word}s"

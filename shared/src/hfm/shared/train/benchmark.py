@@ -1,40 +1,51 @@
 """The benchmark harness: finds every benchmark in the installed packages, runs it, writes JSON and Markdown.
 
-A benchmark is a zero-argument function returning a list of figures. Each figure is measured side by side with its
-baseline in the same run (same machine, same moment) and reported as a ratio:
+A benchmark is a zero-argument function returning a list of `hfm.shared.eval.figures.Figure`: one per (task,
+metric), hfm against its strongest baseline on the same test units, with the paired 95% interval of the difference
+(the other baselines in `others`). A dict with every field of a Figure is read as one. A legacy dict (name, value,
+baseline, unit, command; optional goal and notes) is still accepted, so domains convert one by one, but it has no
+direction and no interval: it is flagged `legacy` and never counted as a win, tie or loss.
 
-    {"name": ..., "value": ..., "baseline": ..., "ratio": value / baseline, "unit": ..., "command": ...}
+The core's benchmarks are listed in CORE_BENCHMARKS; a domain package adds its own through the entry-point group
+`hfm.benchmarks` (name = "module:function") in its pyproject.toml.
 
-optionally with "goal" (a human-readable target such as "< 1.03") and "notes". The core's benchmarks are listed in
-CORE_BENCHMARKS; a domain package adds its own through the entry-point group `hfm.benchmarks`
-(name = "module:function") in its pyproject.toml.
-
-A run of some benchmarks only (`--only`) replaces their figures in an existing results.json and keeps the others;
-every figure names the run (date, machine, load) that measured it, so a table never mixes runs silently.
+One run, one file: a run of every benchmark writes `results.{json,md}` whole, from one commit; a run of some
+(`--only`) writes `partial/<names>.{json,md}` beside them and never touches results.json, so a table never mixes
+runs. Every figure carries the commit, machine, 1-min load and date of the moment its benchmark finished.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import json
 import os
 import platform
 import socket
+import subprocess
 import time
 import traceback
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import MISSING, dataclass, fields
 from importlib import import_module
-from importlib.metadata import entry_points
+from importlib.metadata import PackageNotFoundError, entry_points, version
 from pathlib import Path
 from typing import Any
 
 from hfm.shared.errors import HFMError
+from hfm.shared.eval.figures import Figure, ratio
+from hfm.shared.eval.report import (
+    difference_with_interval,
+    headline_figures,
+    headline_table,
+    number,
+    outcome_summary,
+    sample_size,
+)
 from hfm.shared.jsonio import dump_json, write_atomic
 
 BENCHMARK_GROUP = "hfm.benchmarks"
 CORE_BENCHMARKS = {"trainer-overhead": "hfm.shared.train.overhead:trainer_overhead"}
-FIGURE_KEYS = ("name", "value", "baseline", "ratio", "unit", "command")
+LEGACY_KEYS = ("name", "value", "baseline", "unit", "command")
+FIGURE_FIELDS = tuple(f.name for f in fields(Figure) if f.default is MISSING and f.default_factory is MISSING)
 
 
 @dataclass(frozen=True)
@@ -43,7 +54,7 @@ class Benchmark:
     target: str  # "module:function"
     origin: str  # "core" or the distribution that declares it
 
-    def load(self) -> Callable[[], list[dict[str, Any]]]:
+    def load(self) -> Callable[[], list[Figure | dict[str, Any]]]:
         module, _, attr = self.target.partition(":")
         return getattr(import_module(module), attr)
 
@@ -56,11 +67,67 @@ def discover() -> list[Benchmark]:
     return [found[name] for name in sorted(found)]
 
 
-def check_figure(figure: dict[str, Any], benchmark: str) -> dict[str, Any]:
-    missing = [key for key in FIGURE_KEYS if key not in figure]
+def commit() -> str:
+    """`git describe --always --dirty` of the checkout this harness runs from, else hfm-shared's version."""
+    try:
+        described = subprocess.run(
+            ["git", "describe", "--always", "--dirty", "--abbrev=12"],
+            cwd=Path(__file__).resolve().parent,
+            capture_output=True,
+            text=True,
+            timeout=30,
+            check=True,
+        ).stdout.strip()
+        if described:
+            return described
+    except (OSError, subprocess.SubprocessError):
+        pass
+    try:
+        return f"hfm-shared {version('hfm-shared')} (no git checkout)"
+    except PackageNotFoundError:
+        return "unknown (no git checkout, hfm-shared not installed)"
+
+
+def machine() -> dict[str, Any]:
+    return {"hostname": socket.gethostname(), "platform": platform.platform(), "cpus": os.cpu_count()}
+
+
+def stamp(commit_id: str, host: str) -> dict[str, Any]:
+    """What every figure carries: the commit, machine and the 1-min load and date when its benchmark finished."""
+    return {
+        "commit": commit_id,
+        "machine": host,
+        "load_average_1min": os.getloadavg()[0] if hasattr(os, "getloadavg") else None,
+        "date": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+    }
+
+
+def to_record(item: Figure | dict[str, Any], benchmark: str) -> dict[str, Any]:
+    """One figure as the JSON record results.json holds; a legacy dict is flagged and has no outcome."""
+    if isinstance(item, dict) and all(key in item for key in FIGURE_FIELDS):
+        try:
+            item = Figure.from_dict(item)
+        except (TypeError, ValueError) as error:
+            raise HFMError(f"benchmark {benchmark}: figure {item.get('name', '?')!r}: {error}") from error
+    if isinstance(item, Figure):
+        return {"benchmark": benchmark, "legacy": False, **item.as_dict()}
+    if not isinstance(item, dict):
+        raise HFMError(f"benchmark {benchmark}: returned a {type(item).__name__}, not a Figure")
+    missing = [key for key in LEGACY_KEYS if key not in item]
     if missing:
-        raise HFMError(f"benchmark {benchmark}: figure {figure.get('name', '?')!r} lacks {', '.join(missing)}")
-    return {"benchmark": benchmark, **figure}
+        raise HFMError(f"benchmark {benchmark}: figure {item.get('name', '?')!r} lacks {', '.join(missing)}")
+    return {
+        "benchmark": benchmark,
+        "task": f"{benchmark} (legacy)",
+        "goal": "",
+        "notes": "",
+        **item,
+        "legacy": True,
+        "ratio": ratio(item["value"], item["baseline"]),
+        "higher_is_better": None,
+        "interval": [None, None],
+        "outcome": "no interval",
+    }
 
 
 def run_benchmarks(only: list[str] | None = None) -> dict[str, Any]:
@@ -71,100 +138,145 @@ def run_benchmarks(only: list[str] | None = None) -> dict[str, Any]:
         if unknown:
             raise HFMError(f"unknown benchmark {unknown[0]!r}; available: {', '.join(b.name for b in available)}")
         available = [b for b in available if b.name in only]
+    commit_id, host = commit(), machine()
+    started = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
     figures: list[dict[str, Any]] = []
-    failures: list[dict[str, str]] = []
+    failures: list[dict[str, Any]] = []
     for benchmark in available:
         start = time.perf_counter()
         try:
-            for figure in benchmark.load()():
-                figures.append(check_figure(figure, benchmark.name) | {"origin": benchmark.origin})
+            records = [to_record(item, benchmark.name) for item in benchmark.load()()]
+            when = stamp(commit_id, host["hostname"])
+            figures += [r | {"origin": benchmark.origin} | when for r in records]
         except Exception as error:
-            failures.append({"benchmark": benchmark.name, "error": f"{type(error).__name__}: {error}"})
+            failures.append(
+                {"benchmark": benchmark.name, "error": f"{type(error).__name__}: {error}"}
+                | stamp(commit_id, host["hostname"])
+            )
             traceback.print_exc()
         print(f"{benchmark.name}: {time.perf_counter() - start:.1f} s")
     run = {
-        "date": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
-        "machine": {
-            "hostname": socket.gethostname(),
-            "platform": platform.platform(),
-            "cpus": os.cpu_count(),
-            "load_average_1min": os.getloadavg()[0] if hasattr(os, "getloadavg") else None,
-        },
+        "commit": commit_id,
+        "started": started,
+        "finished": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        "machine": host,
         "benchmarks": [b.name for b in available],
+        "only": sorted(only) if only else None,
     }
-    stamp = {"run": run["date"]}
-    return {"runs": [run], "figures": [f | stamp for f in figures], "failures": [f | stamp for f in failures]}
+    ended_on = commit()
+    if ended_on != commit_id:  # the tree changed under the run: say so rather than claim one commit
+        run["commit_at_end"] = ended_on
+    return {"run": run, "figures": figures, "failures": failures}
 
 
-def merge_results(previous: dict[str, Any], new: dict[str, Any]) -> dict[str, Any]:
-    """`new` measured some benchmarks again: their figures and failures replace the previous ones, others stay."""
-    previous = _with_runs(previous)
-    rerun = {name for run in new["runs"] for name in run["benchmarks"]}
-    kept = [f for f in previous.get("figures", []) if f["benchmark"] not in rerun]
-    figures = sorted(kept + new["figures"], key=lambda f: f["benchmark"])
-    failures = [f for f in previous.get("failures", []) if f["benchmark"] not in rerun] + new["failures"]
-    still_cited = {f["run"] for f in figures} | {f.get("run") for f in failures}
-    runs = [run for run in previous["runs"] if run["date"] in still_cited] + new["runs"]
-    return {"runs": runs, "figures": figures, "failures": failures}
+def result_paths(results: dict[str, Any], out_dir: str | Path) -> tuple[Path, Path]:
+    """results.{json,md} for a whole run; partial/<names>.{json,md} for a run with --only."""
+    out_dir = Path(out_dir)
+    only = results["run"].get("only")
+    if not only:
+        return out_dir / "results.json", out_dir / "results.md"
+    stem = "+".join(only)
+    return out_dir / "partial" / f"{stem}.json", out_dir / "partial" / f"{stem}.md"
 
 
-def _with_runs(results: dict[str, Any]) -> dict[str, Any]:
-    """A results.json written before runs were recorded, as one run named by its date for all its figures."""
-    if "runs" in results:
-        return results
-    benchmarks = sorted({f["benchmark"] for f in results.get("figures", [])})
-    return {
-        "runs": [{"date": results["date"], "machine": results["machine"], "benchmarks": benchmarks}],
-        "figures": [f | {"run": results["date"]} for f in results.get("figures", [])],
-        "failures": [f | {"run": results["date"]} for f in results.get("failures", [])],
-    }
+def write_results(results: dict[str, Any], out_dir: str | Path) -> tuple[Path, Path]:
+    """Write the run whole to its own pair of files (see result_paths); nothing is merged with earlier runs."""
+    json_path, md_path = result_paths(results, out_dir)
+    write_atomic(json_path, dump_json(results))
+    write_atomic(md_path, to_markdown(results))
+    return json_path, md_path
 
 
 def to_markdown(results: dict[str, Any]) -> str:
-    lines = [
-        "# Benchmarks",
-        "",
-        "Each ratio is value / baseline, measured side by side in the same run. Runs:",
-        "",
-    ]
-    for run in results["runs"]:
-        machine = run["machine"]
-        lines.append(
-            f"- {run['date']} on {machine['hostname']} ({machine['cpus']} CPUs, 1-min load "
-            f"{_number(machine['load_average_1min'], '.2f')}): {', '.join(run['benchmarks'])}"
-        )
+    run = results["run"]
+    records = results["figures"]
+    figures = [Figure.from_dict(r) for r in records if not r.get("legacy")]
+    measured = [f for f in figures if f.reference == "measurement"]
+    legacy = [r for r in records if r.get("legacy")]
+    host = run["machine"]
+    lines = ["# Benchmarks", ""]
+    if run.get("only"):
+        lines += [f"**Partial run** (`--only {' '.join(run['only'])}`): not the whole benchmark suite.", ""]
     lines += [
+        f"One run of commit `{run['commit']}` on {host['hostname']} ({host['cpus']} CPUs, {host['platform']}), "
+        f"{run['started']} to {run['finished']}: {', '.join(run['benchmarks'])}."
+        + (
+            f" The checkout changed during the run (`{run['commit_at_end']}` at its end)."
+            if "commit_at_end" in run
+            else ""
+        ),
         "",
-        "| benchmark | figure | value | baseline | ratio | unit | goal | command |",
-        "|---|---|---:|---:|---:|---|---|---|",
+        "A figure is a **win**, **tie** or **loss** by the paired 95% interval of hfm - baseline, never by its point "
+        'values (docs/models.md, "How to read a figure"). ↑: higher is better, ↓: lower is better.',
+        "",
+        f"**Headline**: {outcome_summary(headline_figures(measured))}.  ",
+        f"**All figures**: {outcome_summary(figures)}"
+        + (f"; legacy, without direction or interval: {len(legacy)}." if legacy else "."),
+        "",
+        "## Headline",
+        "",
+        *headline_table(measured),
+        "",
+        "## All figures",
+        "",
+        "| benchmark | figure | | value | baseline | others | n | hfm - baseline [95% interval] | outcome | "
+        "load | command |",
+        "|---|---|---|---:|---|---|---|---|---|---:|---|",
     ]
-    for f in results["figures"]:
-        lines.append(
-            f"| {f['benchmark']} | {f['name']} | {_number(f['value'])} | {_number(f['baseline'])} | "
-            f"**{_number(f['ratio'], '.3f')}** | "
-            f"{f['unit']} | {f.get('goal', '')} | `{f['command']}` |"
-        )
-    notes = [f for f in results["figures"] if f.get("notes")]
+    for r in records:
+        if r.get("reference") == "consistency check":
+            continue
+        lines.append(_full_row(r))
+    checks = [r for r in records if r.get("reference") == "consistency check"]
+    if checks:
+        lines += [
+            "",
+            "## Consistency checks (never counted)",
+            "",
+            "Their reference is not a measurement (theoretical onsets, another algorithm's output): agreement shows "
+            "the pipeline is sane, not that hfm is better.",
+            "",
+            "| benchmark | figure | | value | reference | n | hfm - reference [95% interval] | command |",
+            "|---|---|---|---:|---|---|---|---|",
+        ]
+        for r in checks:
+            f = Figure.from_dict(r)
+            lines.append(
+                f"| {r['benchmark']} | {f.name} | {f.arrow} | {_with_unit(f.value, f.unit)} | {f.baseline_name} "
+                f"{number(f.baseline)} | {sample_size(f)} | {_interval_text(f)} | `{f.command}` |"
+            )
+    notes = [r for r in records if r.get("notes") or r.get("goal")]
     if notes:
-        lines += ["", "## Notes", ""] + [f"- **{f['name']}**: {f['notes']}" for f in notes]
+        lines += ["", "## Notes", ""]
+        lines += [
+            f"- **{r['name']}**: "
+            + "; ".join(x for x in (r.get("notes"), f"goal {r['goal']}" if r.get("goal") else "") if x)
+            for r in notes
+        ]
     if results["failures"]:
         lines += ["", "## Failures", ""] + [f"- {f['benchmark']}: {f['error']}" for f in results["failures"]]
     return "\n".join(lines) + "\n"
 
 
-def _number(value: Any, spec: str = ".4g") -> str:
-    """Numbers formatted; anything else (None for unknown, a string) shown as it is."""
-    if isinstance(value, int | float) and not isinstance(value, bool):
-        return format(value, spec)
-    return "n/a" if value is None else str(value)
+def _interval_text(f: Figure) -> str:
+    return f"{difference_with_interval(f)}, {f.interval_method}" if f.interval_method else difference_with_interval(f)
 
 
-def write_results(results: dict[str, Any], out_dir: str | Path, merge: bool = False) -> tuple[Path, Path]:
-    """Write results.json and results.md; with `merge`, into the figures already there (see merge_results)."""
-    out_dir = Path(out_dir)
-    json_path, md_path = out_dir / "results.json", out_dir / "results.md"
-    if merge and json_path.exists():
-        results = merge_results(json.loads(json_path.read_text()), results)
-    write_atomic(json_path, dump_json(results))
-    write_atomic(md_path, to_markdown(results))
-    return json_path, md_path
+def _full_row(r: dict[str, Any]) -> str:
+    load = number(r.get("load_average_1min"), ".2f")
+    if r.get("legacy"):
+        return (
+            f"| {r['benchmark']} | {r['name']} | ? | {_with_unit(r['value'], r['unit'])} | {number(r['baseline'])} | | "
+            f"| ratio {number(r['ratio'], '.3f')} (no interval) | legacy | {load} | `{r['command']}` |"
+        )
+    f = Figure.from_dict(r)
+    others = ", ".join(f"{name} {number(v)}" for name, v in f.others.items())
+    return (
+        f"| {r['benchmark']} | {f.name} | {f.arrow} | {_with_unit(f.value, f.unit)} | {f.baseline_name} "
+        f"{number(f.baseline)} | {others} | {sample_size(f)} | {_interval_text(f)} | **{f.outcome}** | {load} | "
+        f"`{f.command}` |"
+    )
+
+
+def _with_unit(value: float | None, unit: str) -> str:
+    return f"{number(value)} {unit}".strip()

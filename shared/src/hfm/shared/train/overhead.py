@@ -6,7 +6,9 @@ goes first, `repeats` times; the medians are compared. The trainer runs with its
 TensorBoard every 10 steps, progress bar), writes its run folder, environment, final checkpoint and weights: that is
 what a user pays for.
 
-Two figures: the whole call (set-up, loop, final save) and the loop alone (first step to last step).
+Two figures: the whole call (set-up, loop, final save) and the loop alone (first step to last step), each a `Figure`
+(lower is better) whose test units are the repeats: the interval is a paired bootstrap over repeats of the difference
+of the medians, so a repeat's two back-to-back runs stay together.
 """
 
 from __future__ import annotations
@@ -16,12 +18,14 @@ import statistics
 import tempfile
 import time
 from pathlib import Path
-from typing import Any
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from torch.utils.data import DataLoader
 
+from hfm.shared.eval.figures import Figure
+from hfm.shared.eval.stats import paired_bootstrap
 from hfm.shared.train.config import Config, DataConfig, OptimConfig, RunConfig, TaskConfig, TrainConfig
 from hfm.shared.train.rng import seed_everything
 from hfm.shared.train.schedule import warmup_cosine
@@ -85,7 +89,7 @@ def trainer_run(config: Config) -> tuple[float, float]:
     return end - start, loop
 
 
-def trainer_overhead(repeats: int = 10, steps: int = 100, batch: int = 32, threads: int = 1) -> list[dict[str, Any]]:
+def trainer_overhead(repeats: int = 10, steps: int = 100, batch: int = 32, threads: int = 1) -> list[Figure]:
     # One thread: on a shared machine, several threads per side mostly measure the neighbours' load.
     previous_threads = torch.get_num_threads()
     torch.set_num_threads(threads)
@@ -95,7 +99,7 @@ def trainer_overhead(repeats: int = 10, steps: int = 100, batch: int = 32, threa
         torch.set_num_threads(previous_threads)
 
 
-def _measure(repeats: int, steps: int, batch: int) -> list[dict[str, Any]]:
+def _measure(repeats: int, steps: int, batch: int) -> list[Figure]:
     bare: list[tuple[float, float]] = []
     ours: list[tuple[float, float]] = []
     with tempfile.TemporaryDirectory(prefix="hfm-bench-") as tmp:
@@ -109,27 +113,40 @@ def _measure(repeats: int, steps: int, batch: int) -> list[dict[str, Any]]:
                     times.append(result)
     figures = []
     for index, label in ((0, "whole call (set-up, loop, final save)"), (1, "training loop only")):
-        value = statistics.median(t[index] for t in ours)
-        baseline = statistics.median(t[index] for t in bare)
+        trainer_s = [t[index] for t in ours]
+        bare_s = [t[index] for t in bare]
+        _, low, high = paired_bootstrap(trainer_s, bare_s, statistic=_median, seed=index)
         # The speed of a shared VM's CPU drifts by +-20% over seconds: the ratios of the two runs of each repeat
         # (back to back) show how far apart repeats land, i.e. what difference this measurement can resolve.
-        paired = sorted(o[index] / b[index] for o, b in zip(ours, bare, strict=True))
-        low, high = _quartiles(paired)
+        paired = sorted(o / b for o, b in zip(trainer_s, bare_s, strict=True))
+        q1, q3 = _quartiles(paired)
         figures.append(
-            {
-                "name": f"trainer vs bare PyTorch loop: {label}",
-                "value": value,
-                "baseline": baseline,
-                "ratio": value / baseline,
-                "unit": "s",
-                "goal": "< 1.03",
-                "command": COMMAND,
-                "notes": f"toy-regression {TASK}, batch {batch}, {steps} steps, CPU, {torch.get_num_threads()} "
-                f"threads, medians of {repeats} interleaved repeats; per-repeat ratios: median "
-                f"{statistics.median(paired):.3f}, quartiles {low:.3f}-{high:.3f}",
-            }
+            Figure(
+                name=f"trainer vs bare PyTorch loop: {label}",
+                task="core/trainer overhead",
+                metric=f"wall time, {label.split(' (')[0]}",
+                higher_is_better=False,
+                value=statistics.median(trainer_s),
+                baseline=statistics.median(bare_s),
+                baseline_name="bare PyTorch loop",
+                n_test=len(paired),
+                test_unit="repeats",
+                interval=(low, high),
+                interval_method=f"paired bootstrap of the median over {len(paired)} repeats, 2000 resamples",
+                unit="s",
+                command=COMMAND,
+                headline=index == 1,
+                goal="ratio < 1.03",
+                notes=f"toy-regression {TASK}, batch {batch}, {steps} steps, CPU, {torch.get_num_threads()} "
+                f"threads, medians of {repeats} interleaved repeats; per-repeat ratios trainer / bare: median "
+                f"{statistics.median(paired):.3f}, quartiles {q1:.3f}-{q3:.3f}",
+            )
         )
     return figures
+
+
+def _median(values: np.ndarray, _indices: np.ndarray) -> float:
+    return float(statistics.median(values))
 
 
 def _quartiles(values: list[float]) -> tuple[float, float]:
