@@ -42,8 +42,15 @@ def _window_options(data: str, split: str, synthetic: int, model: str, samples: 
 @app.command()
 def curate(
     waveforms: Path = typer.Argument(..., help="Folder of waveform files in any format ObsPy reads."),
-    catalogue: Path = typer.Argument(..., help="Pick catalogue: QuakeML (or any ObsPy event format) or CSV."),
+    catalogue: Path = typer.Argument(
+        ..., help="Pick catalogue: QuakeML (any ObsPy event format) or CSV; REA folder for --source nordic; '-' none."
+    ),
     output: Path = typer.Argument(..., help="Dataset folder to write (SeisBench format + card.json)."),
+    source: str = typer.Option(
+        "catalogue",
+        help="catalogue: windows around catalogue picks; nordic: SEISAN WAV folder + REA S-files (whole records); "
+        "npz: PhaseNet npz windows (split by station); continuous: unlabelled windows from day-long records.",
+    ),
     rate: float = typer.Option(100.0, help="Target sampling rate in Hz."),
     window: float = typer.Option(30.0, help="Window length in seconds."),
     noise: bool = typer.Option(True, help="Also cut a noise window before each P."),
@@ -54,12 +61,27 @@ def curate(
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
 ) -> None:
     """Cut windows around picks, check them, write a SeisBench-format dataset; quarantine the rest with reasons."""
-    from hfm.seismic.curation import CurationConfig, curate_seisbench
+    from hfm.seismic.curation import CurationConfig, curate_items, curate_seisbench, source_items
 
-    config = CurationConfig(sampling_rate=rate, window_s=window, noise_windows=noise, seed=seed)
-    summary = curate_seisbench(
-        waveforms, catalogue, output, config, name=name, license=license, creators=creator, show_progress=not quiet
-    )
+    if source == "catalogue":
+        config = CurationConfig(sampling_rate=rate, window_s=window, noise_windows=noise, seed=seed)
+        summary = curate_seisbench(
+            waveforms, catalogue, output, config, name=name, license=license, creators=creator, show_progress=not quiet
+        )
+    else:
+        items = source_items(source, waveforms, None if str(catalogue) == "-" else catalogue, rate, window, seed)
+        parameters = {"source": source, "sampling_rate": rate, "window_s": window, "seed": seed}
+        summary = curate_items(
+            items,
+            output,
+            rate,
+            name=name,
+            license=license,
+            creators=creator,
+            description=f"{source} records from {waveforms.name}, SeisBench format",
+            parameters=parameters,
+            show_progress=not quiet,
+        )
     typer.echo(summary.line())
     typer.echo(f"dataset: {output}  (quarantine report: {output / 'quarantine' / 'report.csv'})")
 

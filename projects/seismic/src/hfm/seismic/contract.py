@@ -34,7 +34,7 @@ def metadata_contract(sampling_rate: float) -> TableContract:
             ColumnSpec(name="station_network_code"),
             ColumnSpec(name="station_code"),
             ColumnSpec(name="trace_components", pattern=r"Z?N?E?"),
-            ColumnSpec(name="trace_category", allowed=["earthquake", "noise"]),
+            ColumnSpec(name="trace_category", allowed=["earthquake", "noise", "unlabelled"]),
             ColumnSpec(name="trace_P_arrival_sample", dtype="float", nullable=True, min=0),
             ColumnSpec(name="trace_S_arrival_sample", dtype="float", nullable=True, min=0),
             ColumnSpec(name="split", allowed=["train", "dev", "test"]),

@@ -232,23 +232,76 @@ def curate_seisbench(
     if not waveform_dir.is_dir():
         raise HFMError(f"{waveform_dir}: not a folder of waveform files")
     items = curation_items(waveform_dir, catalogue, config)
-    sample_contract, table_contract = waveform_contract(3), metadata_contract(config.sampling_rate)
+    return curate_items(
+        items,
+        out_dir,
+        config.sampling_rate,
+        name=name,
+        license=license,
+        creators=creators,
+        description=description
+        or f"Windows of {config.window_s:g} s around picks from {catalogue.name}, SeisBench format",
+        parameters={k: list(v) if isinstance(v, tuple) else v for k, v in asdict(config).items()},
+        extra_sources=[catalogue],
+        show_progress=show_progress,
+    )
+
+
+SOURCES = ("catalogue", "nordic", "npz", "continuous")
+
+
+def source_items(source: str, waveforms: Path, catalogue: Path | None, rate: float, window_s: float, seed: int):
+    """Curation items of the non-catalogue sources (`hfm seismic curate --source ...`)."""
+    if source == "nordic":  # WAVEFORMS = the WAV folder, CATALOGUE = the REA folder of S-files
+        from hfm.seismic.nordic import nordic_curation_items
+
+        if catalogue is None:
+            raise HFMError("--source nordic needs the REA folder of S-files as CATALOGUE")
+        return nordic_curation_items(catalogue, waveforms, rate)
+    if source == "npz":
+        from hfm.seismic.phasenet_npz import NPZ_RATE, npz_curation_items
+
+        if rate != NPZ_RATE:
+            raise HFMError(f"--rate {rate:g}: PhaseNet npz windows are curated at their own {NPZ_RATE:g} Hz")
+        return npz_curation_items(waveforms, seed=seed)
+    if source == "continuous":
+        from hfm.seismic.continuous import ContinuousConfig, continuous_curation_items
+
+        return continuous_curation_items(waveforms, ContinuousConfig(sampling_rate=rate, window_s=window_s))
+    raise HFMError(f"--source {source!r}: one of {', '.join(SOURCES)}")
+
+
+def curate_items(
+    items: list[CurationItem],
+    out_dir: str | Path,
+    sampling_rate: float,
+    *,
+    name: str,
+    license: str,
+    creators: list[str] | None,
+    description: str,
+    parameters: dict[str, Any],
+    extra_sources: list[Path] = (),
+    show_progress: bool = True,
+) -> CurationSummary:
+    """Write or quarantine every item into a SeisBench-format dataset and write its card."""
+    out_dir = Path(out_dir)
+    sample_contract, table_contract = waveform_contract(3), metadata_contract(sampling_rate)
     summary = curate(
         items,
         out_dir,
         sample_contract,
-        SeisBenchWriter(sampling_rate=config.sampling_rate),
+        SeisBenchWriter(sampling_rate=sampling_rate),
         metadata_contract=table_contract,
         show_progress=show_progress,
         total=len(items),
     )
-    sources = sorted({Path(s) for item in items for s in item.sources} | {catalogue})
+    sources = sorted({Path(s) for item in items for s in item.sources} | set(map(Path, extra_sources)))
     card_from_curation(
         out_dir,
         summary,
         name=name,
-        description=description
-        or f"Windows of {config.window_s:g} s around picks from {catalogue.name}, SeisBench format",
+        description=description,
         license=license,
         creators=[Creator(name=c) for c in (creators or ["unknown"])],
         domain="seismic",
@@ -261,7 +314,7 @@ def curate_seisbench(
                 step="curate",
                 tool="hfm.seismic.curate_seisbench",
                 tool_version=package_versions("hfm-seismic").get("hfm-seismic", "?"),
-                parameters={k: list(v) if isinstance(v, tuple) else v for k, v in asdict(config).items()},
+                parameters=parameters,
                 packages=package_versions("obspy", "h5py", "numpy"),
                 inputs=summary.inputs,
                 outputs=summary.written,

@@ -1,0 +1,218 @@
+"""SEISAN archives: Nordic S-files with analyst picks, each naming its multiplexed miniSEED WAV file, as event records.
+
+A SEISAN database keeps one S-file per event under `REA/<base>/` (`obspy.read_events(path, format="NORDIC")`) and
+the waveforms it names under `WAV/<base>/` (often also in `YYYY/MM/` sub-folders, so a file name may appear twice).
+Each (event, station with a P or S pick) becomes one whole-record window: every sample the WAV file holds for the
+station, brought to the common rate, with the analyst's first P and first S onset as SeisBench sample columns. It
+is either written or quarantined with its reason:
+
+- `missing_wav`: the S-file names no WAV file, or one that is not in the archive;
+- `unknown_station`: the S-file picks a station that its WAV file does not hold;
+- `pick_outside`: a pick lies before the first or after the last sample of the station's record;
+- `gap`, `clipped`, `flat`, `too_short`: the waveform checks of `hfm.seismic.contract`;
+- `duplicate`: the same S-file (same event id) twice in the archive.
+"""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import obspy
+from obspy import Stream, UTCDateTime
+
+from hfm.seismic.contract import quality_violations
+from hfm.seismic.readers import component_of, read_stream, stream_to_array
+from hfm.seismic.seisbench_format import WAVEFORM_ARRAY
+from hfm.shared.contracts import Sample
+from hfm.shared.curation import CurationItem
+from hfm.shared.errors import HFMError, InvalidInput
+
+
+@dataclass
+class AnalystPick:
+    station: str
+    phase: str  # P or S
+    time: UTCDateTime
+    weight: str  # Nordic weight 0-4 ("" when none is given); 4 means "not used in the location"
+
+
+@dataclass
+class NordicEvent:
+    event_id: str
+    sfile: Path
+    wav_names: list[str]
+    origin_time: UTCDateTime | None
+    latitude: float | None = None
+    longitude: float | None = None
+    depth_km: float | None = None
+    magnitude: float | None = None
+    picks: list[AnalystPick] = field(default_factory=list)
+
+    def first_picks(self) -> dict[str, dict[str, UTCDateTime]]:
+        """station -> {"P": time, "S": time}: the earliest pick of each phase (later ones are re-readings)."""
+        out: dict[str, dict[str, UTCDateTime]] = {}
+        for pick in sorted(self.picks, key=lambda p: p.time):
+            out.setdefault(pick.station, {}).setdefault(pick.phase, pick.time)
+        return out
+
+
+def read_sfile(path: str | Path) -> NordicEvent:
+    """One Nordic S-file: the event, its P and S picks (Pg, Pn, ... count as P; amplitudes are left out)."""
+    from obspy.io.nordic.core import readwavename
+
+    path = Path(path)
+    try:
+        catalogue = obspy.read_events(str(path), format="NORDIC")
+        wav_names = readwavename(str(path))
+    except Exception as error:  # ObsPy raises NordicParsingError, ValueError, ... per defect
+        raise HFMError(f"{path}: not a Nordic S-file ObsPy can read ({type(error).__name__}: {error})") from error
+    if len(catalogue) != 1:
+        raise HFMError(f"{path}: {len(catalogue)} events in one S-file, expected 1")
+    event = catalogue[0]
+    origin = event.preferred_origin() or (event.origins[0] if event.origins else None)
+    magnitude = event.preferred_magnitude() or (event.magnitudes[0] if event.magnitudes else None)
+    picks = []
+    for pick in event.picks:
+        phase = (pick.phase_hint or "").strip().upper()[:1]
+        if phase not in ("P", "S"):
+            continue
+        extra = pick.get("extra") or {}
+        weight = str(extra.get("nordic_pick_weight", {}).get("value", ""))
+        picks.append(AnalystPick(pick.waveform_id.station_code, phase, pick.time, weight))
+    # The Nordic ID line (ACTION ... ID:20130901041117) names the event; the file name is unique within a base too.
+    event_id = path.name
+    for comment in event.comments:
+        if "ID:" in comment.text:
+            event_id = comment.text.split("ID:")[1].split()[0]
+    return NordicEvent(
+        event_id=event_id,
+        sfile=path,
+        wav_names=list(wav_names),
+        origin_time=origin.time if origin else None,
+        latitude=origin.latitude if origin else None,
+        longitude=origin.longitude if origin else None,
+        depth_km=origin.depth / 1000 if origin and origin.depth is not None else None,
+        magnitude=magnitude.mag if magnitude else None,
+        picks=picks,
+    )
+
+
+@functools.lru_cache(maxsize=4)
+def _read_wav(path: Path) -> Stream:
+    return read_stream(path)
+
+
+def record_sample(
+    stream: Stream, onsets: dict[str, UTCDateTime], attrs: dict, sampling_rate: float, source: str
+) -> Sample:
+    """The whole record of one station at `sampling_rate` with onset sample columns; InvalidInput when unusable."""
+    usable = Stream([t for t in stream if component_of(t.stats.channel)])
+    if not usable:
+        raise InvalidInput(f"{source}: no Z/N/E channel for the station", field="waveforms", code="no_waveforms")
+    start = max(t.stats.starttime for t in usable)
+    end = min(t.stats.endtime for t in usable)
+    npts = int(np.floor((end - start) * sampling_rate + 1e-6))  # whole samples every component covers
+    if npts < sampling_rate:
+        raise InvalidInput(
+            f"{source}: components overlap {end - start:.2f} s only", field="waveforms", code="too_short"
+        )
+    columns = {}
+    for phase in ("P", "S"):
+        if phase in onsets:
+            sample = round((onsets[phase] - start) * sampling_rate)
+            if not 0 <= sample < npts:
+                raise InvalidInput(
+                    f"{source}: {phase} pick at {onsets[phase]} lies outside the record {start} - {end}",
+                    field=f"trace_{phase}_arrival_sample",
+                    code="pick_outside",
+                )
+            columns[f"trace_{phase}_arrival_sample"] = sample
+        else:
+            columns[f"trace_{phase}_arrival_sample"] = np.nan
+    waveforms, components = stream_to_array(usable, start, npts, sampling_rate)
+    problems = quality_violations(waveforms, components)
+    if problems:
+        raise InvalidInput("; ".join(str(p) for p in problems), field=problems[0].field, code=problems[0].code)
+    best = max(usable, key=lambda t: t.stats.sampling_rate)
+    return Sample(
+        arrays={WAVEFORM_ARRAY: waveforms},
+        attrs={
+            **attrs,
+            **columns,
+            "station_network_code": best.stats.network,
+            "station_location_code": best.stats.location,
+            "trace_channel": best.stats.channel[:2],
+            "trace_components": components,
+            "trace_native_sampling_rate_hz": float(best.stats.sampling_rate),
+            "trace_start_time": str(start),
+            "trace_sampling_rate_hz": sampling_rate,
+            "trace_npts": npts,
+            "trace_category": "earthquake",
+        },
+    )
+
+
+def _refuse(reason: str, code: str, field: str):
+    def load() -> Sample:
+        raise InvalidInput(reason, field=field, code=code)
+
+    return load
+
+
+def nordic_curation_items(
+    rea_dir: str | Path, wav_dir: str | Path, sampling_rate: float = 100.0, split: str = "test"
+) -> list[CurationItem]:
+    """One curation item per (S-file, picked station); an S-file that cannot be used is one quarantined item."""
+    rea_dir, wav_dir = Path(rea_dir), Path(wav_dir)
+    if not rea_dir.is_dir():
+        raise HFMError(f"{rea_dir}: not a folder of Nordic S-files")
+    wavs: dict[str, Path] = {}
+    for path in sorted(p for p in wav_dir.rglob("*") if p.is_file()):
+        wavs.setdefault(path.name, path)  # the same file in WAV/<base>/ and WAV/<base>/YYYY/MM/
+    items: list[CurationItem] = []
+    for sfile in sorted(p for p in rea_dir.rglob("*") if p.is_file() and not p.name.startswith(".")):
+        try:
+            event = read_sfile(sfile)
+        except HFMError as error:
+            items.append(CurationItem(f"unreadable/{sfile.name}", [sfile], _refuse(str(error), "unreadable", "file")))
+            continue
+        found = [wavs[name] for name in event.wav_names if name in wavs]
+        if not found:
+            reason = f"{sfile}: names WAV file(s) {event.wav_names or 'none'}, not found under {wav_dir}"
+            items.append(CurationItem(f"{event.event_id}/missing-wav", [sfile], _refuse(reason, "missing_wav", "wav")))
+            continue
+        source = {
+            "source_id": event.event_id,
+            "source_origin_time": str(event.origin_time) if event.origin_time else None,
+            "source_latitude_deg": event.latitude,
+            "source_longitude_deg": event.longitude,
+            "source_depth_km": event.depth_km,
+            "source_magnitude": event.magnitude,
+            "split": split,
+        }
+        source = {k: v for k, v in source.items() if v is not None}
+        for station, onsets in sorted(event.first_picks().items()):
+            key = f"{event.event_id}.{station}"
+            attrs = {**source, "station_code": station}
+            items.append(CurationItem(key, [sfile, *found], _bind(found, station, onsets, attrs, sampling_rate, sfile)))
+    return items
+
+
+def _bind(wavs: list[Path], station: str, onsets: dict, attrs: dict, rate: float, sfile: Path):
+    def load() -> Sample:
+        stream = Stream()
+        for path in wavs:
+            stream += _read_wav(path).select(station=station)
+        if not len(stream):
+            names = ", ".join(p.name for p in wavs)
+            raise InvalidInput(
+                f"{sfile.name}: station {station} is picked but not in {names}",
+                field="station_code",
+                code="unknown_station",
+            )
+        return record_sample(stream, onsets, attrs, rate, f"{sfile.name} {station}")
+
+    return load
