@@ -92,7 +92,7 @@ app.command("domains")(domains.list_domains)
 app.command("quickstart")(quickstart.quickstart)
 
 # Command modules of the core that register themselves: each defines `register(app)`.
-OPTIONAL_COMMANDS = ("train", "models", "evaluate", "launch", "bench")
+OPTIONAL_COMMANDS = ("train", "models", "evaluate", "launch", "bench", "data")
 for _name in OPTIONAL_COMMANDS:
     try:
         _module = importlib.import_module(f"hfm.shared.cli.{_name}")

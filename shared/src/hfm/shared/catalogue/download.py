@@ -1,0 +1,116 @@
+"""A pooch downloader that resumes: bytes go to `<file>.part` beside the target, and a later attempt (in this run or
+the next) asks the server only for the rest with an HTTP Range request.
+
+pooch calls it as `downloader(url, output_file, pooch)` and then checks the sha256 itself; this downloader checks it
+first as well, so that a wrong file is moved to the quarantine (kept for inspection, named in the error) instead of
+being deleted by pooch or silently fetched again.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import shutil
+from collections.abc import Callable
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import requests
+
+from hfm.shared.catalogue.locations import DataUnavailable
+from hfm.shared.errors import HFMError
+
+CHUNK = 1 << 16
+TIMEOUT_S = (10, 60)  # connect, read
+
+
+class ChecksumMismatch(HFMError):
+    """A downloaded or cached file whose sha256 is not the catalogue's."""
+
+
+class DownloadFailed(DataUnavailable):
+    """The server could not be reached or kept dropping the connection."""
+
+
+def sha256_of(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as stream:
+        for block in iter(lambda: stream.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def quarantine(path: Path, cache: Path, relative: str) -> Path:
+    """Move a wrong file to `<cache>/quarantine/<relative>` (numbered when one is there already); returns where."""
+    target = cache / "quarantine" / relative
+    target.parent.mkdir(parents=True, exist_ok=True)
+    number = 1
+    while target.exists():
+        target = target.with_name(f"{Path(relative).name}.{number}")
+        number += 1
+    shutil.move(str(path), str(target))
+    return target
+
+
+class ResumableDownload:
+    """Downloads one catalogue file: resumes from `part`, retries dropped connections, verifies the sha256."""
+
+    def __init__(
+        self,
+        relative: str,
+        sha256: str,
+        part: Path,
+        cache: Path,
+        advance: Callable[[int], None] = lambda n: None,
+        attempts: int = 3,
+    ) -> None:
+        self.relative, self.sha256, self.part, self.cache = relative, sha256, part, cache
+        self.advance, self.attempts = advance, attempts
+
+    def __call__(self, url: str, output_file: str | Path, pooch: object = None, check_only: bool = False) -> bool:
+        if check_only:  # pooch asks whether the URL exists (Pooch.is_available)
+            return requests.head(url, allow_redirects=True, timeout=TIMEOUT_S).ok
+        self.part.parent.mkdir(parents=True, exist_ok=True)
+        last_error: Exception | None = None
+        for _ in range(self.attempts):
+            try:
+                self._transfer(url)
+                break
+            except (requests.ConnectionError, requests.exceptions.ChunkedEncodingError, requests.Timeout) as error:
+                last_error = error
+        else:
+            raise self._failure(url, last_error)
+        got = sha256_of(self.part)
+        if got != self.sha256:
+            kept = quarantine(self.part, self.cache, self.relative)
+            raise ChecksumMismatch(
+                f"{self.relative}: sha256 {got} is not the catalogue's {self.sha256} (download from {url}); "
+                f"the file is kept in {kept}"
+            )
+        shutil.move(str(self.part), str(output_file))
+        return True
+
+    def _transfer(self, url: str) -> None:
+        have = self.part.stat().st_size if self.part.exists() else 0
+        headers = {"Range": f"bytes={have}-"} if have else {}
+        with requests.get(url, headers=headers, stream=True, timeout=TIMEOUT_S) as response:
+            if response.status_code == 416:  # the part is already complete (or longer): start again from nothing
+                self.part.unlink()
+                return self._transfer(url)
+            if not response.ok:
+                raise DownloadFailed(f"{self.relative}: {url} answers {response.status_code} {response.reason}")
+            resumed = response.status_code == 206
+            with self.part.open("ab" if resumed else "wb") as out:
+                for chunk in response.iter_content(CHUNK):
+                    out.write(chunk)
+                    self.advance(len(chunk))
+
+    def _failure(self, url: str, error: Exception | None) -> DownloadFailed:
+        host = urlsplit(url).netloc
+        have = self.part.stat().st_size if self.part.exists() else 0
+        if have:
+            return DownloadFailed(
+                f"{self.relative}: the connection to {host} dropped {self.attempts} times "
+                f"({have} bytes kept in {self.part}); run the fetch again to resume"
+            )
+        reason = type(error).__name__ if error else "no answer"
+        return DownloadFailed(f"{self.relative}: cannot reach {host} ({reason}; no network?)")
