@@ -27,3 +27,67 @@ def damped_anomaly_persistence(
     initial_anomaly: np.ndarray, target_climatology: np.ndarray, r: np.ndarray
 ) -> np.ndarray:
     return (target_climatology + r * initial_anomaly).astype("float32")
+
+
+class LinearInverseModel:
+    """EOF-truncated linear inverse model (Penland & Sardeshmukh 1995) for monthly anomalies.
+
+    The anomalies of the training steps are projected on their leading `modes` EOFs (cos(lat)-weighted, land left
+    out); the one-step propagator G = C(1) C(0)^-1 of the principal components is fitted on training pairs, and a
+    lead-tau forecast is G^tau applied to the initial anomaly's components, mapped back to the grid.
+    """
+
+    def __init__(self, anomalies: np.ndarray, lat: np.ndarray, train_pairs: np.ndarray, modes: int) -> None:
+        field_shape = anomalies.shape[1:]
+        flat = anomalies.reshape(anomalies.shape[0], -1).astype("float64")
+        train_steps = np.union1d(train_pairs, train_pairs + 1)
+        self.ocean = np.isfinite(flat[train_steps]).mean(axis=0) > 0.5
+        weight = np.broadcast_to(np.sqrt(np.cos(np.deg2rad(lat)))[:, None], field_shape[-2:])
+        self.weight = np.broadcast_to(weight, field_shape).reshape(-1)[self.ocean]
+        x = np.nan_to_num(flat[:, self.ocean]) * self.weight
+        _, _, vt = np.linalg.svd(x[train_steps], full_matrices=False)
+        self.eofs = vt[:modes].T  # (points, modes)
+        pcs = x @ self.eofs
+        c0 = pcs[train_pairs].T @ pcs[train_pairs]
+        c1 = pcs[train_pairs + 1].T @ pcs[train_pairs]
+        self.propagator = c1 @ np.linalg.inv(c0)
+        self.field_shape, self.points = field_shape, flat.shape[1]
+
+    def forecast(self, initial_anomaly: np.ndarray, lead: int) -> np.ndarray:
+        """(N, *field) anomalies at init -> (N, *field) forecast anomalies `lead` steps later (NaN on land)."""
+        flat = initial_anomaly.reshape(initial_anomaly.shape[0], -1).astype("float64")
+        pcs = (np.nan_to_num(flat[:, self.ocean]) * self.weight) @ self.eofs
+        pcs = pcs @ np.linalg.matrix_power(self.propagator, lead).T
+        out = np.full((flat.shape[0], self.points), np.nan)
+        out[:, self.ocean] = (pcs @ self.eofs.T) / self.weight
+        return out.reshape(-1, *self.field_shape).astype("float32")
+
+
+class NeighbourhoodRidge:
+    """Ridge autoregression per grid point: the anomaly `lead` steps ahead from the anomalies of the point and its
+    3 x 3 neighbours at the last `lags` steps (edges repeated). One ridge per point, fitted on training pairs."""
+
+    def __init__(
+        self, anomalies: np.ndarray, inits: np.ndarray, lead: int, lags: tuple[int, ...], alpha: float
+    ) -> None:
+        self.lead, self.lags = lead, lags
+        x = self._features(anomalies, inits)  # (N, P, F)
+        y = np.nan_to_num(anomalies[inits + lead].reshape(inits.size, -1).astype("float64"))
+        gram = np.einsum("npf,npg->pfg", x, x)
+        gram += alpha * inits.size * np.eye(x.shape[-1])[None]
+        self.coef = np.linalg.solve(gram, np.einsum("npf,np->pf", x, y)[..., None])[..., 0]  # (P, F)
+        self.field_shape = anomalies.shape[1:]
+
+    def _features(self, anomalies: np.ndarray, inits: np.ndarray) -> np.ndarray:
+        frames = []
+        for lag in self.lags:
+            a = np.nan_to_num(anomalies[np.maximum(inits - lag, 0)].astype("float64"))
+            padded = np.pad(a, [(0, 0)] * (a.ndim - 2) + [(1, 1), (1, 1)], mode="edge")
+            h, w = a.shape[-2:]
+            frames += [padded[..., i : i + h, j : j + w] for i in range(3) for j in range(3)]
+        stacked = np.stack(frames, axis=-1)  # (N, *field, F)
+        return stacked.reshape(inits.size, -1, stacked.shape[-1])
+
+    def forecast(self, anomalies: np.ndarray, inits: np.ndarray) -> np.ndarray:
+        out = np.einsum("npf,pf->np", self._features(anomalies, inits), self.coef)
+        return out.reshape(-1, *self.field_shape).astype("float32")

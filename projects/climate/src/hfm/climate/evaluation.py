@@ -7,7 +7,7 @@ exists at exactly `lead` times the regular step (no pair crosses a gap). Scores 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -77,6 +77,19 @@ class FieldData:
         if targets_in == "train":
             wanted &= self.is_train[i]
         return i[exact & wanted]
+
+    def pairs_into(self, lead: int, targets: np.ndarray) -> np.ndarray:
+        """Init indices i whose target i+lead is exactly lead steps later and where `targets` (bool, T) is True; the
+        init itself may lie anywhere (a forecast sees the past, gaps included)."""
+        i = np.arange(self.hours.size - lead)
+        tolerance = 3 * 24 if self.step > 600 else 1e-6
+        exact = np.isclose(self.hours[i + lead] - self.hours[i], lead * self.step, atol=tolerance)
+        return i[exact & targets[i + lead]]
+
+    def with_training(self, train: np.ndarray) -> FieldData:
+        """The same fields with another training period (a cross-validation fold): climatology refitted on it."""
+        train = np.asarray(train, bool)
+        return replace(self, is_train=train, climatology=Climatology.fit(self.times, self.fields, train))
 
     def anomalies(self) -> np.ndarray:
         return self.fields - self.climatology.at(self.times)

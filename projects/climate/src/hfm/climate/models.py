@@ -47,13 +47,21 @@ class PatchHead(nn.Module):
 
 
 class FieldForecaster(PatchHead):
-    def __init__(self, encoder: TokenEncoder, history: int) -> None:
+    """With a `grid`, the head corrects damped anomaly persistence (`damping` r per point, a buffer set from the
+    training period and saved with the weights) instead of plain persistence: the model starts as the strongest
+    simple baseline and only has to learn what it misses."""
+
+    def __init__(self, encoder: TokenEncoder, history: int, grid: tuple[int, int] | None = None) -> None:
         super().__init__(encoder)
         self.history = history
+        self.damped = grid is not None
+        if grid is not None:
+            self.register_buffer("damping", torch.ones(encoder.tokenizer.variables, *grid))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """(B, history, V, H, W) standardised anomalies -> (B, V, H, W) one base lead later."""
-        return self.field_from_tokens(x, x[:, -1])
+        last = x[:, -1]
+        return self.field_from_tokens(x, last * self.damping if self.damped else last)
 
     @torch.no_grad()
     def rollout(self, x: torch.Tensor, steps: int) -> torch.Tensor:
@@ -133,8 +141,12 @@ def climate_forecaster(
     width: int = 64,
     depth: int = 2,
     heads: int = 4,
+    grid_lat: int = 0,
+    grid_lon: int = 0,
 ) -> FieldForecaster:
-    return FieldForecaster(_encoder(variables, patch_lat, patch_lon, width, depth, heads), history)
+    """`grid_lat`/`grid_lon` > 0: a residual on damped persistence over that grid (see `FieldForecaster`)."""
+    grid = (grid_lat, grid_lon) if grid_lat > 0 and grid_lon > 0 else None
+    return FieldForecaster(_encoder(variables, patch_lat, patch_lon, width, depth, heads), history, grid)
 
 
 @register_model(

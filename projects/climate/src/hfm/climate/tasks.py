@@ -6,6 +6,9 @@ Each takes the task section of a run config:
            width: 64, depth: 2, heads: 4, init: runs/sst-mae/export}
 
 `init` names an exported `climate-mae` artifact whose encoder (trunk included) initialises the head's encoder.
+`train_ranges: [[start, stop], ...]` (step indices) replaces the store's training period by a cross-validation
+fold's: climatology and normalisation are refitted on it and windows are drawn from it only. For the forecaster,
+`damped: true` makes the head a correction to damped anomaly persistence fitted on that period.
 """
 
 from __future__ import annotations
@@ -16,8 +19,10 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from hfm.climate.baselines import fit_damping
 from hfm.climate.data import Normaliser, StoreWindows, window_starts
 from hfm.climate.evaluation import FieldData
+from hfm.climate.folds import ranges_to_mask
 from hfm.climate.models import interpolation_mask
 from hfm.shared.artifacts import load_pretrained
 from hfm.shared.errors import HFMError
@@ -36,6 +41,8 @@ class _StoreTask:
             raise HFMError("task.dataset: the curated climate dataset folder is required")
         self.options = options
         self.data = FieldData.load(options["dataset"])
+        if options.get("train_ranges"):
+            self.data = self.data.with_training(ranges_to_mask(options["train_ranges"], self.data.hours.size))
         self.normaliser = Normaliser(self.data)
         self.variables = len(self.data.variables)
 
@@ -85,9 +92,15 @@ class ClimateForecastTask(_StoreTask):
         self.history, self.lead = int(options.get("history", 2)), int(options.get("lead", 1))
 
     def build_model(self) -> nn.Module:
+        grid = {}
+        if self.options.get("damped"):
+            grid = {"grid_lat": self.data.lat.size, "grid_lon": self.data.lon.size}
         model = create_model(
-            "climate-forecaster", variables=self.variables, history=self.history, **_arch(self.options)
+            "climate-forecaster", variables=self.variables, history=self.history, **grid, **_arch(self.options)
         )
+        if grid:
+            r = fit_damping(self.data.anomalies(), self.lead, self.data.pairs(self.lead, "train"))
+            model.damping.copy_(torch.from_numpy(r.reshape(model.damping.shape)))
         if self.options.get("init"):
             encoder, _ = load_pretrained(self.options["init"])
             missing = model.encoder.load_state_dict(encoder.encoder.state_dict(), strict=False)
