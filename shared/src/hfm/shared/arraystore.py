@@ -13,7 +13,6 @@ keeps re-curation byte-identical.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -25,17 +24,10 @@ from safetensors.numpy import load_file, save_file
 
 from hfm.shared.contracts import Sample
 from hfm.shared.errors import HFMError
+from hfm.shared.safety.keys import safe_key  # the one sanitiser; curation refuses keys that collide under it
 
 FORMAT_NAME = "hfm-arrays"
-_UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
-
-
-def safe_key(key: str) -> str:
-    """A key usable as a file name on every file system: other characters become `_`."""
-    cleaned = _UNSAFE.sub("_", key).strip("._")
-    if not cleaned:
-        raise HFMError(f"sample key {key!r} has no usable characters")
-    return cleaned
+__all__ = ["FORMAT_NAME", "ArrayStoreFormat", "ArrayStoreWriter", "safe_key"]
 
 
 class ArrayStoreWriter:

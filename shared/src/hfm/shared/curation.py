@@ -5,11 +5,17 @@ raises `InvalidInput`); `curate` validates each against the sample and metadata 
 the domain's writer, copies the invalid ones' sources into `quarantine/` and lists every reason in
 `quarantine/report.csv`. The summary always satisfies inputs == written + quarantined. Re-running on the same inputs
 rewrites the same bytes.
+
+Safety (docs/data.md, threat model): the output folder is locked while a curation runs; the new dataset is written
+beside the old one and swapped in only when complete; every key becomes a file name through one sanitiser that
+refuses collisions; every quarantine copy stays inside the output folder; each item's load runs under the resource
+budget's time and memory limits; content seen before is quarantined as a duplicate.
 """
 
 from __future__ import annotations
 
 import csv
+import hashlib
 import shutil
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
@@ -25,9 +31,15 @@ from hfm.shared.errors import HFMError, InvalidInput
 from hfm.shared.formats import SampleWriter
 from hfm.shared.jsonio import dump_json, write_atomic
 from hfm.shared.progress import progress_bar
+from hfm.shared.safety.budget import FileTimeLimit, current_budget, file_limits, human_bytes
+from hfm.shared.safety.keys import KeyRegistry, safe_key
+from hfm.shared.safety.lock import FolderLock
+from hfm.shared.safety.paths import display_name, inside, safe_child
+from hfm.shared.safety.staging import DatasetReplacement
 
 MANIFEST = "curation.json"
 QUARANTINE = "quarantine"
+_STATS_CHUNK = 1 << 20
 
 
 @dataclass
@@ -35,6 +47,15 @@ class CurationItem:
     key: str
     sources: Sequence[Path]
     load: Callable[[], Sample]
+
+
+def rejected_item(key: str, path: Path, code: str, reason: str, field: str = "file") -> CurationItem:
+    """An input that is quarantined unread (unsupported format, symlink leaving the folder, header refused)."""
+
+    def load() -> Sample:
+        raise InvalidInput(reason, field=field, code=code)
+
+    return CurationItem(key=key, sources=[path], load=load)
 
 
 class ArrayStats(BaseModel):
@@ -61,15 +82,17 @@ class _RunningStats:
     def add(self, array: np.ndarray) -> None:
         if not np.issubdtype(array.dtype, np.number) or np.issubdtype(array.dtype, np.complexfloating):
             return
-        values = np.asarray(array, dtype=np.float64).ravel()
-        finite = values[np.isfinite(values)]
-        self.nan_count += int(np.isnan(values).sum())
-        if finite.size:
-            self.count += finite.size
-            self.total += float(finite.sum())
-            self.total_sq += float(np.square(finite).sum())
-            self.lo = min(self.lo, float(finite.min()))
-            self.hi = max(self.hi, float(finite.max()))
+        flat = array.reshape(-1)
+        for start in range(0, flat.size, _STATS_CHUNK):  # float64 copies of a chunk, never of the whole array
+            values = np.asarray(flat[start : start + _STATS_CHUNK], dtype=np.float64)
+            finite = values[np.isfinite(values)]
+            self.nan_count += int(np.isnan(values).sum())
+            if finite.size:
+                self.count += finite.size
+                self.total += float(finite.sum())
+                self.total_sq += float(np.square(finite).sum())
+                self.lo = min(self.lo, float(finite.min()))
+                self.hi = max(self.hi, float(finite.max()))
 
     def result(self, name: str) -> ArrayStats:
         if not self.count:
@@ -115,11 +138,22 @@ class CurationSummary(BaseModel):
 def _load_and_check(
     item: CurationItem, contract: SampleContract, metadata_contract: TableContract | None
 ) -> tuple[Sample | None, list[Violation]]:
+    budget = current_budget()
     try:
-        sample = item.load()
+        with file_limits(budget):
+            sample = item.load()
+    except FileTimeLimit:
+        reason = f"reading took over {budget.file_timeout_s} s (raise HFM_FILE_TIMEOUT_S to allow more)"
+        return None, [Violation(field="file", code="time_limit", reason=reason)]
     except InvalidInput as error:
+        if isinstance(error.__cause__, MemoryError):
+            return None, [_memory_violation(budget.file_memory_bytes)]
         return None, [Violation(field=error.field, code=error.code, reason=error.reason)]
+    except MemoryError:
+        return None, [_memory_violation(budget.file_memory_bytes)]
     except Exception as error:  # a reader failing on a damaged file is a reason to quarantine, not to stop
+        if isinstance(error.__cause__, MemoryError):
+            return None, [_memory_violation(budget.file_memory_bytes)]
         return None, [Violation(field="file", code="unreadable", reason=f"{type(error).__name__}: {error}")]
     violations = contract.validate_sample(sample)
     if metadata_contract is not None:
@@ -127,21 +161,53 @@ def _load_and_check(
     return sample, violations
 
 
-def _prepare_output(out_dir: Path) -> None:
-    if out_dir.exists() and any(out_dir.iterdir()):
-        if not (out_dir / MANIFEST).exists():
-            raise HFMError(f"{out_dir}: not empty and not an earlier curation output; choose an empty folder")
-        shutil.rmtree(out_dir)  # an earlier run of ours: rewrite it whole so re-runs are identical
-    out_dir.mkdir(parents=True, exist_ok=True)
+def _memory_violation(limit: int) -> Violation:
+    reason = f"reading needed more than {human_bytes(limit)} of memory (raise HFM_FILE_MEMORY_BYTES to allow more)"
+    return Violation(field="file", code="memory_limit", reason=reason)
 
 
-def _quarantine(out_dir: Path, record: QuarantineRecord) -> None:
-    folder = out_dir / QUARANTINE / "files" / record.key
-    for source in record.sources:
-        path = Path(source)
-        if path.is_file():
-            folder.mkdir(parents=True, exist_ok=True)
-            shutil.copyfile(path, folder / path.name)
+def _check_output(out_dir: Path) -> None:
+    """Only an empty folder or an earlier curation output (its manifest present) may be replaced."""
+    if out_dir.exists() and not out_dir.is_dir():
+        raise HFMError(f"{out_dir}: exists and is not a folder; choose a folder")
+    if out_dir.is_dir() and any(out_dir.iterdir()) and not (out_dir / MANIFEST).exists():
+        raise HFMError(f"{out_dir}: not empty and not an earlier curation output; choose an empty folder")
+
+
+def content_hash(sample: Sample) -> str:
+    """Hash of a sample's arrays (names, dtypes, shapes, bytes): the same data under two keys is a duplicate."""
+    digest = hashlib.sha256()
+    for name in sorted(sample.arrays):
+        array = np.ascontiguousarray(sample.arrays[name])
+        digest.update(f"{name}|{array.dtype.str}|{array.shape}|".encode())
+        digest.update(array.reshape(-1).view(np.uint8) if array.size else b"")
+    return digest.hexdigest()
+
+
+def _quarantine(out_dir: Path, folder_name: str, record: QuarantineRecord, sources: Sequence[Path]) -> None:
+    """Copy the item's regular files (never a symlink: it may lead anywhere) under a sanitised name."""
+    folder = safe_child(out_dir, QUARANTINE, "files", folder_name)
+    for index, path in enumerate(Path(s) for s in sources):
+        if path.is_symlink() or not path.is_file():
+            continue
+        try:
+            name = safe_key(path.name)
+        except InvalidInput:
+            name = f"source-{index}"
+        folder.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(path, safe_child(folder, name))
+
+
+def _quarantine_folder(key: str, taken: set[str]) -> str:
+    """A folder name for an item's quarantine copies: its sanitised key, made unique by a hash of the raw key."""
+    try:
+        name = safe_key(key)
+    except InvalidInput:
+        name = "key"
+    if name != key or name.casefold() in taken:
+        name = f"{name}-{hashlib.sha256(key.encode('utf-8', 'surrogateescape')).hexdigest()[:10]}"
+    taken.add(name.casefold())
+    return name
 
 
 def _write_report(out_dir: Path, records: list[QuarantineRecord]) -> None:
@@ -157,6 +223,14 @@ def _write_report(out_dir: Path, records: list[QuarantineRecord]) -> None:
                 )
 
 
+def _item_violations(item: CurationItem, keys: KeyRegistry) -> list[Violation]:
+    try:
+        keys.claim(item.key)
+    except InvalidInput as error:
+        return [Violation(field=error.field, code=error.code, reason=error.reason)]
+    return []
+
+
 def curate(
     items: Iterable[CurationItem],
     out_dir: str | Path,
@@ -167,27 +241,66 @@ def curate(
     show_progress: bool = True,
     total: int | None = None,
 ) -> CurationSummary:
-    """Validate, write or quarantine every item; returns the summary and writes it to `curation.json`."""
+    """Validate, write or quarantine every item; returns the summary and writes it to `curation.json`.
+
+    The folder is locked for the run (a second curation into it is refused, naming this process) and replaced
+    only at the end: a failed or killed run leaves the previous dataset as it was.
+    """
     out_dir = Path(out_dir)
-    _prepare_output(out_dir)
+    _check_output(out_dir)
+    with FolderLock(out_dir, purpose="curation"):
+        replacement = DatasetReplacement(out_dir)
+        staging = replacement.begin()
+        try:
+            summary = _curate_into(
+                items, staging, contract, writer, metadata_contract, split_attr, show_progress, total, out_dir.name
+            )
+            replacement.commit()
+        except BaseException:
+            replacement.abort()
+            raise
+    return summary
+
+
+def _curate_into(
+    items: Iterable[CurationItem],
+    out_dir: Path,
+    contract: SampleContract,
+    writer: SampleWriter,
+    metadata_contract: TableContract | None,
+    split_attr: str,
+    show_progress: bool,
+    total: int | None,
+    label: str,
+) -> CurationSummary:
     writer.open(out_dir)
     stats: dict[str, _RunningStats] = {spec.name: _RunningStats() for spec in contract.arrays}
     quarantined: list[QuarantineRecord] = []
     reasons: Counter[str] = Counter()
     splits: Counter[str] = Counter()
-    seen: set[str] = set()
+    keys = KeyRegistry()
+    contents: dict[str, str] = {}
+    folders: set[str] = set()
     inputs = written = 0
-    with progress_bar(f"curating into {out_dir.name}", total=total, enabled=show_progress) as advance:
+    with progress_bar(f"curating into {label}", total=total, enabled=show_progress) as advance:
         for item in items:
             inputs += 1
-            sample, violations = _load_and_check(item, contract, metadata_contract)
-            if item.key in seen:
-                violations.append(Violation(field="key", code="duplicate", reason=f"key {item.key!r} seen before"))
-            seen.add(item.key)
+            sample, violations = None, _item_violations(item, keys)
+            if not violations:  # a key that cannot be a file name is not worth reading
+                sample, violations = _load_and_check(item, contract, metadata_contract)
+            if sample is not None and not violations:
+                digest = content_hash(sample)
+                if digest in contents:
+                    reason = f"same content as {display_name(contents[digest])!r}"
+                    violations.append(Violation(field="content", code="duplicate", reason=reason))
+                else:
+                    contents[digest] = item.key
             if violations or sample is None:
-                record = QuarantineRecord(key=item.key, sources=[str(s) for s in item.sources], violations=violations)
+                record = QuarantineRecord(
+                    key=display_name(item.key), sources=[display_name(s) for s in item.sources], violations=violations
+                )
                 quarantined.append(record)
-                _quarantine(out_dir, record)
+                _quarantine(out_dir, _quarantine_folder(item.key, folders), record, item.sources)
                 reasons.update({v.code for v in violations})
             else:
                 writer.write(item.key, sample)
@@ -198,6 +311,9 @@ def curate(
                     splits[str(sample.attrs[split_attr])] += 1
             advance()
     files = writer.close()
+    escaping = [f for f in files if Path(f).is_absolute() or not inside(out_dir, out_dir / f)]
+    if escaping:
+        raise HFMError(f"{writer.format_name} writer: files outside the dataset folder: {escaping[:3]}")
     quarantined.sort(key=lambda r: r.key)
     _write_report(out_dir, quarantined)
     summary = CurationSummary(

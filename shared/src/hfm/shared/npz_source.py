@@ -1,7 +1,9 @@
 """Curation input for plain NumPy files: a folder of `.npz` (named arrays) or `.npy` files, plus an optional CSV.
 
 The generic path for data that has no domain reader: the CSV row whose `key` equals the file's stem becomes the
-sample's metadata. Files are read with `allow_pickle=False`, so a crafted file cannot run code.
+sample's metadata. Files are read with `allow_pickle=False`, so a crafted file cannot run code. Every file of the
+folder is an input: other suffixes are quarantined as unsupported, symlinks leading outside are not followed, and an
+npz's members are sized from their headers against the resource budget before anything is decompressed.
 """
 
 from __future__ import annotations
@@ -14,8 +16,13 @@ import pandas as pd
 import yaml
 
 from hfm.shared.contracts import Sample, SampleContract, TableContract
-from hfm.shared.curation import CurationItem
+from hfm.shared.curation import CurationItem, rejected_item
 from hfm.shared.errors import HFMError, InvalidInput
+from hfm.shared.safety.headers import check_numpy_file
+from hfm.shared.safety.inputs import list_inputs
+from hfm.shared.safety.text import check_utf8_text
+
+SUFFIXES = (".npz", ".npy")
 
 
 def load_contracts(path: str | Path) -> tuple[SampleContract, TableContract | None]:
@@ -31,6 +38,7 @@ def load_contracts(path: str | Path) -> tuple[SampleContract, TableContract | No
 
 
 def _load(path: Path, attrs: dict, array_name: str) -> Sample:
+    check_numpy_file(path)  # signature and decoded sizes from the headers, before np.load decompresses
     try:
         if path.suffix == ".npy":
             arrays = {array_name: np.load(path, allow_pickle=False)}
@@ -50,13 +58,22 @@ def npz_items(
         raise HFMError(f"{src_dir}: not a folder")
     rows: dict[str, dict] = {}
     if metadata_csv is not None:
-        table = pd.read_csv(metadata_csv)
+        check_utf8_text(metadata_csv)
+        table = pd.read_csv(metadata_csv, dtype={"key": str})
         if "key" not in table.columns:
             raise HFMError(f"{metadata_csv}: needs a 'key' column matching the file names without suffix")
         rows = {
             str(r["key"]): {k: v for k, v in r.items() if k != "key" and pd.notna(v)} for r in table.to_dict("records")
         }
-    files = sorted(p for p in src_dir.iterdir() if p.suffix in {".npz", ".npy"})
-    return [
-        CurationItem(key=p.stem, sources=[p], load=partial(_load, p, rows.get(p.stem, {}), array_name)) for p in files
-    ]
+    items = []
+    for entry in list_inputs(src_dir, SUFFIXES):
+        path = entry.path
+        if entry.ok:
+            items.append(
+                CurationItem(
+                    key=path.stem, sources=[path], load=partial(_load, path, rows.get(path.stem, {}), array_name)
+                )
+            )
+        else:  # counted as an input and quarantined unread, keyed by its whole name (stems may repeat)
+            items.append(rejected_item(path.name, path, entry.code or "unreadable", entry.reason))
+    return items
