@@ -73,7 +73,7 @@ def test_npz_windows_split_by_station_and_clipped_ones_quarantined(tmp_path: Pat
     items = npz_curation_items(folder)
     assert len(items) == 154
     summary = curate_items(
-        items[:40],
+        items[::3],
         tmp_path / "out",
         100.0,
         name="t",
@@ -83,7 +83,7 @@ def test_npz_windows_split_by_station_and_clipped_ones_quarantined(tmp_path: Pat
         parameters={},
         show_progress=False,
     )
-    assert summary.inputs == 40 == summary.written + summary.quarantined
+    assert summary.inputs == 52 == summary.written + summary.quarantined
     meta = pd.read_csv(tmp_path / "out" / "metadata.csv")
     assert (meta["trace_P_arrival_sample"] == 3000).all()
     stations = meta.groupby("station_code")["split"].nunique()
