@@ -18,6 +18,7 @@ from hfm.shared.errors import HFMError
 from hfm.shared.eval.figures import Figure
 from hfm.shared.jsonio import dump_json, write_atomic
 from hfm.shared.plugins import installed_domains
+from hfm.shared.sample_data import DataUnavailable
 
 # Steps that run after every domain's own quickstart (e.g. hfm-synergy's transfer experiment):
 # name = "module:function", the function takes a QuickstartContext and returns a QuickstartResult.
@@ -81,6 +82,10 @@ def run_quickstart(context: QuickstartContext, only: list[str] | None = None) ->
             result: QuickstartResult = hook(
                 QuickstartContext(domain_dir, context.smoke, context.seed, context.show_progress)
             )
+        except DataUnavailable as error:  # missing reference data is no failure: the section says how to get it
+            sections.append(f"## {domain.name}\n\nskipped: {error}\n")
+            metrics[domain.name] = {"skipped": str(error)}
+            continue
         except Exception as error:  # one domain failing must not hide the others' results
             failed.append(domain.name)
             sections.append(f"## {domain.name}\n\nFAILED: {type(error).__name__}: {error}\n")
@@ -94,6 +99,10 @@ def run_quickstart(context: QuickstartContext, only: list[str] | None = None) ->
         step_dir = _fresh(context.out_dir / step.name)
         try:
             result = step.load()(QuickstartContext(step_dir, context.smoke, context.seed, context.show_progress))
+        except DataUnavailable as error:
+            sections.append(f"## {step.name}\n\nskipped: {error}\n")
+            metrics[step.name] = {"skipped": str(error)}
+            continue
         except Exception as error:
             failed.append(step.name)
             sections.append(f"## {step.name}\n\nFAILED: {type(error).__name__}: {error}\n")
