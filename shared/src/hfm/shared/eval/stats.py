@@ -1,9 +1,11 @@
-"""Confidence intervals: over a few seeds, and paired intervals of hfm - baseline over test units."""
+"""Confidence intervals and tests for benchmark figures: over seeds, paired over test units (with clusters), over
+time series (moving blocks, Diebold-Mariano), over repeated cross-validation (Nadeau-Bengio), inside a bounded range."""
 
 from __future__ import annotations
 
 import math
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -60,7 +62,8 @@ def paired_bootstrap(
     diffs = np.empty(n_resamples)
     for r in range(n_resamples):
         chosen = rng.integers(0, len(groups), size=len(groups))
-        idx = np.concatenate([groups[c] for c in chosen])
+        # one unit per cluster (no clusters given): the draw is the index itself, no concatenation
+        idx = chosen if clusters is None else np.concatenate([groups[c] for c in chosen])
         diffs[r] = stat(a[idx], idx) - stat(b[idx], idx)
     alpha = (1 - confidence) / 2
     low, high = np.quantile(diffs, [alpha, 1 - alpha])
@@ -69,9 +72,198 @@ def paired_bootstrap(
 
 def _cluster_indices(clusters: Sequence[Any] | np.ndarray | None, n: int) -> list[np.ndarray]:
     if clusters is None:
-        return [np.array([i]) for i in range(n)]
+        return list(np.arange(n)[:, None])
     labels = np.asarray(clusters)
     if labels.shape != (n,):
         raise ValueError(f"clusters must name one cluster per unit ({n}), got shape {labels.shape}")
     _, inverse = np.unique(labels, return_inverse=True)
-    return [np.flatnonzero(inverse == k) for k in range(inverse.max() + 1)]
+    order = np.argsort(inverse, kind="stable")  # each cluster's units in their original order
+    return np.split(order, np.cumsum(np.bincount(inverse))[:-1])
+
+
+def effective_sample_size(values: Sequence[float] | np.ndarray) -> float:
+    """n (1 - r) / (1 + r) with r the lag-1 autocorrelation: how many independent units a series is worth.
+
+    The AR(1) approximation (Wilks, Statistical Methods in the Atmospheric Sciences, eq. 5.12): the variance of the
+    mean of an AR(1) series is that of n_eff independent values. A negative r is not credited (n_eff <= n), and a
+    series is always worth at least one unit.
+    """
+    x = np.asarray(values, dtype=np.float64)
+    if x.ndim != 1 or x.size < 2:
+        raise ValueError(f"an effective sample size needs a 1-D series of at least 2 values, got shape {x.shape}")
+    r = max(0.0, lag1_autocorrelation(x))
+    return float(max(1.0, x.size * (1 - r) / (1 + r)))
+
+
+def lag1_autocorrelation(values: Sequence[float] | np.ndarray) -> float:
+    """sum_t (x_t - m)(x_{t+1} - m) / sum_t (x_t - m)^2 (statsmodels' acf(x)[1]); 0 for a constant series."""
+    x = np.asarray(values, dtype=np.float64)
+    centred = x - x.mean()
+    denominator = float(np.dot(centred, centred))
+    return 0.0 if denominator == 0 else float(np.dot(centred[:-1], centred[1:]) / denominator)
+
+
+def block_length(values: Sequence[float] | np.ndarray) -> int:
+    """A block length for the moving-block bootstrap of a mean: the AR(1) plug-in of Politis & White (2004).
+
+    b = (2 G^2 / D)^(1/3) n^(1/3) with, for an AR(1) series of lag-1 autocorrelation r and the circular block
+    bootstrap's D = 4/3 g^2, G/g = 2 r / (1 - r^2): b = (6 r^2 / (1 - r^2)^2)^(1/3) n^(1/3). No autocorrelation
+    gives blocks of one (the ordinary bootstrap); blocks never exceed n / 2.
+    """
+    x = np.asarray(values, dtype=np.float64)
+    r = min(max(0.0, lag1_autocorrelation(x)), 0.99)
+    b = (6 * r**2 / (1 - r**2) ** 2) ** (1 / 3) * x.size ** (1 / 3)
+    return int(min(max(1, math.ceil(b)), max(1, x.size // 2)))
+
+
+def moving_block_bootstrap(
+    hfm: Sequence[float] | np.ndarray,
+    baseline: Sequence[float] | np.ndarray,
+    statistic: Callable[[np.ndarray, np.ndarray], float] | None = None,
+    block: int | None = None,
+    circular: bool = True,
+    n_resamples: int = 2000,
+    confidence: float = 0.95,
+    seed: int = 0,
+) -> tuple[float, float, float]:
+    """(difference, low, high): percentile moving-block bootstrap of statistic(hfm) - statistic(baseline).
+
+    For paired scores in time order (forecasts hour by hour), where neighbours are correlated and the ordinary
+    bootstrap's interval is too narrow. Each resample glues ceil(n / block) blocks of `block` consecutive units (the
+    same blocks for both methods) and cuts it to n. `circular` (Politis & Romano 1992) wraps blocks around the end,
+    so every unit is drawn equally often; without it (Kuensch 1989) blocks start in [0, n - block]. The default
+    block comes from `block_length` on the paired differences. Report `effective_sample_size` of the paired
+    differences beside it as the figure's n_effective. `statistic(values, indices)` as in `paired_bootstrap`.
+    """
+    a = np.asarray(hfm, dtype=np.float64)
+    b = np.asarray(baseline, dtype=np.float64)
+    if a.shape != b.shape or a.ndim != 1 or a.size < 2:
+        raise ValueError(f"paired series must be two 1-D arrays of one length >= 2, got {a.shape} and {b.shape}")
+    n = a.size
+    length = block_length(a - b) if block is None else int(block)
+    if not 1 <= length <= n:
+        raise ValueError(f"block length must lie in [1, {n}], got {length}")
+    rng = np.random.default_rng(seed)
+    n_blocks = math.ceil(n / length)
+    last_start = n if circular else n - length + 1
+    starts = rng.integers(0, last_start, size=(n_resamples, n_blocks))
+    idx = (starts[:, :, None] + np.arange(length)).reshape(n_resamples, -1)[:, :n] % n
+    all_idx = np.arange(n)
+    if statistic is None:  # the mean: vectorised, the difference of means is the mean of the differences
+        d = a - b
+        observed, diffs = float(d.mean()), d[idx].mean(axis=1)
+    else:
+        observed = statistic(a, all_idx) - statistic(b, all_idx)
+        diffs = np.array([statistic(a[i], i) - statistic(b[i], i) for i in idx])
+    alpha = (1 - confidence) / 2
+    low, high = np.quantile(diffs, [alpha, 1 - alpha])
+    return float(observed), float(low), float(high)
+
+
+@dataclass(frozen=True)
+class HypothesisTest:
+    """A test of hfm - baseline = 0: the estimate, its interval, the statistic and its two-sided p-value."""
+
+    estimate: float  # the mean difference (of scores per fold, of losses per forecast)
+    low: float
+    high: float
+    statistic: float
+    p_value: float
+    df: int
+    n: int
+
+
+def nadeau_bengio_ttest(
+    differences: Sequence[float] | np.ndarray, n_train: int, n_test: int, confidence: float = 0.95
+) -> HypothesisTest:
+    """The corrected resampled t-test for repeated k-fold cross-validation (Nadeau & Bengio 2003, Machine Learning
+    52:239, eq. for the "corrected resampled t"; Bouckaert & Frank 2004 for repeated k-fold).
+
+    `differences` holds hfm's score minus the baseline's on each of the J = repeats x folds test folds, each fold
+    trained on `n_train` units and tested on `n_test`. Folds share training data, so the plain t-test's variance
+    s^2 / J is far too small; the correction uses (1/J + n_test/n_train) s^2, with t on J - 1 degrees of freedom.
+    """
+    d = np.asarray(differences, dtype=np.float64)
+    if d.ndim != 1 or d.size < 2:
+        raise ValueError(f"the corrected t-test needs at least 2 fold differences, got shape {d.shape}")
+    if n_train < 1 or n_test < 1:
+        raise ValueError(f"n_train and n_test must be positive, got {n_train} and {n_test}")
+    j = d.size
+    mean = float(d.mean())
+    se = math.sqrt((1 / j + n_test / n_train) * d.var(ddof=1))
+    return _t_result(mean, se, j - 1, j, confidence)
+
+
+def diebold_mariano(
+    errors_hfm: Sequence[float] | np.ndarray,
+    errors_baseline: Sequence[float] | np.ndarray,
+    horizon: int = 1,
+    power: int = 2,
+    confidence: float = 0.95,
+) -> HypothesisTest:
+    """Diebold-Mariano test of equal forecast accuracy with the Harvey-Leybourne-Newbold (1997) correction.
+
+    d_t = |e_hfm,t|^power - |e_baseline,t|^power (power 2: squared error, 1: absolute error) for forecasts in time
+    order; negative means hfm is more accurate. The variance of mean(d) takes the autocovariances up to lag h-1
+    that h-step forecasts share (Diebold & Mariano 1995): V = (g_0 + 2 sum_{k<h} g_k) / n, g_k with divisor n.
+    HLN multiply DM = mean(d) / sqrt(V) by sqrt((n + 1 - 2h + h(h-1)/n) / n) and compare it with Student's t on
+    n - 1 degrees of freedom. The interval of mean(d) is the one this test inverts: mean(d) +- t * sqrt(V) / that
+    factor. A negative V (possible for h > 1) leaves the statistic undefined (NaN).
+    """
+    e1 = np.asarray(errors_hfm, dtype=np.float64)
+    e2 = np.asarray(errors_baseline, dtype=np.float64)
+    if e1.shape != e2.shape or e1.ndim != 1 or e1.size < 3:
+        raise ValueError(f"forecast errors must be two 1-D arrays of one length >= 3, got {e1.shape} and {e2.shape}")
+    n = e1.size
+    if not 1 <= horizon < n:
+        raise ValueError(f"horizon must lie in [1, {n - 1}], got {horizon}")
+    d = np.abs(e1) ** power - np.abs(e2) ** power
+    centred = d - d.mean()
+    autocov = [float(np.dot(centred[k:], centred[: n - k]) / n) for k in range(horizon)]
+    variance = (autocov[0] + 2 * sum(autocov[1:])) / n
+    correction = math.sqrt((n + 1 - 2 * horizon + horizon * (horizon - 1) / n) / n)
+    se = math.sqrt(variance) / correction if variance >= 0 else math.nan
+    return _t_result(float(d.mean()), se, n - 1, n, confidence)
+
+
+def _t_result(mean: float, se: float, df: int, n: int, confidence: float) -> HypothesisTest:
+    if se == 0:  # identical results on every unit: no evidence either way, an interval of width zero
+        statistic, p = (0.0, 1.0) if mean == 0 else (math.copysign(math.inf, mean), 0.0)
+        return HypothesisTest(mean, mean, mean, statistic, p, df, n)
+    statistic = mean / se
+    p = float(2 * stats.t.sf(abs(statistic), df))
+    half = float(stats.t.ppf((1 + confidence) / 2, df) * se)
+    return HypothesisTest(mean, mean - half, mean + half, float(statistic), p, df, n)
+
+
+def bounded_mean_interval(
+    values: Sequence[float] | np.ndarray, lower: float = 0.0, upper: float = 1.0, confidence: float = 0.95
+) -> tuple[float, float, float]:
+    """(mean, low, high) of a metric bounded to [lower, upper] (Dice, F1, AUC over seeds or units), inside its range.
+
+    A Student-t interval on the logit scale, back-transformed: with p = (mean - lower) / (upper - lower), the
+    standard error of logit(p) is, by the delta method, s / (sqrt(n) (upper - lower) p (1 - p)). For 0/1 values this
+    is the logit interval of a binomial proportion (Brown, Cai & DasGupta 2001, Statistical Science 16:101) with n - 1
+    and the t quantile; far from the bounds it matches `mean_confidence_interval`, near them it stays inside where
+    the plain t interval crosses 1. One value, or a mean on a bound: the interval is (mean, mean) or NaN as below.
+    """
+    x = np.asarray(values, dtype=np.float64)
+    if x.ndim != 1 or x.size == 0:
+        raise ValueError(f"no values for a bounded interval (shape {x.shape})")
+    if upper <= lower:
+        raise ValueError(f"bounds must satisfy lower < upper, got [{lower}, {upper}]")
+    if np.any(x < lower) or np.any(x > upper):
+        raise ValueError(f"values outside [{lower}, {upper}]: {x[(x < lower) | (x > upper)][:3].tolist()}")
+    mean = float(x.mean())
+    if x.size == 1:
+        return mean, math.nan, math.nan
+    width = upper - lower
+    p = (mean - lower) / width
+    s = float(x.std(ddof=1))
+    if s == 0 or p <= 0 or p >= 1:  # every value equal (on a bound or not): nothing to spread
+        return mean, mean, mean
+    se_logit = s / (math.sqrt(x.size) * width * p * (1 - p))
+    half = float(stats.t.ppf((1 + confidence) / 2, df=x.size - 1) * se_logit)
+    centre = math.log(p / (1 - p))
+    low, high = (lower + width / (1 + math.exp(-(centre + sign * half))) for sign in (-1, 1))
+    return mean, float(low), float(high)
