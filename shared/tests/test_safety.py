@@ -218,3 +218,29 @@ def test_grib_truncated_mid_message(tmp_path):
     with pytest.raises(InvalidInput, match="GRIB message 2 at byte 40 declares 40 bytes, the file ends after 30"):
         check_grib_messages(cut)
     assert sniff(cut) == "GRIB"
+
+
+def test_model_config_with_absurd_width_is_refused_before_allocation(tmp_path):
+    import json
+    import resource
+
+    import torch
+
+    from hfm.shared.artifacts import ModelCard, export_model, load_pretrained
+    from hfm.shared.models.registry import create_model
+
+    card = ModelCard(name="t", license="Apache-2.0", intended_use="tests", limitations="random", training={})
+    model = create_model("series-mae-tiny", channels=3, patch_len=10, width=32, depth=2, heads=2)
+    out = export_model(model, tmp_path / "art", {}, card)
+    config = json.loads((out / "config.json").read_text())
+    config["args"]["width"] = 10_000_000
+    (out / "config.json").write_text(json.dumps(config))
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    with pytest.raises(HFMError, match=r"config.json: `args` build [\d,]+ parameters, above the limit"):
+        load_pretrained(out)
+    assert resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before < 200_000  # KiB: nothing was allocated
+    config["args"]["width"] = 64
+    (out / "config.json").write_text(json.dumps(config))
+    with pytest.raises(HFMError, match="the weights file holds"):
+        load_pretrained(out)
+    assert torch.get_default_device().type == "cpu"

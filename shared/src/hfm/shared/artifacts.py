@@ -11,11 +11,18 @@ Loading reads JSON and safetensors only. A pickle, a `torch.save` zip or any oth
 it is interpreted, so a crafted file cannot run code. Weights load by name: a trunk exported from one domain's model
 fills the `trunk.` keys of another domain's model; `LoadReport` lists the keys that matched, those the model has and
 the file lacks (new, left initialised), those the file has and the model lacks (unused) and shape mismatches.
+A caller that needs one kind of model says so (`load_pretrained(path, expect="seismic-picker*")`): an artifact of
+another kind is refused in one line naming what it is and what was expected, before any weights are read.
+
+The card of a run trained with model selection (`validation.every` > 0) records the chosen step, its validation
+score and every validation (`ModelCard.selection`), and its metrics are the validation metrics of that step.
 """
 
 from __future__ import annotations
 
+import fnmatch
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -72,6 +79,9 @@ class ModelCard(BaseModel):
     data: list[DataCardReference] = Field(default_factory=list)
     training: dict[str, Any] = Field(default_factory=dict)
     metrics: dict[str, float] = Field(default_factory=dict)
+    # How the exported step was chosen (the run's selection.json): metric, mode, best_step, best_score, last_step,
+    # stopped_early, history of every validation. None when the run had no validation.
+    selection: dict[str, Any] | None = None
     authors: list[str] = Field(default_factory=list)
     citation: str | None = None
 
@@ -99,6 +109,8 @@ class ModelCard(BaseModel):
         if self.metrics:
             lines += ["## Metrics", "", "| metric | value |", "|---|---|"]
             lines += [f"| {k} | {v:.6g} |" for k, v in sorted(self.metrics.items())] + [""]
+        if self.selection:
+            lines += _selection_markdown(self.selection)
         if self.training:
             lines += [
                 "## Training configuration",
@@ -121,6 +133,28 @@ class ModelCard(BaseModel):
         if self.citation:
             lines += ["## Citation", "", self.citation, ""]
         return "\n".join(lines)
+
+
+def _selection_markdown(selection: dict[str, Any]) -> list[str]:
+    metric, history = selection.get("metric"), selection.get("history", [])
+    stop = "stopped early for want of improvement" if selection.get("stopped_early") else "ran to the end"
+    lines = [
+        "## Model selection",
+        "",
+        f"The exported weights are those of step {selection.get('best_step')} of {selection.get('last_step')}, "
+        f"chosen on the validation split by `{metric}` ({selection.get('mode')}): {selection.get('best_score'):.6g}. "
+        f"Validated every {selection.get('every')} steps, patience {selection.get('patience')}; {stop}.",
+        "",
+    ]
+    if history:
+        names = sorted({key for row in history for key in row if key != "step"})
+        lines += ["| step | " + " | ".join(names) + " |", "|---" * (len(names) + 1) + "|"]
+        for row in history:
+            mark = " (chosen)" if row.get("step") == selection.get("best_step") else ""
+            values = " | ".join(f"{row[name]:.6g}" if name in row else "" for name in names)
+            lines.append(f"| {row.get('step')}{mark} | {values} |")
+        lines.append("")
+    return lines
 
 
 def model_config(model: nn.Module, config: dict[str, Any] | None = None) -> dict[str, Any]:
@@ -282,13 +316,68 @@ def read_config(path: str | Path) -> dict[str, Any]:
     return config
 
 
+def _check_declared_size(config_path: Path, config: dict[str, Any], weights: dict[str, torch.Tensor]) -> None:
+    """Size the model config.json describes, counted on the meta device (nothing allocated), before building it.
+
+    A tampered `args` (say `width: 10000000`) would otherwise allocate gigabytes before the weights fail to fit.
+    """
+    from hfm.shared.models.registry import create_model
+    from hfm.shared.safety.budget import current_budget
+
+    try:
+        with torch.device("meta"):
+            probe = create_model(config["model"], **config.get("args", {}))
+    except HFMError:
+        raise
+    except Exception:  # a factory that cannot run on the meta device: the checksum and strict load remain
+        return
+    declared = sum(p.numel() for p in probe.parameters())
+    held = sum(t.numel() for t in weights.values())
+    limit = current_budget().max_model_parameters
+    if declared > limit:
+        raise HFMError(
+            f"{config_path}: `args` build {declared:,} parameters, above the limit of {limit:,} "
+            "(raise HFM_MAX_MODEL_PARAMETERS to allow more)"
+        )
+    if declared > held:
+        raise HFMError(f"{config_path}: `args` build {declared:,} parameters, the weights file holds {held:,}")
+
+
+def check_kind(path: str | Path, config: dict[str, Any], expect: str | Sequence[str]) -> None:
+    """Refuse, in one line, an artifact whose registered model matches none of the shell-style patterns `expect`."""
+    patterns = [expect] if isinstance(expect, str) else list(expect)
+    name = config.get("model")
+    if isinstance(name, str) and any(fnmatch.fnmatchcase(name, pattern) for pattern in patterns):
+        return
+    wanted = " or ".join(f"`{pattern}`" for pattern in patterns)
+    raise HFMError(f"{path}: is a `{name}` model{_kind_of(name)}, expected {wanted}")
+
+
+def _kind_of(name: Any) -> str:
+    """' (masked autoencoder: ...)' from the registry where the name is registered, else ''."""
+    if not isinstance(name, str):
+        return ""
+    from hfm.shared.models.registry import model_info
+
+    try:
+        info = model_info(name).pretrained
+    except HFMError:
+        return ""
+    kind = {"mae": "masked autoencoder", "encoder": "encoder", "trunk": "bare trunk"}.get(info.architecture)
+    return f" ({kind})" if kind else ""
+
+
 def load_pretrained(
-    path: str | Path, model: nn.Module | None = None, strict: bool = False
+    path: str | Path,
+    model: nn.Module | None = None,
+    strict: bool = False,
+    expect: str | Sequence[str] | None = None,
 ) -> tuple[nn.Module, LoadReport]:
     """Loads an artifact folder (or a bare .safetensors file into a given `model`).
 
     With `model=None` the model is rebuilt from config.json through the registry and must match exactly; with a
-    model (e.g. another domain's encoder) the weights fill what matches and the report says what did not.
+    model (e.g. another domain's encoder) the weights fill what matches and the report says what did not. `expect`
+    (registered names or shell patterns, e.g. "seismic-picker*") refuses an artifact of another kind in one line.
     """
     from hfm.shared.models.registry import create_model
 
@@ -298,6 +387,8 @@ def load_pretrained(
             raise HFMError(f"{path}: a bare weights file needs a model to load into; pass an artifact folder instead")
         return model, load_weights(model, read_weights(path), strict)
     config = read_config(path)
+    if expect is not None:
+        check_kind(path, config, expect)
     weights_path = path / WEIGHTS
     expected = config.get("weights_sha256")
     if expected and sha256_file(weights_path) != expected:
@@ -307,6 +398,7 @@ def load_pretrained(
     if rebuilt:
         if not isinstance(config.get("args", {}), dict) or not isinstance(config.get("model"), str):
             raise HFMError(f"{path / CONFIG}: fields `model` (a name) and `args` (an object) are required")
+        _check_declared_size(path / CONFIG, config, weights)
         model = create_model(config["model"], **config.get("args", {}))
     report = load_weights(model, weights, strict=strict or rebuilt)
     return model, report
@@ -327,8 +419,23 @@ def _last_metrics(run_dir: Path) -> dict[str, float]:
     lines = [line for line in path.read_text().splitlines() if line.strip()]
     if not lines:
         return {}
-    last = json.loads(lines[-1])
+    rows = [json.loads(line) for line in lines]
+    training = [row for row in rows if not any(str(key).startswith("val_") for key in row)]
+    last = (training or rows)[-1]
     return {k: float(v) for k, v in last.items() if isinstance(v, int | float) and not isinstance(v, bool)}
+
+
+def _read_selection(run: Path) -> dict[str, Any] | None:
+    path = run / "selection.json"
+    if not path.is_file():
+        return None
+    try:
+        selection = json.loads(path.read_text())
+    except (ValueError, UnicodeDecodeError) as error:
+        raise HFMError(f"{path}: not valid JSON ({error})") from None
+    if not isinstance(selection, dict) or not isinstance(selection.get("history", []), list):
+        raise HFMError(f"{path}: expected an object with `best_step`, `best_score` and a `history` list")
+    return selection
 
 
 def export_run(
@@ -372,6 +479,12 @@ def export_run(
     if dataset and (Path(dataset) / "card.json").is_file():
         data.append(DataCardReference.from_dataset(dataset))
     training = {**config_to_dict(config), "weights_from": source}
+    selection = _read_selection(run) if source.startswith("final/") else None
+    metrics = _last_metrics(run)
+    if selection is not None:
+        chosen = [row for row in selection.get("history", []) if row.get("step") == selection.get("best_step")]
+        metrics = {f"val_{k}": float(v) for k, v in (chosen[0] if chosen else {}).items() if k != "step"}
+        training["weights_from"] = f"{source} (step {selection.get('best_step')}, chosen on validation)"
     card = ModelCard(
         name=name or Path(out_dir).name,
         description=description,
@@ -380,7 +493,8 @@ def export_run(
         limitations=limitations,
         data=data,
         training=training,
-        metrics=_last_metrics(run),
+        metrics=metrics,
+        selection=selection,
         authors=authors or [],
     )
     return export_model(model, out_dir, {}, card), report
