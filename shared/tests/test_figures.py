@@ -100,3 +100,18 @@ def test_headline_table_and_summary():
         "1 win, 1 tie, 1 loss of 3 figures; not counted: 1 consistency check, 0 without interval"
     )
     assert difference_with_interval(make(interval=(math.nan, math.nan))) == "-0.05 (no interval)"
+
+
+def test_quickstart_report_opens_with_the_summary_and_tables_each_sections_figures():
+    from hfm.shared.quickstart import figure_section, summary_section
+
+    climate = [make(name="a"), make(name="b", task="climate/downscaling", interval=(0.01, 0.03))]
+    plankton = [make(task="plankton/classification", metric="macro F1", higher_is_better=True, interval=(-0.1, 0.2))]
+    section = figure_section(climate)
+    assert section.startswith("\n### Headline figures\n\n1 win, 0 ties, 1 loss of 2 figures;")
+    assert "| climate | downscaling | RMSE ↓ |" in section and "**loss** |" in section
+    assert figure_section([]) == ""
+    summary = summary_section(climate + plankton, failed=["seismic"])
+    assert summary.startswith("## Summary\n")
+    assert "1 win, 1 tie, 1 loss of 3 figures;" in summary and "**Failed**: seismic" in summary
+    assert "| plankton | classification | macro F1 ↑ |" in summary and summary.count("| climate |") == 2

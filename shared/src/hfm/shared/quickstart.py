@@ -16,6 +16,7 @@ from typing import Any
 
 from hfm.shared.errors import HFMError
 from hfm.shared.eval.figures import Figure
+from hfm.shared.eval.report import headline_table, outcome_summary
 from hfm.shared.jsonio import dump_json, write_atomic
 from hfm.shared.plugins import installed_domains
 from hfm.shared.sample_data import DataUnavailable
@@ -69,6 +70,7 @@ def run_quickstart(context: QuickstartContext, only: list[str] | None = None) ->
     """Run every selected domain's quickstart; returns the report's index.md and the domains that failed."""
     context.out_dir.mkdir(parents=True, exist_ok=True)
     sections, metrics, failed = [], {}, []
+    figures: list[Figure] = []
     for domain in installed_domains():
         if only and domain.name not in only:
             continue
@@ -91,8 +93,9 @@ def run_quickstart(context: QuickstartContext, only: list[str] | None = None) ->
             sections.append(f"## {domain.name}\n\nFAILED: {type(error).__name__}: {error}\n")
             (domain_dir / "error.txt").write_text(traceback.format_exc())
             continue
-        sections.append(_under(domain.name, result.markdown))
+        sections.append(_under(domain.name, result.markdown) + figure_section(result.figures))
         metrics[domain.name] = result.metrics
+        figures += result.figures
     for step in sorted(entry_points(group=AFTER_GROUP), key=lambda ep: ep.name):
         if only and step.name not in only:
             continue
@@ -108,10 +111,38 @@ def run_quickstart(context: QuickstartContext, only: list[str] | None = None) ->
             sections.append(f"## {step.name}\n\nFAILED: {type(error).__name__}: {error}\n")
             (step_dir / "error.txt").write_text(traceback.format_exc())
             continue
-        sections.append(_under(step.name, result.markdown))
+        sections.append(_under(step.name, result.markdown) + figure_section(result.figures))
         metrics[step.name] = result.metrics
+        figures += result.figures
     index = context.out_dir / "index.md"
     header = "# HFM quickstart report\n\n" + ("(smoke run: smallest settings)\n\n" if context.smoke else "")
-    write_atomic(index, header + "\n".join(sections))
+    write_atomic(index, header + summary_section(figures, failed) + "\n".join(sections))
     write_atomic(context.out_dir / "metrics.json", dump_json(metrics))
     return index, failed
+
+
+def figure_section(figures: list[Figure]) -> str:
+    """A section's headline figures as in benchmarks/results.md: hfm against its strongest baseline, the paired
+    interval of the difference, n and win / tie / loss."""
+    if not figures:
+        return ""
+    lines = ["", "### Headline figures", "", f"{outcome_summary(figures)}.", "", *headline_table(figures), ""]
+    return "\n".join(lines) + "\n"
+
+
+def summary_section(figures: list[Figure], failed: list[str]) -> str:
+    """The opening of index.md: every section's headline figures counted and tabled together."""
+    lines = [
+        "## Summary",
+        "",
+        "A figure is a **win**, **tie** or **loss** by the paired 95% interval of hfm - baseline, never by its point "
+        'values; consistency checks are not counted (docs/models.md, "How to read a figure"). The quickstart\'s '
+        "settings are small: `hfm bench` measures the same tasks at full size.",
+        "",
+        f"{outcome_summary(figures)}." if figures else "No section reported headline figures.",
+    ]
+    if failed:
+        lines += ["", f"**Failed**: {', '.join(failed)} (their sections say why)."]
+    if figures:
+        lines += ["", *headline_table(figures)]
+    return "\n".join(lines) + "\n\n"
