@@ -1,0 +1,119 @@
+"""`hfm template curate | pretrain | finetune | predict | evaluate | benchmark`, with the shared arguments."""
+
+from __future__ import annotations
+
+import json
+
+import typer
+
+from hfm.shared.cli.options import BatchSize, Dataset, Init, LearningRate, Model, Out, Quiet, Raw, Seed, Set, Steps
+
+app = typer.Typer(help="Template domain: 1-D signals in class folders.", no_args_is_help=True)
+
+
+@app.command("curate")
+def curate(
+    raw: Raw,
+    out: Out,
+    name: str = typer.Option(..., help="Dataset name."),
+    license: str = typer.Option(..., help="SPDX licence identifier of the data."),
+    creator: list[str] = typer.Option(..., help="Creator name; repeat for several."),
+    quiet: Quiet = False,
+) -> None:
+    """Curate class folders of .npy signals; quarantine the rest with reasons."""
+    from hfm.shared.curate_driver import DatasetDescription
+    from hfm.template.curate import curate_signals
+
+    done = curate_signals(raw, out, DatasetDescription(name, license, creator), show_progress=not quiet)
+    typer.echo(f"{out}: {done.summary.line()}")
+
+
+@app.command("pretrain")
+def pretrain(
+    dataset: Dataset,
+    out: Out,
+    steps: Steps = 200,
+    batch_size: BatchSize = 32,
+    lr: LearningRate = 1e-3,
+    model: Model = "template-mae-tiny",
+    seed: Seed = 0,
+    set_: Set = None,
+) -> None:
+    """Masked-autoencoder pretraining; writes OUT/run.yaml (replay: hfm train OUT/run.yaml) and OUT/model."""
+    from hfm.template.training import pretrain as run
+
+    _only(model, "template-mae-tiny")
+    done = run(dataset, out, steps=steps, batch_size=batch_size, lr=lr, seed=seed, overrides=set_ or [])
+    typer.echo(f"{done.status}: model {done.model_dir}, config {done.config_path}")
+
+
+@app.command("finetune")
+def finetune(
+    dataset: Dataset,
+    out: Out,
+    init: Init = None,
+    steps: Steps = 200,
+    batch_size: BatchSize = 32,
+    lr: LearningRate = 1e-3,
+    model: Model = "template-classifier-tiny",
+    seed: Seed = 0,
+    set_: Set = None,
+) -> None:
+    """Fine-tune the classifier (from --init's encoder); the checkpoint is chosen on the dev split."""
+    from hfm.template.training import finetune as run
+
+    _only(model, "template-classifier-tiny")
+    done = run(dataset, out, init=init, steps=steps, batch_size=batch_size, lr=lr, seed=seed, overrides=set_ or [])
+    typer.echo(f"{done.status}: model {done.model_dir}, config {done.config_path}")
+
+
+@app.command("predict")
+def predict(dataset: Dataset, out: Out, init: Init = None, split: str = typer.Option("test")) -> None:
+    """Classify the signals of one split with the model --init; writes OUT/predictions.csv."""
+    from hfm.shared.errors import HFMError
+    from hfm.template.data import load_split
+    from hfm.template.experiments import predict as run
+
+    if init is None:
+        raise HFMError("predict needs --init MODEL (a fine-tuned model folder)")
+    classes = run(init, dataset, split)
+    _, truth = load_split(dataset, split)
+    out.mkdir(parents=True, exist_ok=True)
+    lines = ["index,predicted,label", *(f"{i},{p},{t}" for i, (p, t) in enumerate(zip(classes, truth, strict=True)))]
+    (out / "predictions.csv").write_text("\n".join(lines) + "\n")
+    typer.echo(f"{out / 'predictions.csv'}: {len(classes)} predictions")
+
+
+@app.command("evaluate")
+def evaluate(dataset: Dataset, out: Out, init: Init = None) -> None:
+    """Accuracy of the model --init and of the baseline on the test split, paired over signals."""
+    from hfm.shared.errors import HFMError
+    from hfm.shared.eval.stats import paired_bootstrap
+    from hfm.template.experiments import score
+
+    if init is None:
+        raise HFMError("evaluate needs --init MODEL (a fine-tuned model folder)")
+    scores = score(init, dataset)
+    diff, low, high = paired_bootstrap(scores.hfm_correct, scores.baseline_correct)
+    result = {"n_test": scores.n_test, "hfm": scores.hfm_correct.mean(), "baseline": scores.baseline_correct.mean()}
+    result |= {"difference": diff, "interval": [low, high]}
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "evaluation.json").write_text(json.dumps(result, indent=2) + "\n")
+    typer.echo(json.dumps(result))
+
+
+@app.command("benchmark")
+def benchmark(out: Out, steps: Steps = 60) -> None:
+    """The template's benchmark on generated example signals; figures to OUT/figures.json."""
+    from hfm.template.benchmarks import run_benchmark
+
+    figures = run_benchmark(out, steps=steps)
+    (out / "figures.json").write_text(json.dumps([f.as_dict() for f in figures], indent=2) + "\n")
+    typer.echo(f"{out / 'figures.json'}: " + "; ".join(f"{f.name} {f.value:.3f} ({f.outcome})" for f in figures))
+
+
+def _only(model: str, supported: str) -> None:
+    from hfm.shared.errors import HFMError
+
+    if model != supported:
+        raise HFMError(f"--model {model!r}: this command trains {supported!r}")

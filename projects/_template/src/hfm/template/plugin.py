@@ -1,0 +1,39 @@
+"""What hfm-template offers to the core (see `hfm domains`): the one object behind its entry point."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from hfm.shared.plugins import DomainPlugin
+from hfm.template import tasks as _tasks  # noqa: F401  (registers the models the tasks build)
+from hfm.template.format import ArrayStoreFormat
+
+
+def _cli() -> Any:
+    from hfm.template.cli import app
+
+    return app
+
+
+def _quickstart(context: Any) -> Any:
+    from hfm.template.quickstart import run
+
+    return run(context)
+
+
+def _synergy(work_dir, smoke, seed):
+    from hfm.template.synergy import template_bench
+
+    return template_bench(work_dir, smoke, seed)
+
+
+plugin = DomainPlugin(
+    name="template",
+    summary="Template domain: 1-D signals in class folders, curated, pretrained, fine-tuned and benchmarked.",
+    readers=("npy class folders",),
+    tasks=("template-mae", "template-classify"),
+    heads=("classification",),
+    dataset_formats={"hfm-arrays": ArrayStoreFormat},
+    cli=_cli,
+    hooks={"quickstart": _quickstart, "synergy": _synergy},
+)

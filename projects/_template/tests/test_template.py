@@ -1,0 +1,61 @@
+"""The template passes the conformance kit and runs end to end: curate, pretrain, fine-tune, evaluate, replay."""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+import numpy as np
+
+import hfm.template
+from hfm.shared.cli.main import run as hfm_cli
+from hfm.shared.curate_driver import DatasetDescription
+from hfm.shared.testing.conformance import check_curation, check_domain, check_tokenizer_round_trip
+from hfm.template.curate import curate_signals
+from hfm.template.experiments import score
+from hfm.template.plugin import plugin
+from hfm.template.synthetic import write_example_raw
+from hfm.template.tokenizer import signal_tokenizer
+from hfm.template.training import finetune, pretrain
+
+DESCRIBE = DatasetDescription("example", "CC0-1.0", ["HFM"])
+
+
+def test_the_template_conforms():
+    assert check_domain(plugin, Path(hfm.template.__file__).parent) == []
+    sample = np.random.default_rng(0).normal(size=(1, 256)).astype(np.float32)
+    assert check_tokenizer_round_trip(signal_tokenizer(), sample) == []
+
+
+def test_curation_is_deterministic_and_counts_every_input(tmp_path):
+    raw = write_example_raw(tmp_path / "raw", per_class=4)
+    (raw / "sine" / "broken.npy").write_bytes(b"not an array")
+    (raw / "sine" / "notes.txt").write_text("not a signal")
+
+    def run(source: Path, out: Path):
+        return curate_signals(source, out, DESCRIBE, show_progress=False).summary
+
+    assert check_curation(run, raw, tmp_path, expected_inputs=14) == []
+    summary = run(raw, tmp_path / "again")
+    assert (summary.written, summary.quarantined) == (12, 2)
+
+
+def _sha(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def test_pretrain_finetune_evaluate_and_replay(tmp_path):
+    raw = write_example_raw(tmp_path / "raw", per_class=24)
+    dataset = tmp_path / "dataset"
+    curate_signals(raw, dataset, DESCRIBE, show_progress=False)
+    pre = pretrain(dataset, tmp_path / "pre", steps=20, progress=False)
+    tuned = finetune(dataset, tmp_path / "tune", init=pre.model_dir, steps=40, progress=False)
+    scores = score(tuned.model_dir, dataset)
+    assert scores.n_test == len(scores.hfm_correct) > 10
+    assert scores.hfm_correct.mean() > 1 / 3 + 0.1  # well above chance with three classes
+    replay = tmp_path / "replay"
+    try:
+        hfm_cli(["train", str(pre.config_path), "--set", f"run.out_dir={replay}"])
+    except SystemExit as done:
+        assert done.code in (0, None)
+    assert _sha(replay / "final" / "model.safetensors") == _sha(pre.run_dir / "final" / "model.safetensors")

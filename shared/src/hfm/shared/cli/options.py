@@ -1,0 +1,30 @@
+"""The arguments every domain command shares, spelt once: `hfm <domain> pretrain DATASET --out ... --steps ...`.
+
+Domains annotate their parameters with these (`steps: Steps = 300`), so the same word means the same thing in every
+domain and `--help` describes it the same way; each domain keeps its own defaults.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+Dataset = Annotated[Path, typer.Argument(help="A curated dataset folder (written by `hfm <domain> curate`).")]
+Raw = Annotated[Path, typer.Argument(help="The raw input: a folder or file in the community's format.")]
+Out = Annotated[Path, typer.Option("--out", "-o", help="Output folder (run, model, report or dataset).")]
+Init = Annotated[
+    Path | None,
+    typer.Option("--init", help="Start from this model: an exported model folder or its model.safetensors."),
+]
+Steps = Annotated[int, typer.Option("--steps", help="Optimiser steps.")]
+BatchSize = Annotated[int, typer.Option("--batch-size", help="Global batch size per optimiser step.")]
+LearningRate = Annotated[float, typer.Option("--lr", help="Peak learning rate (warm-up, then cosine decay).")]
+Model = Annotated[str, typer.Option("--model", help="Registered model name (`hfm models list`).")]
+Seed = Annotated[int, typer.Option("--seed", help="Seed of the run (data order, initialisation, masking).")]
+Set = Annotated[
+    list[str] | None,
+    typer.Option("--set", "-s", help="Override one run-config key, e.g. --set optim.weight_decay=0.01; repeatable."),
+]
+Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")]
