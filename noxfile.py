@@ -8,6 +8,8 @@ nox -s quickstart    the main job: every domain end to end on the real data that
 from __future__ import annotations
 
 import os
+import re
+import tomllib
 from pathlib import Path
 
 import nox
@@ -16,32 +18,46 @@ ROOT = Path(__file__).resolve().parent
 CONSTRAINTS = str(ROOT / "constraints.txt")
 SHARED_DATA = os.environ.get("HFM_SHARED_DATA", str(ROOT.parent / "shared" / "data"))
 
-# package name -> (folder, the other workspace folders its tests need installed)
-PACKAGES: dict[str, tuple[str, tuple[str, ...]]] = {
-    "shared": ("shared", ()),
-    "seismic": ("projects/seismic", ("shared",)),
-    "radiome": ("projects/radiome", ("shared",)),
-    "climate": ("projects/climate", ("shared",)),
-    "plankton": ("projects/plankton", ("shared",)),
-    "synergy": (
-        "packages/synergy",
-        ("shared", "projects/seismic", "projects/radiome", "projects/climate", "projects/plankton"),
-    ),
-}
+
+def _workspace() -> dict[str, tuple[str, tuple[str, ...]]]:
+    """package name -> (folder, the workspace folders its tests need installed), from [tool.hfm.workspace] members.
+
+    Adding a domain is one line in pyproject.toml's member list: its tests session, and the dependencies it needs
+    installed beside it (its `hfm-*` requirements, transitively), follow from its own pyproject.toml.
+    """
+    members = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["hfm"]["workspace"]["members"]
+    projects = {folder: tomllib.loads((ROOT / folder / "pyproject.toml").read_text())["project"] for folder in members}
+    by_dist = {project["name"]: folder for folder, project in projects.items()}
+
+    def direct(folder: str) -> list[str]:
+        names = (re.split(r"[\s<>=!~\[;]", dep, maxsplit=1)[0] for dep in projects[folder].get("dependencies", []))
+        return [by_dist[n] for n in names if n in by_dist]
+
+    def closure(folder: str) -> tuple[str, ...]:
+        seen: list[str] = []
+        stack = direct(folder)
+        while stack:
+            dep = stack.pop(0)
+            if dep not in seen:
+                seen.append(dep)
+                stack += direct(dep)
+        return tuple(sorted(seen, key=members.index))
+
+    return {Path(folder).name.lstrip("_"): (folder, closure(folder)) for folder in members}
+
+
+PACKAGES = _workspace()
+# Folders starting with "_" (the domain template) are tested but never installed beside the real domains.
+DOMAIN_FOLDERS = [folder for folder, _ in PACKAGES.values() if not Path(folder).name.startswith("_")]
 
 # Real data packages whose own pins would pull heavy stacks (planktonclas pins TensorFlow): installed --no-deps
 # into the sessions that read them.
 DATA_ONLY = {"plankton": ("planktonclas==0.2.4",), "synergy": ("planktonclas==0.2.4",)}
 # Debian packages holding real test data, installed by tools/system_packages.sh where possible (root, apt).
 SYSTEM_DATA = {"radiome": ("insighttoolkit5-examples",), "synergy": ("insighttoolkit5-examples",)}
-EVERYTHING = (
-    "./shared",
-    "./projects/seismic[test]",  # seisbench: the PhaseNetLight peer and the loader comparison
-    "./projects/radiome",
-    "./projects/climate",
-    "./projects/plankton[ifcb,assist]",
-    "./packages/synergy",
-)
+# Extras of the full install (quickstart, bench): seisbench for the PhaseNetLight peer, IFCB and annotation assist.
+EXTRAS = {"projects/seismic": "[test]", "projects/plankton": "[ifcb,assist]"}
+EVERYTHING = tuple(f"./{folder}{EXTRAS.get(folder, '')}" for folder in DOMAIN_FOLDERS)
 
 nox.options.default_venv_backend = "venv"
 nox.options.sessions = ["lint", "layout", *(f"tests-{name}" for name in PACKAGES)]
