@@ -165,28 +165,51 @@ def write_forecast(
     return ds
 
 
+def _per_step_rmse(forecast: np.ndarray, truth: np.ndarray, lat: np.ndarray) -> np.ndarray:
+    """Latitude-weighted RMSE of each step (N, V, H, W) -> (N,): the paired units of the intervals."""
+    return rmse(forecast[None], truth[None], lat).reshape(forecast.shape[0], -1).mean(axis=1)
+
+
+def linear_correction(coarse_fit: np.ndarray, fine_fit: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per fine-grid point least squares fine = a + b * bicubic over training steps: (a, b), each (V, H, W)."""
+    x, y = coarse_fit.astype("float64"), fine_fit.astype("float64")
+    xm, ym = x.mean(axis=0), y.mean(axis=0)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        b = ((x - xm) * (y - ym)).sum(axis=0) / ((x - xm) ** 2).sum(axis=0)
+    b = np.nan_to_num(b, nan=1.0)
+    return ym - b * xm, b
+
+
 def evaluate_downscaling(model: FieldDownscaler, data: FieldData, normaliser: Normaliser, factor: int) -> dict:
-    """RMSE (K, latitude-weighted) on test steps of the model against bilinear and bicubic interpolation."""
+    """RMSE (K, latitude-weighted) on test steps of the model against bilinear, bicubic and bicubic with a
+    per-point linear correction fitted on the training steps; `per_step` holds each method's RMSE per test step."""
+
+    def fine_and_bicubic(steps: np.ndarray) -> tuple[torch.Tensor, dict[str, np.ndarray]]:
+        full = torch.from_numpy(np.nan_to_num(data.fields[steps]).astype("float32"))
+        fine, coarse = coarsen(full, factor)
+        return fine, {mode: upsample(coarse, factor, mode).numpy() for mode in ("bilinear", "bicubic")}
+
+    train_fine, train_up = fine_and_bicubic(np.flatnonzero(data.is_train))
+    a, b = linear_correction(train_up["bicubic"], train_fine.numpy())
     steps = np.flatnonzero(~data.is_train)
-    truth_full = torch.from_numpy(np.nan_to_num(data.fields[steps]).astype("float32"))
-    truth, coarse = coarsen(truth_full, factor)
+    truth, forecasts = fine_and_bicubic(steps)
+    forecasts["bicubic_linear"] = (a + b * forecasts["bicubic"]).astype("float32")
     h, w = truth.shape[-2:]
     lat = data.lat[:h]
-    result = {}
-    for mode in ("bilinear", "bicubic"):
-        result[mode] = float(rmse(upsample(coarse, factor, mode).numpy(), truth.numpy(), lat).mean())
     z = torch.from_numpy(normaliser.to_z(data.fields[steps], steps))
     _, z_coarse = coarsen(z, factor)
     with torch.no_grad():
         z_fine = model(upsample(z_coarse, factor, "bicubic")).numpy()
-    scale = normaliser.scale
     clim = normaliser.means[normaliser.index[steps]][..., :h, :w]
-    result["hfm"] = float(rmse(z_fine * scale + clim, truth.numpy(), lat).mean())
-    return result
+    forecasts["hfm"] = z_fine * normaliser.scale + clim
+    per_step = {name: _per_step_rmse(f, truth.numpy(), lat) for name, f in forecasts.items()}
+    return {name: float(v.mean()) for name, v in per_step.items()} | {"per_step": per_step, "steps": steps}
 
 
 def evaluate_interpolation(model: torch.nn.Module, data: FieldData, normaliser: Normaliser, window: int) -> dict:
-    """RMSE (latitude-weighted, field units) of the inner steps of test windows: MAE vs linear interpolation."""
+    """RMSE (latitude-weighted, field units) of the inner steps of test windows: the model against linear
+    interpolation in time of the fields and of the anomalies (against the training climatology, which carries the
+    diurnal cycle); `per_window` holds each method's RMSE per window (its inner steps pooled)."""
     from hfm.climate.data import window_starts
 
     starts = window_starts(data, window, "test")
@@ -199,14 +222,23 @@ def evaluate_interpolation(model: torch.nn.Module, data: FieldData, normaliser: 
         out = model(x, mask)
         z_pred = model.reconstruct(x, out).numpy()
     inner = slice(1, window - 1)
-    pred = normaliser.from_z(z_pred[:, inner].reshape(-1, *z.shape[2:]), idx[:, inner].ravel())
-    truth = fields[:, inner].reshape(-1, *fields.shape[2:])
-    w = np.linspace(0, 1, window)[inner]
-    linear = fields[:, :1] * (1 - w)[None, :, None, None, None] + fields[:, -1:] * w[None, :, None, None, None]
-    linear = linear.reshape(-1, *fields.shape[2:])
-    pred = np.where(np.isnan(truth), np.nan, pred)
-    return {
-        "hfm": float(rmse(pred, truth, data.lat).mean()),
-        "linear": float(rmse(linear, truth, data.lat).mean()),
+    n_inner = window - 2
+    truth = fields[:, inner]
+    pred = normaliser.from_z(z_pred[:, inner].reshape(-1, *z.shape[2:]), idx[:, inner].ravel()).reshape(truth.shape)
+    w = np.linspace(0, 1, window)[inner][None, :, None, None, None]
+    clim = normaliser.means[normaliser.index[idx.ravel()]].reshape(fields.shape)
+    anomaly = fields - clim
+    forecasts = {
+        "hfm": np.where(np.isnan(truth), np.nan, pred),
+        "linear": fields[:, :1] * (1 - w) + fields[:, -1:] * w,
+        "linear_anomaly": clim[:, inner] + anomaly[:, :1] * (1 - w) + anomaly[:, -1:] * w,
+    }
+    flat_truth = truth.reshape(-1, *fields.shape[2:])
+    per_window = {
+        name: _per_step_rmse(f.reshape(-1, *fields.shape[2:]), flat_truth, data.lat).reshape(-1, n_inner).mean(axis=1)
+        for name, f in forecasts.items()
+    }
+    return {name: float(v.mean()) for name, v in per_window.items()} | {
+        "per_window": per_window,
         "windows": int(starts.size),
     }
