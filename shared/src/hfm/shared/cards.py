@@ -21,6 +21,7 @@ from hfm.shared.errors import HFMError
 from hfm.shared.formats import DatasetFormat
 from hfm.shared.hashing import sha256_file
 from hfm.shared.jsonio import dump_json, write_atomic
+from hfm.shared.safety.paths import display_name
 
 CARD_FILE = "card.json"
 CARD_SCHEMA = "hfm-dataset-card/1"
@@ -173,6 +174,11 @@ def file_entry(path: Path, name: str) -> FileEntry:
     return FileEntry(path=name, sha256=sha256_file(path), bytes=path.stat().st_size, encoding_format=_encoding(name))
 
 
+def _hashable(path: Path) -> bool:
+    """A source the card checksums: a regular file, never a symlink (it may lead outside the input folder)."""
+    return path.is_file() and not path.is_symlink()
+
+
 def card_from_curation(
     root: str | Path,
     summary: CurationSummary,
@@ -200,7 +206,7 @@ def card_from_curation(
         format=format,
         records=summary.written,
         quarantined=summary.quarantined,
-        sources=[file_entry(Path(s), str(s)) for s in sorted(sources or []) if Path(s).is_file()],
+        sources=[file_entry(Path(s), display_name(s)) for s in sorted(sources or []) if _hashable(Path(s))],
         files=[file_entry(root / f, f) for f in summary.files],
         provenance=provenance or [],
         statistics=summary.statistics,
