@@ -220,3 +220,37 @@ def test_bounded_interval_is_the_logit_interval_and_stays_inside_the_range():
     assert bounded_mean_interval([1.0, 1.0, 1.0]) == (1.0, 1.0, 1.0)
     with pytest.raises(ValueError, match=r"values outside \[0.0, 1.0\]"):
         bounded_mean_interval([0.5, 1.2])
+
+
+def test_blocks_never_cross_a_segment_boundary():
+    # two folds of 10 forecasts, blocks of 10 without wrapping: every resample is two whole folds, so its mean is
+    # fold A's, fold B's or their average, and nothing in between
+    d = np.r_[np.linspace(0.0, 1.0, 10), np.linspace(3.0, 5.0, 10)]
+    folds = np.repeat(["a", "b"], 10)
+    means = {d[:10].mean(), d[10:].mean(), d.mean()}
+    _, low, high = moving_block_bootstrap(d, np.zeros(20), block=10, circular=False, segments=folds)
+    assert min(abs(low - m) for m in means) < 1e-12 and min(abs(high - m) for m in means) < 1e-12
+    with pytest.raises(ValueError, match="no segment holds a whole block of 11"):
+        moving_block_bootstrap(d, np.zeros(20), block=11, circular=False, segments=folds)
+    # circular blocks wrap within their own fold: every block of 4 indices lies in one fold
+    seen = []
+
+    def record(values: np.ndarray, idx: np.ndarray) -> float:
+        seen.append(idx)
+        return float(values.mean())
+
+    moving_block_bootstrap(d, np.zeros(20), statistic=record, block=4, segments=folds, n_resamples=50)
+    blocks = np.concatenate([i[: 4 * (i.size // 4)].reshape(-1, 4) for i in seen[2:]])  # [2:]: the observed calls
+    assert np.all((blocks < 10).all(axis=1) | (blocks >= 10).all(axis=1))
+    assert {tuple(b) for b in blocks} >= {(8, 9, 0, 1), (18, 19, 10, 11)}  # wrapped, not (8, 9, 10, 11)
+
+
+def test_lag1_autocorrelation_within_segments_by_hand():
+    x = np.array([1.0, 2.0, 3.0, 10.0, 11.0, 12.0])  # mean 6.5, deviations -5.5 -4.5 -3.5 3.5 4.5 5.5
+    # within-fold pairs (0,1) (1,2) (3,4) (4,5): 24.75 + 15.75 + 15.75 + 24.75 = 81; sum of squares 2 (30.25 +
+    # 20.25 + 12.25) = 125.5; scaled by (n - 1) / pairs = 5 / 4: r = 81 * 1.25 / 125.5
+    assert lag1_autocorrelation(x, segments=[0, 0, 0, 1, 1, 1]) == pytest.approx(81 * 1.25 / 125.5)
+    assert lag1_autocorrelation(x, segments=np.zeros(6)) == pytest.approx(lag1_autocorrelation(x))
+    assert effective_sample_size(x, segments=[0, 0, 0, 1, 1, 1]) == 1.0  # r > 0.7: floored at one unit
+    with pytest.raises(ValueError, match=r"segments must label every unit \(6\)"):
+        lag1_autocorrelation(x, segments=[0, 1])

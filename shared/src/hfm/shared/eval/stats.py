@@ -81,29 +81,53 @@ def _cluster_indices(clusters: Sequence[Any] | np.ndarray | None, n: int) -> lis
     return np.split(order, np.cumsum(np.bincount(inverse))[:-1])
 
 
-def effective_sample_size(values: Sequence[float] | np.ndarray) -> float:
+def effective_sample_size(
+    values: Sequence[float] | np.ndarray, segments: Sequence[Any] | np.ndarray | None = None
+) -> float:
     """n (1 - r) / (1 + r) with r the lag-1 autocorrelation: how many independent units a series is worth.
 
     The AR(1) approximation (Wilks, Statistical Methods in the Atmospheric Sciences, eq. 5.12): the variance of the
     mean of an AR(1) series is that of n_eff independent values. A negative r is not credited (n_eff <= n), and a
-    series is always worth at least one unit.
+    series is always worth at least one unit. `segments` as in `lag1_autocorrelation`.
     """
     x = np.asarray(values, dtype=np.float64)
     if x.ndim != 1 or x.size < 2:
         raise ValueError(f"an effective sample size needs a 1-D series of at least 2 values, got shape {x.shape}")
-    r = max(0.0, lag1_autocorrelation(x))
+    r = max(0.0, lag1_autocorrelation(x, segments))
     return float(max(1.0, x.size * (1 - r) / (1 + r)))
 
 
-def lag1_autocorrelation(values: Sequence[float] | np.ndarray) -> float:
-    """sum_t (x_t - m)(x_{t+1} - m) / sum_t (x_t - m)^2 (statsmodels' acf(x)[1]); 0 for a constant series."""
+def lag1_autocorrelation(
+    values: Sequence[float] | np.ndarray, segments: Sequence[Any] | np.ndarray | None = None
+) -> float:
+    """sum_t (x_t - m)(x_{t+1} - m) / sum_t (x_t - m)^2 (statsmodels' acf(x)[1]); 0 for a constant series.
+
+    With `segments` (a label per value: a fold, a year of forecasts) only neighbours within one contiguous segment
+    form pairs, and the sum is scaled by (n - 1) / pairs, so one segment gives the plain estimator.
+    """
     x = np.asarray(values, dtype=np.float64)
     centred = x - x.mean()
     denominator = float(np.dot(centred, centred))
-    return 0.0 if denominator == 0 else float(np.dot(centred[:-1], centred[1:]) / denominator)
+    if denominator == 0:
+        return 0.0
+    if segments is None:
+        return float(np.dot(centred[:-1], centred[1:]) / denominator)
+    same = _segment_labels(segments, x.size)
+    same = same[1:] == same[:-1]
+    if not same.any():
+        return 0.0
+    pairs = float(np.dot(centred[:-1][same], centred[1:][same]))
+    return pairs * (x.size - 1) / int(same.sum()) / denominator
 
 
-def block_length(values: Sequence[float] | np.ndarray) -> int:
+def _segment_labels(segments: Sequence[Any] | np.ndarray, n: int) -> np.ndarray:
+    labels = np.asarray(segments)
+    if labels.shape != (n,):
+        raise ValueError(f"segments must label every unit ({n}), got shape {labels.shape}")
+    return labels
+
+
+def block_length(values: Sequence[float] | np.ndarray, segments: Sequence[Any] | np.ndarray | None = None) -> int:
     """A block length for the moving-block bootstrap of a mean: the AR(1) plug-in of Politis & White (2004).
 
     b = (2 G^2 / D)^(1/3) n^(1/3) with, for an AR(1) series of lag-1 autocorrelation r and the circular block
@@ -111,7 +135,7 @@ def block_length(values: Sequence[float] | np.ndarray) -> int:
     gives blocks of one (the ordinary bootstrap); blocks never exceed n / 2.
     """
     x = np.asarray(values, dtype=np.float64)
-    r = min(max(0.0, lag1_autocorrelation(x)), 0.99)
+    r = min(max(0.0, lag1_autocorrelation(x, segments)), 0.99)
     b = (6 * r**2 / (1 - r**2) ** 2) ** (1 / 3) * x.size ** (1 / 3)
     return int(min(max(1, math.ceil(b)), max(1, x.size // 2)))
 
@@ -125,29 +149,40 @@ def moving_block_bootstrap(
     n_resamples: int = 2000,
     confidence: float = 0.95,
     seed: int = 0,
+    segments: Sequence[Any] | np.ndarray | None = None,
 ) -> tuple[float, float, float]:
     """(difference, low, high): percentile moving-block bootstrap of statistic(hfm) - statistic(baseline).
 
     For paired scores in time order (forecasts hour by hour), where neighbours are correlated and the ordinary
     bootstrap's interval is too narrow. Each resample glues ceil(n / block) blocks of `block` consecutive units (the
     same blocks for both methods) and cuts it to n. `circular` (Politis & Romano 1992) wraps blocks around the end,
-    so every unit is drawn equally often; without it (Kuensch 1989) blocks start in [0, n - block]. The default
-    block comes from `block_length` on the paired differences. Report `effective_sample_size` of the paired
-    differences beside it as the figure's n_effective. `statistic(values, indices)` as in `paired_bootstrap`.
+    so every unit is drawn equally often; without it (Kuensch 1989) blocks start in [0, n - block]. `segments`
+    labels contiguous runs (cross-validation folds, separate years): a block never crosses from one into another
+    (circular blocks wrap within their segment). The default block comes from `block_length` on the paired
+    differences. Report `effective_sample_size` of the paired differences beside it as the figure's n_effective.
+    `statistic(values, indices)` as in `paired_bootstrap`.
     """
     a = np.asarray(hfm, dtype=np.float64)
     b = np.asarray(baseline, dtype=np.float64)
     if a.shape != b.shape or a.ndim != 1 or a.size < 2:
         raise ValueError(f"paired series must be two 1-D arrays of one length >= 2, got {a.shape} and {b.shape}")
     n = a.size
-    length = block_length(a - b) if block is None else int(block)
+    length = block_length(a - b, segments) if block is None else int(block)
     if not 1 <= length <= n:
         raise ValueError(f"block length must lie in [1, {n}], got {length}")
+    first, size = _segment_bounds(segments, n)
+    offsets = np.arange(length)
+    if circular:
+        starts_allowed = np.arange(n)
+    else:
+        starts_allowed = np.flatnonzero(np.arange(n) + length <= first + size)
+        if starts_allowed.size == 0:
+            raise ValueError(f"no segment holds a whole block of {length}: use a shorter block or circular=True")
     rng = np.random.default_rng(seed)
-    n_blocks = math.ceil(n / length)
-    last_start = n if circular else n - length + 1
-    starts = rng.integers(0, last_start, size=(n_resamples, n_blocks))
-    idx = (starts[:, :, None] + np.arange(length)).reshape(n_resamples, -1)[:, :n] % n
+    starts = starts_allowed[rng.integers(0, starts_allowed.size, size=(n_resamples, math.ceil(n / length)))]
+    # position k of a block starting at s, wrapped within the segment of s (a no-op for admissible plain blocks)
+    idx = first[starts][..., None] + (starts[..., None] - first[starts][..., None] + offsets) % size[starts][..., None]
+    idx = idx.reshape(n_resamples, -1)[:, :n]
     all_idx = np.arange(n)
     if statistic is None:  # the mean: vectorised, the difference of means is the mean of the differences
         d = a - b
@@ -158,6 +193,18 @@ def moving_block_bootstrap(
     alpha = (1 - confidence) / 2
     low, high = np.quantile(diffs, [alpha, 1 - alpha])
     return float(observed), float(low), float(high)
+
+
+def _segment_bounds(segments: Sequence[Any] | np.ndarray | None, n: int) -> tuple[np.ndarray, np.ndarray]:
+    """For every unit, the first index and the length of the contiguous segment it lies in (one segment: all)."""
+    if segments is None:
+        return np.zeros(n, dtype=np.int64), np.full(n, n, dtype=np.int64)
+    labels = _segment_labels(segments, n)
+    breaks = np.flatnonzero(labels[1:] != labels[:-1]) + 1
+    run_starts = np.r_[0, breaks]
+    run_sizes = np.diff(np.r_[run_starts, n])
+    run_of = np.repeat(np.arange(run_starts.size), run_sizes)
+    return run_starts[run_of], run_sizes[run_of]
 
 
 @dataclass(frozen=True)
