@@ -30,3 +30,12 @@ def test_help_lists_every_group_without_importing_a_domain():
         if m == "torch" or m.split(".")[:2] in (["hfm", d.name] for d in installed_domains())
     ]
     assert heavy == []
+
+
+def test_an_error_quoting_brackets_keeps_them(tmp_path):
+    folder = tmp_path / "a[f]b"
+    done = subprocess.run(
+        [sys.executable, "-m", "hfm.shared.cli.main", "card", "validate", str(folder)], capture_output=True, text=True
+    )
+    assert done.returncode == 1
+    assert "a[f]b" in " ".join(done.stdout.split())

@@ -12,6 +12,7 @@ from importlib.metadata import entry_points
 
 import click
 import typer
+from rich.markup import escape
 from typer.core import TyperGroup
 
 from hfm.shared import __version__
@@ -137,13 +138,15 @@ def run(argv: list[str] | None = None) -> None:
     except (HFMError, OSError, ValueError) as error:
         if debug:
             raise
-        console.print(f"[bold red]error:[/] {error}", highlight=False)
+        # escape: a message quoting "[f]" or "[t]" (EcoTaxa type rows) must not be eaten as rich markup
+        console.print(f"[bold red]error:[/] {escape(str(error))}", highlight=False, soft_wrap=True)
         sys.exit(EXIT_ERROR)
     except Exception as error:
         if debug:
             raise
         console.print(
-            f"[bold red]error:[/] {type(error).__name__}: {error} (run with --debug for the traceback)", highlight=False
+            f"[bold red]error:[/] {type(error).__name__}: {escape(str(error))} (run with --debug for the traceback)",
+            highlight=False,
         )
         sys.exit(EXIT_ERROR)
 
