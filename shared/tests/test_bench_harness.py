@@ -24,7 +24,7 @@ def figures():
         common(name="p win", task="seismic/P picking", value=0.9, baseline=0.8, interval=(0.05, 0.15), headline=True,
                others={"AIC": 0.7}),
         common(name="p rmse", task="seismic/P picking", metric="RMSE", higher_is_better=False, value=0.2,
-               baseline=0.3, interval=(-0.15, -0.02), baseline_name="AIC"),
+               baseline=0.3, interval=(-0.15, -0.02), baseline_name="AIC", others={"STA/LTA": 0.25}),
         common(name="s tie", task="seismic/S picking", value=0.5, baseline=0.52, interval=(-0.06, 0.03)),
         common(name="onsets", task="seismic/P picking", value=0.4, baseline=0.0, interval=(0.3, 0.5),
                reference="consistency check", baseline_name="iasp91 onsets"),
@@ -111,6 +111,7 @@ def test_one_run_one_file_and_the_markdown_tables(fake):
     assert "| legacy | old | ? | 2 s | 1 | | | ratio 2.000 (no interval) | legacy |" in text
     assert "AIC 0.7" in text  # the other baselines stay visible
     assert "- **old**: n1" in text and "## Failures" in text and "- incomplete: HFMError" in text
+    assert "- **p rmse**: compared with AIC (0.3), but STA/LTA scored better in this run" in text
 
     # a partial run writes beside results.json, never into it
     before = json_path.read_bytes()
@@ -144,3 +145,24 @@ def test_trainer_overhead_figures_are_paired_lower_is_better_figures():
         assert low <= high and figure.outcome in ("win", "tie", "loss")
         record = benchmark.to_record(figure, "trainer-overhead")
         assert record["ratio"] == pytest.approx(figure.value / figure.baseline)
+
+
+def test_tools_bench_and_hfm_bench_write_a_partial_run_beside_results(fake):
+    import importlib.util
+    from pathlib import Path
+
+    from typer.testing import CliRunner
+
+    from hfm.shared.cli.main import app
+
+    path = Path(__file__).resolve().parents[2] / "tools" / "bench.py"
+    spec = importlib.util.spec_from_file_location("tools_bench", path)
+    tools_bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(tools_bench)
+    assert tools_bench.main(["--out", str(fake / "a"), "--only", "legacy"]) == 0
+    assert (fake / "a" / "partial" / "legacy.md").exists() and not (fake / "a" / "results.json").exists()
+    assert tools_bench.main(["--out", str(fake / "b")]) == 1  # the incomplete benchmark fails the run
+    assert json.loads((fake / "b" / "results.json").read_text())["run"]["only"] is None
+    result = CliRunner().invoke(app, ["bench", "--out", str(fake / "c"), "--only", "figures"])
+    assert result.exit_code == 0, result.output
+    assert (fake / "c" / "partial" / "figures.json").exists() and "## Headline" in result.output

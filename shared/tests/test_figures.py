@@ -67,6 +67,12 @@ def test_validation_names_the_figure_and_the_field():
         make(n_effective=0)
 
 
+def test_a_stronger_other_baseline_is_named():
+    figure = make(others={"climatology": 1.7, "persistence": 0.41, "broken": math.nan})
+    assert figure.stronger_others() == ["persistence"]  # RMSE 0.41 < the named baseline's 0.45
+    assert make(higher_is_better=True, value=0.9, baseline=0.8, others={"x": 0.85}).stronger_others() == ["x"]
+
+
 def test_json_round_trip_with_numpy_values_and_a_missing_interval():
     figure = make(
         value=np.float64(0.4), higher_is_better=np.bool_(False), n_effective=41.5, others={"climatology": 1.7}

@@ -82,6 +82,12 @@ class Figure:
     def outcome(self) -> Outcome:
         return outcome(self.interval, self.higher_is_better, self.reference)
 
+    def stronger_others(self) -> list[str]:
+        """Names in `others` whose value beats `baseline` in the figure's direction: then the figure does not compare
+        hfm with its strongest baseline, and the harness says so."""
+        better = (lambda v: v > self.baseline) if self.higher_is_better else (lambda v: v < self.baseline)
+        return [name for name, v in self.others.items() if v is not None and math.isfinite(v) and better(v)]
+
     def as_dict(self) -> dict[str, Any]:
         """JSON-ready: the fields plus `difference`, `outcome` and the legacy `ratio` (value / baseline or None)."""
         data = asdict(self)

@@ -245,6 +245,14 @@ def to_markdown(results: dict[str, Any]) -> str:
                 f"| {r['benchmark']} | {f.name} | {f.arrow} | {_with_unit(f.value, f.unit)} | {f.baseline_name} "
                 f"{number(f.baseline)} | {sample_size(f)} | {_interval_text(f)} | `{f.command}` |"
             )
+    weaker = [(f, f.stronger_others()) for f in figures if f.reference == "measurement" and f.stronger_others()]
+    if weaker:
+        lines += ["", "## Warnings", ""]
+        lines += [
+            f"- **{f.name}**: compared with {f.baseline_name} ({number(f.baseline)}), but {', '.join(names)} "
+            f"scored better in this run: the headline should name the strongest baseline."
+            for f, names in weaker
+        ]
     notes = [r for r in records if r.get("notes") or r.get("goal")]
     if notes:
         lines += ["", "## Notes", ""]
