@@ -38,4 +38,4 @@ def test_an_error_quoting_brackets_keeps_them(tmp_path):
         [sys.executable, "-m", "hfm.shared.cli.main", "card", "validate", str(folder)], capture_output=True, text=True
     )
     assert done.returncode == 1
-    assert "a[f]b" in " ".join(done.stdout.split())
+    assert "a[f]b" in " ".join((done.stdout + done.stderr).split())
