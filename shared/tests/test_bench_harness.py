@@ -78,6 +78,7 @@ def test_harness_runs_figures_and_legacy_dicts_and_reports_failures(fake):
     assert results["failures"][0]["benchmark"] == "incomplete"
     assert "lacks baseline, unit, command" in results["failures"][0]["error"]
     assert results["run"]["commit"] == "abc123-dirty" and results["run"]["only"] == sorted(results["run"]["only"])
+    assert set(results["run"]["seconds"]) == {"figures", "as_dicts", "legacy", "incomplete"}
     with pytest.raises(HFMError, match="unknown benchmark 'nope'"):
         benchmark.run_benchmarks(["nope"])
 

@@ -142,6 +142,7 @@ def run_benchmarks(only: list[str] | None = None) -> dict[str, Any]:
     started = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
     figures: list[dict[str, Any]] = []
     failures: list[dict[str, Any]] = []
+    seconds: dict[str, float] = {}
     for benchmark in available:
         start = time.perf_counter()
         try:
@@ -154,13 +155,15 @@ def run_benchmarks(only: list[str] | None = None) -> dict[str, Any]:
                 | stamp(commit_id, host["hostname"])
             )
             traceback.print_exc()
-        print(f"{benchmark.name}: {time.perf_counter() - start:.1f} s")
+        seconds[benchmark.name] = round(time.perf_counter() - start, 1)
+        print(f"{benchmark.name}: {seconds[benchmark.name]} s")
     run = {
         "commit": commit_id,
         "started": started,
         "finished": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         "machine": host,
         "benchmarks": [b.name for b in available],
+        "seconds": seconds,
         "only": sorted(only) if only else None,
     }
     ended_on = commit()
@@ -199,7 +202,9 @@ def to_markdown(results: dict[str, Any]) -> str:
         lines += [f"**Partial run** (`--only {' '.join(run['only'])}`): not the whole benchmark suite.", ""]
     lines += [
         f"One run of commit `{run['commit']}` on {host['hostname']} ({host['cpus']} CPUs, {host['platform']}), "
-        f"{run['started']} to {run['finished']}: {', '.join(run['benchmarks'])}."
+        f"{run['started']} to {run['finished']}: "
+        + ", ".join(f"{name} ({run.get('seconds', {}).get(name, '?')} s)" for name in run["benchmarks"])
+        + "."
         + (
             f" The checkout changed during the run (`{run['commit_at_end']}` at its end)."
             if "commit_at_end" in run
