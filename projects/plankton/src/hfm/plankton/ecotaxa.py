@@ -38,6 +38,7 @@ from hfm.plankton.metadata import STANDARD_COLUMNS
 from hfm.plankton.objects import PlanktonObjects
 from hfm.plankton.stores import FolderStore, ZipStore, safe_relative
 from hfm.shared.errors import HFMError
+from hfm.shared.safety.text import check_utf8_text
 
 _TYPE_CELL = re.compile(r"\[[tf]\]")
 # EcoTaxa columns regenerated from the standard on writing (so they are not carried as the source's own columns).
@@ -172,7 +173,10 @@ def read_ecotaxa(path: str | Path) -> PlanktonObjects:
                 raise HFMError(f"{path}: TSV files in several folders {sorted(prefixes)}; expected one")
             for member in members:
                 with archive.open(member) as raw:
-                    table, kinds = read_tsv(io.TextIOWrapper(raw, encoding="utf-8", newline=""), f"{path}!{member}")
+                    try:
+                        table, kinds = read_tsv(io.TextIOWrapper(raw, encoding="utf-8", newline=""), f"{path}!{member}")
+                    except UnicodeDecodeError as error:
+                        raise HFMError(f"{path}!{member}: not UTF-8 text ({error.reason}); re-save as UTF-8") from None
                 tables.append(table)
                 types.update(kinds)
         store = ZipStore(path, prefixes.pop())
@@ -181,6 +185,7 @@ def read_ecotaxa(path: str | Path) -> PlanktonObjects:
         if not files:
             raise HFMError(f"{path}: no ecotaxa_*.tsv file in this folder")
         for file in files:
+            check_utf8_text(file)  # a Latin-1 export is refused naming the file, not with a bare codec error
             with open(file, encoding="utf-8", newline="") as handle:
                 table, kinds = read_tsv(handle, str(file))
             tables.append(table)

@@ -19,6 +19,7 @@ from PIL import Image, UnidentifiedImageError
 from skimage.transform import resize
 
 from hfm.shared.errors import InvalidInput
+from hfm.shared.safety.budget import current_budget
 
 FitMode = Literal["pad", "resize"]
 # ITU-R BT.601 luma, the weights PIL uses for "L".
@@ -47,15 +48,19 @@ def _bit_depth(image: Image.Image) -> int:
 
 def decode_image(data: bytes, name: str = "image") -> DecodedImage:
     """Bytes of any Pillow-readable file -> grey [0, 1]; InvalidInput for corrupt, truncated or empty images."""
+    budget = current_budget()
+    Image.MAX_IMAGE_PIXELS = budget.max_image_pixels  # Pillow's own bomb check, at the shared budget
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
-            image = Image.open(io.BytesIO(data))
+            image = Image.open(io.BytesIO(data))  # reads the header only
+            budget.check_pixels(image.width, image.height, name)  # before a single pixel is decoded
             image.load()  # decodes now: a truncated file fails here rather than later
+    except (Image.DecompressionBombWarning, Image.DecompressionBombError) as error:
+        reason = f"{name}: decompression bomb ({error}); raise HFM_MAX_IMAGE_PIXELS to accept it"
+        raise InvalidInput(reason, field="image", code="too_large") from error
     except UnidentifiedImageError as error:
         raise InvalidInput(f"{name}: not an image format Pillow reads", field="image", code="corrupt") from error
-    except Image.DecompressionBombWarning as error:
-        raise InvalidInput(f"{name}: implausibly large image ({error})", field="image", code="corrupt") from error
     except (OSError, SyntaxError, ValueError) as error:
         raise InvalidInput(f"{name}: damaged or truncated image ({error})", field="image", code="truncated") from error
     mode, depth = image.mode, _bit_depth(image)

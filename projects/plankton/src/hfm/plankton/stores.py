@@ -12,6 +12,8 @@ from pathlib import Path
 from typing import Protocol
 
 from hfm.shared.errors import InvalidInput
+from hfm.shared.safety.budget import current_budget
+from hfm.shared.safety.paths import inside
 
 
 def safe_relative(image_path: str) -> str:
@@ -40,8 +42,12 @@ class FolderStore:
 
     def read(self, image_path: str) -> bytes:
         path = self.source(image_path)
+        if not inside(self.root, path):  # a symlink in the export leading elsewhere is not followed
+            reason = f"{image_path!r} is a symlink leading outside the dataset folder"
+            raise InvalidInput(reason, field="image_path", code="symlink_escape")
         if not path.is_file():
             raise InvalidInput(f"{path}: image file not found", field="image_path", code="missing")
+        current_budget().check_decoded(path.stat().st_size, f"{path.name} ({path.stat().st_size} bytes on disk)")
         return path.read_bytes()
 
 
@@ -62,4 +68,6 @@ class ZipStore:
         if member not in self._names:
             raise InvalidInput(f"{self.archive}: no member {member!r}", field="image_path", code="missing")
         with zipfile.ZipFile(self.archive) as handle:
+            size = handle.getinfo(member).file_size  # from the zip header, before inflating
+            current_budget().check_decoded(size, f"{self.archive.name}!{member}")
             return handle.read(member)

@@ -1,0 +1,89 @@
+"""Issue 20 bad-input corpus through `hfm plankton curate`: hostile EcoTaxa exports end written or quarantined."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from hfm.plankton.ecotaxa import read_ecotaxa
+from hfm.shared.errors import HFMError
+from hfm.shared.testing.bad_inputs import Probe, check_run, png_bytes, run_curation
+
+
+def _disc(size: int, radius: float) -> np.ndarray:
+    yy, xx = np.mgrid[:size, :size]
+    return np.where((yy - size / 2) ** 2 + (xx - size / 2) ** 2 <= radius**2, 50, 200).astype(np.uint8)
+
+
+def _curate_cli(source, out) -> str:
+    argv = ["hfm", "plankton", "curate", str(source), str(out), "--kind", "ecotaxa", "--quiet"]
+    return f"""
+import runpy, sys
+sys.argv = {argv!r}
+try:
+    runpy.run_module("hfm.shared.cli.main", run_name="__main__")
+except SystemExit as stop:
+    assert not stop.code, stop.code
+"""
+
+
+def test_hostile_ecotaxa_export(tmp_path, row, export):
+    root = tmp_path / "export"
+    images = root / "images"
+    images.mkdir(parents=True)
+    outside = tmp_path / "elsewhere"
+    outside.mkdir()
+    for i, radius in enumerate((6, 8, 10, 12, 14)):
+        Image.fromarray(_disc(40, radius)).save(images / f"good{i}.png")
+    (images / "dup.png").write_bytes((images / "good0.png").read_bytes())
+    (images / "noise.png").write_bytes(b"not an image")
+    (images / "bomb.png").write_bytes(png_bytes(9400, 9400))  # 86 KB, 88 Mpx
+    data = (images / "good4.png").read_bytes()
+    (images / "cut.png").write_bytes(data[: len(data) // 2])
+    Image.fromarray(_disc(40, 9)).save(outside / "secret.png")
+    (images / "link.png").symlink_to(outside / "secret.png")
+    rows = [
+        row(0, "good0.png", object_id="good"),
+        row(1, "noise.png", object_id="../../../X/rel"),  # quarantined: its copy must stay inside
+        row(2, "good1.png", object_id="/abs/path/obj"),  # written under a sanitised name
+        row(3, "good2.png", object_id="___"),
+        row(4, "good3.png", object_id="col a", object_annotation_category="Copepoda"),
+        row(5, "good4.png", object_id="col_a", object_annotation_category="Acantharea"),
+        row(6, "bomb.png", object_id="bomb"),
+        row(7, "link.png", object_id="link"),
+        row(8, "x.png", object_id="escape", img_file_name="../elsewhere/secret.png"),
+        row(9, "dup.png", object_id="dup"),
+        row(10, "cut.png", object_id="cut"),
+        row(11, "missing.png", object_id="missing"),
+    ]
+    export(root, rows)
+    probes = [
+        Probe.written("good"),
+        Probe.quarantined("../../../X/rel", "corrupt", says="not an image format"),
+        Probe.written("/abs/path/obj"),
+        Probe.quarantined("___", "bad_key", says="no letters or digits"),
+        Probe.written("col a"),
+        Probe.quarantined("col_a", "key_collision", says="already taken by key 'col a'"),
+        Probe.quarantined("bomb", "too_large", says="decompression bomb"),
+        Probe.quarantined("link", "symlink_escape", says="outside the dataset folder"),
+        Probe.quarantined("escape", "path_escape", says="outside the dataset folder"),
+        Probe.quarantined("dup", "duplicate", says="same pixels as object good"),
+        Probe.quarantined("cut", "truncated"),
+        Probe.quarantined("missing", "missing", says="not found"),
+    ]
+    out = tmp_path / "curated"
+    run = run_curation(_curate_cli(root, out), out, watch=tmp_path)
+    assert check_run(run, out, probes) == []
+    assert sorted(p.name for p in (out / "images").iterdir()) == ["abs_path_obj.png", "col_a.png", "good.png"]
+    copies = sorted(p.relative_to(out).as_posix() for p in (out / "quarantine" / "files").rglob("*") if p.is_file())
+    assert all(c.startswith("quarantine/files/") for c in copies) and len(copies) >= 3
+    assert not any("secret" in c for c in copies)  # the symlinked file outside is neither read nor copied
+    assert not (tmp_path / "X").exists()
+
+
+def test_non_utf8_export_is_refused_naming_the_file(tmp_path, row, export):
+    path = export(tmp_path / "export", [row(0, "a.png", sample_ship="Bj\u00f8rn")])
+    path.write_bytes(path.read_bytes().decode().encode("latin-1"))
+    with pytest.raises(HFMError, match=r"ecotaxa_test\.tsv: not UTF-8 text \(byte 0xf8"):
+        read_ecotaxa(tmp_path / "export")
