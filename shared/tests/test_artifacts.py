@@ -177,3 +177,72 @@ def test_safetensors_whose_header_length_starts_with_the_pickle_byte_loads(tmp_p
     else:
         raise AssertionError("no header length starting with 0x80 found")
     assert set(read_weights(path)) == set(tensors)
+
+
+class _PooledRegression:
+    """A registry-built encoder regressing a seeded target from its pooled embedding: exportable, with a holdout."""
+
+    def __init__(self, options):
+        generator = torch.Generator().manual_seed(0)
+        self.x = torch.randn(48, 2, 32, generator=generator)
+        self.y = self.x[:, 0].mean(dim=1) * 3
+
+    def build_model(self):
+        return create_model("series-encoder-tiny", channels=2, patch_len=4, **SMALL)
+
+    def train_dataset(self):
+        return torch.utils.data.TensorDataset(self.x, self.y)
+
+    def loss(self, model, batch):
+        x, y = batch
+        return torch.nn.functional.mse_loss(model.pooled(x)[:, 0], y), {}
+
+
+def test_exported_card_records_the_validation_choice_and_wrong_kinds_are_refused(tmp_path):
+    from typer.testing import CliRunner
+
+    from hfm.shared.artifacts import export_run
+    from hfm.shared.cli.main import app
+    from hfm.shared.train.config import load_config
+    from hfm.shared.train.task import build_task, register_task
+    from hfm.shared.train.trainer import Trainer
+
+    register_task("test-pooled-regression")(_PooledRegression)
+    cfg = load_config(
+        None,
+        [
+            f"run.out_dir={tmp_path / 'run'}",
+            "task.name=test-pooled-regression",
+            "train.steps=6",
+            "train.batch_size=8",
+            "train.progress=false",
+            "validation.every=2",
+            "validation.holdout=0.25",
+        ],
+    )
+    torch.set_num_threads(1)
+    result = Trainer(cfg, build_task(cfg.task.name, cfg.task.options)).fit()
+    best = result.selection["best_step"]
+    out, _ = export_run(tmp_path / "run", tmp_path / "art", intended_use="tests", limitations="a toy target")
+    card = load_card(out)
+    assert card.selection["best_step"] == best and [h["step"] for h in card.selection["history"]] == [2, 4, 6]
+    chosen = next(h for h in card.selection["history"] if h["step"] == best)
+    assert card.metrics == {"val_loss": chosen["loss"]} and card.selection["best_score"] == chosen["loss"]
+    assert f"(step {best}, chosen on validation)" in card.training["weights_from"]
+    readme = (out / "README.md").read_text()
+    assert "## Model selection" in readme and f"| {best} (chosen) |" in readme
+    shown = json.loads(CliRunner().invoke(app, ["models", "info", str(out)], catch_exceptions=False).output)
+    assert shown["card"]["selection"]["best_step"] == best
+    # the exported weights are those of the chosen step, not the last
+    final = read_weights(tmp_path / "run" / "final" / "model.safetensors")
+    exported = read_weights(out / "model.safetensors")
+    assert all(torch.equal(final[k], exported[k]) for k in final)
+
+    # a caller that needs an MAE gets one line saying what this is instead
+    with pytest.raises(HFMError) as refused:
+        load_pretrained(out, expect=["series-mae-*", "image-mae-*"])
+    message = str(refused.value)
+    assert "\n" not in message
+    assert message.endswith("is a `series-encoder-tiny` model (encoder), expected `series-mae-*` or `image-mae-*`")
+    _, report = load_pretrained(out, expect="series-encoder-*")
+    assert not report.missing

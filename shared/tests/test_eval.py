@@ -91,7 +91,7 @@ def test_label_efficiency_runs_every_fraction_and_seed_and_rises(tmp_path):
     curve = label_efficiency(train_x, train_y, test_x, test_y, name="blobs")
     assert [p.fraction for p in curve.points] == [0.01, 0.05, 0.1, 0.5, 1.0]
     assert [p.labels for p in curve.points] == [3, 15, 30, 150, 300]
-    assert all(len(p.values) == 3 and p.low <= p.mean <= p.high for p in curve.points)
+    assert all(len(p.values) == 5 and p.seeds == [0, 1, 2, 3, 4] and p.low <= p.mean <= p.high for p in curve.points)
     assert curve.points[-1].mean > 0.9 > curve.baseline + 0.4
     assert curve.points[-1].mean >= curve.points[0].mean
     with pytest.raises(HFMError, match="at least 3 seeds"):
@@ -101,7 +101,7 @@ def test_label_efficiency_runs_every_fraction_and_seed_and_rises(tmp_path):
         tmp_path / "report", "blobs", {"blobs": linear_probe(train_x, train_y, test_x, test_y)}, [curve, noise]
     )
     text = report.read_text()
-    assert "| blobs | linear | 1 | 3 | 3 |" in text and "![label efficiency](label_efficiency.png)" in text
+    assert "| blobs | linear | 1 | 3 | 5 |" in text and "![label efficiency](label_efficiency.png)" in text
     png = (tmp_path / "report" / "label_efficiency.png").read_bytes()
     assert png[:8] == b"\x89PNG\r\n\x1a\n" and len(png) > 10_000
     results = json.loads((tmp_path / "report" / "results.json").read_text())
@@ -124,3 +124,85 @@ def test_finetune_trains_a_head_on_the_encoder_and_leaves_the_encoder_untouched(
     assert all(torch.equal(before[k], v) for k, v in encoder.state_dict().items())
     frozen = embed(encoder, data)
     assert frozen.shape == (96, 32) and frozen.dtype == np.float32
+
+
+def sine_classes(n: int = 96, seed: int = 0) -> tuple[torch.Tensor, np.ndarray]:
+    """Class 0: slow sine, class 1: fast sine, random phase and amplitude; (N, 1, 64) and labels."""
+    rng = np.random.default_rng(seed)
+    labels = rng.integers(0, 2, n)
+    freq = np.where(labels == 0, 0.1, 0.6)[:, None]
+    x = rng.uniform(0.5, 2, (n, 1)) * np.sin(freq * np.arange(64) + rng.uniform(0, 6.3, (n, 1)))
+    return torch.tensor(x[:, None, :], dtype=torch.float32), labels
+
+
+def tiny_encoder(depth: int = 2):
+    torch.manual_seed(0)
+    return create_model("series-encoder-tiny", channels=1, patch_len=8, width=32, depth=depth, heads=2)
+
+
+def test_layer_decay_groups_give_each_depth_its_learning_rate():
+    from hfm.shared.eval.finetune import EncoderWithHead, layer_decay_groups
+
+    model = EncoderWithHead(tiny_encoder(depth=3), outputs=2)
+    groups = layer_decay_groups(model, lr=1e-3, layer_decay=0.5, weight_decay=0.05)
+    lr_of = {name: group["lr"] for group in groups for name in group["names"]}
+    # 3 blocks: embedding = layer 0, block i = layer i + 1, final norm and head = layer 4
+    assert lr_of["head.weight"] == lr_of["encoder.trunk.norm.weight"] == pytest.approx(1e-3)
+    for block in range(3):
+        expected = 1e-3 * 0.5 ** (3 - block)
+        assert all(v == pytest.approx(expected) for k, v in lr_of.items() if f"trunk.blocks.{block}." in k)
+    assert lr_of["encoder.embed.weight"] == lr_of["encoder.embed.bias"] == pytest.approx(1e-3 * 0.5**4)
+    assert set(lr_of) == {name for name, _ in model.named_parameters()}  # every parameter in exactly one group
+    assert sum(len(g["names"]) for g in groups) == len(lr_of)
+    decay = {name: group["weight_decay"] for group in groups for name in group["names"]}
+    assert decay["head.weight"] == 0.05 and decay["head.bias"] == 0.0 and decay["encoder.trunk.norm.weight"] == 0.0
+
+
+def test_lp_ft_keeps_what_a_destructive_finetune_loses_and_validation_picks_the_epoch():
+    from hfm.shared.eval.finetune import AdaptOptions, adapt
+
+    data, labels = sine_classes(160)
+    train, val, test = slice(0, 64), slice(64, 96), slice(96, 160)
+    encoder = tiny_encoder()
+    # A broken baseline: full fine-tuning at a learning rate that wrecks the encoder in its first steps.
+    broken = adapt(
+        encoder, data[train], labels[train], data[test], labels[test],
+        options=AdaptOptions(recipe="finetune", epochs=6, lr=0.3),
+    )  # fmt: skip
+    lp_ft = adapt(
+        encoder, data[train], labels[train], data[test], labels[test],
+        options=AdaptOptions(recipe="lp-ft", probe_epochs=15, probe_lr=1e-2, epochs=6, lr=1e-4, layer_decay=0.7),
+        validation=(data[val], labels[val]),
+    )  # fmt: skip
+    assert lp_ft.protocol == "lp-ft" and broken.value <= 0.7 and lp_ft.value >= 0.9, (broken, lp_ft)
+    history = lp_ft.details["validation_history"]
+    assert len(history) == 21 and lp_ft.extra["epochs"] == 21
+    assert lp_ft.extra["validation_score"] == max(history)
+    assert lp_ft.extra["best_epoch"] == 1 + history.index(max(history))  # the first epoch with the best score
+    probe = adapt(
+        encoder, data[train], labels[train], data[test], labels[test],
+        options=AdaptOptions(recipe="linear-probe", epochs=15, lr=1e-2),
+    )  # fmt: skip
+    assert probe.protocol == "linear-probe" and probe.value > probe.baseline + 0.2
+    with pytest.raises(HFMError, match="recipe must be one of linear-probe, finetune, lp-ft"):
+        AdaptOptions(recipe="lora")
+
+
+def test_paired_interval_of_pretrained_minus_scratch_on_known_values():
+    from hfm.shared.eval.efficiency import EfficiencyCurve, EfficiencyPoint, compare_curves
+
+    seeds = [0, 1, 2, 3, 4]
+    scratch = EfficiencyCurve("scratch", "finetune", "accuracy", 0.5)
+    pretrained = EfficiencyCurve("pretrained", "finetune", "accuracy", 0.5)
+    scratch.points.append(EfficiencyPoint(0.1, 10, [0.50, 0.60, 0.55, 0.70, 0.65], 0.6, 0.5, 0.7, seeds))
+    pretrained.points.append(EfficiencyPoint(0.1, 10, [0.51, 0.62, 0.58, 0.74, 0.70], 0.63, 0.5, 0.76, seeds))
+    (point,) = compare_curves(pretrained, scratch)
+    # differences 0.01..0.05: mean 0.03, sd 0.0158114, t(0.975, 4) = 2.776445 -> half width 0.0196324
+    assert point.differences == pytest.approx([0.01, 0.02, 0.03, 0.04, 0.05])
+    assert point.mean == pytest.approx(0.03)
+    assert (point.low, point.high) == pytest.approx((0.03 - 0.0196324, 0.03 + 0.0196324), abs=1e-6)
+    # the unpaired intervals overlap widely; the paired one excludes zero
+    assert point.low > 0
+    scratch.points[0].seeds = [5, 6, 7, 8, 9]
+    with pytest.raises(HFMError, match="different seeds"):
+        compare_curves(pretrained, scratch)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 
 import pytest
@@ -11,6 +12,7 @@ from hfm.shared.train.checkpoint import (
     CheckpointWarning,
     checkpoint_dirs,
     load_latest,
+    manifest_checksum,
     optimizer_from_safe,
     optimizer_to_safe,
     save_checkpoint,
@@ -77,3 +79,87 @@ def test_optimizer_state_round_trips_exactly():
     for a, b in zip(optimizer.state.values(), clone.state.values(), strict=True):
         assert all(torch.equal(a[k], b[k]) for k in ("step", "exp_avg", "exp_avg_sq"))
     assert clone.param_groups[0]["lr"] == 0.1
+
+
+def _edit_manifest(path, edit, rechecksum=False):
+    manifest_path = path / "manifest.json"
+    manifest = json.loads(manifest_path.read_text())
+    manifest = edit(manifest)
+    if rechecksum and isinstance(manifest, dict):
+        manifest["checksum"] = manifest_checksum(manifest)
+    manifest_path.write_text(json.dumps(manifest))
+
+
+def _rename_bytes(manifest):
+    for entry in manifest["files"].values():
+        entry["size"] = entry.pop("bytes")
+    return manifest
+
+
+MALFORMED = {
+    # issue 20's probes: each once as a damaged file (checksum no longer matches) and once re-checksummed, as a
+    # deliberate forgery would be, so the structural checks are exercised on their own.
+    "renamed-key": (_rename_bytes, "files.model.safetensors` must be a plain file name with sha256 and bytes"),
+    "empty-list": (lambda m: [], "expected a JSON object, got list"),
+    "flipped-step": (lambda m: {**m, "step": 11}, "field `step` is 11 but the folder is step-000010"),
+    "step-as-text": (lambda m: {**m, "step": "10"}, "field `step` must be an integer"),
+    "no-files": (lambda m: {k: v for k, v in m.items() if k != "files"}, "field `files` must map"),
+    "bad-keep": (lambda m: {**m, "keep": "all"}, "field `keep` must be a list of steps"),
+    "path-in-files": (
+        lambda m: {**m, "files": {"../x": {"sha256": "0", "bytes": 1}}},
+        "must be a plain file name",
+    ),
+    "future-format": (lambda m: {**m, "format": 99}, "field `format` is 99"),
+}
+
+
+@pytest.mark.parametrize("rechecksum", [False, True], ids=["damaged", "forged"])
+@pytest.mark.parametrize("case", sorted(MALFORMED))
+def test_malformed_manifest_warns_and_falls_back(tmp_path, case, rechecksum):
+    save_steps(tmp_path, [5, 10])
+    edit, reason = MALFORMED[case]
+    _edit_manifest(tmp_path / "step-000010", edit, rechecksum)
+    if not rechecksum and case not in ("empty-list", "future-format"):
+        reason = "field `checksum` does not match the manifest"
+    with pytest.warns(CheckpointWarning, match="skipping checkpoint step-000010") as caught:
+        latest = load_latest(tmp_path)
+    assert latest.step == 5 and torch.equal(latest.tensors["model"]["w"], torch.full((3, 2), 5.0))
+    assert reason in str(caught[0].message)
+
+
+def test_manifest_carries_its_checksum_and_old_manifests_still_load(tmp_path):
+    save_steps(tmp_path, [3])
+    path = tmp_path / "step-000003"
+    manifest = json.loads((path / "manifest.json").read_text())
+    assert manifest["format"] == 2 and manifest["checksum"] == manifest_checksum(manifest)
+    # a format-1 manifest (written before the checksum existed) is still read
+    _edit_manifest(path, lambda m: {"format": 1, "step": 3, "files": m["files"]})
+    assert load_latest(tmp_path).step == 3
+    # state.json disagreeing with the manifest's step (both checksummed) is caught too
+    state = json.loads((path / "state.json").read_text())
+    payload = json.dumps({**state, "step": 4}).encode()
+    (path / "state.json").write_bytes(payload)
+    _edit_manifest(
+        path,
+        lambda m: {
+            **m,
+            "files": {
+                **m["files"],
+                "state.json": {"sha256": hashlib.sha256(payload).hexdigest(), "bytes": len(payload)},
+            },
+        },
+    )
+    with pytest.warns(CheckpointWarning, match="step 4 disagrees with the manifest's 3"):
+        assert load_latest(tmp_path) is None
+
+
+def test_best_step_is_never_rotated_away(tmp_path):
+    for step in (2, 4, 6, 8):
+        tensors = {"model": {"w": torch.full((1,), float(step))}}
+        save_checkpoint(tmp_path, step, tensors, {}, keep_last=1, keep=(4,) if step >= 4 else ())
+    assert [step for step, _ in checkpoint_dirs(tmp_path)] == [8, 4]
+    # a newer best: the old one goes once no kept checkpoint names it
+    save_checkpoint(tmp_path, 10, {"model": {"w": torch.zeros(1)}}, {}, keep_last=2, keep=(10,))
+    assert [step for step, _ in checkpoint_dirs(tmp_path)] == [10, 8, 4]  # 8 (kept) still names 4
+    save_checkpoint(tmp_path, 12, {"model": {"w": torch.zeros(1)}}, {}, keep_last=2, keep=(10,))
+    assert [step for step, _ in checkpoint_dirs(tmp_path)] == [12, 10]

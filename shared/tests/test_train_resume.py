@@ -1,5 +1,7 @@
 """Exact resume: a run killed (SIGKILL) or preempted (SIGTERM) and resumed ends with the same bytes as one that ran
-through; SIGTERM saves a checkpoint and exits with the requeue code; a damaged newest checkpoint is skipped."""
+through; SIGTERM saves a checkpoint and exits with the requeue code; a damaged newest checkpoint is skipped. With
+model selection: killed during and between validations, final/ (the best step), last/ and selection.json still end
+byte-identical, and the dead run's lock is taken over."""
 
 from __future__ import annotations
 
@@ -107,6 +109,7 @@ def test_sigterm_checkpoints_exits_75_and_damaged_newest_is_skipped(tmp_path, re
     summary = json.loads((run / "summary.json").read_text())
     stopped = summary["step"]
     assert summary["status"] == "preempted" and 4 <= stopped < STEPS
+    assert not (run / "run.lock").exists()  # released on the way out, so a requeue finds the folder free
     newest = run / "checkpoints" / f"step-{stopped:06d}"
     assert (newest / "manifest.json").is_file()
     assert json.loads((newest / "state.json").read_text())["step"] == stopped
@@ -120,3 +123,90 @@ def test_sigterm_checkpoints_exits_75_and_damaged_newest_is_skipped(tmp_path, re
     summary = json.loads((run / "summary.json").read_text())
     assert summary["status"] == "completed" and summary["resumed_from"] < stopped
     assert final_bytes(run) == reference()
+
+
+SELECTION_STEPS = 24  # 4 steps per epoch; validations at 4, 8, ..., 24
+
+
+def write_selection_config(folder: Path, sleeps: bool) -> Path:
+    config = {
+        "run": {"out_dir": str(folder / "run"), "seed": 5, "deterministic": True},
+        "task": {
+            "name": "toy-regression",
+            "samples": 64,
+            "noise": 1.0,
+            "validation_samples": 48,
+            "dropout": 0.1,  # the training's RNG must survive validations and resumes
+            "step_sleep_s": 0.05 if sleeps else 0.0,
+            "validation_sleep_s": 0.6 if sleeps else 0.0,
+        },
+        "train": {"steps": SELECTION_STEPS, "batch_size": 16, "log_every": 4, "ckpt_every": 8, "keep_last": 1},
+        "optim": {"lr": 3e-3, "warmup_steps": 2, "min_lr": 1e-4},
+        "ema": {"enabled": True, "decay": 0.9},
+        "validation": {"every": 4, "metric": "loss", "mode": "min", "patience": 4},
+    }
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / "run.yaml"
+    path.write_text(yaml.safe_dump(config))
+    return path
+
+
+def selection_outputs(run: Path) -> dict[str, bytes]:
+    names = ["final/model.safetensors", "final/ema.safetensors", "last/model.safetensors", "last/ema.safetensors"]
+    return {name: (run / name).read_bytes() for name in [*names, "selection.json"]}
+
+
+def metric_rows(run: Path, skip: int = 0) -> list[dict]:
+    path = run / "metrics.jsonl"
+    if not path.exists():
+        return []
+    return [json.loads(line) for line in path.read_text().splitlines()[skip:] if line.strip()]
+
+
+def wait_for_row(run: Path, process, predicate, skip: int = 0, timeout: float = 240) -> None:
+    deadline = time.monotonic() + timeout
+    while not any(predicate(row) for row in metric_rows(run, skip)):
+        assert process.poll() is None, f"training ended early: {finish(process)}"
+        assert time.monotonic() < deadline, "the awaited metrics line did not appear"
+        time.sleep(0.02)
+
+
+def test_sigkill_during_and_between_validations_resumes_bitwise(tmp_path):
+    reference_dir = tmp_path / "reference"
+    reference = start(write_selection_config(reference_dir, sleeps=False))
+    config = write_selection_config(tmp_path / "killed", sleeps=True)
+    run = tmp_path / "killed" / "run"
+
+    # 1. Killed during the validation of step 8 (it sleeps 0.6 s in there): the training line of step 8 is written
+    # before validating, the validation line after.
+    first = start(config)
+    wait_for_row(run, first, lambda r: r["step"] == 8 and "loss" in r)
+    time.sleep(0.2)
+    first.send_signal(signal.SIGKILL)
+    finish(first)
+    assert not any(r["step"] == 8 and "val_loss" in r for r in metric_rows(run)), "not killed mid-validation"
+    assert (run / "run.lock").exists()  # the dead process could not release it
+
+    # 2. Resumed (from step 4, the last whole checkpoint), then killed right after the validation of step 12,
+    # while training steps 13-16.
+    lines_before = len(metric_rows(run))
+    second = start(config)
+    wait_for_row(run, second, lambda r: r["step"] == 12 and "val_loss" in r, skip=lines_before)
+    second.send_signal(signal.SIGKILL)
+    code, log = finish(second)
+    assert "taking over a stale lock" in log and "is not running" in log
+    resumed = metric_rows(run, lines_before)
+    assert not any(r["step"] == 16 and "val_loss" in r for r in resumed), "not killed between validations"
+
+    # 3. Resumed to the end.
+    code, log = finish(start(config))
+    assert code == 0, log
+    summary = json.loads((run / "summary.json").read_text())
+    assert summary["status"] == "completed" and summary["resumed_from"] in (8, 12)
+    code, log = finish(reference)
+    assert code == 0, log
+    ours, theirs = selection_outputs(run), selection_outputs(reference_dir / "run")
+    assert ours == theirs
+    selection = json.loads(ours["selection.json"])
+    assert selection["best_step"] in {h["step"] for h in selection["history"]}
+    assert not (run / "run.lock").exists()

@@ -17,6 +17,9 @@ _EXPORTS = {
     "as_encoder": "embeddings",
     "embed": "embeddings",
     "finetune": "finetune",
+    "adapt": "finetune",
+    "AdaptOptions": "finetune",
+    "compare_curves": "efficiency",
     "ProbeResult": "probes",
     "knn_probe": "probes",
     "linear_probe": "probes",
@@ -32,4 +35,7 @@ __all__ = sorted(_EXPORTS)
 def __getattr__(name: str) -> Any:
     if name not in _EXPORTS:
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    return getattr(import_module(f"{__name__}.{_EXPORTS[name]}"), name)
+    value = getattr(import_module(f"{__name__}.{_EXPORTS[name]}"), name)
+    # Importing the submodule `finetune` binds the package attribute `finetune` to the module; the function wins.
+    globals()[name] = value
+    return value

@@ -2,7 +2,12 @@
 
 For each fraction and seed a subset of the training labels is drawn (stratified: at least one sample of every class
 before the rest is drawn at random), the protocol is fitted on it and scored on the whole test set. Each point gives
-the mean over seeds and its Student-t 95% confidence interval.
+the mean over seeds (5 by default) and its Student-t 95% confidence interval.
+
+Pretrained against scratch: run both curves with the same fractions and seeds (a seed draws the same label subset
+for both), then `compare_curves(pretrained, scratch)` gives per fraction the paired differences pretrained - scratch
+per seed, their mean and the Student-t interval of that mean (the paired t interval): the seed-to-seed spread of
+the subsets cancels in each difference, so the paired interval is narrower than two separate ones would suggest.
 """
 
 from __future__ import annotations
@@ -19,7 +24,7 @@ from hfm.shared.eval.probes import ProbeResult, linear_probe
 from hfm.shared.eval.stats import mean_confidence_interval
 
 DEFAULT_FRACTIONS = (0.01, 0.05, 0.1, 0.5, 1.0)
-DEFAULT_SEEDS = (0, 1, 2)
+DEFAULT_SEEDS = (0, 1, 2, 3, 4)
 
 Protocol = Callable[..., ProbeResult]  # (train_x, train_y, test_x, test_y, task=..., seed=...) -> ProbeResult
 
@@ -32,6 +37,20 @@ class EfficiencyPoint:
     mean: float
     low: float
     high: float
+    seeds: list[int] = field(default_factory=list)  # the seed of each value
+
+
+@dataclass
+class PairedPoint:
+    """pretrained - scratch at one label fraction: per-seed differences, their mean and paired t interval."""
+
+    fraction: float
+    labels: int
+    differences: list[float]
+    mean: float
+    low: float
+    high: float
+    method: str = "paired t over seeds"
 
 
 @dataclass
@@ -93,7 +112,29 @@ def label_efficiency(
             curve = EfficiencyCurve(name, first.protocol, first.metric, first.baseline, confidence=confidence)
         values = [r.value for r in results]
         mean, low, high = mean_confidence_interval(values, confidence)
-        curve.points.append(EfficiencyPoint(float(fraction), results[0].n_train, values, mean, low, high))
+        curve.points.append(
+            EfficiencyPoint(float(fraction), results[0].n_train, values, mean, low, high, [int(s) for s in seeds])
+        )
     if curve is None:
         raise HFMError("label efficiency needs at least one fraction")
     return curve
+
+
+def compare_curves(
+    pretrained: EfficiencyCurve, scratch: EfficiencyCurve, confidence: float = 0.95
+) -> list[PairedPoint]:
+    """Per fraction, pretrained - scratch paired by seed (the same label subset), with its Student-t interval."""
+    if pretrained.metric != scratch.metric:
+        raise HFMError(f"cannot pair curves of {pretrained.metric!r} and {scratch.metric!r}")
+    theirs = {point.fraction: point for point in scratch.points}
+    paired = []
+    for point in pretrained.points:
+        other = theirs.get(point.fraction)
+        if other is None:
+            raise HFMError(f"fraction {point.fraction} is in {pretrained.name!r} but not in {scratch.name!r}")
+        if len(point.values) != len(other.values) or (point.seeds and other.seeds and point.seeds != other.seeds):
+            raise HFMError(f"fraction {point.fraction}: the curves ran with different seeds; pairing needs the same")
+        differences = [a - b for a, b in zip(point.values, other.values, strict=True)]
+        mean, low, high = mean_confidence_interval(differences, confidence)
+        paired.append(PairedPoint(point.fraction, point.labels, differences, mean, low, high))
+    return paired

@@ -31,6 +31,7 @@ class ProbeResult:
     n_train: int
     n_test: int
     extra: dict[str, float] = field(default_factory=dict)
+    details: dict[str, Any] = field(default_factory=dict)  # what is not a number: options, per-epoch history
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)

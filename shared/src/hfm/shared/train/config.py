@@ -75,6 +75,23 @@ class DataConfig:
     shuffle: bool = True
 
 
+VALIDATION_MODES = ("min", "max")
+
+
+@dataclass
+class ValidationConfig:
+    """Model selection on held-back data (see validation.py). Off while `every` is 0."""
+
+    every: int = 0  # validate every K optimiser steps (and at the last step); 0 = never
+    metric: str = "loss"  # a key of the task's validation metrics
+    mode: str = "min"  # "min" or "max": which direction of `metric` is better
+    patience: int | None = None  # stop after this many validations without improvement; null = never stop early
+    min_delta: float = 0.0  # an improvement must beat the best by more than this
+    # Hold out this fraction of the training set (a seeded random split) when the task offers no validation split.
+    holdout: float = 0.0
+    batch_size: int | None = None  # validation batch; null = train.batch_size / train.grad_accum
+
+
 @dataclass
 class Config:
     run: RunConfig = field(default_factory=RunConfig)
@@ -83,6 +100,7 @@ class Config:
     optim: OptimConfig = field(default_factory=OptimConfig)
     ema: EmaConfig = field(default_factory=EmaConfig)
     data: DataConfig = field(default_factory=DataConfig)
+    validation: ValidationConfig = field(default_factory=ValidationConfig)
 
     @classmethod
     def short_run(
@@ -100,6 +118,7 @@ class Config:
         warmup_steps: int | None = None,
         min_lr: float | None = None,
         logs: int = 10,
+        validation: ValidationConfig | None = None,
     ) -> Config:
         """A run built in code (domain CLIs, benchmarks, the quickstart): `logs` metric lines over the run, one
         checkpoint at the end, only that one kept; warm-up a tenth of the steps and a cosine to lr/10 unless given."""
@@ -120,6 +139,7 @@ class Config:
                 warmup_steps=max(1, steps // 10) if warmup_steps is None else warmup_steps,
                 min_lr=lr / 10 if min_lr is None else min_lr,
             ),
+            validation=validation or ValidationConfig(),
         )
 
 
@@ -128,7 +148,7 @@ def config_to_dict(config: Config) -> dict[str, Any]:
     out = dataclasses.asdict(config)
     task = out.pop("task")
     out["task"] = {"name": task["name"], **task["options"]}
-    return {key: out[key] for key in ("run", "task", "train", "optim", "ema", "data")}
+    return {key: out[key] for key in ("run", "task", "train", "optim", "ema", "data", "validation")}
 
 
 def config_to_yaml(config: Config) -> str:
@@ -286,3 +306,11 @@ def validate(config: Config, source: str = "config") -> None:
     need(0 < config.ema.decay < 1, "ema.decay", f"must lie in (0, 1), got {config.ema.decay}")
     need(config.data.num_workers >= 0, "data.num_workers", f"must be >= 0, got {config.data.num_workers}")
     need(bool(config.run.out_dir), "run.out_dir", "must not be empty")
+    v = config.validation
+    need(v.every >= 0, "validation.every", f"must be >= 0 (0 = no validation), got {v.every}")
+    need(bool(v.metric), "validation.metric", "must name a validation metric")
+    need(v.mode in VALIDATION_MODES, "validation.mode", f"must be one of min, max, got {v.mode!r}")
+    need(v.patience is None or v.patience >= 1, "validation.patience", f"must be >= 1 or null, got {v.patience}")
+    need(v.min_delta >= 0, "validation.min_delta", f"must be >= 0, got {v.min_delta}")
+    need(0 <= v.holdout < 1, "validation.holdout", f"must lie in [0, 1), got {v.holdout}")
+    need(v.batch_size is None or v.batch_size > 0, "validation.batch_size", f"must be > 0 or null, got {v.batch_size}")

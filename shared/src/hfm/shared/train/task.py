@@ -32,6 +32,12 @@ class TrainTask(Protocol):
         ...
 
 
+# Optional methods a task may add (looked up with hasattr, so existing tasks need none of them):
+#   collate(items) -> batch                                   the DataLoader's collate_fn
+#   validation_dataset() -> Dataset | None                    held-back data for model selection (validation.py)
+#   evaluate(model, batches: Iterable) -> dict[str, float]    validation metrics that are not means of loss()
+
+
 TaskFactory = Callable[[dict[str, Any]], TrainTask]
 
 # Core tasks, imported only when named: "name" -> "module:factory".

@@ -7,8 +7,12 @@ A run folder holds everything about a run:
     metrics.jsonl      one line per logged step: loss, lr, grad norm, samples/s, wall time
     tensorboard/       the same metrics for TensorBoard
     checkpoints/       step-NNNNNN folders (see checkpoint.py); the newest valid one is resumed automatically
-    final/             model.safetensors (and ema.safetensors) when the run completes
-    summary.json       status (completed | preempted), steps, wall time, throughput, energy
+    final/             model.safetensors (and ema.safetensors) when the run completes: with model selection
+                       (`validation.every` > 0) the weights of the best validated step, otherwise the last ones
+    last/              with model selection: the weights of the last step, beside the chosen ones in final/
+    selection.json     with model selection: metric, mode, chosen step, its score, early stop, every validation
+    summary.json       status (completed | preempted), steps, wall time, throughput, energy, selection
+    run.lock           while a run uses the folder: the PID and host of its main process (see lock.py)
 
 Only the main process writes into it. SIGTERM or SIGUSR1 finish the step in progress, save a checkpoint, mark the
 summary "preempted" and make `fit` return; the CLI then exits with EXIT_REQUEUE (75).
@@ -27,7 +31,7 @@ from typing import Any
 
 import torch
 from accelerate import Accelerator
-from accelerate.utils import DistributedType, gather_object, send_to_device
+from accelerate.utils import DistributedType, broadcast_object_list, gather_object, send_to_device
 from safetensors.torch import save as save_safetensors
 from torch import nn
 from torch.utils.data import DataLoader
@@ -36,20 +40,24 @@ from hfm.shared.errors import HFMError
 from hfm.shared.jsonio import dump_json, write_atomic
 from hfm.shared.progress import progress_bar
 from hfm.shared.train.checkpoint import (
+    checkpoint_dirs,
     load_latest,
     optimizer_from_safe,
     optimizer_to_safe,
+    read_checkpoint,
     save_checkpoint,
 )
 from hfm.shared.train.config import Config, config_to_dict, config_to_yaml
 from hfm.shared.train.ema import EMA
 from hfm.shared.train.energy import EnergyMeter, combine
 from hfm.shared.train.environment import describe_environment
+from hfm.shared.train.lock import RunLock
 from hfm.shared.train.metrics import MetricsLog
 from hfm.shared.train.rng import capture_rng, restore_rng, seed_everything
 from hfm.shared.train.sampler import DataPosition, ResumableBatchSampler
 from hfm.shared.train.schedule import warmup_cosine
 from hfm.shared.train.task import TrainTask
+from hfm.shared.train.validation import ValidationState, split_datasets, validate
 
 PREEMPT_SIGNALS = (signal.SIGTERM, signal.SIGUSR1)
 # Keys whose change would make a resumed run a different run: refused on resume.
@@ -70,6 +78,7 @@ class TrainResult:
     samples_per_s: float | None
     resumed_from: int | None
     energy: dict[str, Any]
+    selection: dict[str, Any] | None = None  # with model selection: what selection.json holds
 
 
 def enable_determinism() -> None:
@@ -136,7 +145,10 @@ class Trainer:
         cfg, acc = self.config, self.accelerator
         seed_everything(cfg.run.seed)  # the same initial weights on every process
         model = self.task.build_model()
-        self.dataset = self.task.train_dataset()
+        self.dataset, self.validation_set = split_datasets(
+            self.task, self.task.train_dataset(), cfg.validation, cfg.run.seed
+        )
+        self.selection = ValidationState()
         optimizer = torch.optim.AdamW(
             parameter_groups(model, cfg.optim.weight_decay), lr=cfg.optim.lr, betas=(cfg.optim.beta1, cfg.optim.beta2)
         )
@@ -210,6 +222,7 @@ class Trainer:
         self.position.epoch, self.position.offset = position["epoch"], position["offset"]
         self.step = checkpoint.step
         self.wall_before = state.get("wall_s", 0.0)
+        self.selection = ValidationState.from_dict(state.get("validation", {}))
         rng = state["rng"]
         rank = self.accelerator.process_index
         if len(rng) == self.accelerator.num_processes:
@@ -241,23 +254,45 @@ class Trainer:
                 "rng": rng,
                 "wall_s": wall_s,
                 "world_size": self.accelerator.num_processes,
+                "validation": self.selection.to_dict(),
             }
-            save_checkpoint(self.run_dir / "checkpoints", self.step, tensors, state, self.config.train.keep_last)
+            best = self.selection.best_step
+            keep = (best,) if best is not None else ()
+            save_checkpoint(self.run_dir / "checkpoints", self.step, tensors, state, self.config.train.keep_last, keep)
         self.accelerator.wait_for_everyone()
 
     # ---------------------------------------------------------------------------------------------- the loop
     def fit(self) -> TrainResult:
         """Train to `train.steps`, or until SIGTERM/SIGUSR1 (status "preempted" after a checkpoint)."""
         # Handlers go in first: a signal during set-up is honoured after the first step instead of killing the run.
-        with _PreemptionFlag() as preempt:
+        with _PreemptionFlag() as preempt, self._locked():
             return self._fit(preempt)
+
+    @contextlib.contextmanager
+    def _locked(self) -> Iterator[None]:
+        """The run folder's lock, taken by the main process; every process fails alike when another run holds it."""
+        lock = RunLock(self.run_dir) if self.is_main else None
+        refusal = None
+        if lock is not None:
+            try:
+                lock.acquire()
+            except HFMError as error:
+                refusal = str(error)
+        if self.accelerator.num_processes > 1:
+            shared = [refusal]
+            broadcast_object_list(shared)
+            refusal = shared[0]
+        if refusal is not None:
+            raise HFMError(refusal)
+        try:
+            yield
+        finally:
+            if lock is not None:
+                lock.release()
 
     def _fit(self, preempt: _PreemptionFlag) -> TrainResult:
         cfg, acc = self.config, self.accelerator
         self._build()
-        if self.is_main:
-            self.run_dir.mkdir(parents=True, exist_ok=True)
-        acc.wait_for_everyone()
         resumed_from = self._resume()
         if self.is_main:
             write_atomic(self.run_dir / "config.yaml", config_to_yaml(cfg))
@@ -278,7 +313,7 @@ class Trainer:
         first_step = self.step
         with progress_bar("train", total=cfg.train.steps, enabled=self.is_main and cfg.train.progress) as advance:
             advance(self.step)
-            while self.step < cfg.train.steps:
+            while self.step < cfg.train.steps and not self.selection.stopped_early:
                 loss_sum, logs = self._train_step(batches)
                 window_loss += loss_sum
                 for key, value in logs.items():
@@ -309,8 +344,12 @@ class Trainer:
                     window_start, window_steps = now, 0
                     window_loss.zero_()
                     window_logs = {}
+                improved = stopped_early = False
+                if self.validation_set is not None and (self.step % cfg.validation.every == 0 or last):
+                    improved, stopped_early = self._validate(metrics)
                 stop = self._preempted(preempt)
-                if stop or self.step % cfg.train.ckpt_every == 0 or last:
+                # The best step is always a whole checkpoint, so the chosen weights survive a kill and a resume.
+                if stop or improved or stopped_early or self.step % cfg.train.ckpt_every == 0 or last:
                     self._save(self.wall_before + time.perf_counter() - start)
                 if stop:
                     status = "preempted"
@@ -319,9 +358,10 @@ class Trainer:
         steps_done = self.step - first_step
         samples_per_s = steps_done * cfg.train.batch_size / session_s if steps_done else None
         energy_report = combine(self._gather(energy.report()))
+        selection = None
         if self.is_main:
             if status == "completed":
-                self._write_final()
+                selection = self._write_final()
             summary = {
                 "status": status,
                 "step": self.step,
@@ -332,12 +372,20 @@ class Trainer:
                 "session_samples_per_s": samples_per_s,
                 "world_size": acc.num_processes,
                 "energy_this_session": energy_report,
+                "selection": selection,
             }
             write_atomic(self.run_dir / "summary.json", dump_json(summary))
             metrics.close()
         acc.wait_for_everyone()
         return TrainResult(
-            status, self.step, self.run_dir, self.wall_before + session_s, samples_per_s, resumed_from, energy_report
+            status,
+            self.step,
+            self.run_dir,
+            self.wall_before + session_s,
+            samples_per_s,
+            resumed_from,
+            energy_report,
+            selection,
         )
 
     def _train_step(self, batches: Iterator[Any]) -> tuple[torch.Tensor, dict[str, float]]:
@@ -379,11 +427,83 @@ class Trainer:
         raised = torch.tensor([1.0 if flag.signal is not None else 0.0], device=self.accelerator.device)
         return bool(self.accelerator.reduce(raised, reduction="sum").item() > 0)
 
-    def _write_final(self) -> None:
-        final = self.run_dir / "final"
-        write_atomic(final / "model.safetensors", save_safetensors(_cpu(self.raw_model.state_dict())))
-        if self.ema is not None:
-            write_atomic(final / "ema.safetensors", save_safetensors(_cpu(self.ema.state_dict())))
+    def _validate(self, metrics: MetricsLog | None) -> tuple[bool, bool]:
+        """Validate on the main process; every process learns (improved, stop early) from it."""
+        cfg = self.config
+        payload: dict[str, Any] | None = None
+        if self.is_main:
+            batch_size = cfg.validation.batch_size or cfg.train.batch_size // cfg.train.grad_accum
+            try:
+                values = validate(
+                    self.task, self.raw_model, self.validation_set, batch_size, self.accelerator.device, cfg.run.seed
+                )
+                self.selection.record(self.step, values, cfg.validation)
+                payload = {"state": self.selection.to_dict()}
+            except HFMError as error:
+                payload = {"error": str(error)}
+            if metrics is not None and "state" in payload:
+                metrics.log(self.step, {f"val_{key}": value for key, value in values.items()})
+        if self.accelerator.num_processes > 1:
+            shared = [payload]
+            broadcast_object_list(shared)
+            payload = shared[0]
+        assert payload is not None
+        if "error" in payload:
+            raise HFMError(payload["error"])
+        self.selection = ValidationState.from_dict(payload["state"])
+        return self.selection.best_step == self.step, self.selection.stopped_early
+
+    def _write_final(self) -> dict[str, Any] | None:
+        """final/ gets the chosen weights: the best validated step's with model selection, else the last ones."""
+        model = save_safetensors(_cpu(self.raw_model.state_dict()))
+        ema = save_safetensors(_cpu(self.ema.state_dict())) if self.ema is not None else None
+        if self.validation_set is None or self.selection.best_step is None:
+            _write_weights(self.run_dir / "final", model, ema)
+            return None
+        _write_weights(self.run_dir / "last", model, ema)
+        best = self._best_checkpoint()
+        _write_weights(
+            self.run_dir / "final",
+            save_safetensors(best.tensors["model"]),
+            save_safetensors(best.tensors["ema"]) if "ema" in best.tensors else None,
+        )
+        v = self.config.validation
+        selection = {
+            "metric": v.metric,
+            "mode": v.mode,
+            "every": v.every,
+            "patience": v.patience,
+            "min_delta": v.min_delta,
+            "best_step": self.selection.best_step,
+            "best_score": self.selection.best_score,
+            "last_step": self.step,
+            "stopped_early": self.selection.stopped_early,
+            "final_weights": f"checkpoints/{best.path.name}",
+            "last_weights": "last/",
+            "history": self.selection.history,
+        }
+        write_atomic(self.run_dir / "selection.json", dump_json(selection))
+        return selection
+
+    def _best_checkpoint(self) -> Any:
+        step = self.selection.best_step
+        path = dict(checkpoint_dirs(self.run_dir / "checkpoints")).get(step)
+        try:
+            if path is None:
+                raise ValueError("not on disk")
+            return read_checkpoint(path)
+        except ValueError as error:
+            # The best checkpoint is kept on purpose; losing it means someone deleted or damaged it.
+            raise HFMError(
+                f"{self.run_dir}: the best checkpoint (step {step}) is unreadable ({error}); "
+                "the last weights are in last/, no final/ was written"
+            ) from None
+
+
+def _write_weights(folder: Path, model: bytes, ema: bytes | None) -> None:
+    write_atomic(folder / "model.safetensors", model)
+    if ema is not None:
+        write_atomic(folder / "ema.safetensors", ema)
 
 
 def _cpu(tensors: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
