@@ -79,3 +79,49 @@ def test_ridge_learns_advection_from_a_neighbour():
     truth = a[init + 1]
     interior = (slice(None), slice(None), slice(None), slice(1, None))
     assert np.sqrt(np.mean((prediction - truth)[interior] ** 2)) < 0.5 * np.sqrt(np.mean(truth[interior] ** 2))
+
+
+def test_torch_neighbourhood_features_match_the_ridge():
+    import torch
+
+    from hfm.climate.models import neighbourhood_features
+
+    a = np.random.default_rng(3).standard_normal((10, 2, 4, 5)).astype("float32")
+    ridge = NeighbourhoodRidge(a, np.arange(3, 8), 1, (0, 1, 2), 0.1)
+    inits = np.array([4, 6])
+    frames = torch.from_numpy(np.stack([a[inits - 2], a[inits - 1], a[inits]], axis=1))
+    assert np.allclose(neighbourhood_features(frames).numpy(), ridge._features(a, inits))
+
+
+def test_cross_validated_forecaster_on_hadisst(hadisst, tmp_path):
+    from dataclasses import replace
+
+    import xarray as xr
+
+    from hfm.climate.crossval import HADISST, CVBudget, run_cv
+    from hfm.climate.curation import curate_fields
+    from hfm.shared.artifacts import load_pretrained
+
+    curate_fields([hadisst], tmp_path / "data", train_end="2014-12-31", show_progress=False)
+    protocol = replace(HADISST, folds=1)
+    budget = CVBudget(steps=4, eval_every=2, width=16, depth=1, batch_size=4)
+    result = run_cv(tmp_path / "data", tmp_path / "cv", protocol, budget)
+    assert [f["test_steps"] for f in result["folds"]] == [36]
+    assert result["folds"][0]["test"].startswith("1991-01") and result["folds"][0]["valid"].startswith("1995-01")
+    for selection in result["selection"]:
+        scores = selection["valid_rmse_by_step"]
+        assert set(scores) == {0, 2, 4} and scores[selection["chosen_step"]] == min(scores.values())
+    choice = result["choices"][0]["1"]
+    # step 0 is the untrained head: exactly the linear inverse model (the same fit, as a matrix in torch)
+    assert result["selection"][0]["valid_rmse_by_step"][0] == pytest.approx(
+        choice["valid_rmse"][choice["chosen"]], rel=1e-4
+    )
+    one = result["leads"][1]
+    assert len(one.init) == len(one.losses["hfm"]) == 35  # the first month has no init
+    assert np.mean(one.losses["damped_persistence"]) < np.mean(one.losses["persistence"])
+    model, _ = load_pretrained(tmp_path / "cv" / "fold0" / "forecast-1" / "model")
+    assert model.base == "global" and model.base_matrix.abs().sum() > 0  # the LIM operator travels with the weights
+    card = (tmp_path / "cv" / "fold0" / "forecast-1" / "model" / "README.md").read_text()
+    assert "chosen_step" in card and "valid" in card
+    forecast = xr.open_dataset(tmp_path / "cv" / "fold0" / "forecast-1" / "forecast-test.nc")
+    assert forecast["sst"].dims == ("init_time", "lead_time", "lat", "lon") and forecast.sizes["init_time"] == 35

@@ -53,6 +53,14 @@ class LinearInverseModel:
         self.propagator = c1 @ np.linalg.inv(c0)
         self.field_shape, self.points = field_shape, flat.shape[1]
 
+    def operator(self, lead: int = 1) -> np.ndarray:
+        """The lead-step forecast as one matrix M on flattened anomalies, a' = a @ M (zero rows/columns on land)."""
+        reduced = (self.weight[:, None] * self.eofs) @ np.linalg.matrix_power(self.propagator, lead).T
+        ocean_map = reduced @ (self.eofs.T / self.weight[None, :])
+        matrix = np.zeros((self.points, self.points))
+        matrix[np.ix_(self.ocean, self.ocean)] = ocean_map
+        return matrix.astype("float32")
+
     def forecast(self, initial_anomaly: np.ndarray, lead: int) -> np.ndarray:
         """(N, *field) anomalies at init -> (N, *field) forecast anomalies `lead` steps later (NaN on land)."""
         flat = initial_anomaly.reshape(initial_anomaly.shape[0], -1).astype("float64")
@@ -91,3 +99,16 @@ class NeighbourhoodRidge:
     def forecast(self, anomalies: np.ndarray, inits: np.ndarray) -> np.ndarray:
         out = np.einsum("npf,pf->np", self._features(anomalies, inits), self.coef)
         return out.reshape(-1, *self.field_shape).astype("float32")
+
+
+def ridge_inits(is_train: np.ndarray, train_pairs: np.ndarray, lags: tuple[int, ...]) -> np.ndarray:
+    """Training pairs whose every lagged input is a training step too."""
+    oldest = train_pairs - max(lags)
+    return train_pairs[(oldest >= 0) & is_train[np.maximum(oldest, 0)]]
+
+
+def damping_as_local(r: np.ndarray, history: int) -> np.ndarray:
+    """Damped persistence as neighbourhood coefficients (points, 9 * history): r on the centre of the newest frame."""
+    coef = np.zeros((r.size, 9 * history), dtype="float32")
+    coef[:, 4] = r.reshape(-1)
+    return coef

@@ -22,7 +22,7 @@ import numpy as np
 import torch
 from safetensors.torch import load_file
 
-from hfm.climate.baselines import LinearInverseModel, NeighbourhoodRidge, fit_damping
+from hfm.climate.baselines import LinearInverseModel, NeighbourhoodRidge, fit_damping, ridge_inits
 from hfm.climate.data import Normaliser
 from hfm.climate.evaluation import FieldData
 from hfm.climate.folds import Fold, blocked_folds, mask_to_ranges
@@ -51,12 +51,17 @@ class Protocol:
     block: int
     patch: tuple[int, int]
     strong: str  # "lim" or "ridge"
+    history: int = 2
+    spacing: int = 1  # steps between history frames (the ridge sees the same frames as hfm)
+
+    def lags(self) -> tuple[int, ...]:
+        return tuple(k * self.spacing for k in range(self.history))
 
 
 HADISST = Protocol(folds=10, test_steps=36, gap_steps=12, valid_steps=24, leads={1: 1, 3: 1}, block=6,
                    patch=(2, 3), strong="lim")  # fmt: skip
 ERA5 = Protocol(folds=4, test_steps=144, gap_steps=24, valid_steps=48, leads={1: 1, 6: 6}, block=48,
-                patch=(4, 4), strong="ridge")  # fmt: skip
+                patch=(4, 4), strong="ridge", history=3)  # fmt: skip
 
 
 @dataclass
@@ -70,8 +75,7 @@ class CVBudget:
     heads: int = 4
     lr: float = 5e-4
     weight_decay: float = 0.1
-    history: int = 2
-    damped: bool = True
+    base: str = "strong"  # the linear forecast hfm corrects: "strong" (LIM / ridge), "damped" or "persistence"
     seed: int = 0
     progress: bool = False
 
@@ -108,6 +112,7 @@ class FoldBaselines:
         self.anomalies = data.anomalies()
         self.clim = data.climatology.at(data.times)
         self.choice: dict[int, Any] = {}
+        self._fitted: dict[int, Callable[[np.ndarray], np.ndarray]] = {}
 
     def forecasts(self, lead: int, init: np.ndarray) -> dict[str, np.ndarray]:
         d, a = self.data, self.anomalies
@@ -122,8 +127,15 @@ class FoldBaselines:
         out[name] = clim + self._strong(lead)(init)
         return out
 
+    def chosen(self, lead: int) -> Any:
+        """The strong baseline's truncation (LIM modes) or ridge penalty at `lead`, chosen on validation."""
+        self._strong(lead)
+        return self.choice[lead]["chosen"]
+
     def _strong(self, lead: int) -> Callable[[np.ndarray], np.ndarray]:
         """The strong baseline's anomaly forecast, its truncation/penalty chosen on the validation block."""
+        if lead in self._fitted:
+            return self._fitted[lead]
         d, a = self.data, self.anomalies
         valid = d.pairs_into(lead, self.fold.valid)
         truth = d.fields[valid + lead]
@@ -134,9 +146,8 @@ class FoldBaselines:
                 lim = LinearInverseModel(a, d.lat, pairs, modes)
                 candidates[modes] = lambda init, lim=lim: lim.forecast(a[init], lead)
         else:
-            lags = tuple(sorted({0, 1, 2, lead}))
-            inits = d.pairs(lead, "train")
-            inits = inits[(inits >= max(lags)) & d.is_train[np.maximum(inits - max(lags), 0)]]
+            lags = self.protocol.lags()
+            inits = ridge_inits(d.is_train, d.pairs(lead, "train"), lags)
             for alpha in RIDGE_ALPHAS:
                 ridge = NeighbourhoodRidge(a, inits, lead, lags, alpha)
                 candidates[alpha] = lambda init, ridge=ridge: ridge.forecast(a, init)
@@ -146,6 +157,7 @@ class FoldBaselines:
         }
         best = min(scores, key=scores.get)
         self.choice[lead] = {"chosen": best, "valid_rmse": scores}
+        self._fitted[lead] = candidates[best]
         return candidates[best]
 
 
@@ -235,16 +247,21 @@ def run_cv(dataset: str | Path, out: str | Path, protocol: Protocol, budget: CVB
         for base in sorted(set(protocol.leads.values())):
             options = {
                 "dataset": str(dataset),
-                "history": budget.history,
+                "history": protocol.history,
+                "spacing": protocol.spacing,
                 "lead": base,
                 "patch_lat": protocol.patch[0],
                 "patch_lon": protocol.patch[1],
                 "width": budget.width,
                 "depth": budget.depth,
                 "heads": budget.heads,
-                "damped": budget.damped,
                 "train_ranges": mask_to_ranges(fold.train),
             }
+            if budget.base == "strong":
+                key = "base_modes" if protocol.strong == "lim" else "base_alpha"
+                options |= {"base": protocol.strong, key: baselines.chosen(base)}
+            else:
+                options["base"] = budget.base
             score = _validation_score(data, normaliser, base, data.pairs_into(base, fold.valid))
             folder = out / f"fold{fold.index}" / f"forecast-{base}"
             model, selection = _train_selected(dataset, options, folder, budget, score)

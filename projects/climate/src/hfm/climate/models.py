@@ -46,26 +46,63 @@ class PatchHead(nn.Module):
         return base + delta
 
 
-class FieldForecaster(PatchHead):
-    """With a `grid`, the head corrects damped anomaly persistence (`damping` r per point, a buffer set from the
-    training period and saved with the weights) instead of plain persistence: the model starts as the strongest
-    simple baseline and only has to learn what it misses."""
+def neighbourhood_features(frames: torch.Tensor) -> torch.Tensor:
+    """(B, L, V, H, W) frames, newest last -> (B, V*H*W, 9*L) features: for each lag (newest first) the 3 x 3
+    neighbourhood of every point, edges repeated (the layout `baselines.NeighbourhoodRidge` fits)."""
+    b, lags, v, h, w = frames.shape
+    padded = torch.nn.functional.pad(frames.flip(1).reshape(b, lags * v, h, w), (1, 1, 1, 1), mode="replicate")
+    shifted = [padded[..., i : i + h, j : j + w] for i in range(3) for j in range(3)]
+    stacked = torch.stack(shifted, dim=-1).reshape(b, lags, v, h, w, 9)  # lag-major, then offsets
+    return stacked.permute(0, 2, 3, 4, 1, 5).reshape(b, v * h * w, lags * 9)
 
-    def __init__(self, encoder: TokenEncoder, history: int, grid: tuple[int, int] | None = None) -> None:
+
+class FieldForecaster(PatchHead):
+    """`history` frames `spacing` steps apart in, the field one base lead after the last out.
+
+    The zero-initialised head adds a correction to a linear base forecast whose coefficients are buffers, fitted on
+    the training period by the task and saved with the weights: `persistence` (no buffer), `local` (per point, a
+    linear map of the 3 x 3 neighbourhood at every history frame: damped persistence and the ridge autoregression are
+    such maps) or `global` (a matrix on the last frame: the linear inverse model). The model starts as that baseline
+    and only has to learn what it misses.
+    """
+
+    def __init__(
+        self,
+        encoder: TokenEncoder,
+        history: int,
+        grid: tuple[int, int] | None = None,
+        base: str = "persistence",
+        spacing: int = 0,
+    ) -> None:
         super().__init__(encoder)
-        self.history = history
-        self.damped = grid is not None
-        if grid is not None:
-            self.register_buffer("damping", torch.ones(encoder.tokenizer.variables, *grid))
+        self.history, self.base, self.spacing = history, base, spacing
+        points = encoder.tokenizer.variables * grid[0] * grid[1] if grid else 0
+        if base == "local":
+            self.register_buffer("base_coef", torch.zeros(points, 9 * history))
+        elif base == "global":
+            self.register_buffer("base_matrix", torch.zeros(points, points))
+        elif base != "persistence":
+            raise ValueError(f"base: 'persistence', 'local' or 'global', got {base!r}")
+        if base != "persistence" and not grid:
+            raise ValueError(f"base {base!r} needs the grid (grid_lat, grid_lon)")
+
+    def base_forecast(self, x: torch.Tensor) -> torch.Tensor:
+        last = x[:, -1]
+        if self.base == "local":
+            features = neighbourhood_features(x)
+            return (features * self.base_coef).sum(-1).reshape(last.shape)
+        if self.base == "global":
+            return (last.reshape(last.shape[0], -1) @ self.base_matrix).reshape(last.shape)
+        return last
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """(B, history, V, H, W) standardised anomalies -> (B, V, H, W) one base lead later."""
-        last = x[:, -1]
-        return self.field_from_tokens(x, last * self.damping if self.damped else last)
+        return self.field_from_tokens(x, self.base_forecast(x))
 
     @torch.no_grad()
     def rollout(self, x: torch.Tensor, steps: int) -> torch.Tensor:
-        """(B, history, V, H, W) -> (B, steps, V, H, W): each prediction becomes the newest input."""
+        """(B, history, V, H, W) -> (B, steps, V, H, W): each prediction becomes the newest input (only meaningful
+        when the frames are one base lead apart)."""
         outputs = []
         for _ in range(steps):
             nxt = self(x)
@@ -143,10 +180,14 @@ def climate_forecaster(
     heads: int = 4,
     grid_lat: int = 0,
     grid_lon: int = 0,
+    base: str = "persistence",
+    spacing: int = 0,
 ) -> FieldForecaster:
-    """`grid_lat`/`grid_lon` > 0: a residual on damped persistence over that grid (see `FieldForecaster`)."""
+    """`base` 'local' or 'global' with the grid size: a residual on a linear baseline (see `FieldForecaster`);
+    `spacing` the steps between history frames (0: the base lead)."""
     grid = (grid_lat, grid_lon) if grid_lat > 0 and grid_lon > 0 else None
-    return FieldForecaster(_encoder(variables, patch_lat, patch_lon, width, depth, heads), history, grid)
+    encoder = _encoder(variables, patch_lat, patch_lon, width, depth, heads)
+    return FieldForecaster(encoder, history, grid, base, spacing)
 
 
 @register_model(

@@ -95,10 +95,14 @@ def _history_indices(init: np.ndarray, history: int, lead: int) -> np.ndarray:
 def model_forecaster(model: FieldForecaster, data: FieldData, normaliser: Normaliser, base_lead: int) -> Forecaster:
     """Wrap a forecaster for `evaluate`: lead must be a multiple of the model's base lead (rollout)."""
 
+    spacing = getattr(model, "spacing", 0) or base_lead
+
     def forecast(_: np.ndarray, init: np.ndarray, lead: int) -> np.ndarray:
         if lead % base_lead:
             raise HFMError(f"lead {lead} is not a multiple of the model's base lead {base_lead}")
-        idx = _history_indices(init, model.history, base_lead)
+        if lead != base_lead and spacing != base_lead:
+            raise HFMError(f"lead {lead}: rollout needs history frames one base lead apart (spacing {spacing})")
+        idx = _history_indices(init, model.history, spacing)
         z = normaliser.to_z(data.fields[idx.ravel()], idx.ravel()).reshape(*idx.shape, *data.fields.shape[1:])
         with torch.no_grad():
             out = model.rollout(torch.from_numpy(z), lead // base_lead)[:, -1].numpy()
@@ -118,7 +122,7 @@ def write_forecast(
     path: str | Path,
 ) -> xr.Dataset:
     """Forecast from each init for 1..rollout_steps base leads; write CF netCDF (.nc) or zarr (.zarr)."""
-    idx = _history_indices(init, model.history, base_lead)
+    idx = _history_indices(init, model.history, getattr(model, "spacing", 0) or base_lead)
     z = normaliser.to_z(data.fields[idx.ravel()], idx.ravel()).reshape(*idx.shape, *data.fields.shape[1:])
     with torch.no_grad():
         out = model.rollout(torch.from_numpy(z), rollout_steps).numpy()  # (N, L, V, H, W)

@@ -8,18 +8,27 @@ Each takes the task section of a run config:
 `init` names an exported `climate-mae` artifact whose encoder (trunk included) initialises the head's encoder.
 `train_ranges: [[start, stop], ...]` (step indices) replaces the store's training period by a cross-validation
 fold's: climatology and normalisation are refitted on it and windows are drawn from it only. For the forecaster,
-`damped: true` makes the head a correction to damped anomaly persistence fitted on that period.
+`base` (`persistence`, `damped`, `ridge` with `base_alpha`, `lim` with `base_modes`) is the linear forecast the
+head corrects, fitted on the training period; `spacing` is the number of steps between history frames (default:
+the lead), so a 6 h forecaster can see the last three hours.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from hfm.climate.baselines import fit_damping
+from hfm.climate.baselines import (
+    LinearInverseModel,
+    NeighbourhoodRidge,
+    damping_as_local,
+    fit_damping,
+    ridge_inits,
+)
 from hfm.climate.data import Normaliser, StoreWindows, window_starts
 from hfm.climate.evaluation import FieldData
 from hfm.climate.folds import ranges_to_mask
@@ -90,17 +99,30 @@ class ClimateForecastTask(_StoreTask):
     def __init__(self, options: dict[str, Any]) -> None:
         super().__init__(options)
         self.history, self.lead = int(options.get("history", 2)), int(options.get("lead", 1))
+        self.spacing = int(options.get("spacing") or self.lead)
+        self.base = options.get("base", "persistence")
+        if self.base not in ("persistence", "damped", "ridge", "lim"):
+            raise HFMError(f"task.base: persistence, damped, ridge or lim, got {self.base!r}")
+
+    def lags(self) -> tuple[int, ...]:
+        return tuple(k * self.spacing for k in range(self.history))
 
     def build_model(self) -> nn.Module:
-        grid = {}
-        if self.options.get("damped"):
-            grid = {"grid_lat": self.data.lat.size, "grid_lon": self.data.lon.size}
+        kind = {"persistence": "persistence", "damped": "local", "ridge": "local", "lim": "global"}[self.base]
+        grid = {"grid_lat": self.data.lat.size, "grid_lon": self.data.lon.size} if kind != "persistence" else {}
         model = create_model(
-            "climate-forecaster", variables=self.variables, history=self.history, **grid, **_arch(self.options)
+            "climate-forecaster",
+            variables=self.variables,
+            history=self.history,
+            base=kind,
+            spacing=self.spacing,
+            **grid,
+            **_arch(self.options),
         )
-        if grid:
-            r = fit_damping(self.data.anomalies(), self.lead, self.data.pairs(self.lead, "train"))
-            model.damping.copy_(torch.from_numpy(r.reshape(model.damping.shape)))
+        if kind != "persistence":
+            with torch.no_grad():
+                buffer = model.base_matrix if kind == "global" else model.base_coef
+                buffer.copy_(torch.from_numpy(self.base_coefficients()))
         if self.options.get("init"):
             encoder, _ = load_pretrained(self.options["init"])
             missing = model.encoder.load_state_dict(encoder.encoder.state_dict(), strict=False)
@@ -108,14 +130,26 @@ class ClimateForecastTask(_StoreTask):
                 raise HFMError(f"task.init: encoder weights missing {missing.missing_keys[:3]}")
         return model
 
+    def base_coefficients(self) -> np.ndarray:
+        """The base forecast's buffer, fitted on the training period (in anomalies; linear, so valid in z)."""
+        anomalies, train = self.data.anomalies(), self.data.pairs(self.lead, "train")
+        if self.base == "damped":
+            return damping_as_local(fit_damping(anomalies, self.lead, train), self.history)
+        if self.base == "ridge":
+            inits = ridge_inits(self.data.is_train, train, self.lags())
+            alpha = float(self.options.get("base_alpha", 0.01))
+            return NeighbourhoodRidge(anomalies, inits, self.lead, self.lags(), alpha).coef.astype("float32")
+        lim = LinearInverseModel(anomalies, self.data.lat, self.data.pairs(1, "train"), int(self.options["base_modes"]))
+        return lim.operator(self.lead)
+
     def train_dataset(self) -> StoreWindows:
-        return self.windows(self.history * self.lead + 1)
+        return self.windows((self.history - 1) * self.spacing + self.lead + 1)
 
     def loss(self, model: nn.Module, batch: torch.Tensor) -> tuple[torch.Tensor, dict[str, float]]:
-        frames = batch[:, :: self.lead]
-        prediction = model(frames[:, : self.history])
-        loss = F.mse_loss(prediction, frames[:, self.history])
-        return loss, {"mse": float(loss)}
+        inputs = batch[:, : (self.history - 1) * self.spacing + 1 : self.spacing]
+        prediction = model(inputs)
+        loss = F.mse_loss(prediction, batch[:, -1])
+        return loss, {"mse": float(loss.detach())}
 
 
 def coarsen(z: torch.Tensor, factor: int) -> tuple[torch.Tensor, torch.Tensor]:
