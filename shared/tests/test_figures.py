@@ -85,6 +85,10 @@ def test_json_round_trip_with_numpy_values_and_a_missing_interval():
     missing = json.loads(json.dumps(make(interval=(math.nan, math.nan)).as_dict()))
     assert missing["interval"] == [None, None] and missing["outcome"] == "no interval"
     assert Figure.from_dict(missing).outcome == "no interval"
+    unscored = make(baseline=math.nan, others={"climatology": math.nan}, interval=(math.nan, math.nan))
+    text = json.dumps(unscored.as_dict(), allow_nan=False)  # strict JSON: no NaN tokens
+    back = Figure.from_dict(json.loads(text))
+    assert math.isnan(back.baseline) and math.isnan(back.others["climatology"]) and back.outcome == "no interval"
     assert ratio(1.0, 0.0) is None and ratio(math.inf, 1.0) is None
 
 

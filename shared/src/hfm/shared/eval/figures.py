@@ -91,6 +91,10 @@ class Figure:
     def as_dict(self) -> dict[str, Any]:
         """JSON-ready: the fields plus `difference`, `outcome` and the legacy `ratio` (value / baseline or None)."""
         data = asdict(self)
+        # JSON has no NaN: an undefined number (a baseline that could not be scored) is written as null
+        for key in ("value", "baseline", "n_effective"):
+            data[key] = None if data[key] is None else _json_number(data[key])
+        data["others"] = {name: _json_number(v) for name, v in self.others.items()}
         data["interval"] = [_json_number(x) for x in self.interval]
         data["difference"] = _json_number(self.difference)
         data["outcome"] = self.outcome
@@ -105,7 +109,10 @@ class Figure:
         known = {k: v for k, v in data.items() if k in names}
         if known.get("interval") is not None:
             known["interval"] = tuple(known["interval"])
-        known["others"] = dict(known.get("others") or {})
+        known["others"] = {k: _nan_for_none(v) for k, v in (known.get("others") or {}).items()}
+        for key in ("value", "baseline"):
+            if key in known:
+                known[key] = _nan_for_none(known[key])
         return cls(**known)
 
 
@@ -133,3 +140,7 @@ def ratio(value: float, baseline: float) -> float | None:
 
 def _json_number(x: float) -> float | None:
     return float(x) if math.isfinite(x) else None
+
+
+def _nan_for_none(x: float | None) -> float:
+    return math.nan if x is None else float(x)
