@@ -1,0 +1,103 @@
+"""The contrastive encoder, its augmentation, the scratch CNN and the repeated-CV comparisons, on small seeded data."""
+
+import numpy as np
+import pytest
+import torch
+
+from hfm.plankton.encoder import (
+    EncoderConfig,
+    augment,
+    encode,
+    nt_xent,
+    predict_scratch_cnn,
+    pretrain_encoder,
+    standardise,
+    train_scratch_cnn,
+)
+from hfm.plankton.evaluation import cross_validate, fitted_predict, leave_one_out_knn, linear_head
+
+
+def _shapes(n: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """Bright canvases with a dark disc (class "disc") or a dark bar (class "bar"), random position and size."""
+    rng = np.random.default_rng(seed)
+    yy, xx = np.mgrid[:32, :32]
+    canvases, labels = [], []
+    for i in range(n):
+        cy, cx, r = rng.uniform(10, 22), rng.uniform(10, 22), rng.uniform(4, 8)
+        if i % 2:
+            mask = (yy - cy) ** 2 + (xx - cx) ** 2 < r**2
+        else:
+            mask = (np.abs(yy - cy) < r * 1.5) & (np.abs(xx - cx) < 1.5)
+        canvases.append(np.where(mask, 0.2, 0.8) + 0.02 * rng.standard_normal((32, 32)))
+        labels.append("disc" if i % 2 else "bar")
+    return np.asarray(canvases, np.float32), np.asarray(labels)
+
+
+def test_standardise_puts_background_at_zero():
+    canvases, _ = _shapes(4)
+    x = standardise(canvases)
+    assert x.shape == (4, 1, 32, 32)
+    assert torch.allclose(x[:, 0, 0, 0], torch.zeros(4), atol=0.3)
+
+
+def test_augment_keeps_shape_and_is_seeded():
+    x = standardise(_shapes(6)[0])
+    a = augment(x, torch.Generator().manual_seed(1))
+    b = augment(x, torch.Generator().manual_seed(1))
+    assert a.shape == x.shape and torch.equal(a, b) and not torch.allclose(a, x)
+
+
+def test_nt_xent_is_low_for_matching_views():
+    z = torch.randn(8, 16)
+    assert float(nt_xent(z, z, 0.2)) < float(nt_xent(z, torch.randn(8, 16), 0.2))
+
+
+def test_pretraining_lowers_the_contrastive_loss_and_features_separate_shapes():
+    canvases, labels = _shapes(64)
+    encoder, log = pretrain_encoder(canvases, EncoderConfig(canvas=32, width=8, steps=40, batch=32, seed=0))
+    assert log["loss_last"] < log["loss_first"]
+    features = encode(encoder, canvases)
+    assert features.shape == (64, encoder.dim)
+    assert leave_one_out_knn(features, labels).mean() > 0.8
+
+
+def test_scratch_cnn_learns_two_shapes():
+    canvases, labels = _shapes(80, seed=1)
+    model = train_scratch_cnn(canvases[:60], labels[:60], steps=60, width=8, batch=32, seed=0)
+    assert (predict_scratch_cnn(model, canvases[60:]) == labels[60:]).mean() >= 0.8
+
+
+def test_repeated_cv_same_folds_and_corrected_test():
+    rng = np.random.default_rng(0)
+    labels = np.repeat(["a", "b", "c"], 20)
+    good = np.eye(3)[np.searchsorted(["a", "b", "c"], labels)] * 3 + rng.standard_normal((60, 3))
+    noise = rng.standard_normal((60, 3))
+    result = cross_validate(
+        labels,
+        {"good": fitted_predict(linear_head, good, labels), "noise": fitted_predict(linear_head, noise, labels)},
+        repeats=2,
+        folds=5,
+        first_repeat_only={"noise"},
+    )
+    assert len(result.scores["good"].folds) == 10 and result.scores["noise"].folds == [0, 1, 2, 3, 4]
+    assert (result.n_train, result.n_test) == (48, 12)
+    test = result.compare("good", "noise")
+    assert test.n == 5 and test.low > 0.3  # only the folds both were scored on
+    # The corrected interval is wider than the naive one: (1/J + n_test/n_train) against 1/J.
+    d = np.subtract(result.scores["good"].macro_f1[:5], result.scores["noise"].macro_f1)
+    assert test.high - test.estimate > 2.776 * d.std(ddof=1) / np.sqrt(5)
+
+
+def test_leave_one_out_knn_never_matches_an_image_with_itself():
+    features = np.array([[0.0, 0.0], [0.0, 0.1], [5.0, 5.0], [5.0, 5.1]])
+    assert leave_one_out_knn(features, np.array(["x", "x", "y", "y"]), metric="euclidean").tolist() == [1, 1, 1, 1]
+    assert leave_one_out_knn(features, np.array(["x", "y", "x", "y"]), metric="euclidean").tolist() == [0, 0, 0, 0]
+
+
+@pytest.mark.parametrize("fraction", [0.1, 1.0])
+def test_subsample_keeps_two_per_class(fraction):
+    from hfm.plankton.study import _subsample
+
+    labels = np.repeat(["a", "b"], [30, 5])
+    subset = _subsample(np.arange(35), labels, fraction, seed=0)
+    assert (labels[subset] == "b").sum() >= 2 and len(subset) <= 35
