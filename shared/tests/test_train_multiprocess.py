@@ -1,5 +1,6 @@
-"""Two processes (gloo, CPU) under `accelerate launch` train like one process with the same global batch, and only
-the main process writes the run folder.
+"""Two processes (gloo, CPU) under `accelerate launch` train like one process with the same global batch, only
+the main process writes the run folder, and model selection (validated on the main process) stops every process at
+the same step with the same chosen weights.
 
 Tolerance: every weight within 1e-5 of the one-process run, except the key part of each attention's qkv bias. That
 bias has an exactly zero gradient (softmax ignores a shift shared by all keys), so the gradient accumulated in a
@@ -27,7 +28,7 @@ TOLERANCE = 1e-5
 def write_config(folder, out):
     config = {
         "run": {"out_dir": str(out), "seed": 0, "deterministic": True},
-        "task": {"name": "toy-regression"},
+        "task": {"name": "toy-regression", "validation_samples": 32},
         "train": {
             "steps": STEPS,
             "batch_size": 16,
@@ -37,6 +38,8 @@ def write_config(folder, out):
             "progress": False,
         },
         "optim": {"lr": 3e-3, "warmup_steps": 3},
+        # "max" on a falling loss: step 4 is the best, step 8 is worse and patience 1 stops both runs there.
+        "validation": {"every": 4, "metric": "loss", "mode": "max", "patience": 1},
     }
     path = folder / f"{out.name}.yaml"
     path.write_text(yaml.safe_dump(config))
@@ -60,12 +63,15 @@ def test_two_processes_match_one_and_only_rank0_writes(tmp_path):
         assert process.returncode == 0, out + err
 
     summary = json.loads((two / "summary.json").read_text())
-    assert summary["world_size"] == 2 and summary["status"] == "completed"
+    assert summary["world_size"] == 2 and summary["status"] == "completed" and summary["step"] == 8
     # One writer: each logged step once, one TensorBoard file, RNG states of both processes in the checkpoint.
-    logged = [json.loads(line)["step"] for line in (two / "metrics.jsonl").read_text().splitlines()]
-    assert logged == [4, 8, 12]
+    rows = [json.loads(line) for line in (two / "metrics.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in rows if "loss" in r] == [4, 8] and [r["step"] for r in rows if "val_loss" in r] == [4, 8]
     assert len(list((two / "tensorboard").iterdir())) == 1
-    state = json.loads((two / "checkpoints" / f"step-{STEPS:06d}" / "state.json").read_text())
+    selections = [json.loads((run / "selection.json").read_text()) for run in (one, two)]
+    assert [s["best_step"] for s in selections] == [4, 4] and all(s["stopped_early"] for s in selections)
+    assert abs(selections[0]["best_score"] - selections[1]["best_score"]) < TOLERANCE
+    state = json.loads((two / "checkpoints" / "step-000008" / "state.json").read_text())
     assert len(state["rng"]) == 2 and state["rng"][0]["torch"] != state["rng"][1]["torch"]
 
     a, b = load_file(one / "final" / "model.safetensors"), load_file(two / "final" / "model.safetensors")

@@ -10,7 +10,9 @@ from hfm.shared.exitcodes import EXIT_REQUEUE
 
 
 def train(
-    config: Path = typer.Argument(..., help="Run configuration (YAML): sections run, task, train, optim, ema, data."),
+    config: Path = typer.Argument(
+        ..., help="Run configuration (YAML): sections run, task, train, optim, ema, data, validation."
+    ),
     set_: list[str] = typer.Option(
         None, "--set", "-s", help="Override one key, e.g. --set optim.lr=1e-3 --set train.steps=50; repeatable."
     ),
@@ -18,6 +20,9 @@ def train(
     print_config: bool = typer.Option(False, "--print-config", help="Print the resolved config and exit."),
 ) -> None:
     """Train a task; resumes automatically from the newest valid checkpoint in the run folder.
+
+    With `validation.every` > 0 the best validated step is kept and written to final/ (the last one to last/).
+    A run folder in use by another run is refused (run.lock names its PID and host).
 
     Exits with code 75 (requeue) after saving a checkpoint when it receives SIGTERM or SIGUSR1. Several processes:
     `accelerate launch --num_processes N -m hfm.shared.cli.main train CONFIG`.
@@ -42,6 +47,13 @@ def train(
         typer.echo(
             f"{result.status} at step {result.step} in {result.wall_s:.1f} s ({rate}); run folder {result.run_dir}"
         )
+        if result.selection is not None:
+            s = result.selection
+            stopped = ", stopped early" if s["stopped_early"] else ""
+            typer.echo(
+                f"final/ = step {s['best_step']} (validation {s['metric']} {s['best_score']:.6g}, {s['mode']}"
+                f"{stopped}); last step in last/"
+            )
     if result.status == "preempted":
         raise typer.Exit(EXIT_REQUEUE)
 
