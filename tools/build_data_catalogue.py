@@ -7,7 +7,8 @@ with its path inside the mirror, size, sha256 and origin URL (raw.githubusercont
 
 Fails, naming the file, where a mirror file's size differs from its MANIFEST row, where a catalogued file is
 missing from the mirror, or where a mirror file belongs to no data set (so nothing in the mirror goes unlisted).
-MIRROR defaults to $HFM_SHARED_DATA, else ../shared/data beside this checkout.
+MIRROR defaults to $HFM_SHARED_DATA, else ../shared/data beside this checkout. `--markdown` prints the catalogue's
+tables for docs/data.md instead.
 """
 
 from __future__ import annotations
@@ -37,6 +38,9 @@ def sha256(path: Path) -> str:
 
 
 def origin_url(repo: str, commit: str, source: str) -> str:
+    """The file's raw URL at the pinned commit; "" for a file the mirror derived itself (source "DERIVED...")."""
+    if source.startswith("DERIVED"):
+        return ""
     # A fork is written "owner/name (fork of ...)" in the MANIFEST: the files come from the fork at that commit.
     return RAW_URL.format(repo=repo.split()[0], commit=commit, source=source)
 
@@ -93,7 +97,32 @@ def build(mirror: Path) -> dict:
     return {"format": 1, "datasets": datasets}
 
 
+def _size(n: int) -> str:
+    return f"{n / 1e6:.1f} MB" if n >= 1e6 else f"{n / 1e3:.0f} kB"
+
+
+def markdown() -> str:
+    """The catalogue as the tables of docs/data.md (`--markdown`): every entry with licence, citation and use."""
+    spec = yaml.safe_load((CATALOGUE_DIR / "datasets.yaml").read_text())
+    listed = json.loads((CATALOGUE_DIR / "files.json").read_text())["datasets"]
+    lines = ["| name | what | files | size | licence | citation | used for |", "|---|---|---|---|---|---|---|"]
+    for entry in spec["datasets"]:
+        files = listed[entry["name"]]
+        size = sum(row[1] for row in files)
+        doi = f" [doi:{entry['doi']}](https://doi.org/{entry['doi']})" if entry.get("doi") else ""
+        cells = [f"`{entry['name']}`", entry["title"], str(len(files)), _size(size), entry["licence"]]
+        lines.append("| " + " | ".join([*cells, entry["citation"] + doi, entry["use"]]) + " |")
+    lines += ["", "| name | what | install | licence | citation | used for |", "|---|---|---|---|---|---|"]
+    for entry in spec["packaged"]:
+        cells = [f"`{entry['name']}`", entry["title"], f"`{entry['install']}`", entry["licence"], entry["citation"]]
+        lines.append("| " + " | ".join([*cells, entry["use"]]) + " |")
+    return "\n".join(lines) + "\n"
+
+
 def main(argv: list[str]) -> None:
+    if argv == ["--markdown"]:
+        print(markdown(), end="")
+        return
     default = os.environ.get("HFM_SHARED_DATA") or str(ROOT.parent / "shared" / "data")
     mirror = Path(argv[0] if argv else default)
     if not mirror.is_dir():

@@ -19,7 +19,8 @@ import requests
 from hfm.shared.catalogue.locations import DataUnavailable
 from hfm.shared.errors import HFMError
 
-CHUNK = 1 << 16
+# Small reads: urllib3 drops a partly filled read when the connection breaks, and what is written is what resumes.
+CHUNK = 1 << 14
 TIMEOUT_S = (10, 60)  # connect, read
 
 

@@ -26,7 +26,7 @@ class DataFile:
     path: str  # inside the mirror and the cache, e.g. "seismic/seisbench-dummy/metadata.csv"
     size: int
     sha256: str
-    url: str
+    url: str  # "" for a file the mirror derived itself: only a mirror (or $HFM_DATA_URL) provides it
 
 
 @dataclass(frozen=True)

@@ -1,11 +1,14 @@
 """`hfm data fetch | verify | path`: get a catalogued data set into the cache with pooch, check it, say where it is.
 
-A file the mirror holds is never downloaded. A cached file whose sha256 differs from the catalogue is an error that
-names it (the file moves to the cache's quarantine folder), never a silent re-download.
+A file the mirror holds is never downloaded. Files come from their origin URLs (the public repositories at pinned
+commits), or from `$HFM_DATA_URL/<path>` where a site keeps an HTTP copy of the mirror (a cluster without GitHub).
+A cached file whose sha256 differs from the catalogue is an error that names it (the file moves to the cache's
+quarantine folder), never a silent re-download.
 """
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -14,9 +17,31 @@ from pathlib import Path
 from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn, TransferSpeedColumn
 
 from hfm.shared.catalogue.download import ChecksumMismatch, ResumableDownload, quarantine, sha256_of
-from hfm.shared.catalogue.entries import DataSet, PackagedData, load_catalogue
-from hfm.shared.catalogue.locations import DataUnavailable, cache_dir, fetch_command, in_cache, mirror_dir
+from hfm.shared.catalogue.entries import DataFile, DataSet, PackagedData, load_catalogue
+from hfm.shared.catalogue.locations import (
+    MIRROR_VARIABLE,
+    DataUnavailable,
+    cache_dir,
+    fetch_command,
+    in_cache,
+    mirror_dir,
+)
 from hfm.shared.progress import console
+
+URL_VARIABLE = "HFM_DATA_URL"
+
+
+def source_url(data_file: DataFile) -> str:
+    """Where `data_file` is downloaded from: `$HFM_DATA_URL/<path>` when set, else its origin."""
+    base = os.environ.get(URL_VARIABLE)
+    if base:
+        return f"{base.rstrip('/')}/{data_file.path}"
+    if not data_file.url:
+        raise DataUnavailable(
+            f"{data_file.path}: derived by the mirror's maintainers, with no public origin; "
+            f"read it from a mirror ({MIRROR_VARIABLE}) or an HTTP copy of one ({URL_VARIABLE})"
+        )
+    return data_file.url
 
 
 @dataclass
@@ -80,7 +105,7 @@ def fetch(name: str, progress: bool = True) -> FetchReport:
             part = target.with_name(target.name + ".part")
             downloader = ResumableDownload(data_file.path, data_file.sha256, part, cache, advance)
             pooch.retrieve(
-                data_file.url,
+                source_url(data_file),
                 known_hash=f"sha256:{data_file.sha256}",
                 fname=target.name,
                 path=target.parent,
