@@ -86,9 +86,10 @@ def effective_sample_size(
 ) -> float:
     """n (1 - r) / (1 + r) with r the lag-1 autocorrelation: how many independent units a series is worth.
 
-    The AR(1) approximation (Wilks, Statistical Methods in the Atmospheric Sciences, eq. 5.12): the variance of the
-    mean of an AR(1) series is that of n_eff independent values. A negative r is not credited (n_eff <= n), and a
-    series is always worth at least one unit. `segments` as in `lag1_autocorrelation`.
+    The AR(1) approximation (the "effective sample size" of Wilks, Statistical Methods in the Atmospheric
+    Sciences): the variance of the mean of an AR(1) series is that of n_eff independent values. A negative r is
+    not credited (n_eff <= n), and a series is always worth at least one unit. `segments` as in
+    `lag1_autocorrelation`.
     """
     x = np.asarray(values, dtype=np.float64)
     if x.ndim != 1 or x.size < 2:
