@@ -125,3 +125,12 @@ def test_quickstart_report_opens_with_the_summary_and_tables_each_sections_figur
     assert summary.startswith("## Summary\n")
     assert "1 win, 1 tie, 1 loss of 3 figures;" in summary and "**Failed**: seismic" in summary
     assert "| plankton | classification | macro F1 ↑ |" in summary and summary.count("| climate |") == 2
+
+
+def test_quickstart_index_opens_with_the_summary_and_writes_figures_json(tmp_path):
+    from hfm.shared.quickstart import QuickstartContext, run_quickstart
+
+    index, failed = run_quickstart(QuickstartContext(tmp_path, smoke=True, show_progress=False), only=["nothing"])
+    assert failed == [] and index.read_text().startswith("# HFM quickstart report\n\n(smoke run")
+    assert "## Summary" in index.read_text() and "No section reported headline figures." in index.read_text()
+    assert json.loads((tmp_path / "figures.json").read_text()) == []

@@ -118,6 +118,7 @@ def run_quickstart(context: QuickstartContext, only: list[str] | None = None) ->
     header = "# HFM quickstart report\n\n" + ("(smoke run: smallest settings)\n\n" if context.smoke else "")
     write_atomic(index, header + summary_section(figures, failed) + "\n".join(sections))
     write_atomic(context.out_dir / "metrics.json", dump_json(metrics))
+    write_atomic(context.out_dir / "figures.json", dump_json([f.as_dict() for f in figures]))
     return index, failed
 
 
