@@ -29,7 +29,7 @@ def _item(key: str, value: float = 1.0, sources=()) -> CurationItem:
 
 
 def _run(items, out: Path):
-    return curate(items, out, CONTRACT, ArrayStoreWriter(), show_progress=False)
+    return curate(items, out, CONTRACT, ArrayStoreWriter(), show_progress=False, detect_duplicates=True)
 
 
 def _report(out: Path) -> pd.DataFrame:

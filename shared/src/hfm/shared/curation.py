@@ -240,8 +240,12 @@ def curate(
     split_attr: str = "split",
     show_progress: bool = True,
     total: int | None = None,
+    detect_duplicates: bool = False,
 ) -> CurationSummary:
     """Validate, write or quarantine every item; returns the summary and writes it to `curation.json`.
+
+    With `detect_duplicates`, a sample whose arrays equal an earlier one's is quarantined (`duplicate`), as
+    `hfm curate arrays` and radiome do; domains whose samples may legitimately repeat leave it off.
 
     The folder is locked for the run (a second curation into it is refused, naming this process) and replaced
     only at the end: a failed or killed run leaves the previous dataset as it was.
@@ -253,7 +257,16 @@ def curate(
         staging = replacement.begin()
         try:
             summary = _curate_into(
-                items, staging, contract, writer, metadata_contract, split_attr, show_progress, total, out_dir.name
+                items,
+                staging,
+                contract,
+                writer,
+                metadata_contract,
+                split_attr,
+                show_progress,
+                total,
+                out_dir.name,
+                detect_duplicates,
             )
             replacement.commit()
         except BaseException:
@@ -272,6 +285,7 @@ def _curate_into(
     show_progress: bool,
     total: int | None,
     label: str,
+    detect_duplicates: bool,
 ) -> CurationSummary:
     writer.open(out_dir)
     stats: dict[str, _RunningStats] = {spec.name: _RunningStats() for spec in contract.arrays}
@@ -288,7 +302,7 @@ def _curate_into(
             sample, violations = None, _item_violations(item, keys)
             if not violations:  # a key that cannot be a file name is not worth reading
                 sample, violations = _load_and_check(item, contract, metadata_contract)
-            if sample is not None and not violations:
+            if detect_duplicates and sample is not None and not violations:
                 digest = content_hash(sample)
                 if digest in contents:
                     reason = f"same content as {display_name(contents[digest])!r}"

@@ -14,6 +14,7 @@ import pandas as pd
 from obspy import UTCDateTime
 
 from hfm.shared.errors import HFMError
+from hfm.shared.safety.text import check_utf8_text
 
 PICK_COLUMNS = ["event_id", "network", "station", "location", "phase", "time"]
 SOURCE_COLUMNS = [
@@ -38,6 +39,7 @@ def read_picks(path: str | Path) -> pd.DataFrame:
 
 
 def _read_csv(path: Path) -> pd.DataFrame:
+    check_utf8_text(path)  # a Latin-1 catalogue is refused naming the file, not with a bare codec error
     table = pd.read_csv(path, sep="\t" if path.suffix.lower() == ".tsv" else ",", dtype={"location": str})
     missing = [c for c in _REQUIRED_CSV if c not in table.columns]
     if missing:

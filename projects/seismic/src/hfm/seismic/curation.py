@@ -25,6 +25,7 @@ from hfm.shared.cards import Creator, ProvenanceStep, card_from_curation, packag
 from hfm.shared.contracts import Sample
 from hfm.shared.curation import CurationItem, CurationSummary, curate
 from hfm.shared.errors import HFMError, InvalidInput
+from hfm.shared.safety.inputs import list_inputs
 
 
 @dataclass
@@ -63,7 +64,13 @@ def split_of(event_id: str, fractions: tuple[float, float, float], seed: int) ->
 def index_waveforms(folder: Path) -> tuple[list[_FileSpan], list[tuple[Path, str]]]:
     """Header of every file under `folder`: what station and time span it covers; unreadable files apart."""
     spans, unreadable = [], []
-    for path in sorted(p for p in folder.rglob("*") if p.is_file() and not p.name.startswith(".")):
+    for entry in list_inputs(folder, recursive=True):  # every file counts; symlinks leading outside are not read
+        path = entry.path
+        if path.name.startswith("."):
+            continue
+        if not entry.ok:
+            unreadable.append((path, f"{entry.code}: {entry.reason}"))
+            continue
         try:
             stream = read_stream(path, headonly=True)
         except HFMError as error:
@@ -113,6 +120,7 @@ def _window_loader(spans: list[_FileSpan], start: UTCDateTime, config: CurationC
             field="trace_sampling_rate_hz",
             code="sampling_rate",
         )
+    _refuse_non_finite(usable, start, end)  # NaN/inf in the recording itself, told apart from gaps (also NaN)
     waveforms, components = stream_to_array(usable, start, npts, config.sampling_rate)
     if len(components) < config.min_components:
         raise InvalidInput(
@@ -137,6 +145,20 @@ def _window_loader(spans: list[_FileSpan], start: UTCDateTime, config: CurationC
             "trace_npts": npts,
         },
     )
+
+
+def _refuse_non_finite(stream: Stream, start: UTCDateTime, end: UTCDateTime) -> None:
+    found = []
+    for trace in stream:
+        data = trace.slice(start, end).data
+        if data.dtype.kind == "f" and not np.isfinite(data).all():
+            found.append((trace.id, int(np.isnan(data).sum()), int(np.isinf(data).sum())))
+    if found:
+        detail = "; ".join(f"{tid}: {nan} NaN and {inf} inf samples" for tid, nan, inf in found)
+        code = "nan" if any(nan for _, nan, _ in found) else "inf"
+        raise InvalidInput(
+            f"the recording holds non-finite values in the window ({detail})", field="waveforms", code=code
+        )
 
 
 def _missing(reason: str, code: str, field: str = "file"):

@@ -6,6 +6,7 @@ N and E components, resample to one target rate and mark gaps as NaN so curation
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -32,9 +33,17 @@ def read_stream(path: str | Path, headonly: bool = False, **kwargs) -> Stream:
     if not path.is_file():
         raise HFMError(f"{path}: no such waveform file")
     try:
-        return obspy.read(str(path), headonly=headonly, **kwargs)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            stream = obspy.read(str(path), headonly=headonly, **kwargs)
     except Exception as error:  # ObsPy raises TypeError/ValueError/... per format
         raise HFMError(f"{path}: not a waveform file ObsPy can read ({type(error).__name__}: {error})") from error
+    for warning in caught:
+        text = str(warning.message)
+        if "Unexpected end of file" in text:  # libmseed stops at a cut record and keeps what came before it
+            raise HFMError(f"{path}: truncated miniSEED ({text.strip()})")
+        warnings.warn(warning.message, warning.category, stacklevel=2)
+    return stream
 
 
 def component_of(channel: str) -> str | None:

@@ -33,7 +33,14 @@ def arrays(
     sample_contract, table_contract = load_contracts(contract)
     items = npz_items(source, metadata, array_name)
     summary = curate(
-        items, output, sample_contract, ArrayStoreWriter(), table_contract, show_progress=not quiet, total=len(items)
+        items,
+        output,
+        sample_contract,
+        ArrayStoreWriter(),
+        table_contract,
+        show_progress=not quiet,
+        total=len(items),
+        detect_duplicates=True,
     )
     card_from_curation(
         output,
