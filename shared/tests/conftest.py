@@ -9,5 +9,5 @@ from hfm.shared.sample_data import shared_data_dir
 def shared_data() -> Path:
     path = shared_data_dir(Path(__file__).parent)
     if path is None:
-        pytest.skip("../shared/data (real reference data) is not beside this checkout; set HFM_SHARED_DATA")
+        pytest.skip("no reference data here: no mirror (HFM_SHARED_DATA) and nothing fetched (`hfm data fetch NAME`)")
     return path

@@ -7,16 +7,15 @@ import pandas as pd
 import pytest
 import xarray as xr
 
-from hfm.shared.sample_data import shared_data_dir
+from hfm.shared.sample_data import DataUnavailable, require_data
 
 
 @pytest.fixture(scope="session")
 def era5_grib() -> Path:
-    root = shared_data_dir()
-    path = root / "climate" / "era5-2mt-2019-03-uk.grib" if root else None
-    if path is None or not path.exists():
-        pytest.skip("shared data climate/era5-2mt-2019-03-uk.grib absent (set HFM_SHARED_DATA)")
-    return path
+    try:
+        return require_data("climate/era5-2mt-2019-03-uk.grib")
+    except DataUnavailable as error:
+        pytest.skip(str(error))
 
 
 @pytest.fixture(scope="session")

@@ -8,17 +8,17 @@ import numpy as np
 import obspy
 import pytest
 
-from hfm.shared.sample_data import shared_data_dir
+from hfm.shared.sample_data import DataUnavailable, require_data
 
 P_TIME = "2009-08-24T00:20:07.70"
 S_TIME = "2009-08-24T00:20:09.20"
 
 
 def seismic_data() -> Path:
-    root = shared_data_dir()
-    if root is None or not (root / "seismic").is_dir():
-        pytest.skip("shared seismic data (../shared/data/seismic) not available")
-    return root / "seismic"
+    try:
+        return require_data("seismic")
+    except DataUnavailable as error:
+        pytest.skip(str(error))
 
 
 @pytest.fixture

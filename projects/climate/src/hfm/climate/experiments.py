@@ -31,7 +31,7 @@ from hfm.climate.pipeline import (
     write_forecast,
 )
 from hfm.shared.errors import HFMError
-from hfm.shared.sample_data import shared_data_dir
+from hfm.shared.sample_data import require_data
 
 BASELINES = ("persistence", "climatology", "damped_persistence")
 
@@ -59,11 +59,8 @@ def hadisst_path() -> Path:
 
 
 def era5_path() -> Path:
-    root = shared_data_dir()
-    path = root / "climate" / "era5-2mt-2019-03-uk.grib" if root else None
-    if path is None or not path.exists():
-        raise HFMError("ERA5 sample climate/era5-2mt-2019-03-uk.grib not found in the shared data folder")
-    return path
+    # DataUnavailable (an HFMError) naming `hfm data fetch climate/era5-2mt-2019-03-uk` where absent.
+    return require_data("climate/era5-2mt-2019-03-uk.grib")
 
 
 def _arch(budget: Budget, patch_lat: int, patch_lon: int) -> dict[str, Any]:

@@ -1,7 +1,7 @@
 """SeisBench's pretrained PhaseNetLight as a real peer, loaded from a local weights file (nothing downloads).
 
-`../shared/data/seismic/peers/phasenetlight_ethz.{pt,json}.v2` hold the weights and their settings (phases PSN,
-peak normalisation). SeisBench is an optional dependency: without it the peer is reported as unavailable.
+The `seismic/peers` catalogue data set (`hfm data fetch seismic/peers`) holds the weights and their settings
+(phases PSN, peak normalisation). SeisBench is an optional dependency: without it the peer is reported as unavailable.
 """
 
 from __future__ import annotations

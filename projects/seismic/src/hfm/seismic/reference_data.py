@@ -1,6 +1,6 @@
 """Real records with onsets for the benchmark, all offline.
 
-- `seisbench-dummy` (../shared/data/seismic): 100 IPOC traces at station CX.PB01 that start at the origin time. Their
+- `seisbench-dummy` (data catalogue): 100 IPOC traces at station CX.PB01 that start at the origin time. Their
   P and S onsets are THEORETICAL: first P and S arrivals of ObsPy's iasp91 model for the catalogue source depth and
   epicentral distance, not analyst picks; 1-D model errors of a second or more are expected at these distances.
 - Tohoku 2011 at II.TLY (ObsPy's test data, 20 Hz vertical only): the analyst P pick from its SAC header
