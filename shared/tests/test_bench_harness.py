@@ -43,6 +43,11 @@ def incomplete():
 
 def reversed_interval():
     return [common(name="r", task="seismic/x", value=1.0, baseline=0.0, interval=(0.2, 0.1))]
+
+def one_bad_dict():
+    good = common(name="good", task="seismic/x", value=1.0, baseline=0.0, interval=(0.1, 0.2))
+    bad = good.as_dict() | {"name": "bad", "n_test": 0}
+    return [good, bad, {"name": "nan", "value": float("nan"), "baseline": 1.0, "unit": "", "command": "c"}]
 """
 
 
@@ -87,6 +92,15 @@ def test_a_bad_figure_fails_its_benchmark_with_the_reason(fake, monkeypatch):
     monkeypatch.setattr(benchmark, "CORE_BENCHMARKS", {"bad": "fake_bench:reversed_interval"})
     results = benchmark.run_benchmarks(["bad"])
     assert results["figures"] == [] and "interval (0.2, 0.1) is reversed" in results["failures"][0]["error"]
+
+
+def test_one_malformed_figure_is_reported_and_the_others_kept(fake, monkeypatch):
+    monkeypatch.setattr(benchmark, "CORE_BENCHMARKS", {"mixed": "fake_bench:one_bad_dict"})
+    results = benchmark.run_benchmarks(["mixed"])
+    assert [f["name"] for f in results["figures"]] == ["good", "nan"]
+    assert results["figures"][1]["value"] is None  # strict JSON: NaN written as null
+    assert "benchmark mixed: figure 'bad': n_test must be at least 1, got 0" in results["failures"][0]["error"]
+    json.dumps(results, allow_nan=False)
 
 
 def test_one_run_one_file_and_the_markdown_tables(fake):

@@ -17,6 +17,7 @@ runs. Every figure carries the commit, machine, 1-min load and date of the momen
 from __future__ import annotations
 
 import datetime as dt
+import math
 import os
 import platform
 import socket
@@ -108,7 +109,8 @@ def to_record(item: Figure | dict[str, Any], benchmark: str) -> dict[str, Any]:
         try:
             item = Figure.from_dict(item)
         except (TypeError, ValueError) as error:
-            raise HFMError(f"benchmark {benchmark}: figure {item.get('name', '?')!r}: {error}") from error
+            reason = str(error) if str(error).startswith("figure ") else f"figure {item.get('name', '?')!r}: {error}"
+            raise HFMError(f"benchmark {benchmark}: {reason}") from error
     if isinstance(item, Figure):
         return {"benchmark": benchmark, "legacy": False, **item.as_dict()}
     if not isinstance(item, dict):
@@ -123,6 +125,8 @@ def to_record(item: Figure | dict[str, Any], benchmark: str) -> dict[str, Any]:
         "notes": "",
         **item,
         "legacy": True,
+        "value": _finite_or_none(item["value"]),
+        "baseline": _finite_or_none(item["baseline"]),
         "ratio": ratio(item["value"], item["baseline"]),
         "higher_is_better": None,
         "interval": [None, None],
@@ -146,9 +150,13 @@ def run_benchmarks(only: list[str] | None = None) -> dict[str, Any]:
     for benchmark in available:
         start = time.perf_counter()
         try:
-            records = [to_record(item, benchmark.name) for item in benchmark.load()()]
+            items = list(benchmark.load()())
             when = stamp(commit_id, host["hostname"])
-            figures += [r | {"origin": benchmark.origin} | when for r in records]
+            for item in items:  # one malformed figure is reported with its reason; the benchmark's others stay
+                try:
+                    figures.append(to_record(item, benchmark.name) | {"origin": benchmark.origin} | when)
+                except HFMError as error:
+                    failures.append({"benchmark": benchmark.name, "error": f"HFMError: {error}"} | when)
         except Exception as error:
             failures.append(
                 {"benchmark": benchmark.name, "error": f"{type(error).__name__}: {error}"}
@@ -293,3 +301,12 @@ def _full_row(r: dict[str, Any]) -> str:
 
 def _with_unit(value: float | None, unit: str) -> str:
     return f"{number(value)} {unit}".strip()
+
+
+def _finite_or_none(x: Any) -> float | None:
+    """JSON has no NaN: a legacy figure's undefined number is written as null."""
+    try:
+        value = float(x)
+    except (TypeError, ValueError):
+        return None
+    return value if math.isfinite(value) else None
