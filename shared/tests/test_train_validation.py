@@ -111,3 +111,65 @@ def test_config_section_defaults_and_errors():
     with pytest.raises(HFMError, match=r"validation.patience: must be >= 1 or null, got 0"):
         load_config(None, ["validation.patience=0"])
     assert load_config(None, ["validation.patience=null"]).validation.patience is None
+
+
+class _EncoderHeadTask:
+    """A registry encoder under `encoder.` with a linear head: what layer-wise decay and head-only steps act on."""
+
+    def __init__(self, options):
+        generator = torch.Generator().manual_seed(0)
+        self.x = torch.randn(32, 1, 32, generator=generator)
+        self.y = self.x[:, 0].mean(dim=1, keepdim=True) * 3
+
+    def build_model(self):
+        from hfm.shared.eval.finetune import EncoderWithHead
+        from hfm.shared.models.registry import create_model
+
+        encoder = create_model("series-encoder-tiny", channels=1, patch_len=8, width=16, depth=2, heads=2)
+        return EncoderWithHead(encoder, outputs=1)
+
+    def train_dataset(self):
+        return torch.utils.data.TensorDataset(self.x, self.y)
+
+    def loss(self, model, batch):
+        x, y = batch
+        return torch.nn.functional.mse_loss(model(x), y), {}
+
+
+def test_layer_decay_and_head_only_steps_in_the_trainer(tmp_path):
+    from hfm.shared.train.task import register_task
+
+    register_task("test-encoder-head")(_EncoderHeadTask)
+    base = [
+        "task.name=test-encoder-head",
+        "train.batch_size=8",
+        "train.progress=false",
+        "train.ckpt_every=3",
+        "train.keep_last=5",
+        "optim.lr=1e-2",
+        "optim.min_lr=1e-2",
+        "optim.layer_decay=0.5",
+        "optim.head_only_steps=3",
+    ]
+    cfg = load_config(None, [f"run.out_dir={tmp_path / 'run'}", "train.steps=6", *base])
+    task = build_task(cfg.task.name, cfg.task.options)
+    torch.manual_seed(cfg.run.seed)
+    initial = task.build_model().state_dict()
+    Trainer(cfg, task).fit()
+    at3 = read_checkpoint(tmp_path / "run" / "checkpoints" / "step-000003")
+    at6 = read_checkpoint(tmp_path / "run" / "checkpoints" / "step-000006")
+    encoder_keys = [k for k in initial if k.startswith("encoder.")]
+    # the first 3 steps move the head only; then everything trains
+    assert all(torch.equal(at3.tensors["model"][k], initial[k]) for k in encoder_keys)
+    assert not torch.equal(at3.tensors["model"]["head.weight"], initial["head.weight"])
+    assert all(not torch.equal(at6.tensors["model"][k], initial[k]) for k in encoder_keys if "weight" in k)
+    # group lrs after the head-only phase: 1e-2 * 0.5 ** (3 - layer); embedding 0, blocks 1-2, head and norm 3
+    groups = at6.state["optimizer"]["param_groups"]
+    assert {(g["layer"], g["encoder"]) for g in groups} >= {(0, True), (1, True), (2, True), (3, True), (3, False)}
+    for group in groups:
+        assert group["lr"] == pytest.approx(1e-2 * 0.5 ** (3 - group["layer"])), group["layer"]
+    # these keys cannot change in an existing run folder
+    AcceleratorState._reset_state(reset_partial_state=True)
+    changed = load_config(None, [f"run.out_dir={tmp_path / 'run'}", "train.steps=8", *base, "optim.layer_decay=0.9"])
+    with pytest.raises(HFMError, match=r"optim.layer_decay is 0.9 but the run was started with 0.5"):
+        Trainer(changed, build_task(changed.task.name, changed.task.options)).fit()

@@ -19,7 +19,6 @@ untouched (a copy is trained), so one pretrained encoder serves every label frac
 from __future__ import annotations
 
 import copy
-import re
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -30,9 +29,11 @@ from torch import nn
 from hfm.shared.errors import HFMError
 from hfm.shared.eval.probes import ProbeResult, _check, score
 from hfm.shared.models.encoder import TokenEncoder
+from hfm.shared.train.param_groups import layer_decay_groups
+
+__all__ = ["RECIPES", "AdaptOptions", "EncoderWithHead", "adapt", "finetune", "layer_decay_groups"]
 
 RECIPES = ("linear-probe", "finetune", "lp-ft")
-_BLOCK = re.compile(r"(?:^|\.)trunk\.blocks\.(\d+)\.")
 
 
 class EncoderWithHead(nn.Module):
@@ -69,49 +70,6 @@ class AdaptOptions:
             raise HFMError(f"layer_decay must lie in (0, 1], got {self.layer_decay}")
         if self.lr <= 0 or self.probe_lr <= 0:
             raise HFMError(f"lr and probe_lr must be > 0, got {self.lr} and {self.probe_lr}")
-
-
-def layer_ids(model: nn.Module) -> tuple[dict[str, int], int]:
-    """({parameter name: layer}, number of layers - 1) by the rule in the module docstring, for any model whose
-    trunk blocks are named `...trunk.blocks.<i>.`; parameters outside the encoder (heads) are on top."""
-    names = [name for name, _ in model.named_parameters()]
-    blocks = [int(m.group(1)) for name in names if (m := _BLOCK.search(name))]
-    if not blocks:
-        raise HFMError(f"{type(model).__name__}: no `trunk.blocks.<i>` parameters to decay the learning rate by")
-    top = max(blocks) + 2
-    ids = {}
-    for name in names:
-        match = _BLOCK.search(name)
-        if match:
-            ids[name] = int(match.group(1)) + 1
-        elif name.startswith("encoder.") and ".trunk.norm." not in f".{name}":
-            ids[name] = 0  # tokenizer embedding and anything else before the blocks
-        else:
-            ids[name] = top  # the trunk's final norm, the head
-    return ids, top
-
-
-def layer_decay_groups(model: nn.Module, lr: float, layer_decay: float, weight_decay: float) -> list[dict[str, Any]]:
-    """AdamW parameter groups with layer-wise lr decay; weight decay on matrices only. Each group names its layer."""
-    ids, top = layer_ids(model)
-    groups: dict[tuple[int, bool], dict[str, Any]] = {}
-    for name, parameter in model.named_parameters():
-        if not parameter.requires_grad:
-            continue
-        layer, decays = ids[name], parameter.ndim >= 2
-        group = groups.setdefault(
-            (layer, decays),
-            {
-                "params": [],
-                "names": [],
-                "layer": layer,
-                "lr": lr * layer_decay ** (top - layer),
-                "weight_decay": weight_decay if decays else 0.0,
-            },
-        )
-        group["params"].append(parameter)
-        group["names"].append(name)
-    return [groups[key] for key in sorted(groups)]
 
 
 def _targets(task: str, train_y: np.ndarray) -> tuple[Any, int, nn.Module, Any]:

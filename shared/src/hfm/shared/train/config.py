@@ -61,6 +61,11 @@ class OptimConfig:
     warmup_steps: int = 0
     # After warm-up the rate follows a cosine from `lr` down to `min_lr` at the last step.
     min_lr: float = 0.0
+    # Layer-wise lr decay by trunk depth (param_groups.py): the head trains at lr, block i of D at
+    # lr * layer_decay ** (D - i), the embedding at lr * layer_decay ** (D + 1). 1.0 = one lr for all.
+    layer_decay: float = 1.0
+    # Probe-then-fine-tune: for the first N steps only the parameters outside the encoder (the head) learn.
+    head_only_steps: int = 0
 
 
 @dataclass
@@ -303,6 +308,12 @@ def validate(config: Config, source: str = "config") -> None:
     need(0 <= o.beta1 < 1, "optim.beta1", f"must lie in [0, 1), got {o.beta1}")
     need(0 <= o.beta2 < 1, "optim.beta2", f"must lie in [0, 1), got {o.beta2}")
     need(o.warmup_steps >= 0, "optim.warmup_steps", f"must be >= 0, got {o.warmup_steps}")
+    need(0 < o.layer_decay <= 1, "optim.layer_decay", f"must lie in (0, 1], got {o.layer_decay}")
+    need(
+        0 <= o.head_only_steps < t.steps,
+        "optim.head_only_steps",
+        f"must lie in [0, train.steps={t.steps}), got {o.head_only_steps}",
+    )
     need(0 < config.ema.decay < 1, "ema.decay", f"must lie in (0, 1), got {config.ema.decay}")
     need(config.data.num_workers >= 0, "data.num_workers", f"must be >= 0, got {config.data.num_workers}")
     need(bool(config.run.out_dir), "run.out_dir", "must not be empty")

@@ -21,6 +21,7 @@ summary "preempted" and make `fit` return; the CLI then exits with EXIT_REQUEUE 
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import signal
 import time
@@ -53,6 +54,7 @@ from hfm.shared.train.energy import EnergyMeter, combine
 from hfm.shared.train.environment import describe_environment
 from hfm.shared.train.lock import RunLock
 from hfm.shared.train.metrics import MetricsLog
+from hfm.shared.train.param_groups import layer_decay_groups
 from hfm.shared.train.rng import capture_rng, restore_rng, seed_everything
 from hfm.shared.train.sampler import DataPosition, ResumableBatchSampler
 from hfm.shared.train.schedule import warmup_cosine
@@ -62,6 +64,8 @@ from hfm.shared.train.validation import ValidationState, split_datasets, validat
 PREEMPT_SIGNALS = (signal.SIGTERM, signal.SIGUSR1)
 # Keys whose change would make a resumed run a different run: refused on resume.
 _FIXED_ON_RESUME = ("run.seed", "task", "train.batch_size", "data.shuffle")
+# Fixed too, but absent from checkpoints written before they existed: compared against their default then.
+_FIXED_IF_SAVED = {"optim.layer_decay": 1.0, "optim.head_only_steps": 0}
 # Where accelerate's backward / clip / optimizer-step wrappers add nothing but cost: no loss scaler, plain or DDP
 # processes. accelerate 1.15's optimizer wrapper looks for an optional package on the file system twice per step
 # and inspects a signature in zero_grad (together about 1.5 ms, 10% of a small model's CPU step), so these cases
@@ -149,12 +153,24 @@ class Trainer:
             self.task, self.task.train_dataset(), cfg.validation, cfg.run.seed
         )
         self.selection = ValidationState()
-        optimizer = torch.optim.AdamW(
-            parameter_groups(model, cfg.optim.weight_decay), lr=cfg.optim.lr, betas=(cfg.optim.beta1, cfg.optim.beta2)
-        )
         o, steps = cfg.optim, cfg.train.steps
+        if o.layer_decay < 1 or o.head_only_steps:
+            groups = [
+                {k: v for k, v in group.items() if k != "names"}
+                for group in layer_decay_groups(model, o.lr, o.layer_decay, o.weight_decay)
+            ]
+        else:
+            groups = parameter_groups(model, o.weight_decay)
+        optimizer = torch.optim.AdamW(groups, lr=o.lr, betas=(o.beta1, o.beta2))
+
+        def schedule(step: int, encoder: bool = False) -> float:
+            # lr 0 keeps the encoder still in the head-only phase (the model stays whole for DDP's reducer)
+            if encoder and step < o.head_only_steps:
+                return 0.0
+            return warmup_cosine(step, steps, o.warmup_steps, o.lr, o.min_lr) / o.lr
+
         self.scheduler = torch.optim.lr_scheduler.LambdaLR(
-            optimizer, lambda s: warmup_cosine(s, steps, o.warmup_steps, o.lr, o.min_lr) / o.lr
+            optimizer, [functools.partial(schedule, encoder=bool(g.get("encoder"))) for g in groups]
         )
         self.model, self.optimizer = acc.prepare(model, optimizer)
         self.raw_model = acc.unwrap_model(self.model)
@@ -202,10 +218,12 @@ class Trainer:
             return None
         state = checkpoint.state
         saved, now = _flatten(state["config"]), _flatten(config_to_dict(self.config))
-        for key in _FIXED_ON_RESUME:
-            if saved.get(key) != now.get(key):
+        fixed = {key: saved.get(key) for key in _FIXED_ON_RESUME}
+        fixed.update({key: saved.get(key, default) for key, default in _FIXED_IF_SAVED.items()})
+        for key, before in fixed.items():
+            if before != now.get(key):
                 raise HFMError(
-                    f"{self.run_dir}: {key} is {now.get(key)!r} but the run was started with {saved.get(key)!r}; "
+                    f"{self.run_dir}: {key} is {now.get(key)!r} but the run was started with {before!r}; "
                     "use a new run.out_dir to change it"
                 )
         self.raw_model.load_state_dict(checkpoint.tensors["model"])
@@ -332,7 +350,7 @@ class Trainer:
                     if metrics is not None:
                         values = {
                             "loss": loss,
-                            "lr": self.scheduler.get_last_lr()[0],
+                            "lr": max(self.scheduler.get_last_lr()),  # the head's, with layer-wise decay
                             "samples_per_s": window_steps * cfg.train.batch_size / (now - window_start),
                             "wall_s": self.wall_before + now - start,
                             "epoch": self.position.epoch,
