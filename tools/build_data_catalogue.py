@@ -16,11 +16,12 @@ from __future__ import annotations
 import csv
 import hashlib
 import json
-import os
 import sys
 from pathlib import Path
 
 import yaml
+
+from hfm.shared.catalogue.locations import mirror_dir
 
 ROOT = Path(__file__).resolve().parents[1]
 CATALOGUE_DIR = ROOT / "shared" / "src" / "hfm" / "shared" / "catalogue"
@@ -123,9 +124,8 @@ def main(argv: list[str]) -> None:
     if argv == ["--markdown"]:
         print(markdown(), end="")
         return
-    default = os.environ.get("HFM_SHARED_DATA") or str(ROOT.parent / "shared" / "data")
-    mirror = Path(argv[0] if argv else default)
-    if not mirror.is_dir():
+    mirror = Path(argv[0]) if argv else mirror_dir(ROOT)
+    if mirror is None or not mirror.is_dir():
         raise SystemExit(f"{mirror}: no such mirror folder")
     catalogue = build(mirror)
     out = CATALOGUE_DIR / "files.json"
