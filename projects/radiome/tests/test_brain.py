@@ -41,19 +41,18 @@ def test_itk_subject_label_mapping_and_clustering_baseline() -> None:
     assert dice[1] > 0.85 and dice[2] > 0.9
 
 
-@needs_nilearn
-@needs_itk
 def test_quickstart_smoke_runs_the_whole_chain(tmp_path: Path) -> None:
+    """Synthesised training images -> hfm, UNet, clustering -> the real niivue subject (skipped without its data)."""
     from hfm.radiome.quickstart import run_quickstart
 
     result = run_quickstart(QuickstartContext(tmp_path, smoke=True, show_progress=False))
+    if "skipped" in result.metrics:
+        pytest.skip(result.metrics["skipped"])
     assert result.domain == "radiome"
-    assert 0.0 <= result.metrics["dice_mean_hfm"] <= 1.0 and result.metrics["dice_mean_kmeans"] > 0.85
-    assert "| hfm UNETR (MAE-pretrained) | 100% |" in result.markdown
-    assert "ceiling" in result.markdown
-    for artifact in ("pretrained", "finetuned"):
-        assert (tmp_path / artifact / "model.safetensors").exists() and (tmp_path / artifact / "README.md").exists()
-    assert (tmp_path / "curated" / "Dataset100_BrainTissue" / "card.json").exists()
+    assert 0.0 <= result.metrics["dice_mean_hfm"] <= 1.0 and result.metrics["dice_mean_kmeans"] > 0.3
+    assert "| hfm UNETR (MAE-pretrained) | niivue | 1 |" in result.markdown
+    assert (tmp_path / "mae-export" / "model.safetensors").exists()
+    assert result.figures and result.figures[0].metric == "Dice"
 
 
 def test_label_efficiency_curves_plot(tmp_path: Path) -> None:

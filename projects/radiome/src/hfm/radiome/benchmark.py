@@ -1,11 +1,11 @@
 """Benchmarks of hfm-radiome for the shared harness (`nox -s bench`, entry-point group `hfm.benchmarks`).
 
-`figures()` returns side-by-side figures measured in one run:
-- brain tissue Dice on the ITK subject: hfm against a MONAI UNet from scratch, k-means and multi-Otsu, and the
-  same at 25% labelled slices (one point of the label-efficiency curve);
-- data pipeline speed: volumes/s of hfm's patch dataset (bounded LRU cache + MONAI augmentation) against a plain
-  MONAI `Dataset` + `DataLoader` that loads each NIfTI when asked, on the same phantom files and transforms;
-- scale: Dice of hfm and k-means on a phantom twice the training size, segmented by sliding windows.
+`figures()` returns `list[Figure]` measured in one run of `hfm.radiome.tissue_bench` (see there): brain tissue
+Dice and HD95 on two real FreeSurfer subjects (hfm against its strongest baseline, the others beside it), label
+efficiency (1-20 label maps, pretrained vs scratch) and the seconds to segment a 256^3 volume.
+
+Helpers kept for the phantom experiments (`hfm radiome` and tests): data pipeline speed of hfm's patch dataset
+against a plain MONAI `Dataset` + `DataLoader`, and a sliding-window scale test on synthetic phantoms.
 """
 
 from __future__ import annotations
@@ -13,7 +13,6 @@ from __future__ import annotations
 import tempfile
 import time
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import torch
@@ -22,28 +21,16 @@ from torch.utils.data import DataLoader
 from hfm.radiome.baselines import cluster_intensities
 from hfm.radiome.curate import curate_nnunet
 from hfm.radiome.data import PatchDataset, VolumeCache, augmentations
-from hfm.radiome.experiment import BrainConfig, BrainResult, run_brain_experiment
 from hfm.radiome.infer import dice_per_class, predict_volume
 from hfm.radiome.nnunet import DatasetJson, export_case, list_cases, write_dataset_json
 from hfm.radiome.phantoms import make_phantom, phantom_affine
 from hfm.radiome.preprocess import normalize
 from hfm.radiome.tasks import train
-from hfm.shared.eval.stats import format_interval, mean_confidence_interval
+from hfm.radiome.tissue_bench import TissueConfig, run_tissue_experiment, tissue_figures
+from hfm.shared.eval.figures import Figure
 
 BRAIN_COMMAND = "hfm radiome benchmark runs/radiome-brain --fractions 0.25,1 --seeds 3"
 PHANTOM_LABELS = {"background": 0, "shell": 1, "core": 2}
-
-
-def _figure(name: str, value: float, baseline: float, unit: str, command: str, notes: str = "") -> dict[str, Any]:
-    figure = {
-        "name": name,
-        "value": value,
-        "baseline": baseline,
-        "ratio": value / baseline if baseline else float("inf"),
-        "unit": unit,
-        "command": command,
-    }
-    return figure | ({"notes": notes} if notes else {})
 
 
 def phantom_dataset(root: Path, cases: int = 8, shape: tuple[int, int, int] = (48, 48, 48), seed: int = 0) -> Path:
@@ -105,71 +92,9 @@ def phantom_scale(work: Path, steps: int = 60, seed: int = 0, tests: int = 3) ->
     return {**{k: float(np.mean(v)) for k, v in scores.items()}, "inference_s": seconds / tests}
 
 
-def figures() -> list[dict[str, Any]]:
+def figures(config: TissueConfig | None = None) -> list[Figure]:
+    """The radiome benchmark: tissue segmentation learnt from synthesised images, tested on two real subjects."""
     torch.set_num_threads(1)
-    out: list[dict[str, Any]] = []
     with tempfile.TemporaryDirectory(prefix="hfm-radiome-bench-") as tmp:
-        work = Path(tmp)
-        curated = work / "phantoms-curated"
-        curate_nnunet(phantom_dataset(work / "phantoms-raw"), curated, (2.0, 2.0, 2.0), show_progress=False)
-        hfm_rate, monai_rate = pipeline_speed(curated)
-        out.append(
-            _figure(
-                "data pipeline: hfm bounded cache vs MONAI Dataset+DataLoader",
-                hfm_rate,
-                monai_rate,
-                "volumes/s",
-                "nox -s bench -- --only radiome",
-                "8 phantom volumes 48^3, 48 augmented 32^3 patches, batch 2, 0 workers",
-            )
-        )
-        scale = phantom_scale(work / "scale")
-        out.append(
-            _figure(
-                "phantom 96^3 (trained on 48^3) sliding-window Dice: hfm vs k-means",
-                scale["hfm"],
-                scale["kmeans"],
-                "Dice",
-                "nox -s bench -- --only radiome",
-                f"UNETR from scratch 60 steps; inference {scale['inference_s']:.1f} s",
-            )
-        )
-        brain = run_brain_experiment(work / "brain", BrainConfig(fractions=(0.25, 1.0), finetune_seeds=(0, 1, 2)))
-    hfm = brain.row("hfm UNETR (MAE-pretrained)")
-    for method in ("MONAI UNet (scratch)", "k-means (3 clusters)", "multi-Otsu (3 classes)"):
-        base = brain.row(method)
-        out.append(
-            _figure(
-                f"brain tissue Dice (GM/WM mean), ITK subject: hfm vs {method}",
-                hfm.mean,
-                base.mean,
-                "Dice",
-                BRAIN_COMMAND,
-                f"GM {hfm.grey_matter:.3f} vs {base.grey_matter:.3f}, WM {hfm.white_matter:.3f} vs "
-                f"{base.white_matter:.3f}; reference = ITK k-means segmentation; "
-                + _spread(brain, "hfm UNETR (MAE-pretrained)", 1.0, method),
-            )
-        )
-    low_hfm, low_unet = brain.row("hfm UNETR (MAE-pretrained)", 0.25), brain.row("MONAI UNet (scratch)", 0.25)
-    out.append(
-        _figure(
-            "brain Dice at 25% labelled slices: hfm vs MONAI UNet (scratch)",
-            low_hfm.mean,
-            low_unet.mean,
-            "Dice",
-            BRAIN_COMMAND,
-            "label-efficiency point; " + _spread(brain, "hfm UNETR (MAE-pretrained)", 0.25, "MONAI UNet (scratch)"),
-        )
-    )
-    return out
-
-
-def _spread(brain: BrainResult, method: str, fraction: float, baseline: str) -> str:
-    """Mean [95% interval] over fine-tuning seeds of the learned methods in a figure."""
-    parts = []
-    for name in (method, baseline):
-        values = [r.mean for r in brain.seeds(name, fraction)]
-        if len(values) > 1:
-            interval = format_interval(*mean_confidence_interval(values))
-            parts.append(f"{name.split(' (')[0]} {interval} over {len(values)} seeds")
-    return "; ".join(parts) if parts else "one seed"
+        result = run_tissue_experiment(Path(tmp), config or TissueConfig())
+        return tissue_figures(result)

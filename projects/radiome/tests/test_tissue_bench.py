@@ -1,0 +1,105 @@
+"""Tissue benchmark pieces: whole-head inference on the native grid, writing back in the file's order, intervals."""
+
+from __future__ import annotations
+
+import math
+
+import nibabel as nib
+import numpy as np
+import pytest
+import torch
+
+from hfm.radiome.synthseg_train import PretrainVolumes, SynthSegTask, save_prediction, segment_subject, train_task
+from hfm.radiome.tissue import LIA_AFFINE, Subject
+from hfm.radiome.tissue_bench import atropos_available, atropos_segment, pooled_dice_interval, slab_counts
+from hfm.radiome.volume import from_ras
+from hfm.shared.models.registry import create_model
+from hfm.shared.sample_data import DataUnavailable
+
+
+def _brain(shape: tuple[int, int, int] = (40, 36, 30), seed: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """A skull-stripped 'brain': WM core (bright), GM shell, CSF centre (dark), noise."""
+    rng = np.random.default_rng(seed)
+    grid = np.stack(np.meshgrid(*[np.linspace(-1, 1, n) for n in shape], indexing="ij"))
+    radius = np.sqrt((grid**2).sum(0))
+    label = np.zeros(shape, np.uint8)
+    label[radius < 0.9] = 2
+    label[radius < 0.6] = 3
+    label[radius < 0.2] = 1
+    image = np.array([0.0, 30.0, 70.0, 110.0])[label] + rng.normal(0, 3, shape)
+    image[label == 0] = 0
+    return image.astype(np.float32), label, label > 0
+
+
+def test_segment_subject_returns_the_native_grid() -> None:
+    torch.manual_seed(0)
+    image, _, mask = _brain()
+    model = create_model("radiome-unet-baseline", classes=4, features=(4, 8))
+    prediction = segment_subject(model, image, mask, patch=(16, 16, 16))
+    assert prediction.shape == image.shape and prediction.dtype == np.uint8
+    assert not prediction[~mask].any() and set(np.unique(prediction)) <= {0, 1, 2, 3}
+
+
+def test_save_prediction_keeps_the_file_order(tmp_path) -> None:
+    _, label, _ = _brain((8, 10, 12))
+    ras_image = nib.as_closest_canonical(nib.Nifti1Image(label, LIA_AFFINE))
+    subject = Subject(
+        "toy",
+        np.asarray(ras_image.dataobj, np.float32),
+        np.asarray(ras_image.dataobj),
+        ras_image.affine,
+        LIA_AFFINE,
+        "toy.npz",
+    )
+    path = save_prediction(subject.reference, subject, tmp_path / "pred.nii.gz")
+    written = nib.load(str(path))
+    assert np.allclose(written.affine, LIA_AFFINE)
+    assert np.array_equal(np.asarray(written.dataobj), label)  # back in the file's own voxel order
+    assert np.array_equal(from_ras(subject.reference, subject.affine, LIA_AFFINE), label)
+
+
+def test_pooled_dice_interval() -> None:
+    _, label, mask = _brain()
+    worse = label.copy()
+    worse[label == 2] = 3  # GM called WM everywhere
+    good = np.asarray(slab_counts(label, label, mask, 4))[None]
+    bad = np.asarray(slab_counts(worse, label, mask, 4))[None]
+    value, base, low, high = pooled_dice_interval({"s": good}, {"s": good})
+    assert value == base == 1.0 and low == high == 0.0
+    value, base, low, high = pooled_dice_interval({"s": good}, {"s": bad})
+    assert value == 1.0 and base < 0.7 and 0 < low <= high
+    assert math.isclose(value - base, (low + high) / 2, abs_tol=0.15)
+
+
+def test_atropos_orders_classes_by_intensity() -> None:
+    if atropos_available() is not None:
+        pytest.skip(atropos_available())
+    image, label, mask = _brain((30, 30, 30))
+    prediction = atropos_segment(image, mask)
+    agreement = (prediction == label)[mask].mean()
+    assert agreement > 0.9
+
+
+def test_synthseg_task_runs_in_the_trainer(tmp_path) -> None:
+    options = {
+        "label_maps": 1,
+        "seed": 0,
+        "patch": [32, 32, 32],
+        "model": "radiome-unetr-tiny",
+        "model_args": {"width": 48, "depth": 2, "heads": 3, "features": 4},
+    }
+    try:
+        task = SynthSegTask(options)
+        model, summary = train_task(task, "radiome-synthseg", tmp_path / "run", steps=2, batch_size=1)
+    except DataUnavailable as error:
+        pytest.skip(str(error))
+    assert summary["steps"] == 2
+    out = model(torch.zeros(1, 1, 32, 32, 32))
+    assert out.shape == (1, 4, 32, 32, 32) and torch.isfinite(out).all()
+
+
+def test_pretrain_volumes_are_deterministic_crops() -> None:
+    volume = np.random.default_rng(0).random((20, 24, 28)).astype(np.float32)
+    data = PretrainVolumes({"v": volume}, None, (16, 16, 16), seed=2, length=10)
+    a, b = data[3]["image"], PretrainVolumes({"v": volume}, None, (16, 16, 16), seed=2)[3]["image"]
+    assert a.shape == (1, 16, 16, 16) and torch.equal(a, b)
