@@ -1,0 +1,701 @@
+"""The seismic picking benchmark on real analyst picks: hfm against PhaseNetLight and the classic pickers, one run.
+
+1. Curate the real data with `hfm seismic curate`'s functions: DFDP (Nordic S-files + WAV, the TEST set, never
+   trained on), PhaseNet's NCEDC windows (split by station into train / dev), the continuous day-long records, the
+   OBS record and ObsPy's test waveforms (unlabelled windows).
+2. Pretrain the MAE on real unlabelled waveforms only (`pretrain_corpus`): continuous windows, the DFDP event
+   traces, the NCEDC train windows with their picks dropped, the IPOC traces, the OBS record, ObsPy's waveforms.
+3. Fine-tune the picker on crops of the NCEDC train windows, from the pretrained encoder and from scratch with the
+   same labels and steps.
+4. Tune every threshold on the NCEDC dev stations, then score every method on DFDP (`pick_metrics`): 3-component
+   and vertical-only; IPOC iasp91 onsets as a consistency check; Tohoku as a note.
+5. Label efficiency: 10/25/50/100% of the NCEDC train windows, pretrained vs scratch, several seeds, paired.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+import warnings
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from hfm.seismic.annotate import _taper
+from hfm.seismic.classic_pickers import ArPicker, BaerPicker, StaLtaAic, grid_settings
+from hfm.seismic.continuous import ContinuousConfig, continuous_curation_items
+from hfm.seismic.curation import curate_items
+from hfm.seismic.nordic import nordic_curation_items
+from hfm.seismic.phasenet_npz import npz_curation_items
+from hfm.seismic.pick_metrics import (
+    HIT_TOLERANCES_S,
+    MATCH_S,
+    MethodScores,
+    auc_statistic,
+    bootstrap_statistic,
+    f1_statistic,
+    match_counts,
+    peaks,
+    prf,
+    tune_threshold,
+)
+from hfm.seismic.records import Records, detection_windows, load_records, pick_windows, training_crops
+from hfm.seismic.training import finetune, pretrain
+from hfm.seismic.windows import LabelledWindows
+from hfm.shared.errors import HFMError
+from hfm.shared.eval.figures import Figure
+from hfm.shared.eval.stats import mean_confidence_interval, paired_bootstrap
+from hfm.shared.jsonio import dump_json, write_atomic
+from hfm.shared.sample_data import DataUnavailable, require_data
+
+COMMAND = "hfm seismic evaluate"
+HFM = "hfm picker (pretrained)"
+SCRATCH = "hfm picker (scratch)"
+
+
+@dataclass
+class PickBenchConfig:
+    window: int = 3000  # 30 s at 100 Hz: the model input, PhaseNetLight's too
+    crops_per_record: int = 8
+    continuous_windows: int = 96  # per continuous record
+    pretrain_steps: int = 800
+    finetune_steps: int = 600
+    efficiency_steps: int = 100
+    fractions: tuple[float, ...] = (0.1, 0.25, 0.5, 1.0)
+    efficiency_seeds: tuple[int, ...] = (0, 1, 2, 3, 4)
+    batch_size: int = 16
+    lr: float = 1e-3
+    pretrain_on_test_waveforms: bool = True  # the issue's corpus includes the DFDP traces, unlabelled
+    n_resamples: int = 1000
+    seed: int = 0
+    smoke: bool = False
+
+    @classmethod
+    def quick(cls) -> PickBenchConfig:
+        return cls(
+            crops_per_record=2,
+            continuous_windows=4,
+            pretrain_steps=5,
+            finetune_steps=5,
+            efficiency_steps=3,
+            fractions=(0.25, 1.0),
+            efficiency_seeds=(0, 1),
+            n_resamples=50,
+            smoke=True,
+        )
+
+
+# --- data -------------------------------------------------------------------------------------------------------
+
+
+def curate_all(out: Path, config: PickBenchConfig, show_progress: bool = False) -> dict[str, Any]:
+    """Curate every source into `out/<name>` with the package's curation; returns the summaries' lines."""
+    dfdp = require_data("seismic/dfdp-eqcorrscan")
+    ncedc = require_data("seismic/phasenet-ncedc") / "dataset"
+    jobs = {
+        "dfdp": (nordic_curation_items(dfdp / "REA" / "TEST_", dfdp / "WAV" / "TEST_"), "LGPL-3.0-only"),
+        "ncedc": (npz_curation_items(ncedc), "MIT"),
+    }
+    stride = 30.0 if config.smoke else 60.0
+    for name, relative in (("continuous", "seismic/continuous"), ("obs", "seismic/obs-miniseed")):
+        try:
+            folder = require_data(relative)
+        except DataUnavailable:
+            continue
+        cont = ContinuousConfig(window_s=config.window / 100, stride_s=stride, max_windows=config.continuous_windows)
+        jobs[name] = (continuous_curation_items(folder, cont), "MIT")
+    for name, folder in obspy_waveform_folders().items():
+        cont = ContinuousConfig(window_s=config.window / 100, stride_s=config.window / 100, max_windows=4)
+        jobs[name] = (continuous_curation_items(folder, cont), "LGPL-3.0-only")
+    lines = {}
+    for name, (items, licence) in jobs.items():
+        with warnings.catch_warnings(), np.errstate(all="ignore"):
+            warnings.simplefilter("ignore")  # ObsPy's test files are full of deliberately odd records
+            summary = curate_items(
+                items,
+                out / name,
+                100.0,
+                name=f"bench-{name}",
+                license=licence,
+                creators=None,
+                description=f"{name} for the seismic picking benchmark",
+                parameters={"window": config.window},
+                show_progress=show_progress,
+            )
+        lines[name] = summary.line()
+    return lines
+
+
+OBSPY_FOLDERS = ("io/mseed", "io/seisan", "io/gse2", "io/sh", "clients/fdsn")
+
+
+def obspy_waveform_folders() -> dict[str, Path]:
+    """ObsPy's own test waveforms (real recordings of many networks, 1-500 Hz), which ship with the package; files
+    that are not waveforms (XML, text) are quarantined as unreadable, records below 10 Hz as `sampling_rate`."""
+    import obspy
+
+    root = Path(obspy.__file__).parent
+    folders = {f"obspy-{name.split('/')[-1]}": root / name / "tests" / "data" for name in OBSPY_FOLDERS}
+    return {name: folder for name, folder in folders.items() if folder.is_dir()}
+
+
+def window_stack(records: Records, samples: int) -> np.ndarray:
+    """Non-overlapping windows of `samples` from every record (picks dropped), each demeaned and scaled to unit
+    standard deviation in float64 (raw counts of some ObsPy test files overflow float32 arithmetic); windows that
+    are flat or not finite are left out."""
+    out = []
+    for wave in records.waveforms:
+        for start in range(0, wave.shape[-1] - samples + 1, samples):
+            window = wave[:, start : start + samples].astype(np.float64)
+            window -= window.mean(axis=-1, keepdims=True)
+            scale = window.std()
+            if np.isfinite(scale) and scale > 0:
+                out.append((window / scale).astype(np.float32))
+    return np.stack(out) if out else np.zeros((0, 3, samples), np.float32)
+
+
+def pretrain_corpus(
+    data: Path, ncedc_train: Records, dfdp: Records, config: PickBenchConfig
+) -> tuple[np.ndarray, dict]:
+    """Real unlabelled windows from every source, and how many each gave."""
+    from hfm.seismic.reference_data import dummy_windows
+
+    parts: dict[str, np.ndarray] = {}
+    for name in ("continuous", "obs", *obspy_waveform_folders()):
+        if (data / name / "metadata.csv").is_file():
+            parts[name] = window_stack(load_records(data / name), config.window)
+    parts["ncedc train (picks dropped)"] = window_stack(ncedc_train, config.window)
+    if config.pretrain_on_test_waveforms:
+        parts["dfdp event traces (no picks)"] = window_stack(dfdp, config.window)
+    try:
+        # 20 Hz, band-limited onto the 100 Hz grid; the test split stays out (it is the consistency check)
+        ipoc = dummy_windows(require_data("seismic/seisbench-dummy"), split="train")
+        parts["ipoc seisbench-dummy"] = np.stack(
+            [
+                w[:, s : s + config.window]
+                for w in ipoc.waveforms
+                for s in range(0, w.shape[-1] - config.window + 1, config.window)
+            ]
+        )
+    except DataUnavailable:
+        pass
+    corpus = np.concatenate([p for p in parts.values() if len(p)])
+    return corpus, {k: len(v) for k, v in parts.items()}
+
+
+# --- methods ----------------------------------------------------------------------------------------------------
+
+
+def sliding_probabilities(predict, wave: np.ndarray, window: int, overlap: float = 0.5, batch: int = 32) -> np.ndarray:
+    """(3, N) -> (3, N) P/S/noise probabilities stitched from overlapping windows with a centre-weighted taper."""
+    length = wave.shape[-1]
+    step = max(1, int(window * (1 - overlap)))
+    starts = list(range(0, max(length - window, 0) + 1, step))
+    if starts[-1] + window < length:
+        starts.append(length - window)
+    padded = np.zeros((3, max(length, window)), np.float32)
+    padded[:, :length] = wave
+    total, weight = np.zeros((3, padded.shape[-1])), np.zeros(padded.shape[-1])
+    taper = _taper(window) if len(starts) > 1 else np.ones(window)
+    for first in range(0, len(starts), batch):
+        chunk = starts[first : first + batch]
+        probs = predict(np.stack([padded[:, s : s + window] for s in chunk]))
+        for s, p in zip(chunk, probs, strict=True):
+            total[:, s : s + window] += p * taper
+            weight[s : s + window] += taper
+    return (total / weight)[:, :length]
+
+
+def hfm_predictor(model: torch.nn.Module):
+    model.eval()
+
+    @torch.no_grad()
+    def predict(batch: np.ndarray) -> np.ndarray:
+        return model(torch.from_numpy(np.ascontiguousarray(batch))).narrow(1, 0, 3).softmax(dim=1).numpy()
+
+    return predict
+
+
+def batched(predict, windows: np.ndarray, batch: int = 64) -> np.ndarray:
+    return np.concatenate([predict(windows[i : i + batch]) for i in range(0, len(windows), batch)])
+
+
+def score_model(
+    name: str, predict, dev: Records, test: Records, config: PickBenchConfig, windows: dict[str, Any]
+) -> MethodScores:
+    """Thresholds on dev whole records, then residuals, record picks and detection scores on test."""
+    rate, scores = test.sampling_rate, MethodScores(name)
+    dev_probs = [sliding_probabilities(predict, w, config.window) for w in dev.waveforms]
+    for row, phase in enumerate(("P", "S")):
+        scores.thresholds[phase] = tune_threshold(dev_probs, dev.onsets(phase), row, rate)
+    test_probs = [sliding_probabilities(predict, w, config.window) for w in test.waveforms]
+    for row, phase in enumerate(("P", "S")):
+        scores.counts[phase] = np.array(
+            [
+                match_counts(peaks(p[row], scores.thresholds[phase], rate), onset, MATCH_S * rate)
+                for p, onset in zip(test_probs, test.onsets(phase), strict=True)
+            ]
+        )
+        pw = windows[phase]
+        probs = batched(predict, pw.waveforms)
+        scores.residuals[phase] = (probs[:, row].argmax(axis=-1) - pw.onset) / rate
+    det_windows, _, _ = windows["detection"]
+    scores.detection = 1.0 - batched(predict, det_windows)[:, 2].min(axis=-1)
+    return scores
+
+
+def score_classic(picker, dev: Records, test: Records, windows: dict[str, Any]) -> MethodScores:
+    """The grid setting with the best dev F1 (summed over its phases), then the same measurements on test."""
+    rate = test.sampling_rate
+
+    def record_f1(p, records: Records) -> float:
+        picks = [p.record_picks(w, rate) for w in records.waveforms]
+        return sum(
+            prf(
+                np.array(
+                    [match_counts(pk[ph], o, MATCH_S * rate) for pk, o in zip(picks, records.onsets(ph), strict=True)]
+                )
+            )[2]
+            for ph in p.phases
+        )
+
+    best = max(grid_settings(picker), key=lambda p: record_f1(p, dev))
+    scores = MethodScores(best.name, thresholds={k: getattr(best, k) for k in best.grid})
+    picks = [best.record_picks(w, rate) for w in test.waveforms]
+    for phase in best.phases:
+        scores.counts[phase] = np.array(
+            [match_counts(pk[phase], o, MATCH_S * rate) for pk, o in zip(picks, test.onsets(phase), strict=True)]
+        )
+        pw = windows[phase]
+        onsets = np.array([best.window_onsets(w, rate)[phase] for w in pw.waveforms])
+        scores.residuals[phase] = (onsets - pw.onset) / rate
+    if hasattr(best, "detection_score"):
+        scores.detection = np.array([best.detection_score(w, rate) for w in windows["detection"][0]])
+    return scores
+
+
+def evaluation_windows(test: Records, config: PickBenchConfig) -> dict[str, Any]:
+    return {
+        "P": pick_windows(test, "P", config.window, config.seed),
+        "S": pick_windows(test, "S", config.window, config.seed),
+        "detection": detection_windows(test, config.window, config.seed),
+    }
+
+
+# --- figures ----------------------------------------------------------------------------------------------------
+
+METRICS = [  # (phase-less key suffix, higher is better, kind, tolerance)
+    ("F1", True, "F1", 0.0),
+    *[(f"hit {t:g} s", True, "hit", t) for t in HIT_TOLERANCES_S],
+    ("MAE (s)", False, "MAE", 0.0),
+    ("RMSE (s)", False, "RMSE", 0.0),
+]
+
+
+def _interval_for(kind: str, tol: float, a: MethodScores, b: MethodScores, phase: str, test: Records, windows, n: int):
+    if kind == "F1":
+        counts = np.vstack([a.counts[phase], b.counts[phase]])
+        size = len(a.counts[phase])
+        return (
+            paired_bootstrap(
+                np.arange(size), np.arange(size) + size, f1_statistic(counts), clusters=test.event_id, n_resamples=n
+            ),
+            size,
+            "records",
+        )
+    clusters = windows[phase].event_id
+    stat = bootstrap_statistic(kind, tol)
+    return (
+        paired_bootstrap(a.residuals[phase], b.residuals[phase], stat, clusters=clusters, n_resamples=n),
+        len(clusters),
+        "analyst picks",
+    )
+
+
+def figures_from(
+    results: list[MethodScores],
+    hfm_name: str,
+    test: Records,
+    windows: dict[str, Any],
+    task_suffix: str = "",
+    n_resamples: int = 1000,
+    reference: str = "measurement",
+    notes: str = "",
+) -> list[Figure]:
+    """One Figure per (phase, metric) and one for detection: hfm against the strongest baseline, others listed."""
+    by = {r.name: r for r in results}
+    hfm = by[hfm_name]
+    summaries = {r.name: r.summary(windows["detection"][1]) for r in results}
+    out = []
+    method = f"paired bootstrap over events (clusters = event id), {n_resamples} resamples"
+    for phase in ("P", "S"):
+        for metric, higher, kind, tol in METRICS:
+            key = f"{phase} {metric}"
+            value = summaries[hfm_name].get(key)
+            rivals = {n: s[key] for n, s in summaries.items() if n != hfm_name and s.get(key) is not None}
+            if value is None or not rivals:
+                continue
+            best = (max if higher else min)(rivals, key=rivals.get)
+            (_diff, low, high), n_test, unit = _interval_for(
+                kind, tol, hfm, by[best], phase, test, windows, n_resamples
+            )
+            out.append(
+                Figure(
+                    name=f"seismic DFDP{task_suffix}: {key}, hfm vs {best}",
+                    task=f"seismic/{phase} picking{task_suffix}",
+                    metric=metric,
+                    higher_is_better=higher,
+                    value=float(value),
+                    baseline=float(rivals[best]),
+                    baseline_name=best,
+                    n_test=n_test,
+                    test_unit=unit,
+                    interval=(low, high),
+                    interval_method=method,
+                    unit="s" if "(s)" in metric else "",
+                    command=COMMAND,
+                    reference=reference,
+                    headline=kind in ("F1",) or (kind == "hit" and tol == 0.2),
+                    others={n: float(v) for n, v in rivals.items() if n != best},
+                    goal="hfm >= PhaseNetLight and > every classic picker" if kind in ("F1", "hit") else "",
+                    notes=notes,
+                )
+            )
+    det_key = "detection ROC-AUC"
+    rivals = {n: s[det_key] for n, s in summaries.items() if n != hfm_name and s.get(det_key) is not None}
+    if rivals and summaries[hfm_name].get(det_key) is not None:
+        best = max(rivals, key=rivals.get)
+        _det, is_event, owner = windows["detection"]
+        scores = np.concatenate([hfm.detection, by[best].detection])
+        m = len(is_event)
+        _, low, high = paired_bootstrap(
+            np.arange(m),
+            np.arange(m) + m,
+            auc_statistic(is_event, scores),
+            clusters=test.event_id[owner],
+            n_resamples=n_resamples,
+        )
+        out.append(
+            Figure(
+                name=f"seismic DFDP{task_suffix}: detection ROC-AUC, hfm vs {best}",
+                task=f"seismic/detection{task_suffix}",
+                metric="ROC-AUC",
+                higher_is_better=True,
+                value=summaries[hfm_name][det_key],
+                baseline=rivals[best],
+                baseline_name=best,
+                n_test=m,
+                test_unit="windows (event and noise)",
+                interval=(low, high),
+                interval_method=method,
+                command=COMMAND,
+                reference=reference,
+                others={n: float(v) for n, v in rivals.items() if n != best},
+                notes=notes,
+            )
+        )
+    return out
+
+
+# --- the run ----------------------------------------------------------------------------------------------------
+
+
+@dataclass
+class PickBenchReport:
+    config: dict
+    curation: dict
+    corpus: dict
+    tables: dict = field(default_factory=dict)  # table name -> method -> metric -> value
+    thresholds: dict = field(default_factory=dict)
+    efficiency: list = field(default_factory=list)
+    efficiency_summary: list = field(default_factory=list)
+    consistency: dict = field(default_factory=dict)
+    notes: list = field(default_factory=list)
+    timings: dict = field(default_factory=dict)
+
+
+def _finetune(records: Records, init: str | None, run: Path, steps: int, config: PickBenchConfig, seed: int):
+    crops = training_crops(records, config.window, config.crops_per_record, seed)
+    options = {"data": crops, "samples": config.window, **({"init": init} if init else {})}
+    model, _ = finetune(
+        options, run, steps=steps, batch_size=config.batch_size, lr=config.lr, seed=seed, progress=False
+    )
+    return model
+
+
+def label_subset(records: Records, fraction: float, seed: int) -> Records:
+    """A seeded fraction of the training records (at least two), drawn by record."""
+    count = max(2, math.ceil(fraction * len(records)))
+    rng = np.random.default_rng(1000 + seed)
+    return records.subset(np.sort(rng.permutation(len(records))[:count]))
+
+
+def run_pick_benchmark(
+    out_dir: str | Path, config: PickBenchConfig | None = None
+) -> tuple[PickBenchReport, list[Figure]]:
+    config = config or PickBenchConfig()
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    torch.manual_seed(config.seed)
+    clock = time.perf_counter()
+    timings: dict[str, float] = {}
+
+    def lap(name: str) -> None:
+        nonlocal clock
+        now = time.perf_counter()
+        timings[name] = round(now - clock, 1)
+        clock = now
+
+    with warnings.catch_warnings(), np.errstate(all="ignore"):
+        warnings.simplefilter("ignore")  # reading ObsPy's deliberately odd test records warns about each
+        curation = curate_all(out / "data", config)
+    test = load_records(out / "data" / "dfdp")
+    train = load_records(out / "data" / "ncedc", split="train")
+    dev = load_records(out / "data" / "ncedc", split="dev")
+    if config.smoke:
+        test = test.subset(np.arange(min(24, len(test))))
+        dev = dev.subset(np.arange(min(8, len(dev))))
+    lap("curate")
+    corpus, corpus_counts = pretrain_corpus(out / "data", train, test, config)
+    unlabelled = LabelledWindows(corpus, np.full(len(corpus), np.nan), np.full(len(corpus), np.nan), 100.0, "corpus")
+    pretrain(
+        {"data": unlabelled, "samples": config.window},
+        out / "pretrain",
+        steps=config.pretrain_steps,
+        batch_size=config.batch_size,
+        lr=config.lr,
+        seed=config.seed,
+        progress=False,
+    )
+    init = str(out / "pretrain" / "final")
+    lap("pretrain")
+    hfm = _finetune(train, init, out / "finetune", config.finetune_steps, config, config.seed)
+    scratch = _finetune(train, None, out / "scratch", config.finetune_steps, config, config.seed)
+    lap("finetune")
+
+    report = PickBenchReport(asdict(config), curation, {**corpus_counts, "total windows": len(corpus)})
+    figures: list[Figure] = []
+    try:
+        from hfm.seismic.peers import PhaseNetLightPeer
+
+        peer = PhaseNetLightPeer(require_data("seismic/peers"))
+    except HFMError as error:  # DataUnavailable is an HFMError
+        peer = None
+        report.notes.append(f"PhaseNetLight not run: {error}")
+
+    for label, records, dev_records in (("", test, dev), (" (Z only)", test.vertical_only(), dev.vertical_only())):
+        windows = evaluation_windows(records, config)
+        results = [
+            score_model(HFM, hfm_predictor(hfm), dev_records, records, config, windows),
+            score_model(SCRATCH, hfm_predictor(scratch), dev_records, records, config, windows),
+        ]
+        if peer is not None:
+            results.append(score_model(peer.name, peer.predict, dev_records, records, config, windows))
+        pickers = [StaLtaAic(), BaerPicker()] + ([ArPicker()] if not label else [])
+        results += [score_classic(p, dev_records, records, windows) for p in pickers]
+        report.tables[f"DFDP{label}"] = {r.name: r.summary(windows["detection"][1]) for r in results}
+        report.thresholds[f"DFDP{label}"] = {r.name: r.thresholds for r in results}
+        report.tables[f"DFDP{label}"]["_n"] = {
+            "records": len(records),
+            "events": len(set(records.event_id)),
+            "P picks": len(windows["P"].onset),
+            "S picks": len(windows["S"].onset),
+            "detection windows": len(windows["detection"][1]),
+        }
+        figures += figures_from(results, HFM, records, windows, label, config.n_resamples)
+        lap(f"evaluate{label or ' 3C'}")
+
+    figures += consistency_figures(hfm, peer, config, report)
+    lap("consistency")
+    write_atomic(out / "benchmark.md", markdown(report, figures))  # the picking figures before label efficiency
+    efficiency(train, init, out, config, report)
+    figures += efficiency_figures(report)
+    lap("label efficiency")
+    report.timings = timings
+    write_atomic(out / "benchmark.json", dump_json(asdict(report) | {"figures": [f.as_dict() for f in figures]}))
+    write_atomic(out / "benchmark.md", markdown(report, figures))
+    return report, figures
+
+
+def consistency_figures(model, peer, config: PickBenchConfig, report: PickBenchReport) -> list[Figure]:
+    """IPOC (seisbench-dummy) test traces with iasp91 onsets: theoretical times, so a consistency check only."""
+    from hfm.seismic.reference_data import dummy_windows, tohoku_window
+
+    try:
+        ipoc = dummy_windows(require_data("seismic/seisbench-dummy"), split="test")
+    except DataUnavailable as error:
+        report.notes.append(str(error))
+        return []
+    records = Records(
+        list(ipoc.waveforms), ipoc.p_sample, ipoc.s_sample, np.array([f"ipoc{i}" for i in range(len(ipoc))]),
+        np.array(["CX.PB01"] * len(ipoc)), np.array(["ZNE"] * len(ipoc)), 100.0, "ipoc",
+    )  # fmt: skip
+    windows = {"P": pick_windows(records, "P", config.window, config.seed)}
+    residuals = {
+        HFM: (batched(hfm_predictor(model), windows["P"].waveforms)[:, 0].argmax(-1) - windows["P"].onset) / 100
+    }
+    stalta = StaLtaAic()
+    residuals[stalta.name] = (
+        np.array([stalta.window_onsets(w, 100.0)["P"] for w in windows["P"].waveforms]) - windows["P"].onset
+    ) / 100
+    if peer is not None:
+        residuals[peer.name] = (
+            batched(peer.predict, windows["P"].waveforms)[:, 0].argmax(-1) - windows["P"].onset
+        ) / 100
+    mae = {k: bootstrap_statistic("MAE")(v, None) for k, v in residuals.items()}
+    report.consistency["IPOC iasp91 P MAE (s)"] = mae
+    tohoku = tohoku_window(samples=config.window)
+    p_hat = hfm_predictor(model)(tohoku.waveforms)[0, 0].argmax()
+    report.notes.append(
+        "Tohoku II.TLY (one analyst P, teleseismic, vertical only): "
+        f"hfm P residual {(p_hat - tohoku.p_sample[0]) / 100:+.2f} s"
+    )
+    rivals = {k: v for k, v in mae.items() if k != HFM}
+    best = min(rivals, key=rivals.get)
+    _, low, high = paired_bootstrap(
+        residuals[HFM], residuals[best], bootstrap_statistic("MAE"), n_resamples=config.n_resamples
+    )
+    return [
+        Figure(
+            name=f"seismic IPOC (iasp91 onsets): P MAE, hfm vs {best}",
+            task="seismic/P picking (IPOC)",
+            metric="MAE (s)",
+            higher_is_better=False,
+            value=mae[HFM],
+            baseline=mae[best],
+            baseline_name=best,
+            n_test=len(residuals[HFM]),
+            test_unit="traces",
+            interval=(low, high),
+            interval_method=f"paired bootstrap over traces, {config.n_resamples} resamples",
+            unit="s",
+            command=COMMAND,
+            reference="consistency check",
+            others={k: float(v) for k, v in rivals.items() if k != best},
+            notes="iasp91 onsets are theoretical: a 1-D model misses real arrivals by a second or more",
+        )
+    ]
+
+
+EFFICIENCY_METRICS = ("P hit 0.2 s", "S hit 0.2 s", "P MAE (s)", "S MAE (s)")
+
+
+def efficiency(train: Records, init: str, out: Path, config: PickBenchConfig, report: PickBenchReport) -> None:
+    """Pretrained vs scratch on the same label subset and seed; scored on the DFDP pick windows (3 components)."""
+    test = load_records(out / "data" / "dfdp")
+    windows = {p: pick_windows(test, p, config.window, config.seed) for p in ("P", "S")}
+    rows = []
+    for fraction in config.fractions:
+        for seed in config.efficiency_seeds:
+            subset = label_subset(train, fraction, seed)
+            for start, weights in (("pretrained", init), ("scratch", None)):
+                run = out / "efficiency" / f"{start}-{fraction:g}-seed{seed}"
+                model = _finetune(subset, weights, run, config.efficiency_steps, config, config.seed + seed)
+                predict = hfm_predictor(model)
+                row = {"fraction": fraction, "records": len(subset), "seed": seed, "start": start}
+                for phase, index in (("P", 0), ("S", 1)):
+                    pw = windows[phase]
+                    res = (batched(predict, pw.waveforms)[:, index].argmax(-1) - pw.onset) / 100
+                    row[f"{phase} hit 0.2 s"] = bootstrap_statistic("hit", 0.2)(res, None)
+                    row[f"{phase} MAE (s)"] = bootstrap_statistic("MAE")(res, None)
+                rows.append(row)
+    report.efficiency = rows
+    summary = []
+    for fraction in config.fractions:
+        pre = [r for r in rows if r["fraction"] == fraction and r["start"] == "pretrained"]
+        scr = [r for r in rows if r["fraction"] == fraction and r["start"] == "scratch"]
+        entry = {"fraction": fraction, "records": pre[0]["records"], "seeds": len(pre)}
+        for metric in EFFICIENCY_METRICS:
+            a, b = np.array([r[metric] for r in pre]), np.array([r[metric] for r in scr])
+            entry[metric] = {
+                "pretrained": mean_confidence_interval(a),
+                "scratch": mean_confidence_interval(b),
+                "difference": mean_confidence_interval(a - b),
+            }
+        summary.append(entry)
+    report.efficiency_summary = summary
+
+
+def efficiency_figures(report: PickBenchReport) -> list[Figure]:
+    out = []
+    for entry in report.efficiency_summary:
+        for metric in ("P hit 0.2 s", "S hit 0.2 s"):
+            stats = entry[metric]
+            _, low, high = stats["difference"]
+            out.append(
+                Figure(
+                    name=f"seismic label efficiency {entry['fraction']:.0%} ({entry['records']} windows): {metric}, "
+                    "pretrained vs scratch",
+                    task="seismic/label efficiency",
+                    metric=metric,
+                    higher_is_better=True,
+                    value=stats["pretrained"][0],
+                    baseline=stats["scratch"][0],
+                    baseline_name="hfm picker (scratch)",
+                    n_test=entry["seeds"],
+                    test_unit="seeds (paired: same labels and seed)",
+                    interval=(low, high),
+                    interval_method=f"Student-t 95% interval of the per-seed paired difference, {entry['seeds']} seeds",
+                    command=COMMAND,
+                    goal="pretrained > scratch at 10% and 25%, interval excluding zero"
+                    if entry["fraction"] in (0.1, 0.25)
+                    else "",
+                    notes="scored on the DFDP analyst picks (P and S evaluation windows)",
+                )
+            )
+    return out
+
+
+# --- report -----------------------------------------------------------------------------------------------------
+
+TABLE_COLUMNS = (
+    "P F1", "P precision", "P recall", "P hit 0.1 s", "P hit 0.2 s", "P hit 0.5 s", "P MAE (s)", "P RMSE (s)",
+    "S F1", "S precision", "S recall", "S hit 0.1 s", "S hit 0.2 s", "S hit 0.5 s", "S MAE (s)", "S RMSE (s)",
+    "detection ROC-AUC",
+)  # fmt: skip
+
+
+def _cell(value: Any) -> str:
+    return "n/a" if value is None else f"{float(value):.3f}"
+
+
+def markdown(report: PickBenchReport, figures: list[Figure]) -> str:
+    """benchmark.md: the tables per method, the figures with intervals, label efficiency, curation and corpus."""
+    lines = ["## Phase picking on DFDP analyst picks (SeisBench pick-benchmark metrics)", ""]
+    for name, table in report.tables.items():
+        counts = table.get("_n", {})
+        lines += [f"### {name}: " + ", ".join(f"{v} {k}" for k, v in counts.items()), ""]
+        lines += ["| method | " + " | ".join(TABLE_COLUMNS) + " |", "|---" * (len(TABLE_COLUMNS) + 1) + "|"]
+        for method, row in table.items():
+            if method != "_n":
+                lines.append(f"| {method} | " + " | ".join(_cell(row.get(c)) for c in TABLE_COLUMNS) + " |")
+        lines.append("")
+    lines += ["### Figures (hfm vs its strongest baseline; paired 95% interval of the difference)", ""]
+    lines += ["| figure | hfm | baseline | interval | n | outcome |", "|---|---|---|---|---|---|"]
+    for f in figures:
+        low, high = f.interval
+        lines.append(
+            f"| {f.name} | {f.value:.3f} | {f.baseline:.3f} | [{low:+.3f}, {high:+.3f}] | {f.n_test} {f.test_unit} | "
+            f"{f.outcome} |"
+        )
+    lines += ["", "### Label efficiency (DFDP pick windows; mean over seeds [95% interval])", ""]
+    lines += ["| labels | windows | seeds | metric | pretrained | scratch | paired difference |", "|---" * 7 + "|"]
+    for entry in report.efficiency_summary:
+        for metric in EFFICIENCY_METRICS:
+            stats = entry[metric]
+            cells = " | ".join(
+                f"{m:.3f} [{lo:.3f}, {hi:.3f}]"
+                for m, lo, hi in (stats[k] for k in ("pretrained", "scratch", "difference"))
+            )
+            lines.append(f"| {entry['fraction']:.0%} | {entry['records']} | {entry['seeds']} | {metric} | {cells} |")
+    lines += ["", "### Data", ""]
+    lines += [f"- curation {name}: {line}" for name, line in report.curation.items()]
+    lines += ["- pretraining corpus (30 s windows): " + ", ".join(f"{k} {v}" for k, v in report.corpus.items())]
+    lines += [f"- thresholds chosen on the NCEDC dev stations: {report.thresholds}"]
+    lines += [f"- IPOC consistency check (iasp91 onsets): {report.consistency}"]
+    lines += [f"- {note}" for note in report.notes]
+    lines += [f"- timings (s): {report.timings}", ""]
+    return "\n".join(lines)
