@@ -103,3 +103,36 @@ def test_pretrain_volumes_are_deterministic_crops() -> None:
     data = PretrainVolumes({"v": volume}, None, (16, 16, 16), seed=2, length=10)
     a, b = data[3]["image"], PretrainVolumes({"v": volume}, None, (16, 16, 16), seed=2)[3]["image"]
     assert a.shape == (1, 16, 16, 16) and torch.equal(a, b)
+
+
+def test_tissue_figures_from_rows() -> None:
+    from hfm.radiome.tissue_bench import HFM, HFM_SCRATCH, KMEANS, UNET, Row, TissueConfig, TissueResult, tissue_figures
+
+    config = TissueConfig(steps=10, seeds=(0, 1), efficiency_maps=(2, 20), efficiency_steps=5, slabs=4)
+    rng = np.random.default_rng(0)
+
+    def row(method: str, subject: str, seed: int, maps: int, steps: int, quality: float) -> Row:
+        tp = rng.integers(800, 1000, (4, 3)) * quality
+        counts = np.stack([tp, 1000 - tp, 1000 - tp], -1).astype(int).tolist()
+        dice = {n: quality for n in ("CSF", "GM", "WM")}
+        return Row(method, subject, seed, maps, dice, {n: 3.0 / quality for n in dice}, counts, steps=steps)
+
+    rows = []
+    for subject in ("voxelmorph", "niivue"):
+        for seed in (0, 1):
+            rows += [row(HFM, subject, seed, 20, 10, 0.9), row(HFM_SCRATCH, subject, seed, 20, 10, 0.8)]
+            rows.append(row(UNET, subject, seed, 20, 10, 0.7))
+        rows.append(row(KMEANS, subject, 0, 0, 0, 0.6))
+        for maps in (2, 20):
+            rows += [row(HFM, subject, 0, maps, 5, 0.85), row(HFM_SCRATCH, subject, 0, maps, 5, 0.5)]
+    result = TissueResult(rows, config, {}, {HFM: [10.0, 11.0], UNET: [20.0, 21.0]})
+    figures = {f.name: f for f in tissue_figures(result)}
+    dice = figures["mean CSF/GM/WM Dice on two real FreeSurfer subjects: hfm vs strongest baseline"]
+    assert dice.baseline_name == HFM_SCRATCH and dice.outcome == "win" and dice.n_test == 8
+    assert set(dice.others) == {UNET, KMEANS} and dice.headline
+    hd = next(f for f in figures.values() if f.metric == "HD95")
+    assert hd.baseline_name == HFM_SCRATCH and hd.value < hd.baseline and hd.n_test == 4
+    assert figures["label efficiency: Dice with 2 label map(s), hfm pretrained vs scratch"].outcome == "win"
+    assert "label efficiency: hfm pretrained with 2 label maps vs scratch with 20" in figures
+    speed = next(f for f in figures.values() if f.metric == "seconds")
+    assert speed.value == 10.5 and speed.baseline == 20.5 and speed.outcome == "win"
