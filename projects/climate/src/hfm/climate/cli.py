@@ -34,15 +34,15 @@ def curate(
     """Harmonise files into one CF zarr (time, variable, level if any, lat, lon); quarantine what cannot be fixed."""
     from hfm.climate.curation import curate_fields
     from hfm.climate.readers import GRIB_SUFFIXES, NETCDF_SUFFIXES
+    from hfm.shared.safety.inputs import list_inputs
 
-    files = []
+    files, rejected = [], []
     for item in inputs:
         if item.is_dir() and item.suffix != ".zarr":
-            files += [
-                p
-                for p in sorted(item.iterdir())
-                if p.suffix.lower() in NETCDF_SUFFIXES | GRIB_SUFFIXES or p.suffix == ".zarr"
-            ]
+            # Every file of a folder is an input: other formats and symlinks leading outside are quarantined.
+            for entry in list_inputs(item, NETCDF_SUFFIXES | GRIB_SUFFIXES):
+                (files if entry.ok else rejected).append(entry.path if entry.ok else entry)
+            files += [p for p in sorted(item.iterdir()) if p.suffix == ".zarr" and p.is_dir() and not p.is_symlink()]
         else:
             files.append(item)
     summary, _ = curate_fields(
@@ -56,6 +56,7 @@ def curate(
         license=license,
         creators=creator,
         show_progress=not quiet,
+        rejected=rejected,
     )
     typer.echo(summary.line())
     typer.echo(f"written: {output / 'data.zarr'}; card: {output / 'card.json'}")

@@ -17,8 +17,9 @@ from hfm.climate.readers import open_fields
 from hfm.climate.store import FORMAT_NAME, TIME_UNITS, CFZarrWriter, dataset_to_sample, field_contract
 from hfm.shared.cards import Creator, DatasetCard, ProvenanceStep, card_from_curation, package_versions
 from hfm.shared.contracts import Sample
-from hfm.shared.curation import CurationItem, CurationSummary, curate
+from hfm.shared.curation import CurationItem, CurationSummary, curate, rejected_item
 from hfm.shared.errors import HFMError, InvalidInput
+from hfm.shared.safety.inputs import InputFile
 
 # Missing steps are kept (window samplers skip gaps); these findings cannot be fixed, so they quarantine.
 _FATAL_TIME = {"duplicate", "irregular", "empty"}
@@ -60,8 +61,12 @@ def curate_fields(
     creators: Sequence[str] = ("unknown",),
     citation: str | None = None,
     show_progress: bool = True,
+    rejected: Sequence[InputFile] = (),
 ) -> tuple[CurationSummary, DatasetCard]:
-    """Curate gridded files into `out_dir/data.zarr` with statistics over [train_start, train_end] (inclusive)."""
+    """Curate gridded files into `out_dir/data.zarr` with statistics over [train_start, train_end] (inclusive).
+
+    `rejected`: files of the input folders quarantined unread (unsupported format, symlink leading outside).
+    """
     paths = sorted(Path(p) for p in paths)
     if not paths:
         raise HFMError("no input files given")
@@ -71,6 +76,7 @@ def curate_fields(
     contract = field_contract(len(reference.data_vars), grid, max_nan_fraction, has_level)
     chosen = variables or [str(v) for v in reference.data_vars]
     items = [CurationItem(key=p.name, sources=[p], load=lambda p=p: _load_item(p, chosen, reference)) for p in paths]
+    items += [rejected_item(f.path.name, f.path, f.code or "unreadable", f.reason) for f in rejected]
     writer = CFZarrWriter(train_start, train_end)
     summary = curate(items, out_dir, contract, writer, show_progress=show_progress, total=len(items))
     if summary.written == 0:

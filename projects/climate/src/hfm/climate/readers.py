@@ -12,8 +12,10 @@ from pathlib import Path
 import numpy as np
 import xarray as xr
 
-from hfm.climate.units import to_canonical
+from hfm.climate.units import check_plausible, to_canonical
 from hfm.shared.errors import InvalidInput
+from hfm.shared.safety.budget import current_budget
+from hfm.shared.safety.headers import check_grib_messages, check_netcdf3_header
 
 NETCDF_SUFFIXES = {".nc", ".nc4", ".netcdf", ".cdf", ".h5", ".hdf5"}
 GRIB_SUFFIXES = {".grib", ".grb", ".grib1", ".grib2", ".grb2"}
@@ -45,6 +47,10 @@ def open_raw(path: str | Path) -> xr.Dataset:
     if not path.exists():
         raise InvalidInput(f"{path}: no such file", field="file", code="missing")
     engine = engine_for(path)
+    if path.is_file():  # headers first: a file that lies about its size is refused before any library reads it
+        check_netcdf3_header(path)
+        if engine == "cfgrib":
+            check_grib_messages(path)
     times = xr.coders.CFDatetimeCoder(use_cftime=None)  # cftime only where the calendar needs it
     try:
         if engine == "cfgrib":
@@ -124,4 +130,10 @@ def open_fields(path: str | Path, variables: list[str] | None = None) -> xr.Data
     """Read one netCDF, GRIB or zarr file into the harmonised layout (loaded into memory)."""
     path = Path(path)
     with open_raw(path) as raw:
-        return harmonise_dataset(raw, path, variables).load()
+        # Sized from the declared dims before any value is read: float32 fields plus a float64 unit conversion.
+        chosen = [raw[v] for v in (variables or raw.data_vars) if v in raw.data_vars]
+        current_budget().check_decoded(sum(v.size * 12 for v in chosen), f"{path.name} (variables at float64)")
+        loaded = harmonise_dataset(raw, path, variables).load()
+    for name, field in loaded.data_vars.items():
+        check_plausible(field, str(name))
+    return loaded

@@ -6,6 +6,7 @@ ECMWF and WeatherBench store `z`). A unit we do not know is an error naming the 
 
 from __future__ import annotations
 
+import numpy as np
 import xarray as xr
 
 from hfm.shared.errors import InvalidInput
@@ -48,6 +49,8 @@ _CONVERSIONS: dict[str, tuple[str, float, float]] = {
 }
 
 _GEOPOTENTIAL_HEIGHT = {"geopotential_height", "gh", "zg", "hgt"}
+# Where the median of a field must lie in its canonical unit: Kelvin values labelled degC end near 550 K.
+PLAUSIBLE_MEDIAN: dict[str, tuple[float, float]] = {"K": (150.0, 350.0)}
 
 
 def canonical_units(units: str) -> str:
@@ -77,3 +80,27 @@ def to_canonical(field: xr.DataArray, name: str, units: str | None) -> xr.DataAr
     if units != canonical:
         out.attrs["units_converted_from"] = units
     return out
+
+
+def check_plausible(field: xr.DataArray, name: str) -> None:
+    """`InvalidInput` (code `units`) when a converted field's median is impossible for its canonical unit.
+
+    The median, not the extremes, so fill values and a few outliers do not decide; a wrong unit label moves it all.
+    """
+    units = str(field.attrs.get("units", ""))
+    if units not in PLAUSIBLE_MEDIAN or "units_converted_from" not in field.attrs:
+        return  # only converted fields: a label that triggered an offset is the one that can be wrong by 273 K
+    values = field.values
+    finite = values[np.isfinite(values)]
+    if not finite.size:
+        return
+    lo, hi = PLAUSIBLE_MEDIAN[units]
+    median = float(np.median(finite))
+    if not lo <= median <= hi:
+        source = field.attrs.get("units_converted_from", units)
+        raise InvalidInput(
+            f"median {median:.1f} {units} (from values labelled {source!r}) is outside the plausible {lo:g}-{hi:g} "
+            f"{units}: wrong units label?",
+            field=name,
+            code="units",
+        )
