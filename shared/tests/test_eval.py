@@ -206,3 +206,19 @@ def test_paired_interval_of_pretrained_minus_scratch_on_known_values():
     scratch.points[0].seeds = [5, 6, 7, 8, 9]
     with pytest.raises(HFMError, match="different seeds"):
         compare_curves(pretrained, scratch)
+
+
+def test_paired_label_efficiency_runs_both_on_the_same_subsets():
+    from hfm.shared.eval.efficiency import paired_label_efficiency
+
+    train_x, train_y = blobs(200, 0)
+    test_x, test_y = blobs(100, 1)
+    noise_train, noise_test = (np.random.default_rng(s).normal(size=(n, 8)) for s, n in ((5, 200), (6, 100)))
+    good, bad, paired = paired_label_efficiency(
+        (train_x, noise_train), train_y, (test_x, noise_test), test_y, (linear_probe, linear_probe), fractions=(0.1, 1)
+    )
+    assert [p.labels for p in good.points] == [p.labels for p in bad.points] == [20, 200]
+    assert [len(p.differences) for p in paired] == [5, 5]
+    for point, a, b in zip(paired, good.points, bad.points, strict=True):
+        assert point.differences == pytest.approx([x - y for x, y in zip(a.values, b.values, strict=True)])
+        assert point.low > 0.3  # informative features beat noise features at every fraction, by the interval

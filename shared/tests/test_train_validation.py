@@ -90,6 +90,22 @@ def test_holdout_when_the_task_offers_no_split(tmp_path):
     assert [h["step"] for h in result.selection["history"]] == [4, 8]
 
 
+def test_holdout_splits_are_disjoint_and_end_blocks_come_last():
+    from hfm.shared.train.toy import toy_regression
+    from hfm.shared.train.validation import split_datasets
+
+    task = toy_regression({"samples": 40})
+    dataset = task.train_dataset()
+    train, val = split_datasets(task, dataset, ValidationConfig(every=1, holdout=0.25, holdout_from="end"), seed=0)
+    assert train.indices == list(range(30)) and val.indices == list(range(30, 40))
+    train, val = split_datasets(task, dataset, ValidationConfig(every=1, holdout=0.25), seed=0)
+    assert len(val) == 10 and not set(train.indices) & set(val.indices) and val.indices != list(range(30, 40))
+    again = split_datasets(task, dataset, ValidationConfig(every=1, holdout=0.25), seed=0)[1]
+    assert again.indices == val.indices  # seeded
+    # selection off: the task's split is not built and nothing is held out
+    assert split_datasets(task, dataset, ValidationConfig(every=0, holdout=0.25), seed=0) == (dataset, None)
+
+
 def test_selection_state_rules():
     config = ValidationConfig(every=1, metric="loss", mode="min", patience=2, min_delta=0.01)
     state = ValidationState()

@@ -20,6 +20,7 @@ _EXPORTS = {
     "adapt": "finetune",
     "AdaptOptions": "finetune",
     "compare_curves": "efficiency",
+    "paired_label_efficiency": "efficiency",
     "ProbeResult": "probes",
     "knn_probe": "probes",
     "linear_probe": "probes",

@@ -138,3 +138,27 @@ def compare_curves(
         mean, low, high = mean_confidence_interval(differences, confidence)
         paired.append(PairedPoint(point.fraction, point.labels, differences, mean, low, high))
     return paired
+
+
+def paired_label_efficiency(
+    train: tuple[Any, Any],
+    train_y: np.ndarray,
+    test: tuple[Any, Any],
+    test_y: np.ndarray,
+    protocols: tuple[Protocol, Protocol],
+    task: str = "classification",
+    fractions: Sequence[float] = DEFAULT_FRACTIONS,
+    seeds: Sequence[int] = DEFAULT_SEEDS,
+    names: tuple[str, str] = ("pretrained", "scratch"),
+    confidence: float = 0.95,
+) -> tuple[EfficiencyCurve, EfficiencyCurve, list[PairedPoint]]:
+    """Both curves on the same label subsets, and per fraction the paired interval of the first minus the second.
+
+    `train`, `test` and `protocols` are pairs (pretrained, scratch): embeddings of each encoder for probes, or the
+    same data twice with each encoder bound into its protocol for fine-tuning.
+    """
+    curves = [
+        label_efficiency(train[i], train_y, test[i], test_y, task, fractions, seeds, protocols[i], names[i], confidence)
+        for i in range(2)
+    ]
+    return curves[0], curves[1], compare_curves(curves[0], curves[1], confidence)

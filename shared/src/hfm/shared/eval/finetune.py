@@ -19,6 +19,7 @@ untouched (a copy is trained), so one pretrained encoder serves every label frac
 from __future__ import annotations
 
 import copy
+import dataclasses
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -115,9 +116,16 @@ def adapt(
     task: str = "classification",
     options: AdaptOptions | None = None,
     validation: tuple[torch.Tensor, np.ndarray] | None = None,
+    seed: int | None = None,
 ) -> ProbeResult:
-    """Adapt a copy of `encoder` with a recipe, choose the epoch on `validation` when given, score on the test set."""
+    """Adapt a copy of `encoder` with a recipe, choose the epoch on `validation` when given, score on the test set.
+
+    `seed` overrides `options.seed`, so `functools.partial(adapt, encoder, options=..., validation=...)` is a
+    label-efficiency protocol.
+    """
     o = options or AdaptOptions()
+    if seed is not None:
+        o = dataclasses.replace(o, seed=seed)
     train_y, test_y = np.asarray(train_y), np.asarray(test_y)
     _check(np.zeros((len(train_x), 1)), train_y, np.zeros((len(test_x), 1)), test_y, task)  # lengths, classes
     encode, outputs, loss_fn, decode = _targets(task, train_y)

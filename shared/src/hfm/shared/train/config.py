@@ -81,6 +81,7 @@ class DataConfig:
 
 
 VALIDATION_MODES = ("min", "max")
+HOLDOUT_FROM = ("random", "end")
 
 
 @dataclass
@@ -92,8 +93,10 @@ class ValidationConfig:
     mode: str = "min"  # "min" or "max": which direction of `metric` is better
     patience: int | None = None  # stop after this many validations without improvement; null = never stop early
     min_delta: float = 0.0  # an improvement must beat the best by more than this
-    # Hold out this fraction of the training set (a seeded random split) when the task offers no validation split.
+    # Hold out this fraction of the training set when the task offers no validation split: a seeded random draw, or
+    # (holdout_from: end) the last items in the dataset's order, for time-ordered data where a random draw leaks.
     holdout: float = 0.0
+    holdout_from: str = "random"
     batch_size: int | None = None  # validation batch; null = train.batch_size / train.grad_accum
 
 
@@ -324,4 +327,9 @@ def validate(config: Config, source: str = "config") -> None:
     need(v.patience is None or v.patience >= 1, "validation.patience", f"must be >= 1 or null, got {v.patience}")
     need(v.min_delta >= 0, "validation.min_delta", f"must be >= 0, got {v.min_delta}")
     need(0 <= v.holdout < 1, "validation.holdout", f"must lie in [0, 1), got {v.holdout}")
+    need(
+        v.holdout_from in HOLDOUT_FROM,
+        "validation.holdout_from",
+        f"must be one of {', '.join(HOLDOUT_FROM)}, got {v.holdout_from!r}",
+    )
     need(v.batch_size is None or v.batch_size > 0, "validation.batch_size", f"must be > 0 or null, got {v.batch_size}")

@@ -3,7 +3,8 @@
 Where the validation data come from, first that applies:
 
 1. the task's own split: an optional `validation_dataset()` method returning a `Dataset` (or None);
-2. `validation.holdout: f`: a seeded random fraction `f` of the training set, taken out of training;
+2. `validation.holdout: f`: a fraction `f` of the training set, taken out of training: a seeded random draw, or with
+   `validation.holdout_from: end` the last items in the dataset's order (a later time block for time series);
 3. neither: a run with `validation.every > 0` is refused before it starts.
 
 What is scored: the task's optional `evaluate(model, batches) -> {metric: value}` (for metrics that are not means
@@ -100,6 +101,8 @@ def split_datasets(task: Any, train: Dataset, config: ValidationConfig, seed: in
         held = max(1, round(config.holdout * n))
         if held >= n:
             raise HFMError(f"validation.holdout: {config.holdout} of {n} samples leaves nothing to train on")
+        if config.holdout_from == "end":
+            return Subset(train, list(range(n - held))), Subset(train, list(range(n - held, n)))
         order = torch.randperm(n, generator=torch.Generator().manual_seed(seed * 1_000_003 + 17)).tolist()
         return Subset(train, sorted(order[held:])), Subset(train, sorted(order[:held]))
     raise HFMError(
