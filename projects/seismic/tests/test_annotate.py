@@ -67,3 +67,43 @@ def test_stream_with_only_a_hydrophone_is_refused(picker):
         trace.stats.channel = "HDH"
     with pytest.raises(HFMError, match="no Z/N/E channel"):
         annotate(picker, stream)
+
+
+def _dfdp_event_stream(station: str) -> obspy.Stream:
+    from hfm.shared.sample_data import DataUnavailable, require_data
+
+    try:
+        base = require_data("seismic/dfdp-eqcorrscan")
+    except DataUnavailable as error:
+        pytest.skip(str(error))
+    return obspy.read(str(base / "WAV" / "TEST_" / "2013-09-05-0207-35.DFDPC_024_00")).select(station=station)
+
+
+@pytest.mark.parametrize(("station", "rate"), [("WZ11", 100.0), ("WHYM", 200.0), ("WV04", 250.0), ("WV04", 500.0)])
+def test_annotate_dfdp_records_at_any_rate_with_three_two_and_one_component(picker, station, rate):
+    """Real DFDP event records at their own rate (500 Hz: the 250 Hz record interpolated) and with Z alone."""
+    stream = _dfdp_event_stream(station)
+    assert len(stream) == 3
+    if rate != stream[0].stats.sampling_rate:
+        stream.interpolate(rate, method="lanczos", a=12)
+    assert {t.stats.sampling_rate for t in stream} == {rate}
+    config = AnnotateConfig(window=400, overlap=0.5)
+    start = max(t.stats.starttime for t in stream)
+    outputs = {}
+    for label, selection in (("ZNE", stream), ("ZN", Stream_of(stream, "ZN")), ("Z", Stream_of(stream, "Z"))):
+        probs, picks = annotate(picker, selection, config)
+        traces = {t.stats.channel: t for t in probs}
+        assert set(traces) == {"MLP", "MLS", "MLN", "MLD"}
+        assert {t.stats.sampling_rate for t in probs} == {100.0}
+        assert abs(traces["MLP"].stats.starttime - start) <= 0.01
+        assert abs(traces["MLP"].stats.npts - 9001) <= 1  # 90 s at 100 Hz, whatever the input rate
+        total = traces["MLP"].data + traces["MLS"].data + traces["MLN"].data
+        np.testing.assert_allclose(total, 1.0, atol=1e-4)
+        outputs[label] = traces["MLP"].data
+        assert all(start <= obspy.UTCDateTime(t) <= start + 90.01 for t in picks["time"])
+    # The horizontals change the input, so Z alone gives a different (not a broken) result.
+    assert not np.allclose(outputs["ZNE"], outputs["Z"])
+
+
+def Stream_of(stream: obspy.Stream, components: str) -> obspy.Stream:  # noqa: N802 - reads as a constructor
+    return obspy.Stream([t for t in stream if t.stats.channel[-1] in components.replace("N", "N1")])
