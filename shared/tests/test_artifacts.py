@@ -240,9 +240,9 @@ def test_exported_card_records_the_validation_choice_and_wrong_kinds_are_refused
 
     # a caller that needs an MAE gets one line saying what this is instead
     with pytest.raises(HFMError) as refused:
-        load_pretrained(out, expect=["series-mae-*", "image-mae-*"])
+        load_pretrained(out, expected=["series-mae-*", "image-mae-*"])
     message = str(refused.value)
     assert "\n" not in message
     assert message.endswith("is a `series-encoder-tiny` model (encoder), expected `series-mae-*` or `image-mae-*`")
-    _, report = load_pretrained(out, expect="series-encoder-*")
+    _, report = load_pretrained(out, expected="series-encoder-*")
     assert not report.missing

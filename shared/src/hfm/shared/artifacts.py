@@ -11,7 +11,7 @@ Loading reads JSON and safetensors only. A pickle, a `torch.save` zip or any oth
 it is interpreted, so a crafted file cannot run code. Weights load by name: a trunk exported from one domain's model
 fills the `trunk.` keys of another domain's model; `LoadReport` lists the keys that matched, those the model has and
 the file lacks (new, left initialised), those the file has and the model lacks (unused) and shape mismatches.
-A caller that needs one kind of model says so (`load_pretrained(path, expect="seismic-picker*")`): an artifact of
+A caller that needs one kind of model says so (`load_pretrained(path, expected="seismic-picker*")`): an artifact of
 another kind is refused in one line naming what it is and what was expected, before any weights are read.
 
 The card of a run trained with model selection (`validation.every` > 0) records the chosen step, its validation
@@ -343,9 +343,9 @@ def _check_declared_size(config_path: Path, config: dict[str, Any], weights: dic
         raise HFMError(f"{config_path}: `args` build {declared:,} parameters, the weights file holds {held:,}")
 
 
-def check_kind(path: str | Path, config: dict[str, Any], expect: str | Sequence[str]) -> None:
-    """Refuse, in one line, an artifact whose registered model matches none of the shell-style patterns `expect`."""
-    patterns = [expect] if isinstance(expect, str) else list(expect)
+def check_kind(path: str | Path, config: dict[str, Any], expected: str | Sequence[str]) -> None:
+    """Refuse, in one line, an artifact whose registered model matches none of the shell-style patterns `expected`."""
+    patterns = [expected] if isinstance(expected, str) else list(expected)
     name = config.get("model")
     if isinstance(name, str) and any(fnmatch.fnmatchcase(name, pattern) for pattern in patterns):
         return
@@ -371,12 +371,12 @@ def load_pretrained(
     path: str | Path,
     model: nn.Module | None = None,
     strict: bool = False,
-    expect: str | Sequence[str] | None = None,
+    expected: str | Sequence[str] | None = None,
 ) -> tuple[nn.Module, LoadReport]:
     """Loads an artifact folder (or a bare .safetensors file into a given `model`).
 
     With `model=None` the model is rebuilt from config.json through the registry and must match exactly; with a
-    model (e.g. another domain's encoder) the weights fill what matches and the report says what did not. `expect`
+    model (e.g. another domain's encoder) the weights fill what matches and the report says what did not. `expected`
     (registered names or shell patterns, e.g. "seismic-picker*") refuses an artifact of another kind in one line.
     """
     from hfm.shared.models.registry import create_model
@@ -387,8 +387,8 @@ def load_pretrained(
             raise HFMError(f"{path}: a bare weights file needs a model to load into; pass an artifact folder instead")
         return model, load_weights(model, read_weights(path), strict)
     config = read_config(path)
-    if expect is not None:
-        check_kind(path, config, expect)
+    if expected is not None:
+        check_kind(path, config, expected)
     weights_path = path / WEIGHTS
     expected = config.get("weights_sha256")
     if expected and sha256_file(weights_path) != expected:
