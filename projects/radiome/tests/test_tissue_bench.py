@@ -40,6 +40,18 @@ def test_segment_subject_returns_the_native_grid() -> None:
     assert not prediction[~mask].any() and set(np.unique(prediction)) <= {0, 1, 2, 3}
 
 
+def test_segment_any_grid_comes_back_to_an_anisotropic_grid() -> None:
+    from hfm.radiome.synthseg_train import segment_any_grid
+
+    torch.manual_seed(0)
+    image, label, mask = _brain((20, 16, 12))
+    affine = np.diag([2.0, 2.0, 3.0, 1.0])
+    subject = Subject("aniso", image, label, affine, affine, "toy")
+    model = create_model("radiome-unet-baseline", classes=4, features=(4, 8))
+    prediction = segment_any_grid(model, subject, patch=(16, 16, 16))
+    assert prediction.shape == image.shape and not prediction[~mask].any()
+
+
 def test_save_prediction_keeps_the_file_order(tmp_path) -> None:
     _, label, _ = _brain((8, 10, 12))
     ras_image = nib.as_closest_canonical(nib.Nifti1Image(label, LIA_AFFINE))
@@ -125,7 +137,8 @@ def test_tissue_figures_from_rows() -> None:
         rows.append(row(KMEANS, subject, 0, 0, 0, 0.6))
         for maps in (2, 20):
             rows += [row(HFM, subject, 0, maps, 5, 0.85), row(HFM_SCRATCH, subject, 0, maps, 5, 0.5)]
-    result = TissueResult(rows, config, {}, {HFM: [10.0, 11.0], UNET: [20.0, 21.0]})
+    speed = {HFM: [10.0, 11.0], UNET: [20.0, 21.0]}
+    result = TissueResult(rows, config, {}, speed, {HFM: 0.7, KMEANS: 0.9})
     figures = {f.name: f for f in tissue_figures(result)}
     dice = figures["mean CSF/GM/WM Dice on two real FreeSurfer subjects: hfm vs strongest baseline"]
     assert dice.baseline_name == HFM_SCRATCH and dice.outcome == "win" and dice.n_test == 8
@@ -136,3 +149,5 @@ def test_tissue_figures_from_rows() -> None:
     assert "label efficiency: hfm pretrained with 2 label maps vs scratch with 20" in figures
     speed = next(f for f in figures.values() if f.metric == "seconds")
     assert speed.value == 10.5 and speed.baseline == 20.5 and speed.outcome == "win"
+    itk = next(f for f in figures.values() if f.reference == "consistency check")
+    assert itk.outcome == "consistency check" and itk.value == 0.7

@@ -249,6 +249,19 @@ def segment_subject(
     return out
 
 
+def segment_any_grid(model: nn.Module, subject: Subject, patch: Sequence[int] = (64, 64, 64)) -> np.ndarray:
+    """`segment_subject` for a subject on any grid: resampled to 1 mm first, the labels brought back (nearest)."""
+    from hfm.radiome.preprocess import resample, resample_to_shape
+
+    if np.allclose(subject.spacing, 1.0, atol=1e-3):
+        return segment_subject(model, subject.image, subject.mask, patch)
+    image, _ = resample(subject.image, subject.affine, (1.0, 1.0, 1.0))
+    mask, _ = resample(subject.mask.astype(np.uint8), subject.affine, (1.0, 1.0, 1.0), is_label=True)
+    labels = segment_subject(model, np.clip(image, 0, None), mask > 0, patch)
+    out = resample_to_shape(labels, subject.image.shape, is_label=True).astype(np.uint8)
+    return np.where(subject.mask, out, 0).astype(np.uint8)
+
+
 def save_prediction(prediction: np.ndarray, subject: Subject, path: str | Path) -> Path:
     """Write a RAS prediction in the subject file's own voxel order and affine (MGH header kept for .mgz input)."""
     from hfm.radiome.volume import from_ras

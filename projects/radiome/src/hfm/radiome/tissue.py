@@ -190,3 +190,30 @@ def slab_dice(prediction: np.ndarray, reference: np.ndarray, mask: np.ndarray, s
             scores.append(1.0 if denominator == 0 else 2.0 * int(((p == c) & (r == c)).sum()) / denominator)
         out[i] = np.mean(scores)
     return out
+
+
+# ITK's 7-class k-means of its example T1 (see brain.py): 4 CSF, 5 grey matter, 6 white matter, the rest outside.
+ITK_KMEANS_TO_TISSUE = {4: CSF, 5: GM, 6: WM}
+
+
+def itk_subject() -> Subject:
+    """The ITK example T1 (2 x 2 x 3 mm), skull-stripped with its mask; reference = ITK's own k-means segmentation.
+
+    Not a measurement: agreement with another algorithm's output is reported as a consistency check only.
+    Raises FileNotFoundError where Debian's insighttoolkit5-examples is not installed.
+    """
+    from hfm.radiome.brain import ITK_INSTALL_HINT, ITK_SEGMENTATION, ITK_SKULL_STRIP, ITK_T1, itk_data_dir
+    from hfm.radiome.volume import read_nifti
+
+    folder = itk_data_dir()
+    if folder is None:
+        raise FileNotFoundError(f"ITK example T1 not found; {ITK_INSTALL_HINT}")
+    t1 = read_nifti(folder / ITK_T1)
+    mask = read_nifti(folder / ITK_SKULL_STRIP).array > 0
+    itk = read_nifti(folder / ITK_SEGMENTATION).array.astype(np.int64)
+    lookup = np.zeros(max(256, int(itk.max()) + 1), np.uint8)
+    for label, tissue in ITK_KMEANS_TO_TISSUE.items():
+        lookup[label] = tissue
+    image = np.where(mask, t1.array, 0).astype(np.float32)
+    native = nib.load(str(folder / ITK_T1)).affine
+    return Subject("itk", image, np.where(mask, lookup[itk], 0).astype(np.uint8), t1.affine, native, str(folder))

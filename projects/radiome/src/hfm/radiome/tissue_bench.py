@@ -198,6 +198,7 @@ class TissueResult:
     config: TissueConfig
     notes: dict[str, str]
     speed: dict[str, list[float]]
+    consistency: dict[str, float] = field(default_factory=dict)  # ITK subject: mean Dice against ITK's k-means
 
     def select(self, method: str, label_maps: int | None = None, steps: int | None = None) -> list[Row]:
         """Rows of a method; learned ones at these label maps and steps (default: the main comparison's)."""
@@ -357,6 +358,9 @@ def run_tissue_experiment(work: str | Path, config: TissueConfig | None = None, 
                 speed[name].append(time.perf_counter() - t1)
     dump_json(work / "speed.json", speed)
     log(f"radiome tissue: speed {speed}")
+    consistency = itk_consistency(learned_models.get(HFM), patch, notes)
+    if consistency:
+        dump_json(work / "itk_consistency.json", consistency)
     # 6. label efficiency (Dice only: HD95 costs more than it tells here)
     for maps in config.efficiency_maps:
         for seed in config.efficiency_seeds:
@@ -365,13 +369,35 @@ def run_tissue_experiment(work: str | Path, config: TissueConfig | None = None, 
             for method in (HFM, HFM_SCRATCH):
                 learned(method, seed, maps, config.efficiency_steps, hd95=False)
 
-    result = TissueResult(rows, config, notes, speed)
+    result = TissueResult(rows, config, notes, speed, consistency)
     dump_json(
         work / "tissue_results.json",
         {"config": asdict(config), "notes": notes, "speed": speed, "rows": [asdict(r) for r in rows]},
     )
     (work / "tissue_results.md").write_text(result.markdown() + "\n" + result.efficiency_markdown())
     return result
+
+
+def itk_consistency(model: torch.nn.Module | None, patch: Sequence[int], notes: dict[str, str]) -> dict[str, float]:
+    """Mean CSF/GM/WM Dice against ITK's own k-means of its example T1, for hfm and our k-means (where installed)."""
+    from hfm.radiome.synthseg_train import segment_any_grid
+    from hfm.radiome.tissue import itk_subject
+
+    if model is None:
+        return {}
+    try:
+        subject = itk_subject()
+    except FileNotFoundError as error:
+        notes["itk"] = f"consistency check left out: {error}"
+        return {}
+    out = {}
+    for name, prediction in (
+        (HFM, segment_any_grid(model, subject, patch)),
+        (KMEANS, cluster_intensities(subject.image, subject.mask, (CSF, GM, WM), "kmeans", 0)),
+    ):
+        counts = np.asarray(slab_counts(prediction, subject.reference, subject.mask, 1))[None]
+        out[name] = _pooled_dice(counts)
+    return out
 
 
 def _append(path: Path, row: Row) -> None:
@@ -537,6 +563,26 @@ def tissue_figures(result: TissueResult, command: str = COMMAND) -> list[Any]:
             )
         )
 
+    if result.consistency:
+        figures.append(
+            Figure(
+                name="agreement with ITK's k-means segmentation of its example T1 (mean CSF/GM/WM Dice)",
+                task="radiome/ITK example T1",
+                metric="Dice",
+                higher_is_better=True,
+                value=result.consistency[HFM],
+                baseline=result.consistency[KMEANS],
+                baseline_name=KMEANS,
+                n_test=1,
+                test_unit="subject",
+                interval=(float("nan"), float("nan")),
+                interval_method="none: one subject whose reference is another algorithm's output",
+                unit="Dice",
+                command=command,
+                reference="consistency check",
+                notes="ITK labels 4/5/6 -> CSF/GM/WM; 2 x 2 x 3 mm subject resampled to 1 mm for hfm and back",
+            )
+        )
     if HFM in result.speed and UNET in result.speed:
         mine, theirs = result.speed[HFM], result.speed[UNET]
         _diff, low, high = paired_bootstrap(mine, theirs) if len(mine) > 1 else (0.0, float("nan"), float("nan"))
