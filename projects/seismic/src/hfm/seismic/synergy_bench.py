@@ -1,6 +1,6 @@
 """The seismic bench for cross-domain experiments (`hfm synergy`).
 
-With the reference data beside the checkout: the 100 real IPOC traces of seisbench-dummy (CX.PB01, 3 components,
+With the reference data available: the 100 real IPOC traces of seisbench-dummy (CX.PB01, 3 components,
 20 Hz, 60 s from the origin), labelled by whether the event's magnitude is above the training median; train on the
 dataset's train+dev split, test on its test split. Without it: the synthetic local-earthquake generator, event
 window or noise window (detection). Each window is demeaned and scaled as the seismic encoder expects.
@@ -17,7 +17,7 @@ from hfm.seismic.seisbench_format import SeisBenchDataset
 from hfm.seismic.tokenizer import WaveformTokenizer
 from hfm.seismic.windows import synthetic_windows
 from hfm.shared.domain_bench import DomainBench
-from hfm.shared.sample_data import shared_data_dir
+from hfm.shared.sample_data import DataUnavailable, require_data
 
 PATCH = 25
 
@@ -56,13 +56,13 @@ def _synthetic(smoke: bool, seed: int) -> DomainBench:
         test_x=x[cut:],
         test_y=y[cut:],
         description="synthetic 3-component local-earthquake records (hfm's generator, 100 Hz, 10 s) -> event "
-        "or noise window; 70/30 split (the real IPOC reference data was not found beside the checkout)",
+        "or noise window; 70/30 split (the real IPOC data are not here: `hfm data fetch seismic/seisbench-dummy`)",
     )
 
 
 def seismic_bench(work_dir: Path, smoke: bool, seed: int) -> DomainBench:
-    data = shared_data_dir()
-    dummy = None if data is None else data / "seismic" / "seisbench-dummy"
-    if dummy is not None and (dummy / "metadata.csv").exists():
-        return _ipoc(dummy, seed)
-    return _synthetic(smoke, seed)
+    try:
+        dummy = require_data("seismic/seisbench-dummy")
+    except DataUnavailable:
+        return _synthetic(smoke, seed)
+    return _ipoc(dummy, seed)
