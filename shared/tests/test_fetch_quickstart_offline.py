@@ -85,3 +85,4 @@ def test_the_real_seismic_quickstart_is_skipped_from_a_foreign_folder(offline: P
     assert done.returncode == 0, done.stderr
     text = (elsewhere / "report" / "index.md").read_text()
     assert "## seismic\n\nskipped: " in text and "`hfm data fetch seismic/seisbench-dummy`" in text
+    assert "seismic: skipped: " in done.stderr  # the terminal says it too

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import typer
@@ -19,6 +20,10 @@ def quickstart(
 ) -> None:
     """Curate, pretrain, probe, evaluate and export in every installed domain on real data; write a report."""
     index, failed = run_quickstart(QuickstartContext(out, smoke, seed, not quiet), domain or None)
+    # A section without its reference data is skipped, not failed: say so here too, with the fetch command.
+    for name, values in json.loads((index.parent / "metrics.json").read_text()).items():
+        if isinstance(values, dict) and "skipped" in values:
+            typer.echo(f"{name}: skipped: {values['skipped']}", err=True)
     typer.echo(str(index))
     if failed:
         raise HFMError(f"quickstart failed in {', '.join(failed)}; see {index}")
