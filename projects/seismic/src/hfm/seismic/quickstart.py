@@ -3,10 +3,11 @@
 1. Curate: the real IPOC traces of seisbench-dummy, written out as miniSEED files as a user's archive would be, and
    ObsPy's Tohoku SAC record, with a pick catalogue (iasp91 P/S for IPOC, the analyst P for Tohoku) -> SeisBench
    dataset with card and quarantine report.
-2. Pretrain the MAE briefly on unlabelled windows (synthetic + the curated real windows).
-3. Fine-tune the picker on labelled synthetic windows.
-4. Evaluate against STA/LTA, AIC (and PhaseNetLight where seisbench is installed) on the curated real test windows
-   and on synthetic test records; export the picker; annotate the whole Tohoku record.
+2. Pretrain the MAE briefly on real unlabelled waveforms only: the curated IPOC windows and windows cut from the
+   day-long continuous records (`hfm seismic curate --source continuous`), where the shared data are present.
+3. Fine-tune the picker on crops of PhaseNet's NCEDC windows with their analyst picks (`--source npz`, train split).
+4. Evaluate against STA/LTA, AIC (and PhaseNetLight where seisbench is installed) on the curated real windows and on
+   synthetic test records (a sanity check only); export the picker; annotate the whole Tohoku record.
 """
 
 from __future__ import annotations
@@ -23,16 +24,19 @@ from hfm.seismic.annotate import annotate
 from hfm.seismic.benchmark import compare, cut_event_windows
 from hfm.seismic.catalogue import write_quakeml
 from hfm.seismic.cli import _export
-from hfm.seismic.curation import CurationConfig, curate_seisbench
+from hfm.seismic.continuous import ContinuousConfig, continuous_curation_items
+from hfm.seismic.curation import CurationConfig, curate_items, curate_seisbench
 from hfm.seismic.evaluation import scores_table
 from hfm.seismic.peers import PhaseNetLightPeer
+from hfm.seismic.phasenet_npz import npz_curation_items
+from hfm.seismic.records import Records, load_records, training_crops
 from hfm.seismic.reference_data import theoretical_onsets, tohoku_sac, tohoku_trace
 from hfm.seismic.seisbench_format import SeisBenchDataset
 from hfm.seismic.training import finetune, pretrain
 from hfm.seismic.windows import LabelledWindows, seisbench_windows, synthetic_windows
 from hfm.shared.errors import HFMError
 from hfm.shared.quickstart import QuickstartContext, QuickstartResult
-from hfm.shared.sample_data import require_data
+from hfm.shared.sample_data import DataUnavailable, require_data
 
 
 def write_user_archive(dummy: Path, folder: Path, limit: int | None) -> Path:
@@ -98,6 +102,48 @@ def write_user_archive(dummy: Path, folder: Path, limit: int | None) -> Path:
     return catalogue
 
 
+def _stack(records: Records, samples: int, limit: int) -> np.ndarray:
+    waves = [w[:, s : s + samples] for w in records.waveforms for s in range(0, w.shape[-1] - samples + 1, samples)]
+    return np.stack(waves[:limit]).astype(np.float32) if waves else np.zeros((0, 3, samples), np.float32)
+
+
+def real_corpus(out: Path, ipoc: np.ndarray, smoke: bool, progress: bool) -> tuple[np.ndarray, str]:
+    """Real unlabelled 10 s windows: the curated IPOC windows plus windows of the continuous day-long records."""
+    parts = {"IPOC": ipoc}
+    try:
+        continuous = require_data("seismic/continuous")
+    except DataUnavailable:
+        continuous = None
+    if continuous is not None:
+        config = ContinuousConfig(window_s=10.0, stride_s=600.0, max_windows=4 if smoke else 64)
+        items = continuous_curation_items(continuous, config)
+        summary = curate_items(
+            items, out / "continuous", 100.0, name="continuous-quickstart", license="MIT", creators=["NoisePy"],
+            description="unlabelled windows of day-long records", parameters={"window_s": 10.0},
+            show_progress=progress,
+        )  # fmt: skip
+        if summary.written:
+            parts["continuous"] = _stack(load_records(out / "continuous"), 1000, 10_000)
+    corpus = np.concatenate([p for p in parts.values() if len(p)])
+    return corpus, ", ".join(f"{k} {len(v)}" for k, v in parts.items())
+
+
+def real_labels(out: Path, smoke: bool, seed: int, progress: bool) -> tuple[LabelledWindows, str]:
+    """Crops of PhaseNet's NCEDC windows (train split, by station) with their analyst P and S picks."""
+    try:
+        folder = require_data("seismic/phasenet-ncedc") / "dataset"
+    except DataUnavailable:
+        return synthetic_windows(32 if smoke else 1024, seed + 200), "synthetic: NCEDC windows not available"
+    curate_items(
+        npz_curation_items(folder), out / "ncedc", 100.0, name="ncedc-quickstart", license="MIT",
+        creators=["NCEDC / AI4EPS PhaseNet"], description="PhaseNet NCEDC windows", parameters={},
+        show_progress=progress,
+    )  # fmt: skip
+    train = load_records(out / "ncedc", split="train")
+    crops = training_crops(train, 1000, 1 if smoke else 6, seed)
+    return crops, f"NCEDC analyst picks, {len(train)} train windows"
+
+
 def run(context: QuickstartContext) -> QuickstartResult:
     torch.manual_seed(context.seed)
     # DataUnavailable where absent: the quickstart shows the section as skipped with its `hfm data fetch` command.
@@ -120,15 +166,9 @@ def run(context: QuickstartContext) -> QuickstartResult:
     )
     real = seisbench_windows(dataset, split=None, samples=2000)  # 20 s at 100 Hz, every curated window
     real_test = cut_event_windows(real, 1000, context.seed)  # 10 s windows around P and before it (noise)
-    steps = (5, 5) if smoke else (60, 300)
-    count = 32 if smoke else 1024
-    synthetic = synthetic_windows(count, context.seed + 100)
-    unlabelled = LabelledWindows(
-        np.concatenate([synthetic.waveforms, real_test.waveforms]),
-        np.full(len(synthetic) + len(real_test), np.nan),
-        np.full(len(synthetic) + len(real_test), np.nan),
-        100.0,
-    )
+    steps = (5, 5) if smoke else (150, 300)
+    corpus, corpus_note = real_corpus(out, real_test.waveforms, smoke, context.show_progress)
+    unlabelled = LabelledWindows(corpus, np.full(len(corpus), np.nan), np.full(len(corpus), np.nan), 100.0)
     _, pre = pretrain(
         {"data": unlabelled},
         out / "pretrain",
@@ -137,7 +177,7 @@ def run(context: QuickstartContext) -> QuickstartResult:
         seed=context.seed,
         progress=context.show_progress,
     )
-    train = synthetic_windows(count, context.seed + 200)
+    train, train_note = real_labels(out, smoke, context.seed, context.show_progress)
     picker, fine = finetune(
         {"data": train, "init": str(out / "pretrain" / "final")},
         out / "finetune",
@@ -173,7 +213,8 @@ def run(context: QuickstartContext) -> QuickstartResult:
         "## seismic",
         "",
         f"Curation: {summary.line()} -> `{dataset.name}/` (SeisBench format, card.json).",
-        f"Pretrained {pre.step} steps, fine-tuned {fine.step} steps; picker exported to `{model_dir.name}/`.",
+        f"Pretrained {pre.step} steps on {len(corpus)} real unlabelled windows ({corpus_note}); fine-tuned "
+        f"{fine.step} steps on {len(train)} labelled windows ({train_note}); picker exported to `{model_dir.name}/`.",
         "",
     ]
     for name, rows in tables.items():
