@@ -175,3 +175,26 @@ def test_no_network_is_one_clear_line(served, monkeypatch, capsys) -> None:
     assert exit_code.value.code == 1
     message = capsys.readouterr().err.strip()
     assert "cannot reach 127.0.0.1" in message and "Traceback" not in message
+
+
+def test_a_git_lfs_pointer_is_followed_to_the_content(served, monkeypatch) -> None:
+    """GitHub's raw URL of an LFS-tracked file gives its pointer: the content is fetched from the media URL."""
+    from hfm.shared.catalogue import download
+
+    server, _ = served
+    assert download.lfs_media_url("https://raw.githubusercontent.com/o/r/" + "0" * 40 + "/a/b.h5") == (
+        "https://media.githubusercontent.com/media/o/r/" + "0" * 40 + "/a/b.h5"
+    )
+    assert download.lfs_media_url("https://example.org/a/b.h5") is None
+    pointer = b"version https://git-lfs.github.com/spec/v1\noid sha256:0\nsize 1\n"
+    real = server.root / SETTINGS
+    (server.root / "media" / SETTINGS).parent.mkdir(parents=True)
+    shutil.copy(real, server.root / "media" / SETTINGS)
+    real.write_bytes(pointer)
+    with pytest.raises(ChecksumMismatch, match=r"json\.v2: a Git LFS pointer, not the file"):
+        fetch(NAME, progress=False)  # not a GitHub raw URL: no media URL to follow, and the error says why
+    monkeypatch.setattr(download, "RAW_PREFIX", server.url + "/")
+    monkeypatch.setattr(download, "MEDIA_PREFIX", server.url + "/media/")
+    fetch(NAME, progress=False)
+    assert ("media/" + SETTINGS, None) in server.requests
+    assert verify(NAME) == (2, [])

@@ -24,6 +24,22 @@ CHUNK = 1 << 14
 TIMEOUT_S = (10, 60)  # connect, read
 
 
+# GitHub serves a file kept in Git LFS as this small pointer at raw.githubusercontent.com; the content itself lies at
+# media.githubusercontent.com under the same owner/repository/commit/path.
+LFS_POINTER = b"version https://git-lfs.github.com/spec/v1"
+RAW_PREFIX = "https://raw.githubusercontent.com/"
+MEDIA_PREFIX = "https://media.githubusercontent.com/media/"
+
+
+def lfs_media_url(url: str) -> str | None:
+    """Where GitHub serves the LFS content of a raw URL, or None for URLs that are not GitHub's raw ones."""
+    return MEDIA_PREFIX + url.removeprefix(RAW_PREFIX) if url.startswith(RAW_PREFIX) else None
+
+
+def is_lfs_pointer(path: Path) -> bool:
+    return path.stat().st_size < 1024 and path.read_bytes().startswith(LFS_POINTER)
+
+
 class ChecksumMismatch(HFMError):
     """A downloaded or cached file whose sha256 is not the catalogue's."""
 
@@ -81,10 +97,14 @@ class ResumableDownload:
         else:
             raise self._failure(url, last_error)
         got = sha256_of(self.part)
+        if got != self.sha256 and is_lfs_pointer(self.part) and (media := lfs_media_url(url)):
+            self.part.unlink()  # the repository keeps this file in Git LFS: fetch the content, not its pointer
+            return self(media, output_file, pooch)
         if got != self.sha256:
+            what = "a Git LFS pointer, not the file" if is_lfs_pointer(self.part) else f"sha256 {got}"
             kept = quarantine(self.part, self.cache, self.relative)
             raise ChecksumMismatch(
-                f"{self.relative}: sha256 {got} is not the catalogue's {self.sha256} (download from {url}); "
+                f"{self.relative}: {what} is not the catalogue's {self.sha256} (download from {url}); "
                 f"the file is kept in {kept}"
             )
         shutil.move(str(self.part), str(output_file))
