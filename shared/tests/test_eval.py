@@ -10,7 +10,6 @@ import torch
 from hfm.shared.errors import HFMError
 from hfm.shared.eval import (
     embed,
-    finetune,
     knn_probe,
     label_efficiency,
     linear_probe,
@@ -18,6 +17,7 @@ from hfm.shared.eval import (
     subsample,
     write_report,
 )
+from hfm.shared.eval.finetune import finetune
 from hfm.shared.models.registry import create_model
 
 

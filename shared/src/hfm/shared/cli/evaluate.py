@@ -53,8 +53,9 @@ def probe(
 
     from hfm.shared.artifacts import load_pretrained, read_config
     from hfm.shared.errors import HFMError
-    from hfm.shared.eval import as_encoder, embed, finetune, knn_probe, label_efficiency, linear_probe, write_report
+    from hfm.shared.eval import as_encoder, embed, knn_probe, label_efficiency, linear_probe, write_report
     from hfm.shared.eval.data import load_labelled
+    from hfm.shared.eval.finetune import finetune  # the function: the package attribute may be the module
     from hfm.shared.models.registry import create_model
 
     probes = {"linear": linear_probe, "knn": knn_probe}

@@ -1,7 +1,8 @@
 """Evaluation protocols: probes on frozen embeddings, fine-tuning, label-efficiency curves, reports.
 
 Names are imported on first use (PEP 562), so `hfm.shared.eval.figures` and `.stats` load without torch or
-scikit-learn: the CLI's help and the report renderers stay fast.
+scikit-learn: the CLI's help and the report renderers stay fast. `finetune` is not re-exported: the package
+attribute of that name is the submodule once imported; import the function from `hfm.shared.eval.finetune`.
 """
 
 from __future__ import annotations
@@ -16,7 +17,6 @@ _EXPORTS = {
     "subsample": "efficiency",
     "as_encoder": "embeddings",
     "embed": "embeddings",
-    "finetune": "finetune",
     "adapt": "finetune",
     "AdaptOptions": "finetune",
     "compare_curves": "efficiency",
@@ -37,6 +37,6 @@ def __getattr__(name: str) -> Any:
     if name not in _EXPORTS:
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
     value = getattr(import_module(f"{__name__}.{_EXPORTS[name]}"), name)
-    # Importing the submodule `finetune` binds the package attribute `finetune` to the module; the function wins.
+    # Cache the name: later lookups skip this hook.
     globals()[name] = value
     return value
