@@ -58,6 +58,7 @@ class TissueConfig:
     subjects: tuple[str, ...] = ("voxelmorph", "niivue")
     slabs: int = 8
     speed_repeats: int = 2
+    baselines: bool = True  # k-means, multi-Otsu, Atropos (off to run only learned models, e.g. label efficiency)
     hd95: bool = True  # off in the quickstart's smoke run: MONAI's HD95 takes ~10 s per 256^3 subject
     atropos: bool = True
     threads: int = 1
@@ -291,7 +292,8 @@ def run_tissue_experiment(work: str | Path, config: TissueConfig | None = None, 
         if method == HFM:
             options["pretrained"] = artifact
         t0 = time.perf_counter()
-        folder = work / "runs" / f"{method.split()[1].lower()}-{method.split()[-1].strip('()')}-maps{maps}-seed{seed}"
+        kind = f"{method.split()[1].lower()}-{method.split()[-1].strip('()')}"
+        folder = work / "runs" / f"{kind}-maps{maps}-seed{seed}-steps{steps}"
         model, _ = train_task(
             SynthSegTask(options), "radiome-synthseg", folder, steps, config.batch_size, config.lr, seed
         )
@@ -319,7 +321,7 @@ def run_tissue_experiment(work: str | Path, config: TissueConfig | None = None, 
             f"radiome tissue: {method} maps={maps} seed={seed} steps={steps} ({train_s:.0f} s): "
             + ", ".join(f"{r.subject} {r.mean_dice:.3f}" for r in rows[-len(subjects) :])
         )
-        if maps == config.label_maps and seed == config.seeds[0] and method in (HFM, UNET):
+        if maps == config.label_maps and config.seeds and seed == config.seeds[0] and method in (HFM, UNET):
             learned_models[method] = model
 
     # 2. the learned methods on the same stream
@@ -331,7 +333,7 @@ def run_tissue_experiment(work: str | Path, config: TissueConfig | None = None, 
     reason = atropos_available() if config.atropos else "Atropos switched off in this configuration"
     if reason:
         notes["atropos"] = reason
-    for subject in subjects:
+    for subject in subjects if config.baselines else []:
         for method, segment in ((KMEANS, "kmeans"), (OTSU, "otsu")):
             t1 = time.perf_counter()
             prediction = cluster_intensities(subject.image, subject.mask, (CSF, GM, WM), segment, 0)
