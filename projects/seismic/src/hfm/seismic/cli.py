@@ -15,7 +15,8 @@ app = typer.Typer(
 
 INTENDED_USE = "Phase picking (P, S) and event detection on 3-component (or vertical-only) seismograms at 100 Hz."
 LIMITS = (
-    "Trained on synthetic local-earthquake records and few real traces; check picks against an analyst on new "
+    "Pretrained on a few thousand real unlabelled windows and fine-tuned on about a hundred NCEDC windows with analyst "
+    "picks (see docs/seismic.md for its scores against PhaseNetLight); check picks against an analyst on new "
     "networks. Teleseismic and ocean-bottom data are outside the training distribution."
 )
 

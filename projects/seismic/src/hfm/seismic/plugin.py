@@ -26,7 +26,15 @@ def _synergy(work_dir, smoke, seed):
 plugin = DomainPlugin(
     name="seismic",
     summary="Earthquake waveforms: ObsPy readers, SeisBench format, phase picking and detection.",
-    readers=("obspy (MSEED, SAC, GSE2, SEISAN, SEGY, ...)", "seisbench", "quakeml picks", "csv picks"),
+    readers=(
+        "obspy (MSEED, SAC, GSE2, SEISAN, SEGY, ...)",
+        "seisbench",
+        "quakeml picks",
+        "csv picks",
+        "nordic s-files (SEISAN)",
+        "phasenet npz",
+        "continuous records",
+    ),
     tasks=("seismic-mae", "seismic-pick"),
     heads=("phase picking (P/S/noise per sample)", "event detection (per sample)"),
     dataset_formats={"seisbench": SeisBenchFormat},
