@@ -62,5 +62,11 @@ def test_missing_data_and_unknown_names_are_one_line_errors(tmp_path, monkeypatc
     monkeypatch.setenv("HFM_DATA", str(tmp_path / "cache"))
     code, _, err = _hfm(["data", "path", NAME], capsys)
     assert code == 1 and "hfm data fetch seismic/peers" in " ".join(err.split())
+    code, out, err = _hfm(["data", "verify", NAME], capsys)
+    assert code == 1 and out == "seismic/peers: 0 of 2 files verified\n"
+    assert (
+        err.splitlines()[0]
+        == f"seismic/peers: not in the mirror nor in the cache {tmp_path / 'cache'}: run `hfm data fetch seismic/peers`"
+    )
     code, _, err = _hfm(["data", "fetch", "seismic/peer"], capsys)
     assert code == 1 and "did you mean seismic/peers" in " ".join(err.split())

@@ -120,9 +120,11 @@ def fetch(name: str, progress: bool = True) -> FetchReport:
 def verify(name: str) -> tuple[int, list[str]]:
     """Checks size and sha256 of every file of `name` where it is read from (mirror, else cache).
 
-    Returns the number of files checked and one line per problem, each naming the file."""
+    Returns the number of files verified and one line per problem, each naming the file."""
     dataset = _dataset(name)
     mirror, cache = mirror_dir(), cache_dir()
+    if status(dataset) == "missing":  # one line, not one per file of a data set that is not here at all
+        return 0, [f"{name}: not in the mirror nor in the cache {cache}: run `hfm data fetch {name}`"]
     problems = []
     for data_file in dataset.files:
         path = mirror / data_file.path if mirror is not None and (mirror / data_file.path).is_file() else None
@@ -133,7 +135,7 @@ def verify(name: str) -> tuple[int, list[str]]:
             problems.append(f"{path}: {path.stat().st_size} bytes, the catalogue says {data_file.size}")
         elif (got := sha256_of(path)) != data_file.sha256:
             problems.append(f"{path}: sha256 {got} is not the catalogue's {data_file.sha256}")
-    return len(dataset.files), problems
+    return len(dataset.files) - len(problems), problems
 
 
 def where(name: str) -> Path:
