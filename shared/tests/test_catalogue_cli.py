@@ -42,6 +42,9 @@ def test_list_path_verify_and_fetch_from_the_mirror(mirror: Path, capsys: pytest
     assert _hfm(["data", "path", NAME], capsys)[:2] == (0, f"{mirror / NAME}\n")
     code, out, _ = _hfm(["data", "verify", NAME], capsys)
     assert (code, out) == (0, "seismic/peers: 2 of 2 files verified\n")
+    code, out, err = _hfm(["data", "verify", "seismic"], capsys)  # a domain: every data set under it
+    assert code == 1 and out.splitlines()[2] == "seismic/peers: 2 of 2 files verified" and len(out.splitlines()) == 6
+    assert "seismic/seisbench-dummy: not in the mirror nor in the cache" in err
     code, out, _ = _hfm(["data", "fetch", "-q", NAME], capsys)
     assert (code, out) == (0, f"seismic/peers: 0 downloaded, 0 cached before, 2 in the mirror -> {mirror / NAME}\n")
 

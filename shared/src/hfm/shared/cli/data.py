@@ -46,28 +46,42 @@ def list_(details: bool = typer.Option(False, "--details", help="Also the DOI an
     console.print(packaged)
 
 
+def _expand(names: list[str]) -> list[str]:
+    """A domain ("seismic") or "all" stands for every data set under it."""
+    from hfm.shared.catalogue import load_catalogue
+
+    known = list(load_catalogue().datasets)
+    expanded = []
+    for name in names:
+        under = known if name == "all" else [k for k in known if k.startswith(name.rstrip("/") + "/")]
+        expanded += under if under and name not in known else [name]
+    return expanded
+
+
 @app.command("fetch")
 def fetch(
-    names: list[str] = typer.Argument(..., help="Data set names from `hfm data list`, e.g. seismic/dfdp-eqcorrscan."),
+    names: list[str] = typer.Argument(
+        ..., help="Data set names from `hfm data list` (e.g. seismic/dfdp-eqcorrscan), a domain (seismic) or all."
+    ),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
 ) -> None:
     """Download what the offline mirror lacks into the cache ($HFM_DATA), verifying every sha256; resumes."""
     from hfm.shared.catalogue.fetch import fetch as fetch_one
 
-    for name in names:
+    for name in _expand(names):
         report = fetch_one(name, progress=not quiet)
         counts = f"{len(report.downloaded)} downloaded, {report.cached} cached before, {report.in_mirror} in the mirror"
         typer.echo(f"{name}: {counts} -> {report.location}")
 
 
 @app.command("verify")
-def verify(names: list[str] = typer.Argument(..., help="Data set names from `hfm data list`.")) -> None:
+def verify(names: list[str] = typer.Argument(..., help="Data set names (`hfm data list`), a domain, or all.")) -> None:
     """Check size and sha256 of every file where it is read from; exit 1 naming each file that differs."""
     from hfm.shared.catalogue import load_catalogue
     from hfm.shared.catalogue.fetch import verify as verify_one
 
     failed = []
-    for name in names:
+    for name in _expand(names):
         verified, problems = verify_one(name)
         for problem in problems:
             typer.echo(problem, err=True)
