@@ -36,3 +36,30 @@ def test_atlas_refuses_nan_embeddings_and_unknown_label(tmp_path):
         build_atlas(np.full((5, 3), np.nan), obs, tmp_path)
     with pytest.raises(HFMError, match="label column 'taxon'"):
         build_atlas(np.zeros((5, 3)), obs, tmp_path, label_key="taxon")
+
+
+def test_atlas_names_observations_by_sample_key(tmp_path):
+    rng = np.random.default_rng(1)
+    obs = pd.DataFrame({"key": [f"trace-{i:02d}" for i in range(30)], "taxon": np.repeat(["a", "b", "c"], 10)})
+    result = build_atlas(rng.normal(size=(30, 8)), obs, tmp_path, name="keys", seed=0)
+    assert list(ad.read_h5ad(result.h5ad).obs_names[:3]) == ["trace-00", "trace-01", "trace-02"]
+
+
+def test_a_format_without_embed_hook_is_embedded_through_its_reader(tmp_path):
+    from hfm.shared.arraystore import FORMAT_NAME, ArrayStoreWriter
+    from hfm.shared.artifacts import ModelCard, export_model
+    from hfm.shared.contracts import Sample
+    from hfm.shared.models.registry import create_model
+    from hfm.synergy.embedding import embed_through_format
+
+    writer = ArrayStoreWriter()
+    writer.open(tmp_path / "data")
+    rng = np.random.default_rng(0)
+    for i in (3, 1, 2):
+        writer.write(f"s{i}", Sample(arrays={"x": rng.normal(size=(1, 64)).astype(np.float32)}, attrs={"site": i}))
+    writer.close()
+    encoder = create_model("series-encoder-tiny", channels=1, patch_len=16)
+    model = export_model(encoder, tmp_path / "model", {}, ModelCard(name="e", intended_use="t", limitations="t"))
+    embeddings, table = embed_through_format(tmp_path / "data", FORMAT_NAME, "x", model)
+    assert embeddings.shape == (3, encoder.width)
+    assert list(table["key"]) == ["s1", "s2", "s3"] and list(table["site"]) == [1, 2, 3]

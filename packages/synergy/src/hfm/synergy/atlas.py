@@ -60,7 +60,11 @@ def build_atlas(
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     obs = obs.reset_index(drop=True).copy()
-    obs.index = obs.index.astype(str)
+    # Name each observation by its sample key, so a cell of the atlas can be traced back to its file.
+    if "key" in obs.columns and obs["key"].astype(str).is_unique:
+        obs.index = pd.Index(obs["key"].astype(str))
+    else:
+        obs.index = obs.index.astype(str)
     for column in obs.columns:  # h5ad stores strings and numbers; anything else becomes its text
         if obs[column].dtype == object:
             obs[column] = obs[column].astype(str)
