@@ -46,7 +46,12 @@ def test_list_path_verify_and_fetch_from_the_mirror(mirror: Path, capsys: pytest
     assert code == 1 and out.splitlines()[2] == "seismic/peers: 2 of 2 files verified" and len(out.splitlines()) == 6
     assert "seismic/seisbench-dummy: not in the mirror nor in the cache" in err
     code, out, _ = _hfm(["data", "fetch", "-q", NAME], capsys)
-    assert (code, out) == (0, f"seismic/peers: 0 downloaded, 0 cached before, 2 in the mirror -> {mirror / NAME}\n")
+    assert code == 0 and out.splitlines() == [
+        f"seismic/peers: 0 downloaded, 0 cached before, 2 in the mirror -> {mirror / NAME}",
+        "  licence: GPL-3.0-only (citation: hfm data list --details)",
+    ]
+    code, out, _ = _hfm(["data", "list", "--details"], capsys)
+    assert "Woollam" in out and "10.1785/0220210324" in out
 
 
 def test_verify_names_a_damaged_file_and_fails(mirror: Path, capsys: pytest.CaptureFixture) -> None:

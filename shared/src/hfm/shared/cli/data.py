@@ -23,7 +23,7 @@ def _size(n: int) -> str:
 
 
 @app.command("list")
-def list_(details: bool = typer.Option(False, "--details", help="Also the DOI and what each is used for.")) -> None:
+def list_(details: bool = typer.Option(False, "--details", help="Also citation and use of each.")) -> None:
     """Every catalogued data set with its size, licence and where it is here (mirror, cache, missing)."""
     from hfm.shared.catalogue import cache_dir, load_catalogue, mirror_dir
     from hfm.shared.catalogue.fetch import status
@@ -31,11 +31,12 @@ def list_(details: bool = typer.Option(False, "--details", help="Also the DOI an
     catalogue = load_catalogue()
     console = Console(width=200)
     table = Table(title=f"data sets (mirror: {mirror_dir() or 'none'}; cache: {cache_dir()})")
-    for column in ("name", "files", "size", "licence", "here", *(("doi", "use") if details else ())):
+    for column in ("name", "files", "size", "licence", "here", *(("citation", "use") if details else ())):
         table.add_column(column)
     for dataset in catalogue.datasets.values():
         row = [dataset.name, str(len(dataset.files)), _size(dataset.size), dataset.licence, status(dataset)]
-        table.add_row(*row, *((dataset.doi or "", dataset.use) if details else ()))
+        cite = dataset.citation + (f" doi:{dataset.doi}" if dataset.doi else "")
+        table.add_row(*row, *((cite, dataset.use) if details else ()))
     console.print(table)
     packaged = Table(title="data shipped in packages (installed, never fetched)")
     for column in ("name", "install", "licence", "here"):
@@ -66,12 +67,14 @@ def fetch(
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
 ) -> None:
     """Download what the offline mirror lacks into the cache ($HFM_DATA), verifying every sha256; resumes."""
+    from hfm.shared.catalogue import load_catalogue
     from hfm.shared.catalogue.fetch import fetch as fetch_one
 
     for name in _expand(names):
         report = fetch_one(name, progress=not quiet)
         counts = f"{len(report.downloaded)} downloaded, {report.cached} cached before, {report.in_mirror} in the mirror"
         typer.echo(f"{name}: {counts} -> {report.location}")
+        typer.echo(f"  licence: {load_catalogue().datasets[name].licence} (citation: hfm data list --details)")
 
 
 @app.command("verify")
