@@ -149,9 +149,16 @@ class Corpus:
         return self.table["taxon"].to_numpy()[rows].astype(str)
 
 
-def _measure(objects: PlanktonObjects, source: str, canvas: int, seen: dict[str, str]):
+def _first_per_class(table: pd.DataFrame, limit: int | None) -> list[int]:
+    """Row numbers to read: all, or the first `limit` of each taxon (unlabelled rows count as one class)."""
+    if limit is None:
+        return list(range(len(table)))
+    return sorted(table.groupby(table["taxon"].fillna(""), sort=False).head(limit).index.tolist())
+
+
+def _measure(objects: PlanktonObjects, source: str, canvas: int, seen: dict[str, str], limit: int | None = None):
     records, canvases, morphology, quarantined = [], [], [], []
-    for row in range(len(objects)):
+    for row in _first_per_class(objects.table, limit):
         record = objects.table.iloc[row].to_dict()
         key = str(record["object_id"])
         try:
@@ -192,9 +199,10 @@ def _measure(objects: PlanktonObjects, source: str, canvas: int, seen: dict[str,
     return records, canvases, morphology, quarantined
 
 
-def _load_source(source: str, canvas: int, cache_dir: Path | None):
+def _load_source(source: str, canvas: int, cache_dir: Path | None, limit: int | None = None):
     """One source measured (records, canvases, morphology, quarantine), from the cache when it is there."""
-    cache = cache_dir / f"plankton-{source}-{canvas}-v{_CACHE_VERSION}" if cache_dir is not None else None
+    name = f"plankton-{source}-{canvas}-v{_CACHE_VERSION}" + (f"-first{limit}" if limit is not None else "")
+    cache = cache_dir / name if cache_dir is not None else None
     if cache is not None and (cache / "arrays.npz").is_file():
         arrays = np.load(cache / "arrays.npz")
         table = pd.read_csv(
@@ -207,7 +215,7 @@ def _load_source(source: str, canvas: int, cache_dir: Path | None):
             list(arrays["morphology"]),
             quarantine.to_dict("records"),
         )
-    records, canvases, morphology, quarantined = _measure(read_corpus_source(source), source, canvas, {})
+    records, canvases, morphology, quarantined = _measure(read_corpus_source(source), source, canvas, {}, limit)
     if cache is not None and records:
         cache.mkdir(parents=True, exist_ok=True)
         np.savez_compressed(cache / "arrays.npz", canvases=np.stack(canvases), morphology=np.stack(morphology))
@@ -216,16 +224,24 @@ def _load_source(source: str, canvas: int, cache_dir: Path | None):
     return records, canvases, morphology, quarantined
 
 
-def build_corpus(sources: Sequence[str] = SOURCES, canvas: int = 64, cache_dir: str | Path | None = None) -> Corpus:
+def build_corpus(
+    sources: Sequence[str] = SOURCES,
+    canvas: int = 64,
+    cache_dir: str | Path | None = None,
+    limit_per_class: int | None = None,
+) -> Corpus:
     """Read, decode and measure every object of `sources` (each cached in `cache_dir` by source and canvas).
 
+    `limit_per_class` reads only the first objects of each class of each source (the quickstart's smoke form).
     An image whose pixels an earlier source already holds is quarantined as `duplicate` (content hash).
     """
     records, canvases, morphology, quarantined, skipped = [], [], [], [], {}
     seen: dict[str, str] = {}
     for source in sources:
         try:
-            r, c, m, q = _load_source(source, canvas, Path(cache_dir) if cache_dir is not None else None)
+            r, c, m, q = _load_source(
+                source, canvas, Path(cache_dir) if cache_dir is not None else None, limit_per_class
+            )
         except DataUnavailable as error:
             skipped[source] = str(error)
             continue

@@ -1,0 +1,227 @@
+"""The multi-instrument study behind the plankton benchmarks: one corpus, two pretrained encoders, five evaluations.
+
+Pretraining never sees an evaluation's test images: each evaluation uses an encoder pretrained on the other
+sources only (leave-dataset-out, stricter than leaving out the test fold, and one pretraining instead of 25):
+
+| encoder | pretrained on (unlabelled) | evaluated on |
+|---|---|---|
+| `without-bering-sea` | WHOI wiki + IFCB bins + FlowCam | Bering Sea (CV, label efficiency, annotation assist) |
+| `without-flowcam-whoi` | Bering Sea + IFCB bins | FlowCam (so cross-instrument by construction), WHOI few-shot |
+
+Heads and baselines are fitted per fold on the same repeated stratified splits (`hfm.plankton.evaluation`). The
+scratch CNN (same network, augmentation and step count as pretraining, labels only) costs a training per fold, so
+it runs on the first repeat (5 folds) and is compared there.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from threadpoolctl import threadpool_limits
+
+from hfm.plankton.assist import count_decisions
+from hfm.plankton.baselines import morphology_forest, pixel_features, pixel_logistic
+from hfm.plankton.corpus import Corpus, build_corpus
+from hfm.plankton.encoder import EncoderConfig, encode, predict_scratch_cnn, pretrain_encoder, train_scratch_cnn
+from hfm.plankton.evaluation import (
+    CVResult,
+    cross_validate,
+    fitted_predict,
+    hybrid_predict,
+    leave_one_out_knn,
+    linear_head,
+    splits,
+)
+
+HFM_LINEAR = "hfm encoder + linear head"
+HFM_HYBRID = "hfm hybrid head (embeddings + morphology)"
+PIXELS = "pixels + logistic regression"
+MORPHOLOGY = "morphology + random forest"
+SCRATCH = "small CNN from scratch"
+BASELINES = (PIXELS, MORPHOLOGY, SCRATCH)
+
+PRETRAIN_SETS = {
+    "without-bering-sea": ("whoi-wiki", "ifcb-bins", "flowcam"),
+    "without-flowcam-whoi": ("bering-sea", "ifcb-bins"),
+}
+EVALUATION_ENCODER = {"bering-sea": "without-bering-sea", "flowcam": "without-flowcam-whoi"}
+
+
+@dataclass(frozen=True)
+class StudyConfig:
+    encoder: EncoderConfig = field(default_factory=lambda: EncoderConfig(width=16, steps=300, batch=64))
+    scratch_steps: int = 300  # the pretraining's step count
+    scratch_batch: int = 32
+    repeats: int = 5
+    folds: int = 5
+    seed: int = 0
+    fractions: tuple[float, ...] = (0.1, 0.25, 1.0)
+
+
+@dataclass
+class Study:
+    config: StudyConfig
+    corpus: Corpus
+    embeddings: dict[str, np.ndarray]  # pretraining set -> (N, dim) features of every corpus row
+    pretrain_logs: dict[str, dict[str, Any]]
+    scratch_predictions: dict[tuple[str, int, float], np.ndarray]  # (source, split, fraction) -> test predictions
+    cache: Path  # embeddings and scratch-CNN predictions, keyed by everything they depend on
+
+
+_STUDIES: dict[tuple, Study] = {}
+_LOGGED = ("images", "seconds", "loss_first", "loss_last")
+
+
+def _single_thread() -> None:
+    torch.set_num_threads(1)  # small convolutions: more threads only contend on a shared CPU
+    threadpool_limits(1)
+
+
+def load_study(config: StudyConfig | None = None, cache_dir: str | Path = "benchmarks/plankton/cache") -> Study:
+    """The corpus and both encoders' embeddings: pretrained once per process; embeddings cached on disk by config."""
+    config = config or StudyConfig()
+    key = (str(Path(cache_dir).resolve()), repr(config))
+    if key in _STUDIES:
+        return _STUDIES[key]
+    _single_thread()
+    cache = Path(cache_dir)
+    corpus = build_corpus(canvas=config.encoder.canvas, cache_dir=cache)
+    embeddings, logs = {}, {}
+    for name in PRETRAIN_SETS:
+        embeddings[name], logs[name] = pretrained_embeddings(corpus, name, config.encoder, cache)
+    study = Study(config, corpus, embeddings, logs, {}, cache)
+    _STUDIES[key] = study
+    return study
+
+
+def pretrained_embeddings(
+    corpus: Corpus, name: str, config: EncoderConfig, cache: Path
+) -> tuple[np.ndarray, dict[str, float]]:
+    """Features of every corpus row from the encoder pretrained on the sources of `PRETRAIN_SETS[name]` (cached)."""
+    sources = PRETRAIN_SETS[name]
+    stamp = hashlib.sha256(repr((config, sources, len(corpus.table))).encode()).hexdigest()[:12]
+    path = cache / f"embeddings-{name}-{stamp}.npz"
+    if path.is_file():
+        saved = np.load(path, allow_pickle=False)
+        return saved["features"], {k: float(saved[k]) for k in _LOGGED}
+    _single_thread()
+    rows = np.flatnonzero(corpus.table["source"].isin(sources).to_numpy())
+    encoder, log = pretrain_encoder(corpus.canvases[rows], config)
+    features = encode(encoder, corpus.canvases)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    np.savez(path, features=features, **{k: log[k] for k in _LOGGED})
+    return features, {k: float(log[k]) for k in _LOGGED}
+
+
+def _scratch_method(study: Study, source: str, canvases: np.ndarray, labels: np.ndarray, fraction: float = 1.0):
+    config = study.config
+
+    def method(train: np.ndarray, test: np.ndarray, fold: int) -> np.ndarray:
+        key = (source, fold, fraction)
+        stamp = hashlib.sha256(repr((config, key, train.tolist(), test.tolist())).encode()).hexdigest()[:12]
+        path = study.cache / f"scratch-{source}-{fold}-{fraction}-{stamp}.npy"
+        if key not in study.scratch_predictions and path.is_file():
+            study.scratch_predictions[key] = np.load(path, allow_pickle=False)
+        if key not in study.scratch_predictions:
+            model = train_scratch_cnn(
+                canvases[train], labels[train], config.scratch_steps, config.encoder.width, config.scratch_batch, fold
+            )
+            study.scratch_predictions[key] = predict_scratch_cnn(model, canvases[test]).astype(str)
+            np.save(path, study.scratch_predictions[key])
+        return study.scratch_predictions[key]
+
+    return method
+
+
+def evaluate_source(study: Study, source: str, scratch: bool = True) -> CVResult:
+    """Repeated stratified CV on one labelled source: both hfm heads against every baseline, same folds."""
+    _single_thread()
+    corpus, config = study.corpus, study.config
+    rows = corpus.select(source)
+    labels = corpus.labels(rows)
+    features = study.embeddings[EVALUATION_ENCODER[source]][rows]
+    morphology = corpus.morphology[rows]
+    canvases = corpus.canvases[rows]
+    pixels = np.stack([pixel_features(c) for c in canvases])
+    methods = {
+        HFM_LINEAR: fitted_predict(lambda: linear_head(config.seed), features, labels),
+        HFM_HYBRID: hybrid_predict(features, morphology, labels, config.seed),
+        PIXELS: fitted_predict(lambda: pixel_logistic(config.seed), pixels, labels),
+        MORPHOLOGY: fitted_predict(lambda: morphology_forest(config.seed), morphology, labels),
+    }
+    if scratch:
+        methods[SCRATCH] = _scratch_method(study, source, canvases, labels)
+    return cross_validate(labels, methods, config.repeats, config.folds, config.seed, first_repeat_only={SCRATCH})
+
+
+def _subsample(train: np.ndarray, labels: np.ndarray, fraction: float, seed: int) -> np.ndarray:
+    """A stratified `fraction` of the training rows, at least two per class."""
+    if fraction >= 1.0:
+        return train
+    rng = np.random.default_rng(seed)
+    keep = []
+    for c in np.unique(labels[train]):
+        members = train[labels[train] == c]
+        keep.extend(rng.choice(members, max(2, round(fraction * len(members))), replace=False))
+    return np.sort(np.asarray(keep))
+
+
+def label_efficiency(study: Study, source: str = "bering-sea") -> dict[str, Any]:
+    """macro-F1 of the frozen encoder + linear head and of the scratch CNN at each label fraction.
+
+    The first repeat's 5 folds give 5 seeds: at each fraction both methods train on the same stratified subset of
+    the training fold and are scored on the full test fold.
+    """
+    from sklearn.metrics import f1_score
+
+    _single_thread()
+    corpus, config = study.corpus, study.config
+    rows = corpus.select(source)
+    labels = corpus.labels(rows)
+    features = study.embeddings[EVALUATION_ENCODER[source]][rows]
+    canvases = corpus.canvases[rows]
+    folds = splits(labels, config.repeats, config.folds, config.seed)[: config.folds]
+    out: dict[str, Any] = {"fractions": list(config.fractions), "n_train": [], "hfm": {}, "scratch": {}}
+    for fraction in config.fractions:
+        hfm_scores, scratch_scores, sizes = [], [], []
+        for fold, (train, test) in enumerate(folds):
+            subset = _subsample(train, labels, fraction, seed=fold)
+            sizes.append(len(subset))
+            head = linear_head(config.seed).fit(features[subset], labels[subset])
+            hfm_scores.append(float(f1_score(labels[test], head.predict(features[test]), average="macro")))
+            predicted = _scratch_method(study, source, canvases, labels, fraction)(subset, test, fold)
+            scratch_scores.append(float(f1_score(labels[test], predicted, average="macro")))
+        out["hfm"][fraction], out["scratch"][fraction] = hfm_scores, scratch_scores
+        out["n_train"].append(int(np.mean(sizes)))
+    out["n_test"] = round(np.mean([len(t) for _, t in folds]))
+    return out
+
+
+def few_shot(study: Study, source: str = "whoi-wiki") -> dict[str, np.ndarray]:
+    """Leave-one-out 1-NN on the few-shot set: 1/0 per image for hfm embeddings, pixels and morphology."""
+    corpus = study.corpus
+    rows = corpus.select(source)
+    labels = corpus.labels(rows)
+    _, inverse, counts = np.unique(labels, return_inverse=True, return_counts=True)
+    rows, labels = rows[counts[inverse] >= 2], labels[counts[inverse] >= 2]
+    return {
+        "labels": labels,
+        HFM_LINEAR: leave_one_out_knn(study.embeddings["without-flowcam-whoi"][rows], labels),
+        PIXELS: leave_one_out_knn(np.stack([pixel_features(c) for c in corpus.canvases[rows]]), labels),
+        MORPHOLOGY: leave_one_out_knn(corpus.morphology[rows], labels, metric="euclidean"),
+    }
+
+
+def annotation_assist(study: Study, source: str = "bering-sea", target: float = 0.9) -> dict[str, Any]:
+    """Decisions to reach `target` accuracy: bulk validation of k-means clusters (k = sqrt(n)) vs one by one."""
+    rows = study.corpus.select(source)
+    labels = study.corpus.labels(rows)
+    k = round(math.sqrt(len(rows)))
+    result = count_decisions(study.embeddings[EVALUATION_ENCODER[source]][rows], labels, target=target, n_clusters=k)
+    return {**result.as_dict(), "n": len(rows)}
