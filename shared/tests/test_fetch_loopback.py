@@ -27,7 +27,7 @@ class Server:
     the connection halfway through the first GET of chosen paths."""
 
     def __init__(self, root: Path) -> None:
-        self.root, self.requests, self.drop_once = root, [], set()
+        self.root, self.requests, self.drop_once, self.drop_always = root, [], set(), set()
         server = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -51,9 +51,9 @@ class Server:
                     self.send_response(200)
                 self.send_header("Content-Length", str(len(body) - start))
                 self.end_headers()
-                if relative in server.drop_once:
+                if relative in server.drop_once | server.drop_always:
                     server.drop_once.discard(relative)
-                    self.wfile.write(body[start : start + len(body) // 2])
+                    self.wfile.write(body[start : start + (len(body) - start) // 2])
                     self.wfile.flush()
                     self.connection.shutdown(socket.SHUT_RDWR)  # the client sees a broken, short body
                     self.close_connection = True
@@ -146,6 +146,20 @@ def test_a_dropped_connection_is_resumed_with_a_range_request(served) -> None:
     resumed_at = int(asked[1].removeprefix("bytes=").rstrip("-"))
     assert 0 < resumed_at <= size // 2  # only the missing tail was asked for
     assert verify(NAME) == (2, [])
+
+
+def test_a_fetch_that_keeps_failing_is_resumed_by_the_next_one(served) -> None:
+    server, cache = served
+    server.drop_always.add(WEIGHTS)
+    part = cache / (WEIGHTS + ".part")
+    with pytest.raises(DataUnavailable, match=r"pt\.v2: the connection to 127\.0\.0\.1:\d+ dropped 3 times; \d+ bytes"):
+        fetch(NAME, progress=False)
+    kept = part.stat().st_size
+    assert 0 < kept < (server.root / WEIGHTS).stat().st_size and not (cache / WEIGHTS).exists()
+    server.drop_always.clear()
+    assert fetch(NAME, progress=False).downloaded == [WEIGHTS]
+    assert [h for p, h in server.requests if p == WEIGHTS][-1] == f"bytes={kept}-"
+    assert verify(NAME) == (2, []) and not part.exists()
 
 
 def test_the_mirror_is_preferred_and_nothing_is_downloaded(served, tmp_path: Path, monkeypatch) -> None:

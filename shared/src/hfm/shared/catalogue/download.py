@@ -87,15 +87,17 @@ class ResumableDownload:
         if check_only:  # pooch asks whether the URL exists (Pooch.is_available)
             return requests.head(url, allow_redirects=True, timeout=TIMEOUT_S).ok
         self.part.parent.mkdir(parents=True, exist_ok=True)
-        last_error: Exception | None = None
         for _ in range(self.attempts):
+            before = self._have()
             try:
                 self._transfer(url)
                 break
             except (requests.ConnectionError, requests.exceptions.ChunkedEncodingError, requests.Timeout) as error:
+                if self._have() == before:  # nothing arrived: offline, say so at once instead of retrying
+                    raise self._failure(url, error, dropped=False) from None
                 last_error = error
         else:
-            raise self._failure(url, last_error)
+            raise self._failure(url, last_error, dropped=True) from None
         got = sha256_of(self.part)
         if got != self.sha256 and is_lfs_pointer(self.part) and (media := lfs_media_url(url)):
             self.part.unlink()  # the repository keeps this file in Git LFS: fetch the content, not its pointer
@@ -125,13 +127,12 @@ class ResumableDownload:
                     out.write(chunk)
                     self.advance(len(chunk))
 
-    def _failure(self, url: str, error: Exception | None) -> DownloadFailed:
+    def _have(self) -> int:
+        return self.part.stat().st_size if self.part.exists() else 0
+
+    def _failure(self, url: str, error: Exception, dropped: bool) -> DownloadFailed:
         host = urlsplit(url).netloc
-        have = self.part.stat().st_size if self.part.exists() else 0
-        if have:
-            return DownloadFailed(
-                f"{self.relative}: the connection to {host} dropped {self.attempts} times "
-                f"({have} bytes kept in {self.part}); run the fetch again to resume"
-            )
-        reason = type(error).__name__ if error else "no answer"
-        return DownloadFailed(f"{self.relative}: cannot reach {host} ({reason}; no network?)")
+        kept = f"; {self._have()} bytes kept in {self.part}, the next fetch resumes" if self._have() else ""
+        if dropped:
+            return DownloadFailed(f"{self.relative}: the connection to {host} dropped {self.attempts} times{kept}")
+        return DownloadFailed(f"{self.relative}: cannot reach {host} ({type(error).__name__}; no network?){kept}")
