@@ -51,17 +51,23 @@ def test_blank_figure_is_refused():
         extract_plotted_image(np.ones((480, 640, 3), np.float32), "blank.png")
 
 
-def test_whoi_wiki_reader_keeps_unlabelled_images(tmp_path):
+def test_whoi_wiki_reader_keeps_unlabelled_and_flags_conflicting_labels(tmp_path):
     (tmp_path / "images").mkdir()
-    for name in ("IFCB5_2017_1_00001.jpg", "IFCB5_2017_1_00002.jpg", "D2013_IFCB014_00003.jpg"):
+    names = ["IFCB5_2017_1_00001.jpg", "IFCB5_2017_1_00002.jpg", "D2013_IFCB014_00003.jpg", "IFCB1_2009_1_00004.jpg"]
+    for name in names:
         Image.fromarray(np.full((8, 12), 120, np.uint8)).save(tmp_path / "images" / name)
     pd.DataFrame(
-        {"file": ["IFCB5_2017_1_00001.jpg", "D2013_IFCB014_00003.jpg"], "group": ["Diatoms", "Ciliates"]}
-        | {"class": ["Chaetoceros", "Mesodinium"]}
+        {
+            "file": [names[0], names[2], names[3], names[3], names[0]],
+            "group": ["Diatoms", "Ciliates", "Diatoms", "Diatoms", "Diatoms"],
+            # trailing blanks as in the wiki's table; the last file is given two different classes
+            "class": ["Chaetoceros", "Mesodinium", "Thalassiosira", "Thalassiosira rotula", "Chaetoceros   "],
+        }
     ).to_csv(tmp_path / "labels.csv", index=False)
     table = read_whoi_wiki(tmp_path).table
-    assert list(table["taxon"]) == ["Mesodinium", "Chaetoceros", None]
-    assert list(table["annotation_status"]) == ["validated", "validated", "unclassified"]
+    assert list(table["taxon"]) == ["Mesodinium", None, "Chaetoceros", None]
+    assert list(table["annotation_status"]) == ["validated", "dubious", "validated", "unclassified"]
+    assert table.at[1, "label_conflict"] == "Thalassiosira | Thalassiosira rotula"
     assert set(table["instrument"]) == {"IFCB"} and table.at[0, "group"] == "Ciliates"
 
 

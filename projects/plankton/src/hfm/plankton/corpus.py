@@ -40,6 +40,7 @@ IFCB_NOMINAL_UM_PER_PX = 1.0 / 3.4
 SIZE_TRAITS = ("area", "esd", "major", "minor", "perimeter")
 _QUARANTINE_COLUMNS = ["object_id", "source", "code", "reason"]
 _CACHE_VERSION = 2
+_SOURCE_REVISION = {"whoi-wiki": 1}  # bumped when one source's reader changes, so only its cache is rebuilt
 
 
 def read_whoi_wiki(root: str | Path) -> PlanktonObjects:
@@ -52,21 +53,25 @@ def read_whoi_wiki(root: str | Path) -> PlanktonObjects:
     missing = {"file", "group", "class"} - set(labels.columns)
     if missing:
         raise HFMError(f"{labels_path}: missing column(s) {', '.join(sorted(missing))}")
-    by_file = labels.drop_duplicates("file").set_index("file")
-    images = sorted(p.name for p in (root / "images").iterdir() if p.is_file())
+    # The wiki's table writes some classes with trailing blanks and gives a few files two different classes: names
+    # are stripped, and a file with conflicting classes keeps its image but no taxon (status "dubious").
+    labels = labels.assign(**{c: labels[c].str.strip() for c in ("file", "group", "class")})
+    classes = labels.groupby("file")["class"].agg(lambda v: sorted(set(v)))
+    groups = labels.groupby("file")["group"].first()
     rows = []
-    for name in images:
-        labelled = name in by_file.index
+    for name in sorted(p.name for p in (root / "images").iterdir() if p.is_file()):
+        found = classes.get(name, [])
         rows.append(
             {
                 "object_id": Path(name).stem,
                 "image_path": name,
                 "instrument": "IFCB",
                 "pixel_size_um": IFCB_NOMINAL_UM_PER_PX,
-                "taxon": by_file.at[name, "class"] if labelled else None,
-                "annotation_status": "validated" if labelled else "unclassified",
+                "taxon": found[0] if len(found) == 1 else None,
+                "annotation_status": "validated" if len(found) == 1 else "dubious" if found else "unclassified",
                 "sample_id": Path(name).stem.rsplit("_", 1)[0],
-                "group": by_file.at[name, "group"] if labelled else None,
+                "group": groups.get(name),
+                "label_conflict": " | ".join(found) if len(found) > 1 else None,
             }
         )
     return PlanktonObjects(pd.DataFrame(rows), FolderStore(root / "images"), root)
@@ -181,6 +186,7 @@ def _measure(objects: PlanktonObjects, source: str, canvas: int, seen: dict[str,
                 **{k: record[k] for k in ("object_id", "image_path", "instrument", "taxon", "annotation_status")},
                 "sample_id": record.get("sample_id"),
                 "group": record.get("group"),
+                "label_conflict": record.get("label_conflict"),
                 "source": source,
                 "pixel_size_um": float(pixel) if known else math.nan,
                 "pixel_size_basis": ("IFCB nominal" if record["instrument"] == "IFCB" else "source")
@@ -201,7 +207,8 @@ def _measure(objects: PlanktonObjects, source: str, canvas: int, seen: dict[str,
 
 def _load_source(source: str, canvas: int, cache_dir: Path | None, limit: int | None = None):
     """One source measured (records, canvases, morphology, quarantine), from the cache when it is there."""
-    name = f"plankton-{source}-{canvas}-v{_CACHE_VERSION}" + (f"-first{limit}" if limit is not None else "")
+    version = _CACHE_VERSION + _SOURCE_REVISION.get(source, 0)
+    name = f"plankton-{source}-{canvas}-v{version}" + (f"-first{limit}" if limit is not None else "")
     cache = cache_dir / name if cache_dir is not None else None
     if cache is not None and (cache / "arrays.npz").is_file():
         arrays = np.load(cache / "arrays.npz")
