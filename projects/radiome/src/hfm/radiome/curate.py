@@ -18,8 +18,10 @@ from hfm.radiome.preprocess import normalize, resample
 from hfm.radiome.volume import affine_problem, read_nifti
 from hfm.shared.cards import Creator, DatasetCard, ProvenanceStep, card_from_curation, package_versions
 from hfm.shared.contracts import ArraySpec, Sample, SampleContract, Violation
-from hfm.shared.curation import CurationItem, CurationSummary, curate
+from hfm.shared.curation import CurationItem, CurationSummary, curate, rejected_item
 from hfm.shared.errors import InvalidInput
+from hfm.shared.safety.inputs import list_inputs
+from hfm.shared.safety.paths import inside
 
 _AFFINE_TOLERANCE_MM = 1e-3
 
@@ -65,6 +67,9 @@ def check_case(
     nan = int(np.isnan(image).sum())
     if nan:
         found.append(Violation(field="image", code="nan", reason=f"{nan} NaN voxels of {image.size}"))
+    inf = int(np.isinf(image).sum())
+    if inf:  # resampling would smear it over the volume and normalisation turn the image to zeros
+        found.append(Violation(field="image", code="inf", reason=f"{inf} infinite voxels of {image.size}"))
     finite = image[np.isfinite(image)]
     if finite.size == 0 or float(finite.max()) == float(finite.min()):
         value = float(finite.min()) if finite.size else float("nan")
@@ -103,6 +108,10 @@ def load_curated_case(case: RawCase, info: DatasetJson, target_spacing: tuple[fl
     missing = [str(p) for p in case.images if not p.exists()]
     if missing:
         raise InvalidInput(f"missing channel file(s) {', '.join(missing)}", field="image", code="missing")
+    for path in [*case.images, *([case.label] if case.label is not None else [])]:
+        if not inside(path.parent.parent, path):  # imagesTr/x.nii.gz -> the raw dataset folder
+            reason = f"{path.name} is a symlink leading outside the dataset folder"
+            raise InvalidInput(reason, field="image", code="symlink_escape")
     volumes = [read_nifti(p, modality=info.modality()) for p in case.images]
     shapes = {v.shape for v in volumes}
     if len(shapes) > 1:
@@ -126,6 +135,25 @@ def load_curated_case(case: RawCase, info: DatasetJson, target_spacing: tuple[fl
     return Sample(arrays=arrays, attrs={"affine": new_affine.ravel().tolist(), "split": case.split})
 
 
+def _stray_files(raw_root: Path, cases: list[RawCase], file_ending: str) -> list[CurationItem]:
+    """Files of the layout's folders that no case uses: inputs too, quarantined with why (never silently skipped)."""
+    used = {p for case in cases for p in (*case.images, case.label) if p is not None}
+    stray = []
+    for folder in ("imagesTr", "imagesTs", "labelsTr"):
+        if not (raw_root / folder).is_dir():
+            continue
+        for entry in list_inputs(raw_root / folder):
+            if entry.path in used:  # a case file, symlink or not: its case says why it fails
+                continue
+            code, reason = entry.code, entry.reason
+            if code is None and not entry.path.name.endswith(file_ending):
+                code, reason = "unsupported_format", f"not a {file_ending} file, the dataset.json file_ending"
+            elif code is None:
+                code, reason = "orphan", f"no case of imagesTr/imagesTs uses this {folder} file"
+            stray.append(rejected_item(f"{folder}/{entry.path.name}", entry.path, code, reason))
+    return stray
+
+
 def curate_nnunet(
     raw_root: str | Path,
     out_dir: str | Path,
@@ -143,19 +171,30 @@ def curate_nnunet(
     cases = list_cases(raw_root)
     spacing = tuple(float(s) for s in target_spacing)
 
+    stray = _stray_files(raw_root, cases, info.file_ending)
+
     def items() -> Iterator[CurationItem]:
         for case in cases:
             sources = [*case.images, *([case.label] if case.label is not None else [])]
             yield CurationItem(
                 key=case.key, sources=sources, load=lambda case=case: load_curated_case(case, info, spacing)
             )  # type: ignore[misc]
+        yield from stray
 
     contract = volume_contract(len(info.channel_names), max(info.label_values()))
     extra = {
         k: v for k, v in info.model_dump().items() if k not in ("channel_names", "labels", "numTraining", "file_ending")
     }
     writer = NnunetRawWriter(info.channel_names, info.labels, file_ending=".nii.gz", **extra)
-    summary = curate(items(), out_dir, contract, writer, show_progress=show_progress, total=len(cases))
+    summary = curate(
+        items(),
+        out_dir,
+        contract,
+        writer,
+        show_progress=show_progress,
+        total=len(cases) + len(stray),
+        detect_duplicates=True,
+    )
     sources = [p for case in cases for p in (*case.images, case.label) if p is not None and p.exists()]
     card = card_from_curation(
         out_dir,

@@ -14,6 +14,7 @@ import nibabel as nib
 import numpy as np
 
 from hfm.shared.errors import HFMError, InvalidInput
+from hfm.shared.safety.headers import check_nifti_header
 
 NIFTI_SUFFIXES = (".nii", ".nii.gz")
 # LPS (DICOM patient coordinates) -> RAS (NIfTI world coordinates): flip the first two axes.
@@ -65,12 +66,25 @@ def to_ras(image: nib.spatialimages.SpatialImage) -> nib.Nifti1Image:
     return nib.as_closest_canonical(image)
 
 
+# Spatial units NIfTI allows besides mm, as millimetres per unit: the affine is brought to mm.
+_MM_PER_UNIT = {"meter": 1000.0, "micron": 0.001}
+
+
 def read_nifti(path: str | Path, modality: str = "MR", reorient: bool = True) -> Volume:
     path = Path(path)
+    # The header's dims against the file size and the budget, before nibabel decompresses a byte of data.
+    if path.is_file() and path.name.lower().endswith(NIFTI_SUFFIXES):
+        check_nifti_header(path, working_itemsize=4)
     try:
         image = nib.load(str(path))
     except Exception as error:
         raise InvalidInput(f"{path}: not a readable NIfTI file ({error})") from error
+    unit = image.header.get_xyzt_units()[0] if hasattr(image.header, "get_xyzt_units") else "mm"
+    if unit in _MM_PER_UNIT:  # xyzt_units micron or metre: read as mm they would be 1000x off
+        affine = np.asarray(image.affine, float).copy()
+        affine[:3, :] *= _MM_PER_UNIT[unit]
+        image = nib.Nifti1Image(image.dataobj, affine, image.header)
+        image.header.set_xyzt_units("mm")
     problem = affine_problem(image.affine)
     if problem:
         raise InvalidInput(f"{path}: {problem}", field="affine", code="affine")
