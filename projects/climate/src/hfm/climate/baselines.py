@@ -34,10 +34,19 @@ class LinearInverseModel:
 
     The anomalies of the training steps are projected on their leading `modes` EOFs (cos(lat)-weighted, land left
     out); the one-step propagator G = C(1) C(0)^-1 of the principal components is fitted on training pairs, and a
-    lead-tau forecast is G^tau applied to the initial anomaly's components, mapped back to the grid.
+    lead-tau forecast is G^tau applied to the initial anomaly's components, mapped back to the grid. With
+    `residual_damping` the part of the anomaly the EOFs leave out is not dropped but damped per point (its own
+    lag-1 regression on training pairs): the truncation then loses nothing that damped persistence would keep.
     """
 
-    def __init__(self, anomalies: np.ndarray, lat: np.ndarray, train_pairs: np.ndarray, modes: int) -> None:
+    def __init__(
+        self,
+        anomalies: np.ndarray,
+        lat: np.ndarray,
+        train_pairs: np.ndarray,
+        modes: int,
+        residual_damping: bool = False,
+    ) -> None:
         field_shape = anomalies.shape[1:]
         flat = anomalies.reshape(anomalies.shape[0], -1).astype("float64")
         train_steps = np.union1d(train_pairs, train_pairs + 1)
@@ -46,17 +55,24 @@ class LinearInverseModel:
         self.weight = np.broadcast_to(weight, field_shape).reshape(-1)[self.ocean]
         x = np.nan_to_num(flat[:, self.ocean]) * self.weight
         _, _, vt = np.linalg.svd(x[train_steps], full_matrices=False)
-        self.eofs = vt[:modes].T  # (points, modes)
-        pcs = x @ self.eofs
+        eofs = vt[:modes].T  # (points, modes)
+        pcs = x @ eofs
         c0 = pcs[train_pairs].T @ pcs[train_pairs]
         c1 = pcs[train_pairs + 1].T @ pcs[train_pairs]
-        self.propagator = c1 @ np.linalg.inv(c0)
+        propagator = c1 @ np.linalg.pinv(c0)  # pinv: a short record may leave C(0) singular
+        # one step on weighted row vectors: x' = x K
+        self.step = eofs @ propagator.T @ eofs.T
+        if residual_damping:
+            residual = x - pcs @ eofs.T
+            r0, r1 = residual[train_pairs], residual[train_pairs + 1]
+            with np.errstate(invalid="ignore", divide="ignore"):
+                r = np.nan_to_num((r0 * r1).sum(axis=0) / (r0 * r0).sum(axis=0))
+            self.step += (np.eye(eofs.shape[0]) - eofs @ eofs.T) * r[None, :]
         self.field_shape, self.points = field_shape, flat.shape[1]
 
     def operator(self, lead: int = 1) -> np.ndarray:
         """The lead-step forecast as one matrix M on flattened anomalies, a' = a @ M (zero rows/columns on land)."""
-        reduced = (self.weight[:, None] * self.eofs) @ np.linalg.matrix_power(self.propagator, lead).T
-        ocean_map = reduced @ (self.eofs.T / self.weight[None, :])
+        ocean_map = self.weight[:, None] * np.linalg.matrix_power(self.step, lead) / self.weight[None, :]
         matrix = np.zeros((self.points, self.points))
         matrix[np.ix_(self.ocean, self.ocean)] = ocean_map
         return matrix.astype("float32")
@@ -64,10 +80,9 @@ class LinearInverseModel:
     def forecast(self, initial_anomaly: np.ndarray, lead: int) -> np.ndarray:
         """(N, *field) anomalies at init -> (N, *field) forecast anomalies `lead` steps later (NaN on land)."""
         flat = initial_anomaly.reshape(initial_anomaly.shape[0], -1).astype("float64")
-        pcs = (np.nan_to_num(flat[:, self.ocean]) * self.weight) @ self.eofs
-        pcs = pcs @ np.linalg.matrix_power(self.propagator, lead).T
+        x = np.nan_to_num(flat[:, self.ocean]) * self.weight
         out = np.full((flat.shape[0], self.points), np.nan)
-        out[:, self.ocean] = (pcs @ self.eofs.T) / self.weight
+        out[:, self.ocean] = (x @ np.linalg.matrix_power(self.step, lead)) / self.weight
         return out.reshape(-1, *self.field_shape).astype("float32")
 
 

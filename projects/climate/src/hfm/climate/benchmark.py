@@ -16,8 +16,9 @@ import numpy as np
 
 from hfm.climate.crossval import ERA5, HADISST, CVBudget, Protocol, run_cv
 from hfm.climate.experiments import Budget, era5_experiment, speed_experiment
-from hfm.climate.intervals import effective_n, moving_block_bootstrap_difference
+from hfm.climate.transfer import TRAIN_MONTHS, VALID_MONTHS
 from hfm.shared.eval.figures import Figure
+from hfm.shared.eval.stats import effective_sample_size, moving_block_bootstrap
 
 
 def _out(name: str) -> Path:
@@ -53,7 +54,7 @@ def cv_figures(result: dict[str, Any], protocol: Protocol, task: str, labels: di
         strongest = min(baselines, key=baselines.get)
         hfm, base = np.asarray(scores.losses["hfm"]), np.asarray(scores.losses[strongest])
         segments = np.asarray(scores.fold)
-        _, low, high = moving_block_bootstrap_difference(hfm, base, protocol.block, segments)
+        _, low, high = moving_block_bootstrap(hfm, base, block=protocol.block, segments=segments)
         chosen = [s["chosen_step"] for s in result["selection"] if s["base_lead"] == protocol.leads[lead]]
         figures.append(
             Figure(
@@ -68,10 +69,10 @@ def cv_figures(result: dict[str, Any], protocol: Protocol, task: str, labels: di
                 test_unit="forecasts",
                 interval=(low, high),
                 interval_method=f"moving-block bootstrap of paired per-forecast RMSE differences, blocks of "
-                f"{block_label} within folds, 2000 resamples",
+                f"{block_label}, circular within folds, 2000 resamples",
                 unit="K",
                 command=command,
-                n_effective=effective_n(hfm - base, segments),
+                n_effective=effective_sample_size(hfm - base, segments),
                 others={k: v for k, v in baselines.items() if k != strongest},
                 notes=f"{protocol.folds} folds of {protocol.test_steps} test steps, gaps {protocol.gap_steps}, "
                 f"validation {protocol.valid_steps}; checkpoint steps chosen per fold {chosen}",
@@ -90,8 +91,36 @@ def hadisst_cv() -> list[Figure]:
     curate_fields([hadisst_path()], out / "data", train_end="2014-12-31", show_progress=False)
     result = run_cv(out / "data", out / "cv", HADISST, CVBudget())
     command = "python tools/bench.py --only climate-hadisst"
-    return cv_figures(result, HADISST, "climate/HadISST SST forecast", {1: "1 month", 3: "3 months"}, command,
-                      "6 months")  # fmt: skip
+    figures = cv_figures(result, HADISST, "climate/HadISST SST forecast", {1: "1 month", 3: "3 months"}, command,
+                         "6 months")  # fmt: skip
+    return figures + _ostia_figures(result, out, command)
+
+
+def _ostia_figures(result: dict[str, Any], out: Path, command: str) -> list[Figure]:
+    """The OSTIA transfer (see `transfer.py`): the forecaster of the HadISST fold that never saw OSTIA's test months,
+    zero-shot and fine-tuned, each against the strongest baseline fitted on OSTIA's training months."""
+    import xarray as xr
+
+    from hfm.climate.evaluation import FieldData
+    from hfm.climate.transfer import ostia_path, ostia_transfer, source_fold
+
+    test_times = xr.open_dataset(ostia_path())["time"].values[TRAIN_MONTHS + VALID_MONTHS :]
+    k = source_fold(result["fold_masks"], result["times"], test_times)
+    source = next(s for s in result["selection"] if s["fold"] == k and s["base_lead"] == 1)
+    like = FieldData.load(out / "data")
+    budget = CVBudget(steps=60, eval_every=10)
+    transfer = ostia_transfer(Path(source["model"]), source["options"], like, out / "ostia", HADISST, budget)
+    baselines = tuple(n for n in transfer["losses"] if not n.startswith("hfm"))
+    notes = (f"HadISST fold {k}'s forecaster; OSTIA months 1-24 train, 25-30 validation, test {transfer['test']}; "
+             f"fine-tune {budget.steps} steps, chosen step {transfer['selection']['chosen_step']}")  # fmt: skip
+    figures = []
+    for name, label in (("hfm_zero_shot", "zero-shot"), ("hfm_fine_tuned", "after a short fine-tune")):
+        losses = {"hfm": transfer["losses"][name], **{b: transfer["losses"][b] for b in baselines}}
+        figures.append(
+            _paired_figure(f"climate OSTIA SST 1 month RMSE, HadISST forecaster {label}", "climate/OSTIA SST transfer",
+                           f"RMSE 1 month ({label})", losses, baselines, 6, "forecasts", command, notes, "6 months")
+        )  # fmt: skip
+    return figures
 
 
 def era5_cv() -> list[Figure]:
@@ -108,12 +137,13 @@ def era5_cv() -> list[Figure]:
 
 
 def _paired_figure(name: str, task: str, metric: str, losses: dict[str, np.ndarray], baselines: tuple[str, ...],
-                   block: int, unit_name: str, command: str, notes: str) -> Figure:  # fmt: skip
+                   block: int, unit_name: str, command: str, notes: str, block_label: str = "2 days"
+                   ) -> Figure:  # fmt: skip
     """hfm against the strongest of `baselines` on the same test units, moving-block bootstrap interval."""
     means = {b: float(np.mean(losses[b])) for b in baselines}
     strongest = min(means, key=means.get)
     hfm, base = np.asarray(losses["hfm"]), np.asarray(losses[strongest])
-    _, low, high = moving_block_bootstrap_difference(hfm, base, block)
+    _, low, high = moving_block_bootstrap(hfm, base, block=block)
     return Figure(
         name=f"{name}, hfm vs {strongest}",
         task=task,
@@ -126,10 +156,10 @@ def _paired_figure(name: str, task: str, metric: str, losses: dict[str, np.ndarr
         test_unit=unit_name,
         interval=(low, high),
         interval_method=f"moving-block bootstrap of paired per-{unit_name[:-1]} RMSE differences, blocks of {block} "
-        "(2 days), 2000 resamples",
+        f"({block_label}, circular), 2000 resamples",
         unit="K",
         command=command,
-        n_effective=effective_n(hfm - base),
+        n_effective=effective_sample_size(hfm - base),
         others={b: v for b, v in means.items() if b != strongest},
         notes=notes,
     )

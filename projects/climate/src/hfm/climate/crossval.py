@@ -7,14 +7,15 @@ truncation or penalty is chosen on the fold's validation block. hfm is trained w
 training steps, a checkpoint every `eval_every` steps, and the checkpoint (step 0, the untrained head, included)
 with the lowest validation RMSE is exported with a model card naming the fold and the chosen step. Every method's
 loss is the latitude-weighted RMSE of each single forecast, so the pooled score is WeatherBench 2's RMSE and the
-per-forecast losses pair up for the interval (`intervals.moving_block_bootstrap_difference`).
+per-forecast losses pair up for the interval (`hfm.shared.eval.stats.moving_block_bootstrap` over folds).
 """
 
 from __future__ import annotations
 
+import json
 import shutil
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -29,8 +30,7 @@ from hfm.climate.folds import Fold, blocked_folds, mask_to_ranges
 from hfm.climate.metrics import lat_weights
 from hfm.climate.pipeline import model_forecaster, write_forecast
 from hfm.shared.artifacts import DataCardReference, ModelCard, export_model
-from hfm.shared.train.checkpoint import checkpoint_dirs
-from hfm.shared.train.config import Config
+from hfm.shared.train.config import Config, ValidationConfig
 from hfm.shared.train.task import build_task
 from hfm.shared.train.trainer import Trainer
 
@@ -66,8 +66,8 @@ ERA5 = Protocol(folds=4, test_steps=144, gap_steps=24, valid_steps=48, leads={1:
 
 @dataclass
 class CVBudget:
-    steps: int = 300
-    eval_every: int = 50
+    steps: int = 150
+    eval_every: int = 25
     pretrain_steps: int = 0
     batch_size: int = 16
     width: int = 32
@@ -123,27 +123,32 @@ class FoldBaselines:
             "climatology": clim,
             "damped_persistence": clim + r * a[init],
         }
-        name = "lim" if self.protocol.strong == "lim" else "ridge_ar"
-        out[name] = clim + self._strong(lead)(init)
+        for name in self.strong_names():
+            out[name] = clim + self._strong(name, lead)(init)
         return out
 
-    def chosen(self, lead: int) -> Any:
-        """The strong baseline's truncation (LIM modes) or ridge penalty at `lead`, chosen on validation."""
-        self._strong(lead)
-        return self.choice[lead]["chosen"]
+    def strong_names(self) -> tuple[str, ...]:
+        return ("lim", "lim_damped_residual") if self.protocol.strong == "lim" else ("ridge_ar",)
 
-    def _strong(self, lead: int) -> Callable[[np.ndarray], np.ndarray]:
-        """The strong baseline's anomaly forecast, its truncation/penalty chosen on the validation block."""
-        if lead in self._fitted:
-            return self._fitted[lead]
+    def chosen(self, lead: int) -> Any:
+        """The truncation (modes) or penalty of the strongest statistical model, the one hfm corrects: the LIM with
+        a damped residual, or the ridge; chosen on validation."""
+        name = self.strong_names()[-1]
+        self._strong(name, lead)
+        return self.choice[(name, lead)]["chosen"]
+
+    def _strong(self, name: str, lead: int) -> Callable[[np.ndarray], np.ndarray]:
+        """A strong baseline's anomaly forecast, its truncation/penalty chosen on the validation block."""
+        if (name, lead) in self._fitted:
+            return self._fitted[(name, lead)]
         d, a = self.data, self.anomalies
         valid = d.pairs_into(lead, self.fold.valid)
         truth = d.fields[valid + lead]
         candidates: dict[Any, Callable[[np.ndarray], np.ndarray]] = {}
-        if self.protocol.strong == "lim":
+        if name.startswith("lim"):
             pairs = d.pairs(1, "train")
             for modes in LIM_MODES:
-                lim = LinearInverseModel(a, d.lat, pairs, modes)
+                lim = LinearInverseModel(a, d.lat, pairs, modes, residual_damping=name == "lim_damped_residual")
                 candidates[modes] = lambda init, lim=lim: lim.forecast(a[init], lead)
         else:
             lags = self.protocol.lags()
@@ -156,17 +161,17 @@ class FoldBaselines:
             for key, f in candidates.items()
         }
         best = min(scores, key=scores.get)
-        self.choice[lead] = {"chosen": best, "valid_rmse": scores}
-        self._fitted[lead] = candidates[best]
+        self.choice[(name, lead)] = {"chosen": best, "valid_rmse": scores}
+        self._fitted[(name, lead)] = candidates[best]
         return candidates[best]
 
 
 def _train_selected(
     dataset: Path, options: dict[str, Any], out: Path, budget: CVBudget, score: Callable[[torch.nn.Module], float]
 ) -> tuple[torch.nn.Module, dict[str, Any]]:
-    """Train with the shared trainer, a checkpoint every `eval_every` steps; keep the one with the lowest
-    validation score (step 0, the untrained head, is a candidate: the model never does worse than its base on
-    validation)."""
+    """Train with the shared trainer's model selection (`validation.every`, the task's validation RMSE on the
+    fold's validation block; the best step's weights in `run/final`). Step 0, the untrained head (the linear base
+    itself), is compared by `score`, the same RMSE: the model never does worse than its base on validation."""
     run = out / "run"
     if run.exists():
         shutil.rmtree(run)  # a left-over run would be resumed
@@ -174,26 +179,23 @@ def _train_selected(
         run, "climate-forecast", options, steps=budget.steps, batch_size=budget.batch_size, lr=budget.lr,
         seed=budget.seed, progress=budget.progress, weight_decay=budget.weight_decay,
         warmup_steps=min(20, budget.steps // 10),
+        validation=ValidationConfig(every=budget.eval_every, metric="rmse", mode="min"),
     )  # fmt: skip
-    config = replace(
-        config, train=replace(config.train, ckpt_every=budget.eval_every, keep_last=budget.steps // budget.eval_every)
-    )
     task = build_task("climate-forecast", options)
     torch.manual_seed(budget.seed)
     initial = task.build_model().eval()
     trainer = Trainer(config, task)
     trainer.fit()
+    selection = json.loads((run / "selection.json").read_text())
     model = trainer.raw_model.eval()
-    scores = {0: score(initial)}
-    states = {0: initial.state_dict()}
-    for step, path in checkpoint_dirs(run / "checkpoints"):
-        state = load_file(str(path / "model.safetensors"))
-        model.load_state_dict(state)
-        scores[step] = score(model)
-        states[step] = state
-    best = min(scores, key=scores.get)
-    model.load_state_dict(states[best])
-    return model, {"chosen_step": best, "valid_rmse_by_step": scores}
+    model.load_state_dict(load_file(str(run / "final" / "model.safetensors")))
+    scores = {0: score(initial)} | {int(h["step"]): float(h["rmse"]) for h in selection["history"]}
+    trained = score(model)
+    if scores[0] <= trained:
+        model, chosen = initial, 0
+    else:
+        chosen = int(selection["best_step"])
+    return model, {"chosen_step": chosen, "valid_rmse_by_step": scores, "trainer_selection": selection["best_step"]}
 
 
 def _validation_score(
@@ -235,8 +237,9 @@ def run_cv(dataset: str | Path, out: str | Path, protocol: Protocol, budget: CVB
     p = protocol
     folds = blocked_folds(full.hours.size, p.folds, p.test_steps, p.gap_steps, p.valid_steps)
     leads = {lead: LeadScores() for lead in protocol.leads}
-    result: dict[str, Any] = {"leads": leads, "folds": [], "selection": [], "choices": []}
     times = full.times.values
+    result: dict[str, Any] = {"leads": leads, "folds": [], "selection": [], "choices": [], "fold_masks": folds}
+    result["times"] = times
     for fold in folds:
         data = full.with_training(fold.train)
         normaliser = Normaliser(data)
@@ -256,6 +259,7 @@ def run_cv(dataset: str | Path, out: str | Path, protocol: Protocol, budget: CVB
                 "depth": budget.depth,
                 "heads": budget.heads,
                 "train_ranges": mask_to_ranges(fold.train),
+                "valid_ranges": mask_to_ranges(fold.valid),
             }
             if budget.base == "strong":
                 key = "base_modes" if protocol.strong == "lim" else "base_alpha"
@@ -269,12 +273,14 @@ def run_cv(dataset: str | Path, out: str | Path, protocol: Protocol, budget: CVB
             test_init = data.pairs_into(base, fold.test)
             write_forecast(model, data, normaliser, base, test_init, 1, folder / "forecast-test.nc")
             models[base] = model
-            result["selection"].append({"fold": fold.index, "base_lead": base, **selection})
+            result["selection"].append(
+                {"fold": fold.index, "base_lead": base, "model": str(folder / "model"), "options": options, **selection}
+            )
         for lead, base in protocol.leads.items():
             init = data.pairs_into(lead, fold.test)
             truth = data.fields[init + lead]
             forecasts = baselines.forecasts(lead, init)
             forecasts["hfm"] = model_forecaster(models[base], data, normaliser, base)(None, init, lead)
             leads[lead].add(fold.index, init, {k: forecast_rmse(f, truth, data.lat) for k, f in forecasts.items()})
-        result["choices"].append({"fold": fold.index, **{str(k): v for k, v in baselines.choice.items()}})
+        result["choices"].append({"fold": fold.index, **{f"{n} {k}": v for (n, k), v in baselines.choice.items()}})
     return result

@@ -5,12 +5,14 @@ Each takes the task section of a run config:
     task: {name: climate-forecast, dataset: runs/sst, history: 2, lead: 1, patch_lat: 2, patch_lon: 3,
            width: 64, depth: 2, heads: 4, init: runs/sst-mae/export}
 
-`init` names an exported `climate-mae` artifact whose encoder (trunk included) initialises the head's encoder.
+`init` names an exported `climate-mae` artifact whose encoder (trunk included) initialises the head's encoder; for
+the forecaster it may also name an exported forecaster, which is then fine-tuned whole (its base included).
 `train_ranges: [[start, stop], ...]` (step indices) replaces the store's training period by a cross-validation
-fold's: climatology and normalisation are refitted on it and windows are drawn from it only. For the forecaster,
-`base` (`persistence`, `damped`, `ridge` with `base_alpha`, `lim` with `base_modes`) is the linear forecast the
-head corrects, fitted on the training period; `spacing` is the number of steps between history frames (default:
-the lead), so a 6 h forecaster can see the last three hours.
+fold's: climatology and normalisation are refitted on it and windows are drawn from it only; `valid_ranges` is the
+fold's validation block (the shared trainer's model selection, `validation.metric: rmse`). For the forecaster,
+`base` (`persistence`, `damped`, `ridge` with `base_alpha`, `lim` with `base_modes`: the linear inverse model with
+a damped EOF residual) is the linear forecast the head corrects, fitted on the training period; `spacing` is the
+number of steps between history frames (default: the lead), so a 6 h forecaster can see the last three hours.
 """
 
 from __future__ import annotations
@@ -32,7 +34,8 @@ from hfm.climate.baselines import (
 from hfm.climate.data import Normaliser, StoreWindows, window_starts
 from hfm.climate.evaluation import FieldData
 from hfm.climate.folds import ranges_to_mask
-from hfm.climate.models import interpolation_mask
+from hfm.climate.metrics import lat_weights
+from hfm.climate.models import FieldForecaster, interpolation_mask
 from hfm.shared.artifacts import load_pretrained
 from hfm.shared.errors import HFMError
 from hfm.shared.models.registry import create_model
@@ -119,12 +122,19 @@ class ClimateForecastTask(_StoreTask):
             **grid,
             **_arch(self.options),
         )
+        source = load_pretrained(self.options["init"])[0] if self.options.get("init") else None
+        if isinstance(source, FieldForecaster):  # fine-tuning a forecaster (transfer): encoder, head and its base
+            if source.base != kind or source.state_dict().keys() != model.state_dict().keys():
+                raise HFMError(f"task.init: {self.options['init']} is a forecaster with base {source.base!r}, "
+                               f"not {kind!r} on this grid")  # fmt: skip
+            model.load_state_dict(source.state_dict())
+            return model
         if kind != "persistence":
             with torch.no_grad():
                 buffer = model.base_matrix if kind == "global" else model.base_coef
                 buffer.copy_(torch.from_numpy(self.base_coefficients()))
-        if self.options.get("init"):
-            encoder, _ = load_pretrained(self.options["init"])
+        if source is not None:
+            encoder = source
             missing = model.encoder.load_state_dict(encoder.encoder.state_dict(), strict=False)
             if missing.missing_keys:
                 raise HFMError(f"task.init: encoder weights missing {missing.missing_keys[:3]}")
@@ -139,11 +149,45 @@ class ClimateForecastTask(_StoreTask):
             inits = ridge_inits(self.data.is_train, train, self.lags())
             alpha = float(self.options.get("base_alpha", 0.01))
             return NeighbourhoodRidge(anomalies, inits, self.lead, self.lags(), alpha).coef.astype("float32")
-        lim = LinearInverseModel(anomalies, self.data.lat, self.data.pairs(1, "train"), int(self.options["base_modes"]))
+        # the LIM with its EOF residual damped: never worse than damped persistence on what the EOFs leave out
+        modes = int(self.options["base_modes"])
+        lim = LinearInverseModel(anomalies, self.data.lat, self.data.pairs(1, "train"), modes, residual_damping=True)
         return lim.operator(self.lead)
 
+    def window(self) -> int:
+        return (self.history - 1) * self.spacing + self.lead + 1
+
     def train_dataset(self) -> StoreWindows:
-        return self.windows((self.history - 1) * self.spacing + self.lead + 1)
+        return self.windows(self.window())
+
+    def validation_dataset(self) -> StoreWindows | None:
+        """With `valid_ranges` (a fold's validation block): the windows whose target lies in it (for the shared
+        trainer's model selection); their inputs may precede the block, as a forecast's do."""
+        if not self.options.get("valid_ranges"):
+            return None
+        valid = ranges_to_mask(self.options["valid_ranges"], self.data.hours.size)
+        starts = self.data.pairs_into(self.window() - 1, valid)
+        if starts.size == 0:
+            raise HFMError(f"task.valid_ranges: no window of {self.window()} steps ends in the validation block")
+        return StoreWindows(self.options["dataset"], starts, self.window(), self.normaliser)
+
+    @torch.no_grad()
+    def evaluate(self, model: nn.Module, batches) -> dict[str, float]:
+        """`rmse`: the latitude-weighted RMSE of each validation forecast in the field's unit (cells undefined at
+        every step, land in SST, left out), averaged over forecasts, as the benchmark scores them; `loss`: the MSE
+        in standardised anomalies."""
+        weights = torch.from_numpy(lat_weights(self.data.lat)).float()[:, None]
+        defined = torch.from_numpy(~np.isnan(self.data.fields).all(axis=0)).float()  # (V, H, W)
+        scale = torch.from_numpy(self.normaliser.scale.reshape(-1, 1, 1)).float()
+        rmses, losses = [], []
+        for batch in batches:
+            inputs = batch[:, : (self.history - 1) * self.spacing + 1 : self.spacing]
+            prediction = model(inputs)
+            error2 = ((prediction - batch[:, -1]) * scale) ** 2
+            w = weights * defined
+            rmses.append(((error2 * w).sum((-2, -1)) / w.sum((-2, -1))).sqrt().mean(1))
+            losses.append(F.mse_loss(prediction, batch[:, -1], reduction="none").mean((1, 2, 3)))
+        return {"rmse": float(torch.cat(rmses).mean()), "loss": float(torch.cat(losses).mean())}
 
     def loss(self, model: nn.Module, batch: torch.Tensor) -> tuple[torch.Tensor, dict[str, float]]:
         inputs = batch[:, : (self.history - 1) * self.spacing + 1 : self.spacing]
