@@ -222,3 +222,15 @@ def test_paired_label_efficiency_runs_both_on_the_same_subsets():
     for point, a, b in zip(paired, good.points, bad.points, strict=True):
         assert point.differences == pytest.approx([x - y for x, y in zip(a.values, b.values, strict=True)])
         assert point.low > 0.3  # informative features beat noise features at every fraction, by the interval
+
+
+def test_a_model_that_holds_no_encoder_is_named_in_one_line():
+    from hfm.shared.eval.embeddings import as_encoder
+
+    with pytest.raises(HFMError) as refused:
+        as_encoder(create_model("trunk-tiny"))
+    assert str(refused.value).startswith("a `trunk-tiny` model (Trunk) is not an encoder and holds none under")
+    with pytest.raises(HFMError, match=r"^a Linear is not an encoder"):
+        as_encoder(torch.nn.Linear(2, 2))
+    mae = create_model("series-mae-tiny", channels=1, patch_len=8, width=32, depth=1, heads=2)
+    assert as_encoder(mae) is mae.encoder

@@ -6,6 +6,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from hfm.shared.errors import HFMError
 from hfm.shared.models.encoder import TokenEncoder
 
 
@@ -16,7 +17,13 @@ def as_encoder(model: nn.Module) -> TokenEncoder:
     inner = getattr(model, "encoder", None)
     if isinstance(inner, TokenEncoder):
         return inner
-    raise TypeError(f"{type(model).__name__} is not a TokenEncoder and has no `.encoder` that is one")
+    # One line naming what the model is (its registered name where it has one) and what was expected (issue 22).
+    registered = getattr(model, "hfm_model", {}).get("name") or getattr(model, "hfm_model", {}).get("model")
+    what = f"a `{registered}` model ({type(model).__name__})" if registered else f"a {type(model).__name__}"
+    raise HFMError(
+        f"{what} is not an encoder and holds none under `.encoder`; expected an encoder, a masked autoencoder or a "
+        "fine-tuned model built on one"
+    )
 
 
 @torch.no_grad()
