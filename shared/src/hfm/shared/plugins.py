@@ -25,7 +25,12 @@ GROUP = "hfm.domains"
 
 @dataclass(frozen=True)
 class DomainPlugin:
-    """What a domain offers to the core. Lists name only features the package really implements."""
+    """What a domain offers to the core: the one typed object behind its `hfm.domains` entry point.
+
+    Lists name only features the package really implements. Tasks and benchmarks are given here as
+    "module:function" targets (imported only when used); the task registry and the benchmark harness read them from
+    here, so a domain declares each once. `tasks` (the names) follows from `task_factories` when not given.
+    """
 
     name: str
     summary: str
@@ -34,7 +39,15 @@ class DomainPlugin:
     heads: tuple[str, ...] = ()
     dataset_formats: Mapping[str, Callable[[], DatasetFormat]] = field(default_factory=dict)
     cli: Callable[[], Any] | None = None  # returns a typer.Typer mounted as `hfm <name>`
-    hooks: Mapping[str, Callable[..., Any]] = field(default_factory=dict)  # e.g. "quickstart", "embed"
+    hooks: Mapping[str, Callable[..., Any]] = field(default_factory=dict)  # e.g. "quickstart", "synergy", "embed"
+    task_factories: Mapping[str, str] = field(default_factory=dict)  # task name -> "module:factory"
+    benchmarks: Mapping[str, str] = field(default_factory=dict)  # benchmark name -> "module:function"
+    models: tuple[str, ...] = ()  # registered model names this domain adds
+    baselines: tuple[str, ...] = ()  # the classical methods and peers its benchmarks compare with
+
+    def __post_init__(self) -> None:
+        if self.task_factories and not self.tasks:
+            object.__setattr__(self, "tasks", tuple(sorted(self.task_factories)))
 
 
 @dataclass(frozen=True)
@@ -92,3 +105,21 @@ def find_format(name: str) -> DatasetFormat:
             return plugin.dataset_formats[name]()
         known += list(plugin.dataset_formats)
     raise HFMError(f"no installed package reads dataset format {name!r} (known: {', '.join(sorted(known))})")
+
+
+def domain_targets(kind: str) -> dict[str, tuple[str, str]]:
+    """name -> ("module:function", domain) of every installed domain's `task_factories` or `benchmarks`.
+
+    Loads the domains (imports them); a domain that fails to load is left out here and reported where it is used.
+    """
+    if kind not in ("task_factories", "benchmarks"):
+        raise ValueError(f"unknown kind {kind!r}")
+    found: dict[str, tuple[str, str]] = {}
+    for domain in installed_domains():
+        try:
+            plugin = domain.load()
+        except HFMError:
+            continue
+        for name, target in getattr(plugin, kind).items():
+            found.setdefault(name, (target, domain.name))
+    return found

@@ -65,6 +65,10 @@ def discover() -> list[Benchmark]:
     for ep in entry_points(group=BENCHMARK_GROUP):
         if ep.name not in found:
             found[ep.name] = Benchmark(ep.name, ep.value, ep.dist.name if ep.dist else "unknown")
+    from hfm.shared.plugins import domain_targets
+
+    for name, (target, domain) in domain_targets("benchmarks").items():
+        found.setdefault(name, Benchmark(name, target, f"hfm-{domain}"))
     return [found[name] for name in sorted(found)]
 
 

@@ -62,7 +62,11 @@ def _load(target: str) -> TaskFactory:
 
 
 def available_tasks() -> list[str]:
-    return sorted(set(_registered) | set(BUILTIN_TASKS) | {ep.name for ep in entry_points(group=TASK_GROUP)})
+    """Every task name: registered in code, built in, declared by entry points or by a domain's plugin object."""
+    from hfm.shared.plugins import domain_targets
+
+    names = set(_registered) | set(BUILTIN_TASKS) | {ep.name for ep in entry_points(group=TASK_GROUP)}
+    return sorted(names | set(domain_targets("task_factories")))
 
 
 def build_task(name: str, config: dict[str, Any]) -> TrainTask:
@@ -72,7 +76,13 @@ def build_task(name: str, config: dict[str, Any]) -> TrainTask:
         factory = _load(BUILTIN_TASKS[name])
     else:
         found = [ep for ep in entry_points(group=TASK_GROUP) if ep.name == name]
-        if not found:
-            raise HFMError(f"unknown task {name!r}; available: {', '.join(available_tasks()) or 'none'}")
-        factory = found[0].load()
+        if found:
+            factory = found[0].load()
+        else:
+            from hfm.shared.plugins import domain_targets
+
+            target = domain_targets("task_factories").get(name)
+            if target is None:
+                raise HFMError(f"unknown task {name!r}; available: {', '.join(available_tasks()) or 'none'}")
+            factory = _load(target[0])
     return factory(config)
