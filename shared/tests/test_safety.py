@@ -146,12 +146,13 @@ def test_arrays_folder_counts_every_file(tmp_path, monkeypatch):
     items = npz_items(raw)
     summary = _run(items, tmp_path / "out")
     assert summary.inputs == 7 == summary.written + summary.quarantined
-    assert summary.written == 2  # good.npz and the Latin-1-named file
+    assert summary.written == 1  # good.npz; the Latin-1-named file is quarantined, not a crash
     report = _report(tmp_path / "out").set_index("key")
     assert report.loc["notes.dat", "code"] == report.loc["scan.nii", "code"] == "unsupported_format"
     assert report.loc["image", "code"] == "not_npz" and "PNG signature" in report.loc["image", "reason"]
     assert report.loc["big", "code"] == "too_large" and "4.0 MiB" in report.loc["big", "reason"]
     assert report.loc["link.npz", "code"] == "symlink_escape"
+    assert report.loc["caf\\xe9", "code"] == "bad_key" and "not UTF-8" in report.loc["caf\\xe9", "reason"]
     copied = [p.name for p in (tmp_path / "out" / "quarantine" / "files").rglob("*") if p.is_file()]
     assert "link.npz" not in copied  # the outside file is neither read nor copied
 

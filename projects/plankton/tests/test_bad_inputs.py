@@ -87,3 +87,18 @@ def test_non_utf8_export_is_refused_naming_the_file(tmp_path, row, export):
     path.write_bytes(path.read_bytes().decode().encode("latin-1"))
     with pytest.raises(HFMError, match=r"ecotaxa_test\.tsv: not UTF-8 text \(byte 0xf8"):
         read_ecotaxa(tmp_path / "export")
+
+
+def test_image_folder_with_a_non_utf8_file_name(tmp_path):
+    import os
+
+    from hfm.plankton.curate import curate_objects
+    from hfm.plankton.folders import read_image_folder
+
+    taxon = tmp_path / "images" / "Copepoda"
+    taxon.mkdir(parents=True)
+    Image.fromarray(_disc(40, 6)).save(taxon / "ok.png")
+    Image.fromarray(_disc(40, 9)).save(taxon / os.fsdecode(b"caf\xe9.png"))
+    objects = read_image_folder(tmp_path / "images", pixel_size_um=10.0)
+    summary = curate_objects(objects, tmp_path / "out", show_progress=False)
+    assert (summary.inputs, summary.written, summary.reasons) == (2, 1, {"bad_key": 1})

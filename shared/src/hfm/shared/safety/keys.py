@@ -8,6 +8,7 @@ case-insensitive file system) would overwrite each other; the registry reports t
 from __future__ import annotations
 
 import hashlib
+import os
 import re
 
 from hfm.shared.errors import InvalidInput
@@ -37,7 +38,18 @@ class KeyRegistry:
         self._owner: dict[str, str] = {}
 
     def claim(self, key: str) -> str:
-        """The sanitised name for `key`; `InvalidInput` if it is empty, a repeat, or another key's name."""
+        """The sanitised name for `key`; `InvalidInput` if it is empty, not UTF-8, a repeat, or another key's name.
+
+        A key from a file name that is not UTF-8 (Latin-1 bytes on Linux) cannot go into the UTF-8 metadata tables
+        without changing; it is quarantined with the name shown as escapes, never a crash at the end of the run.
+        """
+        try:
+            str(key).encode("utf-8")
+        except UnicodeEncodeError:
+            shown = os.fsencode(str(key)).decode("utf-8", "backslashreplace")
+            raise InvalidInput(
+                f"key {shown!r} comes from a name that is not UTF-8; rename the file", field="key", code="bad_key"
+            ) from None
         name = safe_key(key)
         owner = self._owner.get(name.casefold())
         if owner is not None:

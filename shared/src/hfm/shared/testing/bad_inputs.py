@@ -203,7 +203,7 @@ def write_generic_probes(folder: str | Path, outside: str | Path) -> list[Probe]
         Probe.written("col a"),
         Probe.quarantined("col_a", "key_collision", says="already taken by key 'col a'"),
         Probe.quarantined("___", "bad_key", says="no letters or digits"),
-        Probe.written(os.fsdecode(b"caf\xe9"), why="non-UTF-8 file name"),
+        Probe.quarantined(os.fsdecode(b"caf\xe9"), "bad_key", says="not UTF-8", why="non-UTF-8 file name"),
         Probe.quarantined("png_named", "not_npz", says="PNG signature"),
         Probe.quarantined("bomb", "too_large", says="decodes to 1.0 GiB"),
         Probe.quarantined("truncated", "unreadable", says="zip"),
