@@ -1,4 +1,5 @@
-"""What hfm-template offers to the core (see `hfm domains`): the one object behind its entry point."""
+"""What hfm-template offers to the core (see `hfm domains`): the one object behind its entry point, and the
+only place its tasks and benchmarks are declared."""
 
 from __future__ import annotations
 
@@ -31,8 +32,14 @@ plugin = DomainPlugin(
     name="template",
     summary="Template domain: 1-D signals in class folders, curated, pretrained, fine-tuned and benchmarked.",
     readers=("npy class folders",),
-    tasks=("template-mae", "template-classify"),
     heads=("classification",),
+    task_factories={
+        "template-mae": "hfm.template.tasks:mae_task",
+        "template-classify": "hfm.template.tasks:classify_task",
+    },
+    benchmarks={"template": "hfm.template.benchmarks:figures"},
+    models=("template-mae-tiny", "template-classifier-tiny"),
+    baselines=("spectrum + logistic regression",),
     dataset_formats={"hfm-arrays": ArrayStoreFormat},
     cli=_cli,
     hooks={"quickstart": _quickstart, "synergy": _synergy},
