@@ -14,7 +14,7 @@ import pytest
 
 from hfm.shared.arraystore import ArrayStoreWriter
 from hfm.shared.contracts import ArraySpec, Sample, SampleContract
-from hfm.shared.curation import CurationItem, curate
+from hfm.shared.curation import MANIFEST, CurationItem, curate
 from hfm.shared.errors import HFMError, InvalidInput
 from hfm.shared.npz_source import npz_items
 from hfm.shared.safety import FolderLock, KeyRegistry, inside, safe_child, safe_key
@@ -245,3 +245,38 @@ def test_model_config_with_absurd_width_is_refused_before_allocation(tmp_path):
     with pytest.raises(HFMError, match="the weights file holds"):
         load_pretrained(out)
     assert torch.get_default_device().type == "cpu"
+
+
+def test_sigkill_mid_curation_keeps_the_old_dataset_and_the_rerun_works(tmp_path):
+    import signal
+    import subprocess
+    import sys
+
+    out = tmp_path / "out"
+    _run([_item("a", 1), _item("b", 2)], out)
+    before = {p.name: p.read_bytes() for p in (out / "samples").iterdir()}
+    script = f"""
+import time
+import numpy as np
+from hfm.shared.arraystore import ArrayStoreWriter
+from hfm.shared.contracts import ArraySpec, Sample, SampleContract
+from hfm.shared.curation import CurationItem, curate
+contract = SampleContract(name="t", arrays=[ArraySpec(name="data", dims=["x"], dtype="float32", shape=["x"])])
+def load(i):
+    time.sleep(0.05)
+    return Sample(arrays={{"data": np.full(4, i, np.float32)}})
+items = [CurationItem(f"k{{i}}", [], lambda i=i: load(i)) for i in range(400)]
+curate(items, {str(out)!r}, contract, ArrayStoreWriter(), show_progress=False)
+"""
+    child = subprocess.Popen([sys.executable, "-c", script])
+    staging = tmp_path / ".out.hfm-new" / "samples"
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and not (staging.is_dir() and len(list(staging.iterdir())) >= 5):
+        time.sleep(0.05)
+    child.send_signal(signal.SIGKILL)
+    child.wait()
+    assert len(list(staging.iterdir())) >= 5  # killed midway, with half a new dataset beside the old one
+    assert {p.name: p.read_bytes() for p in (out / "samples").iterdir()} == before
+    assert (out / MANIFEST).exists()
+    assert _run([_item("c", 3)], out).written == 1  # the lock died with the process; leftovers are cleared
+    assert not (tmp_path / ".out.hfm-new").exists()
