@@ -453,7 +453,13 @@ class Trainer:
             batch_size = cfg.validation.batch_size or cfg.train.batch_size // cfg.train.grad_accum
             try:
                 values = validate(
-                    self.task, self.raw_model, self.validation_set, batch_size, self.accelerator.device, cfg.run.seed
+                    self.task,
+                    self.raw_model,
+                    self.validation_set,
+                    batch_size,
+                    self.accelerator.device,
+                    cfg.run.seed,
+                    cfg.data.num_workers,
                 )
                 self.selection.record(self.step, values, cfg.validation)
                 payload = {"state": self.selection.to_dict()}

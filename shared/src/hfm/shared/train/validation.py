@@ -144,7 +144,13 @@ def mean_loss_metrics(task: Any, model: nn.Module, batches: Iterable[Any]) -> di
 
 @torch.no_grad()
 def validate(
-    task: Any, model: nn.Module, dataset: Dataset, batch_size: int, device: torch.device, seed: int
+    task: Any,
+    model: nn.Module,
+    dataset: Dataset,
+    batch_size: int,
+    device: torch.device,
+    seed: int,
+    num_workers: int = 0,
 ) -> dict[str, float]:
     """The task's validation metrics for `model` on `dataset`, without touching the training's random streams."""
     saved_rng = capture_rng()
@@ -152,7 +158,14 @@ def validate(
     seed_everything(seed + _VALIDATION_SEED_OFFSET)
     model.eval()
     try:
-        loader = DataLoader(dataset, batch_size=batch_size, shuffle=False, collate_fn=getattr(task, "collate", None))
+        loader = DataLoader(
+            dataset,
+            batch_size=batch_size,
+            shuffle=False,
+            num_workers=num_workers,
+            collate_fn=getattr(task, "collate", None),
+            generator=torch.Generator().manual_seed(seed + _VALIDATION_SEED_OFFSET),  # worker seeds: the same each time
+        )
         batches: Iterator[Any] = (send_to_device(batch, device) for batch in loader)
         if hasattr(task, "evaluate"):
             metrics = task.evaluate(model, batches)
