@@ -59,3 +59,25 @@ def test_pretrain_finetune_evaluate_and_replay(tmp_path):
     except SystemExit as done:
         assert done.code in (0, None)
     assert _sha(replay / "final" / "model.safetensors") == _sha(pre.run_dir / "final" / "model.safetensors")
+
+
+def test_a_domain_copied_from_the_template_passes_the_kit(tmp_path, monkeypatch):
+    """What docs/development.md tells a contributor to do: copy, rename, and the kit passes before any filling."""
+    import importlib
+    import shutil
+    import sys
+
+    source = Path(hfm.template.__file__).parent
+    target = tmp_path / "src" / "hfm" / "toyfield"
+    shutil.copytree(source, target, ignore=shutil.ignore_patterns("__pycache__"))
+    for path in target.glob("*.py"):
+        path.write_text(path.read_text().replace("hfm.template", "hfm.toyfield").replace("template", "toyfield"))
+    monkeypatch.syspath_prepend(str(tmp_path / "src"))
+    importlib.invalidate_caches()
+    toy = importlib.import_module("hfm.toyfield.plugin").plugin
+    try:
+        assert toy.name == "toyfield" and toy.tasks == ("toyfield-classify", "toyfield-mae")
+        assert check_domain(toy, target) == []
+    finally:
+        for name in [m for m in sys.modules if m.startswith("hfm.toyfield")]:
+            del sys.modules[name]

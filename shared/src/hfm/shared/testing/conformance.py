@@ -85,8 +85,14 @@ def check_plugin(plugin: DomainPlugin) -> list[Violation]:
 
     registered = set(available_tasks())
     for task in plugin.tasks:
-        if task not in registered:
+        target = plugin.task_factories.get(task)
+        if target is None and task not in registered:
             found.append(Violation("plugin", f"task {task!r} is listed but not in the task registry"))
+        elif target is not None and not _importable(target):
+            found.append(Violation("plugin", f"task {task!r}: {target} cannot be imported"))
+    for name, target in plugin.benchmarks.items():
+        if not _importable(target):
+            found.append(Violation("plugin", f"benchmark {name!r}: {target} cannot be imported"))
     for name, factory in plugin.dataset_formats.items():
         try:
             dataset_format = factory()
@@ -97,6 +103,16 @@ def check_plugin(plugin: DomainPlugin) -> list[Violation]:
             if not callable(getattr(dataset_format, method, None)):
                 found.append(Violation("plugin", f"dataset format {name!r} has no {method}()"))
     return found
+
+
+def _importable(target: str) -> bool:
+    from importlib import import_module
+
+    module, _, attr = target.partition(":")
+    try:
+        return callable(getattr(import_module(module), attr))
+    except (ImportError, AttributeError):
+        return False
 
 
 def check_cli(plugin: DomainPlugin) -> list[Violation]:
