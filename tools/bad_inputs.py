@@ -50,10 +50,13 @@ def main() -> None:
     probes = write_generic_probes(args.out / "arrays", args.out / "outside")
     formats = write_format_probes(args.out / "formats")
     listing = {
-        "arrays": {p.key.encode("utf-8", "backslashreplace").decode(): sorted(p.expect) for p in probes},
+        "arrays": [
+            {"key": p.key.encode("utf-8", "surrogateescape").hex(), "expect": sorted(p.expect), "says": p.says}
+            for p in probes
+        ],
         "formats": formats,
     }
-    (args.out / "probes.json").write_text(json.dumps(listing, indent=2, sort_keys=True) + "\n")
+    (args.out / "probes.json").write_text(json.dumps(listing, indent=2, sort_keys=True) + "\n")  # keys as hex bytes
     print(f"{args.out}: {len(probes)} arrays probes, {len(formats)} format probes (probes.json lists them)")
 
 
