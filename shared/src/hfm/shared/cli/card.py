@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import typer
@@ -37,8 +38,10 @@ def croissant(
         None, "--output", "-o", help="Where to write (default: croissant.json beside the card)."
     ),
 ) -> None:
-    """Write the card as MLCommons Croissant 1.1 JSON-LD."""
+    """Write the card as MLCommons Croissant 1.1 JSON-LD (mlcroissant validates it and reads every RecordSet)."""
     card, root = load_card(path)
     target = output or root / "croissant.json"
-    write_atomic(target, dump_json(to_croissant(card)))
+    # contentUrls are resolved against the JSON-LD file's folder
+    base = os.path.relpath(root.resolve(), target.resolve().parent)
+    write_atomic(target, dump_json(to_croissant(card, root, base="" if base == "." else f"{base}/")))
     typer.echo(str(target))
