@@ -33,7 +33,7 @@ import torch
 from hfm.radiome.baselines import cluster_intensities
 from hfm.radiome.synthseg_train import MAEVolumesTask, SynthSegTask, segment_subject, train_task
 from hfm.radiome.tissue import CSF, GM, TISSUE_NAMES, WM, Subject, load_test_subjects, tissue_metrics
-from hfm.shared.jsonio import dump_json
+from hfm.shared.jsonio import dump_json, write_atomic
 
 HFM = "hfm UNETR (MAE-pretrained)"
 HFM_SCRATCH = "hfm UNETR (scratch)"
@@ -62,6 +62,7 @@ class TissueConfig:
     hd95: bool = True  # off in the quickstart's smoke run: MONAI's HD95 takes ~10 s per 256^3 subject
     atropos: bool = True
     threads: int = 1
+    pretrained: str | None = None  # an MAE artifact folder to start from instead of pretraining here
 
 
 @dataclass
@@ -263,20 +264,17 @@ def run_tissue_experiment(work: str | Path, config: TissueConfig | None = None, 
     notes: dict[str, str] = {}
 
     # 1. pretraining (never on the test subjects)
-    start = time.perf_counter()
-    mae = MAEVolumesTask(
-        {
-            "patch": patch,
-            "seed": 0,
-            "label_maps": config.label_maps,
-            "model_args": {k: v for k, v in config.model_args.items() if k != "features"},
-        }
-    )
-    mae_model, _ = train_task(mae, "radiome-mae-volumes", work / "mae", config.pretrain_steps, 2, config.lr, 0)
-    notes["pretraining"] = f"MAE {config.pretrain_steps} steps at batch 2 in {time.perf_counter() - start:.0f} s"
+    if config.pretrained:
+        artifact = config.pretrained
+        notes["pretraining"] = f"MAE artifact {artifact} (pretrained in an earlier run)"
+    else:
+        start = time.perf_counter()
+        mae_args = {k: v for k, v in config.model_args.items() if k != "features"}
+        mae = MAEVolumesTask({"patch": patch, "seed": 0, "label_maps": config.label_maps, "model_args": mae_args})
+        mae_model, _ = train_task(mae, "radiome-mae-volumes", work / "mae", config.pretrain_steps, 2, config.lr, 0)
+        notes["pretraining"] = f"MAE {config.pretrain_steps} steps at batch 2 in {time.perf_counter() - start:.0f} s"
+        artifact = _encoder_artifact(work, mae_model, config)
     log(f"radiome tissue: {notes['pretraining']}")
-
-    artifact = _encoder_artifact(work, mae_model, config)
     learned_models: dict[str, torch.nn.Module] = {}
 
     def learned(method: str, seed: int, maps: int, steps: int, hd95: bool = True) -> None:
@@ -358,11 +356,11 @@ def run_tissue_experiment(work: str | Path, config: TissueConfig | None = None, 
                 t1 = time.perf_counter()
                 segment_subject(model, big.image, big.mask, patch)
                 speed[name].append(time.perf_counter() - t1)
-    dump_json(work / "speed.json", speed)
+    write_atomic(work / "speed.json", dump_json(speed))
     log(f"radiome tissue: speed {speed}")
     consistency = itk_consistency(learned_models.get(HFM), patch, notes)
     if consistency:
-        dump_json(work / "itk_consistency.json", consistency)
+        write_atomic(work / "itk_consistency.json", dump_json(consistency))
     # 6. label efficiency (Dice only: HD95 costs more than it tells here)
     for maps in config.efficiency_maps:
         for seed in config.efficiency_seeds:
@@ -372,10 +370,8 @@ def run_tissue_experiment(work: str | Path, config: TissueConfig | None = None, 
                 learned(method, seed, maps, config.efficiency_steps, hd95=False)
 
     result = TissueResult(rows, config, notes, speed, consistency)
-    dump_json(
-        work / "tissue_results.json",
-        {"config": asdict(config), "notes": notes, "speed": speed, "rows": [asdict(r) for r in rows]},
-    )
+    summary = {"config": asdict(config), "notes": notes, "speed": speed, "rows": [asdict(r) for r in rows]}
+    write_atomic(work / "tissue_results.json", dump_json(summary))
     (work / "tissue_results.md").write_text(result.markdown() + "\n" + result.efficiency_markdown())
     return result
 
