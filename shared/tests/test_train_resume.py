@@ -143,7 +143,7 @@ def write_selection_config(folder: Path, sleeps: bool) -> Path:
         "train": {"steps": SELECTION_STEPS, "batch_size": 16, "log_every": 4, "ckpt_every": 8, "keep_last": 1},
         "optim": {"lr": 3e-3, "warmup_steps": 2, "min_lr": 1e-4},
         "ema": {"enabled": True, "decay": 0.9},
-        "validation": {"every": 4, "metric": "loss", "mode": "min", "patience": 4},
+        "validation": {"every": 4, "metric": "loss", "mode": "min", "patience": 4, "at_start": True},
     }
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / "run.yaml"

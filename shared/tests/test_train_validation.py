@@ -189,3 +189,18 @@ def test_layer_decay_and_head_only_steps_in_the_trainer(tmp_path):
     changed = load_config(None, [f"run.out_dir={tmp_path / 'run'}", "train.steps=8", *base, "optim.layer_decay=0.9"])
     with pytest.raises(HFMError, match=r"optim.layer_decay is 0.9 but the run was started with 0.5"):
         Trainer(changed, build_task(changed.task.name, changed.task.options)).fit()
+
+
+def test_at_start_makes_the_initial_weights_a_candidate(tmp_path):
+    # A learning rate that only makes the model worse: the initial weights (step 0) are chosen and exported.
+    overrides = ["validation.every=10", "validation.patience=2", "validation.at_start=true"]
+    result = run(tmp_path, *overrides, "optim.lr=0.3", "optim.min_lr=0.3")
+    history = result.selection["history"]
+    assert [h["step"] for h in history] == [0, 10, 20] and result.selection["best_step"] == 0
+    assert history[0]["loss"] < min(h["loss"] for h in history[1:])
+    folder = tmp_path / "run"
+    torch.manual_seed(3)  # run.seed: the trainer builds the model right after seeding with it
+    initial = build_task("toy-regression", {"samples": 32, "noise": 1.0, "validation_samples": 64}).build_model()
+    final = load_file(folder / "final" / "model.safetensors")
+    assert all(torch.equal(final[k], v) for k, v in initial.state_dict().items())
+    assert [step for step, _ in checkpoint_dirs(folder / "checkpoints")] == [20, 0]

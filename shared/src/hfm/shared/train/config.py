@@ -93,6 +93,9 @@ class ValidationConfig:
     mode: str = "min"  # "min" or "max": which direction of `metric` is better
     patience: int | None = None  # stop after this many validations without improvement; null = never stop early
     min_delta: float = 0.0  # an improvement must beat the best by more than this
+    # Also validate the initial weights, before the first step: step 0 becomes a candidate (a fine-tuning that only
+    # makes a pretrained model worse then exports the model as it was), and a misspelt metric fails at once.
+    at_start: bool = False
     # Hold out this fraction of the training set when the task offers no validation split: a seeded random draw, or
     # (holdout_from: end) the last items in the dataset's order, for time-ordered data where a random draw leaks.
     holdout: float = 0.0

@@ -329,6 +329,12 @@ class Trainer:
         status = "completed"
         batches = self._loader()
         first_step = self.step
+        fresh = self.step == 0 and not self.selection.history
+        if self.validation_set is not None and cfg.validation.at_start and fresh:
+            # A fresh run; one resumed from its step-0 checkpoint already holds this validation.
+            improved, _ = self._validate(metrics)
+            if improved:
+                self._save(self.wall_before)
         with progress_bar("train", total=cfg.train.steps, enabled=self.is_main and cfg.train.progress) as advance:
             advance(self.step)
             while self.step < cfg.train.steps and not self.selection.stopped_early:
