@@ -89,6 +89,14 @@ def test_non_utf8_export_is_refused_naming_the_file(tmp_path, row, export):
         read_ecotaxa(tmp_path / "export")
 
 
+def test_tsv_symlinked_from_outside_is_refused(tmp_path, row, export):
+    table = export(tmp_path / "elsewhere", [row(0, "a.png")])
+    (tmp_path / "export").mkdir()
+    (tmp_path / "export" / "ecotaxa_link.tsv").symlink_to(table)
+    with pytest.raises(HFMError, match="a symlink leading outside"):
+        read_ecotaxa(tmp_path / "export")
+
+
 def test_image_folder_with_a_non_utf8_file_name(tmp_path):
     import os
 

@@ -38,6 +38,7 @@ from hfm.plankton.metadata import STANDARD_COLUMNS
 from hfm.plankton.objects import PlanktonObjects
 from hfm.plankton.stores import FolderStore, ZipStore, safe_relative
 from hfm.shared.errors import HFMError
+from hfm.shared.safety.paths import inside
 from hfm.shared.safety.text import check_utf8_text
 
 _TYPE_CELL = re.compile(r"\[[tf]\]")
@@ -182,6 +183,9 @@ def read_ecotaxa(path: str | Path) -> PlanktonObjects:
         store = ZipStore(path, prefixes.pop())
     else:
         files = [path] if path.is_file() else sorted(path.glob("ecotaxa_*.tsv"))
+        escaping = [f for f in files if path.is_dir() and not inside(path, f)]
+        if escaping:  # a table symlinked from elsewhere would make us read (and cite) a file outside the export
+            raise HFMError(f"{escaping[0]}: a symlink leading outside {path}; copy the table into the export")
         if not files:
             raise HFMError(f"{path}: no ecotaxa_*.tsv file in this folder")
         for file in files:
