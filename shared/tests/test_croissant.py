@@ -96,3 +96,15 @@ def test_croissant_written_elsewhere_points_back_to_the_data(dataset, tmp_path):
     assert document["distribution"][0]["contentUrl"].startswith("../dataset/")
     records = read_records(target)
     assert len(records["samples"]) == 12 and len(records["metadata"]) == 12
+
+
+def test_every_sample_carries_the_units_of_each_array(dataset):
+    from safetensors import safe_open
+
+    files = sorted((dataset / "samples").glob("*.safetensors"))
+    assert len(files) == 12
+    for path in files:
+        with safe_open(str(path), framework="numpy") as handle:
+            assert handle.metadata() == {"units.waveform": "counts"}  # from the contract: npz files hold none
+    _, sample = next(ArrayStoreFormat().iter_samples(dataset))
+    assert sample.units == {"waveform": "counts"}

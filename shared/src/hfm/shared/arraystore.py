@@ -4,7 +4,7 @@ Layout (relative to the dataset folder):
 
 | path | content |
 |---|---|
-| `samples/<key>.safetensors` | the sample's named arrays; units in the safetensors metadata as `units.<array>` |
+| `samples/<key>.safetensors` | the sample's arrays; `units.<array>` in the safetensors metadata for each (`""`: none) |
 | `metadata.csv` | one row per sample, sorted by `key`; the sample's attributes as columns |
 
 safetensors is chosen because it cannot run code when read and writes the same bytes for the same arrays, which
@@ -45,7 +45,8 @@ class ArrayStoreWriter:
     def write(self, key: str, sample: Sample) -> None:
         assert self._root is not None, "open() first"
         name = safe_key(key)
-        metadata = {f"units.{k}": v for k, v in sorted(sample.units.items())}
+        # every array carries its units; "" where neither the reader nor the contract declares any
+        metadata = {f"units.{k}": sample.units.get(k, "") for k in sorted(sample.arrays)}
         arrays = {k: np.ascontiguousarray(v) for k, v in sample.arrays.items()}
         save_file(arrays, str(self._root / "samples" / f"{name}.safetensors"), metadata=metadata or None)
         self._rows.append({"key": name, **sample.attrs})

@@ -158,6 +158,9 @@ def _load_and_check(
     violations = contract.validate_sample(sample)
     if metadata_contract is not None:
         violations += metadata_contract.validate_table(pd.DataFrame([sample.attrs]))
+    for spec in contract.arrays:  # units the reader left out are the contract's (a disagreement is a violation)
+        if spec.units is not None and spec.name in sample.arrays:
+            sample.units.setdefault(spec.name, spec.units)
     return sample, violations
 
 
