@@ -40,4 +40,14 @@ plugin = DomainPlugin(
     dataset_formats={"seisbench": SeisBenchFormat},
     cli=_cli,
     hooks={"quickstart": _quickstart, "synergy": _synergy},
+    task_factories={"seismic-mae": "hfm.seismic.tasks:seismic_mae", "seismic-pick": "hfm.seismic.tasks:seismic_pick"},
+    benchmarks={"seismic-picking": "hfm.seismic.benchmark:bench_figures"},
+    models=tuple(f"seismic-{kind}-{size}" for kind in ("mae", "picker") for size in ("tiny", "small", "base")),
+    baselines=(
+        "PhaseNetLight (SeisBench, ETHZ)",
+        "STA/LTA + AIC",
+        "ar_pick (ObsPy)",
+        "pk_baer (ObsPy)",
+        "hfm picker from scratch",
+    ),
 )
