@@ -47,6 +47,12 @@ def test_export_then_load_rebuilds_the_model_bitwise(tmp_path):
     assert {p.name for p in out.iterdir()} == {"model.safetensors", "config.json", "model_card.json", "README.md"}
     config = json.loads((out / "config.json").read_text())
     assert config["model"] == "series-mae-tiny" and config["args"] == {"channels": 3, "patch_len": 10, **SMALL}
+    from safetensors import safe_open
+
+    with safe_open(str(out / "model.safetensors"), framework="pt") as handle:
+        header = handle.metadata()
+    assert header["format"] == "pt" and header["hfm.model"] == "series-mae-tiny"
+    assert header["hfm.shared_version"] == config["hfm_shared_version"] and len(header["hfm.args_sha256"]) == 64
     loaded, report = load_pretrained(out)
     assert not report.missing and not report.unused and not report.mismatched
     original, again = model.state_dict(), loaded.state_dict()

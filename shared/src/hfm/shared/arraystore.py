@@ -20,10 +20,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from safetensors import safe_open
-from safetensors.numpy import load_file, save_file
+from safetensors.numpy import load_file, save
 
 from hfm.shared.contracts import Sample
 from hfm.shared.errors import HFMError
+from hfm.shared.safetensors_header import sorted_metadata
 from hfm.shared.safety.keys import safe_key  # the one sanitiser; curation refuses keys that collide under it
 
 FORMAT_NAME = "hfm-arrays"
@@ -48,7 +49,8 @@ class ArrayStoreWriter:
         # every array carries its units; "" where neither the reader nor the contract declares any
         metadata = {f"units.{k}": sample.units.get(k, "") for k in sorted(sample.arrays)}
         arrays = {k: np.ascontiguousarray(v) for k, v in sample.arrays.items()}
-        save_file(arrays, str(self._root / "samples" / f"{name}.safetensors"), metadata=metadata or None)
+        data = sorted_metadata(save(arrays, metadata=metadata or None))  # same bytes on every re-curation
+        (self._root / "samples" / f"{name}.safetensors").write_bytes(data)
         self._rows.append({"key": name, **sample.attrs})
 
     def close(self) -> list[str]:

@@ -2,7 +2,7 @@
 
 | file | content |
 |---|---|
-| `model.safetensors` | the weights (state dict), plus `format: pt` metadata; nothing else |
+| `model.safetensors` | the weights (state dict); header: `format: pt`, `hfm.model`, `hfm.args_sha256`, version |
 | `config.json` | how to rebuild the model: registered name and keyword arguments, parameter count, weights sha256 |
 | `model_card.json` | the model card: data card reference, training config, metrics, licence, intended use, limits |
 | `README.md` | the same card for people |
@@ -37,6 +37,7 @@ from hfm.shared import __version__
 from hfm.shared.errors import HFMError
 from hfm.shared.hashing import sha256_bytes, sha256_file
 from hfm.shared.jsonio import dump_json, write_atomic
+from hfm.shared.safetensors_header import sorted_metadata
 
 WEIGHTS = "model.safetensors"
 CONFIG = "config.json"
@@ -182,7 +183,15 @@ def export_model(model: nn.Module, out_dir: str | Path, config: dict[str, Any], 
     shared = _shared_storage(state)
     if shared:
         raise HFMError(f"export_model: tensors share memory ({', '.join(shared[:3])}); untie them before export")
-    weights = safetensors_save(state, metadata={"format": "pt"})
+    # The header names what the weights are, so a safetensors file alone says which model and arguments made it.
+    header = {
+        "format": "pt",
+        "hfm.artifact_format": ARTIFACT_FORMAT,
+        "hfm.model": str(config["model"]),
+        "hfm.args_sha256": sha256_bytes(dump_json(config.get("args", {})).encode()),
+        "hfm.shared_version": __version__,
+    }
+    weights = sorted_metadata(safetensors_save(state, metadata=header))
     full = {
         **config,
         "format": ARTIFACT_FORMAT,
