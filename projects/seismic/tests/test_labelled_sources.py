@@ -33,12 +33,16 @@ def test_sfile_reader_gives_analyst_picks_and_wav_name() -> None:
     assert "S" not in first["WZ11"]  # WZ11 has a P and an amplitude reading, no S
 
 
-def test_nordic_curation_writes_records_and_quarantines_missing_wav_and_unknown_station(tmp_path: Path) -> None:
+def test_nordic_curation_writes_records_and_quarantines_bad_input_with_reasons(tmp_path: Path) -> None:
     base = _data("seismic/dfdp-eqcorrscan")
     rea = tmp_path / "REA"
     rea.mkdir()
-    for name in ("01-0411-15L.S201309", "18-2350-07L.S201309"):
-        shutil.copy(base / "REA" / "TEST_" / name, rea / name)
+    shutil.copy(base / "REA" / "TEST_" / "18-2350-07L.S201309", rea / "18-2350-07L.S201309")
+    # A pick 8 minutes after its 90 s record (same fixed-width Nordic line, hour-minute 0411 -> 0419).
+    text = (base / "REA" / "TEST_" / "01-0411-15L.S201309").read_text()
+    moved = text.replace(" GCSZ SZ IP        411 17.24", " GCSZ SZ IP        419 17.24")
+    assert moved != text
+    (rea / "01-0411-15L.S201309").write_text(moved)
     # An S-file whose WAV file is not in the archive.
     text = (base / "REA" / "TEST_" / "01-0411-16L.S201309").read_text()
     (rea / "01-0411-16L.S201309").write_text(
@@ -57,14 +61,17 @@ def test_nordic_curation_writes_records_and_quarantines_missing_wav_and_unknown_
         show_progress=False,
     )
     assert summary.inputs == summary.written + summary.quarantined
-    assert summary.reasons == {"missing_wav": 1, "unknown_station": 2}
+    assert summary.reasons == {"missing_wav": 1, "pick_outside": 1, "unknown_station": 2}
     meta = pd.read_csv(tmp_path / "out" / "metadata.csv")
-    assert len(meta) == summary.written == 7 + 3  # 7 stations picked in one event, 5 in the other (2 not recorded)
+    assert len(meta) == summary.written == 6 + 3  # 7 stations picked in one event (GCSZ moved), 5 in the other
+    report = pd.read_csv(tmp_path / "out" / "quarantine" / "report.csv")
+    outside = report[report["code"] == "pick_outside"].iloc[0]
+    assert outside["key"] == "01-0411-15L.S201309.GCSZ" and "04:19:17.24" in outside["reason"]
     assert set(meta["split"]) == {"test"} and set(meta["trace_sampling_rate_hz"]) == {100.0}
-    row = meta[meta["trace_name_original"] == "01-0411-15L.S201309.GCSZ"].iloc[0]
+    row = meta[meta["trace_name_original"] == "01-0411-15L.S201309.WZ11"].iloc[0]
     start = pd.Timestamp(row["trace_start_time"])
     p_time = start + pd.Timedelta(seconds=row["trace_P_arrival_sample"] / 100)
-    assert abs((p_time - pd.Timestamp("2013-09-01T04:11:17.24Z")).total_seconds()) <= 0.005
+    assert abs((p_time - pd.Timestamp("2013-09-01T04:11:17.19Z")).total_seconds()) <= 0.005
     assert set(meta["trace_native_sampling_rate_hz"]) <= {100.0, 200.0, 250.0}
 
 
