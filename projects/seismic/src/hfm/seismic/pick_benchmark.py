@@ -61,7 +61,7 @@ class PickBenchConfig:
     window: int = 3000  # 30 s at 100 Hz: the model input, PhaseNetLight's too
     crops_per_record: int = 8
     continuous_windows: int = 96  # per continuous record
-    # Sized for the shared 2-core machine under load (about 6 minutes idle): see docs/seismic.md for the budget.
+    # Sized so the whole run took 915 s on the shared 2-core machine under load (docs/seismic.md, Figures).
     pretrain_steps: int = 400
     finetune_steps: int = 400
     efficiency_steps: int = 60
