@@ -66,7 +66,8 @@ def test_two_processes_match_one_and_only_rank0_writes(tmp_path):
     assert summary["world_size"] == 2 and summary["status"] == "completed" and summary["step"] == 8
     # One writer: each logged step once, one TensorBoard file, RNG states of both processes in the checkpoint.
     rows = [json.loads(line) for line in (two / "metrics.jsonl").read_text().splitlines()]
-    assert [r["step"] for r in rows if "loss" in r] == [4, 8] and [r["step"] for r in rows if "val_loss" in r] == [4, 8]
+    validations = [json.loads(line) for line in (two / "validation.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in rows] == [4, 8] and [r["step"] for r in validations] == [4, 8]
     assert len(list((two / "tensorboard").iterdir())) == 1
     selections = [json.loads((run / "selection.json").read_text()) for run in (one, two)]
     assert [s["best_step"] for s in selections] == [4, 4] and all(s["stopped_early"] for s in selections)

@@ -156,16 +156,16 @@ def selection_outputs(run: Path) -> dict[str, bytes]:
     return {name: (run / name).read_bytes() for name in [*names, "selection.json"]}
 
 
-def metric_rows(run: Path, skip: int = 0) -> list[dict]:
-    path = run / "metrics.jsonl"
+def metric_rows(run: Path, skip: int = 0, name: str = "metrics.jsonl") -> list[dict]:
+    path = run / name
     if not path.exists():
         return []
     return [json.loads(line) for line in path.read_text().splitlines()[skip:] if line.strip()]
 
 
-def wait_for_row(run: Path, process, predicate, skip: int = 0, timeout: float = 240) -> None:
+def wait_for_row(run: Path, process, predicate, skip: int = 0, name: str = "metrics.jsonl", timeout=240) -> None:
     deadline = time.monotonic() + timeout
-    while not any(predicate(row) for row in metric_rows(run, skip)):
+    while not any(predicate(row) for row in metric_rows(run, skip, name)):
         assert process.poll() is None, f"training ended early: {finish(process)}"
         assert time.monotonic() < deadline, "the awaited metrics line did not appear"
         time.sleep(0.02)
@@ -178,25 +178,26 @@ def test_sigkill_during_and_between_validations_resumes_bitwise(tmp_path):
     run = tmp_path / "killed" / "run"
 
     # 1. Killed during the validation of step 8 (it sleeps 0.6 s in there): the training line of step 8 is written
-    # before validating, the validation line after.
+    # to metrics.jsonl before validating, the validation line to validation.jsonl after.
     first = start(config)
-    wait_for_row(run, first, lambda r: r["step"] == 8 and "loss" in r)
+    wait_for_row(run, first, lambda r: r["step"] == 8)
     time.sleep(0.2)
     first.send_signal(signal.SIGKILL)
     finish(first)
-    assert not any(r["step"] == 8 and "val_loss" in r for r in metric_rows(run)), "not killed mid-validation"
+    validated = [r["step"] for r in metric_rows(run, name="validation.jsonl")]
+    assert 4 in validated and 8 not in validated, "not killed mid-validation"
     assert (run / "run.lock").exists()  # the dead process could not release it
 
     # 2. Resumed (from step 4, the last whole checkpoint), then killed right after the validation of step 12,
     # while training steps 13-16.
-    lines_before = len(metric_rows(run))
+    lines_before = len(metric_rows(run, name="validation.jsonl"))
     second = start(config)
-    wait_for_row(run, second, lambda r: r["step"] == 12 and "val_loss" in r, skip=lines_before)
+    wait_for_row(run, second, lambda r: r["step"] == 12, skip=lines_before, name="validation.jsonl")
     second.send_signal(signal.SIGKILL)
     code, log = finish(second)
     assert "taking over a stale lock" in log and "is not running" in log
-    resumed = metric_rows(run, lines_before)
-    assert not any(r["step"] == 16 and "val_loss" in r for r in resumed), "not killed between validations"
+    resumed = [r["step"] for r in metric_rows(run, lines_before, "validation.jsonl")]
+    assert 12 in resumed and 16 not in resumed, "not killed between validations"
 
     # 3. Resumed to the end.
     code, log = finish(start(config))

@@ -58,8 +58,9 @@ def test_early_stopping_keeps_the_best_checkpoint_and_exports_it_as_final(tmp_pa
     assert any(not torch.equal(final[k], last[k]) for k in final)
     summary = json.loads((folder / "summary.json").read_text())
     assert summary["selection"]["best_step"] == 20 and summary["step"] == 50
-    rows = [json.loads(line) for line in (folder / "metrics.jsonl").read_text().splitlines()]
-    assert [r["step"] for r in rows if "val_loss" in r] == [10, 20, 30, 40, 50]
+    rows = [json.loads(line) for line in (folder / "validation.jsonl").read_text().splitlines()]
+    assert rows == history  # one line per validation, beside metrics.jsonl (whose lines stay training lines)
+    assert all("lr" in json.loads(line) for line in (folder / "metrics.jsonl").read_text().splitlines())
     assert not (folder / "run.lock").exists()  # released at the end
 
 

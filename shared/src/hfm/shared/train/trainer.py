@@ -5,6 +5,7 @@ A run folder holds everything about a run:
     config.yaml        the resolved configuration
     environment.json   packages, git commit, host, world size (of the latest session)
     metrics.jsonl      one line per logged step: loss, lr, grad norm, samples/s, wall time
+    validation.jsonl   with model selection: one line per validation, the task's validation metrics
     tensorboard/       the same metrics for TensorBoard
     checkpoints/       step-NNNNNN folders (see checkpoint.py); the newest valid one is resumed automatically
     final/             model.safetensors (and ema.safetensors) when the run completes: with model selection
@@ -472,7 +473,7 @@ class Trainer:
             except HFMError as error:
                 payload = {"error": str(error)}
             if metrics is not None and "state" in payload:
-                metrics.log(self.step, {f"val_{key}": value for key, value in values.items()})
+                metrics.log_validation(self.step, values)
         if self.accelerator.num_processes > 1:
             shared = [payload]
             broadcast_object_list(shared)
