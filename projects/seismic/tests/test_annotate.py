@@ -45,7 +45,7 @@ def test_stream_shorter_than_one_window(picker):
     probs, picks = annotate(picker, short, AnnotateConfig(window=400))
     assert len(probs) == 4 and all(t.stats.npts == 201 for t in probs)
     assert probs[0].stats.starttime == t0
-    assert list(picks.columns) == ["network", "station", "location", "phase", "time", "probability"]
+    assert list(picks.columns) == ["network", "station", "location", "channel", "phase", "time", "probability"]
 
 
 def test_stream_with_gap_is_annotated_per_segment(picker):

@@ -94,7 +94,7 @@ def annotate(
 ) -> tuple[Stream, pd.DataFrame]:
     """Probability traces (channels `<band>_P`, `_S`, `_N`, `_D` per station and segment) and a pick table.
 
-    Pick table columns: network, station, location, phase, time (UTC ISO 8601), probability.
+    Pick table columns: network, station, location, channel, phase, time (UTC ISO 8601), probability.
     """
     config = config or AnnotateConfig()
     usable = Stream([t for t in stream if component_of(t.stats.channel) and t.stats.npts > 0])
@@ -120,10 +120,27 @@ def annotate(
                 outputs += Trace(data=probs[row].astype(np.float32), header=header)
             for pick in picks_from_probabilities(probs, grid_start, config):
                 rows.append(
-                    {"network": network, "station": station, "location": location, **pick, "time": str(pick["time"])}
+                    {
+                        "network": network,
+                        "station": station,
+                        "location": location,
+                        "channel": _pick_channel(traces, pick["phase"]),
+                        **pick,
+                        "time": str(pick["time"]),
+                    }
                 )
-    table = pd.DataFrame(rows, columns=["network", "station", "location", "phase", "time", "probability"])
+    columns = ["network", "station", "location", "channel", "phase", "time", "probability"]
+    table = pd.DataFrame(rows, columns=columns)
     return outputs, table.sort_values(["time", "station", "phase"], kind="stable").reset_index(drop=True)
+
+
+def _pick_channel(traces: Stream, phase: str) -> str:
+    """The SEED channel a pick is read on, as analysts do: P on the vertical, S on a horizontal when there is one."""
+    by_component = {component_of(t.stats.channel): t.stats.channel for t in traces}
+    for component in ("Z", "N", "E") if phase == "P" else ("N", "E", "Z"):
+        if component in by_component:
+            return by_component[component]
+    return traces[0].stats.channel
 
 
 __all__ = ["COMPONENT_ORDER", "AnnotateConfig", "annotate", "annotate_array", "picks_from_probabilities"]

@@ -108,7 +108,10 @@ def write_quakeml(picks: pd.DataFrame, path: str | Path) -> Path:
             time=UTCDateTime(str(row.time)),
             phase_hint=str(row.phase),
             waveform_id=WaveformStreamID(
-                network_code=str(row.network), station_code=str(row.station), location_code=str(row.location or "")
+                network_code=str(row.network),
+                station_code=str(row.station),
+                location_code=str(row.location or ""),
+                channel_code=str(getattr(row, "channel", "") or "") or None,
             ),
             evaluation_mode="automatic",
         )

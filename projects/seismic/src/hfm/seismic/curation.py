@@ -185,7 +185,9 @@ def curation_items(waveform_dir: Path, catalogue: Path, config: CurationConfig) 
         s_times = [UTCDateTime(t) for t in group.loc[group["phase"] == "S", "time"]]
         anchor = p_times[0] if p_times else s_times[0]
         key = f"{event_id}.{network}.{station}"
-        lo, hi = config.p_offset_s
+        npts = round(config.window_s * rate)
+        hi = min(config.p_offset_s[1], (npts - 1) / rate)  # P always inside its window, however short
+        lo = min(config.p_offset_s[0], hi)
         offset = lo + (hi - lo) * _unit(key, config.seed)
         start = UTCDateTime(round((anchor - offset).timestamp * rate) / rate)  # on the sample grid
         source = {c: first[c] for c in first.index if c.startswith("source_") and pd.notna(first[c])}
@@ -205,8 +207,8 @@ def curation_items(waveform_dir: Path, catalogue: Path, config: CurationConfig) 
         earthquake = {
             **base,
             "trace_category": "earthquake",
-            "trace_P_arrival_sample": round((p_times[0] - start) * rate) if p_times else np.nan,
-            "trace_S_arrival_sample": round((s_times[0] - start) * rate) if s_times else np.nan,
+            "trace_P_arrival_sample": _inside(p_times, start, rate, npts),
+            "trace_S_arrival_sample": _inside(s_times, start, rate, npts),
         }
         items.append(
             CurationItem(
@@ -226,6 +228,14 @@ def curation_items(waveform_dir: Path, catalogue: Path, config: CurationConfig) 
                 sources = _overlapping(station_spans, noise_start, length)
                 items.append(CurationItem(f"{key}.noise", sources, _bind(station_spans, noise_start, config, noise)))
     return items
+
+
+def _inside(times: list[UTCDateTime], start: UTCDateTime, rate: float, npts: int) -> float:
+    """The first pick's sample in the window; NaN when there is none or it falls outside the window."""
+    if not times:
+        return np.nan
+    sample = round((times[0] - start) * rate)
+    return sample if 0 <= sample < npts else np.nan
 
 
 def _overlapping(spans: list[_FileSpan], start: UTCDateTime, length_s: float) -> list[Path]:
