@@ -205,3 +205,13 @@ def test_at_start_makes_the_initial_weights_a_candidate(tmp_path):
     final = load_file(folder / "final" / "model.safetensors")
     assert all(torch.equal(final[k], v) for k, v in initial.state_dict().items())
     assert [step for step, _ in checkpoint_dirs(folder / "checkpoints")] == [20, 0]
+
+
+def test_a_task_evaluate_that_returns_no_numbers_is_named():
+    from hfm.shared.train.toy import toy_regression
+    from hfm.shared.train.validation import validate
+
+    task = toy_regression({"samples": 16, "validation_samples": 8})
+    task.evaluate = lambda model, batches: {"auc": [0.5, 0.7]}
+    with pytest.raises(HFMError, match=r"validation: metric 'auc' is not a number \(list\)"):
+        validate(task, task.build_model(), task.validation_dataset(), 4, torch.device("cpu"), seed=0)

@@ -174,4 +174,12 @@ def validate(
     finally:
         model.train(was_training)
         restore_rng(saved_rng)
-    return {str(key): float(value) for key, value in metrics.items()}
+    if not isinstance(metrics, dict):
+        raise HFMError(f"validation: {type(task).__name__}.evaluate returned {type(metrics).__name__}, not a dict")
+    out = {}
+    for key, value in metrics.items():
+        try:
+            out[str(key)] = float(value)
+        except (TypeError, ValueError):
+            raise HFMError(f"validation: metric {key!r} is not a number ({type(value).__name__})") from None
+    return out
