@@ -53,3 +53,20 @@ def test_hostile_climate_folder(tmp_path):
     run = run_curation(_curate_cli(raw, out), out, watch=tmp_path)
     assert check_run(run, out, probes) == []
     assert run.wall_s < 30  # the 2^31-1 record file hung curation for over 10 minutes before its header was checked
+
+
+def test_real_era5_grib_cut_mid_message_is_refused(tmp_path, era5_grib):
+    import pytest
+
+    from hfm.climate.readers import open_fields
+    from hfm.shared.errors import InvalidInput
+    from hfm.shared.safety.headers import check_grib_messages
+
+    data = era5_grib.read_bytes()
+    messages = check_grib_messages(era5_grib)  # the real file: every message complete
+    assert messages > 1
+    cut = tmp_path / "era5_cut.grib"
+    cut.write_bytes(data[: len(data) // 2 + 17])
+    with pytest.raises(InvalidInput, match=r"GRIB message \d+ at byte \d+ declares \d+ bytes, the file ends") as error:
+        open_fields(cut)
+    assert error.value.code == "truncated"
