@@ -62,6 +62,12 @@ def test_early_stopping_keeps_the_best_checkpoint_and_exports_it_as_final(tmp_pa
     assert rows == history  # one line per validation, beside metrics.jsonl (whose lines stay training lines)
     assert all("lr" in json.loads(line) for line in (folder / "metrics.jsonl").read_text().splitlines())
     assert not (folder / "run.lock").exists()  # released at the end
+    from typer.testing import CliRunner
+
+    from hfm.shared.cli.main import app
+
+    shown = json.loads(CliRunner().invoke(app, ["models", "info", str(folder)], catch_exceptions=False).output)
+    assert shown["selection"]["best_step"] == 20 and shown["summary"]["step"] == 50
 
 
 def test_without_validation_a_run_is_unchanged(tmp_path):

@@ -33,13 +33,17 @@ def list_(pattern: str = typer.Argument("*", help="Shell-style pattern, e.g. '*-
 
 @app.command("info")
 def info(
-    name: str = typer.Argument(..., help="A registered model name, or an exported artifact folder."),
+    name: str = typer.Argument(..., help="A registered model name, an exported artifact folder or a run folder."),
     count: bool = typer.Option(True, "--count/--no-count", help="Build the model to count its parameters."),
 ) -> None:
-    """Show a model's pretrained configuration (or an artifact's config and card) as JSON."""
+    """Show a model's pretrained configuration, an artifact's config and card, or a run's summary and model
+    selection (chosen step, its validation score, every validation) as JSON."""
     from hfm.shared.models.registry import create_model, describe
 
     path = Path(name)
+    if path.is_dir() and not (path / "config.json").exists() and (path / "config.yaml").is_file():
+        typer.echo(json.dumps(_run_info(path), indent=2))  # a training run folder, not an artifact
+        return
     if path.is_dir():
         from hfm.shared.artifacts import load_card, read_config
 
@@ -50,6 +54,18 @@ def info(
         model = create_model(name)
         described["parameters"] = sum(p.numel() for p in model.parameters())
     typer.echo(json.dumps(described, indent=2, default=str))
+
+
+def _run_info(run: Path) -> dict:
+    """summary.json and selection.json of a run folder (null where the run has not written them)."""
+    out = {"run": str(run)}
+    for key, filename in (("summary", "summary.json"), ("selection", "selection.json")):
+        file = run / filename
+        try:
+            out[key] = json.loads(file.read_text()) if file.is_file() else None
+        except ValueError as error:
+            raise HFMError(f"{file}: not valid JSON ({error})") from None
+    return out
 
 
 @app.command("export")
