@@ -69,6 +69,7 @@ def test_hostile_nnunet_folder(tmp_path):
     (images / "link_0000.nii.gz").symlink_to(outside / "imagesTr" / "secret_0000.nii.gz")
     shutil.copy(labels / "good1.nii.gz", labels / "link.nii.gz")
     (images / "notes.txt").write_text("scanner log\n")
+    shutil.copy(images / "good1_0000.nii.gz", images / "scan.nii.gz")  # no _XXXX channel number
     shutil.copy(labels / "good1.nii.gz", labels / "orphan.nii.gz")
     write_dataset_json(raw, DatasetJson(channel_names={"0": "T1"}, labels=LABELS, numTraining=9))
     probes = [
@@ -83,6 +84,7 @@ def test_hostile_nnunet_folder(tmp_path):
         Probe.quarantined("link", "symlink_escape", says="outside the dataset folder"),
         Probe.quarantined("imagesTr/notes.txt", "unsupported_format", says=".nii.gz"),
         Probe.quarantined("labelsTr/orphan.nii.gz", "orphan"),
+        Probe.quarantined("imagesTr/scan.nii.gz", "bad_name", says="<CASE>_<XXXX>.nii.gz"),
     ]
     out = tmp_path / "curated"
     run = run_curation(_curate_cli(raw, out), out, watch=tmp_path)

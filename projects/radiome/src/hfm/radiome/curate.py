@@ -148,6 +148,8 @@ def _stray_files(raw_root: Path, cases: list[RawCase], file_ending: str) -> list
             code, reason = entry.code, entry.reason
             if code is None and not entry.path.name.endswith(file_ending):
                 code, reason = "unsupported_format", f"not a {file_ending} file, the dataset.json file_ending"
+            elif code is None and folder != "labelsTr":
+                code, reason = "bad_name", f"name must be <CASE>_<XXXX>{file_ending} (channel number of 4 digits)"
             elif code is None:
                 code, reason = "orphan", f"no case of imagesTr/imagesTs uses this {folder} file"
             stray.append(rejected_item(f"{folder}/{entry.path.name}", entry.path, code, reason))

@@ -97,8 +97,8 @@ def list_cases(root: str | Path) -> list[RawCase]:
         by_case: dict[str, dict[int, Path]] = {}
         for path in sorted((root / folder).glob(f"*{info.file_ending}")):
             match = _CHANNEL_FILE.match(path.name[: -len(info.file_ending)])
-            if not match:
-                raise HFMError(f"{path}: name must be <CASE>_<XXXX>{info.file_ending} (channel number of 4 digits)")
+            if not match:  # one badly named file must not stop the others: curation quarantines it by name
+                continue
             by_case.setdefault(match["case"], {})[int(match["channel"])] = path
         for key, channels in sorted(by_case.items()):
             images = [
