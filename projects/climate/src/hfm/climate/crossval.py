@@ -213,8 +213,8 @@ def _export(
 ) -> Path:
     card = ModelCard(
         name=f"climate-forecaster-{Path(options['dataset']).name}-fold{fold_info['fold']}",
-        description="forecaster of one cross-validation fold: a correction to damped anomaly persistence, the "
-        "checkpoint chosen on the fold's validation block",
+        description=f"forecaster of one cross-validation fold: a learned correction to its linear base "
+        f"({options.get('base', 'persistence')}), the checkpoint chosen on the fold's validation block",
         intended_use="research: cross-validated forecast skill on the curated dataset's grid",
         limitations="trained briefly on one small grid and one fold's training period; inputs are standardised "
         "anomalies against that period's climatology",
