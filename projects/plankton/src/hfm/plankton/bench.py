@@ -1,16 +1,20 @@
-"""Benchmarks for `tools/bench.py` (entry-point group `hfm.benchmarks`); each figure beside its baseline, same run.
+"""Benchmarks for `tools/bench.py` (entry-point group `hfm.benchmarks`): `hfm.shared.eval.figures.Figure`s, each hfm
+result beside its strongest baseline measured in the same run (the others in `others`).
 
-- plankton-flowcam: 5-fold CV on the 105 planktonclas FlowCam images; hfm macro-F1 and accuracy against pixels +
-  logistic regression and against morphology + random forest.
-- plankton-assist: decisions to reach 90 % accuracy with bulk cluster validation against one-by-one labelling.
-- plankton-loader: images/s of the hfm loader (curated canvases) against a plain PIL + DataLoader loop over the
-  original files of the same objects.
-- plankton-label-efficiency: synthetic plankton (6 classes), linear probe on hfm embeddings against pixels at 10 %
-  of the labels, with the curve written as a PNG.
+The multi-instrument study (`hfm.plankton.study`): one corpus (Bering Sea, WHOI wiki, IFCB bins, FlowCam), two
+contrastively pretrained encoders, each evaluation on an encoder that never saw its images.
+
+- plankton-bering-sea / plankton-flowcam: 5 x 5 repeated stratified CV, macro-F1, both hfm heads against pixels +
+  logistic regression, morphology + random forest and a scratch CNN; Nadeau-Bengio corrected intervals.
+- plankton-whoi-fewshot: leave-one-out 1-NN on the 187-class WHOI wiki, hfm embeddings vs pixels and morphology.
+- plankton-label-efficiency: Bering Sea at 10 %, 25 %, 100 % of labels, frozen encoder vs scratch CNN, 5 folds.
+- plankton-assist: decisions to reach 90 % accuracy on Bering Sea, bulk cluster validation vs one by one.
+- plankton-loader: images/s of the hfm loader (curated canvases) against a plain PIL + DataLoader loop.
 """
 
 from __future__ import annotations
 
+import math
 import tempfile
 import time
 from pathlib import Path
@@ -22,28 +26,27 @@ from PIL import Image
 from threadpoolctl import threadpool_limits
 from torch.utils.data import DataLoader, Dataset
 
-from hfm.plankton.assist import count_decisions
-from hfm.plankton.baselines import pixel_features
-from hfm.plankton.benchmark import (
-    METHODS,
-    cross_validate,
-    load_image_folder,
-    planktonclas_images,
-)
+from hfm.plankton.benchmark import planktonclas_images
 from hfm.plankton.curate import CurationConfig, curate_objects
 from hfm.plankton.folders import read_image_folder
-from hfm.plankton.images import fit_canvas
 from hfm.plankton.loader import CuratedPlanktonDataset
-from hfm.plankton.model import PlanktonModelConfig, model_input
-from hfm.plankton.pretrain import load_curated, pretrain
-from hfm.plankton.synthetic import make_synthetic
+from hfm.plankton.study import (
+    BASELINES,
+    EVALUATION_ENCODER,
+    HFM_HYBRID,
+    HFM_LINEAR,
+    MORPHOLOGY,
+    PIXELS,
+    SCRATCH,
+    annotation_assist,
+    evaluate_source,
+    few_shot,
+    load_study,
+)
+from hfm.plankton.study import label_efficiency as study_label_efficiency
 from hfm.shared.errors import HFMError
-from hfm.shared.eval.efficiency import label_efficiency
-from hfm.shared.eval.embeddings import embed
-from hfm.shared.eval.probes import linear_probe
-from hfm.shared.eval.report import write_report
-
-STEPS = 100
+from hfm.shared.eval.figures import Figure
+from hfm.shared.eval.stats import nadeau_bengio_ttest, paired_bootstrap
 
 
 def _images() -> Path:
@@ -71,60 +74,183 @@ def _figure(name: str, value: float, baseline: float, unit: str, command: str, *
     }
 
 
-def flowcam_figures() -> list[dict[str, Any]]:
-    result = cross_validate(load_image_folder(_images()), folds=5, seed=0, pretrain_steps=STEPS)
-    summary = result["summary"]
-    command = f"hfm plankton evaluate OUT --steps {STEPS}"
-    hfm, pixels, morphology = (summary[m] for m in METHODS)
+def _cv_figures(source: str, task: str, command: str) -> list[Figure]:
+    """Both hfm heads, each against the strongest baseline by mean macro-F1; every comparison's interval noted."""
+    study = load_study()
+    result = evaluate_source(study, source)
+    table = result.table()
+    strongest = max(BASELINES, key=lambda b: table[b]["macro_f1"])
+    figures = []
+    for hfm in (HFM_HYBRID, HFM_LINEAR):
+        tests = {b: result.compare(hfm, b) for b in BASELINES}
+        test = tests[strongest]
+        notes = "; ".join(
+            f"vs {b}: {t.estimate:+.3f} [{t.low:+.3f}, {t.high:+.3f}] p={t.p_value:.3f} over {t.n} folds"
+            for b, t in tests.items()
+        )
+        figures.append(
+            Figure(
+                name=f"{task}: macro-F1, {hfm} vs {strongest}",
+                task=f"plankton/{task}",
+                metric="macro-F1",
+                higher_is_better=True,
+                value=table[hfm]["macro_f1"],
+                baseline=table[strongest]["macro_f1"],
+                baseline_name=strongest,
+                n_test=result.n,
+                test_unit="images",
+                interval=(test.low, test.high),
+                interval_method=f"Nadeau-Bengio corrected t over {test.n} paired folds "
+                f"({result.repeats}x{result.folds} CV; {SCRATCH} on the first repeat)",
+                unit="macro-F1",
+                command=command,
+                headline=hfm == HFM_HYBRID,
+                others={b: table[b]["macro_f1"] for b in BASELINES if b != strongest}
+                | {h: table[h]["macro_f1"] for h in (HFM_LINEAR, HFM_HYBRID) if h != hfm},
+                goal=">= morphology + random forest, interval above zero",
+                notes=f"accuracy {table[hfm]['accuracy']:.3f}; encoder {EVALUATION_ENCODER[source]} "
+                f"(pretrained without this set); {notes}",
+            )
+        )
+    return figures
+
+
+def bering_sea_figures() -> list[Figure]:
+    return _cv_figures("bering-sea", "Bering Sea 7 classes", "python tools/bench.py --only plankton-bering-sea")
+
+
+def flowcam_figures() -> list[Figure]:
+    return _cv_figures(
+        "flowcam", "FlowCam 6 classes (cross-instrument)", "python tools/bench.py --only plankton-flowcam"
+    )
+
+
+def few_shot_figures() -> list[Figure]:
+    study = load_study()
+    scores = few_shot(study)
+    n = len(scores["labels"])
+    strongest = max((PIXELS, MORPHOLOGY), key=lambda b: scores[b].mean())
+    _, low, high = paired_bootstrap(scores[HFM_LINEAR], scores[strongest], clusters=scores["labels"], seed=0)
     return [
-        _figure(
-            "macro-F1, hfm vs pixels+LR",
-            hfm["macro_f1"]["mean"],
-            pixels["macro_f1"]["mean"],
-            "macro-F1",
-            command,
-            goal="> 1",
-            notes="5-fold CV, 105 FlowCam images, 6 classes; README reference for the baseline 0.51",
-        ),
-        _figure("accuracy, hfm vs pixels+LR", hfm["accuracy"]["mean"], pixels["accuracy"]["mean"], "accuracy", command),
-        _figure(
-            "macro-F1, hfm vs morphology+RF",
-            hfm["macro_f1"]["mean"],
-            morphology["macro_f1"]["mean"],
-            "macro-F1",
-            command,
-            goal="> 1",
-        ),
-        _figure(
-            "accuracy, hfm vs morphology+RF",
-            hfm["accuracy"]["mean"],
-            morphology["accuracy"]["mean"],
-            "accuracy",
-            command,
-        ),
+        Figure(
+            name="WHOI wiki few-shot: leave-one-out 1-NN accuracy, hfm embeddings vs " + strongest.split(" +")[0],
+            task="plankton/WHOI few-shot (187 classes)",
+            metric="accuracy",
+            higher_is_better=True,
+            value=float(scores[HFM_LINEAR].mean()),
+            baseline=float(scores[strongest].mean()),
+            baseline_name=strongest.split(" +")[0] + " (1-NN)",
+            n_test=n,
+            test_unit="images",
+            interval=(low, high),
+            interval_method="paired bootstrap over classes (clusters), 2000 resamples",
+            unit="accuracy",
+            command="python tools/bench.py --only plankton-whoi-fewshot",
+            others={b.split(" +")[0] + " (1-NN)": float(scores[b].mean()) for b in (PIXELS, MORPHOLOGY)},
+            notes=f"{len(set(scores['labels']))} classes with >= 2 images; encoder pretrained without WHOI/FlowCam",
+        )
     ]
 
 
-def assist_figures() -> list[dict[str, Any]]:
-    with tempfile.TemporaryDirectory() as scratch:
-        dataset = Path(scratch) / "dataset"
-        curate_objects(read_image_folder(_images(), "FlowCam", 1.0), dataset, CurationConfig(), show_progress=False)
-        canvases, pixels, table = load_curated(dataset)
-        mae, _ = pretrain(canvases, pixels, Path(scratch) / "run", PlanktonModelConfig(), steps=STEPS)
-    features = embed(mae, model_input(canvases, pixels))
-    result = count_decisions(features, table["taxon"].to_numpy(), target=0.9, n_clusters=12)
-    bulk = result.bulk if result.bulk is not None else len(table)
+def label_efficiency_figures(out_dir: str | Path = "benchmarks/plankton") -> list[Figure]:
+    study = load_study()
+    curve = study_label_efficiency(study)
+    fractions, n_test = curve["fractions"], curve["n_test"]
+    figures = []
+
+    def figure(
+        name: str, hfm: list[float], scratch: list[float], n_train: int, goal: str = "", hybrid: list[float] = ()
+    ) -> Figure:
+        test = nadeau_bengio_ttest(np.subtract(hfm, scratch), n_train, n_test)
+        return Figure(
+            name=name,
+            task="plankton/Bering Sea label efficiency",
+            metric="macro-F1",
+            higher_is_better=True,
+            value=float(np.mean(hfm)),
+            baseline=float(np.mean(scratch)),
+            baseline_name=SCRATCH,
+            n_test=n_test * len(hfm),
+            test_unit="images",
+            interval=(test.low, test.high),
+            interval_method=f"Nadeau-Bengio corrected t over {len(hfm)} folds (seeds)",
+            unit="macro-F1",
+            command="python tools/bench.py --only plankton-label-efficiency",
+            goal=goal,
+            others={"hfm hybrid head (same subset)": float(np.mean(hybrid))} if len(hybrid) else {},
+            notes=f"{n_train} training images per fold",
+        )
+
+    for fraction, n_train in zip(fractions, curve["n_train"], strict=True):
+        figures.append(
+            figure(
+                f"Bering Sea {fraction:.0%} labels: frozen encoder + linear head vs scratch CNN",
+                curve["hfm"][fraction],
+                curve["scratch"][fraction],
+                n_train,
+                hybrid=curve["hybrid"][fraction],
+            )
+        )
+    figures.append(
+        figure(
+            "Bering Sea: hfm at 10% labels vs scratch CNN at 100%",
+            curve["hfm"][fractions[0]],
+            curve["scratch"][fractions[-1]],
+            curve["n_train"][-1],
+            goal=">= scratch at 100%",
+            hybrid=curve["hybrid"][fractions[0]],
+        )
+    )
+    _plot_curve(curve, Path(out_dir))
+    return figures
+
+
+def _plot_curve(curve: dict, out_dir: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    out_dir.mkdir(parents=True, exist_ok=True)
+    fig, ax = plt.subplots(figsize=(5, 3.5))
+    for key, label in (("hfm", HFM_LINEAR), ("hybrid", HFM_HYBRID), ("scratch", SCRATCH)):
+        means = [np.mean(curve[key][f]) for f in curve["fractions"]]
+        spread = [np.std(curve[key][f]) for f in curve["fractions"]]
+        ax.errorbar(curve["n_train"], means, yerr=spread, marker="o", capsize=3, label=label)
+    ax.set_xscale("log")
+    ax.set_xlabel("labelled training images")
+    ax.set_ylabel("macro-F1 (5 folds, mean +- sd)")
+    ax.set_title("Bering Sea, 7 classes")
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(out_dir / "label_efficiency.png", dpi=120)
+    plt.close(fig)
+
+
+def assist_figures() -> list[Figure]:
+    study = load_study()
+    result = annotation_assist(study)
+    bulk = result["decisions_bulk"] if result["decisions_bulk"] is not None else result["n"]
     return [
-        _figure(
-            "decisions to 90% accuracy, bulk vs one by one",
-            bulk,
-            result.one_by_one,
-            "decisions",
-            "hfm plankton assist DATASET MODEL OUT --clusters 12 --target 0.9",
-            goal="< 1",
-            notes=f"k-means 12 clusters, purity {result.purity:.2f}; one by one + classifier: "
-            f"{result.one_by_one_classifier} decisions",
-        ),
+        Figure(
+            name="Bering Sea: decisions to 90% accuracy, bulk cluster validation vs one by one",
+            task="plankton/annotation assist",
+            metric="decisions",
+            higher_is_better=False,
+            value=float(bulk),
+            baseline=float(result["decisions_one_by_one"]),
+            baseline_name="one by one",
+            n_test=result["n"],
+            test_unit="images",
+            interval=(math.nan, math.nan),
+            interval_method="one deterministic count (oracle annotator); no interval",
+            unit="decisions",
+            command="python tools/bench.py --only plankton-assist",
+            others={"one by one + classifier": float(result["decisions_one_by_one_classifier"] or result["n"])},
+            goal="<= 0.3 x one by one",
+            notes=f"k-means {result['clusters']} clusters (sqrt n) on the encoder pretrained without Bering Sea, "
+            f"purity {result['cluster_purity']:.2f}",
+        )
     ]
 
 
@@ -171,46 +297,4 @@ def loader_figures() -> list[dict[str, Any]]:
             notes="same 105 objects, batch 32, no workers, best of 3; the hfm loader reads 16-bit canvases with "
             "pixel size, the plain loop decodes JPEGs and resizes (no scale kept)",
         ),
-    ]
-
-
-def label_efficiency_figures(out_dir: str | Path = "benchmarks/plankton") -> list[dict[str, Any]]:
-    _single_thread()
-    train, test = make_synthetic(30, seed=0), make_synthetic(20, seed=1)
-
-    def inputs(data):
-        fitted = [fit_canvas(g, p, 64, "pad") for g, p in zip(data.images, data.pixel_size_um, strict=True)]
-        return np.stack([c for c, _ in fitted]), np.array([p for _, p in fitted])
-
-    (train_c, train_p), (test_c, test_p) = inputs(train), inputs(test)
-    with tempfile.TemporaryDirectory() as scratch:
-        mae, _ = pretrain(train_c, train_p, Path(scratch), PlanktonModelConfig(), steps=STEPS)
-    hfm_train, hfm_test = embed(mae, model_input(train_c, train_p)), embed(mae, model_input(test_c, test_p))
-    pix_train = np.stack([pixel_features(g) for g in train.images])
-    pix_test = np.stack([pixel_features(g) for g in test.images])
-    fractions, seeds = (0.1, 0.25, 0.5, 1.0), (0, 1, 2)
-    curves = [
-        label_efficiency(hfm_train, train.labels, hfm_test, test.labels, fractions=fractions, seeds=seeds, name="hfm"),
-        label_efficiency(
-            pix_train,
-            train.labels,
-            pix_test,
-            test.labels,
-            fractions=fractions,
-            seeds=seeds,
-            name="pixels",
-            protocol=linear_probe,
-        ),
-    ]
-    write_report(out_dir, "Plankton label efficiency (synthetic, 6 classes)", curves=curves)
-    at_10 = [c.points[0].mean for c in curves]
-    return [
-        _figure(
-            "synthetic accuracy at 10% labels, hfm vs pixels",
-            at_10[0],
-            at_10[1],
-            curves[0].metric,
-            "python tools/bench.py --only plankton-label-efficiency",
-            notes=f"curve in {out_dir}",
-        )
     ]

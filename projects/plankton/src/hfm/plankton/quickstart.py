@@ -128,6 +128,9 @@ def _multi_instrument(out: Path, smoke: bool, seed: int) -> tuple[dict, list[Fig
     )
     encoder_config = EncoderConfig(width=16, steps=3 if smoke else 150, batch=64, seed=seed)
     pool = np.flatnonzero(corpus.table["source"].isin(["whoi-wiki", "ifcb-bins"]).to_numpy())
+    if len(pool) == 0:  # without the shared data there is nothing to pretrain on that is not evaluated
+        reason = "; ".join(corpus.skipped.values())
+        return {"skipped": reason}, [], f"Multi-instrument encoder skipped: no WHOI or IFCB images ({reason}).\n"
     encoder, log = pretrain_encoder(corpus.canvases[pool], encoder_config)
     features = encode(encoder, corpus.canvases)
     study = Study(

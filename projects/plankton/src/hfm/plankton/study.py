@@ -173,7 +173,7 @@ def _subsample(train: np.ndarray, labels: np.ndarray, fraction: float, seed: int
 
 
 def label_efficiency(study: Study, source: str = "bering-sea") -> dict[str, Any]:
-    """macro-F1 of the frozen encoder + linear head and of the scratch CNN at each label fraction.
+    """macro-F1 of the frozen encoder + linear head, the hybrid head and the scratch CNN at each label fraction.
 
     The first repeat's 5 folds give 5 seeds: at each fraction both methods train on the same stratified subset of
     the training fold and are scored on the full test fold.
@@ -187,17 +187,23 @@ def label_efficiency(study: Study, source: str = "bering-sea") -> dict[str, Any]
     features = study.embeddings[EVALUATION_ENCODER[source]][rows]
     canvases = corpus.canvases[rows]
     folds = splits(labels, config.repeats, config.folds, config.seed)[: config.folds]
-    out: dict[str, Any] = {"fractions": list(config.fractions), "n_train": [], "hfm": {}, "scratch": {}}
+    out: dict[str, Any] = {"fractions": list(config.fractions), "n_train": [], "hfm": {}, "hybrid": {}, "scratch": {}}
+    hybrid = hybrid_predict(features, corpus.morphology[rows], labels, config.seed)
     for fraction in config.fractions:
-        hfm_scores, scratch_scores, sizes = [], [], []
+        scores: dict[str, list[float]] = {"hfm": [], "hybrid": [], "scratch": []}
+        sizes = []
         for fold, (train, test) in enumerate(folds):
             subset = _subsample(train, labels, fraction, seed=fold)
             sizes.append(len(subset))
-            head = linear_head(config.seed).fit(features[subset], labels[subset])
-            hfm_scores.append(float(f1_score(labels[test], head.predict(features[test]), average="macro")))
-            predicted = _scratch_method(study, source, canvases, labels, fraction)(subset, test, fold)
-            scratch_scores.append(float(f1_score(labels[test], predicted, average="macro")))
-        out["hfm"][fraction], out["scratch"][fraction] = hfm_scores, scratch_scores
+            predictions = {
+                "hfm": linear_head(config.seed).fit(features[subset], labels[subset]).predict(features[test]),
+                "hybrid": hybrid(subset, test, fold),
+                "scratch": _scratch_method(study, source, canvases, labels, fraction)(subset, test, fold),
+            }
+            for name, predicted in predictions.items():
+                scores[name].append(float(f1_score(labels[test], predicted, average="macro")))
+        for name, values in scores.items():
+            out[name][fraction] = values
         out["n_train"].append(int(np.mean(sizes)))
     out["n_test"] = round(np.mean([len(t) for _, t in folds]))
     return out
