@@ -142,31 +142,57 @@ def write_forecast(
             name: (
                 ("init_time", "lead_time", "lat", "lon"),
                 physical[:, :, v].astype("float32"),
-                {"units": data.units[v]},
+                {"units": data.units[v], "long_name": f"{name} forecast"},
             )
             for v, name in enumerate(data.variables)
         },
         coords={
-            "init_time": ("init_time", init_time, {"long_name": "forecast initialisation time"}),
+            "init_time": (
+                "init_time",
+                init_time,
+                {"long_name": "forecast initialisation time", "standard_name": "forecast_reference_time"},
+            ),
             "lead_time": (
                 "lead_time",
                 lead_time.astype("timedelta64[h]") if data.step < 600 else lead_time,
-                {"long_name": "forecast lead time"} | ({} if data.step < 600 else {"units": "hours"}),
+                {"long_name": "forecast lead time", "standard_name": "forecast_period"}
+                | ({} if data.step < 600 else {"units": "hours"}),
             ),
-            "lat": ("lat", data.lat, {"units": "degrees_north", "standard_name": "latitude"}),
-            "lon": ("lon", data.lon, {"units": "degrees_east", "standard_name": "longitude"}),
+            "lat": ("lat", data.lat, {"units": "degrees_north", "standard_name": "latitude", "axis": "Y"}),
+            "lon": ("lon", data.lon, {"units": "degrees_east", "standard_name": "longitude", "axis": "X"}),
         },
-        attrs={"Conventions": "CF-1.8", "source": "hfm climate forecast", "base_lead_steps": base_lead},
+        attrs={
+            "Conventions": "CF-1.8",
+            "title": f"hfm climate forecast of {', '.join(data.variables)}",
+            "history": "written by hfm climate forecast",
+            "source": "hfm climate forecast",
+            "base_lead_steps": base_lead,
+        },
     )
     if np.issubdtype(np.asarray(init_time).dtype, np.datetime64) and data.step < 600:
         ds = ds.assign_coords(valid_time=ds["init_time"] + ds["lead_time"])
-        ds["valid_time"].attrs["long_name"] = "valid time = init_time + lead_time"
+        ds["valid_time"].attrs.update(long_name="valid time = init_time + lead_time", standard_name="time")
     path = Path(path)
+    if path.suffix not in (".nc", ".zarr"):
+        raise HFMError(f"{path}: a forecast is written as netCDF (.nc) or zarr (.zarr); the suffix says neither")
     if path.suffix == ".zarr":
-        ds.to_zarr(path, mode="w", zarr_format=2)
+        ds.to_zarr(path, mode="w", zarr_format=2, encoding=_cf_encoding(ds))
     else:
-        ds.to_netcdf(path)
+        ds.to_netcdf(path, encoding=_cf_encoding(ds))
     return ds
+
+
+def _cf_encoding(ds: xr.Dataset) -> dict[str, dict[str, Any]]:
+    """CF-1.8 allows no int64 and no _FillValue on coordinates: times as double hours, coordinates without fill."""
+    encoding: dict[str, dict[str, Any]] = {name: {"_FillValue": None} for name in ("lat", "lon")}
+    for name in ("init_time", "valid_time"):
+        if name in ds.coords and np.issubdtype(ds[name].dtype, np.datetime64):
+            encoding[name] = {"dtype": "float64", "units": "hours since 1970-01-01 00:00:00", "_FillValue": None}
+    if np.issubdtype(ds["lead_time"].dtype, np.timedelta64):
+        encoding["lead_time"] = {"dtype": "float64", "units": "hours", "_FillValue": None}
+    else:
+        encoding["lead_time"] = {"_FillValue": None}
+    return encoding
 
 
 def _per_step_rmse(forecast: np.ndarray, truth: np.ndarray, lat: np.ndarray) -> np.ndarray:

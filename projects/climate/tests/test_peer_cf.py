@@ -1,0 +1,75 @@
+"""Peer checks: the IOOS compliance-checker (CF-1.8) and cf_xarray on the netCDF and zarr files hfm climate writes."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import cf_xarray  # noqa: F401  (registers the .cf accessor)
+import numpy as np
+import pytest
+import torch
+import xarray as xr
+
+from hfm.climate.curation import curate_fields
+from hfm.climate.data import Normaliser
+from hfm.climate.evaluation import FieldData
+from hfm.climate.pipeline import write_forecast
+from hfm.climate.store import open_store
+from hfm.shared.errors import HFMError
+from hfm.shared.models.registry import create_model
+
+CHECKER = Path(sys.executable).parent / "compliance-checker"
+
+
+def cf_failures(path: Path, tmp_path: Path) -> dict[str, list[str]]:
+    """The checker's failing high-priority ('Errors') checks: name -> messages."""
+    report = tmp_path / f"{path.name}.json"
+    subprocess.run([str(CHECKER), "--test=cf:1.8", "-f", "json", "-o", str(report), str(path)], capture_output=True)
+    result = json.loads(report.read_text())["cf:1.8"]
+    return {c["name"]: c["msgs"] for c in result["high_priorities"] if c["value"][0] < c["value"][1]}
+
+
+@pytest.fixture
+def written(tmp_path, synthetic_file):
+    """A curated store and a forecast from it in both formats (untrained forecaster: the files are the subject)."""
+    root = tmp_path / "cf"
+    root.mkdir()
+    synthetic_file(root / "a.nc", start="2000-01-01", steps=24, lat=8, lon=12, seed=1)
+    curate_fields([root / "a.nc"], root / "store", train_end="2000-01-04", show_progress=False)
+    data = FieldData.load(root / "store")
+    torch.manual_seed(0)
+    args = {"variables": 2, "history": 2, "patch_lat": 4, "patch_lon": 4, "width": 16, "depth": 1, "heads": 2}
+    net = create_model("climate-forecaster", **args).eval()
+    for name in ("forecast.nc", "forecast.zarr"):
+        write_forecast(net, data, Normaliser(data), 1, np.arange(2, 8), 2, root / name)
+    return root
+
+
+def test_forecast_netcdf_passes_cf_1_8(written, tmp_path):
+    assert cf_failures(written / "forecast.nc", tmp_path) == {}
+    ds = xr.open_dataset(written / "forecast.nc", decode_times=False)
+    assert ds["init_time"].dtype == np.float64 and ds["lead_time"].dtype == np.float64
+    assert "_FillValue" not in ds["lat"].encoding and "_FillValue" not in ds["lon"].encoding
+    assert ds["t"].attrs["long_name"] == "t forecast" and ds.attrs["title"] and ds.attrs["history"]
+
+
+def test_forecast_zarr_passes_cf_1_8_but_for_the_nc_suffix_rule(written, tmp_path):
+    # the checker reads zarr through NCZarr; its §2.1 rule ("must end with .nc") cannot hold for a zarr store
+    assert set(cf_failures(written / "forecast.zarr", tmp_path)) == {"§2.1 Filename"}
+
+
+@pytest.mark.parametrize("name", ["forecast.nc", "forecast.zarr", "store"])
+def test_cf_xarray_finds_the_axes(written, name):
+    ds = open_store(written / name) if name == "store" else xr.open_dataset(written / name)
+    axes = ds.cf.axes
+    assert axes["X"] == ["lon"] and axes["Y"] == ["lat"] and len(axes["T"]) == 1
+    assert ds.cf["latitude"].name == "lat" and ds.cf["longitude"].name == "lon"
+
+
+def test_a_forecast_suffix_that_names_another_format_is_refused(written, tmp_path):
+    data = FieldData.load(written / "store")
+    net = create_model("climate-forecaster", variables=2, patch_lat=4, patch_lon=4, width=16, depth=1, heads=2)
+    with pytest.raises(HFMError, match=r"f\.csv: a forecast is written as netCDF"):
+        write_forecast(net.eval(), data, Normaliser(data), 1, np.arange(2, 4), 1, tmp_path / "f.csv")
+    assert not (tmp_path / "f.csv").exists()
