@@ -13,17 +13,18 @@ from hfm.shared.sample_data import DataUnavailable
 
 
 def quickstart_config(smoke: bool, seed: int) -> TissueConfig:
-    common = {"seeds": (seed,), "subjects": ("niivue",), "efficiency_maps": (), "speed_repeats": 1}
-    if smoke:  # seconds: the whole chain runs, the numbers mean little
+    common = {"seeds": (seed,), "subjects": ("niivue",), "efficiency_maps": ()}
+    if smoke:  # the whole chain runs with a few steps, no HD95, Atropos or timing; the numbers mean little
         return TissueConfig(
             steps=3,
             pretrain_steps=2,
             model_args={"width": 48, "depth": 2, "heads": 3, "features": 4},
             hd95=False,
             atropos=False,
+            speed_repeats=0,
             **common,
         )
-    return TissueConfig(steps=60, pretrain_steps=40, **common)
+    return TissueConfig(steps=60, pretrain_steps=40, speed_repeats=1, **common)
 
 
 def run_quickstart(context: QuickstartContext) -> QuickstartResult:
