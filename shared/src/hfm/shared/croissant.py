@@ -275,8 +275,9 @@ def to_croissant(card: DatasetCard, root: str | Path, base: str = "") -> dict[st
             }
             distribution.append(image_set)
 
-    # A table with a type row is read through its images (a left join drops the row); any other directly.
-    if image_set is not None and table.type_row is not None:
+    # A table naming image files is read through its images: a left join keeps one record per real image, so an
+    # EcoTaxa type row (or a row naming no image) never comes back.
+    if image_set is not None:
         # The regex also turns mlcroissant's path object into the text the table holds, so the join matches.
         path_source: dict[str, Any] = {
             "fileSet": {"@id": "fileset:images"},
@@ -327,8 +328,6 @@ def to_croissant(card: DatasetCard, root: str | Path, base: str = "") -> dict[st
                 "source": {"fileSet": {"@id": "fileset:images"}, "extract": {"fileProperty": "content"}},
             }
         )
-        if not path_source:
-            raise HFMError(f"{root / table_path}: image samples need a typed EcoTaxa table to be joined")
     arrays = "; ".join(_array_description(spec) for spec in card.contract.arrays)
     record_sets: list[dict[str, Any]] = [
         {
