@@ -150,3 +150,20 @@ def test_figures_compare_hfm_with_the_strongest_baseline() -> None:
     mae = by_name["seismic DFDP: P MAE (s), hfm vs good"]
     assert mae.value < mae.baseline and not mae.higher_is_better and mae.n_test == n_picks
     assert any(f.task == "seismic/detection" for f in figures)
+
+
+def test_band_pass_front_end_is_causal_and_removes_the_microseism() -> None:
+    from hfm.seismic.records import band_pass
+
+    t = np.arange(6000) / 100.0
+    slow, fast = np.sin(2 * np.pi * 0.2 * t), np.sin(2 * np.pi * 10 * t)
+    out = band_pass(np.stack([slow, fast, np.zeros_like(t)])[None], 100.0, (1.0, 45.0))[0]
+    assert np.abs(out[0, 3000:]).max() < 0.01  # 0.2 Hz ocean microseism gone
+    assert 0.9 < np.abs(out[1, 3000:]).max() < 1.1  # 10 Hz passes
+    impulse = np.zeros((1, 3, 1000))
+    impulse[0, 0, 500] = 1.0
+    response = band_pass(impulse, 100.0, (1.0, 45.0))[0, 0]
+    peak = np.abs(response).max()
+    # Nothing just before the onset (a zero-phase filter would ring there and pull picks early); the tiny values
+    # at the very start are the demeaning step dying away.
+    assert np.abs(response[400:500]).max() < 1e-4 * peak and np.argmax(np.abs(response)) >= 500

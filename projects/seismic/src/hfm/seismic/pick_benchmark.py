@@ -36,13 +36,14 @@ from hfm.seismic.pick_metrics import (
     MethodScores,
     auc_statistic,
     bootstrap_statistic,
+    f1_at,
     f1_statistic,
     match_counts,
     peaks,
     prf,
     tune_threshold,
 )
-from hfm.seismic.records import Records, detection_windows, load_records, pick_windows, training_crops
+from hfm.seismic.records import Records, band_pass, detection_windows, load_records, pick_windows, training_crops
 from hfm.seismic.training import finetune, pretrain
 from hfm.seismic.windows import LabelledWindows
 from hfm.shared.errors import HFMError
@@ -73,6 +74,9 @@ class PickBenchConfig:
     n_resamples: int = 1000
     seed: int = 0
     smoke: bool = False
+    # A band-pass front end for every neural picker (hfm and PhaseNetLight alike, training and inference); None: raw
+    # counts, as PhaseNetLight was trained. The classic pickers filter 1-20 Hz themselves either way.
+    model_band_hz: tuple[float, float] | None = None
 
     @classmethod
     def quick(cls) -> PickBenchConfig:
@@ -232,6 +236,7 @@ def score_model(
     dev_probs = [sliding_probabilities(predict, w, config.window) for w in dev.waveforms]
     for row, phase in enumerate(("P", "S")):
         scores.thresholds[phase] = tune_threshold(dev_probs, dev.onsets(phase), row, rate)
+        scores.dev_f1[phase] = f1_at(dev_probs, dev.onsets(phase), row, rate, scores.thresholds[phase])
     test_probs = [sliding_probabilities(predict, w, config.window) for w in test.waveforms]
     for row, phase in enumerate(("P", "S")):
         scores.counts[phase] = np.array(
@@ -265,6 +270,7 @@ def score_classic(picker, dev: Records, test: Records, windows: dict[str, Any]) 
 
     best = max(grid_settings(picker), key=lambda p: record_f1(p, dev))
     scores = MethodScores(best.name, thresholds={k: getattr(best, k) for k in best.grid})
+    scores.dev_f1["sum over phases"] = record_f1(best, dev)
     picks = [best.record_picks(w, rate) for w in test.waveforms]
     for phase in best.phases:
         scores.counts[phase] = np.array(
@@ -411,6 +417,7 @@ class PickBenchReport:
     corpus: dict
     tables: dict = field(default_factory=dict)  # table name -> method -> metric -> value
     thresholds: dict = field(default_factory=dict)
+    dev_f1: dict = field(default_factory=dict)
     efficiency: list = field(default_factory=list)
     efficiency_summary: list = field(default_factory=list)
     consistency: dict = field(default_factory=dict)
@@ -460,7 +467,11 @@ def run_pick_benchmark(
         test = test.subset(np.arange(min(24, len(test))))
         dev = dev.subset(np.arange(min(8, len(dev))))
     lap("curate")
+    band = config.model_band_hz
+    view = (lambda r: r.band_passed(band)) if band else (lambda r: r)  # what the neural pickers see
     corpus, corpus_counts = pretrain_corpus(out / "data", train, test, config)
+    if band:
+        corpus = band_pass(corpus, 100.0, band)
     unlabelled = LabelledWindows(corpus, np.full(len(corpus), np.nan), np.full(len(corpus), np.nan), 100.0, "corpus")
     pretrain(
         {"data": unlabelled, "samples": config.window},
@@ -473,8 +484,8 @@ def run_pick_benchmark(
     )
     init = str(out / "pretrain" / "final")
     lap("pretrain")
-    hfm = _finetune(train, init, out / "finetune", config.finetune_steps, config, config.seed)
-    scratch = _finetune(train, None, out / "scratch", config.finetune_steps, config, config.seed)
+    hfm = _finetune(view(train), init, out / "finetune", config.finetune_steps, config, config.seed)
+    scratch = _finetune(view(train), None, out / "scratch", config.finetune_steps, config, config.seed)
     lap("finetune")
 
     report = PickBenchReport(asdict(config), curation, {**corpus_counts, "total windows": len(corpus)})
@@ -489,15 +500,19 @@ def run_pick_benchmark(
 
     for label, records, dev_records in (("", test, dev), (" (Z only)", test.vertical_only(), dev.vertical_only())):
         windows = evaluation_windows(records, config)
-        results = [score_model(HFM, hfm_predictor(hfm), dev_records, records, config, windows)]
+        # The neural pickers' inputs (band-passed when configured); the windows sit at the same places.
+        m_records, m_dev = view(records), view(dev_records)
+        m_windows = evaluation_windows(m_records, config)
+        results = [score_model(HFM, hfm_predictor(hfm), m_dev, m_records, config, m_windows)]
         if not label:  # the scratch ablation on 3 components only (its Z-only run would double the evaluation)
-            results.append(score_model(SCRATCH, hfm_predictor(scratch), dev_records, records, config, windows))
+            results.append(score_model(SCRATCH, hfm_predictor(scratch), m_dev, m_records, config, m_windows))
         if peer is not None:
-            results.append(score_model(peer.name, peer.predict, dev_records, records, config, windows))
+            results.append(score_model(peer.name, peer.predict, m_dev, m_records, config, m_windows))
         pickers = [StaLtaAic(), BaerPicker()] + ([ArPicker()] if not label else [])
         results += [score_classic(p, dev_records, records, windows) for p in pickers]
         report.tables[f"DFDP{label}"] = {r.name: r.summary(windows["detection"][1]) for r in results}
         report.thresholds[f"DFDP{label}"] = {r.name: r.thresholds for r in results}
+        report.dev_f1[f"DFDP{label}"] = {r.name: r.dev_f1 for r in results}
         report.tables[f"DFDP{label}"]["_n"] = {
             "records": len(records),
             "events": len(set(records.event_id)),
@@ -529,8 +544,9 @@ def consistency_figures(model, peer, config: PickBenchConfig, report: PickBenchR
     except DataUnavailable as error:
         report.notes.append(str(error))
         return []
+    waves = band_pass(ipoc.waveforms, 100.0, config.model_band_hz) if config.model_band_hz else ipoc.waveforms
     records = Records(
-        list(ipoc.waveforms), ipoc.p_sample, ipoc.s_sample, np.array([f"ipoc{i}" for i in range(len(ipoc))]),
+        list(waves), ipoc.p_sample, ipoc.s_sample, np.array([f"ipoc{i}" for i in range(len(ipoc))]),
         np.array(["CX.PB01"] * len(ipoc)), np.array(["ZNE"] * len(ipoc)), 100.0, "ipoc",
     )  # fmt: skip
     windows = {"P": pick_windows(records, "P", config.window, config.seed)}
@@ -548,7 +564,10 @@ def consistency_figures(model, peer, config: PickBenchConfig, report: PickBenchR
     mae = {k: bootstrap_statistic("MAE")(v, None) for k, v in residuals.items()}
     report.consistency["IPOC iasp91 P MAE (s)"] = mae
     tohoku = tohoku_window(samples=config.window)
-    p_hat = hfm_predictor(model)(tohoku.waveforms)[0, 0].argmax()
+    tohoku_waves = (
+        band_pass(tohoku.waveforms, 100.0, config.model_band_hz) if config.model_band_hz else tohoku.waveforms
+    )
+    p_hat = hfm_predictor(model)(tohoku_waves)[0, 0].argmax()
     report.notes.append(
         "Tohoku II.TLY (one analyst P, teleseismic, vertical only): "
         f"hfm P residual {(p_hat - tohoku.p_sample[0]) / 100:+.2f} s"
@@ -586,6 +605,8 @@ EFFICIENCY_METRICS = ("P hit 0.2 s", "S hit 0.2 s", "P MAE (s)", "S MAE (s)")
 def efficiency(train: Records, init: str, out: Path, config: PickBenchConfig, report: PickBenchReport) -> None:
     """Pretrained vs scratch on the same label subset and seed; scored on the DFDP pick windows (3 components)."""
     test = load_records(out / "data" / "dfdp")
+    if config.model_band_hz:
+        test, train = test.band_passed(config.model_band_hz), train.band_passed(config.model_band_hz)
     windows = {p: pick_windows(test, p, config.window, config.seed) for p in ("P", "S")}
     rows = []
     for fraction in config.fractions:
@@ -695,6 +716,7 @@ def markdown(report: PickBenchReport, figures: list[Figure]) -> str:
     lines += [f"- curation {name}: {line}" for name, line in report.curation.items()]
     lines += ["- pretraining corpus (30 s windows): " + ", ".join(f"{k} {v}" for k, v in report.corpus.items())]
     lines += [f"- thresholds chosen on the NCEDC dev stations: {report.thresholds}"]
+    lines += [f"- F1 on the NCEDC dev stations at those settings: {report.dev_f1}"]
     lines += [f"- IPOC consistency check (iasp91 onsets): {report.consistency}"]
     lines += [f"- {note}" for note in report.notes]
     lines += [f"- timings (s): {report.timings}", ""]

@@ -48,6 +48,15 @@ def peaks(probability: np.ndarray, threshold: float, rate: float, separation_s: 
     return found.astype(float)
 
 
+def f1_at(probabilities: list[np.ndarray], onsets: np.ndarray, row: int, rate: float, threshold: float) -> float:
+    """F1 of the peaks of one phase row above `threshold` on these records."""
+    counts = [
+        match_counts(peaks(p[row], threshold, rate), onset, MATCH_S * rate)
+        for p, onset in zip(probabilities, onsets, strict=True)
+    ]
+    return prf(np.array(counts))[2]
+
+
 def tune_threshold(
     probabilities: list[np.ndarray], onsets: np.ndarray, row: int, rate: float, grid: np.ndarray | None = None
 ) -> float:
@@ -74,6 +83,7 @@ class MethodScores:
     counts: dict[str, np.ndarray] = field(default_factory=dict)  # phase -> (records, 3) TP FP FN
     detection: np.ndarray | None = None  # score per detection window
     thresholds: dict[str, float] = field(default_factory=dict)
+    dev_f1: dict[str, float] = field(default_factory=dict)  # F1 on the dev records at the chosen settings
 
     def summary(self, is_event: np.ndarray | None = None) -> dict[str, float | None]:
         out: dict[str, float | None] = {}

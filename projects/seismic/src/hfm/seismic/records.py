@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+from scipy.signal import butter, sosfilt
 
 from hfm.seismic.seisbench_format import SeisBenchDataset
 from hfm.seismic.windows import LabelledWindows, resample
@@ -58,6 +59,20 @@ class Records:
 
     def onsets(self, phase: str) -> np.ndarray:
         return self.p_sample if phase == "P" else self.s_sample
+
+    def band_passed(self, band_hz: tuple[float, float]) -> Records:
+        """The same records through a causal band-pass (what a front end would see; onsets are not moved)."""
+        out = self.subset(np.arange(len(self)))
+        out.waveforms = [band_pass(w, self.sampling_rate, band_hz) for w in self.waveforms]
+        out.name = f"{self.name} ({band_hz[0]:g}-{band_hz[1]:g} Hz)"
+        return out
+
+
+def band_pass(waves: np.ndarray, rate: float, band_hz: tuple[float, float]) -> np.ndarray:
+    """Causal 4-pole Butterworth band-pass along the last axis (causal: no energy is moved before an onset)."""
+    sos = butter(4, [band_hz[0], min(band_hz[1], 0.45 * rate)], btype="bandpass", fs=rate, output="sos")
+    demeaned = waves - waves.mean(axis=-1, keepdims=True)
+    return sosfilt(sos, demeaned, axis=-1).astype(np.float32)
 
 
 def load_records(root: str | Path, split: str | None = None, sampling_rate: float = 100.0) -> Records:
