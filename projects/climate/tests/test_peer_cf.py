@@ -73,3 +73,13 @@ def test_a_forecast_suffix_that_names_another_format_is_refused(written, tmp_pat
     with pytest.raises(HFMError, match=r"f\.csv: a forecast is written as netCDF"):
         write_forecast(net.eval(), data, Normaliser(data), 1, np.arange(2, 4), 1, tmp_path / "f.csv")
     assert not (tmp_path / "f.csv").exists()
+
+
+def test_ostia_regridded_netcdf_passes_cf_1_8(hadisst, tmp_path):
+    pytest.importorskip("iris_sample_data", reason="OSTIA ships in iris-sample-data")
+    from hfm.climate.transfer import curate_ostia_on_grid
+
+    curate_fields([hadisst], tmp_path / "hadisst", show_progress=False)
+    curate_ostia_on_grid(FieldData.load(tmp_path / "hadisst"), tmp_path / "ostia")
+    assert cf_failures(tmp_path / "ostia" / "ostia-on-hadisst-grid.nc", tmp_path) == {}
+    assert xr.open_dataset(tmp_path / "ostia" / "ostia-on-hadisst-grid.nc").cf.axes["T"] == ["time"]

@@ -67,11 +67,28 @@ def curate_ostia_on_grid(like: FieldData, out: Path) -> Path:
     fields = box_average(source, like.lat, like.lon)
     out.mkdir(parents=True, exist_ok=True)
     netcdf = out / "ostia-on-hadisst-grid.nc"
+    sst_attrs = {"units": "K", "standard_name": "sea_surface_temperature", "long_name": "OSTIA SST, box-averaged"}
     xr.Dataset(
-        {"sst": (("time", "lat", "lon"), fields.astype("float32"), {"units": "K"})},
-        coords={"time": source["time"].values, "lat": like.lat, "lon": like.lon},
-        attrs={"Conventions": "CF-1.8", "source": "OSTIA monthly (iris-sample-data), box-averaged to 5 deg"},
-    ).to_netcdf(netcdf)
+        {"sst": (("time", "lat", "lon"), fields.astype("float32"), sst_attrs)},
+        coords={
+            "time": ("time", source["time"].values, {"standard_name": "time", "axis": "T"}),
+            "lat": ("lat", like.lat, {"units": "degrees_north", "standard_name": "latitude", "axis": "Y"}),
+            "lon": ("lon", like.lon, {"units": "degrees_east", "standard_name": "longitude", "axis": "X"}),
+        },
+        attrs={
+            "Conventions": "CF-1.8",
+            "title": "OSTIA sea surface temperature on the HadISST grid",
+            "history": "box-averaged to the HadISST grid by hfm climate",
+            "source": "OSTIA monthly (iris-sample-data), box-averaged to 5 deg",
+        },
+    ).to_netcdf(  # CF-1.8: no int64 times, no _FillValue on coordinates
+        netcdf,
+        encoding={
+            "time": {"dtype": "float64", "units": "hours since 1970-01-01 00:00:00", "_FillValue": None},
+            "lat": {"_FillValue": None},
+            "lon": {"_FillValue": None},
+        },
+    )
     train_end = str(source["time"].values[TRAIN_MONTHS - 1])[:10]
     curate_fields([netcdf], out / "data", train_end=train_end, max_nan_fraction=0.95, name="ostia-on-hadisst-grid",
                   license="LicenseRef-OSTIA", creators=["Met Office"], show_progress=False)  # fmt: skip
