@@ -37,3 +37,13 @@ def test_mlcroissant_reads_images_and_tsv_rows_joined_by_object_id(mixed_export,
         stored = np.asarray(record["image"].convert("L"), dtype=np.float32) / 255
         assert record["img_file_name"].startswith("images/")
         assert stored.shape == samples[record["object_id"]].arrays["image"].shape[1:]
+
+
+def test_croissant_above_the_dataset_folder_reads_the_same_records(mixed_export, tmp_path):
+    out = tmp_path / "curated"
+    curate_objects(read_ecotaxa(mixed_export), out, CurationConfig(canvas=64), show_progress=False)
+    card, root = load_card(out)
+    (tmp_path / "above.json").write_text(dump_json(to_croissant(card, root, base="curated/")))
+    records = read_records(tmp_path / "above.json")
+    assert sorted(r["img_file_name"] for r in records["samples"]) == [f"images/obj_00{i}.png" for i in range(6)]
+    assert len(records["metadata"]) == 6

@@ -262,6 +262,10 @@ def to_croissant(card: DatasetCard, root: str | Path, base: str = "") -> dict[st
     if path_column is not None:
         suffixes = {PurePosixPath(str(p)).suffix.lower() for p in table.frame[path_column].dropna()}
         if len(suffixes) == 1 and (suffix := suffixes.pop()) in _IMAGE_FORMATS:
+            if base.startswith(".."):  # mlcroissant looks for a FileSet's files under the JSON-LD's folder only
+                raise HFMError(
+                    f"{root}: its image files can be read only by a Croissant file in the dataset folder or above it"
+                )
             folders = {str(PurePosixPath(str(p)).parent) for p in table.frame[path_column].dropna()}
             folder = folders.pop() if len(folders) == 1 else None
             pattern = f"{folder}/*{suffix}" if folder not in (None, ".") else f"**/*{suffix}"
