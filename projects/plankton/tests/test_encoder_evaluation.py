@@ -101,3 +101,16 @@ def test_subsample_keeps_two_per_class(fraction):
     labels = np.repeat(["a", "b"], [30, 5])
     subset = _subsample(np.arange(35), labels, fraction, seed=0)
     assert (labels[subset] == "b").sum() >= 2 and len(subset) <= 35
+
+
+def test_fine_tuning_starts_from_a_copy_of_the_pretrained_encoder():
+    canvases, labels = _shapes(40, seed=2)
+    encoder, _ = pretrain_encoder(canvases, EncoderConfig(canvas=32, width=8, steps=5, batch=16, seed=0))
+    before = {k: v.clone() for k, v in encoder.state_dict().items()}
+    network, _, _ = train_scratch_cnn(canvases, labels, steps=5, width=8, batch=16, seed=0, init=encoder)
+    assert all(torch.equal(before[k], v) for k, v in encoder.state_dict().items())  # the encoder itself is untouched
+    first = next(iter(before))
+    scratch, _, _ = train_scratch_cnn(canvases, labels, steps=5, width=8, batch=16, seed=1)
+    tuned_gap = (network.state_dict()[first] - before[first]).norm()
+    scratch_gap = (scratch.state_dict()[first] - before[first]).norm()
+    assert 0 < tuned_gap < 0.5 * scratch_gap  # moved by training, but from the pretrained weights

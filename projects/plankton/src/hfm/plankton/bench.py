@@ -33,6 +33,7 @@ from hfm.plankton.loader import CuratedPlanktonDataset
 from hfm.plankton.study import (
     BASELINES,
     EVALUATION_ENCODER,
+    HFM_FINETUNED,
     HFM_HYBRID,
     HFM_LINEAR,
     MORPHOLOGY,
@@ -81,7 +82,7 @@ def _cv_figures(source: str, task: str, command: str) -> list[Figure]:
     table = result.table()
     strongest = max(BASELINES, key=lambda b: table[b]["macro_f1"])
     figures = []
-    for hfm in (HFM_HYBRID, HFM_LINEAR):
+    for hfm in (HFM_HYBRID, HFM_LINEAR, HFM_FINETUNED):
         tests = {b: result.compare(hfm, b) for b in BASELINES}
         test = tests[strongest]
         notes = "; ".join(
@@ -101,12 +102,12 @@ def _cv_figures(source: str, task: str, command: str) -> list[Figure]:
                 test_unit="images",
                 interval=(test.low, test.high),
                 interval_method=f"Nadeau-Bengio corrected t over {test.n} paired folds "
-                f"({result.repeats}x{result.folds} CV; {SCRATCH} on the first repeat)",
+                f"({result.repeats}x{result.folds} CV; {SCRATCH} and {HFM_FINETUNED} on the first repeat)",
                 unit="macro-F1",
                 command=command,
                 headline=hfm == HFM_HYBRID,
                 others={b: table[b]["macro_f1"] for b in BASELINES if b != strongest}
-                | {h: table[h]["macro_f1"] for h in (HFM_LINEAR, HFM_HYBRID) if h != hfm},
+                | {h: table[h]["macro_f1"] for h in (HFM_LINEAR, HFM_HYBRID, HFM_FINETUNED) if h != hfm},
                 goal=">= morphology + random forest, interval above zero",
                 notes=f"accuracy {table[hfm]['accuracy']:.3f}; encoder {EVALUATION_ENCODER[source]} "
                 f"(pretrained without this set); {notes}",
@@ -191,6 +192,23 @@ def label_efficiency_figures(out_dir: str | Path = "benchmarks/plankton") -> lis
                 hybrid=curve["hybrid"][fraction],
             )
         )
+        figures.append(
+            figure(
+                f"Bering Sea {fraction:.0%} labels: fine-tuned encoder vs scratch CNN (same recipe)",
+                curve["finetuned"][fraction],
+                curve["scratch"][fraction],
+                n_train,
+            )
+        )
+    figures.append(
+        figure(
+            "Bering Sea: fine-tuned encoder at 10% labels vs scratch CNN at 100%",
+            curve["finetuned"][fractions[0]],
+            curve["scratch"][fractions[-1]],
+            curve["n_train"][-1],
+            goal=">= scratch at 100%",
+        )
+    )
     figures.append(
         figure(
             "Bering Sea: hfm at 10% labels vs scratch CNN at 100%",
@@ -213,7 +231,7 @@ def _plot_curve(curve: dict, out_dir: Path) -> None:
 
     out_dir.mkdir(parents=True, exist_ok=True)
     fig, ax = plt.subplots(figsize=(5, 3.5))
-    for key, label in (("hfm", HFM_LINEAR), ("hybrid", HFM_HYBRID), ("scratch", SCRATCH)):
+    for key, label in (("hfm", HFM_LINEAR), ("hybrid", HFM_HYBRID), ("finetuned", HFM_FINETUNED), ("scratch", SCRATCH)):
         means = [np.mean(curve[key][f]) for f in curve["fractions"]]
         spread = [np.std(curve[key][f]) for f in curve["fractions"]]
         ax.errorbar(curve["n_train"], means, yerr=spread, marker="o", capsize=3, label=label)

@@ -146,9 +146,16 @@ def encode(encoder: PlanktonCNN, canvases: np.ndarray, batch: int = 256) -> np.n
 
 
 def train_scratch_cnn(
-    canvases: np.ndarray, labels: np.ndarray, steps: int, width: int = 24, batch: int = 64, seed: int = 0
+    canvases: np.ndarray,
+    labels: np.ndarray,
+    steps: int,
+    width: int = 24,
+    batch: int = 64,
+    seed: int = 0,
+    init: PlanktonCNN | None = None,
 ) -> tuple[PlanktonCNN, nn.Linear, list[str]]:
-    """The CNN baseline: the same network and augmentation trained from random weights on labels alone.
+    """The CNN baseline: the same network and augmentation trained from random weights on labels alone; with `init`,
+    the same recipe fine-tunes a copy of a pretrained encoder instead (hfm's fine-tuned variant).
 
     Class-balanced sampling (each batch draws classes uniformly) so small classes are learnt, as the heads weight them.
     """
@@ -160,6 +167,8 @@ def train_scratch_cnn(
     counts = torch.bincount(y, minlength=len(classes)).float()
     weights = (1.0 / counts)[y]
     network = PlanktonCNN(width)
+    if init is not None:
+        network.load_state_dict(init.state_dict())
     head = nn.Linear(network.dim, len(classes))
     params = [*network.parameters(), *head.parameters()]
     optimiser = torch.optim.AdamW(params, lr=2e-3, weight_decay=1e-4)

@@ -23,12 +23,20 @@ from typing import Any
 
 import numpy as np
 import torch
+from safetensors.torch import load_file, save_file
 from threadpoolctl import threadpool_limits
 
 from hfm.plankton.assist import count_decisions
 from hfm.plankton.baselines import morphology_forest, pixel_features, pixel_logistic
 from hfm.plankton.corpus import Corpus, build_corpus
-from hfm.plankton.encoder import EncoderConfig, encode, predict_scratch_cnn, pretrain_encoder, train_scratch_cnn
+from hfm.plankton.encoder import (
+    EncoderConfig,
+    PlanktonCNN,
+    encode,
+    predict_scratch_cnn,
+    pretrain_encoder,
+    train_scratch_cnn,
+)
 from hfm.plankton.evaluation import (
     CVResult,
     cross_validate,
@@ -41,6 +49,7 @@ from hfm.plankton.evaluation import (
 
 HFM_LINEAR = "hfm encoder + linear head"
 HFM_HYBRID = "hfm hybrid head (embeddings + morphology)"
+HFM_FINETUNED = "hfm encoder fine-tuned"
 PIXELS = "pixels + logistic regression"
 MORPHOLOGY = "morphology + random forest"
 SCRATCH = "small CNN from scratch"
@@ -107,7 +116,8 @@ def pretrained_embeddings(
     sources = PRETRAIN_SETS[name]
     stamp = hashlib.sha256(repr((config, sources, len(corpus.table))).encode()).hexdigest()[:12]
     path = cache / f"embeddings-{name}-{stamp}.npz"
-    if path.is_file():
+    weights = path.with_suffix(".safetensors")
+    if path.is_file() and weights.is_file():
         saved = np.load(path, allow_pickle=False)
         return saved["features"], {k: float(saved[k]) for k in _LOGGED}
     _single_thread()
@@ -116,21 +126,43 @@ def pretrained_embeddings(
     features = encode(encoder, corpus.canvases)
     path.parent.mkdir(parents=True, exist_ok=True)
     np.savez(path, features=features, **{k: log[k] for k in _LOGGED})
+    save_file(encoder.state_dict(), weights)  # safetensors, never pickle: the fine-tuned variant starts from it
     return features, {k: float(log[k]) for k in _LOGGED}
 
 
-def _scratch_method(study: Study, source: str, canvases: np.ndarray, labels: np.ndarray, fraction: float = 1.0):
+def pretrained_encoder(study: Study, name: str) -> PlanktonCNN:
+    """The encoder behind `study.embeddings[name]`, reloaded from its safetensors weights."""
+    sources = PRETRAIN_SETS[name]
+    config = study.config.encoder
+    stamp = hashlib.sha256(repr((config, sources, len(study.corpus.table))).encode()).hexdigest()[:12]
+    encoder = PlanktonCNN(config.width)
+    encoder.load_state_dict(load_file(study.cache / f"embeddings-{name}-{stamp}.safetensors"))
+    return encoder.eval()
+
+
+def _scratch_method(
+    study: Study, source: str, canvases: np.ndarray, labels: np.ndarray, fraction: float = 1.0, finetune: bool = False
+):
+    """The CNN trained per fold on labels: from random weights, or (`finetune`) from the pretrained encoder."""
     config = study.config
+    kind = "finetune" if finetune else "scratch"
 
     def method(train: np.ndarray, test: np.ndarray, fold: int) -> np.ndarray:
-        key = (source, fold, fraction)
+        key = (f"{kind}:{source}" if finetune else source, fold, fraction)
         stamp = hashlib.sha256(repr((config, key, train.tolist(), test.tolist())).encode()).hexdigest()[:12]
-        path = study.cache / f"scratch-{source}-{fold}-{fraction}-{stamp}.npy"
+        path = study.cache / f"{kind}-{source}-{fold}-{fraction}-{stamp}.npy"
         if key not in study.scratch_predictions and path.is_file():
             study.scratch_predictions[key] = np.load(path, allow_pickle=False)
         if key not in study.scratch_predictions:
+            init = pretrained_encoder(study, EVALUATION_ENCODER[source]) if finetune else None
             model = train_scratch_cnn(
-                canvases[train], labels[train], config.scratch_steps, config.encoder.width, config.scratch_batch, fold
+                canvases[train],
+                labels[train],
+                config.scratch_steps,
+                config.encoder.width,
+                config.scratch_batch,
+                fold,
+                init=init,
             )
             study.scratch_predictions[key] = predict_scratch_cnn(model, canvases[test]).astype(str)
             np.save(path, study.scratch_predictions[key])
@@ -157,7 +189,10 @@ def evaluate_source(study: Study, source: str, scratch: bool = True) -> CVResult
     }
     if scratch:
         methods[SCRATCH] = _scratch_method(study, source, canvases, labels)
-    return cross_validate(labels, methods, config.repeats, config.folds, config.seed, first_repeat_only={SCRATCH})
+        methods[HFM_FINETUNED] = _scratch_method(study, source, canvases, labels, finetune=True)
+    return cross_validate(
+        labels, methods, config.repeats, config.folds, config.seed, first_repeat_only={SCRATCH, HFM_FINETUNED}
+    )
 
 
 def _subsample(train: np.ndarray, labels: np.ndarray, fraction: float, seed: int) -> np.ndarray:
@@ -173,7 +208,8 @@ def _subsample(train: np.ndarray, labels: np.ndarray, fraction: float, seed: int
 
 
 def label_efficiency(study: Study, source: str = "bering-sea") -> dict[str, Any]:
-    """macro-F1 of the frozen encoder + linear head, the hybrid head and the scratch CNN at each label fraction.
+    """macro-F1 of the frozen encoder + linear head, the hybrid head, the fine-tuned encoder and the scratch CNN at
+    each label fraction.
 
     The first repeat's 5 folds give 5 seeds: at each fraction both methods train on the same stratified subset of
     the training fold and are scored on the full test fold.
@@ -187,10 +223,11 @@ def label_efficiency(study: Study, source: str = "bering-sea") -> dict[str, Any]
     features = study.embeddings[EVALUATION_ENCODER[source]][rows]
     canvases = corpus.canvases[rows]
     folds = splits(labels, config.repeats, config.folds, config.seed)[: config.folds]
-    out: dict[str, Any] = {"fractions": list(config.fractions), "n_train": [], "hfm": {}, "hybrid": {}, "scratch": {}}
+    out: dict[str, Any] = {"fractions": list(config.fractions), "n_train": []}
+    out |= {name: {} for name in ("hfm", "hybrid", "finetuned", "scratch")}
     hybrid = hybrid_predict(features, corpus.morphology[rows], labels, config.seed)
     for fraction in config.fractions:
-        scores: dict[str, list[float]] = {"hfm": [], "hybrid": [], "scratch": []}
+        scores: dict[str, list[float]] = {"hfm": [], "hybrid": [], "finetuned": [], "scratch": []}
         sizes = []
         for fold, (train, test) in enumerate(folds):
             subset = _subsample(train, labels, fraction, seed=fold)
@@ -198,6 +235,7 @@ def label_efficiency(study: Study, source: str = "bering-sea") -> dict[str, Any]
             predictions = {
                 "hfm": linear_head(config.seed).fit(features[subset], labels[subset]).predict(features[test]),
                 "hybrid": hybrid(subset, test, fold),
+                "finetuned": _scratch_method(study, source, canvases, labels, fraction, True)(subset, test, fold),
                 "scratch": _scratch_method(study, source, canvases, labels, fraction)(subset, test, fold),
             }
             for name, predicted in predictions.items():
