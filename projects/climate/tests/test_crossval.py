@@ -98,5 +98,7 @@ def test_cross_validated_forecaster_on_hadisst(hadisst, tmp_path):
     assert model.base == "global" and model.base_matrix.abs().sum() > 0  # the LIM operator travels with the weights
     card = (tmp_path / "cv" / "fold0" / "forecast-1" / "model" / "README.md").read_text()
     assert "chosen_step" in card and "valid" in card
+    again = run_cv(tmp_path / "data", tmp_path / "cv", protocol, budget, rescore=True)  # exported models, no training
+    assert again["leads"][3].losses["hfm"] == result["leads"][3].losses["hfm"]
     forecast = xr.open_dataset(tmp_path / "cv" / "fold0" / "forecast-1" / "forecast-test.nc")
     assert forecast["sst"].dims == ("init_time", "lead_time", "lat", "lon") and forecast.sizes["init_time"] == 35

@@ -56,6 +56,13 @@ def cv_figures(result: dict[str, Any], protocol: Protocol, task: str, labels: di
         segments = np.asarray(scores.fold)
         _, low, high = moving_block_bootstrap(hfm, base, block=protocol.block, segments=segments)
         chosen = [s["chosen_step"] for s in result["selection"] if s["base_lead"] == protocol.leads[lead]]
+        against = "; ".join(
+            "vs {}: {:+.4f} [{:+.4f}, {:+.4f}]".format(
+                name, *moving_block_bootstrap(hfm, np.asarray(losses), block=protocol.block, segments=segments)
+            )
+            for name, losses in scores.losses.items()
+            if name not in ("hfm", strongest)
+        )
         figures.append(
             Figure(
                 name=f"{task} {labels[lead]} RMSE, hfm vs {strongest} ({protocol.folds}-fold blocked CV)",
@@ -75,7 +82,8 @@ def cv_figures(result: dict[str, Any], protocol: Protocol, task: str, labels: di
                 n_effective=effective_sample_size(hfm - base, segments),
                 others={k: v for k, v in baselines.items() if k != strongest},
                 notes=f"{protocol.folds} folds of {protocol.test_steps} test steps, gaps {protocol.gap_steps}, "
-                f"validation {protocol.valid_steps}; checkpoint steps chosen per fold {chosen}",
+                f"validation {protocol.valid_steps}; checkpoint steps chosen per fold {chosen}; hfm - other "
+                f"baselines, same interval: {against}",
             )
         )
     return figures

@@ -28,7 +28,7 @@ from hfm.climate.data import Normaliser
 from hfm.climate.evaluation import FieldData
 from hfm.climate.folds import Fold, blocked_folds, mask_to_ranges
 from hfm.climate.metrics import lat_weights
-from hfm.climate.pipeline import model_forecaster, write_forecast
+from hfm.climate.pipeline import load_model, model_forecaster, write_forecast
 from hfm.shared.artifacts import DataCardReference, ModelCard, export_model
 from hfm.shared.train.config import Config, ValidationConfig
 from hfm.shared.train.task import build_task
@@ -230,8 +230,11 @@ def _export(
     return export_model(model, out / "model", {"task": options}, card)
 
 
-def run_cv(dataset: str | Path, out: str | Path, protocol: Protocol, budget: CVBudget) -> dict[str, Any]:
-    """All folds: {leads: {lead: LeadScores}, folds: [...], selection: [...], choices: [...]}."""
+def run_cv(
+    dataset: str | Path, out: str | Path, protocol: Protocol, budget: CVBudget, rescore: bool = False
+) -> dict[str, Any]:
+    """All folds: {leads: {lead: LeadScores}, folds: [...], selection: [...], choices: [...]}. With `rescore`, the
+    fold models already exported under `out` are scored again (baselines refitted, nothing trained)."""
     dataset, out = Path(dataset), Path(out)
     full = FieldData.load(dataset)
     p = protocol
@@ -268,10 +271,14 @@ def run_cv(dataset: str | Path, out: str | Path, protocol: Protocol, budget: CVB
                 options["base"] = budget.base
             score = _validation_score(data, normaliser, base, data.pairs_into(base, fold.valid))
             folder = out / f"fold{fold.index}" / f"forecast-{base}"
-            model, selection = _train_selected(dataset, options, folder, budget, score)
-            _export(model, folder, options, selection, info, budget)
-            test_init = data.pairs_into(base, fold.test)
-            write_forecast(model, data, normaliser, base, test_init, 1, folder / "forecast-test.nc")
+            if rescore:
+                model = load_model(folder / "model")
+                selection = json.loads((folder / "model" / "model_card.json").read_text())["training"]["selection"]
+            else:
+                model, selection = _train_selected(dataset, options, folder, budget, score)
+                _export(model, folder, options, selection, info, budget)
+                test_init = data.pairs_into(base, fold.test)
+                write_forecast(model, data, normaliser, base, test_init, 1, folder / "forecast-test.nc")
             models[base] = model
             result["selection"].append(
                 {"fold": fold.index, "base_lead": base, "model": str(folder / "model"), "options": options, **selection}
