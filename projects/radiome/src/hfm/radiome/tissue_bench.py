@@ -357,7 +357,7 @@ def run_tissue_experiment(work: str | Path, config: TissueConfig | None = None, 
     # 5. speed on the 256^3 subject
     speed: dict[str, list[float]] = {}
     big = next((s for s in subjects if s.image.shape == (256, 256, 256)), None)
-    if big is not None:
+    if big is not None and config.speed_repeats > 0:
         for name, model in learned_models.items():
             speed[name] = []
             for _ in range(config.speed_repeats):
@@ -613,7 +613,7 @@ def tissue_figures(result: TissueResult, command: str = COMMAND) -> list[Any]:
                 notes="ITK labels 4/5/6 -> CSF/GM/WM; 2 x 2 x 3 mm subject resampled to 1 mm for hfm and back",
             )
         )
-    if HFM in result.speed and UNET in result.speed:
+    if result.speed.get(HFM) and result.speed.get(UNET):
         mine, theirs = result.speed[HFM], result.speed[UNET]
         _diff, low, high = paired_bootstrap(mine, theirs) if len(mine) > 1 else (0.0, float("nan"), float("nan"))
         figures.append(
