@@ -24,7 +24,7 @@ def quickstart_config(smoke: bool, seed: int) -> TissueConfig:
             speed_repeats=0,
             **common,
         )
-    return TissueConfig(steps=60, pretrain_steps=40, speed_repeats=1, **common)
+    return TissueConfig(steps=60, pretrain_steps=40, speed_repeats=1, atropos=False, **common)  # Atropos: 2+ min
 
 
 def run_quickstart(context: QuickstartContext) -> QuickstartResult:
