@@ -93,7 +93,7 @@ class ClimateMAETask(_StoreTask):
         if self.mode == "interpolation":
             mask = interpolation_mask(model.encoder.tokenizer, tuple(batch.shape[1:]), batch.shape[0])
         out = model(batch, mask)
-        return out.loss, {"mse_masked": float(out.loss)}
+        return out.loss, {"mse_masked": float(out.loss.detach())}
 
 
 class ClimateForecastTask(_StoreTask):
