@@ -140,7 +140,7 @@ def test_tissue_figures_from_rows() -> None:
     speed = {HFM: [10.0, 11.0], UNET: [20.0, 21.0]}
     result = TissueResult(rows, config, {}, speed, {HFM: 0.7, KMEANS: 0.9})
     figures = {f.name: f for f in tissue_figures(result)}
-    dice = figures["mean CSF/GM/WM Dice on two real FreeSurfer subjects: hfm vs strongest baseline"]
+    dice = figures["mean CSF/GM/WM Dice on 2 real FreeSurfer subject(s): hfm vs strongest baseline"]
     assert dice.baseline_name == HFM_SCRATCH and dice.outcome == "win" and dice.n_test == 8
     assert set(dice.others) == {UNET, KMEANS} and dice.headline
     hd = next(f for f in figures.values() if f.metric == "HD95")

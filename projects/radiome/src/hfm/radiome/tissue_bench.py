@@ -464,7 +464,7 @@ def tissue_figures(result: TissueResult, command: str = COMMAND) -> list[Any]:
     )
     figures.append(
         Figure(
-            name="mean CSF/GM/WM Dice on two real FreeSurfer subjects: hfm vs strongest baseline",
+            name=f"mean CSF/GM/WM Dice on {n_subjects} real FreeSurfer subject(s): hfm vs strongest baseline",
             task=TASK,
             metric="Dice",
             higher_is_better=True,
@@ -472,7 +472,7 @@ def tissue_figures(result: TissueResult, command: str = COMMAND) -> list[Any]:
             baseline=base,
             baseline_name=strongest,
             n_test=n_subjects * c.slabs,
-            test_unit=f"axial brain slabs ({c.slabs} per subject, 2 subjects)",
+            test_unit=f"axial brain slabs ({c.slabs} per subject, {n_subjects} subject(s))",
             interval=(low, high),
             interval_method=SLAB_METHOD.format(slabs=c.slabs, seeds=len(c.seeds)),
             unit="Dice",
@@ -490,7 +490,7 @@ def tissue_figures(result: TissueResult, command: str = COMMAND) -> list[Any]:
     value, base, low, high = tissue[best]
     figures.append(
         Figure(
-            name="mean GM/WM Dice (CSF left out) on two real FreeSurfer subjects: hfm vs strongest baseline",
+            name=f"mean GM/WM Dice (no CSF) on {n_subjects} real FreeSurfer subject(s): hfm vs strongest baseline",
             task=TASK,
             metric="Dice GM/WM",
             higher_is_better=True,
@@ -498,7 +498,7 @@ def tissue_figures(result: TissueResult, command: str = COMMAND) -> list[Any]:
             baseline=base,
             baseline_name=best,
             n_test=n_subjects * c.slabs,
-            test_unit=f"axial brain slabs ({c.slabs} per subject, 2 subjects)",
+            test_unit=f"axial brain slabs ({c.slabs} per subject, {n_subjects} subject(s))",
             interval=(low, high),
             interval_method=SLAB_METHOD.format(slabs=c.slabs, seeds=len(c.seeds)).replace("CSF/GM/WM", "GM/WM"),
             unit="Dice",
