@@ -1,16 +1,8 @@
-"""hfm-radiome against the domain conformance kit (hfm.shared.testing.conformance).
-
-KNOWN_GAPS pins what this domain does not yet conform to (issue 22: one module layout, one CLI shape). The test
-fails when the list changes either way: a new gap is a regression, a closed one must be removed from the list.
-"""
-
-from __future__ import annotations
-
-from pathlib import Path
+"""hfm-radiome against the conformance kit; KNOWN_GAPS pins what it does not yet follow (issue 22)."""
 
 import hfm.radiome
 from hfm.radiome.plugin import plugin
-from hfm.shared.testing.conformance import check_domain
+from hfm.shared.testing.conformance import known_gaps
 
 KNOWN_GAPS = [
     "cli: 'benchmark' lacks --out",
@@ -32,5 +24,4 @@ KNOWN_GAPS = [
 
 
 def test_conformance_gaps_are_exactly_the_known_ones():
-    found = [str(v) for v in check_domain(plugin, Path(hfm.radiome.__file__).parent)]
-    assert found == KNOWN_GAPS
+    assert known_gaps(plugin, hfm.radiome) == KNOWN_GAPS  # a new gap is a regression; a closed one leaves the list

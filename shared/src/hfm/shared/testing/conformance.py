@@ -208,3 +208,8 @@ def _digests(root: Path) -> dict[str, str]:
         for p in sorted(root.rglob("*"))
         if p.is_file()
     }
+
+
+def known_gaps(plugin: DomainPlugin, package: Any) -> list[str]:
+    """The kit's findings for an imported domain package, as text, for a test to compare with its pinned list."""
+    return [str(v) for v in check_domain(plugin, Path(package.__file__).parent)]
