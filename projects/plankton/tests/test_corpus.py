@@ -104,6 +104,13 @@ def test_real_ifcb_bins_read_every_roi():
     assert counts == {"D20130526T095207_IFCB013": 19, "IFCB5_2012_028_081515": 6}
 
 
+def test_without_the_ifcb_extra_only_the_bins_it_needs_for_are_left_out(monkeypatch):
+    _require("plankton/ifcb-bins")
+    monkeypatch.setitem(__import__("sys").modules, "libifcb", None)  # as in an install without [ifcb]
+    objects = read_corpus_source("ifcb-bins")
+    assert objects.table["sample_id"].value_counts().to_dict() == {"IFCB5_2012_028_081515": 6}
+
+
 def test_corpus_flags_unknown_pixel_size_and_trait_units(tmp_path):
     _require("plankton/ifcb-bins")
     corpus = build_corpus(["ifcb-bins"], canvas=32)

@@ -102,12 +102,17 @@ def read_corpus_source(source: str) -> PlanktonObjects:
     if source == "flowcam":
         return read_image_folder(_flowcam_root(), instrument="FlowCam", pixel_size_um=None)
     if source == "ifcb-bins":
-        from hfm.plankton.ifcb import read_ifcb_bin
+        from hfm.plankton.ifcb import MissingIFCBReader, read_ifcb_bin
 
         bins = sorted(require_data("plankton/ifcb-bins").glob("*.hdr"))
-        parts = [read_ifcb_bin(hdr, IFCB_NOMINAL_UM_PER_PX) for hdr in bins]
+        parts, unread = [], []
+        for hdr in bins:
+            try:
+                parts.append(read_ifcb_bin(hdr, IFCB_NOMINAL_UM_PER_PX))
+            except MissingIFCBReader as error:  # the optional extra: this bin is left out, with how to read it
+                unread.append(f"{hdr.stem}: {error}")
         if not parts:
-            raise DataUnavailable("plankton/ifcb-bins holds no .hdr files")
+            raise DataUnavailable("; ".join(unread) or "plankton/ifcb-bins holds no .hdr files")
         objects = parts[0]
         objects.table = pd.concat([p.table for p in parts], ignore_index=True)
         objects.store = _MultiBinStore({row: p.store for p in parts for row in p.table["image_path"]})

@@ -29,6 +29,10 @@ _BIN_NAME = re.compile(r"D(\d{8})T(\d{6})_(IFCB\d+)")
 _LEGACY_BIN_NAME = re.compile(r"(IFCB\d+)_(\d{4})_(\d{3})_(\d{6})")
 
 
+class MissingIFCBReader(HFMError):
+    """The optional reader of new-format bins (the `ifcb` extra) is not installed."""
+
+
 @dataclass
 class _LegacyROI:
     """One region of interest of a version-1 bin (numbered by ADC line: a trigger can hold several)."""
@@ -80,7 +84,7 @@ class IFCBStore:
         try:
             from libifcb import ROIReader
         except ImportError as error:
-            raise HFMError("reading IFCB bins needs libifcb: pip install 'hfm-plankton[ifcb]'") from error
+            raise MissingIFCBReader("reading IFCB bins needs libifcb: pip install 'hfm-plankton[ifcb]'") from error
         try:
             self.reader = ROIReader(str(hdr), str(hdr.with_suffix(".adc")), str(hdr.with_suffix(".roi")))
         except (OSError, KeyError, ValueError) as error:
