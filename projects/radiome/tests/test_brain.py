@@ -44,10 +44,12 @@ def test_itk_subject_label_mapping_and_clustering_baseline() -> None:
 def test_quickstart_smoke_runs_the_whole_chain(tmp_path: Path) -> None:
     """Synthesised training images -> hfm, UNet, clustering -> the real niivue subject (skipped without its data)."""
     from hfm.radiome.quickstart import run_quickstart
+    from hfm.shared.sample_data import DataUnavailable
 
-    result = run_quickstart(QuickstartContext(tmp_path, smoke=True, show_progress=False))
-    if "skipped" in result.metrics:
-        pytest.skip(result.metrics["skipped"])
+    try:
+        result = run_quickstart(QuickstartContext(tmp_path, smoke=True, show_progress=False))
+    except DataUnavailable as missing:
+        pytest.skip(str(missing))
     assert result.domain == "radiome"
     assert 0.0 <= result.metrics["dice_mean_hfm"] <= 1.0 and result.metrics["dice_mean_kmeans"] > 0.3
     assert "| hfm UNETR (MAE-pretrained) | niivue | 1 |" in result.markdown
