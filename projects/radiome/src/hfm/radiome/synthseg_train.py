@@ -29,13 +29,11 @@ from torch.utils.data import Dataset
 from hfm.radiome import baselines as _baselines  # noqa: F401  (registers the UNet baseline)
 from hfm.radiome import models as _models  # noqa: F401  (registers the radiome models)
 from hfm.radiome.synth import GRID_MM, SynthSegDataset, normalise_t1
-from hfm.radiome.tasks import segmentation_loss
+from hfm.radiome.tasks import run_task, segmentation_loss
 from hfm.radiome.tissue import Subject
 from hfm.shared.artifacts import load_pretrained
 from hfm.shared.errors import HFMError
 from hfm.shared.models.registry import create_model
-from hfm.shared.train.config import Config
-from hfm.shared.train.trainer import Trainer
 
 CLASSES = 4
 
@@ -194,22 +192,8 @@ def train_task(
 ) -> tuple[nn.Module, dict[str, Any]]:
     """Run a task through the shared trainer (one checkpoint at the end); the trained model and the run summary."""
     options = task.options if isinstance(task.options, dict) else task.options.__dict__
-    config = Config.short_run(
-        out_dir,
-        name,
-        dict(options),
-        steps=steps,
-        batch_size=batch_size,
-        lr=lr,
-        seed=seed,
-        progress=False,
-        weight_decay=0.01,
-        min_lr=lr * 0.05,
-        logs=5,
-    )
-    trainer = Trainer(config, task)
-    result = trainer.fit()
-    return trainer.raw_model, {"steps": result.step, "wall_s": result.wall_s}
+    model, result = run_task(task, name, dict(options), out_dir, steps, batch_size, lr, seed, progress=False)
+    return model, {"steps": result.step, "wall_s": result.wall_s}
 
 
 def _box(mask: np.ndarray, multiple: int) -> tuple[slice, ...]:

@@ -137,6 +137,25 @@ def train(
 ) -> tuple[nn.Module, dict[str, Any]]:
     """Run a radiome task through the shared trainer; returns the trained model and the run summary."""
     task = {"radiome-mae": mae_task, "radiome-segment": segment_task}[task_name](dict(options))
+    model, result = run_task(task, task_name, options, out_dir, steps, batch_size, lr, seed, progress)
+    summary = {"steps": result.step, "wall_s": result.wall_s, "samples_per_s": result.samples_per_s}
+    if isinstance(task, RadiomeSegmentTask) and task.load_report is not None:
+        summary["pretrained_load"] = task.load_report.summary()
+    return model, summary
+
+
+def run_task(
+    task: Any,
+    task_name: str,
+    options: dict[str, Any],
+    out_dir: str | Path,
+    steps: int,
+    batch_size: int,
+    lr: float,
+    seed: int,
+    progress: bool,
+) -> tuple[nn.Module, Any]:
+    """One short run of a built radiome task with the domain's optimiser settings: the model, the trainer's result."""
     config = Config.short_run(
         out_dir,
         task_name,
@@ -152,7 +171,4 @@ def train(
     )
     trainer = Trainer(config, task)
     result = trainer.fit()
-    summary = {"steps": result.step, "wall_s": result.wall_s, "samples_per_s": result.samples_per_s}
-    if isinstance(task, RadiomeSegmentTask) and task.load_report is not None:
-        summary["pretrained_load"] = task.load_report.summary()
-    return trainer.raw_model, summary
+    return trainer.raw_model, result
