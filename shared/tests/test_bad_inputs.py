@@ -10,7 +10,7 @@ from pathlib import Path
 
 import yaml
 
-from hfm.shared.testing.bad_inputs import Probe, check_run, run_curation, write_generic_probes
+from hfm.shared.testing.bad_inputs import Probe, check_run, cli_code, run_curation, write_generic_probes
 
 ARRAY = {"name": "data", "dims": ["x"], "dtype": "float32", "shape": ["x"]}
 CONTRACT = {"sample": {"name": "probe", "arrays": [ARRAY]}}
@@ -36,15 +36,7 @@ def test_generic_corpus_through_curate_arrays(tmp_path):
     raw = tmp_path / "corpus" / "arrays"
     argv = ["hfm", "curate", "arrays", str(raw), str(out), "-c", str(contract), "--name", "probes"]
     argv += ["--license", "CC0-1.0", "--creator", "corpus", "--quiet"]
-    code = f"""
-import runpy, sys
-sys.argv = {argv!r}
-try:
-    runpy.run_module("hfm.shared.cli.main", run_name="__main__")
-except SystemExit as stop:
-    assert not stop.code, stop.code
-"""
-    run = run_curation(code, out, watch=tmp_path)
+    run = run_curation(cli_code(argv), out, watch=tmp_path)
     assert check_run(run, out, probes) == []
     assert "inputs 17 = written 2 + quarantined 15" in run.output
     assert len(os.listdir(out / "samples")) == 2

@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from hfm.shared.testing.bad_inputs import Probe, check_run, grib2_message, netcdf3_record_bomb, run_curation
+from hfm.shared.testing.bad_inputs import Probe, check_run, cli_code, grib2_message, netcdf3_record_bomb, run_curation
 
 
 def _field(path, start: str, values: np.ndarray, units: str = "K") -> None:
@@ -17,14 +17,7 @@ def _field(path, start: str, values: np.ndarray, units: str = "K") -> None:
 
 def _curate_cli(folder, out) -> str:
     argv = ["hfm", "climate", "curate", str(folder), "--output", str(out), "--quiet"]
-    return f"""
-import runpy, sys
-sys.argv = {argv!r}
-try:
-    runpy.run_module("hfm.shared.cli.main", run_name="__main__")
-except SystemExit as stop:
-    assert not stop.code, stop.code
-"""
+    return cli_code(argv)
 
 
 def test_hostile_climate_folder(tmp_path):

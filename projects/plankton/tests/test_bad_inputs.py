@@ -8,7 +8,7 @@ from PIL import Image
 
 from hfm.plankton.ecotaxa import read_ecotaxa
 from hfm.shared.errors import HFMError
-from hfm.shared.testing.bad_inputs import Probe, check_run, png_bytes, run_curation
+from hfm.shared.testing.bad_inputs import Probe, check_run, cli_code, png_bytes, run_curation
 
 
 def _disc(size: int, radius: float) -> np.ndarray:
@@ -18,14 +18,7 @@ def _disc(size: int, radius: float) -> np.ndarray:
 
 def _curate_cli(source, out) -> str:
     argv = ["hfm", "plankton", "curate", str(source), str(out), "--kind", "ecotaxa", "--quiet"]
-    return f"""
-import runpy, sys
-sys.argv = {argv!r}
-try:
-    runpy.run_module("hfm.shared.cli.main", run_name="__main__")
-except SystemExit as stop:
-    assert not stop.code, stop.code
-"""
+    return cli_code(argv)
 
 
 def test_hostile_ecotaxa_export(tmp_path, row, export):

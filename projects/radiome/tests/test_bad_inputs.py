@@ -11,21 +11,14 @@ import numpy as np
 from hfm.radiome.nnunet import DatasetJson, export_case, write_dataset_json
 from hfm.radiome.phantoms import make_phantom, phantom_affine
 from hfm.radiome.volume import read_nifti
-from hfm.shared.testing.bad_inputs import Probe, check_run, nifti1_header, nifti_gzip_bomb, run_curation
+from hfm.shared.testing.bad_inputs import Probe, check_run, cli_code, nifti1_header, nifti_gzip_bomb, run_curation
 
 LABELS = {"background": 0, "shell": 1, "core": 2}
 
 
 def _curate_cli(raw, out) -> str:
     argv = ["hfm", "radiome", "curate", str(raw), str(out), "--spacing", "4", "--no-progress"]
-    return f"""
-import runpy, sys
-sys.argv = {argv!r}
-try:
-    runpy.run_module("hfm.shared.cli.main", run_name="__main__")
-except SystemExit as stop:
-    assert not stop.code, stop.code
-"""
+    return cli_code(argv)
 
 
 def test_micron_units_are_converted_to_mm(tmp_path):

@@ -9,7 +9,7 @@ from obspy import Stream, Trace, UTCDateTime
 
 from hfm.seismic.catalogue import read_picks
 from hfm.shared.errors import HFMError
-from hfm.shared.testing.bad_inputs import Probe, check_run, run_curation
+from hfm.shared.testing.bad_inputs import Probe, check_run, cli_code, run_curation
 
 START = UTCDateTime(2020, 1, 1)
 
@@ -31,14 +31,7 @@ def _station(code: str, seed: int, spoil: str | None = None) -> Stream:
 def _curate_cli(waveforms, catalogue, out) -> str:
     argv = ["hfm", "seismic", "curate", str(waveforms), str(catalogue), str(out), "--window", "10", "--no-noise"]
     argv += ["--quiet"]
-    return f"""
-import runpy, sys
-sys.argv = {argv!r}
-try:
-    runpy.run_module("hfm.shared.cli.main", run_name="__main__")
-except SystemExit as stop:
-    assert not stop.code, stop.code
-"""
+    return cli_code(argv)
 
 
 def test_hostile_waveform_folder_and_catalogue(tmp_path):

@@ -240,6 +240,19 @@ _s.stdout.write("\\nPEAK_RSS_KIB=%d\\n" % _r.getrusage(_r.RUSAGE_SELF).ru_maxrss
 """
 
 
+def cli_code(argv: list[str]) -> str:
+    """Python source that runs `hfm` with `argv` (argv[0] is "hfm") in the child `run_curation` starts; a non-zero
+    exit fails the child."""
+    return f"""
+import runpy, sys
+sys.argv = {argv!r}
+try:
+    runpy.run_module("hfm.shared.cli.main", run_name="__main__")
+except SystemExit as stop:
+    assert not stop.code, stop.code
+"""
+
+
 def run_curation(code: str, out_dir: Path, watch: Path, timeout_s: float = 2 * WALL_LIMIT_S) -> CurationRun:
     """Run curation `code` in a fresh Python; peak RSS from the child's own `ru_maxrss`; files new in `watch`
     outside `out_dir` (and its lock file) are listed as created outside."""
