@@ -20,6 +20,20 @@ KNOWN_GAPS = [
     "layout: no module 'format'",
     "layout: no module 'readers'",
     "layout: no module 'synergy'",
+    "layout: odd module 'benchmark'",
+    "layout: odd module 'brain'",
+    "layout: odd module 'experiment'",
+    "layout: odd module 'fingerprint'",
+    "layout: odd module 'infer'",
+    "layout: odd module 'nnunet'",
+    "layout: odd module 'phantoms'",
+    "layout: odd module 'preprocess'",
+    "layout: odd module 'synergy_bench'",
+    "layout: odd module 'synth'",
+    "layout: odd module 'synthseg_train'",
+    "layout: odd module 'tissue'",
+    "layout: odd module 'tissue_bench'",
+    "layout: odd module 'volume'",
 ]
 
 

