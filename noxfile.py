@@ -53,6 +53,21 @@ DOMAIN_FOLDERS = [folder for folder, _ in PACKAGES.values() if not Path(folder).
 # Real data packages whose own pins would pull heavy stacks (planktonclas pins TensorFlow): installed --no-deps
 # into the sessions that read them.
 DATA_ONLY = {"plankton": ("planktonclas==0.2.4",), "synergy": ("planktonclas==0.2.4",)}
+# Peer tools whose own dependencies would pull CUDA-only stacks (nnunetv2 -> dynamic-network-architectures ->
+# torchvision, timm): installed --no-deps with exactly what their checks import, so the peer check runs in CI.
+PEER_TOOLS_NO_DEPS = {
+    "radiome": (
+        "nnunetv2==2.8.1",
+        "batchgenerators==0.25.5",
+        "acvl_utils==0.2.6",
+        "SimpleITK==2.5.7",
+        "blosc2==4.14.1",
+        "numexpr==2.14.2",
+        "msgpack==1.2.4",
+        "ndindex==1.10.1",
+        "httpx==0.28.1",
+    ),
+}
 # Debian packages holding real test data, installed by tools/system_packages.sh where possible (root, apt).
 SYSTEM_DATA = {"radiome": ("insighttoolkit5-examples",), "synergy": ("insighttoolkit5-examples",)}
 # Extras of the full install (quickstart, bench): seisbench for the PhaseNetLight peer, IFCB and annotation assist.
@@ -74,7 +89,8 @@ def install_everything(session: nox.Session) -> None:
 
 
 def env() -> dict[str, str]:
-    return {"HFM_SHARED_DATA": SHARED_DATA, "PYTHONHASHSEED": "0", "MPLBACKEND": "Agg"}
+    # HFM_PEERS_REQUIRED: a peer check whose tool is missing fails instead of skipping (hfm.shared.testing.peers).
+    return {"HFM_SHARED_DATA": SHARED_DATA, "PYTHONHASHSEED": "0", "MPLBACKEND": "Agg", "HFM_PEERS_REQUIRED": "1"}
 
 
 @nox.session(tags=["ci"])
@@ -101,6 +117,8 @@ def _tests(name: str):
         install(session, *(f"./{n}" for n in needs), f"./{folder}[test]")
         if name in DATA_ONLY:
             session.install("--no-deps", *DATA_ONLY[name])
+        if name in PEER_TOOLS_NO_DEPS:
+            session.install("--no-deps", *PEER_TOOLS_NO_DEPS[name])
         if name in SYSTEM_DATA:
             session.run("bash", "tools/system_packages.sh", *SYSTEM_DATA[name], external=True)
         session.run("pytest", "-q", f"{folder}/tests", *session.posargs, env=env())

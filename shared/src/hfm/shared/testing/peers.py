@@ -1,0 +1,25 @@
+"""Importing a community's own tool for a peer check: skipped on a developer's machine without it, a failure in CI.
+
+CI sets HFM_PEERS_REQUIRED=1 (the noxfile's env), so a peer check can never pass by silently not running there.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+from types import ModuleType
+
+import pytest
+
+REQUIRED_ENV = "HFM_PEERS_REQUIRED"
+
+
+def import_peer(module: str, how_to_install: str) -> ModuleType:
+    """The peer tool's module; `pytest.skip` without it, or `pytest.fail` naming the install step when required."""
+    try:
+        return importlib.import_module(module)
+    except ImportError as error:
+        message = f"peer tool {module!r} is not importable ({error}); install it: {how_to_install}"
+        if os.environ.get(REQUIRED_ENV) == "1":
+            pytest.fail(message)
+        pytest.skip(message)
