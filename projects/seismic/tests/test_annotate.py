@@ -3,8 +3,8 @@ import obspy
 import pytest
 import torch
 
-from hfm.seismic.annotate import AnnotateConfig, annotate, annotate_array
 from hfm.seismic.models import PhasePicker
+from hfm.seismic.predict import AnnotateConfig, annotate, annotate_array
 from hfm.seismic.tokenizer import WaveformTokenizer
 from hfm.shared.errors import HFMError
 from hfm.shared.models.trunk import TrunkConfig

@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 from obspy import Stream, Trace, UTCDateTime
 
-from hfm.seismic.catalogue import read_picks
+from hfm.seismic.readers.catalogue import read_picks
 from hfm.shared.errors import HFMError
 from hfm.shared.testing.bad_inputs import Probe, check_run, cli_code, run_curation
 

@@ -1,8 +1,9 @@
 import numpy as np
 
-from hfm.seismic.benchmark import cut_event_windows, loader_figure, loader_speed
-from hfm.seismic.reference_data import dummy_windows, theoretical_onsets, tohoku_trace, tohoku_window
-from hfm.seismic.windows import LabelledWindows
+from hfm.seismic.benchmarks.loader import loader_figure, loader_speed
+from hfm.seismic.data.reference import dummy_windows, theoretical_onsets, tohoku_trace, tohoku_window
+from hfm.seismic.data.windows import LabelledWindows
+from hfm.seismic.experiments import cut_event_windows
 
 
 def test_iasp91_onsets_are_ordered_and_plausible():

@@ -2,7 +2,7 @@ import pandas as pd
 from obspy import UTCDateTime
 from obspy.core.event import Catalog, Event, Origin, Pick, WaveformStreamID
 
-from hfm.seismic.catalogue import read_picks, write_quakeml
+from hfm.seismic.readers.catalogue import read_picks, write_quakeml
 
 
 def test_quakeml_picks_read_with_their_source(tmp_path):

@@ -3,8 +3,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from hfm.seismic.curation import CurationConfig, curate_seisbench
-from hfm.seismic.seisbench_format import SeisBenchDataset, SeisBenchFormat
+from hfm.seismic.curate import CurationConfig, curate_seisbench
+from hfm.seismic.format import SeisBenchDataset, SeisBenchFormat
 from hfm.shared.cards import validate_card
 from hfm.shared.errors import HFMError
 from hfm.shared.plugins import find_format

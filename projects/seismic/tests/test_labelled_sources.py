@@ -9,9 +9,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from hfm.seismic.curation import curate_items
-from hfm.seismic.nordic import nordic_curation_items, read_sfile
-from hfm.seismic.phasenet_npz import npz_curation_items, station_split
+from hfm.seismic.curate import curate_items
+from hfm.seismic.readers.nordic import nordic_curation_items, read_sfile
+from hfm.seismic.readers.phasenet_npz import npz_curation_items, station_split
 from hfm.shared.sample_data import DataUnavailable, require_data
 
 

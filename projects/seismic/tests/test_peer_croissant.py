@@ -2,8 +2,8 @@
 
 import pandas as pd
 
-from hfm.seismic.curation import CurationConfig, curate_seisbench
-from hfm.seismic.seisbench_format import SeisBenchFormat
+from hfm.seismic.curate import CurationConfig, curate_seisbench
+from hfm.seismic.format import SeisBenchFormat
 from hfm.shared.cards import load_card
 from hfm.shared.croissant import read_records, to_croissant
 from hfm.shared.jsonio import dump_json

@@ -7,9 +7,9 @@ import obspy.io.quakeml.core
 import torch
 from lxml import etree
 
-from hfm.seismic.annotate import AnnotateConfig, annotate
-from hfm.seismic.catalogue import write_quakeml
 from hfm.seismic.models import PhasePicker
+from hfm.seismic.predict import AnnotateConfig, annotate
+from hfm.seismic.readers.catalogue import write_quakeml
 from hfm.seismic.tokenizer import WaveformTokenizer
 from hfm.shared.models.trunk import TrunkConfig
 

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import seisbench.data
 
-from hfm.seismic.curation import CurationConfig, curate_seisbench
+from hfm.seismic.curate import CurationConfig, curate_seisbench
 
 
 @pytest.mark.parametrize("window_s", [1.0, 2.0])

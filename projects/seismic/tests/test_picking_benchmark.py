@@ -8,10 +8,10 @@ import numpy as np
 import pytest
 from obspy import Stream
 
-from hfm.seismic.classic_pickers import ArPicker, BaerPicker, StaLtaAic, grid_settings
-from hfm.seismic.nordic import _read_wav, read_sfile, record_sample
-from hfm.seismic.pick_benchmark import figures_from, sliding_probabilities
-from hfm.seismic.pick_metrics import (
+from hfm.seismic.baselines.classic_pickers import ArPicker, BaerPicker, StaLtaAic, grid_settings
+from hfm.seismic.benchmarks.picking import figures_from, sliding_probabilities
+from hfm.seismic.data.records import Records, detection_windows, pick_windows, training_crops
+from hfm.seismic.metrics.picks import (
     MethodScores,
     bootstrap_statistic,
     f1_statistic,
@@ -19,7 +19,7 @@ from hfm.seismic.pick_metrics import (
     prf,
     tune_threshold,
 )
-from hfm.seismic.records import Records, detection_windows, pick_windows, training_crops
+from hfm.seismic.readers.nordic import _read_wav, read_sfile, record_sample
 from hfm.shared.sample_data import DataUnavailable, require_data
 
 
@@ -153,7 +153,7 @@ def test_figures_compare_hfm_with_the_strongest_baseline() -> None:
 
 
 def test_band_pass_front_end_is_causal_and_removes_the_microseism() -> None:
-    from hfm.seismic.records import band_pass
+    from hfm.seismic.data.records import band_pass
 
     t = np.arange(6000) / 100.0
     slow, fast = np.sin(2 * np.pi * 0.2 * t), np.sin(2 * np.pi * 10 * t)

@@ -3,8 +3,8 @@
 import numpy as np
 import pytest
 
-from hfm.seismic.curation import CurationConfig, curate_seisbench
-from hfm.seismic.seisbench_format import SeisBenchDataset, SeisBenchFormat, parse_trace_name
+from hfm.seismic.curate import CurationConfig, curate_seisbench
+from hfm.seismic.format import SeisBenchDataset, SeisBenchFormat, parse_trace_name
 from hfm.shared.cards import validate_card
 
 

@@ -1,9 +1,9 @@
 import numpy as np
 
 from hfm.seismic.baselines import AicPicker, StaLtaPicker
-from hfm.seismic.evaluation import score_aic, score_model, score_stalta
+from hfm.seismic.data.windows import detection_target, phase_targets, synthetic_windows
+from hfm.seismic.metrics import score_aic, score_model, score_stalta
 from hfm.seismic.synthetic import SyntheticConfig, coloured_noise, generate
-from hfm.seismic.windows import detection_target, phase_targets, synthetic_windows
 
 
 def test_generator_is_seeded_and_places_s_after_p():
@@ -40,7 +40,7 @@ def test_classic_pickers_beat_chance_on_clear_synthetic_events():
     windows = synthetic_windows(40, seed=1, samples=1000)
     clear = SyntheticConfig(samples=1000, snr_db=(20.0, 25.0), noise_fraction=0.3)
     records = generate(30, seed=2, config=clear)
-    from hfm.seismic.windows import LabelledWindows
+    from hfm.seismic.data.windows import LabelledWindows
 
     loud = LabelledWindows(records.waveforms, records.p_sample, records.s_sample, 100.0)
     stalta = score_stalta(StaLtaPicker(), loud)

@@ -9,9 +9,9 @@ import torch
 from typer.testing import CliRunner
 
 from hfm.seismic.cli import app
+from hfm.seismic.data.windows import synthetic_windows
 from hfm.seismic.tasks import label_subset, load_encoder_weights
 from hfm.seismic.training import finetune, pretrain
-from hfm.seismic.windows import synthetic_windows
 from hfm.shared.errors import HFMError
 from hfm.shared.models.registry import create_model
 

@@ -62,7 +62,7 @@ def curate(
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
 ) -> None:
     """Cut windows around picks, check them, write a SeisBench-format dataset; quarantine the rest with reasons."""
-    from hfm.seismic.curation import CurationConfig, curate_items, curate_seisbench, source_items
+    from hfm.seismic.curate import CurationConfig, curate_items, curate_seisbench, source_items
 
     if source == "catalogue":
         config = CurationConfig(sampling_rate=rate, window_s=window, noise_windows=noise, seed=seed)
@@ -155,10 +155,10 @@ def annotate(
     """Pick P and S on continuous data: sliding windows, stitched probabilities, picks with UTC times."""
     import obspy
 
-    from hfm.seismic.annotate import AnnotateConfig
-    from hfm.seismic.annotate import annotate as run
-    from hfm.seismic.catalogue import write_quakeml
+    from hfm.seismic.predict import AnnotateConfig
+    from hfm.seismic.predict import annotate as run
     from hfm.seismic.readers import read_stream
+    from hfm.seismic.readers.catalogue import write_quakeml
     from hfm.shared.artifacts import load_pretrained
 
     if not 0 <= overlap < 1:
@@ -185,7 +185,7 @@ def evaluate(
     """Benchmark on DFDP analyst picks: hfm vs PhaseNetLight, STA/LTA + AIC, ar_pick, pk_baer and hfm from scratch."""
     import torch
 
-    from hfm.seismic.pick_benchmark import PickBenchConfig, run_pick_benchmark
+    from hfm.seismic.benchmarks.picking import PickBenchConfig, run_pick_benchmark
 
     torch.set_num_threads(1)  # the machine is shared; the run is sized for one thread
     run_pick_benchmark(output, PickBenchConfig.quick() if smoke else PickBenchConfig())

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from hfm.seismic.seisbench_format import WAVEFORM_ARRAY
+from hfm.seismic.format import WAVEFORM_ARRAY
 from hfm.shared.contracts import ArraySpec, ColumnSpec, SampleContract, TableContract, Violation
 
 

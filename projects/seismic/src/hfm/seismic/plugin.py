@@ -1,7 +1,7 @@
 """What hfm-seismic offers to the core (see `hfm domains`). Lists only implemented features."""
 
 from hfm.seismic import models as _models  # noqa: F401  (registers seismic-picker-* and seismic-mae-*)
-from hfm.seismic.seisbench_format import SeisBenchFormat
+from hfm.seismic.format import SeisBenchFormat
 from hfm.shared.plugins import DomainPlugin
 
 
@@ -18,7 +18,7 @@ def _quickstart(context):
 
 
 def _synergy(work_dir, smoke, seed):
-    from hfm.seismic.synergy_bench import seismic_bench
+    from hfm.seismic.synergy import seismic_bench
 
     return seismic_bench(work_dir, smoke, seed)
 
@@ -35,13 +35,12 @@ plugin = DomainPlugin(
         "phasenet npz",
         "continuous records",
     ),
-    tasks=("seismic-mae", "seismic-pick"),
     heads=("phase picking (P/S/noise per sample)", "event detection (per sample)"),
     dataset_formats={"seisbench": SeisBenchFormat},
     cli=_cli,
     hooks={"quickstart": _quickstart, "synergy": _synergy},
     task_factories={"seismic-mae": "hfm.seismic.tasks:seismic_mae", "seismic-pick": "hfm.seismic.tasks:seismic_pick"},
-    benchmarks={"seismic-picking": "hfm.seismic.benchmark:bench_figures"},
+    benchmarks={"seismic-picking": "hfm.seismic.benchmarks:bench_figures"},
     models=tuple(f"seismic-{kind}-{size}" for kind in ("mae", "picker") for size in ("tiny", "small", "base")),
     baselines=(
         "PhaseNetLight (SeisBench, ETHZ)",

@@ -20,20 +20,20 @@ import pandas as pd
 import torch
 from obspy.geodetics import locations2degrees
 
-from hfm.seismic.annotate import annotate
-from hfm.seismic.benchmark import compare, cut_event_windows
-from hfm.seismic.catalogue import write_quakeml
+from hfm.seismic.baselines.peers import PhaseNetLightPeer
 from hfm.seismic.cli import _export
-from hfm.seismic.continuous import ContinuousConfig, continuous_curation_items
-from hfm.seismic.curation import CurationConfig, curate_items, curate_seisbench
-from hfm.seismic.evaluation import scores_table
-from hfm.seismic.peers import PhaseNetLightPeer
-from hfm.seismic.phasenet_npz import npz_curation_items
-from hfm.seismic.records import Records, load_records, training_crops
-from hfm.seismic.reference_data import theoretical_onsets, tohoku_sac, tohoku_trace
-from hfm.seismic.seisbench_format import SeisBenchDataset
+from hfm.seismic.curate import CurationConfig, curate_items, curate_seisbench
+from hfm.seismic.data.records import Records, load_records, training_crops
+from hfm.seismic.data.reference import theoretical_onsets, tohoku_sac, tohoku_trace
+from hfm.seismic.data.windows import LabelledWindows, seisbench_windows, synthetic_windows
+from hfm.seismic.experiments import compare, cut_event_windows
+from hfm.seismic.format import SeisBenchDataset
+from hfm.seismic.metrics import scores_table
+from hfm.seismic.predict import annotate
+from hfm.seismic.readers.catalogue import write_quakeml
+from hfm.seismic.readers.continuous import ContinuousConfig, continuous_curation_items
+from hfm.seismic.readers.phasenet_npz import npz_curation_items
 from hfm.seismic.training import finetune, pretrain
-from hfm.seismic.windows import LabelledWindows, seisbench_windows, synthetic_windows
 from hfm.shared.errors import HFMError
 from hfm.shared.quickstart import QuickstartContext, QuickstartResult
 from hfm.shared.sample_data import DataUnavailable, require_data

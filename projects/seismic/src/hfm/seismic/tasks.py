@@ -18,8 +18,14 @@ import torch
 from safetensors.torch import load_file
 from torch import nn
 
+from hfm.seismic.data.windows import (
+    LabelledWindows,
+    PickingDataset,
+    UnlabelledDataset,
+    seisbench_windows,
+    synthetic_windows,
+)
 from hfm.seismic.models import picking_loss
-from hfm.seismic.windows import LabelledWindows, PickingDataset, UnlabelledDataset, seisbench_windows, synthetic_windows
 from hfm.shared.errors import HFMError
 from hfm.shared.models.registry import create_model
 from hfm.shared.train.task import register_task

@@ -15,7 +15,7 @@ import torch
 from scipy.signal import resample_poly
 from torch.utils.data import Dataset
 
-from hfm.seismic.seisbench_format import SeisBenchDataset
+from hfm.seismic.format import SeisBenchDataset
 from hfm.seismic.synthetic import SyntheticConfig, generate
 from hfm.seismic.tokenizer import WaveformTokenizer
 from hfm.shared.errors import HFMError

@@ -19,7 +19,7 @@ import numpy as np
 from sklearn.metrics import matthews_corrcoef, roc_auc_score
 
 from hfm.seismic.baselines import AicPicker, StaLtaPicker
-from hfm.seismic.windows import LabelledWindows
+from hfm.seismic.data.windows import LabelledWindows
 
 ProbabilityFn = Callable[[np.ndarray], np.ndarray]  # (n, 3, T) -> (n, 3, T) P, S, noise
 

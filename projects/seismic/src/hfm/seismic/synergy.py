@@ -13,9 +13,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from hfm.seismic.seisbench_format import SeisBenchDataset
+from hfm.seismic.data.windows import synthetic_windows
+from hfm.seismic.format import SeisBenchDataset
 from hfm.seismic.tokenizer import WaveformTokenizer
-from hfm.seismic.windows import synthetic_windows
 from hfm.shared.domain_bench import DomainBench
 from hfm.shared.sample_data import DataUnavailable, require_data
 

@@ -17,8 +17,8 @@ import numpy as np
 import obspy
 from obspy.geodetics import locations2degrees
 
-from hfm.seismic.seisbench_format import SeisBenchDataset
-from hfm.seismic.windows import LabelledWindows, resample
+from hfm.seismic.data.windows import LabelledWindows, resample
+from hfm.seismic.format import SeisBenchDataset
 from hfm.shared.errors import HFMError
 
 

@@ -17,8 +17,8 @@ from pathlib import Path
 import numpy as np
 
 from hfm.seismic.contract import quality_violations
+from hfm.seismic.format import WAVEFORM_ARRAY
 from hfm.seismic.readers import component_of
-from hfm.seismic.seisbench_format import WAVEFORM_ARRAY
 from hfm.shared.contracts import Sample
 from hfm.shared.curation import CurationItem
 from hfm.shared.errors import HFMError, InvalidInput

@@ -15,8 +15,8 @@ from pathlib import Path
 import numpy as np
 from scipy.signal import butter, sosfilt
 
-from hfm.seismic.seisbench_format import SeisBenchDataset
-from hfm.seismic.windows import LabelledWindows, resample
+from hfm.seismic.data.windows import LabelledWindows, resample
+from hfm.seismic.format import SeisBenchDataset
 from hfm.shared.errors import HFMError
 
 

@@ -17,10 +17,10 @@ import numpy as np
 import pandas as pd
 from obspy import Stream, UTCDateTime
 
-from hfm.seismic.catalogue import read_picks
 from hfm.seismic.contract import metadata_contract, quality_violations, waveform_contract
+from hfm.seismic.format import FORMAT_NAME, WAVEFORM_ARRAY, SeisBenchWriter
 from hfm.seismic.readers import component_of, read_stream, stream_to_array
-from hfm.seismic.seisbench_format import FORMAT_NAME, WAVEFORM_ARRAY, SeisBenchWriter
+from hfm.seismic.readers.catalogue import read_picks
 from hfm.shared.cards import Creator, ProvenanceStep, card_from_curation, package_versions
 from hfm.shared.contracts import Sample
 from hfm.shared.curation import CurationItem, CurationSummary, curate
@@ -285,19 +285,19 @@ SOURCES = ("catalogue", "nordic", "npz", "continuous")
 def source_items(source: str, waveforms: Path, catalogue: Path | None, rate: float, window_s: float, seed: int):
     """Curation items of the non-catalogue sources (`hfm seismic curate --source ...`)."""
     if source == "nordic":  # WAVEFORMS = the WAV folder, CATALOGUE = the REA folder of S-files
-        from hfm.seismic.nordic import nordic_curation_items
+        from hfm.seismic.readers.nordic import nordic_curation_items
 
         if catalogue is None:
             raise HFMError("--source nordic needs the REA folder of S-files as CATALOGUE")
         return nordic_curation_items(catalogue, waveforms, rate)
     if source == "npz":
-        from hfm.seismic.phasenet_npz import NPZ_RATE, npz_curation_items
+        from hfm.seismic.readers.phasenet_npz import NPZ_RATE, npz_curation_items
 
         if rate != NPZ_RATE:
             raise HFMError(f"--rate {rate:g}: PhaseNet npz windows are curated at their own {NPZ_RATE:g} Hz")
         return npz_curation_items(waveforms, seed=seed)
     if source == "continuous":
-        from hfm.seismic.continuous import ContinuousConfig, continuous_curation_items
+        from hfm.seismic.readers.continuous import ContinuousConfig, continuous_curation_items
 
         return continuous_curation_items(waveforms, ContinuousConfig(sampling_rate=rate, window_s=window_s))
     raise HFMError(f"--source {source!r}: one of {', '.join(SOURCES)}")

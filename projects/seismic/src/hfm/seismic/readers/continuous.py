@@ -22,8 +22,8 @@ from obspy import Stream, UTCDateTime
 from scipy.signal import resample_poly
 
 from hfm.seismic.contract import quality_violations
+from hfm.seismic.format import WAVEFORM_ARRAY
 from hfm.seismic.readers import COMPONENT_ORDER, component_of, read_stream, stream_to_array
-from hfm.seismic.seisbench_format import WAVEFORM_ARRAY
 from hfm.shared.contracts import Sample
 from hfm.shared.curation import CurationItem
 from hfm.shared.errors import HFMError, InvalidInput

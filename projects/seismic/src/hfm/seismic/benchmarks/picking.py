@@ -7,7 +7,7 @@
    traces, the NCEDC train windows with their picks dropped, the IPOC traces, the OBS record, ObsPy's waveforms.
 3. Fine-tune the picker on crops of the NCEDC train windows, from the pretrained encoder and from scratch with the
    same labels and steps.
-4. Tune every threshold on the NCEDC dev stations, then score every method on DFDP (`pick_metrics`): 3-component
+4. Tune every threshold on the NCEDC dev stations, then score every method on DFDP (`metrics.picks`): 3-component
    and vertical-only; IPOC iasp91 onsets as a consistency check; Tohoku as a note.
 5. Label efficiency: 10/25/50/100% of the NCEDC train windows, pretrained vs scratch, several seeds, paired.
 """
@@ -24,13 +24,12 @@ from typing import Any
 import numpy as np
 import torch
 
-from hfm.seismic.annotate import _taper
-from hfm.seismic.classic_pickers import ArPicker, BaerPicker, StaLtaAic, grid_settings
-from hfm.seismic.continuous import ContinuousConfig, continuous_curation_items
-from hfm.seismic.curation import curate_items
-from hfm.seismic.nordic import nordic_curation_items
-from hfm.seismic.phasenet_npz import npz_curation_items
-from hfm.seismic.pick_metrics import (
+from hfm.seismic.baselines.classic_pickers import ArPicker, BaerPicker, StaLtaAic, grid_settings
+from hfm.seismic.benchmarks import COMMAND
+from hfm.seismic.curate import curate_items
+from hfm.seismic.data.records import Records, band_pass, detection_windows, load_records, pick_windows, training_crops
+from hfm.seismic.data.windows import LabelledWindows
+from hfm.seismic.metrics.picks import (
     HIT_TOLERANCES_S,
     MATCH_S,
     MethodScores,
@@ -43,16 +42,17 @@ from hfm.seismic.pick_metrics import (
     prf,
     tune_threshold,
 )
-from hfm.seismic.records import Records, band_pass, detection_windows, load_records, pick_windows, training_crops
+from hfm.seismic.predict import _taper
+from hfm.seismic.readers.continuous import ContinuousConfig, continuous_curation_items
+from hfm.seismic.readers.nordic import nordic_curation_items
+from hfm.seismic.readers.phasenet_npz import npz_curation_items
 from hfm.seismic.training import finetune, pretrain
-from hfm.seismic.windows import LabelledWindows
 from hfm.shared.errors import HFMError
 from hfm.shared.eval.figures import Figure
 from hfm.shared.eval.stats import mean_confidence_interval, paired_bootstrap
 from hfm.shared.jsonio import dump_json, write_atomic
 from hfm.shared.sample_data import DataUnavailable, require_data
 
-COMMAND = "hfm seismic evaluate"
 HFM = "hfm picker (pretrained)"
 SCRATCH = "hfm picker (scratch)"
 
@@ -166,7 +166,7 @@ def pretrain_corpus(
     data: Path, ncedc_train: Records, dfdp: Records, config: PickBenchConfig
 ) -> tuple[np.ndarray, dict]:
     """Real unlabelled windows from every source, and how many each gave."""
-    from hfm.seismic.reference_data import dummy_windows
+    from hfm.seismic.data.reference import dummy_windows
 
     parts: dict[str, np.ndarray] = {}
     for name in ("continuous", "obs", *obspy_waveform_folders()):
@@ -491,7 +491,7 @@ def run_pick_benchmark(
     report = PickBenchReport(asdict(config), curation, {**corpus_counts, "total windows": len(corpus)})
     figures: list[Figure] = []
     try:
-        from hfm.seismic.peers import PhaseNetLightPeer
+        from hfm.seismic.baselines.peers import PhaseNetLightPeer
 
         peer = PhaseNetLightPeer(require_data("seismic/peers"))
     except HFMError as error:  # DataUnavailable is an HFMError
@@ -537,7 +537,7 @@ def run_pick_benchmark(
 
 def consistency_figures(model, peer, config: PickBenchConfig, report: PickBenchReport) -> list[Figure]:
     """IPOC (seisbench-dummy) test traces with iasp91 onsets: theoretical times, so a consistency check only."""
-    from hfm.seismic.reference_data import dummy_windows, tohoku_window
+    from hfm.seismic.data.reference import dummy_windows, tohoku_window
 
     try:
         ipoc = dummy_windows(require_data("seismic/seisbench-dummy"), split="test")
