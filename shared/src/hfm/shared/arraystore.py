@@ -26,6 +26,7 @@ from hfm.shared.contracts import Sample
 from hfm.shared.errors import HFMError
 from hfm.shared.safetensors_header import sorted_metadata
 from hfm.shared.safety.keys import safe_key  # the one sanitiser; curation refuses keys that collide under it
+from hfm.shared.shard_layout import require_complete
 
 FORMAT_NAME = "hfm-arrays"
 __all__ = ["FORMAT_NAME", "ArrayStoreFormat", "ArrayStoreWriter", "safe_key"]
@@ -66,6 +67,7 @@ class ArrayStoreFormat:
     name = FORMAT_NAME
 
     def metadata(self, root: Path) -> pd.DataFrame | None:
+        require_complete(root)
         path = root / "metadata.csv"
         if not path.exists():
             raise HFMError(f"{path}: missing; an {FORMAT_NAME} dataset needs its metadata table")
@@ -75,6 +77,7 @@ class ArrayStoreFormat:
         return len(list((root / "samples").glob("*.safetensors")))
 
     def iter_samples(self, root: Path) -> Iterator[tuple[str, Sample]]:
+        require_complete(root)
         for path in sorted((root / "samples").glob("*.safetensors")):
             try:
                 arrays = load_file(str(path))

@@ -22,6 +22,8 @@ from hfm.shared.formats import DatasetFormat
 from hfm.shared.hashing import sha256_file
 from hfm.shared.jsonio import dump_json, write_atomic
 from hfm.shared.safety.paths import display_name
+from hfm.shared.shard_layout import require_complete
+from hfm.shared.shard_view import readable_format, shard_file_violations
 
 CARD_FILE = "card.json"
 CARD_SCHEMA = "hfm-dataset-card/1"
@@ -223,6 +225,7 @@ def load_card(path: str | Path) -> tuple[DatasetCard, Path]:
     """Read a card from a dataset folder or a card file; returns the card and the dataset folder."""
     path = Path(path)
     card_path = path / CARD_FILE if path.is_dir() else path
+    require_complete(card_path.parent)  # a killed or unmerged sharded curation may hold files but is no dataset
     if not card_path.exists():
         raise HFMError(f"{card_path}: no dataset card here (expected {CARD_FILE} in the dataset folder)")
     try:
@@ -255,8 +258,10 @@ def validate_card(path: str | Path, dataset_format: DatasetFormat | None = None)
                     reason=f"sha256 {digest[:12]}… but the card says {entry.sha256[:12]}… (file changed)",
                 )
             )
+    violations += shard_file_violations(root)
     if dataset_format is None:
         return violations
+    dataset_format = readable_format(root, dataset_format)
     count = dataset_format.count(root)
     if count != card.records:
         violations.append(

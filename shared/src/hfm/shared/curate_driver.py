@@ -19,6 +19,7 @@ from hfm.shared.contracts import SampleContract, TableContract
 from hfm.shared.curation import CurationItem, CurationSummary, curate
 from hfm.shared.errors import HFMError
 from hfm.shared.formats import SampleWriter
+from hfm.shared.shard_curation import ShardJob, ShardPart, curate_sharded
 
 
 @dataclass(frozen=True)
@@ -58,8 +59,8 @@ class CurationTool:
 @dataclass(frozen=True)
 class CuratedDataset:
     root: Path
-    summary: CurationSummary
-    card: DatasetCard
+    summary: CurationSummary | None  # None (and no card) for one part of a sharded curation: the merge has them
+    card: DatasetCard | None
 
 
 def curate_dataset(
@@ -77,8 +78,33 @@ def curate_dataset(
     total: int | None = None,
     show_progress: bool = True,
     split_attr: str = "split",
+    detect_duplicates: bool = False,
+    shard_size: int | None = None,
+    workers: int = 1,
+    part: ShardPart | None = None,
 ) -> CuratedDataset:
-    """Curate `items` into `out_dir` (every input written or quarantined with its reason) and write its card."""
+    """Curate `items` into `out_dir` (every input written or quarantined with its reason) and write its card.
+
+    With `shard_size`, the items are curated in shards of that many (`hfm.shared.shard_curation`): by `workers`
+    processes, resumable after a kill, and with `part` (or inside a SLURM array task) only that part's shards, in
+    which case the returned dataset has no card yet (`card` is None): the run without a part merges and writes it.
+    """
+    if shard_size is not None:
+        return _curate_in_shards(
+            items,
+            Path(out_dir),
+            ShardJob(contract, writer, metadata_contract, split_attr),
+            describe=describe,
+            tool=tool,
+            domain=domain,
+            format=format,
+            sources=sources,
+            total=total,
+            show_progress=show_progress,
+            shard_size=shard_size,
+            workers=workers,
+            part=part if part is not None else ShardPart.from_slurm(),
+        )
     items = list(items)
     summary = curate(
         items,
@@ -89,7 +115,33 @@ def curate_dataset(
         split_attr=split_attr,
         show_progress=show_progress,
         total=total if total is not None else len(items),
+        detect_duplicates=detect_duplicates,
     )
+    card = _write_card(
+        Path(out_dir),
+        summary,
+        describe,
+        tool,
+        domain,
+        format,
+        contract,
+        metadata_contract,
+        list(sources) if sources is not None else [Path(s) for i in items for s in i.sources],
+    )
+    return CuratedDataset(Path(out_dir), summary, card)
+
+
+def _write_card(
+    root: Path,
+    summary: CurationSummary,
+    describe: DatasetDescription,
+    tool: CurationTool,
+    domain: str,
+    format: str,
+    contract: SampleContract,
+    metadata_contract: TableContract | None,
+    sources: list[Path],
+) -> DatasetCard:
     step = ProvenanceStep(
         step="curate",
         tool=tool.command,
@@ -100,8 +152,8 @@ def curate_dataset(
         outputs=summary.written,
         quarantined=summary.quarantined,
     )
-    card = card_from_curation(
-        out_dir,
+    return card_from_curation(
+        root,
         summary,
         name=describe.name,
         description=describe.description or f"{describe.name}: curated by {tool.command}",
@@ -112,8 +164,48 @@ def curate_dataset(
         format=format,
         contract=contract,
         metadata_contract=metadata_contract,
-        sources=list(sources) if sources is not None else [Path(s) for i in items for s in i.sources],
+        sources=sources,
         provenance=[step],
         **describe.extra,
     )
-    return CuratedDataset(Path(out_dir), summary, card)
+
+
+def _curate_in_shards(
+    items: Iterable[CurationItem],
+    out_dir: Path,
+    job: ShardJob,
+    *,
+    describe: DatasetDescription,
+    tool: CurationTool,
+    domain: str,
+    format: str,
+    sources: Sequence[Path] | None,
+    total: int | None,
+    show_progress: bool,
+    shard_size: int,
+    workers: int,
+    part: ShardPart | None,
+) -> CuratedDataset:
+    cards: list[DatasetCard] = []
+
+    def finish(root: Path, summary: CurationSummary) -> None:
+        # each shard's manifest lists its sources with checksums; the card lists only those named explicitly
+        chosen = list(sources) if sources is not None else []
+        cards.append(
+            _write_card(root, summary, describe, tool, domain, format, job.contract, job.metadata_contract, chosen)
+        )
+
+    summary = curate_sharded(
+        items,
+        out_dir,
+        job,
+        shard_size=shard_size,
+        workers=workers,
+        part=part,
+        show_progress=show_progress,
+        total=total,
+        finish=finish,
+    )
+    if summary is None:  # one part of an array: counted in the merge
+        return CuratedDataset(out_dir, None, None)
+    return CuratedDataset(out_dir, summary, cards[0])

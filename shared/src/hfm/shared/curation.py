@@ -36,6 +36,7 @@ from hfm.shared.safety.keys import KeyRegistry, safe_key
 from hfm.shared.safety.lock import FolderLock
 from hfm.shared.safety.paths import display_name, inside, safe_child
 from hfm.shared.safety.staging import DatasetReplacement
+from hfm.shared.shard_layout import StatsPartial
 
 MANIFEST = "curation.json"
 QUARANTINE = "quarantine"
@@ -71,7 +72,7 @@ class ArrayStats(BaseModel):
 
 
 @dataclass
-class _RunningStats:
+class RunningStats:
     count: int = 0
     nan_count: int = 0
     total: float = 0.0
@@ -93,6 +94,28 @@ class _RunningStats:
                 self.total_sq += float(np.square(finite).sum())
                 self.lo = min(self.lo, float(finite.min()))
                 self.hi = max(self.hi, float(finite.max()))
+
+    def partial(self, name: str) -> StatsPartial:
+        """The sums as they stand, to be added to other shards' in shard order (`merge`)."""
+        lo, hi = (self.lo, self.hi) if self.count else (None, None)
+        return StatsPartial(
+            name=name,
+            count=self.count,
+            nan_count=self.nan_count,
+            total=self.total,
+            total_sq=self.total_sq,
+            min=lo,
+            max=hi,
+        )
+
+    def merge(self, part: StatsPartial) -> None:
+        self.count += part.count
+        self.nan_count += part.nan_count
+        self.total += part.total
+        self.total_sq += part.total_sq
+        if part.min is not None and part.max is not None:
+            self.lo = min(self.lo, part.min)
+            self.hi = max(self.hi, part.max)
 
     def result(self, name: str) -> ArrayStats:
         if not self.count:
@@ -213,7 +236,7 @@ def _quarantine_folder(key: str, taken: set[str]) -> str:
     return name
 
 
-def _write_report(out_dir: Path, records: list[QuarantineRecord]) -> None:
+def write_quarantine_report(out_dir: Path, records: Iterable[QuarantineRecord]) -> None:
     path = out_dir / QUARANTINE / "report.csv"
     path.parent.mkdir(parents=True, exist_ok=True)
     with open(path, "w", newline="") as handle:
@@ -278,6 +301,71 @@ def curate(
     return summary
 
 
+class ItemCurator:
+    """The state of one curation run (or of one shard): written or quarantined, item by item, into `out_dir`."""
+
+    def __init__(
+        self,
+        out_dir: Path,
+        contract: SampleContract,
+        writer: SampleWriter,
+        metadata_contract: TableContract | None,
+        split_attr: str = "split",
+        detect_duplicates: bool = False,
+    ) -> None:
+        self.out_dir = out_dir
+        self.contract = contract
+        self.writer = writer
+        self.metadata_contract = metadata_contract
+        self.split_attr = split_attr
+        self.detect_duplicates = detect_duplicates
+        self.stats: dict[str, RunningStats] = {spec.name: RunningStats() for spec in contract.arrays}
+        self.quarantined: list[QuarantineRecord] = []
+        self.reasons: Counter[str] = Counter()
+        self.splits: Counter[str] = Counter()
+        self.keys = KeyRegistry()
+        self.contents: dict[str, str] = {}
+        self.folders: set[str] = set()
+        self.inputs = self.written = 0
+        writer.open(out_dir)
+
+    def add(self, item: CurationItem) -> None:
+        self.inputs += 1
+        sample, violations = None, _item_violations(item, self.keys)
+        if not violations:  # a key that cannot be a file name is not worth reading
+            sample, violations = _load_and_check(item, self.contract, self.metadata_contract)
+        if self.detect_duplicates and sample is not None and not violations:
+            digest = content_hash(sample)
+            if digest in self.contents:
+                reason = f"same content as {display_name(self.contents[digest])!r}"
+                violations.append(Violation(field="content", code="duplicate", reason=reason))
+            else:
+                self.contents[digest] = item.key
+        if violations or sample is None:
+            record = QuarantineRecord(
+                key=display_name(item.key), sources=[display_name(s) for s in item.sources], violations=violations
+            )
+            self.quarantined.append(record)
+            _quarantine(self.out_dir, _quarantine_folder(item.key, self.folders), record, item.sources)
+            self.reasons.update({v.code for v in violations})
+            return
+        self.writer.write(item.key, sample)
+        self.written += 1
+        for name, array in sample.arrays.items():
+            self.stats.setdefault(name, RunningStats()).add(np.asarray(array))
+        if self.split_attr in sample.attrs:
+            self.splits[str(sample.attrs[self.split_attr])] += 1
+
+    def close(self) -> list[str]:
+        """The writer's files (relative paths, all inside the folder); the quarantine records end sorted by key."""
+        files = self.writer.close()
+        escaping = [f for f in files if Path(f).is_absolute() or not inside(self.out_dir, self.out_dir / f)]
+        if escaping:
+            raise HFMError(f"{self.writer.format_name} writer: files outside the dataset folder: {escaping[:3]}")
+        self.quarantined.sort(key=lambda r: r.key)
+        return files
+
+
 def _curate_into(
     items: Iterable[CurationItem],
     out_dir: Path,
@@ -290,58 +378,22 @@ def _curate_into(
     label: str,
     detect_duplicates: bool,
 ) -> CurationSummary:
-    writer.open(out_dir)
-    stats: dict[str, _RunningStats] = {spec.name: _RunningStats() for spec in contract.arrays}
-    quarantined: list[QuarantineRecord] = []
-    reasons: Counter[str] = Counter()
-    splits: Counter[str] = Counter()
-    keys = KeyRegistry()
-    contents: dict[str, str] = {}
-    folders: set[str] = set()
-    inputs = written = 0
+    run = ItemCurator(out_dir, contract, writer, metadata_contract, split_attr, detect_duplicates)
     with progress_bar(f"curating into {label}", total=total, enabled=show_progress) as advance:
         for item in items:
-            inputs += 1
-            sample, violations = None, _item_violations(item, keys)
-            if not violations:  # a key that cannot be a file name is not worth reading
-                sample, violations = _load_and_check(item, contract, metadata_contract)
-            if detect_duplicates and sample is not None and not violations:
-                digest = content_hash(sample)
-                if digest in contents:
-                    reason = f"same content as {display_name(contents[digest])!r}"
-                    violations.append(Violation(field="content", code="duplicate", reason=reason))
-                else:
-                    contents[digest] = item.key
-            if violations or sample is None:
-                record = QuarantineRecord(
-                    key=display_name(item.key), sources=[display_name(s) for s in item.sources], violations=violations
-                )
-                quarantined.append(record)
-                _quarantine(out_dir, _quarantine_folder(item.key, folders), record, item.sources)
-                reasons.update({v.code for v in violations})
-            else:
-                writer.write(item.key, sample)
-                written += 1
-                for name, array in sample.arrays.items():
-                    stats.setdefault(name, _RunningStats()).add(np.asarray(array))
-                if split_attr in sample.attrs:
-                    splits[str(sample.attrs[split_attr])] += 1
+            run.add(item)
             advance()
-    files = writer.close()
-    escaping = [f for f in files if Path(f).is_absolute() or not inside(out_dir, out_dir / f)]
-    if escaping:
-        raise HFMError(f"{writer.format_name} writer: files outside the dataset folder: {escaping[:3]}")
-    quarantined.sort(key=lambda r: r.key)
-    _write_report(out_dir, quarantined)
+    files = run.close()
+    write_quarantine_report(out_dir, run.quarantined)
     summary = CurationSummary(
-        inputs=inputs,
-        written=written,
-        quarantined=len(quarantined),
-        reasons=dict(sorted(reasons.items())),
-        splits=dict(sorted(splits.items())),
+        inputs=run.inputs,
+        written=run.written,
+        quarantined=len(run.quarantined),
+        reasons=dict(sorted(run.reasons.items())),
+        splits=dict(sorted(run.splits.items())),
         files=files,
-        statistics=[s.result(name) for name, s in stats.items()],
-        quarantine=quarantined,
+        statistics=[s.result(name) for name, s in run.stats.items()],
+        quarantine=run.quarantined,
     )
     write_atomic(out_dir / MANIFEST, dump_json(summary.model_dump(mode="json")))
     return summary

@@ -19,13 +19,27 @@ def curate(
     license: str = typer.Option(..., help="SPDX licence identifier of the data."),
     creator: list[str] = typer.Option(..., help="Creator name; repeat for several."),
     quiet: Quiet = False,
+    shard_size: int = typer.Option(1000, help="Items per shard; 0: one unsharded dataset."),
+    workers: int = typer.Option(None, help="Processes curating shards in parallel (default: the cores)."),
+    part: str = typer.Option(None, help="PART/COUNT: curate only this part's shards (a SLURM array task's)."),
 ) -> None:
     """Curate class folders of .npy signals; quarantine the rest with reasons."""
+    import os
+
     from hfm.shared.curate_driver import DatasetDescription
+    from hfm.shared.shard_curation import ShardPart
     from hfm.template.curate import curate_signals
 
-    done = curate_signals(raw, out, DatasetDescription(name, license, creator), show_progress=not quiet)
-    typer.echo(f"{out}: {done.summary.line()}")
+    done = curate_signals(
+        raw,
+        out,
+        DatasetDescription(name, license, creator),
+        show_progress=not quiet,
+        shard_size=shard_size or None,
+        workers=workers or os.cpu_count() or 1,
+        part=ShardPart.parse(part) if part else None,
+    )
+    typer.echo(f"{out}: {done.summary.line()}" if done.summary else f"{out}: part {part or 'of the array'} curated")
 
 
 @app.command("pretrain")

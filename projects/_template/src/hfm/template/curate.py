@@ -15,6 +15,7 @@ from hfm.shared.arraystore import ArrayStoreWriter
 from hfm.shared.contracts import Sample
 from hfm.shared.curate_driver import CuratedDataset, CurationTool, DatasetDescription, curate_dataset
 from hfm.shared.curation import CurationItem
+from hfm.shared.shard_curation import ShardPart
 from hfm.template.contract import METADATA_CONTRACT, SAMPLE_CONTRACT, SIGNAL_LENGTH
 from hfm.template.format import FORMAT_NAME
 from hfm.template.readers import RawSignal, list_raw, read_signal
@@ -38,17 +39,29 @@ def _item(raw: RawSignal) -> CurationItem:
     return CurationItem(key=raw.key, sources=[raw.path], load=load)
 
 
-def curate_signals(raw: Path, out: Path, describe: DatasetDescription, show_progress: bool = True) -> CuratedDataset:
-    items = [_item(r) for r in list_raw(raw)]
+def curate_signals(
+    raw: Path,
+    out: Path,
+    describe: DatasetDescription,
+    show_progress: bool = True,
+    *,
+    shard_size: int | None = None,
+    workers: int = 1,
+    part: ShardPart | None = None,
+) -> CuratedDataset:
+    """Curate the class folders under `raw`; with `shard_size`, in shards (by `workers` processes, resumable)."""
     return curate_dataset(
-        items,
+        (_item(r) for r in list_raw(raw)),
         out,
         domain="template",
         format=FORMAT_NAME,
         contract=SAMPLE_CONTRACT,
         metadata_contract=METADATA_CONTRACT,
-        writer=ArrayStoreWriter(),
+        writer=ArrayStoreWriter(),  # the per-shard writer too: each shard is a small hfm-arrays dataset
         describe=describe,
         tool=CurationTool("hfm template curate", "hfm-template", packages=("numpy",)),
         show_progress=show_progress,
+        shard_size=shard_size,
+        workers=workers,
+        part=part,
     )

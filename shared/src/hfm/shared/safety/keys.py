@@ -62,3 +62,7 @@ class KeyRegistry:
             )
         self._owner[name.casefold()] = key
         return name
+
+    def claimed(self) -> list[tuple[str, str]]:
+        """(case-folded file name, raw key) of every claim, sorted: shards' lists merge into one collision check."""
+        return sorted(self._owner.items())

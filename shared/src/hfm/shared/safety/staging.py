@@ -39,6 +39,17 @@ class DatasetReplacement:
         if self.staging.exists():
             shutil.rmtree(self.staging)
 
+    def resume(self) -> Path:
+        """Like `begin`, but a staging folder left by a killed run is kept: a sharded curation continues in it."""
+        self.target.parent.mkdir(parents=True, exist_ok=True)
+        if self.retired.exists():
+            if self.target.exists():
+                shutil.rmtree(self.retired)
+            else:
+                os.replace(self.retired, self.target)
+        self.staging.mkdir(exist_ok=True)
+        return self.staging
+
     def begin(self) -> Path:
         self.target.parent.mkdir(parents=True, exist_ok=True)
         self.recover()

@@ -1,0 +1,247 @@
+"""Sharded, resumable, parallel curation: items cut into fixed-size shards by their position in the item order.
+
+Each shard is curated on its own (under its own lock, into a temporary folder renamed into place when complete),
+so a restart keeps every finished shard and redoes only unfinished ones, and the result depends on the shard size
+but never on the number of workers or on how often the run was killed. The whole dataset is built in the staging
+folder beside the target (`.NAME.hfm-new`) and swapped in after the merge, as an unsharded curation is.
+
+Workers are forked processes, one shard each: a shard's items (closures that read files) are inherited, never
+pickled, and the parent holds only the shard it is cutting, so memory does not grow with the number of items.
+On a cluster each SLURM array task takes the shards `index % count == part` and a final run merges.
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import json
+import multiprocessing
+import os
+import shutil
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import nullcontext
+from dataclasses import dataclass
+from itertools import islice
+from pathlib import Path
+
+from hfm.shared.contracts import SampleContract, TableContract
+from hfm.shared.curation import CurationItem, CurationSummary, ItemCurator, _check_output
+from hfm.shared.errors import HFMError
+from hfm.shared.formats import SampleWriter
+from hfm.shared.hashing import sha256_file
+from hfm.shared.jsonio import dump_json, write_atomic
+from hfm.shared.progress import progress_bar
+from hfm.shared.safety.lock import FolderLock
+from hfm.shared.safety.paths import display_name
+from hfm.shared.safety.staging import DatasetReplacement
+from hfm.shared.shard_layout import (
+    INCOMPLETE,
+    SHARD_KEYS,
+    SHARD_MANIFEST,
+    SHARD_QUARANTINE,
+    SHARDS,
+    ShardFile,
+    ShardManifest,
+    read_shard_manifest,
+    shard_name,
+)
+from hfm.shared.shard_merge import merge_shards
+
+PLAN = "plan.json"
+
+
+@dataclass(frozen=True)
+class ShardPart:
+    """One of `count` processes sharing a curation: it curates the shards whose index % count == index."""
+
+    index: int
+    count: int
+
+    def __post_init__(self) -> None:
+        if self.count < 1 or not 0 <= self.index < self.count:
+            raise HFMError(f"part {self.index}/{self.count}: needs 0 <= part < count (e.g. --part 0/4)")
+
+    @classmethod
+    def parse(cls, text: str) -> ShardPart:
+        index, _, count = text.partition("/")
+        if not (index.isdigit() and count.isdigit()):
+            raise HFMError(f"--part {text!r}: expected PART/COUNT, e.g. 0/4")
+        return cls(int(index), int(count))
+
+    @classmethod
+    def from_slurm(cls) -> ShardPart | None:
+        """This SLURM array task's part (task ids counted from the array's first), None outside an array."""
+        task = os.environ.get("SLURM_ARRAY_TASK_ID")
+        count = os.environ.get("SLURM_ARRAY_TASK_COUNT")
+        if task is None or count is None:
+            return None
+        first = int(os.environ.get("SLURM_ARRAY_TASK_MIN", "0"))
+        return cls(int(task) - first, int(count))
+
+    def owns(self, shard: int) -> bool:
+        return shard % self.count == self.index
+
+
+@dataclass(frozen=True)
+class ShardJob:
+    """What every shard of one curation shares (inherited by forked workers)."""
+
+    contract: SampleContract
+    writer: SampleWriter
+    metadata_contract: TableContract | None
+    split_attr: str
+
+
+def batches(items: Iterable[CurationItem], size: int) -> Iterator[list[CurationItem]]:
+    iterator = iter(items)
+    while batch := list(islice(iterator, size)):
+        yield batch
+
+
+def items_digest(items: list[CurationItem]) -> str:
+    """Which items a shard holds (keys and source paths): a finished shard of other items is redone."""
+    digest = hashlib.sha256()
+    for item in items:
+        digest.update(repr((str(item.key), [str(s) for s in item.sources])).encode("utf-8", "surrogateescape"))
+    return digest.hexdigest()
+
+
+def _finished(folder: Path, digest: str) -> bool:
+    return (folder / SHARD_MANIFEST).exists() and read_shard_manifest(folder).items_digest == digest
+
+
+def _file_entry(path: Path, name: str) -> ShardFile:
+    return ShardFile(path=name, sha256=sha256_file(path), bytes=path.stat().st_size)
+
+
+def curate_shard(items: list[CurationItem], folder: Path, index: int, digest: str, job: ShardJob) -> None:
+    """Curate one shard into a temporary folder and rename it to `folder` when complete (under the shard's lock)."""
+    with FolderLock(folder, purpose=f"curation of {folder.name}"):
+        if _finished(folder, digest):  # a sibling process finished it while this one waited its turn
+            return
+        tmp = folder.parent / f".{folder.name}.tmp"
+        shutil.rmtree(tmp, ignore_errors=True)
+        tmp.mkdir(parents=True)
+        run = ItemCurator(tmp, job.contract, copy.deepcopy(job.writer), job.metadata_contract, job.split_attr)
+        for item in items:
+            run.add(item)
+        files = run.close()
+        (tmp / SHARD_KEYS).write_text("".join(json.dumps(pair) + "\n" for pair in run.keys.claimed()))
+        (tmp / SHARD_QUARANTINE).write_text("".join(r.model_dump_json() + "\n" for r in run.quarantined))
+        sources = sorted({Path(s) for item in items for s in item.sources})
+        manifest = ShardManifest(
+            index=index,
+            items_digest=digest,
+            inputs=run.inputs,
+            written=run.written,
+            quarantined=len(run.quarantined),
+            reasons=dict(sorted(run.reasons.items())),
+            splits=dict(sorted(run.splits.items())),
+            statistics=[stats.partial(name) for name, stats in run.stats.items()],
+            files=[_file_entry(tmp / f, f) for f in files],
+            sources=[_file_entry(s, display_name(s)) for s in sources if s.is_file() and not s.is_symlink()],
+        )
+        write_atomic(tmp / SHARD_MANIFEST, dump_json(manifest.model_dump(mode="json")))
+        if folder.exists():  # a stale shard of other items
+            shutil.rmtree(folder)
+        os.replace(tmp, folder)
+
+
+def _prepare(staging: Path, plan: dict[str, object], part: ShardPart | None) -> None:
+    """Mark the staging folder incomplete and check it was started with the same plan (else restart or refuse)."""
+    recorded = staging / PLAN
+    if recorded.exists() and recorded.read_text() != dump_json(plan):
+        if part is not None:
+            raise HFMError(
+                f"{staging}: an unfinished curation with another plan ({recorded.read_text().strip()}); "
+                "run without --part once to restart it, or delete the folder"
+            )
+        shutil.rmtree(staging)
+        staging.mkdir()
+    elif not recorded.exists() and part is None and any(staging.iterdir()):
+        shutil.rmtree(staging)  # left by an unsharded run: nothing in it can be resumed
+        staging.mkdir()
+    (staging / INCOMPLETE).touch()
+    write_atomic(recorded, dump_json(plan))
+
+
+def _reap(index: int, process: multiprocessing.process.BaseProcess) -> None:
+    process.join()
+    if process.exitcode != 0:
+        raise HFMError(f"curation of {shard_name(index)} failed (exit code {process.exitcode}); see its error above")
+
+
+def curate_sharded(
+    items: Iterable[CurationItem],
+    out_dir: str | Path,
+    job: ShardJob,
+    *,
+    shard_size: int,
+    workers: int = 1,
+    part: ShardPart | None = None,
+    show_progress: bool = True,
+    total: int | None = None,
+    finish: Callable[[Path, CurationSummary], None] | None = None,
+) -> CurationSummary | None:
+    """Curate `items` in shards of `shard_size`; merge, call `finish(folder, summary)` (the card) and swap in.
+
+    With `part`, only that part's shards are curated and None is returned: the run without `part` merges.
+    """
+    if shard_size < 1 or workers < 1:
+        raise HFMError(f"shard size {shard_size} and workers {workers}: both must be at least 1")
+    out_dir = Path(out_dir)
+    _check_output(out_dir)
+    replacement = DatasetReplacement(out_dir)
+    # array tasks share the folder, each holding only its shards' locks; the merging run holds the folder's
+    with FolderLock(out_dir, purpose="curation") if part is None else nullcontext():
+        staging = replacement.resume()
+        _prepare(staging, {"shard_size": shard_size, "format": job.writer.format_name}, part)
+        count = _curate_shards(items, staging / SHARDS, job, shard_size, workers, part, show_progress, total)
+        if part is not None:
+            return None
+        summary = merge_shards(staging, count, job.contract, shard_size)
+        if finish is not None:
+            finish(staging, summary)
+        (staging / PLAN).unlink()
+        (staging / INCOMPLETE).unlink()  # the very last write: from here on the dataset is complete
+        replacement.commit()
+    return summary
+
+
+def _curate_shards(
+    items: Iterable[CurationItem],
+    folder: Path,
+    job: ShardJob,
+    shard_size: int,
+    workers: int,
+    part: ShardPart | None,
+    show_progress: bool,
+    total: int | None,
+) -> int:
+    """Curate every shard this process owns that is not finished yet; returns how many shards the items make."""
+    context = multiprocessing.get_context("fork")
+    running: list[tuple[int, multiprocessing.process.BaseProcess]] = []
+    count = 0
+    try:
+        with progress_bar(f"curating into {folder.parent.name}", total=total, enabled=show_progress) as advance:
+            for index, batch in enumerate(batches(items, shard_size)):
+                count += 1
+                digest = items_digest(batch)
+                target = folder / shard_name(index)
+                if (part is None or part.owns(index)) and not _finished(target, digest):
+                    if workers == 1:
+                        curate_shard(batch, target, index, digest, job)
+                    else:
+                        while len(running) >= workers:
+                            _reap(*running.pop(0))
+                        process = context.Process(target=curate_shard, args=(batch, target, index, digest, job))
+                        process.start()
+                        running.append((index, process))
+                advance(len(batch))
+            while running:
+                _reap(*running.pop(0))
+    finally:
+        for _, process in running:  # an error in one shard: the others stop too, their shards stay unfinished
+            process.terminate()
+            process.join()
+    return count
