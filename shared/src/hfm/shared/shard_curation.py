@@ -163,6 +163,10 @@ def _prepare(staging: Path, plan: dict[str, object], part: ShardPart | None) -> 
         staging.mkdir()
     (staging / INCOMPLETE).touch()
     write_atomic(recorded, dump_json(plan))
+    if part is None:  # what a killed merge left (report, summary, card, their temporaries) is written again
+        for path in staging.iterdir():
+            if path.name not in (SHARDS, PLAN, INCOMPLETE):
+                shutil.rmtree(path) if path.is_dir() else path.unlink()
 
 
 def _reap(index: int, process: multiprocessing.process.BaseProcess) -> None:
