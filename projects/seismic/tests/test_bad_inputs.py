@@ -29,8 +29,19 @@ def _station(code: str, seed: int, spoil: str | None = None) -> Stream:
 
 
 def _curate_cli(waveforms, catalogue, out) -> str:
-    argv = ["hfm", "seismic", "curate", str(waveforms), str(catalogue), str(out), "--window", "10", "--no-noise"]
-    argv += ["--quiet"]
+    argv = ["hfm", "seismic", "curate", str(waveforms), "--catalogue", str(catalogue), "--out", str(out)]
+    argv += [
+        "--window",
+        "10",
+        "--no-noise",
+        "--name",
+        "hostile",
+        "--license",
+        "CC0-1.0",
+        "--creator",
+        "Test",
+        "--quiet",
+    ]
     return cli_code(argv)
 
 

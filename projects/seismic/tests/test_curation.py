@@ -6,8 +6,11 @@ import pytest
 from hfm.seismic.curate import CurationConfig, curate_seisbench
 from hfm.seismic.format import SeisBenchDataset, SeisBenchFormat
 from hfm.shared.cards import validate_card
+from hfm.shared.curate_driver import DatasetDescription
 from hfm.shared.errors import HFMError
 from hfm.shared.plugins import find_format
+
+DESCRIBE = DatasetDescription("seismic-test", "CC-BY-4.0", ["Test"])
 
 CONFIG = CurationConfig(sampling_rate=100.0, window_s=4.0, p_offset_s=(1.0, 2.0), noise_gap_s=0.3)
 
@@ -15,7 +18,7 @@ CONFIG = CurationConfig(sampling_rate=100.0, window_s=4.0, p_offset_s=(1.0, 2.0)
 def test_curation_writes_good_windows_and_quarantines_each_defect_with_its_reason(raw_folder, tmp_path):
     folder, picks = raw_folder
     out = tmp_path / "dataset"
-    summary = curate_seisbench(folder, picks, out, CONFIG, creators=["Test"], show_progress=False)
+    summary = curate_seisbench(folder, picks, out, CONFIG, DESCRIBE, show_progress=False).summary
     assert summary.inputs == summary.written + summary.quarantined
     report = pd.read_csv(out / "quarantine" / "report.csv")
     codes = dict(zip(report["key"], report["code"], strict=False))
@@ -57,9 +60,9 @@ def test_curation_writes_good_windows_and_quarantines_each_defect_with_its_reaso
 def test_curation_is_byte_identical_on_rerun(raw_folder, tmp_path):
     folder, picks = raw_folder
     out = tmp_path / "dataset"
-    curate_seisbench(folder, picks, out, CONFIG, show_progress=False)
+    curate_seisbench(folder, picks, out, CONFIG, DESCRIBE, show_progress=False)
     first = {p.name: p.read_bytes() for p in out.iterdir() if p.is_file()}
-    curate_seisbench(folder, picks, out, CONFIG, show_progress=False)
+    curate_seisbench(folder, picks, out, CONFIG, DESCRIBE, show_progress=False)
     second = {p.name: p.read_bytes() for p in out.iterdir() if p.is_file()}
     assert first.keys() == second.keys()
     assert all(first[name] == second[name] for name in first)
@@ -70,4 +73,4 @@ def test_catalogue_without_required_column_names_it(raw_folder, tmp_path):
     bad = tmp_path / "bad.csv"
     bad.write_text("event_id,network,phase,time\nev1,BW,P,2009-08-24T00:20:07\n")
     with pytest.raises(HFMError, match="station"):
-        curate_seisbench(folder, bad, tmp_path / "out", CONFIG, show_progress=False)
+        curate_seisbench(folder, bad, tmp_path / "out", CONFIG, DESCRIBE, show_progress=False)

@@ -12,6 +12,7 @@ import pytest
 from hfm.seismic.curate import curate_items
 from hfm.seismic.readers.nordic import nordic_curation_items, read_sfile
 from hfm.seismic.readers.phasenet_npz import npz_curation_items, station_split
+from hfm.shared.curate_driver import DatasetDescription
 from hfm.shared.sample_data import DataUnavailable, require_data
 
 
@@ -53,13 +54,10 @@ def test_nordic_curation_writes_records_and_quarantines_bad_input_with_reasons(t
         items,
         tmp_path / "out",
         100.0,
-        name="t",
-        license="LGPL-3.0-only",
-        creators=None,
-        description="t",
-        parameters={},
+        DatasetDescription("t", "LGPL-3.0-only", ["Test"]),
+        {},
         show_progress=False,
-    )
+    ).summary
     assert summary.inputs == summary.written + summary.quarantined
     assert summary.reasons == {"missing_wav": 1, "pick_outside": 1, "unknown_station": 2}
     meta = pd.read_csv(tmp_path / "out" / "metadata.csv")
@@ -83,13 +81,10 @@ def test_npz_windows_split_by_station_and_clipped_ones_quarantined(tmp_path: Pat
         items[::3],
         tmp_path / "out",
         100.0,
-        name="t",
-        license="MIT",
-        creators=None,
-        description="t",
-        parameters={},
+        DatasetDescription("t", "MIT", ["Test"]),
+        {},
         show_progress=False,
-    )
+    ).summary
     assert summary.inputs == 52 == summary.written + summary.quarantined
     meta = pd.read_csv(tmp_path / "out" / "metadata.csv")
     assert (meta["trace_P_arrival_sample"] == 3000).all()

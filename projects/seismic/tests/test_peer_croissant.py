@@ -6,7 +6,10 @@ from hfm.seismic.curate import CurationConfig, curate_seisbench
 from hfm.seismic.format import SeisBenchFormat
 from hfm.shared.cards import load_card
 from hfm.shared.croissant import read_records, to_croissant
+from hfm.shared.curate_driver import DatasetDescription
 from hfm.shared.jsonio import dump_json
+
+DESCRIBE = DatasetDescription("seismic-test", "CC-BY-4.0", ["Test"])
 
 CONFIG = CurationConfig(sampling_rate=100.0, window_s=4.0, p_offset_s=(1.0, 2.0), noise_gap_s=0.3)
 
@@ -14,7 +17,7 @@ CONFIG = CurationConfig(sampling_rate=100.0, window_s=4.0, p_offset_s=(1.0, 2.0)
 def test_mlcroissant_reads_metadata_and_samples_joined_by_trace_name(raw_folder, tmp_path):
     folder, picks = raw_folder
     out = tmp_path / "dataset"
-    curate_seisbench(folder, picks, out, CONFIG, creators=["Test"], show_progress=False)
+    curate_seisbench(folder, picks, out, CONFIG, DESCRIBE, show_progress=False)
     card, root = load_card(out)
     (out / "croissant.json").write_text(dump_json(to_croissant(card, root)))
     records = read_records(out / "croissant.json")

@@ -5,6 +5,9 @@ import pytest
 import seisbench.data
 
 from hfm.seismic.curate import CurationConfig, curate_seisbench
+from hfm.shared.curate_driver import DatasetDescription
+
+DESCRIBE = DatasetDescription("seismic-test", "CC-BY-4.0", ["Test"])
 
 
 @pytest.mark.parametrize("window_s", [1.0, 2.0])
@@ -12,7 +15,7 @@ def test_short_windows_keep_every_pick_inside_its_window(raw_folder, tmp_path, w
     folder, picks = raw_folder
     out = tmp_path / "dataset"
     config = CurationConfig(sampling_rate=100.0, window_s=window_s, noise_windows=False)  # P offsets 3..12 s
-    summary = curate_seisbench(folder, picks, out, config, show_progress=False)
+    summary = curate_seisbench(folder, picks, out, config, DESCRIBE, show_progress=False).summary
     assert summary.written >= 3
     theirs = seisbench.data.WaveformDataset(out, cache=None)
     meta = theirs.metadata

@@ -6,6 +6,9 @@ import pytest
 from hfm.seismic.curate import CurationConfig, curate_seisbench
 from hfm.seismic.format import SeisBenchDataset, SeisBenchFormat, parse_trace_name
 from hfm.shared.cards import validate_card
+from hfm.shared.curate_driver import DatasetDescription
+
+DESCRIBE = DatasetDescription("seismic-test", "CC-BY-4.0", ["Test"])
 
 
 def test_parse_trace_name_follows_seisbench_locations():
@@ -38,7 +41,7 @@ def test_dataset_written_by_hfm_opens_in_seisbench(raw_folder, tmp_path):
     folder, picks = raw_folder
     out = tmp_path / "dataset"
     config = CurationConfig(sampling_rate=100.0, window_s=4.0, p_offset_s=(1.0, 2.0), noise_gap_s=0.3)
-    summary = curate_seisbench(folder, picks, out, config, show_progress=False)
+    summary = curate_seisbench(folder, picks, out, config, DESCRIBE, show_progress=False).summary
     assert summary.written >= 4
     theirs = seisbench_data.WaveformDataset(out, cache=None)
     ours = SeisBenchDataset(out)

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import hashlib
 from collections import defaultdict
-from dataclasses import asdict, dataclass
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -21,11 +22,13 @@ from hfm.seismic.contract import metadata_contract, quality_violations, waveform
 from hfm.seismic.format import FORMAT_NAME, WAVEFORM_ARRAY, SeisBenchWriter
 from hfm.seismic.readers import component_of, read_stream, stream_to_array
 from hfm.seismic.readers.catalogue import read_picks
-from hfm.shared.cards import Creator, ProvenanceStep, card_from_curation, package_versions
 from hfm.shared.contracts import Sample
-from hfm.shared.curation import CurationItem, CurationSummary, curate
+from hfm.shared.curate_driver import CuratedDataset, CurationTool, DatasetDescription, curate_dataset
+from hfm.shared.curation import CurationItem
 from hfm.shared.errors import HFMError, InvalidInput
 from hfm.shared.safety.inputs import list_inputs
+
+KEYWORDS = ["seismology", "phase picking", "SeisBench"]
 
 
 @dataclass
@@ -250,29 +253,23 @@ def curate_seisbench(
     waveform_dir: str | Path,
     catalogue: str | Path,
     out_dir: str | Path,
-    config: CurationConfig | None = None,
-    *,
-    name: str = "seismic-windows",
-    license: str = "CC-BY-4.0",
-    creators: list[str] | None = None,
-    description: str = "",
+    config: CurationConfig,
+    describe: DatasetDescription,
     show_progress: bool = True,
-) -> CurationSummary:
+) -> CuratedDataset:
     """Curate a waveform folder and its pick catalogue into a SeisBench-format dataset with its card."""
-    config = config or CurationConfig()
     waveform_dir, catalogue, out_dir = Path(waveform_dir), Path(catalogue), Path(out_dir)
     if not waveform_dir.is_dir():
         raise HFMError(f"{waveform_dir}: not a folder of waveform files")
     items = curation_items(waveform_dir, catalogue, config)
+    if not describe.description:
+        what = f"Windows of {config.window_s:g} s around picks from {catalogue.name}, SeisBench format"
+        describe = replace(describe, description=what)
     return curate_items(
         items,
         out_dir,
         config.sampling_rate,
-        name=name,
-        license=license,
-        creators=creators,
-        description=description
-        or f"Windows of {config.window_s:g} s around picks from {catalogue.name}, SeisBench format",
+        describe,
         parameters={k: list(v) if isinstance(v, tuple) else v for k, v in asdict(config).items()},
         extra_sources=[catalogue],
         show_progress=show_progress,
@@ -282,13 +279,37 @@ def curate_seisbench(
 SOURCES = ("catalogue", "nordic", "npz", "continuous")
 
 
-def source_items(source: str, waveforms: Path, catalogue: Path | None, rate: float, window_s: float, seed: int):
-    """Curation items of the non-catalogue sources (`hfm seismic curate --source ...`)."""
-    if source == "nordic":  # WAVEFORMS = the WAV folder, CATALOGUE = the REA folder of S-files
+def curate_source(
+    source: str,
+    raw: Path,
+    catalogue: Path | None,
+    out_dir: Path,
+    config: CurationConfig,
+    describe: DatasetDescription,
+    show_progress: bool = True,
+) -> CuratedDataset:
+    """`hfm seismic curate --source ...`: one of SOURCES into a SeisBench-format dataset."""
+    if source == "catalogue":
+        if catalogue is None:
+            raise HFMError("--source catalogue needs --catalogue PICKS (QuakeML or CSV)")
+        return curate_seisbench(raw, catalogue, out_dir, config, describe, show_progress)
+    items = source_items(source, raw, catalogue, config.sampling_rate, config.window_s, config.seed)
+    if not describe.description:
+        describe = replace(describe, description=f"{source} records from {raw.name}, SeisBench format")
+    parameters = {"source": source, "sampling_rate": config.sampling_rate, "window_s": config.window_s}
+    parameters["seed"] = config.seed
+    return curate_items(items, out_dir, config.sampling_rate, describe, parameters, show_progress=show_progress)
+
+
+def source_items(
+    source: str, waveforms: Path, catalogue: Path | None, rate: float, window_s: float, seed: int
+) -> list[CurationItem]:
+    """Curation items of the non-catalogue sources."""
+    if source == "nordic":  # WAVEFORMS = the WAV folder, --catalogue = the REA folder of S-files
         from hfm.seismic.readers.nordic import nordic_curation_items
 
         if catalogue is None:
-            raise HFMError("--source nordic needs the REA folder of S-files as CATALOGUE")
+            raise HFMError("--source nordic needs the REA folder of S-files as --catalogue")
         return nordic_curation_items(catalogue, waveforms, rate)
     if source == "npz":
         from hfm.seismic.readers.phasenet_npz import NPZ_RATE, npz_curation_items
@@ -307,52 +328,24 @@ def curate_items(
     items: list[CurationItem],
     out_dir: str | Path,
     sampling_rate: float,
-    *,
-    name: str,
-    license: str,
-    creators: list[str] | None,
-    description: str,
+    describe: DatasetDescription,
     parameters: dict[str, Any],
-    extra_sources: list[Path] = (),
+    extra_sources: Sequence[Path] = (),
     show_progress: bool = True,
-) -> CurationSummary:
-    """Write or quarantine every item into a SeisBench-format dataset and write its card."""
-    out_dir = Path(out_dir)
-    sample_contract, table_contract = waveform_contract(3), metadata_contract(sampling_rate)
-    summary = curate(
+) -> CuratedDataset:
+    """Write or quarantine every item into a SeisBench-format dataset and write its card (the core driver)."""
+    if "keywords" not in describe.extra:
+        describe = replace(describe, extra={**describe.extra, "keywords": KEYWORDS})
+    return curate_dataset(
         items,
         out_dir,
-        sample_contract,
-        SeisBenchWriter(sampling_rate=sampling_rate),
-        metadata_contract=table_contract,
-        show_progress=show_progress,
-        total=len(items),
-    )
-    sources = sorted({Path(s) for item in items for s in item.sources} | set(map(Path, extra_sources)))
-    card_from_curation(
-        out_dir,
-        summary,
-        name=name,
-        description=description,
-        license=license,
-        creators=[Creator(name=c) for c in (creators or ["unknown"])],
         domain="seismic",
         format=FORMAT_NAME,
-        contract=sample_contract,
-        metadata_contract=table_contract,
-        sources=sources,
-        provenance=[
-            ProvenanceStep(
-                step="curate",
-                tool="hfm.seismic.curate_seisbench",
-                tool_version=package_versions("hfm-seismic").get("hfm-seismic", "?"),
-                parameters=parameters,
-                packages=package_versions("obspy", "h5py", "numpy"),
-                inputs=summary.inputs,
-                outputs=summary.written,
-                quarantined=summary.quarantined,
-            )
-        ],
-        keywords=["seismology", "phase picking", "SeisBench"],
+        contract=waveform_contract(3),
+        metadata_contract=metadata_contract(sampling_rate),
+        writer=SeisBenchWriter(sampling_rate=sampling_rate),
+        describe=describe,
+        tool=CurationTool("hfm seismic curate", "hfm-seismic", ("obspy", "h5py", "numpy"), parameters),
+        sources=sorted({Path(s) for item in items for s in item.sources} | set(map(Path, extra_sources))),
+        show_progress=show_progress,
     )
-    return summary

@@ -21,7 +21,6 @@ import torch
 from obspy.geodetics import locations2degrees
 
 from hfm.seismic.baselines.peers import PhaseNetLightPeer
-from hfm.seismic.cli import _export
 from hfm.seismic.curate import CurationConfig, curate_items, curate_seisbench
 from hfm.seismic.data.records import Records, load_records, training_crops
 from hfm.seismic.data.reference import theoretical_onsets, tohoku_sac, tohoku_trace
@@ -33,7 +32,8 @@ from hfm.seismic.predict import annotate
 from hfm.seismic.readers.catalogue import write_quakeml
 from hfm.seismic.readers.continuous import ContinuousConfig, continuous_curation_items
 from hfm.seismic.readers.phasenet_npz import npz_curation_items
-from hfm.seismic.training import finetune, pretrain
+from hfm.seismic.training import export_picker, finetune_windows, pretrain_windows
+from hfm.shared.curate_driver import DatasetDescription
 from hfm.shared.errors import HFMError
 from hfm.shared.quickstart import QuickstartContext, QuickstartResult
 from hfm.shared.sample_data import DataUnavailable, require_data
@@ -117,11 +117,12 @@ def real_corpus(out: Path, ipoc: np.ndarray, smoke: bool, progress: bool) -> tup
     if continuous is not None:
         config = ContinuousConfig(window_s=10.0, stride_s=600.0, max_windows=4 if smoke else 64)
         items = continuous_curation_items(continuous, config)
+        describe = DatasetDescription(
+            "continuous-quickstart", "MIT", ["NoisePy"], "unlabelled windows of day-long records"
+        )
         summary = curate_items(
-            items, out / "continuous", 100.0, name="continuous-quickstart", license="MIT", creators=["NoisePy"],
-            description="unlabelled windows of day-long records", parameters={"window_s": 10.0},
-            show_progress=progress,
-        )  # fmt: skip
+            items, out / "continuous", 100.0, describe, {"window_s": 10.0}, show_progress=progress
+        ).summary
         if summary.written:
             parts["continuous"] = _stack(load_records(out / "continuous"), 1000, 10_000)
     corpus = np.concatenate([p for p in parts.values() if len(p)])
@@ -134,11 +135,8 @@ def real_labels(out: Path, smoke: bool, seed: int, progress: bool) -> tuple[Labe
         folder = require_data("seismic/phasenet-ncedc") / "dataset"
     except DataUnavailable:
         return synthetic_windows(32 if smoke else 1024, seed + 200), "synthetic: NCEDC windows not available"
-    curate_items(
-        npz_curation_items(folder), out / "ncedc", 100.0, name="ncedc-quickstart", license="MIT",
-        creators=["NCEDC / AI4EPS PhaseNet"], description="PhaseNet NCEDC windows", parameters={},
-        show_progress=progress,
-    )  # fmt: skip
+    describe = DatasetDescription("ncedc-quickstart", "MIT", ["NCEDC / AI4EPS PhaseNet"], "PhaseNet NCEDC windows")
+    curate_items(npz_curation_items(folder), out / "ncedc", 100.0, describe, {}, show_progress=progress)
     train = load_records(out / "ncedc", split="train")
     crops = training_crops(train, 1000, 1 if smoke else 6, seed)
     return crops, f"NCEDC analyst picks, {len(train)} train windows"
@@ -159,18 +157,16 @@ def run(context: QuickstartContext) -> QuickstartResult:
         catalogue,
         dataset,
         CurationConfig(sampling_rate=20.0, window_s=20.0, p_offset_s=(2.0, 8.0), noise_gap_s=1.0, seed=context.seed),
-        name="ipoc-tohoku-quickstart",
-        license="GPL-3.0-only",
-        creators=["IPOC / SeisBench", "ObsPy"],
+        DatasetDescription("ipoc-tohoku-quickstart", "GPL-3.0-only", ["IPOC / SeisBench", "ObsPy"]),
         show_progress=context.show_progress,
-    )
+    ).summary
     real = seisbench_windows(dataset, split=None, samples=2000)  # 20 s at 100 Hz, every curated window
     real_test = cut_event_windows(real, 1000, context.seed)  # 10 s windows around P and before it (noise)
     steps = (5, 5) if smoke else (150, 300)
     corpus, corpus_note = real_corpus(out, real_test.waveforms, smoke, context.show_progress)
     unlabelled = LabelledWindows(corpus, np.full(len(corpus), np.nan), np.full(len(corpus), np.nan), 100.0)
-    _, pre = pretrain(
-        {"data": unlabelled},
+    _, pre = pretrain_windows(
+        unlabelled,
         out / "pretrain",
         steps=steps[0],
         batch_size=32,
@@ -178,9 +174,10 @@ def run(context: QuickstartContext) -> QuickstartResult:
         progress=context.show_progress,
     )
     train, train_note = real_labels(out, smoke, context.seed, context.show_progress)
-    picker, fine = finetune(
-        {"data": train, "init": str(out / "pretrain" / "final")},
+    picker, fine = finetune_windows(
+        train,
         out / "finetune",
+        init=str(out / "pretrain" / "final"),
         steps=steps[1],
         batch_size=32,
         seed=context.seed,
@@ -196,7 +193,7 @@ def run(context: QuickstartContext) -> QuickstartResult:
         "synthetic test records": compare(picker, synthetic_test, peer, context.seed),
     }
     hfm_synthetic = tables["synthetic test records"][0]
-    model_dir = _export(
+    model_dir = export_picker(
         picker,
         out / "model",
         "seismic-picker-tiny",

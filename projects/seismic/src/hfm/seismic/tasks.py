@@ -1,121 +1,115 @@
-"""Train tasks for the shared trainer (`hfm.tasks` entry points): "seismic-mae" and "seismic-pick".
+"""Trainer tasks with typed options (`hfm train` and the CLI shortcuts build them by name; declared in the plugin).
 
-Task options (the `task:` section of a run config):
+Task options (the `task:` section of a run config); an unknown key is refused with the allowed ones:
 
-    seismic-mae:  data: PATH | "synthetic"   (a SeisBench-format folder, or generated records)
+    seismic-mae:  dataset: PATH | synthetic   (a SeisBench-format folder; generated records only when named)
                   split: train  synthetic: 512  seed: 0  samples: 1000  model: seismic-mae-tiny  model_args: {}
-    seismic-pick: the same, plus  init: PATH (model.safetensors of a pretrained MAE or picker; encoder.* loads)
+    seismic-pick: the same, plus  init: PATH (a pretrained MAE or picker: its encoder.* must all load)
                   label_fraction: 1.0   sigma_s: 0.1   model: seismic-picker-tiny
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import torch
-from safetensors.torch import load_file
 from torch import nn
 
 from hfm.seismic.data.windows import (
     LabelledWindows,
     PickingDataset,
     UnlabelledDataset,
+    label_subset,
     seisbench_windows,
     synthetic_windows,
 )
 from hfm.seismic.models import picking_loss
 from hfm.shared.errors import HFMError
+from hfm.shared.models.loading import load_encoder
 from hfm.shared.models.registry import create_model
-from hfm.shared.train.task import register_task
+from hfm.shared.options import parse_options
+
+SYNTHETIC = "synthetic"  # the one name that asks for generated records instead of a dataset folder
+ENCODER_SOURCES = tuple(f"seismic-{kind}-{size}" for kind in ("mae", "picker") for size in ("tiny", "small", "base"))
 
 
-def load_windows(options: dict[str, Any]) -> LabelledWindows:
-    data = options.get("data", "synthetic")
-    samples = int(options.get("samples", 1000))
-    if isinstance(data, LabelledWindows):
-        return data
-    if data == "synthetic":
-        return synthetic_windows(int(options.get("synthetic", 512)), int(options.get("seed", 0)), samples)
-    return seisbench_windows(data, options.get("split", "train"), samples=samples)
+@dataclass(frozen=True)
+class MAEOptions:
+    dataset: str  # a SeisBench-format folder, or "synthetic"
+    split: str = "train"
+    synthetic: int = 512  # generated records when dataset is "synthetic"
+    seed: int = 0
+    samples: int = 1000  # window length at 100 Hz
+    model: str = "seismic-mae-tiny"
+    model_args: dict[str, Any] = field(default_factory=dict)
 
 
-def label_subset(windows: LabelledWindows, fraction: float, seed: int) -> LabelledWindows:
-    """A seeded fraction of the windows (at least one event and one noise window where both exist)."""
-    if not 0 < fraction <= 1:
-        raise HFMError(f"task.label_fraction must lie in (0, 1], got {fraction}")
-    if fraction == 1:
-        return windows
-    rng = np.random.default_rng(seed)
-    events, noise = np.flatnonzero(windows.is_event), np.flatnonzero(~windows.is_event)
-    count = max(2, int(np.ceil(fraction * len(windows))))
-    first = [rng.choice(g) for g in (events, noise) if len(g)]
-    rest = rng.permutation(np.setdiff1d(np.arange(len(windows)), first))[: max(count - len(first), 0)]
-    return windows.subset(np.sort(np.concatenate([first, rest]).astype(int)))
+@dataclass(frozen=True)
+class PickOptions:
+    dataset: str
+    split: str = "train"
+    synthetic: int = 512
+    seed: int = 0
+    samples: int = 1000
+    model: str = "seismic-picker-tiny"
+    model_args: dict[str, Any] = field(default_factory=dict)
+    init: Path | None = None
+    label_fraction: float = 1.0
+    sigma_s: float = 0.1  # width of the Gaussian P/S targets
 
 
-def load_encoder_weights(model: nn.Module, path: str | Path) -> int:
-    """Copy `encoder.*` weights of a safetensors file into `model`; returns how many tensors matched."""
-    path = Path(path)
-    if path.is_dir():
-        path = path / "model.safetensors"
-    if not path.is_file():
-        raise HFMError(f"{path}: no pretrained weights (model.safetensors) here")
-    state = {k: v for k, v in load_file(str(path)).items() if k.startswith("encoder.")}
-    own = model.state_dict()
-    matched = {k: v for k, v in state.items() if k in own and own[k].shape == v.shape}
-    if not matched:
-        raise HFMError(f"{path}: no encoder.* tensor fits this model (different width or patch length?)")
-    model.load_state_dict(matched, strict=False)
-    return len(matched)
+def load_windows(options: MAEOptions | PickOptions, where: str) -> LabelledWindows:
+    if options.dataset == SYNTHETIC:
+        return synthetic_windows(options.synthetic, options.seed, options.samples)
+    if not Path(options.dataset).is_dir():
+        raise HFMError(f"{where}: option 'dataset' {options.dataset}: neither {SYNTHETIC!r} nor a SeisBench folder")
+    return seisbench_windows(options.dataset, options.split, samples=options.samples)
 
 
 class SeismicMAETask:
-    def __init__(self, options: dict[str, Any]) -> None:
+    """Masked autoencoding on unlabelled windows; `windows` given in memory replace `dataset` (benchmarks)."""
+
+    def __init__(self, options: MAEOptions, windows: LabelledWindows | None = None) -> None:
         self.options = options
-        self.model_name = options.get("model", "seismic-mae-tiny")
-        self.model_args = dict(options.get("model_args", {}))
-        self._windows = load_windows(options)
+        self._windows = windows if windows is not None else load_windows(options, "task seismic-mae")
 
     def build_model(self) -> nn.Module:
-        return create_model(self.model_name, **self.model_args)
+        return create_model(self.options.model, **self.options.model_args)
 
     def train_dataset(self) -> UnlabelledDataset:
-        return UnlabelledDataset(self._windows, int(self.model_args.get("patch_len", 25)))
+        return UnlabelledDataset(self._windows, int(self.options.model_args.get("patch_len", 25)))
 
     def loss(self, model: nn.Module, batch: torch.Tensor) -> tuple[torch.Tensor, dict[str, float]]:
-        out = model(batch)
-        return out.loss, {}
+        return model(batch).loss, {}
 
 
 class SeismicPickTask:
-    def __init__(self, options: dict[str, Any]) -> None:
+    """The P/S picker and detector on labelled windows, from a pretrained encoder when `init` is given."""
+
+    def __init__(self, options: PickOptions, windows: LabelledWindows | None = None) -> None:
         self.options = options
-        self.model_name = options.get("model", "seismic-picker-tiny")
-        self.model_args = dict(options.get("model_args", {}))
-        windows = load_windows(options)
-        self._windows = label_subset(windows, float(options.get("label_fraction", 1.0)), int(options.get("seed", 0)))
+        windows = windows if windows is not None else load_windows(options, "task seismic-pick")
+        self._windows = label_subset(windows, options.label_fraction, options.seed)
 
     def build_model(self) -> nn.Module:
-        model = create_model(self.model_name, **self.model_args)
-        if self.options.get("init"):
-            load_encoder_weights(model, self.options["init"])
+        model = create_model(self.options.model, **self.options.model_args)
+        if self.options.init is not None:
+            load_encoder(model, self.options.init, expected=ENCODER_SOURCES)
         return model
 
     def train_dataset(self) -> PickingDataset:
-        return PickingDataset(self._windows, float(self.options.get("sigma_s", 0.1)))
+        return PickingDataset(self._windows, self.options.sigma_s)
 
     def loss(self, model: nn.Module, batch: Any) -> tuple[torch.Tensor, dict[str, float]]:
         x, phases, detection = batch
         return picking_loss(model(x), phases, detection)
 
 
-@register_task("seismic-mae")
 def seismic_mae(options: dict[str, Any]) -> SeismicMAETask:
-    return SeismicMAETask(options)
+    return SeismicMAETask(parse_options(MAEOptions, options, "task seismic-mae"))
 
 
-@register_task("seismic-pick")
 def seismic_pick(options: dict[str, Any]) -> SeismicPickTask:
-    return SeismicPickTask(options)
+    return SeismicPickTask(parse_options(PickOptions, options, "task seismic-pick"))

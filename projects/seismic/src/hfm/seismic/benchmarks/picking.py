@@ -46,7 +46,8 @@ from hfm.seismic.predict import _taper
 from hfm.seismic.readers.continuous import ContinuousConfig, continuous_curation_items
 from hfm.seismic.readers.nordic import nordic_curation_items
 from hfm.seismic.readers.phasenet_npz import npz_curation_items
-from hfm.seismic.training import finetune, pretrain
+from hfm.seismic.training import finetune_windows, pretrain_windows
+from hfm.shared.curate_driver import DatasetDescription
 from hfm.shared.errors import HFMError
 from hfm.shared.eval.figures import Figure
 from hfm.shared.eval.stats import mean_confidence_interval, paired_bootstrap
@@ -100,36 +101,32 @@ def curate_all(out: Path, config: PickBenchConfig, show_progress: bool = False) 
     """Curate every source into `out/<name>` with the package's curation; returns the summaries' lines."""
     dfdp = require_data("seismic/dfdp-eqcorrscan")
     ncedc = require_data("seismic/phasenet-ncedc") / "dataset"
-    jobs = {
-        "dfdp": (nordic_curation_items(dfdp / "REA" / "TEST_", dfdp / "WAV" / "TEST_"), "LGPL-3.0-only"),
-        "ncedc": (npz_curation_items(ncedc), "MIT"),
+    jobs = {  # name: (items, licence, creators of the data as the catalogue cites them)
+        "dfdp": (nordic_curation_items(dfdp / "REA" / "TEST_", dfdp / "WAV" / "TEST_"), "LGPL-3.0-only", "EQcorrscan"),
+        "ncedc": (npz_curation_items(ncedc), "MIT", "NCEDC / AI4EPS PhaseNet"),
     }
     stride = 30.0 if config.smoke else 60.0
-    for name, relative in (("continuous", "seismic/continuous"), ("obs", "seismic/obs-miniseed")):
+    for name, relative, creator in (
+        ("continuous", "seismic/continuous", "NoisePy"),
+        ("obs", "seismic/obs-miniseed", "SeisBench"),
+    ):
         try:
             folder = require_data(relative)
         except DataUnavailable:
             continue
         cont = ContinuousConfig(window_s=config.window / 100, stride_s=stride, max_windows=config.continuous_windows)
-        jobs[name] = (continuous_curation_items(folder, cont), "MIT")
+        jobs[name] = (continuous_curation_items(folder, cont), "MIT", creator)
     for name, folder in obspy_waveform_folders().items():
         cont = ContinuousConfig(window_s=config.window / 100, stride_s=config.window / 100, max_windows=4)
-        jobs[name] = (continuous_curation_items(folder, cont), "LGPL-3.0-only")
+        jobs[name] = (continuous_curation_items(folder, cont), "LGPL-3.0-only", "ObsPy")
     lines = {}
-    for name, (items, licence) in jobs.items():
+    for name, (items, licence, creator) in jobs.items():
+        describe = DatasetDescription(f"bench-{name}", licence, [creator], f"{name} for the seismic picking benchmark")
         with warnings.catch_warnings(), np.errstate(all="ignore"):
             warnings.simplefilter("ignore")  # ObsPy's test files are full of deliberately odd records
             summary = curate_items(
-                items,
-                out / name,
-                100.0,
-                name=f"bench-{name}",
-                license=licence,
-                creators=None,
-                description=f"{name} for the seismic picking benchmark",
-                parameters={"window": config.window},
-                show_progress=show_progress,
-            )
+                items, out / name, 100.0, describe, {"window": config.window}, show_progress=show_progress
+            ).summary
         lines[name] = summary.line()
     return lines
 
@@ -427,9 +424,16 @@ class PickBenchReport:
 
 def _finetune(records: Records, init: str | None, run: Path, steps: int, config: PickBenchConfig, seed: int):
     crops = training_crops(records, config.window, config.crops_per_record, seed)
-    options = {"data": crops, "samples": config.window, **({"init": init} if init else {})}
-    model, _ = finetune(
-        options, run, steps=steps, batch_size=config.batch_size, lr=config.lr, seed=seed, progress=False
+    model, _ = finetune_windows(
+        crops,
+        run,
+        steps=steps,
+        batch_size=config.batch_size,
+        lr=config.lr,
+        seed=seed,
+        progress=False,
+        samples=config.window,
+        init=init,
     )
     return model
 
@@ -473,14 +477,15 @@ def run_pick_benchmark(
     if band:
         corpus = band_pass(corpus, 100.0, band)
     unlabelled = LabelledWindows(corpus, np.full(len(corpus), np.nan), np.full(len(corpus), np.nan), 100.0, "corpus")
-    pretrain(
-        {"data": unlabelled, "samples": config.window},
+    pretrain_windows(
+        unlabelled,
         out / "pretrain",
         steps=config.pretrain_steps,
         batch_size=config.batch_size,
         lr=config.lr,
         seed=config.seed,
         progress=False,
+        samples=config.window,
     )
     init = str(out / "pretrain" / "final")
     lap("pretrain")

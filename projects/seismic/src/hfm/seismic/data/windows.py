@@ -49,6 +49,20 @@ def synthetic_windows(n: int, seed: int, samples: int = 1000, noise_fraction: fl
     return LabelledWindows(records.waveforms, records.p_sample, records.s_sample, records.sampling_rate, "synthetic")
 
 
+def label_subset(windows: LabelledWindows, fraction: float, seed: int) -> LabelledWindows:
+    """A seeded fraction of the windows (at least one event and one noise window where both exist)."""
+    if not 0 < fraction <= 1:
+        raise HFMError(f"task.label_fraction must lie in (0, 1], got {fraction}")
+    if fraction == 1:
+        return windows
+    rng = np.random.default_rng(seed)
+    events, noise = np.flatnonzero(windows.is_event), np.flatnonzero(~windows.is_event)
+    count = max(2, int(np.ceil(fraction * len(windows))))
+    first = [rng.choice(g) for g in (events, noise) if len(g)]
+    rest = rng.permutation(np.setdiff1d(np.arange(len(windows)), first))[: max(count - len(first), 0)]
+    return windows.subset(np.sort(np.concatenate([first, rest]).astype(int)))
+
+
 def resample(waveforms: np.ndarray, source: float, target: float) -> np.ndarray:
     """Polyphase resampling along the last axis (anti-aliased); rates must be integers in Hz."""
     if np.isclose(source, target):
