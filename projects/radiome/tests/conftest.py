@@ -3,8 +3,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from hfm.radiome.nnunet import DatasetJson, export_case, write_dataset_json
-from hfm.radiome.phantoms import make_phantom, phantom_affine
+from hfm.radiome.format import DatasetJson, export_case, write_dataset_json
+from hfm.radiome.synthetic.phantoms import make_phantom, phantom_affine
 
 LABELS = {"background": 0, "shell": 1, "core": 2}
 

@@ -8,16 +8,17 @@ import shutil
 import nibabel as nib
 import numpy as np
 
-from hfm.radiome.nnunet import DatasetJson, export_case, write_dataset_json
-from hfm.radiome.phantoms import make_phantom, phantom_affine
-from hfm.radiome.volume import read_nifti
+from hfm.radiome.format import DatasetJson, export_case, write_dataset_json
+from hfm.radiome.readers.volume import read_nifti
+from hfm.radiome.synthetic.phantoms import make_phantom, phantom_affine
 from hfm.shared.testing.bad_inputs import Probe, check_run, cli_code, nifti1_header, nifti_gzip_bomb, run_curation
 
 LABELS = {"background": 0, "shell": 1, "core": 2}
 
 
 def _curate_cli(raw, out) -> str:
-    argv = ["hfm", "radiome", "curate", str(raw), str(out), "--spacing", "4", "--no-progress"]
+    argv = ["hfm", "radiome", "curate", str(raw), "--out", str(out), "--spacing", "4", "--quiet"]
+    argv += ["--license", "CC0-1.0", "--creator", "HFM tests"]
     return cli_code(argv)
 
 

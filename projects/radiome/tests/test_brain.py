@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 
 from hfm.radiome.baselines import cluster_intensities
-from hfm.radiome.brain import ITK_INSTALL_HINT, itk_data_dir, mni152_tissue, nilearn_data_dir
-from hfm.radiome.infer import dice_per_class
+from hfm.radiome.metrics import dice_per_class
+from hfm.radiome.readers.brain import ITK_INSTALL_HINT, itk_data_dir, mni152_tissue, nilearn_data_dir
 from hfm.shared.quickstart import QuickstartContext
 
 needs_nilearn = pytest.mark.skipif(nilearn_data_dir() is None, reason="nilearn's MNI152 template is not installed")
@@ -28,7 +28,7 @@ def test_mni152_tissue_labels() -> None:
 
 @needs_itk
 def test_itk_subject_label_mapping_and_clustering_baseline() -> None:
-    from hfm.radiome.brain import itk_subject
+    from hfm.radiome.readers.brain import itk_subject
 
     subject, reference, original = itk_subject()
     assert original.shape == (128, 128, 62) and nib.aff2axcodes(original.affine) == ("L", "S", "A")
@@ -58,7 +58,7 @@ def test_quickstart_smoke_runs_the_whole_chain(tmp_path: Path) -> None:
 
 
 def test_label_efficiency_curves_plot(tmp_path: Path) -> None:
-    from hfm.radiome.experiment import DiceRow, efficiency_curves
+    from hfm.radiome.experiments.brain import DiceRow, efficiency_curves
     from hfm.shared.eval.report import plot_label_efficiency
 
     rows = [DiceRow("hfm UNETR (MAE-pretrained)", f, 0.2 + f / 4, 0.5 + f / 4, 1.0) for f in (1.0, 0.25)]
@@ -73,7 +73,7 @@ def test_label_efficiency_curves_plot(tmp_path: Path) -> None:
 
 
 def test_seeds_are_averaged_with_intervals(tmp_path: Path) -> None:
-    from hfm.radiome.experiment import BrainResult, DiceRow, efficiency_curves
+    from hfm.radiome.experiments.brain import BrainResult, DiceRow, efficiency_curves
 
     rows = [DiceRow("hfm UNETR (MAE-pretrained)", 0.25, gm, 0.6, 1.0, seed) for seed, gm in enumerate((0.2, 0.3, 0.4))]
     rows.append(DiceRow("k-means (3 clusters)", 1.0, 0.9, 0.9, 0.0))

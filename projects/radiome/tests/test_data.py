@@ -4,15 +4,18 @@ import numpy as np
 import torch
 
 from hfm.radiome.baselines import cluster_intensities
-from hfm.radiome.curate import curate_nnunet
-from hfm.radiome.data import PatchDataset, VolumeCache, partial_labels
-from hfm.radiome.infer import dice_per_class
-from hfm.radiome.phantoms import make_phantom
+from hfm.radiome.curate.nnunet import curate_nnunet
+from hfm.radiome.data.patches import PatchDataset, VolumeCache, partial_labels
+from hfm.radiome.metrics import dice_per_class
+from hfm.radiome.synthetic.phantoms import make_phantom
 from hfm.radiome.tasks import segmentation_loss
+from hfm.shared.curate_driver import DatasetDescription
+
+DESCRIBE = DatasetDescription("phantoms", "CC0-1.0", ["HFM tests"])
 
 
 def test_cache_stays_within_its_byte_budget(raw_dataset: Path, tmp_path: Path) -> None:
-    curate_nnunet(raw_dataset, tmp_path / "cur", (2.0, 2.0, 2.0), show_progress=False)
+    curate_nnunet(raw_dataset, tmp_path / "cur", (2.0, 2.0, 2.0), DESCRIBE, show_progress=False)
     one_case = 20 * 22 * 18 * (4 + 8)  # float32 image + int64 label
     cache = VolumeCache(tmp_path / "cur", max_bytes=int(1.5 * one_case))
     for index in (0, 0, 1, 1, 0):
@@ -25,7 +28,7 @@ def test_cache_stays_within_its_byte_budget(raw_dataset: Path, tmp_path: Path) -
 
 
 def test_patches_are_deterministic_per_index(raw_dataset: Path, tmp_path: Path) -> None:
-    curate_nnunet(raw_dataset, tmp_path / "cur", (2.0, 2.0, 2.0), show_progress=False)
+    curate_nnunet(raw_dataset, tmp_path / "cur", (2.0, 2.0, 2.0), DESCRIBE, show_progress=False)
     data = PatchDataset(VolumeCache(tmp_path / "cur"), (16, 16, 16), length=6, seed=3)
     a, b, c = data[4], data[4], data[5]
     assert a["image"].shape == (1, 16, 16, 16) and a["label"].shape == (16, 16, 16)

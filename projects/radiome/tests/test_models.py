@@ -3,7 +3,7 @@ import pytest
 import torch
 
 from hfm.radiome.models import UNETRSegmenter, VolumeClassifier, volume_encoder
-from hfm.radiome.phantoms import make_phantom
+from hfm.radiome.synthetic.phantoms import make_phantom
 from hfm.radiome.tokenizer import VolumeTokenizer
 from hfm.shared.artifacts import load_weights
 from hfm.shared.errors import HFMError

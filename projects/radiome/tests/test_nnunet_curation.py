@@ -6,13 +6,16 @@ import nibabel as nib
 import numpy as np
 import pytest
 
-from hfm.radiome.curate import curate_nnunet
-from hfm.radiome.fingerprint import compute_fingerprint, make_plan
-from hfm.radiome.nnunet import NnunetRawFormat, export_case, list_cases, read_dataset_json
-from hfm.radiome.phantoms import make_phantom, phantom_affine
-from hfm.radiome.preprocess import normalize, resample
+from hfm.radiome.curate.fingerprint import compute_fingerprint, make_plan
+from hfm.radiome.curate.nnunet import curate_nnunet
+from hfm.radiome.data.preprocess import normalize, resample
+from hfm.radiome.format import NnunetRawFormat, export_case, list_cases, read_dataset_json
+from hfm.radiome.synthetic.phantoms import make_phantom, phantom_affine
 from hfm.shared.cards import validate_card
+from hfm.shared.curate_driver import DatasetDescription
 from hfm.shared.errors import HFMError
+
+DESCRIBE = DatasetDescription("phantoms", "CC0-1.0", ["HFM tests"])
 
 
 def test_raw_layout_round_trips(raw_dataset: Path) -> None:
@@ -87,9 +90,8 @@ def _break(root: Path) -> None:
 
 def test_curation_resamples_and_quarantines_with_reasons(raw_dataset: Path, tmp_path: Path) -> None:
     _break(raw_dataset)
-    summary, card = curate_nnunet(
-        raw_dataset, tmp_path / "out", (4.0, 4.0, 4.0), show_progress=False, license="CC0-1.0"
-    )
+    done = curate_nnunet(raw_dataset, tmp_path / "out", (4.0, 4.0, 4.0), DESCRIBE, show_progress=False)
+    summary, card = done.summary, done.card
     assert (summary.inputs, summary.written, summary.quarantined) == (9, 3, 6)
     with open(tmp_path / "out" / "quarantine" / "report.csv") as handle:
         reasons = {row["key"]: (row["code"], row["reason"]) for row in csv.DictReader(handle)}
@@ -108,5 +110,5 @@ def test_curation_resamples_and_quarantines_with_reasons(raw_dataset: Path, tmp_
     assert card.records == 3 and card.provenance[0].parameters["target_spacing"] == [4.0, 4.0, 4.0]
     # Curation is deterministic: a second run writes the same bytes.
     first = (tmp_path / "out" / "imagesTr" / "case000_0000.nii.gz").read_bytes()
-    curate_nnunet(raw_dataset, tmp_path / "out", (4.0, 4.0, 4.0), show_progress=False, license="CC0-1.0")
+    curate_nnunet(raw_dataset, tmp_path / "out", (4.0, 4.0, 4.0), DESCRIBE, show_progress=False)
     assert (tmp_path / "out" / "imagesTr" / "case000_0000.nii.gz").read_bytes() == first

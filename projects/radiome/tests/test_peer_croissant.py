@@ -4,16 +4,19 @@ from pathlib import Path
 
 import pytest
 
-from hfm.radiome.curate import curate_nnunet
-from hfm.radiome.nnunet import NnunetRawFormat
+from hfm.radiome.curate.nnunet import curate_nnunet
+from hfm.radiome.format import NnunetRawFormat
 from hfm.shared.cards import load_card
 from hfm.shared.croissant import INDEX_FILE, read_records, to_croissant
+from hfm.shared.curate_driver import DatasetDescription
 from hfm.shared.jsonio import dump_json
+
+DESCRIBE = DatasetDescription("phantoms", "CC0-1.0", ["HFM tests"])
 
 
 def test_mlcroissant_reads_every_case_with_its_files(raw_dataset: Path, tmp_path: Path) -> None:
     out = tmp_path / "out"
-    curate_nnunet(raw_dataset, out, (4.0, 4.0, 4.0), show_progress=False, license="CC0-1.0")
+    curate_nnunet(raw_dataset, out, (4.0, 4.0, 4.0), DESCRIBE, show_progress=False)
     card, root = load_card(out)
     (out / "croissant.json").write_text(dump_json(to_croissant(card, root)))
     assert (out / INDEX_FILE).exists()  # NIfTI is not readable by mlcroissant: the reader's per-case table is

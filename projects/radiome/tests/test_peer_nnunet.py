@@ -10,7 +10,10 @@ from pathlib import Path
 
 import pytest
 
-from hfm.radiome.curate import curate_nnunet
+from hfm.radiome.curate.nnunet import curate_nnunet
+from hfm.shared.curate_driver import DatasetDescription
+
+DESCRIBE = DatasetDescription("phantoms", "CC0-1.0", ["HFM tests"])
 
 
 def test_curated_folder_passes_nnunet_verify_dataset_integrity(raw_dataset: Path, tmp_path: Path) -> None:
@@ -18,6 +21,6 @@ def test_curated_folder_passes_nnunet_verify_dataset_integrity(raw_dataset: Path
         "nnunetv2.experiment_planning.verify_dataset_integrity", reason="nnunetv2 is not installed (see docstring)"
     )
     out = tmp_path / "Dataset002_Curated"
-    summary, _ = curate_nnunet(raw_dataset, out, (4.0, 4.0, 4.0), show_progress=False, license="CC0-1.0")
-    assert summary.written == 3
+    done = curate_nnunet(raw_dataset, out, (4.0, 4.0, 4.0), DESCRIBE, show_progress=False)
+    assert done.summary.written == 3
     integrity.verify_dataset_integrity(str(out), 1)  # raises on any disagreement it finds

@@ -6,8 +6,9 @@ import numpy as np
 import pytest
 import torch
 
-from hfm.radiome.synth import SynthesisConfig, SynthSegDataset, SynthSegStream, deform, sample_mixture
-from hfm.radiome.tissue import CSF, GM, WM, freesurfer_to_tissue, load_test_subjects, slab_dice, tissue_metrics
+from hfm.radiome.metrics import slab_dice, tissue_metrics
+from hfm.radiome.readers.subjects import CSF, GM, WM, freesurfer_to_tissue, load_test_subjects
+from hfm.radiome.synthetic.synthseg import SynthesisConfig, SynthSegDataset, SynthSegStream, deform, sample_mixture
 from hfm.shared.errors import HFMError
 from hfm.shared.sample_data import DataUnavailable
 

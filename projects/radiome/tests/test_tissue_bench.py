@@ -9,10 +9,12 @@ import numpy as np
 import pytest
 import torch
 
-from hfm.radiome.synthseg_train import PretrainVolumes, SynthSegTask, save_prediction, segment_subject, train_task
-from hfm.radiome.tissue import LIA_AFFINE, Subject
-from hfm.radiome.tissue_bench import atropos_available, atropos_segment, pooled_dice_interval, slab_counts
-from hfm.radiome.volume import from_ras
+from hfm.radiome.data.pretraining import PretrainVolumes
+from hfm.radiome.experiments.tissue import atropos_available, atropos_segment, pooled_dice_interval, slab_counts
+from hfm.radiome.predict import save_prediction, segment_any_grid, segment_subject
+from hfm.radiome.readers.subjects import LIA_AFFINE, Subject
+from hfm.radiome.readers.volume import from_ras
+from hfm.radiome.training import train
 from hfm.shared.models.registry import create_model
 from hfm.shared.sample_data import DataUnavailable
 
@@ -41,8 +43,6 @@ def test_segment_subject_returns_the_native_grid() -> None:
 
 
 def test_segment_any_grid_comes_back_to_an_anisotropic_grid() -> None:
-    from hfm.radiome.synthseg_train import segment_any_grid
-
     torch.manual_seed(0)
     image, label, mask = _brain((20, 16, 12))
     affine = np.diag([2.0, 2.0, 3.0, 1.0])
@@ -101,8 +101,7 @@ def test_synthseg_task_runs_in_the_trainer(tmp_path) -> None:
         "model_args": {"width": 48, "depth": 2, "heads": 3, "features": 4},
     }
     try:
-        task = SynthSegTask(options)
-        model, summary = train_task(task, "radiome-synthseg", tmp_path / "run", steps=2, batch_size=1)
+        model, summary = train("radiome-synthseg", options, tmp_path / "run", steps=2, batch_size=1)
     except DataUnavailable as error:
         pytest.skip(str(error))
     assert summary["steps"] == 2
@@ -118,7 +117,8 @@ def test_pretrain_volumes_are_deterministic_crops() -> None:
 
 
 def test_tissue_figures_from_rows() -> None:
-    from hfm.radiome.tissue_bench import HFM, HFM_SCRATCH, KMEANS, UNET, Row, TissueConfig, TissueResult, tissue_figures
+    from hfm.radiome.benchmarks import tissue_figures
+    from hfm.radiome.experiments.tissue import HFM, HFM_SCRATCH, KMEANS, UNET, Row, TissueConfig, TissueResult
 
     config = TissueConfig(steps=10, seeds=(0, 1), efficiency_maps=(2, 20), efficiency_steps=5, slabs=4)
     rng = np.random.default_rng(0)

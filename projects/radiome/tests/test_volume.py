@@ -8,7 +8,7 @@ import pydicom
 import pytest
 from pydicom.data import get_testdata_file
 
-from hfm.radiome.volume import affine_problem, from_ras, read_dicom_series, read_nifti, read_volume, write_nifti
+from hfm.radiome.readers.volume import affine_problem, from_ras, read_dicom_series, read_nifti, read_volume, write_nifti
 from hfm.shared.errors import HFMError, InvalidInput
 
 

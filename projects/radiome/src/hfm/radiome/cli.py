@@ -1,4 +1,6 @@
-"""`hfm radiome ...`: fingerprint, curate, pretrain, finetune, predict and evaluate 3D volumes."""
+"""`hfm radiome curate | pretrain | finetune | predict | evaluate | benchmark`, with the shared arguments; beside them
+`fingerprint` (plan a raw dataset's spacing and patch before curating it) and `brain-experiment` (the earlier
+one-template run, MNI152 -> ITK subject)."""
 
 from __future__ import annotations
 
@@ -7,6 +9,7 @@ from pathlib import Path
 
 import typer
 
+from hfm.shared.cli.options import BatchSize, Dataset, Init, LearningRate, Model, Out, Quiet, Raw, Seed, Set, Steps
 from hfm.shared.errors import HFMError
 
 app = typer.Typer(
@@ -14,6 +17,12 @@ app = typer.Typer(
     no_args_is_help=True,
     pretty_exceptions_enable=False,
 )
+
+Spacing = typer.Option(None, help="Target spacing in mm (e.g. 4 or 1,1,3).")
+PlanFile = typer.Option(None, help="plan.json from `hfm radiome fingerprint` (default: in or beside DATASET).")
+Width = typer.Option(96, help="Trunk width (a fine-tuned model's must match its --init).")
+Depth = typer.Option(4, help="Trunk depth (a fine-tuned model's must match its --init).")
+Heads = typer.Option(3, help="Attention heads.")
 
 
 def _spacing(text: str | None) -> tuple[float, float, float] | None:
@@ -30,27 +39,30 @@ def _spacing(text: str | None) -> tuple[float, float, float] | None:
     return values[0], values[1], values[2]
 
 
-def _plan(path: Path):
-    from hfm.radiome.fingerprint import Plan
+def _plan(path: Path | None, dataset: Path):
+    """The plan at `path`, or the first plan.json in or beside the dataset folder."""
+    from hfm.radiome.curate.fingerprint import PLAN_FILE, Plan
 
-    if not path.exists():
-        raise HFMError(f"{path}: no plan here; run `hfm radiome fingerprint` first")
+    candidates = [path] if path is not None else [dataset / PLAN_FILE, dataset.parent / PLAN_FILE]
+    found = next((p for p in candidates if p.is_file()), None)
+    if found is None:
+        raise HFMError(f"{candidates[0]}: no plan here; run `hfm radiome fingerprint` first (or pass --plan)")
     try:
-        return Plan.model_validate_json(path.read_text())
+        return Plan.model_validate_json(found.read_text())
     except ValueError as error:
-        raise HFMError(f"{path}: not a radiome plan: {error}") from error
+        raise HFMError(f"{found}: not a radiome plan: {error}") from error
 
 
 @app.command()
 def fingerprint(
-    raw: Path = typer.Argument(..., help="nnU-Net raw dataset folder (dataset.json, imagesTr, labelsTr)."),
+    raw: Raw,
     out: Path = typer.Option(None, help="Folder for fingerprint.json and plan.json (default: the dataset folder)."),
     spacing: str = typer.Option(None, help="Target spacing in mm (e.g. 4 or 1,1,3); default: from the data."),
     token_size: int = typer.Option(8, help="Token edge in voxels; patch sides are multiples of it."),
     max_patch: int = typer.Option(64, help="Patch budget: at most max_patch^3 voxels."),
 ) -> None:
-    """Fingerprint a raw dataset (spacings, shapes, foreground intensities) and plan spacing and patch size."""
-    from hfm.radiome.fingerprint import FINGERPRINT_FILE, PLAN_FILE, compute_fingerprint, make_plan, save_model
+    """Fingerprint a raw nnU-Net dataset (spacings, shapes, foreground intensities); plan spacing and patch size."""
+    from hfm.radiome.curate.fingerprint import FINGERPRINT_FILE, PLAN_FILE, compute_fingerprint, make_plan, save_model
 
     out = out or raw
     found = compute_fingerprint(raw)
@@ -63,173 +75,176 @@ def fingerprint(
 
 @app.command()
 def curate(
-    raw: Path = typer.Argument(..., help="nnU-Net raw dataset folder."),
-    out: Path = typer.Argument(..., help="Output folder (a curated nnU-Net raw dataset with card.json)."),
-    plan: Path = typer.Option(None, help="plan.json giving the target spacing (default: <raw>/plan.json)."),
-    spacing: str = typer.Option(None, help="Target spacing in mm instead of a plan (e.g. 4 or 1,1,3)."),
-    license: str = typer.Option("LicenseRef-unspecified", help="SPDX licence of the data, for the card."),
+    raw: Raw,
+    out: Out,
+    license: str = typer.Option(..., help="SPDX licence identifier of the data."),
+    creator: list[str] = typer.Option(..., help="Creator name; repeat for several."),
     name: str = typer.Option(None, help="Dataset name for the card (default: the raw folder's name)."),
-    progress: bool = typer.Option(True, help="Show a progress bar."),
+    plan: Path = typer.Option(None, help="plan.json giving the target spacing (default: RAW/plan.json)."),
+    spacing: str = Spacing,
+    quiet: Quiet = False,
 ) -> None:
-    """Check, resample and normalise every case; quarantine failing cases with their reasons; write the card."""
-    from hfm.radiome.curate import curate_nnunet
+    """Check, resample and normalise every case of a raw nnU-Net dataset; quarantine failing cases with reasons."""
+    from hfm.radiome.curate.nnunet import curate_nnunet
+    from hfm.shared.curate_driver import DatasetDescription
 
-    target = _spacing(spacing) or tuple(_plan(plan or raw / "plan.json").target_spacing)
-    summary, card = curate_nnunet(raw, out, target, license=license, name=name, show_progress=progress)
-    typer.echo(summary.line())
-    if summary.quarantined:
+    target = _spacing(spacing) or tuple(_plan(plan or raw / "plan.json", raw).target_spacing)
+    describe = DatasetDescription(name or raw.name, license, creator)
+    done = curate_nnunet(raw, out, target, describe, show_progress=not quiet)
+    typer.echo(f"{out}: {done.summary.line()}")
+    if done.summary.quarantined:
         typer.echo(f"reasons per case: {out / 'quarantine' / 'report.csv'}")
-    typer.echo(f"card: {out / 'card.json'} ({card.records} records)")
-
-
-def _model_args(width: int, depth: int, heads: int) -> dict[str, int]:
-    return {"width": width, "depth": depth, "heads": heads}
 
 
 @app.command()
 def pretrain(
-    dataset: Path = typer.Argument(..., help="Curated dataset folder (hfm radiome curate)."),
-    out: Path = typer.Option(Path("runs/radiome-mae"), help="Run folder; the exported model goes to <out>/export."),
-    plan: Path = typer.Option(None, help="plan.json (default: <dataset>/../plan.json or <dataset>/plan.json)."),
-    steps: int = typer.Option(200, help="Optimiser steps."),
-    batch_size: int = typer.Option(2, help="Patches per step."),
-    lr: float = typer.Option(1.5e-3, help="Peak learning rate (warm-up then cosine)."),
-    width: int = typer.Option(96, help="Trunk width."),
-    depth: int = typer.Option(4, help="Trunk depth."),
-    heads: int = typer.Option(3, help="Attention heads."),
-    seed: int = typer.Option(0, help="Random seed."),
+    dataset: Dataset,
+    out: Out,
+    steps: Steps = 200,
+    batch_size: BatchSize = 2,
+    lr: LearningRate = 1.5e-3,
+    model: Model = "radiome-mae-tiny",
+    seed: Seed = 0,
+    set_: Set = None,
+    plan: Path = PlanFile,
+    width: int = Width,
+    depth: int = Depth,
+    heads: int = Heads,
 ) -> None:
-    """Masked image modelling: 75% of 8^3-voxel tokens hidden in 2x2x2 blocks, loss on the hidden voxels."""
-    from hfm.radiome.tasks import train
-    from hfm.shared.artifacts import ModelCard, export_model
+    """Masked image modelling (75% of 8^3 tokens hidden in 2x2x2 blocks); OUT/run.yaml (replay: hfm train) and
+    OUT/model."""
+    from hfm.radiome.training import pretrain as run
 
-    the_plan = _plan(plan or _find_plan(dataset))
-    options = {
-        "dataset": str(dataset),
-        "patch_size": the_plan.patch_size,
-        "seed": seed,
-        "model_args": _model_args(width, depth, heads),
-    }
-    model, summary = train("radiome-mae", options, out, steps, batch_size, lr, seed, progress=True)
-    export = export_model(
-        model,
-        out / "export",
-        {"plan": the_plan.model_dump()},
-        ModelCard(
-            name="radiome-mae-tiny",
-            intended_use="initialising radiome segmenters and classifiers",
-            limitations=f"pretrained for {steps} steps on {dataset.name}",
-            training=summary,
-        ),
+    the_plan = _plan(plan, dataset)
+    args = {"width": width, "depth": depth, "heads": heads}
+    done = run(
+        dataset,
+        out,
+        the_plan,
+        steps=steps,
+        batch_size=batch_size,
+        lr=lr,
+        model=model,
+        model_args=args,
+        seed=seed,
+        overrides=set_ or [],
     )
-    typer.echo(f"pretrained {summary['steps']} steps in {summary['wall_s']:.0f} s; model: {export}")
-
-
-def _find_plan(dataset: Path) -> Path:
-    for candidate in (dataset / "plan.json", dataset.parent / "plan.json"):
-        if candidate.exists():
-            return candidate
-    raise HFMError(f"{dataset}: no plan.json beside or in it; pass --plan (from `hfm radiome fingerprint`)")
+    typer.echo(f"{done.status}: model {done.model_dir}, config {done.config_path}")
 
 
 @app.command()
 def finetune(
-    dataset: Path = typer.Argument(..., help="Curated dataset folder with labelled cases."),
-    out: Path = typer.Option(Path("runs/radiome-seg"), help="Run folder; the exported model goes to <out>/export."),
-    pretrained: Path = typer.Option(None, help="Artifact folder of a pretrained MAE (omit to train from scratch)."),
-    plan: Path = typer.Option(None, help="plan.json (default: found beside the dataset)."),
-    model: str = typer.Option("radiome-unetr-tiny", help="radiome-unetr-tiny or radiome-unet-baseline."),
-    steps: int = typer.Option(100, help="Optimiser steps."),
-    batch_size: int = typer.Option(2, help="Patches per step."),
-    lr: float = typer.Option(1e-3, help="Peak learning rate."),
+    dataset: Dataset,
+    out: Out,
+    init: Init = None,
+    steps: Steps = 100,
+    batch_size: BatchSize = 2,
+    lr: LearningRate = 1e-3,
+    model: Model = "radiome-unetr-tiny",
+    seed: Seed = 0,
+    set_: Set = None,
+    plan: Path = PlanFile,
     label_fraction: float = typer.Option(1.0, help="Fraction of labelled axial slices to train on."),
-    width: int = typer.Option(96, help="Trunk width (must match the pretrained model)."),
-    depth: int = typer.Option(4, help="Trunk depth (must match the pretrained model)."),
-    heads: int = typer.Option(3, help="Attention heads."),
-    seed: int = typer.Option(0, help="Random seed."),
+    width: int = Width,
+    depth: int = Depth,
+    heads: int = Heads,
 ) -> None:
-    """Train a segmenter on the labelled cases, from a pretrained encoder or from scratch; export it."""
-    from hfm.radiome.nnunet import read_dataset_json
-    from hfm.radiome.tasks import train
-    from hfm.shared.artifacts import ModelCard, export_model
+    """A segmenter (radiome-unetr-tiny, or radiome-unet-baseline from scratch) on the labelled cases, from --init's
+    encoder; OUT/run.yaml and OUT/model."""
+    from hfm.radiome.format import read_dataset_json
+    from hfm.radiome.training import finetune as run
 
-    the_plan = _plan(plan or _find_plan(dataset))
+    the_plan = _plan(plan, dataset)
     labels = read_dataset_json(dataset).labels
     args: dict = {"classes": len(labels)}
     if model != "radiome-unet-baseline":
-        args.update(_model_args(width, depth, heads), features=8)
-    options = {
-        "dataset": str(dataset),
-        "patch_size": the_plan.patch_size,
-        "seed": seed,
-        "model": model,
-        "model_args": args,
-        "label_fraction": label_fraction,
-    }
-    if pretrained is not None:
-        options["pretrained"] = str(pretrained)
-    trained, summary = train("radiome-segment", options, out, steps, batch_size, lr, seed, progress=True)
-    export = export_model(
-        trained,
-        out / "export",
-        {"plan": the_plan.model_dump(), "labels": labels},
-        ModelCard(
-            name=model,
-            intended_use=f"segmenting {', '.join(labels)} in volumes like {dataset.name}",
-            limitations=f"trained for {steps} steps on {dataset.name}",
-            training=summary,
-        ),
+        args |= {"width": width, "depth": depth, "heads": heads, "features": 8}
+    done = run(
+        dataset,
+        out,
+        the_plan,
+        list(labels),
+        init=init,
+        steps=steps,
+        batch_size=batch_size,
+        lr=lr,
+        model=model,
+        model_args=args,
+        label_fraction=label_fraction,
+        seed=seed,
+        overrides=set_ or [],
     )
-    if "pretrained_load" in summary:
-        typer.echo(f"pretrained weights: {summary['pretrained_load']}")
-    typer.echo(f"trained {summary['steps']} steps in {summary['wall_s']:.0f} s; model: {export}")
+    typer.echo(f"{done.status}: model {done.model_dir}, config {done.config_path}")
 
 
 @app.command()
 def predict(
-    model: Path = typer.Argument(..., help="Exported segmenter folder (from finetune)."),
     input: Path = typer.Argument(..., help="NIfTI file or folder of one DICOM series."),
-    output: Path = typer.Argument(..., help="Output NIfTI label map (same grid, affine and header as the input)."),
+    out: Out = ...,
+    init: Init = None,
     modality: str = typer.Option(None, help="CT or MR (default: the model's plan)."),
 ) -> None:
-    """Segment a whole volume with sliding-window inference; write labels on the input's grid."""
-    from hfm.radiome.infer import predict_file
+    """Segment a whole volume with the model --init (sliding windows); OUT/<input>.nii.gz on the input's grid, with
+    its affine and header."""
+    from hfm.radiome.predict import predict_file
 
-    typer.echo(f"wrote {predict_file(model, input, output, modality)}")
+    if init is None:
+        raise HFMError("predict needs --init MODEL (a segmenter folder written by `hfm radiome finetune`)")
+    name = input.name.removesuffix(".gz").removesuffix(".nii")
+    typer.echo(f"wrote {predict_file(init, input, out / f'{name}.nii.gz', modality)}")
 
 
 @app.command()
 def evaluate(
     prediction: Path = typer.Argument(..., help="Predicted label map (NIfTI)."),
     reference: Path = typer.Argument(..., help="Reference label map (NIfTI) on the same grid."),
+    out: Out = ...,
     labels: str = typer.Option(None, help="Classes to score, e.g. 1,2 (default: every non-zero value present)."),
 ) -> None:
-    """Dice per class between a prediction and a reference label map."""
+    """Dice per class between a prediction and a reference label map; OUT/evaluation.json."""
     import numpy as np
 
-    from hfm.radiome.infer import dice_per_class
-    from hfm.radiome.volume import read_nifti
+    from hfm.radiome.metrics import dice_per_class
+    from hfm.radiome.readers.volume import read_nifti
 
     pred, ref = read_nifti(prediction), read_nifti(reference)
     if pred.shape != ref.shape or not np.allclose(pred.affine, ref.affine, atol=1e-3):
         raise HFMError(f"{prediction}: grid {pred.shape} differs from the reference's {ref.shape} (or its affine)")
     classes = [int(v) for v in labels.split(",")] if labels else sorted(set(np.unique(ref.array).tolist()) - {0})
     dice = dice_per_class(np.asarray(pred.array), np.asarray(ref.array), classes)
-    typer.echo(json.dumps({"dice": dice, "mean": float(np.mean(list(dice.values())))}, indent=2))
+    result = json.dumps({"dice": dice, "mean": float(np.mean(list(dice.values())))}, indent=2)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "evaluation.json").write_text(result + "\n")
+    typer.echo(result)
 
 
 @app.command()
-def benchmark(
-    out: Path = typer.Argument(Path("runs/radiome-brain"), help="Work folder for data, runs and results."),
+def benchmark(out: Out) -> None:
+    """The radiome benchmark through the shared harness (`tools/bench.py --only radiome`): brain tissue on two real
+    FreeSurfer subjects; OUT/partial/radiome.{json,md}."""
+    from hfm.radiome.plugin import plugin
+    from hfm.shared.train.benchmark import run_benchmarks, write_results
+
+    results = run_benchmarks(sorted(plugin.benchmarks))
+    json_path, md_path = write_results(results, out)
+    typer.echo(md_path.read_text())
+    typer.echo(f"written: {json_path}, {md_path}")
+    if results["failures"]:
+        raise typer.Exit(1)
+
+
+@app.command("brain-experiment")
+def brain_experiment(
+    out: Out,
     spacing: float = typer.Option(4.0, help="Target spacing in mm."),
     pretrain_steps: int = typer.Option(200, help="MAE steps."),
     finetune_steps: int = typer.Option(100, help="Segmentation steps (hfm and the UNet baseline alike)."),
     fractions: str = typer.Option("1.0", help="Label fractions for the label-efficiency curve, e.g. 0.1,0.25,1"),
     seeds: int = typer.Option(1, min=1, help="Fine-tuning seeds per label fraction (3 or more give 95% intervals)."),
 ) -> None:
-    """Brain tissue benchmark: MNI152 -> ITK example subject, hfm vs MONAI UNet vs k-means / multi-Otsu."""
-    from hfm.radiome.brain import ITK_INSTALL_HINT, itk_data_dir
-    from hfm.radiome.experiment import BrainConfig, run_brain_experiment
+    """The earlier one-template experiment: MNI152 -> ITK example subject, hfm vs MONAI UNet vs k-means / Otsu."""
+    from hfm.radiome.experiments.brain import BrainConfig, run_brain_experiment
+    from hfm.radiome.readers.brain import ITK_INSTALL_HINT, itk_data_dir
 
     if itk_data_dir() is None:
         raise HFMError(f"the test subject is missing: {ITK_INSTALL_HINT}")

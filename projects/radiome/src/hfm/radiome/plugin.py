@@ -1,4 +1,5 @@
-"""What hfm-radiome offers to the core (see `hfm domains`). Lists only implemented features."""
+"""What hfm-radiome offers to the core (see `hfm domains`): the one object behind its entry point, and the only
+place its tasks and benchmarks are declared. Lists only implemented features."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ from typing import Any
 
 from hfm.radiome import baselines as _baselines  # noqa: F401  (registers radiome-unet-baseline)
 from hfm.radiome import models as _models  # noqa: F401  (registers radiome-mae/unetr/classifier-tiny)
-from hfm.radiome.nnunet import NnunetRawFormat
+from hfm.radiome.format import NnunetRawFormat
 from hfm.shared.plugins import DomainPlugin
 
 
@@ -23,7 +24,7 @@ def _quickstart(context: Any) -> Any:
 
 
 def _synergy(work_dir, smoke, seed):
-    from hfm.radiome.synergy_bench import radiome_bench
+    from hfm.radiome.synergy import radiome_bench
 
     return radiome_bench(work_dir, smoke, seed)
 
@@ -32,8 +33,16 @@ plugin = DomainPlugin(
     name="radiome",
     summary="3D MRI/CT volumes: NIfTI/DICOM, nnU-Net layout, MONAI segmentation.",
     readers=("nifti", "dicom-series", "nnunet-raw"),
-    tasks=("radiome-mae", "radiome-segment", "radiome-synthseg", "radiome-mae-volumes"),
     heads=("unetr-segmentation", "volume-classification"),
+    task_factories={
+        "radiome-mae": "hfm.radiome.tasks:mae_task",
+        "radiome-segment": "hfm.radiome.tasks:segment_task",
+        "radiome-synthseg": "hfm.radiome.tasks:synthseg_task",
+        "radiome-mae-volumes": "hfm.radiome.tasks:mae_volumes_task",
+    },
+    benchmarks={"radiome": "hfm.radiome.benchmarks:figures"},
+    models=("radiome-mae-tiny", "radiome-unetr-tiny", "radiome-classifier-tiny", "radiome-unet-baseline"),
+    baselines=("k-means (3 clusters)", "multi-Otsu (3 classes)", "N4 + Atropos (ANTs)", "MONAI UNet (scratch)"),
     dataset_formats={"nnunet-raw": NnunetRawFormat},
     cli=_cli,
     hooks={"quickstart": _quickstart, "synergy": _synergy},

@@ -1,13 +1,14 @@
 """The radiome step of `hfm quickstart`: tissue segmentation trained on synthesised images, tested on a real subject.
 
-A short version of the benchmark (`hfm.radiome.tissue_bench`): the hfm UNETR and a MONAI UNet train on the
+A short version of the benchmark (`hfm.radiome.experiments.tissue`): the hfm UNETR and a MONAI UNet train on the
 SynthSeg-style stream from the 20 real label maps, then segment the niivue FreeSurfer subject (never trained on) on
 its native 1 mm grid, beside k-means and multi-Otsu in the same brain mask. With `--smoke` a few steps only.
 """
 
 from __future__ import annotations
 
-from hfm.radiome.tissue_bench import HFM, KMEANS, UNET, TissueConfig, run_tissue_experiment, tissue_figures
+from hfm.radiome.benchmarks import tissue_figures
+from hfm.radiome.experiments.tissue import HFM, KMEANS, UNET, TissueConfig, run_tissue_experiment
 from hfm.shared.quickstart import QuickstartContext, QuickstartResult
 
 

@@ -1,13 +1,17 @@
-"""Train tasks for the shared trainer (`hfm train`, entry-point group `hfm.tasks`) and a helper that runs them.
+"""Trainer tasks with typed options (`hfm train` and the CLI shortcuts build them by name; declared in plugin.py).
 
-task:
-  name: radiome-mae            # or radiome-segment
-  dataset: curated/Dataset001  # a curated nnU-Net raw folder (hfm radiome curate)
-  patch_size: [32, 32, 32]     # from plan.json
-  model_args: {width: 96, depth: 4}
-  pretrained: runs/mae/export  # radiome-segment only: an artifact folder whose encoder initialises the model
-  label_fraction: 1.0          # radiome-segment only: fraction of labelled slices (label-efficiency)
-  cache_mb: 512
+radiome-mae          dataset: PATH (a curated nnU-Net folder)  patch_size: [32, 32, 32] (plan.json)
+                     model: radiome-mae-tiny  model_args: {width: 96, depth: 4}  split: null (every image)
+radiome-segment      dataset: PATH  patch_size  model: radiome-unetr-tiny | radiome-unet-baseline  model_args
+                     init: PATH|null (an MAE whose encoder starts the model)  label_fraction: 1.0  split: train
+radiome-synthseg     label_maps: 20  patch: [64, 64, 64]  model  model_args  init: PATH|null
+                     (images synthesised from SynthSeg's real label maps: the task asks for them by its name)
+radiome-mae-volumes  label_maps: 20  patch  model_args  synthetic: true (real MR crops alternating with
+                     synthetic images; the test subjects are never among them)
+Each also takes `seed`; a key the task does not know is refused with the allowed ones.
+
+Segmentation is 4 classes on the SynthSeg stream (background / CSF / GM / WM) and the dataset's labels otherwise;
+the loss is cross-entropy + soft Dice over labelled voxels.
 """
 
 from __future__ import annotations
@@ -23,14 +27,62 @@ from torch.utils.data import Dataset
 
 from hfm.radiome import baselines as _baselines  # noqa: F401  (registers the UNet baseline)
 from hfm.radiome import models as _models  # noqa: F401  (registers the radiome models)
-from hfm.radiome.data import DEFAULT_CACHE_BYTES, PatchDataset, VolumeCache
-from hfm.shared.artifacts import LoadReport, load_pretrained
+from hfm.radiome.data.patches import DEFAULT_CACHE_BYTES, PatchDataset, VolumeCache
 from hfm.shared.errors import HFMError
+from hfm.shared.models.loading import load_encoder
 from hfm.shared.models.registry import create_model
-from hfm.shared.train.config import Config
-from hfm.shared.train.trainer import Trainer
+from hfm.shared.options import parse_options
 
 IGNORE = -1
+SYNTHSEG_CLASSES = 4
+MAE_MODEL = "radiome-mae-tiny"
+_CACHE_MB = DEFAULT_CACHE_BYTES // 2**20
+
+
+@dataclass(frozen=True)
+class MAEOptions:
+    dataset: Path
+    patch_size: list[int] = field(default_factory=lambda: [32, 32, 32])
+    model: str = MAE_MODEL
+    model_args: dict[str, Any] = field(default_factory=dict)
+    samples_per_epoch: int = 64
+    cache_mb: int = _CACHE_MB
+    seed: int = 0
+    split: str | None = None  # every image, labelled or not: self-supervised pretraining may use test images
+
+
+@dataclass(frozen=True)
+class SegmentOptions:
+    dataset: Path
+    patch_size: list[int] = field(default_factory=lambda: [32, 32, 32])
+    model: str = "radiome-unetr-tiny"
+    model_args: dict[str, Any] = field(default_factory=dict)
+    samples_per_epoch: int = 64
+    cache_mb: int = _CACHE_MB
+    seed: int = 0
+    split: str = "train"
+    init: Path | None = None
+    label_fraction: float = 1.0
+
+
+@dataclass(frozen=True)
+class SynthSegOptions:
+    label_maps: int = 20
+    seed: int = 0
+    patch: list[int] = field(default_factory=lambda: [64, 64, 64])
+    model: str = "radiome-unetr-tiny"
+    model_args: dict[str, Any] = field(default_factory=dict)
+    init: Path | None = None
+    length: int = 10**6
+
+
+@dataclass(frozen=True)
+class MAEVolumesOptions:
+    label_maps: int = 20
+    seed: int = 0
+    patch: list[int] = field(default_factory=lambda: [64, 64, 64])
+    model_args: dict[str, Any] = field(default_factory=dict)
+    synthetic: bool = True
 
 
 def segmentation_loss(logits: torch.Tensor, label: torch.Tensor) -> tuple[torch.Tensor, dict[str, float]]:
@@ -45,40 +97,29 @@ def segmentation_loss(logits: torch.Tensor, label: torch.Tensor) -> tuple[torch.
     return loss, {"ce": float(ce.detach()), "soft_dice": float(dice.mean().detach())}
 
 
-@dataclass
-class RadiomeTaskOptions:
-    dataset: str
-    patch_size: list[int] = field(default_factory=lambda: [32, 32, 32])
-    model: str = ""
-    model_args: dict[str, Any] = field(default_factory=dict)
-    samples_per_epoch: int = 64
-    cache_mb: int = DEFAULT_CACHE_BYTES // 2**20
-    pretrained: str | None = None
-    label_fraction: float = 1.0
-    seed: int = 0
-    split: str | None = "train"  # radiome-mae defaults to None: every image, labelled or not
+def segmenter(name: str, args: dict[str, Any], init: Path | None) -> nn.Module:
+    """A registered segmenter; with `init`, every encoder weight comes from that MAE (`load_encoder`)."""
+    model = create_model(name, **args)
+    if init is not None:
+        if not hasattr(model, "encoder"):
+            raise HFMError(f"task option init={init}: {name} has no encoder to start from a pretrained one")
+        load_encoder(model, init, expected=MAE_MODEL)
+    return model
 
-    @classmethod
-    def parse(cls, options: dict[str, Any], task: str) -> RadiomeTaskOptions:
-        known = set(cls.__dataclass_fields__)
-        unknown = sorted(set(options) - known - {"name"})
-        if unknown:
-            raise HFMError(f"task {task}: unknown option(s) {', '.join(unknown)}; known: {', '.join(sorted(known))}")
-        if "dataset" not in options:
-            raise HFMError(f"task {task}: option `dataset` (a curated nnU-Net folder) is required")
-        return cls(**{k: v for k, v in options.items() if k in known})
+
+def _mae_loss(model: nn.Module, batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor, dict[str, float]]:
+    output = model(batch["image"])
+    return output.loss, {"masked_mse": float(output.loss.detach())}
 
 
 class RadiomeMAETask:
     """Masked image modelling on random patches of every curated volume (labels unused)."""
 
-    default_model = "radiome-mae-tiny"
-
     def __init__(self, options: dict[str, Any]) -> None:
-        self.options = RadiomeTaskOptions.parse({"split": None, **options}, "radiome-mae")
+        self.options = parse_options(MAEOptions, options, "task radiome-mae")
 
     def build_model(self) -> nn.Module:
-        return create_model(self.options.model or self.default_model, **self.options.model_args)
+        return create_model(self.options.model, **self.options.model_args)
 
     def train_dataset(self) -> Dataset:
         o = self.options
@@ -86,35 +127,67 @@ class RadiomeMAETask:
         return PatchDataset(cache, o.patch_size, o.samples_per_epoch, o.seed, with_label=False)
 
     def loss(self, model: nn.Module, batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor, dict[str, float]]:
-        output = model(batch["image"])
-        return output.loss, {"masked_mse": float(output.loss.detach())}
+        return _mae_loss(model, batch)
 
 
 class RadiomeSegmentTask:
-    """Segmentation fine-tuning (or training from scratch without `pretrained`) on labelled patches."""
-
-    default_model = "radiome-unetr-tiny"
+    """Segmentation fine-tuning (or training from scratch without `init`) on labelled patches."""
 
     def __init__(self, options: dict[str, Any]) -> None:
-        self.options = RadiomeTaskOptions.parse(options, "radiome-segment")
-        self.load_report: LoadReport | None = None
+        self.options = parse_options(SegmentOptions, options, "task radiome-segment")
 
     def build_model(self) -> nn.Module:
-        o = self.options
-        model = create_model(o.model or self.default_model, **o.model_args)
-        if o.pretrained:
-            _, self.load_report = load_pretrained(o.pretrained, model)
-            if not any(k.startswith("encoder.") for k in self.load_report.matched):
-                raise HFMError(f"{o.pretrained}: no encoder weights matched the model ({self.load_report.summary()})")
-        return model
+        return segmenter(self.options.model, self.options.model_args, self.options.init)
 
     def train_dataset(self) -> Dataset:
         o = self.options
-        cache = VolumeCache(o.dataset, o.cache_mb * 2**20)
+        cache = VolumeCache(o.dataset, o.cache_mb * 2**20, split=o.split)
         return PatchDataset(cache, o.patch_size, o.samples_per_epoch, o.seed, label_fraction=o.label_fraction)
 
     def loss(self, model: nn.Module, batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor, dict[str, float]]:
         return segmentation_loss(model(batch["image"]), batch["label"])
+
+
+class SynthSegTask:
+    """Segmentation on a fresh synthetic image every sample (`SynthSegDataset`, item i = f(seed, i))."""
+
+    def __init__(self, options: dict[str, Any]) -> None:
+        self.options = parse_options(SynthSegOptions, options, "task radiome-synthseg")
+
+    def build_model(self) -> nn.Module:
+        o = self.options
+        return segmenter(o.model, {"classes": SYNTHSEG_CLASSES, **o.model_args}, o.init)
+
+    def train_dataset(self) -> Dataset:
+        from hfm.radiome.synthetic.synthseg import SynthesisConfig, SynthSegDataset
+
+        o = self.options
+        return SynthSegDataset(o.label_maps, o.seed, o.length, SynthesisConfig(patch=tuple(o.patch)))
+
+    def loss(self, model: nn.Module, batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor, dict[str, float]]:
+        return segmentation_loss(model(batch["image"]), batch["label"])
+
+
+class MAEVolumesTask:
+    """Masked autoencoding on crops of every real MR volume available, alternating with synthetic images."""
+
+    def __init__(self, options: dict[str, Any]) -> None:
+        self.options = parse_options(MAEVolumesOptions, options, "task radiome-mae-volumes")
+
+    def build_model(self) -> nn.Module:
+        return create_model(MAE_MODEL, **self.options.model_args)
+
+    def train_dataset(self) -> Dataset:
+        from hfm.radiome.data.pretraining import PretrainVolumes, real_mr_volumes
+        from hfm.radiome.synthetic.synthseg import SynthesisConfig, SynthSegDataset
+
+        o = self.options
+        config = SynthesisConfig(patch=tuple(o.patch))
+        synthetic = SynthSegDataset(o.label_maps, o.seed + 10_000, config=config) if o.synthetic else None
+        return PretrainVolumes(real_mr_volumes(), synthetic, o.patch, o.seed)
+
+    def loss(self, model: nn.Module, batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor, dict[str, float]]:
+        return _mae_loss(model, batch)
 
 
 def mae_task(options: dict[str, Any]) -> RadiomeMAETask:
@@ -125,50 +198,17 @@ def segment_task(options: dict[str, Any]) -> RadiomeSegmentTask:
     return RadiomeSegmentTask(options)
 
 
-def train(
-    task_name: str,
-    options: dict[str, Any],
-    out_dir: str | Path,
-    steps: int,
-    batch_size: int = 2,
-    lr: float = 1e-3,
-    seed: int = 0,
-    progress: bool = False,
-) -> tuple[nn.Module, dict[str, Any]]:
-    """Run a radiome task through the shared trainer; returns the trained model and the run summary."""
-    task = {"radiome-mae": mae_task, "radiome-segment": segment_task}[task_name](dict(options))
-    model, result = run_task(task, task_name, options, out_dir, steps, batch_size, lr, seed, progress)
-    summary = {"steps": result.step, "wall_s": result.wall_s, "samples_per_s": result.samples_per_s}
-    if isinstance(task, RadiomeSegmentTask) and task.load_report is not None:
-        summary["pretrained_load"] = task.load_report.summary()
-    return model, summary
+def synthseg_task(options: dict[str, Any]) -> SynthSegTask:
+    return SynthSegTask(options)
 
 
-def run_task(
-    task: Any,
-    task_name: str,
-    options: dict[str, Any],
-    out_dir: str | Path,
-    steps: int,
-    batch_size: int,
-    lr: float,
-    seed: int,
-    progress: bool,
-) -> tuple[nn.Module, Any]:
-    """One short run of a built radiome task with the domain's optimiser settings: the model, the trainer's result."""
-    config = Config.short_run(
-        out_dir,
-        task_name,
-        dict(options),
-        steps=steps,
-        batch_size=batch_size,
-        lr=lr,
-        seed=seed,
-        progress=progress,
-        weight_decay=0.01,
-        min_lr=lr * 0.05,
-        logs=5,
-    )
-    trainer = Trainer(config, task)
-    result = trainer.fit()
-    return trainer.raw_model, result
+def mae_volumes_task(options: dict[str, Any]) -> MAEVolumesTask:
+    return MAEVolumesTask(options)
+
+
+TASKS = {
+    "radiome-mae": mae_task,
+    "radiome-segment": segment_task,
+    "radiome-synthseg": synthseg_task,
+    "radiome-mae-volumes": mae_volumes_task,
+}

@@ -31,8 +31,10 @@ import numpy as np
 import torch
 
 from hfm.radiome.baselines import cluster_intensities
-from hfm.radiome.synthseg_train import MAEVolumesTask, SynthSegTask, segment_subject, train_task
-from hfm.radiome.tissue import CSF, GM, TISSUE_NAMES, WM, Subject, load_test_subjects, tissue_metrics
+from hfm.radiome.metrics import tissue_metrics
+from hfm.radiome.predict import segment_any_grid, segment_subject
+from hfm.radiome.readers.subjects import CSF, GM, TISSUE_NAMES, WM, Subject, itk_subject, load_test_subjects
+from hfm.radiome.training import train
 from hfm.shared.jsonio import dump_json, write_atomic
 
 HFM = "hfm UNETR (MAE-pretrained)"
@@ -278,8 +280,8 @@ def run_tissue_experiment(work: str | Path, config: TissueConfig | None = None, 
     else:
         start = time.perf_counter()
         mae_args = {k: v for k, v in config.model_args.items() if k != "features"}
-        mae = MAEVolumesTask({"patch": patch, "seed": 0, "label_maps": config.label_maps, "model_args": mae_args})
-        mae_model, _ = train_task(mae, "radiome-mae-volumes", work / "mae", config.pretrain_steps, 2, config.lr, 0)
+        mae = {"patch": patch, "seed": 0, "label_maps": config.label_maps, "model_args": mae_args}
+        mae_model, _ = train("radiome-mae-volumes", mae, work / "mae", config.pretrain_steps, 2, config.lr, 0)
         notes["pretraining"] = f"MAE {config.pretrain_steps} steps at batch 2 in {time.perf_counter() - start:.0f} s"
         artifact = _encoder_artifact(work, mae_model, config)
     log(f"radiome tissue: {notes['pretraining']}")
@@ -296,13 +298,11 @@ def run_tissue_experiment(work: str | Path, config: TissueConfig | None = None, 
             "model_args": {} if unet else config.model_args,
         }
         if method == HFM:
-            options["pretrained"] = artifact
+            options["init"] = artifact
         t0 = time.perf_counter()
         kind = f"{method.split()[1].lower()}-{method.split()[-1].strip('()')}"
         folder = work / "runs" / f"{kind}-maps{maps}-seed{seed}-steps{steps}"
-        model, _ = train_task(
-            SynthSegTask(options), "radiome-synthseg", folder, steps, config.batch_size, config.lr, seed
-        )
+        model, _ = train("radiome-synthseg", options, folder, steps, config.batch_size, config.lr, seed)
         train_s = time.perf_counter() - t0
         for subject in subjects:
             t1 = time.perf_counter()
@@ -386,9 +386,6 @@ def run_tissue_experiment(work: str | Path, config: TissueConfig | None = None, 
 
 def itk_consistency(model: torch.nn.Module | None, patch: Sequence[int], notes: dict[str, str]) -> dict[str, float]:
     """Mean CSF/GM/WM Dice against ITK's own k-means of its example T1, for hfm and our k-means (where installed)."""
-    from hfm.radiome.synthseg_train import segment_any_grid
-    from hfm.radiome.tissue import itk_subject
-
     if model is None:
         return {}
     try:
@@ -434,206 +431,3 @@ def _encoder_artifact(work: Path, mae_model: torch.nn.Module, config: TissueConf
         limitations=f"{config.pretrain_steps} steps on real MR crops (MNI152, FLAIR) and synthetic images, 2 mm",
     )
     return str(export_model(mae_model, work / "mae-export", {}, card))
-
-
-COMMAND = "python tools/bench.py --only radiome"
-TASK = "radiome/brain tissue (real FreeSurfer subjects)"
-SLAB_METHOD = (
-    "stratified paired bootstrap over axial brain slabs ({slabs} per subject, resampled within each subject, same "
-    "slabs for both methods), per-class counts pooled over the drawn slabs and {seeds} seed(s) into Dice per "
-    "subject, mean over CSF/GM/WM and the 2 subjects; 2000 resamples, 95% percentile interval"
-)
-
-
-def tissue_figures(result: TissueResult, command: str = COMMAND) -> list[Any]:
-    """Figures: mean Dice and HD95 against the strongest baseline, label efficiency, speed on a 256^3 volume."""
-    from hfm.shared.eval.figures import Figure
-    from hfm.shared.eval.stats import paired_bootstrap
-
-    c = result.config
-    n_subjects = len(c.subjects)
-    figures: list[Any] = []
-    baselines = [m for m in result.methods() if m != HFM and result.select(m)]
-    hfm_counts = result.counts(HFM)
-    scores = {m: pooled_dice_interval(hfm_counts, result.counts(m)) for m in baselines}
-    strongest = max(baselines, key=lambda m: scores[m][1])
-    value, base, low, high = scores[strongest]
-    per_subject = "; ".join(
-        f"{r.subject} seed {r.seed}: CSF {r.dice['CSF']:.3f} GM {r.dice['GM']:.3f} WM {r.dice['WM']:.3f}"
-        for r in result.select(HFM)
-    )
-    figures.append(
-        Figure(
-            name=f"mean CSF/GM/WM Dice on {n_subjects} real FreeSurfer subject(s): hfm vs strongest baseline",
-            task=TASK,
-            metric="Dice",
-            higher_is_better=True,
-            value=value,
-            baseline=base,
-            baseline_name=strongest,
-            n_test=n_subjects * c.slabs,
-            test_unit=f"axial brain slabs ({c.slabs} per subject, {n_subjects} subject(s))",
-            interval=(low, high),
-            interval_method=SLAB_METHOD.format(slabs=c.slabs, seeds=len(c.seeds)),
-            unit="Dice",
-            command=command,
-            headline=True,
-            others={m: scores[m][1] for m in baselines if m != strongest},
-            goal="mean Dice >= 0.85 and above every baseline",
-            notes=f"trained only on synthetic images from {c.label_maps} SynthSeg label maps, {c.steps} steps, "
-            f"2 mm, patch {c.patch}^3; scored on the native 1 mm grid; hfm per run: {per_subject}; {result.notes}",
-        )
-    )
-
-    tissue = {m: pooled_dice_interval(hfm_counts, result.counts(m), classes=(1, 2)) for m in baselines}
-    best = max(baselines, key=lambda m: tissue[m][1])
-    value, base, low, high = tissue[best]
-    figures.append(
-        Figure(
-            name=f"mean GM/WM Dice (no CSF) on {n_subjects} real FreeSurfer subject(s): hfm vs strongest baseline",
-            task=TASK,
-            metric="Dice GM/WM",
-            higher_is_better=True,
-            value=value,
-            baseline=base,
-            baseline_name=best,
-            n_test=n_subjects * c.slabs,
-            test_unit=f"axial brain slabs ({c.slabs} per subject, {n_subjects} subject(s))",
-            interval=(low, high),
-            interval_method=SLAB_METHOD.format(slabs=c.slabs, seeds=len(c.seeds)).replace("CSF/GM/WM", "GM/WM"),
-            unit="Dice",
-            command=command,
-            others={m: tissue[m][1] for m in baselines if m != best},
-            notes="the references' CSF is the ventricles only (FreeSurfer aseg); this figure shows the two tissues "
-            "every method is asked to find",
-        )
-    )
-
-    # HD95: units are (subject, seed); classical baselines repeat their one value over seeds
-    def hd_units(method: str) -> list[float]:
-        out = []
-        for subject in c.subjects:
-            rows = [r for r in result.select(method) if r.subject == subject]
-            for i, _seed in enumerate(c.seeds):
-                out.append(rows[min(i, len(rows) - 1)].mean_hd95)
-        return out
-
-    hfm_hd = hd_units(HFM)
-    hd = {m: hd_units(m) for m in baselines}
-    finite = [m for m in baselines if np.all(np.isfinite(hd[m]))]
-    if finite and np.all(np.isfinite(hfm_hd)):
-        best = min(finite, key=lambda m: float(np.mean(hd[m])))
-        _diff, low, high = paired_bootstrap(hfm_hd, hd[best])
-        figures.append(
-            Figure(
-                name="mean CSF/GM/WM 95% Hausdorff distance, two real subjects: hfm vs strongest baseline",
-                task=TASK,
-                metric="HD95",
-                higher_is_better=False,
-                value=float(np.mean(hfm_hd)),
-                baseline=float(np.mean(hd[best])),
-                baseline_name=best,
-                n_test=len(hfm_hd),
-                test_unit="subject x seed",
-                interval=(low, high),
-                interval_method="paired bootstrap over (subject, seed) units, 2000 resamples; with 2 subjects "
-                "it mostly reflects seeds",
-                unit="mm",
-                command=command,
-                others={m: float(np.mean(hd[m])) for m in finite if m != best},
-            )
-        )
-
-    # label efficiency: pretrained vs scratch at each number of label maps
-    e_steps = c.efficiency_steps
-    maps_run = sorted({r.label_maps for r in result.rows if r.method == HFM_SCRATCH and r.steps == e_steps})
-    for maps in maps_run:
-        a, b = result.counts(HFM, maps, e_steps), result.counts(HFM_SCRATCH, maps, e_steps)
-        if not a or not b:
-            continue
-        value, base, low, high = pooled_dice_interval(a, b)
-        seeds = len(next(iter(a.values())))
-        figures.append(
-            Figure(
-                name=f"label efficiency: Dice with {maps} label map(s), hfm pretrained vs scratch",
-                task=TASK,
-                metric="Dice",
-                higher_is_better=True,
-                value=value,
-                baseline=base,
-                baseline_name=HFM_SCRATCH,
-                n_test=n_subjects * c.slabs,
-                test_unit="axial brain slabs",
-                interval=(low, high),
-                interval_method=SLAB_METHOD.format(slabs=c.slabs, seeds=seeds),
-                unit="Dice",
-                command=command,
-                notes=f"{e_steps} training steps per run",
-            )
-        )
-    few, many = result.counts(HFM, 2, e_steps), result.counts(HFM_SCRATCH, max(maps_run, default=0), e_steps)
-    if few and many:
-        value, base, low, high = pooled_dice_interval(few, many)
-        figures.append(
-            Figure(
-                name=f"label efficiency: hfm pretrained with 2 label maps vs scratch with {max(maps_run)}",
-                task=TASK,
-                metric="Dice",
-                higher_is_better=True,
-                value=value,
-                baseline=base,
-                baseline_name=f"{HFM_SCRATCH}, {max(maps_run)} maps",
-                n_test=n_subjects * c.slabs,
-                test_unit="axial brain slabs",
-                interval=(low, high),
-                interval_method=SLAB_METHOD.format(slabs=c.slabs, seeds="their"),
-                unit="Dice",
-                command=command,
-                goal="pretrained with 2 label maps >= scratch with 20",
-            )
-        )
-
-    if result.consistency:
-        figures.append(
-            Figure(
-                name="agreement with ITK's k-means segmentation of its example T1 (mean CSF/GM/WM Dice)",
-                task="radiome/ITK example T1",
-                metric="Dice",
-                higher_is_better=True,
-                value=result.consistency[HFM],
-                baseline=result.consistency[KMEANS],
-                baseline_name=KMEANS,
-                n_test=1,
-                test_unit="subject",
-                interval=(float("nan"), float("nan")),
-                interval_method="none: one subject whose reference is another algorithm's output",
-                unit="Dice",
-                command=command,
-                reference="consistency check",
-                notes="ITK labels 4/5/6 -> CSF/GM/WM; 2 x 2 x 3 mm subject resampled to 1 mm for hfm and back",
-            )
-        )
-    if result.speed.get(HFM) and result.speed.get(UNET):
-        mine, theirs = result.speed[HFM], result.speed[UNET]
-        _diff, low, high = paired_bootstrap(mine, theirs) if len(mine) > 1 else (0.0, float("nan"), float("nan"))
-        figures.append(
-            Figure(
-                name="seconds to segment a 256^3 1 mm volume (niivue), hfm vs MONAI UNet",
-                task="radiome/speed",
-                metric="seconds",
-                higher_is_better=False,
-                value=float(np.mean(mine)),
-                baseline=float(np.mean(theirs)),
-                baseline_name=UNET,
-                n_test=len(mine),
-                test_unit="repeats",
-                interval=(low, high),
-                interval_method="paired bootstrap over repeats",
-                unit="s",
-                command=command,
-                goal="under 60 s on the 2-core machine",
-                notes="brain-mask crop, 2 mm sliding windows (64^3, overlap 0.5, Gaussian), probabilities upsampled to "
-                f"1 mm; {c.threads} torch thread(s)",
-            )
-        )
-    return figures

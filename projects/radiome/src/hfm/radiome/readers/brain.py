@@ -26,8 +26,8 @@ from pathlib import Path
 import nibabel as nib
 import numpy as np
 
-from hfm.radiome.nnunet import DatasetJson, export_case, write_dataset_json
-from hfm.radiome.volume import Volume, read_nifti
+from hfm.radiome.format import DatasetJson, export_case, write_dataset_json
+from hfm.radiome.readers.volume import Volume, read_nifti
 
 TISSUE_LABELS = {"background": 0, "grey_matter": 1, "white_matter": 2}
 ITK_TO_TISSUE = {0: 0, 1: 0, 2: 0, 3: 0, 4: 0, 5: 1, 6: 2}

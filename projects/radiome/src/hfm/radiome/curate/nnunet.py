@@ -9,46 +9,23 @@ cases are quarantined with every reason found; the output is again an nnU-Net ra
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 
-from hfm.radiome.nnunet import FORMAT_NAME, DatasetJson, NnunetRawWriter, RawCase, list_cases, read_dataset_json
-from hfm.radiome.preprocess import normalize, resample
-from hfm.radiome.volume import affine_problem, read_nifti
-from hfm.shared.cards import Creator, DatasetCard, ProvenanceStep, card_from_curation, package_versions
-from hfm.shared.contracts import ArraySpec, Sample, SampleContract, Violation
-from hfm.shared.curation import CurationItem, CurationSummary, curate, rejected_item
+from hfm.radiome.contract import volume_contract
+from hfm.radiome.data.preprocess import normalize, resample
+from hfm.radiome.format import FORMAT_NAME, DatasetJson, NnunetRawWriter, RawCase, list_cases, read_dataset_json
+from hfm.radiome.readers.volume import affine_problem, read_nifti
+from hfm.shared.contracts import Sample, Violation
+from hfm.shared.curate_driver import CuratedDataset, CurationTool, DatasetDescription, curate_dataset
+from hfm.shared.curation import CurationItem, rejected_item
 from hfm.shared.errors import InvalidInput
 from hfm.shared.safety.inputs import list_inputs
 from hfm.shared.safety.paths import inside
 
 _AFFINE_TOLERANCE_MM = 1e-3
-
-
-def volume_contract(num_channels: int, max_label: int) -> SampleContract:
-    return SampleContract(
-        name="radiome-volume",
-        arrays=[
-            ArraySpec(
-                name="image",
-                dims=["channel", "x", "y", "z"],
-                dtype="float32",
-                shape=[num_channels, "x", "y", "z"],
-                description="normalised intensities, RAS",
-            ),
-            ArraySpec(
-                name="label",
-                dims=["x", "y", "z"],
-                dtype="uint8",
-                shape=["x", "y", "z"],
-                min=0,
-                max=max_label,
-                optional=True,
-                description="class per voxel (dataset.json labels)",
-            ),
-        ],
-    )
 
 
 def check_case(
@@ -160,13 +137,10 @@ def curate_nnunet(
     raw_root: str | Path,
     out_dir: str | Path,
     target_spacing: tuple[float, float, float],
+    describe: DatasetDescription,
     *,
-    name: str | None = None,
-    license: str = "LicenseRef-unspecified",
-    creators: list[Creator] | None = None,
-    description: str = "",
     show_progress: bool = True,
-) -> tuple[CurationSummary, DatasetCard]:
+) -> CuratedDataset:
     """Curate an nnU-Net raw dataset into `out_dir` (again nnU-Net raw, resampled and normalised) with its card."""
     raw_root, out_dir = Path(raw_root), Path(out_dir)
     info = read_dataset_json(raw_root)
@@ -183,47 +157,31 @@ def curate_nnunet(
             )  # type: ignore[misc]
         yield from stray
 
-    contract = volume_contract(len(info.channel_names), max(info.label_values()))
     extra = {
         k: v for k, v in info.model_dump().items() if k not in ("channel_names", "labels", "numTraining", "file_ending")
     }
-    writer = NnunetRawWriter(info.channel_names, info.labels, file_ending=".nii.gz", **extra)
-    summary = curate(
+    normalization = "CT clip + z-score" if info.modality() == "CT" else "foreground z-score"
+    tool = CurationTool(
+        "hfm radiome curate",
+        "hfm-radiome",
+        packages=("nibabel", "numpy", "scipy"),
+        parameters={"target_spacing": list(spacing), "modality": info.modality(), "normalization": normalization},
+    )
+    if not describe.description:
+        described = f"{raw_root.name} resampled to {spacing} mm and normalised ({info.modality()})"
+        describe = replace(describe, description=described)
+    sources = [p for case in cases for p in (*case.images, case.label) if p is not None and p.exists()]
+    return curate_dataset(
         items(),
         out_dir,
-        contract,
-        writer,
-        show_progress=show_progress,
-        total=len(cases) + len(stray),
-        detect_duplicates=True,
-    )
-    sources = [p for case in cases for p in (*case.images, case.label) if p is not None and p.exists()]
-    card = card_from_curation(
-        out_dir,
-        summary,
-        name=name or raw_root.name,
-        description=description or f"{raw_root.name} resampled to {spacing} mm and normalised ({info.modality()})",
-        license=license,
-        creators=creators or [Creator(name="unknown")],
         domain="radiome",
         format=FORMAT_NAME,
-        contract=contract,
+        contract=volume_contract(len(info.channel_names), max(info.label_values())),
+        writer=NnunetRawWriter(info.channel_names, info.labels, file_ending=".nii.gz", **extra),
+        describe=describe,
+        tool=tool,
         sources=[raw_root / "dataset.json", *sources],
-        provenance=[
-            ProvenanceStep(
-                step="curate",
-                tool="hfm-radiome",
-                tool_version=package_versions("hfm-radiome").get("hfm-radiome", "?"),
-                parameters={
-                    "target_spacing": list(spacing),
-                    "modality": info.modality(),
-                    "normalization": "CT clip + z-score" if info.modality() == "CT" else "foreground z-score",
-                },
-                packages=package_versions("nibabel", "numpy", "scipy"),
-                inputs=summary.inputs,
-                outputs=summary.written,
-                quarantined=summary.quarantined,
-            )
-        ],
+        total=len(cases) + len(stray),
+        show_progress=show_progress,
+        detect_duplicates=True,
     )
-    return summary, card

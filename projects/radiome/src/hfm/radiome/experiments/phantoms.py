@@ -1,35 +1,24 @@
-"""Benchmarks of hfm-radiome for the shared harness (`nox -s bench`, entry-point group `hfm.benchmarks`).
-
-`figures()` returns `list[Figure]` measured in one run of `hfm.radiome.tissue_bench` (see there): brain tissue
-Dice and HD95 on two real FreeSurfer subjects (hfm against its strongest baseline, the others beside it), label
-efficiency (1-20 label maps, pretrained vs scratch) and the seconds to segment a 256^3 volume.
-
-Helpers kept for the phantom experiments (`hfm radiome` and tests): data pipeline speed of hfm's patch dataset
-against a plain MONAI `Dataset` + `DataLoader`, and a sliding-window scale test on synthetic phantoms.
-"""
+"""Phantom experiments kept beside the benchmark: the data pipeline's speed against a plain MONAI `Dataset` +
+`DataLoader`, and a sliding-window scale test (train on 48^3 phantoms, segment 96^3 ones)."""
 
 from __future__ import annotations
 
-import tempfile
 import time
 from pathlib import Path
 
 import numpy as np
-import torch
 from torch.utils.data import DataLoader
 
 from hfm.radiome.baselines import cluster_intensities
-from hfm.radiome.curate import curate_nnunet
-from hfm.radiome.data import PatchDataset, VolumeCache, augmentations
-from hfm.radiome.infer import dice_per_class, predict_volume
-from hfm.radiome.nnunet import DatasetJson, export_case, list_cases, write_dataset_json
-from hfm.radiome.phantoms import make_phantom, phantom_affine
-from hfm.radiome.preprocess import normalize
-from hfm.radiome.tasks import train
-from hfm.radiome.tissue_bench import TissueConfig, run_tissue_experiment, tissue_figures
-from hfm.shared.eval.figures import Figure
+from hfm.radiome.curate.nnunet import curate_nnunet
+from hfm.radiome.data.patches import PatchDataset, VolumeCache, augmentations
+from hfm.radiome.data.preprocess import normalize
+from hfm.radiome.format import DatasetJson, export_case, list_cases, write_dataset_json
+from hfm.radiome.metrics import dice_per_class
+from hfm.radiome.predict import predict_volume
+from hfm.radiome.synthetic.phantoms import make_phantom, phantom_affine
+from hfm.radiome.training import train
 
-BRAIN_COMMAND = "hfm radiome benchmark runs/radiome-brain --fractions 0.25,1 --seeds 3"
 PHANTOM_LABELS = {"background": 0, "shell": 1, "core": 2}
 
 
@@ -90,11 +79,3 @@ def phantom_scale(work: Path, steps: int = 60, seed: int = 0, tests: int = 3) ->
             clusters = cluster_intensities(image, np.ones(image.shape, bool), (0, 1, 2), method, seed)
             scores[method].append(np.mean(list(dice_per_class(clusters, label, (1, 2)).values())))
     return {**{k: float(np.mean(v)) for k, v in scores.items()}, "inference_s": seconds / tests}
-
-
-def figures(config: TissueConfig | None = None) -> list[Figure]:
-    """The radiome benchmark: tissue segmentation learnt from synthesised images, tested on two real subjects."""
-    torch.set_num_threads(1)
-    with tempfile.TemporaryDirectory(prefix="hfm-radiome-bench-") as tmp:
-        result = run_tissue_experiment(Path(tmp), config or TissueConfig())
-        return tissue_figures(result)

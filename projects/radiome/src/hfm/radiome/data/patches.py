@@ -17,7 +17,7 @@ import torch
 from monai import transforms as mt
 from torch.utils.data import Dataset
 
-from hfm.radiome.nnunet import NnunetRawFormat, list_cases, load_case, read_dataset_json
+from hfm.radiome.format import NnunetRawFormat, list_cases, load_case, read_dataset_json
 from hfm.shared.errors import HFMError
 
 DEFAULT_CACHE_BYTES = 512 * 2**20

@@ -14,9 +14,9 @@ from typing import Any
 import numpy as np
 from pydantic import BaseModel
 
-from hfm.radiome.nnunet import list_cases, load_case, read_dataset_json
-from hfm.radiome.preprocess import foreground_mask
-from hfm.radiome.volume import voxel_spacing
+from hfm.radiome.data.preprocess import foreground_mask
+from hfm.radiome.format import list_cases, load_case, read_dataset_json
+from hfm.radiome.readers.volume import voxel_spacing
 from hfm.shared.jsonio import dump_json, write_atomic
 
 FINGERPRINT_FILE = "fingerprint.json"

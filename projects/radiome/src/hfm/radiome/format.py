@@ -24,7 +24,7 @@ import numpy as np
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from hfm.radiome.volume import read_nifti, voxel_spacing, write_nifti
+from hfm.radiome.readers.volume import read_nifti, voxel_spacing, write_nifti
 from hfm.shared.contracts import Sample
 from hfm.shared.errors import HFMError
 from hfm.shared.jsonio import dump_json, write_atomic

@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 from scipy import ndimage
 
-from hfm.radiome.volume import voxel_spacing
+from hfm.radiome.readers.volume import voxel_spacing
 
 CT_WINDOW_HU = (-1000.0, 1000.0)
 

@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from hfm.radiome.brain import mni152_tissue
+from hfm.radiome.readers.brain import mni152_tissue
 from hfm.radiome.tokenizer import VolumeTokenizer
 from hfm.shared.domain_bench import DomainBench
 

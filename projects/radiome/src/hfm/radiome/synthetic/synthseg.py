@@ -11,7 +11,7 @@ labels plus extra-cerebral ones) every sample is drawn afresh:
 5. slice thickness 1-5 mm along a random axis (Gaussian blur of that width, resampled down and back up), a little
    extra isotropic blur, a multiplicative bias field (MONAI `RandBiasField`), Gaussian noise (`RandGaussianNoise`),
    a gamma curve, then the normalisation used at test time (`normalise_t1`).
-Labels are SynthSeg's maps through the FreeSurfer -> tissue mapping of `hfm.radiome.tissue`, with one training
+Labels are SynthSeg's maps through the FreeSurfer -> tissue mapping of `hfm.radiome.readers.subjects`, with one training
 exception (`SYNTHSEG_OVERRIDES`).
 
 Work happens on a 2 mm grid (the label maps taken at every second voxel), where the models segment.
@@ -32,7 +32,7 @@ import torch
 from monai import transforms as mt
 from torch.utils.data import Dataset, IterableDataset, get_worker_info
 
-from hfm.radiome.tissue import BACKGROUND, freesurfer_to_tissue
+from hfm.radiome.readers.subjects import BACKGROUND, freesurfer_to_tissue
 from hfm.shared.errors import HFMError
 from hfm.shared.sample_data import require_data
 

@@ -19,13 +19,14 @@ import numpy as np
 import torch
 
 from hfm.radiome.baselines import cluster_intensities
-from hfm.radiome.brain import TISSUE_LABELS, itk_subject, write_brain_dataset
-from hfm.radiome.curate import curate_nnunet
-from hfm.radiome.fingerprint import FINGERPRINT_FILE, PLAN_FILE, Plan, compute_fingerprint, make_plan, save_model
-from hfm.radiome.infer import dice_per_class, predict_volume
-from hfm.radiome.nnunet import list_cases, load_case, read_dataset_json
-from hfm.radiome.preprocess import resample, resample_to_shape
-from hfm.radiome.tasks import train
+from hfm.radiome.curate.fingerprint import FINGERPRINT_FILE, PLAN_FILE, Plan, compute_fingerprint, make_plan, save_model
+from hfm.radiome.curate.nnunet import curate_nnunet
+from hfm.radiome.data.preprocess import resample, resample_to_shape
+from hfm.radiome.format import list_cases, load_case, read_dataset_json
+from hfm.radiome.metrics import dice_per_class
+from hfm.radiome.predict import predict_volume
+from hfm.radiome.readers.brain import TISSUE_LABELS, itk_subject, write_brain_dataset
+from hfm.radiome.training import train
 from hfm.shared.artifacts import ModelCard, export_model
 from hfm.shared.errors import HFMError
 from hfm.shared.eval.efficiency import EfficiencyCurve, EfficiencyPoint
@@ -194,7 +195,7 @@ def run_brain_experiment(work_dir: str | Path, config: BrainConfig | None = None
     finetuned = work / "finetuned"
     seg_args = {**config.model_args, "features": config.features, "classes": len(TISSUE_LABELS)}
     learners = {  # method -> (run folder prefix, task options): the same patches, steps and seeds for both
-        "hfm UNETR (MAE-pretrained)": ("hfm", {"model_args": seg_args, "pretrained": str(pretrained)}),
+        "hfm UNETR (MAE-pretrained)": ("hfm", {"model_args": seg_args, "init": str(pretrained)}),
         "MONAI UNet (scratch)": (
             "unet",
             {"model": "radiome-unet-baseline", "model_args": {"classes": len(TISSUE_LABELS)}},
@@ -230,6 +231,7 @@ def run_brain_experiment(work_dir: str | Path, config: BrainConfig | None = None
                             metrics={"dice_gm_itk": dice[1], "dice_wm_itk": dice[2]},
                         ),
                     )
+                    save_model(finetuned / PLAN_FILE, plan)  # what `hfm radiome predict` reads
 
     subject, _, _ = itk_subject()
     # What a perfect segmentation on the plan's grid scores after resampling back: the ceiling at this spacing.

@@ -1,0 +1,237 @@
+"""The radiome benchmark for the shared harness (`nox -s bench`, `hfm radiome benchmark`; declared in plugin.py).
+
+`figures()` returns `list[Figure]` measured in one run of `hfm.radiome.experiments.tissue` (see there): brain tissue
+Dice and HD95 on two real FreeSurfer subjects (hfm against its strongest baseline, the others beside it), label
+efficiency (1-20 label maps, pretrained vs scratch) and the seconds to segment a 256^3 volume; `tissue_figures`
+phrases a result as those figures.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from hfm.radiome.experiments.tissue import (
+    HFM,
+    HFM_SCRATCH,
+    KMEANS,
+    UNET,
+    TissueConfig,
+    TissueResult,
+    pooled_dice_interval,
+    run_tissue_experiment,
+)
+from hfm.shared.eval.figures import Figure
+from hfm.shared.eval.stats import paired_bootstrap
+
+
+def figures(config: TissueConfig | None = None) -> list[Figure]:
+    """The radiome benchmark: tissue segmentation learnt from synthesised images, tested on two real subjects."""
+    torch.set_num_threads(1)
+    with tempfile.TemporaryDirectory(prefix="hfm-radiome-bench-") as tmp:
+        result = run_tissue_experiment(Path(tmp), config or TissueConfig())
+        return tissue_figures(result)
+
+
+COMMAND = "python tools/bench.py --only radiome"
+TASK = "radiome/brain tissue (real FreeSurfer subjects)"
+SLAB_METHOD = (
+    "stratified paired bootstrap over axial brain slabs ({slabs} per subject, resampled within each subject, same "
+    "slabs for both methods), per-class counts pooled over the drawn slabs and {seeds} seed(s) into Dice per "
+    "subject, mean over CSF/GM/WM and the 2 subjects; 2000 resamples, 95% percentile interval"
+)
+
+
+def _slab_figure(
+    result: TissueResult, name: str, scores: tuple[float, float, float, float], baseline_name: str, **extra: Any
+) -> Figure:
+    """A Dice figure of hfm against one baseline whose interval comes from the slab bootstrap."""
+    c = result.config
+    value, base, low, high = scores
+    fields = {"metric": "Dice", "n_test": len(c.subjects) * c.slabs, "test_unit": "axial brain slabs"}
+    fields |= {"interval_method": SLAB_METHOD.format(slabs=c.slabs, seeds=len(c.seeds)), "command": COMMAND}
+    return Figure(
+        name=name,
+        task=TASK,
+        higher_is_better=True,
+        value=value,
+        baseline=base,
+        baseline_name=baseline_name,
+        interval=(low, high),
+        unit="Dice",
+        **(fields | extra),
+    )
+
+
+def _against_strongest(result: TissueResult, name: str, classes: tuple[int, ...], **extra: Any) -> Figure:
+    """hfm against the baseline with the highest pooled Dice over `classes`; the others' values beside it."""
+    c = result.config
+    baselines = [m for m in result.methods() if m != HFM and result.select(m)]
+    hfm_counts = result.counts(HFM)
+    scores = {m: pooled_dice_interval(hfm_counts, result.counts(m), classes=classes) for m in baselines}
+    strongest = max(baselines, key=lambda m: scores[m][1])
+    unit = f"axial brain slabs ({c.slabs} per subject, {len(c.subjects)} subject(s))"
+    others = {m: scores[m][1] for m in baselines if m != strongest}
+    return _slab_figure(result, name, scores[strongest], strongest, test_unit=unit, others=others, **extra)
+
+
+def tissue_figures(result: TissueResult) -> list[Figure]:
+    """Figures: mean Dice and HD95 against the strongest baseline, label efficiency, speed on a 256^3 volume."""
+    c = result.config
+    n_subjects = len(c.subjects)
+    per_subject = "; ".join(
+        f"{r.subject} seed {r.seed}: CSF {r.dice['CSF']:.3f} GM {r.dice['GM']:.3f} WM {r.dice['WM']:.3f}"
+        for r in result.select(HFM)
+    )
+    figures = [
+        _against_strongest(
+            result,
+            f"mean CSF/GM/WM Dice on {n_subjects} real FreeSurfer subject(s): hfm vs strongest baseline",
+            (0, 1, 2),
+            headline=True,
+            goal="mean Dice >= 0.85 and above every baseline",
+            notes=f"trained only on synthetic images from {c.label_maps} SynthSeg label maps, {c.steps} steps, "
+            f"2 mm, patch {c.patch}^3; scored on the native 1 mm grid; hfm per run: {per_subject}; {result.notes}",
+        ),
+        _against_strongest(
+            result,
+            f"mean GM/WM Dice (no CSF) on {n_subjects} real FreeSurfer subject(s): hfm vs strongest baseline",
+            (1, 2),
+            metric="Dice GM/WM",
+            interval_method=SLAB_METHOD.format(slabs=c.slabs, seeds=len(c.seeds)).replace("CSF/GM/WM", "GM/WM"),
+            notes="the references' CSF is the ventricles only (FreeSurfer aseg); this figure shows the two tissues "
+            "every method is asked to find",
+        ),
+    ]
+    figures += _hd95_figures(result) + _efficiency_figures(result) + _consistency_and_speed_figures(result)
+    return figures
+
+
+def _hd95_figures(result: TissueResult) -> list[Figure]:
+    """HD95 against the baseline with the smallest: units are (subject, seed), a classical baseline's one value
+    repeated over seeds."""
+    c = result.config
+    baselines = [m for m in result.methods() if m != HFM and result.select(m)]
+
+    def hd_units(method: str) -> list[float]:
+        out = []
+        for subject in c.subjects:
+            rows = [r for r in result.select(method) if r.subject == subject]
+            for i, _seed in enumerate(c.seeds):
+                out.append(rows[min(i, len(rows) - 1)].mean_hd95)
+        return out
+
+    hfm_hd = hd_units(HFM)
+    hd = {m: hd_units(m) for m in baselines}
+    finite = [m for m in baselines if np.all(np.isfinite(hd[m]))]
+    if not finite or not np.all(np.isfinite(hfm_hd)):
+        return []
+    best = min(finite, key=lambda m: float(np.mean(hd[m])))
+    _diff, low, high = paired_bootstrap(hfm_hd, hd[best])
+    return [
+        Figure(
+            name="mean CSF/GM/WM 95% Hausdorff distance, two real subjects: hfm vs strongest baseline",
+            task=TASK,
+            metric="HD95",
+            higher_is_better=False,
+            value=float(np.mean(hfm_hd)),
+            baseline=float(np.mean(hd[best])),
+            baseline_name=best,
+            n_test=len(hfm_hd),
+            test_unit="subject x seed",
+            interval=(low, high),
+            interval_method="paired bootstrap over (subject, seed) units, 2000 resamples; with 2 subjects "
+            "it mostly reflects seeds",
+            unit="mm",
+            command=COMMAND,
+            others={m: float(np.mean(hd[m])) for m in finite if m != best},
+        )
+    ]
+
+
+def _efficiency_figures(result: TissueResult) -> list[Figure]:
+    """Label efficiency: pretrained vs scratch at each number of label maps, and 2 maps pretrained vs the most."""
+    c = result.config
+    e_steps = c.efficiency_steps
+    maps_run = sorted({r.label_maps for r in result.rows if r.method == HFM_SCRATCH and r.steps == e_steps})
+    figures = []
+    for maps in maps_run:
+        a, b = result.counts(HFM, maps, e_steps), result.counts(HFM_SCRATCH, maps, e_steps)
+        if not a or not b:
+            continue
+        seeds = len(next(iter(a.values())))
+        figures.append(
+            _slab_figure(
+                result,
+                f"label efficiency: Dice with {maps} label map(s), hfm pretrained vs scratch",
+                pooled_dice_interval(a, b),
+                HFM_SCRATCH,
+                interval_method=SLAB_METHOD.format(slabs=c.slabs, seeds=seeds),
+                notes=f"{e_steps} training steps per run",
+            )
+        )
+    few, many = result.counts(HFM, 2, e_steps), result.counts(HFM_SCRATCH, max(maps_run, default=0), e_steps)
+    if few and many:
+        figures.append(
+            _slab_figure(
+                result,
+                f"label efficiency: hfm pretrained with 2 label maps vs scratch with {max(maps_run)}",
+                pooled_dice_interval(few, many),
+                f"{HFM_SCRATCH}, {max(maps_run)} maps",
+                interval_method=SLAB_METHOD.format(slabs=c.slabs, seeds="their"),
+                goal="pretrained with 2 label maps >= scratch with 20",
+            )
+        )
+    return figures
+
+
+def _consistency_and_speed_figures(result: TissueResult) -> list[Figure]:
+    figures = []
+    if result.consistency:
+        figures.append(
+            Figure(
+                name="agreement with ITK's k-means segmentation of its example T1 (mean CSF/GM/WM Dice)",
+                task="radiome/ITK example T1",
+                metric="Dice",
+                higher_is_better=True,
+                value=result.consistency[HFM],
+                baseline=result.consistency[KMEANS],
+                baseline_name=KMEANS,
+                n_test=1,
+                test_unit="subject",
+                interval=(float("nan"), float("nan")),
+                interval_method="none: one subject whose reference is another algorithm's output",
+                unit="Dice",
+                command=COMMAND,
+                reference="consistency check",
+                notes="ITK labels 4/5/6 -> CSF/GM/WM; 2 x 2 x 3 mm subject resampled to 1 mm for hfm and back",
+            )
+        )
+    if result.speed.get(HFM) and result.speed.get(UNET):
+        mine, theirs = result.speed[HFM], result.speed[UNET]
+        _diff, low, high = paired_bootstrap(mine, theirs) if len(mine) > 1 else (0.0, float("nan"), float("nan"))
+        figures.append(
+            Figure(
+                name="seconds to segment a 256^3 1 mm volume (niivue), hfm vs MONAI UNet",
+                task="radiome/speed",
+                metric="seconds",
+                higher_is_better=False,
+                value=float(np.mean(mine)),
+                baseline=float(np.mean(theirs)),
+                baseline_name=UNET,
+                n_test=len(mine),
+                test_unit="repeats",
+                interval=(low, high),
+                interval_method="paired bootstrap over repeats",
+                unit="s",
+                command=COMMAND,
+                goal="under 60 s on the 2-core machine",
+                notes="brain-mask crop, 2 mm sliding windows (64^3, overlap 0.5, Gaussian), probabilities upsampled to "
+                f"1 mm; {result.config.threads} torch thread(s)",
+            )
+        )
+    return figures

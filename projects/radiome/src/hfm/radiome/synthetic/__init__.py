@@ -1,0 +1,2 @@
+"""Synthetic volumes, asked for by name: SynthSeg-style images from real label maps (`synthseg`), phantoms
+(`phantoms`)."""
