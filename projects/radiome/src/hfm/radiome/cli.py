@@ -53,6 +53,10 @@ def _plan(path: Path | None, dataset: Path):
         raise HFMError(f"{found}: not a radiome plan: {error}") from error
 
 
+def _run_knobs(steps: int, batch_size: int, lr: float, seed: int, overrides: list[str] | None) -> dict:
+    return {"steps": steps, "batch_size": batch_size, "lr": lr, "seed": seed, "overrides": overrides or []}
+
+
 @app.command()
 def fingerprint(
     raw: Raw,
@@ -115,20 +119,9 @@ def pretrain(
     OUT/model."""
     from hfm.radiome.training import pretrain as run
 
-    the_plan = _plan(plan, dataset)
     args = {"width": width, "depth": depth, "heads": heads}
-    done = run(
-        dataset,
-        out,
-        the_plan,
-        steps=steps,
-        batch_size=batch_size,
-        lr=lr,
-        model=model,
-        model_args=args,
-        seed=seed,
-        overrides=set_ or [],
-    )
+    knobs = _run_knobs(steps, batch_size, lr, seed, set_)
+    done = run(dataset, out, _plan(plan, dataset), model=model, model_args=args, **knobs)
     typer.echo(f"{done.status}: model {done.model_dir}, config {done.config_path}")
 
 
@@ -154,26 +147,12 @@ def finetune(
     from hfm.radiome.format import read_dataset_json
     from hfm.radiome.training import finetune as run
 
-    the_plan = _plan(plan, dataset)
-    labels = read_dataset_json(dataset).labels
+    labels = list(read_dataset_json(dataset).labels)
     args: dict = {"classes": len(labels)}
     if model != "radiome-unet-baseline":
         args |= {"width": width, "depth": depth, "heads": heads, "features": 8}
-    done = run(
-        dataset,
-        out,
-        the_plan,
-        list(labels),
-        init=init,
-        steps=steps,
-        batch_size=batch_size,
-        lr=lr,
-        model=model,
-        model_args=args,
-        label_fraction=label_fraction,
-        seed=seed,
-        overrides=set_ or [],
-    )
+    knobs = _run_knobs(steps, batch_size, lr, seed, set_) | {"init": init, "label_fraction": label_fraction}
+    done = run(dataset, out, _plan(plan, dataset), labels, model=model, model_args=args, **knobs)
     typer.echo(f"{done.status}: model {done.model_dir}, config {done.config_path}")
 
 

@@ -44,29 +44,21 @@ class UNETRSegmenter(nn.Module):
         norm = "instance"
         self.res_block = res_block
         self.enc1 = UnetrBasicBlock(3, c, f, kernel_size=3, stride=1, norm_name=norm, res_block=self.res_block)
-        self.enc2 = UnetrPrUpBlock(
-            3,
-            width,
-            2 * f,
-            num_layer=1,
-            kernel_size=3,
-            stride=1,
-            upsample_kernel_size=2,
-            norm_name=norm,
-            conv_block=True,
-            res_block=self.res_block,
-        )
-        self.enc3 = UnetrPrUpBlock(
-            3,
-            width,
-            4 * f,
-            num_layer=0,
-            kernel_size=3,
-            stride=1,
-            upsample_kernel_size=2,
-            norm_name=norm,
-            conv_block=True,
-            res_block=self.res_block,
+        # Hidden states of the first two taps, brought up from the token grid by 2 and 1 transposed convolutions.
+        self.enc2, self.enc3 = (
+            UnetrPrUpBlock(
+                3,
+                width,
+                out,
+                num_layer=layers,
+                kernel_size=3,
+                stride=1,
+                upsample_kernel_size=2,
+                norm_name=norm,
+                conv_block=True,
+                res_block=self.res_block,
+            )
+            for out, layers in ((2 * f, 1), (4 * f, 0))
         )
         self.dec3 = UnetrUpBlock(
             3, width, 4 * f, kernel_size=3, upsample_kernel_size=2, norm_name=norm, res_block=self.res_block
