@@ -76,21 +76,9 @@ def pretrain(
     """Masked-autoencoder pretraining on unlabelled windows; writes OUT/run.yaml (replay: hfm train) and OUT/model."""
     from hfm.seismic.training import pretrain as run
 
-    done = run(
-        dataset,
-        out,
-        steps=steps,
-        batch_size=batch_size,
-        lr=lr,
-        seed=seed,
-        overrides=set_ or [],
-        split=split,
-        samples=samples,
-        synthetic=synthetic,
-        model=model,
-        model_args={"target": target},
-    )
-    typer.echo(f"{done.status}: model {done.model_dir}, config {done.config_path}")
+    knobs = {"steps": steps, "batch_size": batch_size, "lr": lr, "seed": seed, "overrides": set_ or []}
+    data = {"split": split, "samples": samples, "synthetic": synthetic}
+    _report(run(dataset, out, **knobs, **data, model=model, model_args={"target": target}))
 
 
 @app.command()
@@ -113,23 +101,9 @@ def finetune(
     """Fine-tune the phase picker and detector head on labelled windows (from --init's encoder)."""
     from hfm.seismic.training import finetune as run
 
-    done = run(
-        dataset,
-        out,
-        init=init,
-        steps=steps,
-        batch_size=batch_size,
-        lr=lr,
-        seed=seed,
-        overrides=set_ or [],
-        split=split,
-        samples=samples,
-        synthetic=synthetic,
-        model=model,
-        label_fraction=label_fraction,
-        sigma_s=sigma,
-    )
-    typer.echo(f"{done.status}: model {done.model_dir}, config {done.config_path}")
+    knobs = {"steps": steps, "batch_size": batch_size, "lr": lr, "seed": seed, "overrides": set_ or []}
+    data = {"split": split, "samples": samples, "synthetic": synthetic}
+    _report(run(dataset, out, init=init, **knobs, **data, model=model, label_fraction=label_fraction, sigma_s=sigma))
 
 
 @app.command()
@@ -223,3 +197,7 @@ def benchmark(
 
     _, md_path = write_results(run_benchmarks(only=sorted(plugin.benchmarks)), out)
     typer.echo(md_path.read_text())
+
+
+def _report(done) -> None:
+    typer.echo(f"{done.status}: model {done.model_dir}, config {done.config_path}")

@@ -18,9 +18,9 @@ import numpy as np
 import pandas as pd
 from obspy import Stream, UTCDateTime
 
-from hfm.seismic.contract import metadata_contract, quality_violations, waveform_contract
-from hfm.seismic.format import FORMAT_NAME, WAVEFORM_ARRAY, SeisBenchWriter
-from hfm.seismic.readers import component_of, read_stream, stream_to_array
+from hfm.seismic.contract import metadata_contract, waveform_contract
+from hfm.seismic.format import FORMAT_NAME, SeisBenchWriter
+from hfm.seismic.readers import component_of, read_stream, stream_to_array, window_sample
 from hfm.seismic.readers.catalogue import read_picks
 from hfm.shared.contracts import Sample
 from hfm.shared.curate_driver import CuratedDataset, CurationTool, DatasetDescription, curate_dataset
@@ -131,23 +131,7 @@ def _window_loader(spans: list[_FileSpan], start: UTCDateTime, config: CurationC
             field="waveforms",
             code="components",
         )
-    problems = quality_violations(waveforms, components)
-    if problems:
-        first = problems[0]
-        raise InvalidInput("; ".join(str(p) for p in problems), field=first.field, code=first.code)
-    best = max(usable, key=lambda t: t.stats.sampling_rate)
-    return Sample(
-        arrays={WAVEFORM_ARRAY: waveforms},
-        attrs={
-            **attrs,
-            "station_location_code": best.stats.location,
-            "trace_channel": best.stats.channel[:2],
-            "trace_components": components,
-            "trace_start_time": str(start),
-            "trace_sampling_rate_hz": config.sampling_rate,
-            "trace_npts": npts,
-        },
-    )
+    return window_sample(waveforms, components, usable, start, config.sampling_rate, attrs)
 
 
 def _refuse_non_finite(stream: Stream, start: UTCDateTime, end: UTCDateTime) -> None:

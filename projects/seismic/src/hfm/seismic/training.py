@@ -33,58 +33,36 @@ def _min_lr(lr: float) -> float:
     return lr / 20  # seismic's schedule ends lower than the core's lr/10 default
 
 
-def pretrain(
-    dataset: str | Path,
-    out: str | Path,
-    *,
-    steps: int = 300,
-    batch_size: int = 32,
-    lr: float = 1e-3,
-    seed: int = 0,
-    overrides: list[str] | None = None,
-    progress: bool = True,
-    **options: Any,
-) -> ShortcutResult:
-    """Masked autoencoding on a SeisBench-format folder (or `dataset="synthetic"`); `options` are MAEOptions."""
-    typed = parse_options(MAEOptions, {"dataset": str(dataset), "seed": seed, **options}, "pretrain")
-    batch_size = min(batch_size, len(SeismicMAETask(typed).train_dataset()))
-    return _shortcut("seismic-mae", options_dict(typed), out, steps, batch_size, lr, seed, overrides, progress)
+def pretrain(dataset: str | Path, out: str | Path, **settings: Any) -> ShortcutResult:
+    """Masked autoencoding on a SeisBench-format folder (or `dataset="synthetic"`). `settings`: steps (300),
+    batch_size (32), lr (1e-3), seed, overrides (`section.key=value`), progress, and MAEOptions."""
+    return _shortcut("seismic-mae", dataset, out, **settings)
 
 
-def finetune(
-    dataset: str | Path,
-    out: str | Path,
-    *,
-    init: str | Path | None = None,
-    steps: int = 300,
-    batch_size: int = 32,
-    lr: float = 1e-3,
-    seed: int = 0,
-    overrides: list[str] | None = None,
-    progress: bool = True,
-    **options: Any,
-) -> ShortcutResult:
-    """The picker and detector on labelled windows, from the encoder of `init` when given; `options` are PickOptions."""
-    raw = {"dataset": str(dataset), "seed": seed, "init": init, **options}
-    typed = parse_options(PickOptions, raw, "finetune")
-    batch_size = min(batch_size, len(SeismicPickTask(typed).train_dataset()))  # a 1% subset may be under a batch
-    return _shortcut("seismic-pick", options_dict(typed), out, steps, batch_size, lr, seed, overrides, progress)
+def finetune(dataset: str | Path, out: str | Path, **settings: Any) -> ShortcutResult:
+    """The picker and detector on labelled windows, from the encoder of `init` when given. `settings`: as for
+    `pretrain`, with PickOptions."""
+    return _shortcut("seismic-pick", dataset, out, **settings)
 
 
 def _shortcut(
-    task: str,
-    options: dict[str, Any],
+    task_name: str,
+    dataset: str | Path,
     out: str | Path,
-    steps: int,
-    batch_size: int,
-    lr: float,
-    seed: int,
-    overrides: list[str] | None,
-    progress: bool,
+    steps: int = 300,
+    batch_size: int = 32,
+    lr: float = 1e-3,
+    seed: int = 0,
+    overrides: list[str] | None = None,
+    progress: bool = True,
+    **options: Any,
 ) -> ShortcutResult:
+    options_type, task_type = _TASKS[task_name]
+    typed = parse_options(options_type, {"dataset": str(dataset), "seed": seed, **options}, task_name)
+    batch_size = min(batch_size, len(task_type(typed).train_dataset()))  # a 1% subset may be under a batch
     config = shortcut_config(
-        task,
-        options,
+        task_name,
+        options_dict(typed),
         out,
         steps=steps,
         batch_size=batch_size,
@@ -94,53 +72,62 @@ def _shortcut(
         progress=progress,
         min_lr=_min_lr(lr),
     )
-    what = "seismic waveform encoder (masked autoencoder)" if task == "seismic-mae" else "seismic phase picker"
+    what = "seismic waveform encoder (masked autoencoder)" if task_name == "seismic-mae" else "seismic phase picker"
     return train_and_export(config, out, description=what, intended_use=INTENDED_USE, limitations=LIMITS)
 
 
-def _in_memory_config(task: str, options: dict[str, Any], out_dir: Path, **run: Any) -> Config:
-    plain = {k: v for k, v in options.items() if isinstance(v, str | int | float | dict)}  # the windows stay out
-    return Config.short_run(out_dir, task, plain, min_lr=_min_lr(run["lr"]), **run)
-
-
 def pretrain_windows(
-    windows: LabelledWindows,
-    out_dir: str | Path,
-    steps: int = 200,
-    batch_size: int = 32,
-    lr: float = 1e-3,
-    seed: int = 0,
-    progress: bool = True,
-    **options: Any,
+    windows: LabelledWindows, out_dir: str | Path, steps: int = 200, batch_size: int = 32, **settings: Any
 ) -> tuple[nn.Module, TrainResult]:
-    """Masked autoencoding on in-memory windows; the weights land in `out_dir/final/model.safetensors`."""
-    typed = parse_options(MAEOptions, {"dataset": windows.name or "in memory", "seed": seed, **options}, "pretrain")
-    task = SeismicMAETask(typed, windows)
-    batch_size = min(batch_size, len(task.train_dataset()))
-    run = {"steps": steps, "batch_size": batch_size, "lr": lr, "seed": seed, "progress": progress}
-    trainer = Trainer(_in_memory_config("seismic-mae", options, Path(out_dir), **run), task)
-    result = trainer.fit()
-    return trainer.raw_model, result
+    """Masked autoencoding on in-memory windows; the weights land in `out_dir/final/model.safetensors`.
+    `settings`: lr, seed, progress and MAEOptions."""
+    return _train_windows("seismic-mae", windows, Path(out_dir), steps, batch_size, **settings)
 
 
 def finetune_windows(
+    windows: LabelledWindows, out_dir: str | Path, steps: int = 300, batch_size: int = 16, **settings: Any
+) -> tuple[nn.Module, TrainResult]:
+    """Phase picker + detector on in-memory windows, from a pretrained encoder when `init` is given.
+    `settings`: lr, seed, progress and PickOptions."""
+    return _train_windows("seismic-pick", windows, Path(out_dir), steps, batch_size, **settings)
+
+
+def _train_windows(
+    task_name: str,
     windows: LabelledWindows,
-    out_dir: str | Path,
-    steps: int = 300,
-    batch_size: int = 16,
+    out_dir: Path,
+    steps: int,
+    batch_size: int,
     lr: float = 1e-3,
     seed: int = 0,
     progress: bool = True,
     **options: Any,
 ) -> tuple[nn.Module, TrainResult]:
-    """Phase picker + detector on in-memory windows, from a pretrained encoder when `init` is given."""
-    typed = parse_options(PickOptions, {"dataset": windows.name or "in memory", "seed": seed, **options}, "finetune")
-    task = SeismicPickTask(typed, windows)
-    batch_size = min(batch_size, len(task.train_dataset()))
-    run = {"steps": steps, "batch_size": batch_size, "lr": lr, "seed": seed, "progress": progress}
-    trainer = Trainer(_in_memory_config("seismic-pick", options, Path(out_dir), **run), task)
+    options_type, task_type = _TASKS[task_name]
+    raw = {"dataset": windows.name or "in memory", "seed": seed, **options}
+    task = task_type(parse_options(options_type, raw, task_name), windows)
+    batch_size = min(batch_size, len(task.train_dataset()))  # a 1% label subset may hold fewer windows than a batch
+    plain = {k: v for k, v in options.items() if isinstance(v, str | int | float | dict)}  # the windows stay out
+    config = Config.short_run(
+        out_dir,
+        task_name,
+        plain,
+        steps=steps,
+        batch_size=batch_size,
+        lr=lr,
+        seed=seed,
+        progress=progress,
+        min_lr=_min_lr(lr),
+    )
+    trainer = Trainer(config, task)
     result = trainer.fit()
     return trainer.raw_model, result
+
+
+_TASKS: dict[str, tuple[type, type]] = {
+    "seismic-mae": (MAEOptions, SeismicMAETask),
+    "seismic-pick": (PickOptions, SeismicPickTask),
+}
 
 
 def export_picker(model: nn.Module, out: Path, name: str, metrics: dict[str, float], data: Path | None) -> Path:

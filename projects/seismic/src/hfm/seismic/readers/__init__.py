@@ -13,7 +13,10 @@ import numpy as np
 import obspy
 from obspy import Stream, UTCDateTime
 
-from hfm.shared.errors import HFMError
+from hfm.seismic.contract import quality_violations
+from hfm.seismic.format import WAVEFORM_ARRAY
+from hfm.shared.contracts import Sample
+from hfm.shared.errors import HFMError, InvalidInput
 
 COMPONENT_ORDER = "ZNE"
 # Orientation codes that stand in for Z/N/E on stations not aligned north (SEED: 1/2/3 are orthogonal horizontals).
@@ -96,3 +99,32 @@ def stream_to_array(
                 column[lo:hi] = trace.data[lo - offset : hi - offset]
         out[index] = column
     return out, present
+
+
+def window_sample(
+    waveforms: np.ndarray,
+    components: str,
+    traces: Stream,
+    start: UTCDateTime,
+    rate: float,
+    attrs: dict,
+    tail: dict | None = None,
+    where: str = "",
+) -> Sample:
+    """A harmonised window as a curation sample: the waveform checks first (the first problem's field and code, every
+    problem in the reason), then SeisBench's trace columns from the highest-rate trace, between `attrs` and `tail`."""
+    problems = quality_violations(waveforms, components)
+    if problems:
+        reason = where + "; ".join(str(p) for p in problems)
+        raise InvalidInput(reason, field=problems[0].field, code=problems[0].code)
+    best = max(traces, key=lambda t: t.stats.sampling_rate)
+    columns = {
+        **attrs,
+        "station_location_code": best.stats.location,
+        "trace_channel": best.stats.channel[:2],
+        "trace_components": components,
+        "trace_start_time": str(start),
+        "trace_sampling_rate_hz": rate,
+        "trace_npts": waveforms.shape[-1],
+    }
+    return Sample(arrays={WAVEFORM_ARRAY: waveforms}, attrs={**columns, **(tail or {})})

@@ -21,9 +21,7 @@ import numpy as np
 from obspy import Stream, UTCDateTime
 from scipy.signal import resample_poly
 
-from hfm.seismic.contract import quality_violations
-from hfm.seismic.format import WAVEFORM_ARRAY
-from hfm.seismic.readers import COMPONENT_ORDER, component_of, read_stream, stream_to_array
+from hfm.seismic.readers import COMPONENT_ORDER, component_of, read_stream, stream_to_array, window_sample
 from hfm.shared.contracts import Sample
 from hfm.shared.curation import CurationItem
 from hfm.shared.errors import HFMError, InvalidInput
@@ -149,27 +147,9 @@ def _bind(stream: Stream, start: UTCDateTime, config: ContinuousConfig, attrs: d
         npts = round(config.window_s * rate)
         grid = UTCDateTime(np.ceil(start.timestamp * rate - 1e-6) / rate)
         waveforms, components = stream_to_array(stream.slice(grid - 1, grid + config.window_s + 1), grid, npts, rate)
-        problems = quality_violations(waveforms, components)
-        if problems:
-            raise InvalidInput(
-                f"{path.name}: " + "; ".join(str(p) for p in problems), field=problems[0].field, code=problems[0].code
-            )
-        best = max(stream, key=lambda t: t.stats.sampling_rate)
-        return Sample(
-            arrays={WAVEFORM_ARRAY: waveforms},
-            attrs={
-                **attrs,
-                "station_location_code": best.stats.location,
-                "trace_channel": best.stats.channel[:2],
-                "trace_components": components,
-                "trace_start_time": str(grid),
-                "trace_sampling_rate_hz": rate,
-                "trace_npts": npts,
-                "trace_category": "unlabelled",
-                "trace_P_arrival_sample": np.nan,
-                "trace_S_arrival_sample": np.nan,
-            },
-        )
+        unlabelled = {"trace_category": "unlabelled", "trace_P_arrival_sample": np.nan}
+        unlabelled["trace_S_arrival_sample"] = np.nan
+        return window_sample(waveforms, components, stream, grid, rate, attrs, unlabelled, where=f"{path.name}: ")
 
     return load
 
