@@ -147,10 +147,10 @@ def bench(session: nox.Session) -> None:
 
 @nox.session(tags=["ci"])
 def slurm(session: nox.Session) -> None:
-    """Training through `hfm launch` on a real single-node SLURM cluster (tools/slurm_cluster.sh); needs root."""
+    """Training and sharded curation (an array) through `hfm launch` on a real single-node SLURM cluster; needs root."""
     if os.geteuid() != 0:
         session.skip("starts slurmctld/slurmd as root (CI runs as root): sudo nox -s slurm")
-    install(session, "./shared[test]")
+    install(session, "./shared[test]", "./projects/_template")  # the curation array test curates with the template
     session.run("bash", "tools/slurm_cluster.sh", "start", external=True)
     try:
         session.run("pytest", "-q", "tools/tests_slurm", *session.posargs, env={**env(), "HFM_SLURM_REQUIRED": "1"})

@@ -36,7 +36,7 @@ def curate(
         DatasetDescription(name, license, creator),
         show_progress=not quiet,
         shard_size=shard_size or None,
-        workers=workers or os.cpu_count() or 1,
+        workers=workers or len(os.sched_getaffinity(0)),  # the CPUs this process may use (SLURM's)
         part=ShardPart.parse(part) if part else None,
     )
     typer.echo(f"{out}: {done.summary.line()}" if done.summary else f"{out}: part {part or 'of the array'} curated")

@@ -10,7 +10,8 @@ import typer
 from rich.table import Table
 
 from hfm.shared.errors import HFMError
-from hfm.shared.launch import LaunchRequest, list_sites, load_site, render_script, resolve_account
+from hfm.shared.launch import LaunchRequest, SiteProfile, list_sites, load_site, render_script, resolve_account
+from hfm.shared.launch.array import render_array, render_merge
 from hfm.shared.launch.render import job_name as default_job_name
 from hfm.shared.launch.slurm import past_jobs, queued_jobs, submit
 from hfm.shared.progress import console
@@ -42,6 +43,9 @@ def launch(
     dry_run: bool = typer.Option(False, "--dry-run", help="Print the script instead of submitting or running it."),
     write: Path = typer.Option(None, "--write", help="Also save the script to this file."),
     list_sites_: bool = typer.Option(False, "--list-sites", help="List the site profiles and exit."),
+    array: int = typer.Option(
+        None, "--array", help="Curation only: N array tasks, each curating its part of the shards, then a merge job."
+    ),
 ) -> None:
     """Run an hfm command on a cluster: render the site's sbatch script and submit it (or run it here for `local`)."""
     if list_sites_ or site is None:
@@ -64,6 +68,9 @@ def launch(
         venv=_absolute(venv if venv is not None else os.environ.get("VIRTUAL_ENV")),
         sbatch_extra=list(sbatch or []),
     )
+    if array is not None:
+        _launch_array(profile, request, array, dry_run=dry_run, write=write)
+        return
     script = render_script(profile, request)
     if write is not None:
         write.write_text(script, encoding="utf-8")
@@ -76,6 +83,25 @@ def launch(
     job_id = submit(script, workdir=Path.cwd())
     console.print(f"submitted job {job_id} to {site}; logs: {default_job_name(request)}-{job_id}.out", highlight=False)
     typer.echo(job_id)
+
+
+def _launch_array(
+    profile: SiteProfile, request: LaunchRequest, tasks: int, *, dry_run: bool, write: Path | None
+) -> None:
+    """Submit the array of curation parts, then the merge job that waits for all of them."""
+    script = render_array(profile, request, tasks)
+    if write is not None:
+        write.write_text(script, encoding="utf-8")
+    if dry_run:
+        typer.echo(script + "\n" + render_merge(profile, request, "<array job id>"), nl=False)
+        return
+    array_id = submit(script, workdir=Path.cwd())
+    merge = render_merge(profile, request, array_id)
+    if write is not None:
+        write.with_name(write.name + ".merge").write_text(merge, encoding="utf-8")
+    merge_id = submit(merge, workdir=Path.cwd())
+    console.print(f"submitted array job {array_id} ({tasks} tasks) and merge job {merge_id}", highlight=False)
+    typer.echo(f"{array_id} {merge_id}")
 
 
 def jobs(
