@@ -98,3 +98,21 @@ def test_downscaling_baselines_on_era5(era5_grib, tmp_path):
     # the per-point linear correction fitted on days 1-24 removes part of bicubic's systematic smoothing error
     assert scores["bicubic_linear"] < scores["bicubic"]
     assert scores["per_step"]["hfm"].shape == scores["steps"].shape == (168,)
+
+
+def test_fields_benchmark_crop_keeps_values_and_units(era5_grib, tmp_path):
+    """The fields benchmark's smaller grid: the 24 x 32 box of the real ERA5 file, values and units unchanged."""
+    import xarray as xr
+
+    from hfm.climate.benchmark import FIELDS_CROP
+    from hfm.climate.experiments import crop_fields
+    from hfm.climate.readers import open_fields
+
+    full = open_fields(era5_grib)
+    cropped = open_fields(crop_fields(era5_grib, tmp_path / "crop.nc", FIELDS_CROP))
+    assert dict(cropped.sizes) == {"time": 744, "lat": 24, "lon": 32}
+    assert (float(cropped.lat[0]), float(cropped.lat[-1]), float(cropped.lon[0]), float(cropped.lon[-1])) == (
+        51.0, 56.75, -8.0, -0.25,
+    )  # fmt: skip
+    assert cropped["t2m"].attrs["units"] == "K"
+    xr.testing.assert_allclose(cropped["t2m"], full["t2m"].isel(FIELDS_CROP))

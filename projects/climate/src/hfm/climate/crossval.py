@@ -58,7 +58,7 @@ class Protocol:
         return tuple(k * self.spacing for k in range(self.history))
 
 
-HADISST = Protocol(folds=10, test_steps=36, gap_steps=12, valid_steps=24, leads={1: 1, 3: 1}, block=6,
+HADISST = Protocol(folds=8, test_steps=45, gap_steps=12, valid_steps=24, leads={1: 1, 3: 1}, block=6,
                    patch=(2, 3), strong="lim")  # fmt: skip
 ERA5 = Protocol(folds=4, test_steps=144, gap_steps=24, valid_steps=48, leads={1: 1, 6: 6}, block=48,
                 patch=(4, 4), strong="ridge", history=3)  # fmt: skip

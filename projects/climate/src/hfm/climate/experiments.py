@@ -30,6 +30,7 @@ from hfm.climate.pipeline import (
     train_and_export,
     write_forecast,
 )
+from hfm.climate.readers import open_fields
 from hfm.shared.errors import HFMError
 from hfm.shared.sample_data import require_data
 
@@ -113,11 +114,23 @@ def sst_experiment(out: Path, budget: Budget) -> dict[str, Any]:
     return {"scores": scores, "model": str(model_dir), "forecast": str(out / "forecast-test.nc")}
 
 
-def era5_experiment(out: Path, budget: Budget, forecasts: bool = True) -> dict[str, Any]:
-    """`forecasts=False` leaves out the single-split forecasters (the benchmark scores them by cross-validation)."""
+def crop_fields(source: Path, out: Path, crop: dict[str, slice]) -> Path:
+    """A netCDF of `source` (harmonised, canonical units) cut to `crop` (index slices per dim): the curation input
+    of a smaller grid."""
+    out.parent.mkdir(parents=True, exist_ok=True)
+    open_fields(source).isel(crop).to_netcdf(out)
+    return out
+
+
+def era5_experiment(
+    out: Path, budget: Budget, forecasts: bool = True, crop: dict[str, slice] | None = None
+) -> dict[str, Any]:
+    """`forecasts=False` leaves out the single-split forecasters (the benchmark scores them by cross-validation);
+    `crop` cuts the grid before curation (index slices for `lat` and `lon`)."""
     out = Path(out)
+    source = era5_path() if crop is None else crop_fields(era5_path(), out / "input" / "era5-t2m-crop.nc", crop)
     curate_fields(
-        [era5_path()],
+        [source],
         out / "data",
         train_end="2019-03-24",
         name="era5-t2m-uk-2019-03",
