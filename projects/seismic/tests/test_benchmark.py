@@ -41,3 +41,34 @@ def test_loader_speed_and_figure(dummy_dir):
     assert speed["hfm_windows_per_s"] > 0 and speed["seisbench_windows_per_s"] > 0
     figure = loader_figure(dummy_dir, repeats=2)
     assert figure.n_test == 2 and figure.higher_is_better and figure.value > 0 and figure.baseline > 0
+
+
+def test_benchmark_verb_runs_the_plugin_benchmarks_through_the_shared_harness(tmp_path, monkeypatch):
+    """`hfm seismic benchmark` = the harness with --only seismic-picking: partial output, never results.json."""
+    import json
+
+    from typer.testing import CliRunner
+
+    import hfm.seismic.benchmarks
+    from hfm.seismic.cli import app
+    from hfm.shared.eval.figures import Figure
+
+    figure = Figure(
+        name="seismic test: P F1, hfm vs STA/LTA",
+        task="seismic/P picking",
+        metric="F1",
+        higher_is_better=True,
+        value=0.5,
+        baseline=0.4,
+        baseline_name="STA/LTA",
+        n_test=10,
+        test_unit="picks",
+        interval=(0.02, 0.18),
+        interval_method="paired bootstrap",
+    )
+    monkeypatch.setattr(hfm.seismic.benchmarks, "bench_figures", lambda: [figure])  # the full run takes 15 minutes
+    result = CliRunner().invoke(app, ["benchmark", "--out", str(tmp_path)])
+    assert result.exit_code == 0, result.output
+    saved = json.loads((tmp_path / "partial" / "seismic-picking.json").read_text())
+    assert saved["run"]["only"] == ["seismic-picking"] and not (tmp_path / "results.json").exists()
+    assert [(f["name"], f["value"], f["outcome"]) for f in saved["figures"]] == [(figure.name, 0.5, "win")]
