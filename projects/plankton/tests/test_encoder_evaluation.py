@@ -114,3 +114,38 @@ def test_fine_tuning_starts_from_a_copy_of_the_pretrained_encoder():
     tuned_gap = (network.state_dict()[first] - before[first]).norm()
     scratch_gap = (scratch.state_dict()[first] - before[first]).norm()
     assert 0 < tuned_gap < 0.5 * scratch_gap  # moved by training, but from the pretrained weights
+
+
+def test_cnn_trainings_in_parallel_processes_match_a_serial_run(monkeypatch):
+    """The per-fold CNNs of the benchmark train in spawned processes; the predictions must not depend on that."""
+    import os
+
+    from hfm.plankton import study
+
+    canvases, labels = _shapes(48, seed=3)
+    encoder, _ = pretrain_encoder(canvases[:24], EncoderConfig(canvas=32, width=8, steps=3, batch=16, seed=0))
+    jobs = [
+        (canvases[:32], labels[:32], canvases[32:], 6, 8, 16, seed, init)
+        for seed, init in ((0, None), (1, encoder.state_dict()))
+    ]
+    parallel = study.parallel_map(study._train_and_predict, jobs)
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0})  # one CPU: the same jobs in this process
+    serial = study.parallel_map(study._train_and_predict, jobs)
+    assert [p.tolist() for p in parallel] == [s.tolist() for s in serial]
+    assert len(parallel[0]) == 16 and set(parallel[0]) <= {"bar", "disc"}
+
+
+def test_morphology_baseline_and_hybrid_head_share_one_forest_per_fold():
+    from hfm.plankton.evaluation import FoldForests, hybrid_predict
+
+    rng = np.random.default_rng(0)
+    labels = np.repeat(["a", "b"], 20)
+    morphology = rng.standard_normal((40, 3)) + (labels == "b")[:, None] * 2.0
+    forests = FoldForests(morphology, labels, seed=0)
+    train, test = np.arange(0, 40, 2), np.arange(1, 40, 2)
+    hybrid = hybrid_predict(rng.standard_normal((40, 4)), forests, labels)(train, test, 0)
+    first = forests.fitted(train)
+    predicted = forests.method()(train, test, 0)
+    assert forests.fitted(train) is first  # refitted only for another training set
+    assert forests.fitted(test) is not first
+    assert (predicted == labels[test]).mean() >= 0.8 and len(hybrid) == 20

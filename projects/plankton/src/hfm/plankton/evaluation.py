@@ -16,6 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
+from sklearn.ensemble import RandomForestClassifier
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import accuracy_score, f1_score
 from sklearn.model_selection import RepeatedStratifiedKFold, StratifiedKFold
@@ -124,7 +125,27 @@ def fitted_predict(model_factory, features: np.ndarray, labels: np.ndarray) -> M
     return method
 
 
-def hybrid_predict(embeddings: np.ndarray, morphology: np.ndarray, labels: np.ndarray, seed: int = 0) -> Method:
+class FoldForests:
+    """The morphology forest of each training set, fitted once and shared by the morphology baseline and the hybrid
+    head: same seed, same rows, so the same forest; only the latest is kept (folds are visited in turn)."""
+
+    def __init__(self, morphology: np.ndarray, labels: np.ndarray, seed: int = 0) -> None:
+        self.morphology, self.labels, self.seed = morphology, labels, seed
+        self._latest: tuple[bytes, RandomForestClassifier] | None = None
+
+    def fitted(self, train: np.ndarray) -> RandomForestClassifier:
+        rows = np.asarray(train).tobytes()
+        if self._latest is None or self._latest[0] != rows:
+            forest = morphology_forest(self.seed).fit(self.morphology[train], self.labels[train])
+            self._latest = (rows, forest)
+        return self._latest[1]
+
+    def method(self) -> Method:
+        """The morphology + random forest baseline as a CV method."""
+        return lambda train, test, fold: self.fitted(train).predict(self.morphology[test])
+
+
+def hybrid_predict(embeddings: np.ndarray, forests: FoldForests, labels: np.ndarray, seed: int = 0) -> Method:
     """Late fusion: the mean of the class probabilities of the linear head on embeddings and the forest on morphology.
 
     The two see different evidence (learnt texture and shape vs. measured size and outline), so averaging their
@@ -133,9 +154,9 @@ def hybrid_predict(embeddings: np.ndarray, morphology: np.ndarray, labels: np.nd
 
     def method(train: np.ndarray, test: np.ndarray, fold: int) -> np.ndarray:
         head = linear_head(seed).fit(embeddings[train], labels[train])
-        forest = morphology_forest(seed).fit(morphology[train], labels[train])
+        forest = forests.fitted(train)
         assert list(head.classes_) == list(forest.classes_)
-        probabilities = head.predict_proba(embeddings[test]) + forest.predict_proba(morphology[test])
+        probabilities = head.predict_proba(embeddings[test]) + forest.predict_proba(forests.morphology[test])
         return head.classes_[probabilities.argmax(axis=1)]
 
     return method

@@ -17,6 +17,9 @@ from __future__ import annotations
 
 import hashlib
 import math
+import multiprocessing
+import os
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -27,7 +30,7 @@ from safetensors.torch import load_file, save_file
 from threadpoolctl import threadpool_limits
 
 from hfm.plankton.assist import count_decisions
-from hfm.plankton.baselines import morphology_forest, pixel_features, pixel_logistic
+from hfm.plankton.baselines import pixel_features, pixel_logistic
 from hfm.plankton.corpus import Corpus, build_corpus
 from hfm.plankton.encoder import (
     EncoderConfig,
@@ -39,6 +42,7 @@ from hfm.plankton.encoder import (
 )
 from hfm.plankton.evaluation import (
     CVResult,
+    FoldForests,
     cross_validate,
     fitted_predict,
     hybrid_predict,
@@ -101,72 +105,121 @@ def load_study(config: StudyConfig | None = None, cache_dir: str | Path = "bench
     _single_thread()
     cache = Path(cache_dir)
     corpus = build_corpus(canvas=config.encoder.canvas, cache_dir=cache)
-    embeddings, logs = {}, {}
-    for name in PRETRAIN_SETS:
-        embeddings[name], logs[name] = pretrained_embeddings(corpus, name, config.encoder, cache)
+    embeddings, logs = pretrained_embeddings(corpus, config.encoder, cache)
     study = Study(config, corpus, embeddings, logs, {}, cache)
     _STUDIES[key] = study
     return study
 
 
-def pretrained_embeddings(
-    corpus: Corpus, name: str, config: EncoderConfig, cache: Path
-) -> tuple[np.ndarray, dict[str, float]]:
-    """Features of every corpus row from the encoder pretrained on the sources of `PRETRAIN_SETS[name]` (cached)."""
-    sources = PRETRAIN_SETS[name]
-    stamp = hashlib.sha256(repr((config, sources, len(corpus.table))).encode()).hexdigest()[:12]
-    path = cache / f"embeddings-{name}-{stamp}.npz"
-    weights = path.with_suffix(".safetensors")
-    if path.is_file() and weights.is_file():
-        saved = np.load(path, allow_pickle=False)
-        return saved["features"], {k: float(saved[k]) for k in _LOGGED}
+def _embeddings_path(corpus_size: int, name: str, config: EncoderConfig, cache: Path) -> Path:
+    """The cached features of pretraining set `name` (`.npz`; its encoder weights beside it as `.safetensors`)."""
+    stamp = hashlib.sha256(repr((config, PRETRAIN_SETS[name], corpus_size)).encode()).hexdigest()[:12]
+    return cache / f"embeddings-{name}-{stamp}.npz"
+
+
+def _pretrain(job: tuple[np.ndarray, EncoderConfig]) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
     _single_thread()
-    rows = np.flatnonzero(corpus.table["source"].isin(sources).to_numpy())
-    encoder, log = pretrain_encoder(corpus.canvases[rows], config)
-    features = encode(encoder, corpus.canvases)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    np.savez(path, features=features, **{k: log[k] for k in _LOGGED})
-    save_file(encoder.state_dict(), weights)  # safetensors, never pickle: the fine-tuned variant starts from it
-    return features, {k: float(log[k]) for k in _LOGGED}
+    encoder, log = pretrain_encoder(*job)
+    return encoder.state_dict(), log
+
+
+def pretrained_embeddings(
+    corpus: Corpus, config: EncoderConfig, cache: Path
+) -> tuple[dict[str, np.ndarray], dict[str, dict[str, float]]]:
+    """Features of every corpus row from each encoder of `PRETRAIN_SETS` (pretrained on its sources only); the
+    encoders not cached yet are pretrained side by side, one process each."""
+    paths = {name: _embeddings_path(len(corpus.table), name, config, cache) for name in PRETRAIN_SETS}
+    missing = [
+        name for name, path in paths.items() if not (path.is_file() and path.with_suffix(".safetensors").is_file())
+    ]
+    jobs = [(corpus.canvases[corpus.table["source"].isin(PRETRAIN_SETS[name]).to_numpy()], config) for name in missing]
+    for name, (state, log) in zip(missing, parallel_map(_pretrain, jobs), strict=True):
+        encoder = PlanktonCNN(config.width)
+        encoder.load_state_dict(state)
+        paths[name].parent.mkdir(parents=True, exist_ok=True)
+        np.savez(paths[name], features=encode(encoder, corpus.canvases), **{k: log[k] for k in _LOGGED})
+        save_file(state, paths[name].with_suffix(".safetensors"))  # never pickle: the fine-tuned variant starts here
+    embeddings, logs = {}, {}
+    for name, path in paths.items():
+        saved = np.load(path, allow_pickle=False)
+        embeddings[name], logs[name] = saved["features"], {k: float(saved[k]) for k in _LOGGED}
+    return embeddings, logs
 
 
 def pretrained_encoder(study: Study, name: str) -> PlanktonCNN:
     """The encoder behind `study.embeddings[name]`, reloaded from its safetensors weights."""
-    sources = PRETRAIN_SETS[name]
-    config = study.config.encoder
-    stamp = hashlib.sha256(repr((config, sources, len(study.corpus.table))).encode()).hexdigest()[:12]
-    encoder = PlanktonCNN(config.width)
-    encoder.load_state_dict(load_file(study.cache / f"embeddings-{name}-{stamp}.safetensors"))
+    path = _embeddings_path(len(study.corpus.table), name, study.config.encoder, study.cache)
+    encoder = PlanktonCNN(study.config.encoder.width)
+    encoder.load_state_dict(load_file(path.with_suffix(".safetensors")))
     return encoder.eval()
+
+
+def _cnn_cache(study: Study, source: str, kind: str, fold: int, fraction: float, train, test) -> tuple[tuple, Path]:
+    """Where the predictions of one per-fold CNN training live: the in-memory key and the file on disk."""
+    key = (f"{kind}:{source}" if kind == "finetune" else source, fold, fraction)
+    stamp = hashlib.sha256(repr((study.config, key, train.tolist(), test.tolist())).encode()).hexdigest()[:12]
+    return key, study.cache / f"{kind}-{source}-{fold}-{fraction}-{stamp}.npy"
+
+
+def _train_and_predict(job: tuple) -> np.ndarray:
+    """One per-fold CNN training and its test predictions; run in a worker process, single-threaded as in the parent
+    (same operations, same seed: the predictions are bit-identical to a serial run)."""
+    train_canvases, train_labels, test_canvases, steps, width, batch, seed, init_state = job
+    _single_thread()
+    init = None
+    if init_state is not None:
+        init = PlanktonCNN(width)
+        init.load_state_dict(init_state)
+    model = train_scratch_cnn(train_canvases, train_labels, steps, width, batch, seed, init=init)
+    return predict_scratch_cnn(model, test_canvases).astype(str)
+
+
+def train_cnns(
+    study: Study,
+    source: str,
+    canvases: np.ndarray,
+    labels: np.ndarray,
+    runs: list[tuple[str, int, float, np.ndarray, np.ndarray]],
+) -> None:
+    """Train the per-fold CNNs of `runs` (kind, fold, fraction, train rows, test rows) that are not cached yet, one per
+    CPU in parallel processes: they are independent, and they are most of the benchmark's time."""
+    config = study.config
+    missing, init = [], None
+    for kind, fold, fraction, train, test in runs:
+        key, path = _cnn_cache(study, source, kind, fold, fraction, train, test)
+        if key in study.scratch_predictions:
+            continue
+        if path.is_file():
+            study.scratch_predictions[key] = np.load(path, allow_pickle=False)
+            continue
+        if kind == "finetune" and init is None:  # read once, shared by every fold's fine-tuning
+            init = pretrained_encoder(study, EVALUATION_ENCODER[source]).state_dict()
+        job = (canvases[train], labels[train], canvases[test], config.scratch_steps, config.encoder.width)
+        missing.append((key, path, (*job, config.scratch_batch, fold, init if kind == "finetune" else None)))
+    jobs = [job for _, _, job in missing]
+    for (key, path, _), predicted in zip(missing, parallel_map(_train_and_predict, jobs), strict=True):
+        study.scratch_predictions[key] = predicted
+        np.save(path, predicted)
+
+
+def parallel_map(function, jobs: list) -> list:
+    """`function` over `jobs`, one process per CPU (spawned: no torch state forked); in this process when one job."""
+    workers = min(len(jobs), len(os.sched_getaffinity(0)))
+    if workers <= 1:
+        return [function(job) for job in jobs]
+    with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as pool:
+        return list(pool.map(function, jobs))
 
 
 def _scratch_method(
     study: Study, source: str, canvases: np.ndarray, labels: np.ndarray, fraction: float = 1.0, finetune: bool = False
 ):
     """The CNN trained per fold on labels: from random weights, or (`finetune`) from the pretrained encoder."""
-    config = study.config
     kind = "finetune" if finetune else "scratch"
 
     def method(train: np.ndarray, test: np.ndarray, fold: int) -> np.ndarray:
-        key = (f"{kind}:{source}" if finetune else source, fold, fraction)
-        stamp = hashlib.sha256(repr((config, key, train.tolist(), test.tolist())).encode()).hexdigest()[:12]
-        path = study.cache / f"{kind}-{source}-{fold}-{fraction}-{stamp}.npy"
-        if key not in study.scratch_predictions and path.is_file():
-            study.scratch_predictions[key] = np.load(path, allow_pickle=False)
-        if key not in study.scratch_predictions:
-            init = pretrained_encoder(study, EVALUATION_ENCODER[source]) if finetune else None
-            model = train_scratch_cnn(
-                canvases[train],
-                labels[train],
-                config.scratch_steps,
-                config.encoder.width,
-                config.scratch_batch,
-                fold,
-                init=init,
-            )
-            study.scratch_predictions[key] = predict_scratch_cnn(model, canvases[test]).astype(str)
-            np.save(path, study.scratch_predictions[key])
-        return study.scratch_predictions[key]
+        train_cnns(study, source, canvases, labels, [(kind, fold, fraction, train, test)])
+        return study.scratch_predictions[_cnn_cache(study, source, kind, fold, fraction, train, test)[0]]
 
     return method
 
@@ -181,13 +234,21 @@ def evaluate_source(study: Study, source: str, scratch: bool = True) -> CVResult
     morphology = corpus.morphology[rows]
     canvases = corpus.canvases[rows]
     pixels = np.stack([pixel_features(c) for c in canvases])
+    forests = FoldForests(morphology, labels, config.seed)
     methods = {
         HFM_LINEAR: fitted_predict(lambda: linear_head(config.seed), features, labels),
-        HFM_HYBRID: hybrid_predict(features, morphology, labels, config.seed),
+        HFM_HYBRID: hybrid_predict(features, forests, labels, config.seed),
         PIXELS: fitted_predict(lambda: pixel_logistic(config.seed), pixels, labels),
-        MORPHOLOGY: fitted_predict(lambda: morphology_forest(config.seed), morphology, labels),
+        MORPHOLOGY: forests.method(),
     }
     if scratch:
+        first_repeat = splits(labels, config.repeats, config.folds, config.seed)[: config.folds]
+        runs = [
+            (kind, fold, 1.0, train, test)
+            for kind in ("scratch", "finetune")
+            for fold, (train, test) in enumerate(first_repeat)
+        ]
+        train_cnns(study, source, canvases, labels, runs)
         methods[SCRATCH] = _scratch_method(study, source, canvases, labels)
         methods[HFM_FINETUNED] = _scratch_method(study, source, canvases, labels, finetune=True)
     return cross_validate(
@@ -225,12 +286,24 @@ def label_efficiency(study: Study, source: str = "bering-sea") -> dict[str, Any]
     folds = splits(labels, config.repeats, config.folds, config.seed)[: config.folds]
     out: dict[str, Any] = {"fractions": list(config.fractions), "n_train": []}
     out |= {name: {} for name in ("hfm", "hybrid", "finetuned", "scratch")}
-    hybrid = hybrid_predict(features, corpus.morphology[rows], labels, config.seed)
+    hybrid = hybrid_predict(features, FoldForests(corpus.morphology[rows], labels, config.seed), labels, config.seed)
+    subsets = {
+        (f, fold): _subsample(train, labels, f, seed=fold)
+        for f in config.fractions
+        for fold, (train, _) in enumerate(folds)
+    }
+    runs = [
+        (kind, fold, f, subsets[f, fold], test)
+        for f in config.fractions
+        for fold, (_, test) in enumerate(folds)
+        for kind in ("scratch", "finetune")
+    ]
+    train_cnns(study, source, canvases, labels, runs)
     for fraction in config.fractions:
         scores: dict[str, list[float]] = {"hfm": [], "hybrid": [], "finetuned": [], "scratch": []}
         sizes = []
-        for fold, (train, test) in enumerate(folds):
-            subset = _subsample(train, labels, fraction, seed=fold)
+        for fold, (_, test) in enumerate(folds):
+            subset = subsets[fraction, fold]
             sizes.append(len(subset))
             predictions = {
                 "hfm": linear_head(config.seed).fit(features[subset], labels[subset]).predict(features[test]),
