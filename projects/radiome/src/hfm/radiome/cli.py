@@ -199,8 +199,10 @@ def evaluate(
 
 @app.command()
 def benchmark(out: Out) -> None:
-    """The radiome benchmark through the shared harness (`tools/bench.py --only radiome`): brain tissue on two real
-    FreeSurfer subjects; OUT/partial/radiome.{json,md}."""
+    """The radiome benchmark through the shared harness, as `tools/bench.py --only radiome` runs it.
+
+    Brain tissue learnt from synthesised images, tested on two real FreeSurfer subjects; OUT/partial/radiome.{json,md}.
+    """
     from hfm.radiome.plugin import plugin
     from hfm.shared.train.benchmark import run_benchmarks, write_results
 
