@@ -100,26 +100,13 @@ def test_finetune_refuses_an_init_of_the_wrong_kind(tmp_path: Path) -> None:
 
 
 def test_benchmark_runs_the_declared_benchmark_through_the_harness(tmp_path: Path, monkeypatch) -> None:
-    """`hfm radiome benchmark` writes the harness's partial files (the figures themselves: tests of benchmarks.py)."""
+    """`hfm radiome benchmark` runs the plugin's benchmark in the harness and writes its partial files (the figures
+    themselves are tested in test_tissue_bench.py; the real run takes 20 minutes)."""
     import hfm.radiome.benchmarks
-    from hfm.shared.eval.figures import Figure
 
-    figure = Figure(
-        name="stand-in",
-        task="radiome/test",
-        metric="Dice",
-        higher_is_better=True,
-        value=0.9,
-        baseline=0.8,
-        baseline_name="k-means (3 clusters)",
-        n_test=16,
-        test_unit="axial brain slabs",
-        interval=(0.05, 0.15),
-        interval_method="given",
-        command="python tools/bench.py --only radiome",
-    )
-    monkeypatch.setattr(hfm.radiome.benchmarks, "figures", lambda: [figure])
+    calls = []
+    monkeypatch.setattr(hfm.radiome.benchmarks, "figures", lambda: calls.append("figures") or [])
     _ok(["radiome", "benchmark", "--out", str(tmp_path)])
     written = json.loads((tmp_path / "partial" / "radiome.json").read_text())
-    assert written["run"]["only"] == ["radiome"] and not written["failures"]
-    assert [(f["name"], f["value"], f["outcome"]) for f in written["figures"]] == [("stand-in", 0.9, "win")]
+    assert calls == ["figures"] and written["run"]["only"] == written["run"]["benchmarks"] == ["radiome"]
+    assert written["failures"] == [] and (tmp_path / "partial" / "radiome.md").is_file()
