@@ -88,3 +88,15 @@ def test_mixture_statistics_follow_the_draw() -> None:
     for k in range(3):
         assert values[classes.numpy() == k].mean() == pytest.approx(means[k], abs=0.3)
         assert values[classes.numpy() == k].std() == pytest.approx(stds[k], rel=0.03)
+
+
+def test_label_maps_come_from_the_task_dataset_folder(tmp_path) -> None:
+    from hfm.radiome.synthetic.synthseg import label_map_paths
+
+    for i in (2, 1, 3):
+        (tmp_path / f"training_seg_{i:02d}.nii.gz").write_bytes(b"")
+    assert [p.name for p in label_map_paths(2, tmp_path)] == ["training_seg_01.nii.gz", "training_seg_02.nii.gz"]
+    with pytest.raises(HFMError, match=r"asked for 4, .* holds 3"):
+        label_map_paths(4, tmp_path)
+    with pytest.raises(HFMError, match="empty: no training_seg_"):
+        label_map_paths(1, tmp_path / "empty")

@@ -4,8 +4,9 @@ radiome-mae          dataset: PATH (a curated nnU-Net folder)  patch_size: [32, 
                      model: radiome-mae-tiny  model_args: {width: 96, depth: 4}  split: null (every image)
 radiome-segment      dataset: PATH  patch_size  model: radiome-unetr-tiny | radiome-unet-baseline  model_args
                      init: PATH|null (an MAE whose encoder starts the model)  label_fraction: 1.0  split: train
-radiome-synthseg     label_maps: 20  patch: [64, 64, 64]  model  model_args  init: PATH|null
-                     (images synthesised from SynthSeg's real label maps: the task asks for them by its name)
+radiome-synthseg     dataset: PATH|null (label maps; null: SynthSeg's 20)  label_maps: 20  patch: [64, 64, 64]
+                     model  model_args  init: PATH|null  (images synthesised from real label maps: the task's name
+                     asks for synthetic images)
 radiome-mae-volumes  label_maps: 20  patch  model_args  synthetic: true (real MR crops alternating with
                      synthetic images; the test subjects are never among them)
 Each also takes `seed`; a key the task does not know is refused with the allowed ones.
@@ -67,6 +68,7 @@ class SegmentOptions:
 
 @dataclass(frozen=True)
 class SynthSegOptions:
+    dataset: Path | None = None  # a folder of FreeSurfer label maps; None: SynthSeg's 20 of the reference data
     label_maps: int = 20
     seed: int = 0
     patch: list[int] = field(default_factory=lambda: [64, 64, 64])
@@ -159,10 +161,11 @@ class SynthSegTask:
         return segmenter(o.model, {"classes": SYNTHSEG_CLASSES, **o.model_args}, o.init)
 
     def train_dataset(self) -> Dataset:
-        from hfm.radiome.synthetic.synthseg import SynthesisConfig, SynthSegDataset
+        from hfm.radiome.synthetic.synthseg import SynthesisConfig, SynthSegDataset, label_map_paths
 
         o = self.options
-        return SynthSegDataset(o.label_maps, o.seed, o.length, SynthesisConfig(patch=tuple(o.patch)))
+        paths = label_map_paths(o.label_maps, o.dataset)
+        return SynthSegDataset(o.label_maps, o.seed, o.length, SynthesisConfig(patch=tuple(o.patch)), paths)
 
     def loss(self, model: nn.Module, batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor, dict[str, float]]:
         return segmentation_loss(model(batch["image"]), batch["label"])

@@ -45,8 +45,9 @@ GRID_MM = 2.0
 SYNTHSEG_OVERRIDES = {24: BACKGROUND}
 
 
-def label_map_paths(count: int | None = None) -> list[Path]:
-    folder = require_data(LABEL_MAPS)
+def label_map_paths(count: int | None = None, folder: Path | None = None) -> list[Path]:
+    """The first `count` label maps (`training_seg_*.nii.gz`, sorted) of `folder`, by default SynthSeg's 20."""
+    folder = require_data(LABEL_MAPS) if folder is None else Path(folder)
     paths = sorted(folder.glob("training_seg_*.nii.gz"))
     if not paths:
         raise HFMError(f"{folder}: no training_seg_*.nii.gz label maps")
