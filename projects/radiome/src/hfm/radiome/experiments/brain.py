@@ -28,6 +28,7 @@ from hfm.radiome.predict import predict_volume
 from hfm.radiome.readers.brain import TISSUE_LABELS, itk_subject, write_brain_dataset
 from hfm.radiome.training import train
 from hfm.shared.artifacts import ModelCard, export_model
+from hfm.shared.curate_driver import DatasetDescription
 from hfm.shared.errors import HFMError
 from hfm.shared.eval.efficiency import EfficiencyCurve, EfficiencyPoint
 from hfm.shared.eval.report import plot_label_efficiency
@@ -154,14 +155,13 @@ def run_brain_experiment(work_dir: str | Path, config: BrainConfig | None = None
     save_model(work / FINGERPRINT_FILE, fingerprint)
     save_model(work / PLAN_FILE, plan)
     curated = work / "curated" / "Dataset100_BrainTissue"
-    curate_nnunet(
-        raw,
-        curated,
-        spacing,
-        license="LicenseRef-mixed-MNI152-ITK",
-        show_progress=False,
-        description="MNI152 2009c (nilearn) train, ITK example T1 test, resampled and z-scored",
+    describe = DatasetDescription(
+        "BrainTissue",
+        "LicenseRef-mixed-MNI152-ITK",
+        ["McConnell Brain Imaging Centre (MNI152 2009c, via nilearn)", "Insight Software Consortium (ITK example T1)"],
+        "MNI152 2009c (nilearn) train, ITK example T1 test, resampled and z-scored",
     )
+    curate_nnunet(raw, curated, spacing, describe, show_progress=False)
     timings["prepare_s"] = time.perf_counter() - start
 
     common = {"dataset": str(curated), "patch_size": plan.patch_size, "seed": config.seed}

@@ -18,6 +18,7 @@ from hfm.radiome.metrics import dice_per_class
 from hfm.radiome.predict import predict_volume
 from hfm.radiome.synthetic.phantoms import make_phantom, phantom_affine
 from hfm.radiome.training import train
+from hfm.shared.curate_driver import DatasetDescription
 
 PHANTOM_LABELS = {"background": 0, "shell": 1, "core": 2}
 
@@ -59,7 +60,8 @@ def pipeline_speed(curated: Path, items: int = 48, patch: int = 32, batch_size: 
 def phantom_scale(work: Path, steps: int = 60, seed: int = 0, tests: int = 3) -> dict[str, float]:
     """Train on 48^3 phantoms, segment `tests` 96^3 phantoms by sliding windows; mean Dice of shell and core."""
     curated = work / "curated"
-    curate_nnunet(phantom_dataset(work / "raw"), curated, (2.0, 2.0, 2.0), show_progress=False)
+    describe = DatasetDescription("phantoms", "CC0-1.0", ["HFM (generated phantoms)"])
+    curate_nnunet(phantom_dataset(work / "raw"), curated, (2.0, 2.0, 2.0), describe, show_progress=False)
     options = {
         "dataset": str(curated),
         "patch_size": [32, 32, 32],
