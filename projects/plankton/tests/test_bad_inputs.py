@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from hfm.plankton.ecotaxa import read_ecotaxa
+from hfm.plankton.readers.ecotaxa import read_ecotaxa
 from hfm.shared.errors import HFMError
 from hfm.shared.testing.bad_inputs import Probe, check_run, cli_code, png_bytes, run_curation
 
@@ -94,7 +94,7 @@ def test_image_folder_with_a_non_utf8_file_name(tmp_path):
     import os
 
     from hfm.plankton.curate import curate_objects
-    from hfm.plankton.folders import read_image_folder
+    from hfm.plankton.readers.folders import read_image_folder
 
     taxon = tmp_path / "images" / "Copepoda"
     taxon.mkdir(parents=True)

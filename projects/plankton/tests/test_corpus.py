@@ -7,10 +7,10 @@ import pandas as pd
 import pytest
 from PIL import Image
 
-from hfm.plankton.corpus import build_corpus, read_corpus_source, read_whoi_wiki
-from hfm.plankton.ifcb import read_ifcb_bin
-from hfm.plankton.images import decode_image
-from hfm.plankton.rendered import RenderedFigureStore, extract_plotted_image
+from hfm.plankton.data.corpus import build_corpus, read_corpus_source, read_whoi_wiki
+from hfm.plankton.readers.ifcb import read_ifcb_bin
+from hfm.plankton.readers.images import decode_image
+from hfm.plankton.readers.rendered import RenderedFigureStore, extract_plotted_image
 from hfm.shared.sample_data import DataUnavailable, require_data
 
 

@@ -4,10 +4,10 @@ import numpy as np
 import pytest
 
 from hfm.plankton.curate import CurationConfig, curate_objects
-from hfm.plankton.dataset import EcoTaxaFormat
-from hfm.plankton.ecotaxa import read_ecotaxa
-from hfm.plankton.folders import read_image_folder
-from hfm.plankton.images import decode_image, fit_canvas
+from hfm.plankton.format import EcoTaxaFormat
+from hfm.plankton.readers.ecotaxa import read_ecotaxa
+from hfm.plankton.readers.folders import read_image_folder
+from hfm.plankton.readers.images import decode_image, fit_canvas
 from hfm.shared.cards import validate_card
 from hfm.shared.plugins import find_format
 

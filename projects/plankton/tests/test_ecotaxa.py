@@ -4,8 +4,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from hfm.plankton.ecotaxa import read_ecotaxa, write_ecotaxa
-from hfm.plankton.metadata import STANDARD_COLUMNS, standard_contract, to_darwin_core
+from hfm.plankton.contract import STANDARD_COLUMNS, standard_contract, to_darwin_core
+from hfm.plankton.readers.ecotaxa import read_ecotaxa, write_ecotaxa
 from hfm.shared.errors import HFMError
 
 

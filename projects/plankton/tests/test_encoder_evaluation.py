@@ -4,7 +4,8 @@ import numpy as np
 import pytest
 import torch
 
-from hfm.plankton.encoder import (
+from hfm.plankton.experiments.crossval import cross_validate, fitted_predict, leave_one_out_knn, linear_head
+from hfm.plankton.models.cnn import (
     EncoderConfig,
     augment,
     encode,
@@ -14,7 +15,6 @@ from hfm.plankton.encoder import (
     standardise,
     train_scratch_cnn,
 )
-from hfm.plankton.evaluation import cross_validate, fitted_predict, leave_one_out_knn, linear_head
 
 
 def _shapes(n: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
@@ -96,7 +96,7 @@ def test_leave_one_out_knn_never_matches_an_image_with_itself():
 
 @pytest.mark.parametrize("fraction", [0.1, 1.0])
 def test_subsample_keeps_two_per_class(fraction):
-    from hfm.plankton.study import _subsample
+    from hfm.plankton.experiments.study import _subsample
 
     labels = np.repeat(["a", "b"], [30, 5])
     subset = _subsample(np.arange(35), labels, fraction, seed=0)
@@ -120,7 +120,7 @@ def test_cnn_trainings_in_parallel_processes_match_a_serial_run(monkeypatch):
     """The per-fold CNNs of the benchmark train in spawned processes; the predictions must not depend on that."""
     import os
 
-    from hfm.plankton import study
+    from hfm.plankton.experiments import study
 
     canvases, labels = _shapes(48, seed=3)
     encoder, _ = pretrain_encoder(canvases[:24], EncoderConfig(canvas=32, width=8, steps=3, batch=16, seed=0))
@@ -136,7 +136,7 @@ def test_cnn_trainings_in_parallel_processes_match_a_serial_run(monkeypatch):
 
 
 def test_morphology_baseline_and_hybrid_head_share_one_forest_per_fold():
-    from hfm.plankton.evaluation import FoldForests, hybrid_predict
+    from hfm.plankton.experiments.crossval import FoldForests, hybrid_predict
 
     rng = np.random.default_rng(0)
     labels = np.repeat(["a", "b"], 20)

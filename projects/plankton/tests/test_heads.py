@@ -1,8 +1,8 @@
 import numpy as np
 import pytest
 
-from hfm.plankton.assist import count_decisions, propose_clusters
-from hfm.plankton.classify import ClassificationHead, coverage_scores
+from hfm.plankton.experiments.assist import count_decisions, propose_clusters
+from hfm.plankton.models.heads import ClassificationHead, coverage_scores
 
 
 def blobs(seed=0, sizes=(60, 25, 8), spread=1.0):

@@ -6,8 +6,8 @@ import pytest
 pytest.importorskip("libifcb", reason="the ifcb extra (libifcb) is not installed")
 
 from hfm.plankton.curate import CurationConfig, curate_objects
-from hfm.plankton.ifcb import IFCB_PIXELS_PER_UM, read_ifcb_bin
-from hfm.plankton.images import decode_image
+from hfm.plankton.readers.ifcb import IFCB_PIXELS_PER_UM, read_ifcb_bin
+from hfm.plankton.readers.images import decode_image
 
 
 def write_bin(folder, rois, cut_last=0):

@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 
 from hfm.plankton.curate import CurationConfig, curate_objects
-from hfm.plankton.dataset import EcoTaxaFormat
-from hfm.plankton.ecotaxa import read_ecotaxa
+from hfm.plankton.format import EcoTaxaFormat
+from hfm.plankton.readers.ecotaxa import read_ecotaxa
 from hfm.shared.cards import load_card
 from hfm.shared.croissant import read_records, to_croissant
 from hfm.shared.jsonio import dump_json

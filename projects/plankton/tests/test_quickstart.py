@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from hfm.plankton.benchmark import planktonclas_images
+from hfm.plankton.experiments.mae_cv import planktonclas_images
 from hfm.plankton.plugin import plugin
 from hfm.shared.quickstart import QuickstartContext
 

@@ -3,8 +3,8 @@ import math
 import numpy as np
 import pytest
 
+from hfm.plankton.metrics import measure_traits, segment
 from hfm.plankton.synthetic import CLASSES, ellipse_mask, make_synthetic, render
-from hfm.plankton.traits import measure_traits, segment
 
 
 @pytest.mark.parametrize("pixel_size", [0.5, 1.0, 2.5])

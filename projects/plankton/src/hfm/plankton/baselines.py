@@ -3,7 +3,7 @@
 - pixels + logistic regression: the image shrunk to 32 x 32 grey pixels plus a 16-bin grey histogram, standardised
   (the reference figure of the shared data README: macro-F1 0.51 on the planktonclas images);
 - handcrafted morphology + random forest: shape and grey-level descriptors of the segmented object
-  (`hfm.plankton.traits.morphology_features`) and the object's size in micrometres, as Zooprocess/EcoTaxa
+  (`hfm.plankton.metrics.morphology_features`) and the object's size in micrometres, as Zooprocess/EcoTaxa
   features are used with random forests in practice.
 """
 
@@ -18,7 +18,7 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
-from hfm.plankton.traits import measure_traits, morphology_features
+from hfm.plankton.metrics import measure_traits, morphology_features
 
 
 def pixel_features(grey: np.ndarray, side: int = 32, bins: int = 16) -> np.ndarray:

@@ -43,7 +43,7 @@ def curate(
 ) -> None:
     """Check every object, write the valid ones as canvases with traits, quarantine the rest with reasons."""
     from hfm.plankton.curate import CurationConfig, curate_objects
-    from hfm.plankton.sources import read_source
+    from hfm.plankton.readers import read_source
 
     if fit not in ("pad", "resize"):
         raise HFMError(f"--fit {fit!r}: use pad or resize")
@@ -68,10 +68,10 @@ def pretrain(
     threads: int = typer.Option(1, help="CPU threads for torch (0: torch's default)."),
 ) -> None:
     """Masked-autoencoder pretraining on the dataset's images (labels unused); exports the model artifact."""
-    from hfm.plankton.export import export_encoder
-    from hfm.plankton.model import PlanktonModelConfig
-    from hfm.plankton.pretrain import load_curated
-    from hfm.plankton.pretrain import pretrain as run_pretrain
+    from hfm.plankton.data import load_curated
+    from hfm.plankton.models import PlanktonModelConfig
+    from hfm.plankton.training import export_encoder
+    from hfm.plankton.training import pretrain as run_pretrain
 
     _threads(threads)
     images, pixels, _ = load_curated(dataset)
@@ -82,9 +82,9 @@ def pretrain(
 
 
 def _features(dataset: Path, model_dir: Path) -> tuple[np.ndarray, pd.DataFrame]:
-    from hfm.plankton.export import load_encoder
-    from hfm.plankton.model import model_input
-    from hfm.plankton.pretrain import load_curated
+    from hfm.plankton.data import load_curated
+    from hfm.plankton.tokenizer import model_input
+    from hfm.plankton.training import load_encoder
     from hfm.shared.eval.embeddings import embed
 
     images, pixels, table = load_curated(dataset)
@@ -101,7 +101,7 @@ def finetune(
     threads: int = typer.Option(1, help="CPU threads for torch (0: torch's default)."),
 ) -> None:
     """Train the classification head on the frozen encoder's embeddings of the validated objects."""
-    from hfm.plankton.classify import ClassificationHead
+    from hfm.plankton.models.heads import ClassificationHead
 
     _threads(threads)
     features, table = _features(dataset, model)
@@ -128,8 +128,8 @@ def classify(
     threads: int = typer.Option(1, help="CPU threads for torch (0: torch's default)."),
 ) -> None:
     """Predict a category per object; validated objects keep theirs, uncertain ones stay unclassified."""
-    from hfm.plankton.classify import ClassificationHead
-    from hfm.plankton.ecotaxa import read_ecotaxa, write_ecotaxa
+    from hfm.plankton.models.heads import ClassificationHead
+    from hfm.plankton.readers.ecotaxa import read_ecotaxa, write_ecotaxa
 
     _threads(threads)
     features, _ = _features(dataset, model)
@@ -154,9 +154,9 @@ def traits(
     pixel_size: float = typer.Option(None, "--pixel-size", help="Pixel size in um for rows that give none."),
 ) -> None:
     """Equivalent spherical diameter, area, axes and biovolume of every object, measured on the original image."""
-    from hfm.plankton.images import decode_image
-    from hfm.plankton.sources import read_source
-    from hfm.plankton.traits import TRAIT_NAMES, measure_traits
+    from hfm.plankton.metrics import TRAIT_NAMES, measure_traits
+    from hfm.plankton.readers import read_source
+    from hfm.plankton.readers.images import decode_image
     from hfm.shared.errors import InvalidInput
 
     objects = read_source(source, pixel_size_um=pixel_size)
@@ -187,7 +187,7 @@ def assist(
     threads: int = typer.Option(1, help="CPU threads for torch (0: torch's default)."),
 ) -> None:
     """Propose clusters for bulk validation; with validated labels, count decisions against one-by-one labelling."""
-    from hfm.plankton.assist import cluster, count_decisions, propose_clusters
+    from hfm.plankton.experiments.assist import cluster, count_decisions, propose_clusters
 
     _threads(threads)
     features, table = _features(dataset, model)
@@ -215,7 +215,7 @@ def evaluate(
     threads: int = typer.Option(1, help="CPU threads for torch (0: torch's default)."),
 ) -> None:
     """Cross-validated accuracy and macro-F1 of hfm against the pixel and morphology baselines, side by side."""
-    from hfm.plankton.benchmark import cross_validate, load_image_folder, markdown_table, planktonclas_images
+    from hfm.plankton.experiments.mae_cv import cross_validate, load_image_folder, markdown_table, planktonclas_images
 
     _threads(threads)
     root = images or planktonclas_images()
@@ -235,8 +235,8 @@ def export_ecotaxa(
     name: str = typer.Option("export", help="The TSV is named ecotaxa_<name>.tsv."),
 ) -> None:
     """Write any readable source (or a curated dataset) as an EcoTaxa import bundle with its type row."""
-    from hfm.plankton.ecotaxa import write_ecotaxa
-    from hfm.plankton.sources import read_source
+    from hfm.plankton.readers import read_source
+    from hfm.plankton.readers.ecotaxa import write_ecotaxa
 
     written = write_ecotaxa(read_source(source), output, name, as_zip=output.suffix.lower() == ".zip")
     typer.echo(str(written))
@@ -248,8 +248,8 @@ def dwc(
     output: Path = typer.Argument(..., help="Darwin Core occurrence CSV to write."),
 ) -> None:
     """Darwin Core occurrences (one per object) from the harmonised metadata."""
-    from hfm.plankton.metadata import to_darwin_core
-    from hfm.plankton.sources import read_source
+    from hfm.plankton.contract import to_darwin_core
+    from hfm.plankton.readers import read_source
 
     to_darwin_core(read_source(source).table).to_csv(output, index=False, lineterminator="\n")
     typer.echo(str(output))

@@ -1,10 +1,11 @@
-"""What hfm-plankton offers to the core (see `hfm domains`). Lists only implemented features."""
+"""What hfm-plankton offers to the core (see `hfm domains`): the one object behind its entry point, and the only
+place its tasks and benchmarks are declared. Lists only implemented features."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from hfm.plankton.dataset import EcoTaxaFormat
+from hfm.plankton.format import EcoTaxaFormat
 from hfm.shared.plugins import DomainPlugin
 
 
@@ -21,7 +22,7 @@ def _quickstart(context: Any) -> Any:
 
 
 def _synergy(work_dir, smoke, seed):
-    from hfm.plankton.synergy_bench import plankton_bench
+    from hfm.plankton.synergy import plankton_bench
 
     return plankton_bench(work_dir, smoke, seed)
 
@@ -31,8 +32,19 @@ plugin = DomainPlugin(
     summary="Plankton images from many instruments: EcoTaxa in and out, curation, traits in um, MAE encoder, "
     "class-weighted classifier with abstention, MorphoCluster-style annotation assist.",
     readers=("ecotaxa-tsv", "ecotaxa-zip", "image-folder", "ifcb-bin"),
-    tasks=("plankton-mae",),
     heads=("classification", "traits"),
+    task_factories={"plankton-mae": "hfm.plankton.tasks:build_plankton_mae_task"},
+    benchmarks={
+        name: f"hfm.plankton.benchmarks:{function}"
+        for name, function in (
+            ("plankton-bering-sea", "bering_sea_figures"),
+            ("plankton-flowcam", "flowcam_figures"),
+            ("plankton-whoi-fewshot", "few_shot_figures"),
+            ("plankton-label-efficiency", "label_efficiency_figures"),
+            ("plankton-assist", "assist_figures"),
+            ("plankton-loader", "loader_figures"),
+        )
+    },
     dataset_formats={"ecotaxa": EcoTaxaFormat},
     cli=_cli,
     hooks={"quickstart": _quickstart, "synergy": _synergy},

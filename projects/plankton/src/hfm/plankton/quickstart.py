@@ -18,18 +18,13 @@ import numpy as np
 import torch
 from threadpoolctl import threadpool_limits
 
-from hfm.plankton.assist import count_decisions
-from hfm.plankton.benchmark import planktonclas_images
-from hfm.plankton.corpus import build_corpus
+from hfm.plankton.contract import to_darwin_core
 from hfm.plankton.curate import CurationConfig, curate_objects
-from hfm.plankton.ecotaxa import read_ecotaxa, write_ecotaxa
-from hfm.plankton.encoder import EncoderConfig, encode, pretrain_encoder
-from hfm.plankton.export import export_encoder
-from hfm.plankton.folders import read_image_folder
-from hfm.plankton.metadata import to_darwin_core
-from hfm.plankton.model import PlanktonModelConfig, model_input
-from hfm.plankton.pretrain import load_curated, pretrain
-from hfm.plankton.study import (
+from hfm.plankton.data import load_curated
+from hfm.plankton.data.corpus import build_corpus
+from hfm.plankton.experiments.assist import count_decisions
+from hfm.plankton.experiments.mae_cv import planktonclas_images
+from hfm.plankton.experiments.study import (
     EVALUATION_ENCODER,
     HFM_HYBRID,
     HFM_LINEAR,
@@ -39,6 +34,12 @@ from hfm.plankton.study import (
     StudyConfig,
     evaluate_source,
 )
+from hfm.plankton.models import PlanktonModelConfig
+from hfm.plankton.models.cnn import EncoderConfig, encode, pretrain_encoder
+from hfm.plankton.readers.ecotaxa import read_ecotaxa, write_ecotaxa
+from hfm.plankton.readers.folders import read_image_folder
+from hfm.plankton.tokenizer import model_input
+from hfm.plankton.training import export_encoder, pretrain
 from hfm.shared.eval.embeddings import embed
 from hfm.shared.eval.figures import Figure
 from hfm.shared.quickstart import QuickstartContext, QuickstartResult

@@ -20,7 +20,7 @@ from scipy import ndimage
 from skimage.filters import threshold_otsu
 from skimage.measure import label, regionprops
 
-from hfm.plankton.images import background_level
+from hfm.plankton.readers.images import background_level
 
 TRAIT_NAMES = (
     "area_um2",

@@ -26,12 +26,12 @@ import numpy as np
 import pandas as pd
 
 from hfm.plankton.baselines import morphology_with_size
-from hfm.plankton.folders import read_image_folder
-from hfm.plankton.images import decode_image, fit_canvas
-from hfm.plankton.objects import PlanktonObjects
-from hfm.plankton.rendered import RenderedFigureStore
-from hfm.plankton.stores import FolderStore
-from hfm.plankton.traits import measure_traits
+from hfm.plankton.metrics import measure_traits
+from hfm.plankton.readers.folders import read_image_folder
+from hfm.plankton.readers.images import decode_image, fit_canvas
+from hfm.plankton.readers.objects import PlanktonObjects
+from hfm.plankton.readers.rendered import RenderedFigureStore
+from hfm.plankton.readers.stores import FolderStore
 from hfm.shared.errors import HFMError, InvalidInput
 from hfm.shared.sample_data import DataUnavailable, require_data
 
@@ -85,7 +85,7 @@ def read_bering_sea(root: str | Path) -> PlanktonObjects:
 
 
 def _flowcam_root() -> Path:
-    from hfm.plankton.benchmark import planktonclas_images
+    from hfm.plankton.experiments.mae_cv import planktonclas_images
 
     root = planktonclas_images()
     if root is None:
@@ -102,7 +102,7 @@ def read_corpus_source(source: str) -> PlanktonObjects:
     if source == "flowcam":
         return read_image_folder(_flowcam_root(), instrument="FlowCam", pixel_size_um=None)
     if source == "ifcb-bins":
-        from hfm.plankton.ifcb import MissingIFCBReader, read_ifcb_bin
+        from hfm.plankton.readers.ifcb import MissingIFCBReader, read_ifcb_bin
 
         bins = sorted(require_data("plankton/ifcb-bins").glob("*.hdr"))
         parts, unread = [], []

@@ -22,11 +22,12 @@ from sklearn.metrics import accuracy_score, f1_score
 from sklearn.model_selection import StratifiedKFold
 
 from hfm.plankton.baselines import morphology_forest, morphology_with_size, pixel_features, pixel_logistic
-from hfm.plankton.classify import ClassificationHead, coverage_scores
-from hfm.plankton.folders import read_image_folder
-from hfm.plankton.images import decode_image, fit_canvas
-from hfm.plankton.model import PlanktonModelConfig, model_input
-from hfm.plankton.pretrain import pretrain
+from hfm.plankton.models import PlanktonModelConfig
+from hfm.plankton.models.heads import ClassificationHead, coverage_scores
+from hfm.plankton.readers.folders import read_image_folder
+from hfm.plankton.readers.images import decode_image, fit_canvas
+from hfm.plankton.tokenizer import model_input
+from hfm.plankton.training import pretrain
 from hfm.shared.errors import HFMError
 from hfm.shared.eval.embeddings import embed
 

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from hfm.plankton.metadata import conform
-from hfm.plankton.stores import ImageStore
+from hfm.plankton.contract import conform
+from hfm.plankton.readers.stores import ImageStore
 
 
 @dataclass

@@ -5,9 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from hfm.plankton.ecotaxa import read_ecotaxa
-from hfm.plankton.folders import read_image_folder
-from hfm.plankton.objects import PlanktonObjects
+from hfm.plankton.readers.ecotaxa import read_ecotaxa
+from hfm.plankton.readers.folders import read_image_folder
+from hfm.plankton.readers.objects import PlanktonObjects
 from hfm.shared.errors import HFMError
 
 SourceKind = Literal["auto", "ecotaxa", "folder", "ifcb"]
@@ -34,7 +34,7 @@ def read_source(
     if kind == "ecotaxa":
         objects = read_ecotaxa(path)
     elif kind == "ifcb":
-        from hfm.plankton.ifcb import read_ifcb_bin
+        from hfm.plankton.readers.ifcb import read_ifcb_bin
 
         objects = read_ifcb_bin(path) if pixel_size_um is None else read_ifcb_bin(path, pixel_size_um)
     elif kind == "folder":

@@ -5,7 +5,7 @@ describe: `object_` (the imaged object), `sample_`, `acq_` (acquisition), `proce
 The second row may hold a type per column, `[t]` text or `[f]` float. The images lie beside the TSV (paths in
 `img_file_name` are relative to it), or the whole bundle is a zip archive.
 
-Mapping to the standard (`hfm.plankton.metadata`):
+Mapping to the standard (`hfm.plankton.contract`):
 
 | standard | EcoTaxa |
 |---|---|
@@ -34,9 +34,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from hfm.plankton.metadata import STANDARD_COLUMNS
-from hfm.plankton.objects import PlanktonObjects
-from hfm.plankton.stores import FolderStore, ZipStore, safe_relative
+from hfm.plankton.contract import STANDARD_COLUMNS
+from hfm.plankton.readers.objects import PlanktonObjects
+from hfm.plankton.readers.stores import FolderStore, ZipStore, safe_relative
 from hfm.shared.errors import HFMError
 from hfm.shared.safety.paths import inside
 from hfm.shared.safety.text import check_utf8_text

@@ -11,10 +11,10 @@ from pathlib import Path
 import numpy as np
 from sklearn.model_selection import train_test_split
 
-from hfm.plankton.benchmark import load_image_folder, planktonclas_images
-from hfm.plankton.images import fit_canvas
-from hfm.plankton.model import CHANNELS, model_input
+from hfm.plankton.experiments.mae_cv import load_image_folder, planktonclas_images
 from hfm.plankton.quickstart import SKIP_MESSAGE
+from hfm.plankton.readers.images import fit_canvas
+from hfm.plankton.tokenizer import CHANNELS, model_input
 from hfm.shared.domain_bench import DomainBench
 from hfm.shared.errors import HFMError
 from hfm.shared.models.generic_tokenizers import ImageTokenizer

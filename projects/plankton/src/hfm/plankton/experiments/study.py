@@ -8,9 +8,9 @@ sources only (leave-dataset-out, stricter than leaving out the test fold, and on
 | `without-bering-sea` | WHOI wiki + IFCB bins + FlowCam | Bering Sea (CV, label efficiency, annotation assist) |
 | `without-flowcam-whoi` | Bering Sea + IFCB bins | FlowCam (so cross-instrument by construction), WHOI few-shot |
 
-Heads and baselines are fitted per fold on the same repeated stratified splits (`hfm.plankton.evaluation`). The
-scratch CNN (same network, augmentation and step count as pretraining, labels only) costs a training per fold, so
-it runs on the first repeat (5 folds) and is compared there.
+Heads and baselines are fitted per fold on the same repeated stratified splits
+(`hfm.plankton.experiments.crossval`). The scratch CNN (same network, augmentation and step count as pretraining,
+labels only) costs a training per fold, so it runs on the first repeat (5 folds) and is compared there.
 """
 
 from __future__ import annotations
@@ -29,18 +29,10 @@ import torch
 from safetensors.torch import load_file, save_file
 from threadpoolctl import threadpool_limits
 
-from hfm.plankton.assist import count_decisions
 from hfm.plankton.baselines import pixel_features, pixel_logistic
-from hfm.plankton.corpus import Corpus, build_corpus
-from hfm.plankton.encoder import (
-    EncoderConfig,
-    PlanktonCNN,
-    encode,
-    predict_scratch_cnn,
-    pretrain_encoder,
-    train_scratch_cnn,
-)
-from hfm.plankton.evaluation import (
+from hfm.plankton.data.corpus import Corpus, build_corpus
+from hfm.plankton.experiments.assist import count_decisions
+from hfm.plankton.experiments.crossval import (
     CVResult,
     FoldForests,
     cross_validate,
@@ -49,6 +41,14 @@ from hfm.plankton.evaluation import (
     leave_one_out_knn,
     linear_head,
     splits,
+)
+from hfm.plankton.models.cnn import (
+    EncoderConfig,
+    PlanktonCNN,
+    encode,
+    predict_scratch_cnn,
+    pretrain_encoder,
+    train_scratch_cnn,
 )
 
 HFM_LINEAR = "hfm encoder + linear head"

@@ -9,7 +9,7 @@ brightness jitter, because the images are grey and their grey levels carry the o
 
 Each canvas is standardised on its own (minus its border level, over its spread), so the FlowCam's bright field and
 the IFCB's dark background land on one scale. The frozen encoder's pooled features feed cheap heads (see
-`hfm.plankton.evaluation`); the same network trained from scratch on labels is the CNN baseline.
+`hfm.plankton.experiments.crossval`); the same network trained from scratch on labels is the CNN baseline.
 """
 
 from __future__ import annotations

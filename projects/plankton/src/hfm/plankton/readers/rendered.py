@@ -14,7 +14,7 @@ import io
 import numpy as np
 from PIL import Image
 
-from hfm.plankton.stores import FolderStore
+from hfm.plankton.readers.stores import FolderStore
 from hfm.shared.errors import InvalidInput
 
 _WHITE = 0.93  # grid lines and figure background are white; plankton images are grey

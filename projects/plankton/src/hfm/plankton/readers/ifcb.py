@@ -21,7 +21,7 @@ import numpy as np
 import pandas as pd
 from PIL import Image
 
-from hfm.plankton.objects import PlanktonObjects
+from hfm.plankton.readers.objects import PlanktonObjects
 from hfm.shared.errors import HFMError, InvalidInput
 
 IFCB_PIXELS_PER_UM = 3.4

@@ -16,11 +16,11 @@ from typing import Any
 import numpy as np
 
 from hfm.plankton import __version__
-from hfm.plankton.dataset import FORMAT_NAME, EcoTaxaWriter, plankton_contract
-from hfm.plankton.images import FitMode, decode_image, fit_canvas
-from hfm.plankton.metadata import STANDARD_COLUMNS, standard_contract
-from hfm.plankton.objects import PlanktonObjects
-from hfm.plankton.traits import measure_traits
+from hfm.plankton.contract import STANDARD_COLUMNS, standard_contract
+from hfm.plankton.format import FORMAT_NAME, EcoTaxaWriter, plankton_contract
+from hfm.plankton.metrics import measure_traits
+from hfm.plankton.readers.images import FitMode, decode_image, fit_canvas
+from hfm.plankton.readers.objects import PlanktonObjects
 from hfm.shared.cards import Creator, ProvenanceStep, card_from_curation, package_versions
 from hfm.shared.contracts import Sample
 from hfm.shared.curation import CurationItem, CurationSummary, curate

@@ -24,9 +24,9 @@ import numpy as np
 import pandas as pd
 from PIL import Image
 
-from hfm.plankton.ecotaxa import read_ecotaxa, write_tsv
-from hfm.plankton.images import decode_image
-from hfm.plankton.metadata import STANDARD_COLUMNS, conform
+from hfm.plankton.contract import STANDARD_COLUMNS, conform
+from hfm.plankton.readers.ecotaxa import read_ecotaxa, write_tsv
+from hfm.plankton.readers.images import decode_image
 from hfm.shared.arraystore import safe_key
 from hfm.shared.contracts import ArraySpec, Sample, SampleContract
 from hfm.shared.errors import HFMError, InvalidInput

@@ -2,7 +2,7 @@
 
 Every reader (image folders, EcoTaxa exports, IFCB bins) produces one table with the columns of `STANDARD_COLUMNS`,
 whatever the instrument; the curated dataset, the model and the exports all speak this table. Columns a source has
-beyond these travel along unchanged in `extra_*` form (see `hfm.plankton.ecotaxa`).
+beyond these travel along unchanged in `extra_*` form (see `hfm.plankton.readers.ecotaxa`).
 """
 
 from __future__ import annotations

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from hfm.plankton.objects import PlanktonObjects
-from hfm.plankton.stores import FolderStore
+from hfm.plankton.readers.objects import PlanktonObjects
+from hfm.plankton.readers.stores import FolderStore
 from hfm.shared.errors import HFMError
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp", ".gif"}

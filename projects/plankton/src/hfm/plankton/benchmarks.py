@@ -1,8 +1,8 @@
-"""Benchmarks for `tools/bench.py` (entry-point group `hfm.benchmarks`): `hfm.shared.eval.figures.Figure`s, each hfm
+"""Benchmarks for `tools/bench.py` (declared in the plugin): `hfm.shared.eval.figures.Figure`s, each hfm
 result beside its strongest baseline measured in the same run (the others in `others`).
 
-The multi-instrument study (`hfm.plankton.study`): one corpus (Bering Sea, WHOI wiki, IFCB bins, FlowCam), two
-contrastively pretrained encoders, each evaluation on an encoder that never saw its images.
+The multi-instrument study (`hfm.plankton.experiments.study`): one corpus (Bering Sea, WHOI wiki, IFCB bins,
+FlowCam), two contrastively pretrained encoders, each evaluation on an encoder that never saw its images.
 
 - plankton-bering-sea / plankton-flowcam: 5 x 5 repeated stratified CV, macro-F1, both hfm heads against pixels +
   logistic regression, morphology + random forest and a scratch CNN; Nadeau-Bengio corrected intervals.
@@ -26,11 +26,10 @@ from PIL import Image
 from threadpoolctl import threadpool_limits
 from torch.utils.data import DataLoader, Dataset
 
-from hfm.plankton.benchmark import planktonclas_images
 from hfm.plankton.curate import CurationConfig, curate_objects
-from hfm.plankton.folders import read_image_folder
-from hfm.plankton.loader import CuratedPlanktonDataset
-from hfm.plankton.study import (
+from hfm.plankton.data import CuratedPlanktonDataset
+from hfm.plankton.experiments.mae_cv import planktonclas_images
+from hfm.plankton.experiments.study import (
     BASELINES,
     EVALUATION_ENCODER,
     HFM_FINETUNED,
@@ -44,7 +43,8 @@ from hfm.plankton.study import (
     few_shot,
     load_study,
 )
-from hfm.plankton.study import label_efficiency as study_label_efficiency
+from hfm.plankton.experiments.study import label_efficiency as study_label_efficiency
+from hfm.plankton.readers.folders import read_image_folder
 from hfm.shared.errors import HFMError
 from hfm.shared.eval.figures import Figure
 from hfm.shared.eval.stats import nadeau_bengio_ttest, paired_bootstrap
