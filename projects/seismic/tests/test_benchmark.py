@@ -1,6 +1,6 @@
 import numpy as np
 
-from hfm.seismic.benchmarks.loader import loader_figure, loader_speed
+from hfm.seismic.benchmarks.loader import loader_figure, loader_rates
 from hfm.seismic.data.reference import dummy_windows, theoretical_onsets, tohoku_trace, tohoku_window
 from hfm.seismic.data.windows import LabelledWindows
 from hfm.seismic.experiments import cut_event_windows
@@ -37,10 +37,12 @@ def test_cut_event_windows_places_p_and_noise():
 
 
 def test_loader_speed_and_figure(dummy_dir):
-    speed = loader_speed(dummy_dir, passes=1)
-    assert speed["hfm_windows_per_s"] > 0 and speed["seisbench_windows_per_s"] > 0
+    rates = loader_rates(dummy_dir, repeats=2)
+    assert rates.ours.shape == rates.theirs.shape == (2,) and rates.items > 0
+    assert (rates.ours > 0).all() and (rates.theirs > 0).all()
     figure = loader_figure(dummy_dir, repeats=2)
     assert figure.n_test == 2 and figure.higher_is_better and figure.value > 0 and figure.baseline > 0
+    assert figure.unit == "windows/s" and figure.interval_method == "paired bootstrap over 2 alternating repeats"
 
 
 def test_benchmark_verb_runs_the_plugin_benchmarks_through_the_shared_harness(tmp_path, monkeypatch):
