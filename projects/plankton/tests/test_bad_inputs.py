@@ -7,8 +7,11 @@ import pytest
 from PIL import Image
 
 from hfm.plankton.readers.ecotaxa import read_ecotaxa
+from hfm.shared.curate_driver import DatasetDescription
 from hfm.shared.errors import HFMError
 from hfm.shared.testing.bad_inputs import Probe, check_run, cli_code, png_bytes, run_curation
+
+DESCRIBE = DatasetDescription("plankton-test", "CC0-1.0", ["HFM tests"])
 
 
 def _disc(size: int, radius: float) -> np.ndarray:
@@ -17,7 +20,8 @@ def _disc(size: int, radius: float) -> np.ndarray:
 
 
 def _curate_cli(source, out) -> str:
-    argv = ["hfm", "plankton", "curate", str(source), str(out), "--kind", "ecotaxa", "--quiet"]
+    argv = ["hfm", "plankton", "curate", str(source), "--out", str(out), "--kind", "ecotaxa", "--quiet"]
+    argv += ["--name", "hostile", "--license", "CC0-1.0", "--creator", "HFM tests"]
     return cli_code(argv)
 
 
@@ -101,5 +105,5 @@ def test_image_folder_with_a_non_utf8_file_name(tmp_path):
     Image.fromarray(_disc(40, 6)).save(taxon / "ok.png")
     Image.fromarray(_disc(40, 9)).save(taxon / os.fsdecode(b"caf\xe9.png"))
     objects = read_image_folder(tmp_path / "images", pixel_size_um=10.0)
-    summary = curate_objects(objects, tmp_path / "out", show_progress=False)
+    summary = curate_objects(objects, tmp_path / "out", DESCRIBE, show_progress=False)
     assert (summary.inputs, summary.written, summary.reasons) == (2, 1, {"bad_key": 1})

@@ -1,16 +1,30 @@
-"""The whole `hfm plankton` flow on a small synthetic image folder, through the root `hfm` command."""
+"""The whole `hfm plankton` flow on a small synthetic image folder, through the root `hfm` command: curate ->
+pretrain -> finetune -> predict (fine-tuned model, or probe head), each shortcut replayed by `hfm train` byte for
+byte; the shipped configs parse into the tasks' typed options, which refuse what they do not know."""
 
+import hashlib
 import json
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
 import torch
+import yaml
 from PIL import Image
 from typer.testing import CliRunner
 
 from hfm.plankton.synthetic import CLASSES, make_synthetic
+from hfm.plankton.tasks import ClassifyOptions, MAEOptions
 from hfm.shared.cli.main import app
+from hfm.shared.cli.main import run as hfm_cli
+from hfm.shared.errors import HFMError
+from hfm.shared.options import parse_options
+from hfm.shared.train.task import build_task
+
+CONFIGS = Path(__file__).resolve().parents[1] / "configs"
+TINY = ["--width", 32, "--depth", 1, "--batch-size", 16]
+DESCRIBE = ["--name", "synthetic", "--license", "CC0-1.0", "--creator", "HFM tests"]
 
 
 @pytest.fixture(scope="module")
@@ -29,18 +43,20 @@ def invoke(*args):
     return result.output
 
 
-def test_curate_pretrain_finetune_classify_assist_export(image_folder, tmp_path):
-    torch.set_num_threads(1)
-    dataset, model, head = tmp_path / "dataset", tmp_path / "model", tmp_path / "head.json"
-    out = invoke("plankton", "curate", image_folder, dataset, "--pixel-size", 2.0, "--canvas", 32, "--quiet")
-    assert "inputs 30 = written 30 + quarantined 0" in out
-    assert "matches its data (30 records" in invoke("card", "validate", dataset)
-    out = invoke("plankton", "pretrain", dataset, model, "--steps", 6, "--width", 32, "--depth", 1, "--batch-size", 16)
-    assert "in 6 steps" in out and (model / "model.safetensors").exists()
-    config = json.loads((model / "config.json").read_text())
-    assert config["model"] == "image-mae-tiny" and config["args"]["channels"] == 2
-    assert "6 classes from 30 validated objects" in invoke("plankton", "finetune", dataset, model, head)
-    # Mark the objects unvalidated so classify predicts them all; none may keep a validated status.
+def _sha(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def _replays(out: Path, replay: Path) -> None:
+    try:
+        hfm_cli(["train", str(out / "run.yaml"), "--set", f"run.out_dir={replay}"])
+    except SystemExit as done:
+        assert done.code in (0, None)
+    assert _sha(replay / "final" / "model.safetensors") == _sha(out / "run" / "final" / "model.safetensors")
+
+
+def _unvalidate(dataset: Path) -> None:
+    """Mark every object unvalidated, so predict assigns them all; none may keep a validated status."""
     tsv = dataset / "ecotaxa_objects.tsv"
     lines = tsv.read_text().splitlines()
     status = lines[0].split("\t").index("object_annotation_status")
@@ -48,24 +64,88 @@ def test_curate_pretrain_finetune_classify_assist_export(image_folder, tmp_path)
     for row in rows:
         row[status] = ""
     tsv.write_text("\n".join(lines[:2] + ["\t".join(r) for r in rows]) + "\n")
-    out = invoke("plankton", "classify", dataset, model, head, tmp_path / "pred", "--threshold", 0.0)
+
+
+def test_curate_pretrain_finetune_predict_and_hfm_train_replays(image_folder, tmp_path):
+    torch.set_num_threads(1)
+    dataset, pre, tuned = tmp_path / "dataset", tmp_path / "pre", tmp_path / "tuned"
+    out = invoke(
+        "plankton", "curate", image_folder, "--out", dataset, "--pixel-size", 2.0, "--canvas", 32, "-q", *DESCRIBE
+    )
+    assert "inputs 30 = written 30 + quarantined 0" in out
+    assert "matches its data (30 records" in invoke("card", "validate", dataset)
+    invoke("plankton", "pretrain", dataset, "--out", pre, "--steps", 6, *TINY, "--set", "optim.lr=0.002")
+    run = yaml.safe_load((pre / "run.yaml").read_text())
+    assert run["optim"]["lr"] == 0.002 and run["task"]["dataset"] == str(dataset) and run["task"]["width"] == 32
+    config = json.loads((pre / "model" / "config.json").read_text())
+    assert config["model"] == "image-mae-tiny" and config["args"]["channels"] == 2
+    invoke("plankton", "finetune", dataset, "--out", tuned, "--init", pre / "model", "--steps", 4, *TINY)
+    config = json.loads((tuned / "model" / "config.json").read_text())
+    assert config["model"] == "plankton-classifier-tiny" and config["args"]["taxa"] == sorted(CLASSES)
+    _replays(pre, tmp_path / "replay-pre")
+    _replays(tuned, tmp_path / "replay-tuned")
+
+    _unvalidate(dataset)
+    out = invoke(
+        "plankton", "predict", dataset, "--init", tuned / "model", "--out", tmp_path / "pred", "--threshold", 0.0
+    )
     assert "30 of 30 unvalidated objects assigned" in out
     predicted = pd.read_csv(tmp_path / "pred" / "ecotaxa_predictions.tsv", sep="\t", skiprows=[1])
     assert set(predicted["object_annotation_status"]) == {"predicted"}
     assert set(predicted["object_annotation_category"]) <= set(CLASSES)
     assert (tmp_path / "pred" / "images").is_dir()
-    out = invoke("plankton", "assist", dataset, model, tmp_path / "assist", "--clusters", 6)
+    with pytest.raises(HFMError, match="is a 'image-mae-tiny' model; expected 'plankton-classifier-tiny'"):
+        invoke("plankton", "predict", dataset, "--init", pre / "model", "--out", tmp_path / "wrong")
+
+
+def test_probe_head_assist_traits_and_exports(image_folder, tmp_path):
+    torch.set_num_threads(1)
+    dataset, pre, head = tmp_path / "dataset", tmp_path / "pre", tmp_path / "head.json"
+    invoke("plankton", "curate", image_folder, "--out", dataset, "--pixel-size", 2.0, "--canvas", 32, "-q", *DESCRIBE)
+    invoke("plankton", "pretrain", dataset, "--out", pre, "--steps", 3, *TINY)
+    assert "6 classes from 30 validated objects" in invoke(
+        "plankton", "probe", dataset, "--init", pre / "model", "--out", head
+    )
+    _unvalidate(dataset)
+    args = ["--init", pre / "model", "--head", head, "--out", tmp_path / "pred", "--threshold", 0.0]
+    assert "30 of 30 unvalidated objects assigned" in invoke("plankton", "predict", dataset, *args)
+    invoke("plankton", "assist", dataset, "--init", pre / "model", "--out", tmp_path / "assist", "--clusters", 6)
     clusters = pd.read_csv(tmp_path / "assist" / "clusters.tsv", sep="\t")
     assert len(clusters) == 30 and clusters["cluster"].nunique() == 6
-    invoke("plankton", "traits", image_folder, tmp_path / "traits.csv", "--pixel-size", 2.0)
+    invoke("plankton", "traits", image_folder, "--out", tmp_path / "traits.csv", "--pixel-size", 2.0)
     traits = pd.read_csv(tmp_path / "traits.csv")
     assert len(traits) == 30 and traits["esd_um"].between(20, 400).all()
-    invoke("plankton", "export-ecotaxa", image_folder, tmp_path / "bundle.zip")
-    invoke("plankton", "dwc", tmp_path / "bundle.zip", tmp_path / "dwc.csv")
+    invoke("plankton", "export-ecotaxa", image_folder, "--out", tmp_path / "bundle.zip")
+    invoke("plankton", "dwc", tmp_path / "bundle.zip", "--out", tmp_path / "dwc.csv")
     assert pd.read_csv(tmp_path / "dwc.csv")["scientificName"].isin(CLASSES).all()
 
 
+@pytest.mark.parametrize(
+    ("name", "task", "options"),
+    [("pretrain", "plankton-mae", MAEOptions), ("finetune", "plankton-classify", ClassifyOptions)],
+)
+def test_shipped_configs_parse_into_the_task_options(name, task, options):
+    config = yaml.safe_load((CONFIGS / f"{name}.yaml").read_text())
+    fields = dict(config["task"])
+    assert fields.pop("name") == task
+    parsed = parse_options(options, fields, f"configs/{name}.yaml")
+    assert str(parsed.dataset) == "DATASET" and (parsed.width, parsed.depth, parsed.patch) == (96, 4, 8)
+    assert config["train"]["steps"] == 300 and config["optim"]["min_lr"] == config["optim"]["lr"] / 10
+
+
+def test_task_options_refuse_unknown_keys_and_have_no_synthetic_fallback(tmp_path):
+    with pytest.raises(HFMError, match=r"unknown option 'widht'; allowed: .*dataset.*width"):
+        build_task("plankton-mae", {"dataset": str(tmp_path), "widht": 32})
+    with pytest.raises(HFMError, match="option 'dataset' is required"):
+        build_task("plankton-classify", {})
+    with pytest.raises(HFMError, match="not a curated plankton dataset"):
+        build_task("plankton-mae", {"dataset": str(tmp_path / "nonexistent")})
+
+
 def test_user_errors_are_one_line(tmp_path):
-    result = CliRunner().invoke(app, ["plankton", "curate", str(tmp_path / "nope"), str(tmp_path / "o")])
+    args = ["plankton", "curate", str(tmp_path / "nope"), "--out", str(tmp_path / "o"), *map(str, DESCRIBE)]
+    result = CliRunner().invoke(app, args)
     assert result.exit_code != 0
     assert "no such file or folder" in str(result.exception) + result.output
+    result = CliRunner().invoke(app, ["plankton", "benchmark", "--only", "plankton-nope", "--out", str(tmp_path)])
+    assert "unknown plankton benchmark 'plankton-nope'" in str(result.exception) + result.output

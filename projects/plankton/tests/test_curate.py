@@ -9,12 +9,15 @@ from hfm.plankton.readers.ecotaxa import read_ecotaxa
 from hfm.plankton.readers.folders import read_image_folder
 from hfm.plankton.readers.images import decode_image, fit_canvas
 from hfm.shared.cards import validate_card
+from hfm.shared.curate_driver import DatasetDescription
 from hfm.shared.plugins import find_format
+
+DESCRIBE = DatasetDescription("plankton-test", "CC0-1.0", ["HFM tests"])
 
 
 def test_curation_writes_good_objects_and_quarantines_each_failure_with_its_reason(mixed_export, tmp_path):
     out = tmp_path / "curated"
-    summary = curate_objects(read_ecotaxa(mixed_export), out, CurationConfig(canvas=64), show_progress=False)
+    summary = curate_objects(read_ecotaxa(mixed_export), out, DESCRIBE, CurationConfig(canvas=64), show_progress=False)
     assert (summary.inputs, summary.written, summary.quarantined) == (13, 6, 7)
     with open(out / "quarantine" / "report.csv") as handle:
         reasons = {row["key"]: row["code"] for row in csv.DictReader(handle)}
@@ -43,9 +46,9 @@ def test_curation_writes_good_objects_and_quarantines_each_failure_with_its_reas
 
 def test_recuration_is_byte_identical_and_card_catches_tampering(mixed_export, tmp_path):
     out = tmp_path / "curated"
-    curate_objects(read_ecotaxa(mixed_export), out, show_progress=False)
+    curate_objects(read_ecotaxa(mixed_export), out, DESCRIBE, show_progress=False)
     first = {p.relative_to(out): p.read_bytes() for p in sorted(out.rglob("*")) if p.is_file()}
-    curate_objects(read_ecotaxa(mixed_export), out, show_progress=False)
+    curate_objects(read_ecotaxa(mixed_export), out, DESCRIBE, show_progress=False)
     second = {p.relative_to(out): p.read_bytes() for p in sorted(out.rglob("*")) if p.is_file()}
     assert first == second
     image = next((out / "images").glob("*.png"))
@@ -99,7 +102,7 @@ def test_pretraining_task_is_found_by_the_core_trainer_registry(mixed_export, tm
     from hfm.shared.train.task import available_tasks, build_task
 
     assert "plankton-mae" in available_tasks()
-    curate_objects(read_ecotaxa(mixed_export), tmp_path / "d", CurationConfig(canvas=32), show_progress=False)
+    curate_objects(read_ecotaxa(mixed_export), tmp_path / "d", DESCRIBE, CurationConfig(canvas=32), show_progress=False)
     task = build_task("plankton-mae", {"dataset": str(tmp_path / "d"), "width": 32, "depth": 1, "patch": 8})
     batch = task.collate([task.train_dataset()[i] for i in range(4)])
     assert tuple(batch.shape) == (4, 2, 32, 32)

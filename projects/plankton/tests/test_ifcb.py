@@ -8,6 +8,9 @@ pytest.importorskip("libifcb", reason="the ifcb extra (libifcb) is not installed
 from hfm.plankton.curate import CurationConfig, curate_objects
 from hfm.plankton.readers.ifcb import IFCB_PIXELS_PER_UM, read_ifcb_bin
 from hfm.plankton.readers.images import decode_image
+from hfm.shared.curate_driver import DatasetDescription
+
+DESCRIBE = DatasetDescription("plankton-test", "CC0-1.0", ["HFM tests"])
 
 
 def write_bin(folder, rois, cut_last=0):
@@ -46,6 +49,6 @@ def test_ifcb_bin_reads_rois_and_curates(tmp_path):
     assert (table["instrument"] == "IFCB").all() and table.at[0, "datetime"] == "2023-04-15T09:30:00Z"
     assert table.at[0, "pixel_size_um"] == pytest.approx(1 / IFCB_PIXELS_PER_UM)
     assert np.array_equal(np.round(decode_image(objects.read_image(0)).grey * 255), first)
-    summary = curate_objects(objects, tmp_path / "out", CurationConfig(canvas=32), show_progress=False)
+    summary = curate_objects(objects, tmp_path / "out", DESCRIBE, CurationConfig(canvas=32), show_progress=False)
     assert (summary.written, summary.quarantined) == (2, 1)
     assert summary.reasons == {"truncated": 1}  # the last ROI was cut short in the .roi file

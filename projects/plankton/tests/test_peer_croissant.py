@@ -10,12 +10,15 @@ from hfm.plankton.format import EcoTaxaFormat
 from hfm.plankton.readers.ecotaxa import read_ecotaxa
 from hfm.shared.cards import load_card
 from hfm.shared.croissant import read_records, to_croissant
+from hfm.shared.curate_driver import DatasetDescription
 from hfm.shared.jsonio import dump_json
+
+DESCRIBE = DatasetDescription("plankton-test", "CC0-1.0", ["HFM tests"])
 
 
 def test_mlcroissant_reads_images_and_tsv_rows_joined_by_object_id(mixed_export, tmp_path):
     out = tmp_path / "curated"
-    curate_objects(read_ecotaxa(mixed_export), out, CurationConfig(canvas=64), show_progress=False)
+    curate_objects(read_ecotaxa(mixed_export), out, DESCRIBE, CurationConfig(canvas=64), show_progress=False)
     card, root = load_card(out)
     (out / "croissant.json").write_text(dump_json(to_croissant(card, root)))
     records = read_records(out / "croissant.json")
@@ -41,7 +44,7 @@ def test_mlcroissant_reads_images_and_tsv_rows_joined_by_object_id(mixed_export,
 
 def test_croissant_above_the_dataset_folder_reads_the_same_records(mixed_export, tmp_path):
     out = tmp_path / "curated"
-    curate_objects(read_ecotaxa(mixed_export), out, CurationConfig(canvas=64), show_progress=False)
+    curate_objects(read_ecotaxa(mixed_export), out, DESCRIBE, CurationConfig(canvas=64), show_progress=False)
     card, root = load_card(out)
     (tmp_path / "above.json").write_text(dump_json(to_croissant(card, root, base="curated/")))
     records = read_records(tmp_path / "above.json")

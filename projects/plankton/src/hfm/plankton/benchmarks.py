@@ -45,6 +45,7 @@ from hfm.plankton.experiments.study import (
 )
 from hfm.plankton.experiments.study import label_efficiency as study_label_efficiency
 from hfm.plankton.readers.folders import read_image_folder
+from hfm.shared.curate_driver import DatasetDescription
 from hfm.shared.errors import HFMError
 from hfm.shared.eval.figures import Figure
 from hfm.shared.eval.stats import nadeau_bengio_ttest, paired_bootstrap
@@ -302,7 +303,8 @@ def loader_figures() -> list[dict[str, Any]]:
     objects = read_image_folder(root, "FlowCam", 1.0)
     with tempfile.TemporaryDirectory() as scratch:
         dataset = Path(scratch) / "dataset"
-        curate_objects(objects, dataset, CurationConfig(canvas=64), show_progress=False)
+        describe = DatasetDescription("planktonclas-flowcam", "LicenseRef-planktonclas-demo", ["planktonclas authors"])
+        curate_objects(objects, dataset, describe, CurationConfig(canvas=64), show_progress=False)
         hfm = _rate(DataLoader(CuratedPlanktonDataset(dataset), batch_size=32))
     plain = _rate(DataLoader(_PlainPILDataset([root / p for p in objects.table["image_path"]], 64), batch_size=32))
     return [

@@ -33,7 +33,11 @@ plugin = DomainPlugin(
     "class-weighted classifier with abstention, MorphoCluster-style annotation assist.",
     readers=("ecotaxa-tsv", "ecotaxa-zip", "image-folder", "ifcb-bin"),
     heads=("classification", "traits"),
-    task_factories={"plankton-mae": "hfm.plankton.tasks:build_plankton_mae_task"},
+    task_factories={
+        "plankton-mae": "hfm.plankton.tasks:build_plankton_mae_task",
+        "plankton-classify": "hfm.plankton.tasks:build_plankton_classify_task",
+    },
+    models=("plankton-classifier-tiny",),
     benchmarks={
         name: f"hfm.plankton.benchmarks:{function}"
         for name, function in (

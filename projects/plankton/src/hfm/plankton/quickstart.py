@@ -39,7 +39,8 @@ from hfm.plankton.models.cnn import EncoderConfig, encode, pretrain_encoder
 from hfm.plankton.readers.ecotaxa import read_ecotaxa, write_ecotaxa
 from hfm.plankton.readers.folders import read_image_folder
 from hfm.plankton.tokenizer import model_input
-from hfm.plankton.training import export_encoder, pretrain
+from hfm.plankton.training import export_encoder, pretrain_canvases
+from hfm.shared.curate_driver import DatasetDescription
 from hfm.shared.eval.embeddings import embed
 from hfm.shared.eval.figures import Figure
 from hfm.shared.quickstart import QuickstartContext, QuickstartResult
@@ -65,19 +66,14 @@ def _run(context: QuickstartContext, images: Path) -> QuickstartResult:
     steps = 3 if context.smoke else 60
     objects = read_image_folder(images, instrument="FlowCam", pixel_size_um=1.0)
     dataset = out / "dataset"
-    summary = curate_objects(
-        objects,
-        dataset,
-        CurationConfig(canvas=64),
-        name="planktonclas-flowcam",
-        license="LicenseRef-planktonclas-demo",
-        creators=["planktonclas authors (EcoTaxa FlowCam images)"],
-        show_progress=context.show_progress,
+    describe = DatasetDescription(
+        "planktonclas-flowcam", "LicenseRef-planktonclas-demo", ["planktonclas authors (EcoTaxa FlowCam images)"]
     )
+    summary = curate_objects(objects, dataset, describe, CurationConfig(canvas=64), show_progress=context.show_progress)
     model = PlanktonModelConfig()
     multi, figures, multi_markdown = _multi_instrument(out, context.smoke, context.seed)
     canvases, pixels, table = load_curated(dataset)
-    mae, info = pretrain(canvases, pixels, out / "pretrain", model, steps=steps, seed=context.seed)
+    mae, info = pretrain_canvases(canvases, pixels, out / "pretrain", model, steps=steps, seed=context.seed)
     artifact = export_encoder(mae, out / "model", dataset, info, {})
     features = embed(mae, model_input(canvases, pixels))
     decisions = count_decisions(features, table["taxon"].to_numpy(), target=0.9, n_clusters=12, seed=context.seed)

@@ -1,29 +1,68 @@
-"""Self-supervised pretraining on unlabelled plankton canvases with the core trainer.
+"""Trainer tasks with typed options (`hfm train` and the CLI shortcuts build them by name; declared in the plugin).
 
-`PlanktonMAETask` is a `hfm.shared.train.task.TrainTask`, declared in the plugin as `plankton-mae`, so `hfm train`
-runs it from a YAML config (`task: {name: plankton-mae, dataset: DATASET/}`), and `hfm.plankton.training.pretrain`
-runs it in-process for the benchmark and the quickstart.
+plankton-mae:       dataset: PATH  patch, width, depth, heads, mask_ratio, decoder_width, decoder_depth, decoder_heads
+plankton-classify:  dataset: PATH  init: PATH|null  patch, width, depth, heads, balanced: true
+
+Both read a curated plankton dataset (`hfm plankton curate`); the classifier trains on its validated objects that
+carry a taxon, with classes weighted by inverse frequency (`balanced`) as plankton classes are heavily imbalanced.
+`PlanktonMAETask` also takes canvases held in memory (`from_canvases`: the benchmark's folds, the quickstart).
 """
 
 from __future__ import annotations
 
-from dataclasses import fields
+from dataclasses import asdict, dataclass
+from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
+import torch.nn.functional as F
 from torch import nn
 from torch.utils.data import Dataset, TensorDataset
 
 from hfm.plankton.data import load_curated
 from hfm.plankton.models import PlanktonModelConfig, build_mae
-from hfm.plankton.tokenizer import model_input
+from hfm.plankton.tokenizer import PATCH, model_input
 from hfm.shared.errors import HFMError
+from hfm.shared.models.loading import load_encoder
+from hfm.shared.models.registry import create_model
+from hfm.shared.options import parse_options
+
+
+@dataclass(frozen=True)
+class MAEOptions:
+    dataset: Path
+    patch: int = PATCH
+    width: int = 96
+    depth: int = 4
+    heads: int = 4
+    mask_ratio: float = 0.75
+    decoder_width: int = 64
+    decoder_depth: int = 1
+    decoder_heads: int = 4
+
+
+@dataclass(frozen=True)
+class ClassifyOptions:
+    dataset: Path
+    init: Path | None = None  # a plankton MAE artifact whose encoder starts the classifier
+    patch: int = PATCH
+    width: int = 96
+    depth: int = 4
+    heads: int = 4
+    balanced: bool = True
 
 
 class PlanktonMAETask:
     def __init__(self, inputs: torch.Tensor, model: PlanktonModelConfig) -> None:
         self.inputs = inputs
         self.model_config = model
+
+    @classmethod
+    def from_canvases(
+        cls, canvases: np.ndarray, pixel_size_um: np.ndarray, model: PlanktonModelConfig
+    ) -> PlanktonMAETask:
+        return cls(model_input(canvases, pixel_size_um), model)
 
     def build_model(self) -> nn.Module:
         return build_mae(self.model_config)
@@ -39,15 +78,47 @@ class PlanktonMAETask:
         return output.loss, {"mae_loss": float(output.loss.detach())}
 
 
+class PlanktonClassifyTask:
+    def __init__(self, options: ClassifyOptions) -> None:
+        self.options = options
+        images, pixels, table = load_curated(options.dataset)
+        known = ((table["annotation_status"] == "validated") & table["taxon"].notna()).to_numpy()
+        taxa = table["taxon"][known].astype(str).to_numpy()
+        self.classes = sorted(set(taxa))
+        if len(self.classes) < 2:
+            raise HFMError(
+                f"{options.dataset}: validated objects of at least two taxa are needed to fine-tune, found "
+                f"{self.classes or 'none'}"
+            )
+        self.inputs = model_input(images[known], pixels[known])
+        self.targets = torch.as_tensor(np.searchsorted(self.classes, taxa))
+        counts = torch.bincount(self.targets, minlength=len(self.classes)).float()
+        self.weights = counts.sum() / (len(self.classes) * counts) if options.balanced else None
+
+    def build_model(self) -> nn.Module:
+        o = self.options
+        sizes = {"patch": o.patch, "width": o.width, "depth": o.depth, "heads": o.heads}
+        model = create_model("plankton-classifier-tiny", taxa=self.classes, **sizes)
+        if o.init is not None:
+            load_encoder(model, o.init, expected="image-mae-tiny")
+        return model
+
+    def train_dataset(self) -> Dataset:
+        return TensorDataset(self.inputs, self.targets)
+
+    def loss(self, model: nn.Module, batch: Any) -> tuple[torch.Tensor, dict[str, float]]:
+        x, y = batch
+        logits = model(x)
+        accuracy = float((logits.argmax(1) == y).float().mean())
+        return F.cross_entropy(logits, y, weight=self.weights), {"accuracy": accuracy}
+
+
 def build_plankton_mae_task(options: dict[str, Any]) -> PlanktonMAETask:
-    """Factory for the `hfm.tasks` entry point: options `dataset` (curated folder) and model sizes."""
-    options = dict(options)
-    if "dataset" not in options:
-        raise HFMError("task plankton-mae: option `dataset` (a curated plankton dataset folder) is required")
-    images, pixels, _ = load_curated(options.pop("dataset"))
-    known = {f.name for f in fields(PlanktonModelConfig)}
-    unknown = sorted(set(options) - known)
-    if unknown:
-        raise HFMError(f"task plankton-mae: unknown option(s) {', '.join(unknown)}; known: dataset, {', '.join(known)}")
-    config = PlanktonModelConfig(canvas=images.shape[-1], **{k: v for k, v in options.items() if k != "canvas"})
-    return PlanktonMAETask(model_input(images, pixels), config)
+    typed = parse_options(MAEOptions, options, "task plankton-mae")
+    images, pixels, _ = load_curated(typed.dataset)
+    sizes = {k: v for k, v in asdict(typed).items() if k != "dataset"}
+    return PlanktonMAETask(model_input(images, pixels), PlanktonModelConfig(canvas=images.shape[-1], **sizes))
+
+
+def build_plankton_classify_task(options: dict[str, Any]) -> PlanktonClassifyTask:
+    return PlanktonClassifyTask(parse_options(ClassifyOptions, options, "task plankton-classify"))

@@ -1,22 +1,105 @@
-"""Training the plankton MAE in-process with the core trainer, and its model artifact through the core
-(`hfm.shared.artifacts`): safetensors, config, card."""
+"""Training the plankton models through the shared trainer, and their artifacts through the core.
+
+- `pretrain` / `finetune`: the CLI shortcuts. Typed options -> OUT/run.yaml -> the shared train-and-export path, so
+  `hfm train OUT/run.yaml` replays the run byte for byte; the model with its card lands in OUT/model.
+- `pretrain_canvases`: the same MAE task on canvases held in memory (the quickstart's, the evaluation's folds), which
+  no YAML can name; it returns the model and writes only the run folder (`export_encoder` exports it).
+"""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 from torch import nn
 
+from hfm.plankton.data import load_curated
 from hfm.plankton.models import PlanktonModelConfig
-from hfm.plankton.tasks import PlanktonMAETask
-from hfm.plankton.tokenizer import model_input
-from hfm.shared.artifacts import DataCardReference, ModelCard, export_model, load_pretrained
-from hfm.shared.errors import HFMError
-from hfm.shared.eval.embeddings import as_encoder
+from hfm.plankton.tasks import ClassifyOptions, MAEOptions, PlanktonMAETask
+from hfm.shared.artifacts import DataCardReference, ModelCard, export_model
+from hfm.shared.options import options_dict, parse_options
+from hfm.shared.shortcuts import ShortcutResult, shortcut_config, train_and_export
 from hfm.shared.train.config import Config
 from hfm.shared.train.trainer import Trainer
+
+LIMITS = (
+    "Trained briefly on few images; grey channel only (colour is reduced to luminance); objects larger than the "
+    "canvas are shrunk, which the scale channel records but fine structure is lost."
+)
+
+
+def pretrain(
+    dataset: str | Path,
+    out: str | Path,
+    *,
+    steps: int = 300,
+    batch_size: int = 32,
+    lr: float = 1e-3,
+    seed: int = 0,
+    overrides: list[str] | None = None,
+    progress: bool = True,
+    **model: Any,
+) -> ShortcutResult:
+    """Masked autoencoding on a curated dataset's images (labels unused); `model`: MAEOptions sizes."""
+    typed = parse_options(MAEOptions, {"dataset": str(dataset), **model}, "pretrain")
+    images = len(load_curated(typed.dataset)[0])
+    config = shortcut_config(
+        "plankton-mae",
+        options_dict(typed),
+        out,
+        steps=steps,
+        batch_size=min(batch_size, images),
+        lr=lr,
+        seed=seed,
+        overrides=overrides or [],
+        progress=progress,
+    )
+    return train_and_export(
+        config,
+        out,
+        description="Masked autoencoder over 2D patches of plankton images, with the pixel size as a second channel.",
+        intended_use="Embeddings of single plankton objects (one object per image) for classification heads, "
+        "clustering for annotation, initialising plankton-classify, and transfer of the shared trunk.",
+        limitations=LIMITS,
+    )
+
+
+def finetune(
+    dataset: str | Path,
+    out: str | Path,
+    *,
+    init: str | Path | None = None,
+    steps: int = 300,
+    batch_size: int = 32,
+    lr: float = 1e-3,
+    seed: int = 0,
+    overrides: list[str] | None = None,
+    progress: bool = True,
+    **options: Any,
+) -> ShortcutResult:
+    """The classifier on the validated objects, from the encoder of `init` when given; `options`: ClassifyOptions."""
+    typed = parse_options(ClassifyOptions, {"dataset": str(dataset), "init": init, **options}, "finetune")
+    config = shortcut_config(
+        "plankton-classify",
+        options_dict(typed),
+        out,
+        steps=steps,
+        batch_size=batch_size,
+        lr=lr,
+        seed=seed,
+        overrides=overrides or [],
+        progress=progress,
+    )
+    return train_and_export(
+        config,
+        out,
+        description="Plankton classifier: the plankton MAE's encoder fine-tuned with a class-weighted linear head.",
+        intended_use="Classifying single plankton objects into the training taxa (`hfm plankton predict`), with a "
+        "confidence threshold below which an object stays unassigned.",
+        limitations=LIMITS + " Knows only the taxa of its training set.",
+    )
 
 
 def export_encoder(
@@ -31,8 +114,7 @@ def export_encoder(
         description="Masked autoencoder over 2D patches of plankton images, with the pixel size as a second channel.",
         intended_use="Embeddings of single plankton objects (one object per image) for classification heads, "
         "clustering for annotation, and transfer of the shared trunk.",
-        limitations="Trained briefly on few images; grey channel only (colour is reduced to luminance); objects "
-        "larger than the canvas are shrunk, which the scale channel records but fine structure is lost.",
+        limitations=LIMITS,
         data=[DataCardReference.from_dataset(dataset)] if dataset else [],
         training={k: v for k, v in training.items() if isinstance(v, int | float | str) or v is None},
         metrics=metrics or {},
@@ -40,15 +122,7 @@ def export_encoder(
     return export_model(mae, out_dir, {}, card)
 
 
-def load_encoder(path: str | Path) -> nn.Module:
-    """The encoder inside an exported plankton MAE artifact."""
-    if not (Path(path) / "config.json").exists():
-        raise HFMError(f"{path}: not a model artifact (no config.json); run `hfm plankton pretrain` first")
-    model, _ = load_pretrained(path)
-    return as_encoder(model).eval()
-
-
-def pretrain(
+def pretrain_canvases(
     canvases: np.ndarray,
     pixel_size_um: np.ndarray,
     out_dir: str | Path,
@@ -59,9 +133,10 @@ def pretrain(
     seed: int = 0,
     progress: bool = False,
 ) -> tuple[nn.Module, dict[str, Any]]:
-    """Masked-autoencoder pretraining with the core trainer; returns the trained MAE and the run summary."""
+    """Masked-autoencoder pretraining on canvases in memory with the core trainer; returns the trained MAE and the
+    run summary."""
     model = model or PlanktonModelConfig(canvas=canvases.shape[-1])
-    task = PlanktonMAETask(model_input(canvases, pixel_size_um), model)
+    task = PlanktonMAETask.from_canvases(canvases, pixel_size_um, model)
     config = Config.short_run(
         out_dir,
         "plankton-mae",
@@ -86,8 +161,6 @@ def pretrain(
 
 
 def _first_last_loss(run_dir: Path) -> tuple[float | None, float | None]:
-    import json
-
     path = run_dir / "metrics.jsonl"
     if not path.exists():
         return None, None

@@ -27,7 +27,7 @@ from hfm.plankton.models.heads import ClassificationHead, coverage_scores
 from hfm.plankton.readers.folders import read_image_folder
 from hfm.plankton.readers.images import decode_image, fit_canvas
 from hfm.plankton.tokenizer import model_input
-from hfm.plankton.training import pretrain
+from hfm.plankton.training import pretrain_canvases
 from hfm.shared.errors import HFMError
 from hfm.shared.eval.embeddings import embed
 
@@ -95,7 +95,7 @@ def cross_validate(
     with tempfile.TemporaryDirectory(dir=work_dir) as scratch:
         for fold, (train, test) in enumerate(splitter.split(pixels, data.labels)):
             y_train, y_test = data.labels[train], data.labels[test]
-            mae, info = pretrain(
+            mae, info = pretrain_canvases(
                 canvas_images[train],
                 canvas_pixels[train],
                 Path(scratch) / f"fold{fold}",

@@ -9,21 +9,20 @@ contract (coordinates in range, known annotation status).
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from hfm.plankton import __version__
 from hfm.plankton.contract import STANDARD_COLUMNS, standard_contract
 from hfm.plankton.format import FORMAT_NAME, EcoTaxaWriter, plankton_contract
 from hfm.plankton.metrics import measure_traits
 from hfm.plankton.readers.images import FitMode, decode_image, fit_canvas
 from hfm.plankton.readers.objects import PlanktonObjects
-from hfm.shared.cards import Creator, ProvenanceStep, card_from_curation, package_versions
 from hfm.shared.contracts import Sample
-from hfm.shared.curation import CurationItem, CurationSummary, curate
+from hfm.shared.curate_driver import CurationTool, DatasetDescription, curate_dataset
+from hfm.shared.curation import CurationItem, CurationSummary
 from hfm.shared.errors import InvalidInput
 
 
@@ -99,46 +98,38 @@ def curation_items(objects: PlanktonObjects, config: CurationConfig) -> list[Cur
 def curate_objects(
     objects: PlanktonObjects,
     out_dir: str | Path,
+    describe: DatasetDescription,
     config: CurationConfig | None = None,
     *,
-    name: str = "plankton",
-    license: str = "CC-BY-4.0",
-    creators: list[str] | None = None,
-    description: str = "",
     show_progress: bool = True,
 ) -> CurationSummary:
-    """Decode, check, fit to the canvas, measure traits, write the dataset and its card."""
+    """Decode, check, fit to the canvas, measure traits, write the dataset and its card (the core's driver)."""
     config = config or CurationConfig()
-    contract = plankton_contract(config.canvas)
-    table_contract = standard_contract(require_pixel_size=True)
+    if not describe.description or "keywords" not in describe.extra:
+        instruments = sorted(set(objects.table["instrument"].dropna()))
+        describe = replace(
+            describe,
+            description=describe.description or f"{describe.name}: plankton images curated from {objects.origin.name}",
+            extra={"keywords": ["plankton", "imaging", "EcoTaxa", *instruments], **describe.extra},
+        )
     items = curation_items(objects, config)
-    summary = curate(
-        items, out_dir, contract, EcoTaxaWriter(), table_contract, show_progress=show_progress, total=len(items)
-    )
-    card_from_curation(
+    done = curate_dataset(
+        items,
         out_dir,
-        summary,
-        name=name,
-        description=description or f"{name}: plankton images curated from {objects.origin.name}",
-        license=license,
-        creators=[Creator(name=c) for c in (creators or ["unknown"])],
         domain="plankton",
         format=FORMAT_NAME,
-        contract=contract,
-        metadata_contract=table_contract,
+        contract=plankton_contract(config.canvas),
+        metadata_contract=standard_contract(require_pixel_size=True),
+        writer=EcoTaxaWriter(),
+        describe=describe,
+        tool=CurationTool(
+            "hfm plankton curate",
+            "hfm-plankton",
+            packages=("pillow", "scikit-image", "numpy", "pandas"),
+            parameters={"canvas": config.canvas, "fit": config.fit, "columns": list(STANDARD_COLUMNS)},
+        ),
         sources=sorted({Path(s) for i in items for s in i.sources}),
-        keywords=["plankton", "imaging", "EcoTaxa", *sorted(set(objects.table["instrument"].dropna()))],
-        provenance=[
-            ProvenanceStep(
-                step="curate",
-                tool="hfm plankton curate",
-                tool_version=__version__,
-                parameters={"canvas": config.canvas, "fit": config.fit, "columns": list(STANDARD_COLUMNS)},
-                packages=package_versions("pillow", "scikit-image", "numpy", "pandas"),
-                inputs=summary.inputs,
-                outputs=summary.written,
-                quarantined=summary.quarantined,
-            )
-        ],
+        show_progress=show_progress,
     )
-    return summary
+    assert done.summary is not None  # unsharded: always summarised
+    return done.summary
