@@ -44,7 +44,10 @@ from hfm.shared.eval.report import (
 from hfm.shared.jsonio import dump_json, write_atomic
 
 BENCHMARK_GROUP = "hfm.benchmarks"
-CORE_BENCHMARKS = {"trainer-overhead": "hfm.shared.train.overhead:trainer_overhead"}
+CORE_BENCHMARKS = {
+    "trainer-overhead": "hfm.shared.train.overhead:trainer_overhead",
+    "curation-scale": "hfm.shared.curation_bench:curation_scale",
+}
 LEGACY_KEYS = ("name", "value", "baseline", "unit", "command")
 FIGURE_FIELDS = tuple(f.name for f in fields(Figure) if f.default is MISSING and f.default_factory is MISSING)
 

@@ -1,0 +1,178 @@
+"""Benchmark `curation-scale`: sharded curation's items/s at 1 and 2 workers, and its peak memory at 10k vs 1M items.
+
+Throughput: 10,000 raw `.npy` files cut from the 154 real PhaseNet NCEDC waveforms (3 x 512 samples at a random
+offset, random gain, added noise: "jittered"), curated (read, validated, statistics, one safetensors file each) with
+1 and with 2 workers, alternating which goes first, `repeats` times; the paired bootstrap of the median difference
+over repeats is the interval. Memory: the same driver in a fresh child process over 10,000 and over 1,000,000 items
+made from the real waveforms (3 x 64 snippets, gain by index) with a cheap writer (one packed file per shard), peak
+RSS of the driver and of its workers from `resource.getrusage`; one run each, so no interval.
+"""
+
+from __future__ import annotations
+
+import json
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+from hfm.shared.arraystore import ArrayStoreWriter
+from hfm.shared.contracts import ArraySpec, Sample, SampleContract
+from hfm.shared.curation import CurationItem
+from hfm.shared.eval.figures import Figure
+from hfm.shared.eval.stats import paired_bootstrap
+from hfm.shared.sample_data import require_data
+from hfm.shared.shard_curation import ShardJob, curate_sharded
+
+COMMAND = "nox -s bench  (python tools/bench.py --only curation-scale)"
+WAVEFORMS = "seismic/phasenet-ncedc/dataset/waveform_train"
+SNIPPET = 512
+CONTRACT = SampleContract(
+    name="snippet", arrays=[ArraySpec(name="waveform", dims=["channel", "time"], dtype="float32", shape=[3, None])]
+)
+
+
+def real_waveforms() -> list[np.ndarray]:
+    """The 154 real event windows, (3, 9001) float32 each (DataUnavailable names the fetch command if absent)."""
+    return [np.load(p)["data"].T.astype(np.float32) for p in sorted(require_data(WAVEFORMS).glob("*.npz"))]
+
+
+def write_jittered_raw(folder: Path, count: int, seed: int = 0) -> list[Path]:
+    """`count` raw files, each a real waveform's 3 x 512 snippet at a random offset, gain and noise level."""
+    rng = np.random.default_rng(seed)
+    waveforms = real_waveforms()
+    folder.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for i in range(count):
+        wave = waveforms[i % len(waveforms)]
+        start = int(rng.integers(0, wave.shape[1] - SNIPPET))
+        snippet = wave[:, start : start + SNIPPET] * rng.uniform(0.5, 2.0)
+        snippet = snippet + rng.normal(0, 0.05 * (float(snippet.std()) + 1e-6), snippet.shape)
+        paths.append(folder / f"snippet-{i:06d}.npy")
+        np.save(paths[-1], snippet.astype(np.float32))
+    return paths
+
+
+def _file_item(path: Path) -> CurationItem:
+    return CurationItem(path.stem, [path], lambda: Sample(arrays={"waveform": np.load(path, allow_pickle=False)}))
+
+
+def items_per_second(paths: list[Path], out: Path, workers: int, shard_size: int = 500) -> float:
+    job = ShardJob(CONTRACT, ArrayStoreWriter(), None, "split")
+    start = time.perf_counter()
+    items = (_file_item(p) for p in paths)
+    curate_sharded(items, out, job, shard_size=shard_size, workers=workers, show_progress=False)
+    return len(paths) / (time.perf_counter() - start)
+
+
+class PackedWriter:
+    """The cheap writer of the memory runs: every sample of a shard appended to one file, nothing kept."""
+
+    format_name = "packed-float32"
+
+    def open(self, root: Path) -> None:
+        self._handle = open(root / "samples.bin", "wb")  # noqa: SIM115 (open from open() to close())
+
+    def write(self, key: str, sample: Sample) -> None:
+        self._handle.write(np.ascontiguousarray(sample.arrays["waveform"]).tobytes())
+
+    def close(self) -> list[str]:
+        self._handle.close()
+        return ["samples.bin"]
+
+
+def template_items(count: int, templates: list[np.ndarray]):
+    """`count` items from the real templates: item i is template i % k scaled by a gain that depends on i."""
+    for i in range(count):
+        wave = templates[i % len(templates)] * np.float32(1 + (i % 97) / 100)
+        yield CurationItem(f"item-{i:07d}", [], lambda wave=wave: Sample(arrays={"waveform": wave}))
+
+
+_RSS_CHILD = """
+import json, resource, sys
+from pathlib import Path
+from hfm.shared.curation_bench import CONTRACT, PackedWriter, real_waveforms, template_items
+from hfm.shared.shard_curation import ShardJob, curate_sharded
+count, out = int(sys.argv[1]), Path(sys.argv[2])
+templates = [w[:, 1000:1064].copy() for w in real_waveforms()]
+curate_sharded(template_items(count, templates), out, ShardJob(CONTRACT, PackedWriter(), None, "split"),
+               shard_size=5000, workers=2, show_progress=False)
+usage = lambda who: resource.getrusage(who).ru_maxrss * 1024
+print(json.dumps({"driver": usage(resource.RUSAGE_SELF), "workers": usage(resource.RUSAGE_CHILDREN)}))
+"""
+
+
+def peak_rss(count: int, out: Path) -> dict[str, int]:
+    """Peak RSS in bytes of the driver and of its largest worker, curating `count` items in a fresh process."""
+    done = subprocess.run(
+        [sys.executable, "-c", _RSS_CHILD, str(count), str(out)], capture_output=True, text=True, check=False
+    )
+    if done.returncode != 0:
+        raise RuntimeError(f"memory run of {count} items failed: {done.stderr[-2000:]}")
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def _median(values: np.ndarray, _indices: np.ndarray) -> float:
+    return float(statistics.median(values))
+
+
+def curation_scale(items: int = 10_000, repeats: int = 3, small: int = 10_000, large: int = 1_000_000) -> list[Figure]:
+    with tempfile.TemporaryDirectory(prefix="hfm-curation-bench-") as tmp:
+        paths = write_jittered_raw(Path(tmp) / "raw", items)
+        one: list[float] = []
+        two: list[float] = []
+        for r in range(repeats):
+            for workers, rates in ((1, one), (2, two)) if r % 2 == 0 else ((2, two), (1, one)):
+                rates.append(items_per_second(paths, Path(tmp) / f"out-{r}-{workers}", workers))
+        started = time.perf_counter()
+        small_rss = peak_rss(small, Path(tmp) / "small")
+        large_rss = peak_rss(large, Path(tmp) / "large")
+        memory_s = time.perf_counter() - started
+    _, low, high = paired_bootstrap(two, one, statistic=_median)
+    speedups = sorted(t / o for t, o in zip(two, one, strict=True))
+    small_peak, large_peak = (max(r.values()) for r in (small_rss, large_rss))
+    return [
+        Figure(
+            name="sharded curation: items/s with 2 workers vs 1",
+            task="core/curation at scale",
+            metric="items/s",
+            higher_is_better=True,
+            value=statistics.median(two),
+            baseline=statistics.median(one),
+            baseline_name="same curation, 1 worker",
+            n_test=repeats,
+            test_unit="repeats",
+            interval=(low, high),
+            interval_method=f"paired bootstrap of the median over {repeats} repeats, 2000 resamples",
+            unit="items/s",
+            command=COMMAND,
+            headline=True,
+            goal="ratio >= 1.8",
+            notes=f"{items} jittered 3x{SNIPPET} snippets of the 154 real PhaseNet NCEDC waveforms, shards of 500, "
+            f"hfm-arrays writer; per-repeat speed-ups {', '.join(f'{s:.2f}' for s in speedups)}",
+        ),
+        Figure(
+            name=f"sharded curation: peak RSS at {large:,} items vs {small:,}",
+            task="core/curation at scale",
+            metric="peak RSS",
+            higher_is_better=False,
+            value=large_peak / 2**20,
+            baseline=small_peak / 2**20,
+            baseline_name=f"same curation of {small:,} items",
+            n_test=1,
+            test_unit="runs",
+            interval=(float("nan"), float("nan")),
+            interval_method="one run each: no interval",
+            unit="MiB",
+            command=COMMAND,
+            goal="ratio <= 1.5",
+            notes=f"3x64 real-waveform templates, gain by index, packed writer, shards of 5000, 2 workers; "
+            f"driver / largest worker MiB: {small:,}: {small_rss['driver'] / 2**20:.0f} / "
+            f"{small_rss['workers'] / 2**20:.0f}, {large:,}: {large_rss['driver'] / 2**20:.0f} / "
+            f"{large_rss['workers'] / 2**20:.0f}; both memory runs {memory_s:.0f} s",
+        ),
+    ]
