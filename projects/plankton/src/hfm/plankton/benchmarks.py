@@ -16,9 +16,7 @@ from __future__ import annotations
 
 import math
 import tempfile
-import time
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import torch
@@ -49,6 +47,7 @@ from hfm.shared.curate_driver import DatasetDescription
 from hfm.shared.errors import HFMError
 from hfm.shared.eval.figures import Figure
 from hfm.shared.eval.stats import nadeau_bengio_ttest, paired_bootstrap
+from hfm.shared.eval.throughput import Pass, paired_rates, throughput_figure
 
 
 def _images() -> Path:
@@ -62,18 +61,6 @@ def _images() -> Path:
 def _single_thread() -> None:
     torch.set_num_threads(1)
     threadpool_limits(1)
-
-
-def _figure(name: str, value: float, baseline: float, unit: str, command: str, **extra: Any) -> dict[str, Any]:
-    return {
-        "name": name,
-        "value": value,
-        "baseline": baseline,
-        "ratio": value / baseline if baseline else float("nan"),
-        "unit": unit,
-        "command": command,
-        **extra,
-    }
 
 
 def _cv_figures(source: str, task: str, command: str) -> list[Figure]:
@@ -288,33 +275,32 @@ class _PlainPILDataset(Dataset):
         return torch.from_numpy(np.asarray(grey, dtype=np.float32) / 255.0)[None]
 
 
-def _rate(loader: DataLoader, repeats: int = 3) -> float:
-    best = 0.0
-    for _ in range(repeats):
-        start, count = time.perf_counter(), 0
-        for batch in loader:
-            count += len(batch[0]) if isinstance(batch, list | tuple) else len(batch)
-        best = max(best, count / (time.perf_counter() - start))
-    return best
+def _loader_pass(loader: DataLoader) -> Pass:
+    def run() -> int:
+        return sum(len(batch[0]) if isinstance(batch, list | tuple) else len(batch) for batch in loader)
+
+    return run
 
 
-def loader_figures() -> list[dict[str, Any]]:
+def loader_figures() -> list[Figure]:
     root = _images()
     objects = read_image_folder(root, "FlowCam", 1.0)
+    describe = DatasetDescription("planktonclas-flowcam", "LicenseRef-planktonclas-demo", ["planktonclas authors"])
+    plain = DataLoader(_PlainPILDataset([root / p for p in objects.table["image_path"]], 64), batch_size=32)
     with tempfile.TemporaryDirectory() as scratch:
         dataset = Path(scratch) / "dataset"
-        describe = DatasetDescription("planktonclas-flowcam", "LicenseRef-planktonclas-demo", ["planktonclas authors"])
         curate_objects(objects, dataset, describe, CurationConfig(canvas=64), show_progress=False)
-        hfm = _rate(DataLoader(CuratedPlanktonDataset(dataset), batch_size=32))
-    plain = _rate(DataLoader(_PlainPILDataset([root / p for p in objects.table["image_path"]], 64), batch_size=32))
+        ours = DataLoader(CuratedPlanktonDataset(dataset), batch_size=32)
+        rates = paired_rates(_loader_pass(ours), _loader_pass(plain), repeats=5)
     return [
-        _figure(
-            "loader images/s, hfm curated vs plain PIL+DataLoader",
-            hfm,
-            plain,
-            "images/s",
-            "python tools/bench.py --only plankton-loader",
-            notes="same 105 objects, batch 32, no workers, best of 3; the hfm loader reads 16-bit canvases with "
-            "pixel size, the plain loop decodes JPEGs and resizes (no scale kept)",
-        ),
+        throughput_figure(
+            rates,
+            name="loader images/s, hfm curated vs plain PIL+DataLoader",
+            task="plankton/loader",
+            item="images",
+            baseline_name="plain PIL + DataLoader",
+            command="python tools/bench.py --only plankton-loader",
+            notes="batch 32, no workers; the hfm loader reads 16-bit canvases with pixel size, the plain loop decodes "
+            "JPEGs and resizes (no scale kept)",
+        )
     ]
