@@ -16,7 +16,7 @@ def _field(path, start: str, values: np.ndarray, units: str = "K") -> None:
 
 
 def _curate_cli(folder, out) -> str:
-    argv = ["hfm", "climate", "curate", str(folder), "--output", str(out), "--quiet"]
+    argv = ["hfm", "climate", "curate", str(folder), "--out", str(out), "--quiet"]
     return cli_code(argv)
 
 

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from hfm.climate.baselines import LinearInverseModel, NeighbourhoodRidge
-from hfm.climate.folds import blocked_folds, mask_to_ranges, ranges_to_mask
+from hfm.climate.experiments.folds import blocked_folds, mask_to_ranges, ranges_to_mask
 
 
 def test_hadisst_folds_are_disjoint_with_gaps_and_validation():
@@ -73,8 +73,8 @@ def test_cross_validated_forecaster_on_hadisst(hadisst, tmp_path):
 
     import xarray as xr
 
-    from hfm.climate.crossval import HADISST, CVBudget, run_cv
-    from hfm.climate.curation import curate_fields
+    from hfm.climate.curate import curate_fields
+    from hfm.climate.experiments.crossval import HADISST, CVBudget, run_cv
     from hfm.shared.artifacts import load_pretrained
 
     curate_fields([hadisst], tmp_path / "data", train_end="2014-12-31", show_progress=False)

@@ -3,8 +3,8 @@ import csv
 import numpy as np
 import pandas as pd
 
-from hfm.climate.curation import curate_fields
-from hfm.climate.store import CFZarrFormat, open_store
+from hfm.climate.curate import curate_fields
+from hfm.climate.format import CFZarrFormat, open_store
 from hfm.shared.cards import validate_card
 
 

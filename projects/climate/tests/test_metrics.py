@@ -1,9 +1,9 @@
 import numpy as np
 import pytest
 
-from hfm.climate.curation import curate_fields
-from hfm.climate.evaluation import FieldData, evaluate
-from hfm.climate.metrics import acc, bias, rmse
+from hfm.climate.curate import curate_fields
+from hfm.climate.data import FieldData
+from hfm.climate.metrics import acc, bias, evaluate, rmse
 
 
 def test_metrics_on_known_fields():

@@ -11,11 +11,10 @@ import pytest
 import torch
 import xarray as xr
 
-from hfm.climate.curation import curate_fields
-from hfm.climate.data import Normaliser
-from hfm.climate.evaluation import FieldData
-from hfm.climate.pipeline import write_forecast
-from hfm.climate.store import open_store
+from hfm.climate.curate import curate_fields
+from hfm.climate.data import FieldData, Normaliser
+from hfm.climate.format import open_store
+from hfm.climate.predict import write_forecast
 from hfm.shared.errors import HFMError
 from hfm.shared.models.registry import create_model
 
@@ -77,7 +76,7 @@ def test_a_forecast_suffix_that_names_another_format_is_refused(written, tmp_pat
 
 def test_ostia_regridded_netcdf_passes_cf_1_8(hadisst, tmp_path):
     pytest.importorskip("iris_sample_data", reason="OSTIA ships in iris-sample-data")
-    from hfm.climate.transfer import curate_ostia_on_grid
+    from hfm.climate.experiments.transfer import curate_ostia_on_grid
 
     curate_fields([hadisst], tmp_path / "hadisst", show_progress=False)
     curate_ostia_on_grid(FieldData.load(tmp_path / "hadisst"), tmp_path / "ostia")

@@ -2,8 +2,8 @@
 
 import numpy as np
 
-from hfm.climate.curation import curate_fields
-from hfm.climate.store import CFZarrFormat, open_store
+from hfm.climate.curate import curate_fields
+from hfm.climate.format import CFZarrFormat, open_store
 from hfm.shared.cards import load_card
 from hfm.shared.croissant import read_records, to_croissant
 from hfm.shared.jsonio import dump_json

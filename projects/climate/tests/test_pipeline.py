@@ -1,3 +1,5 @@
+import json
+
 import numpy as np
 import pytest
 import torch
@@ -5,9 +7,11 @@ import xarray as xr
 from typer.testing import CliRunner
 
 from hfm.climate.cli import app
-from hfm.climate.data import Normaliser, StoreWindows, window_starts, xarray_windows
-from hfm.climate.evaluation import FieldData, evaluate
-from hfm.climate.pipeline import evaluate_downscaling, load_model, model_forecaster, train_and_export
+from hfm.climate.data import FieldData, Normaliser, StoreWindows, window_starts, xarray_windows
+from hfm.climate.experiments.end_to_end import evaluate_downscaling
+from hfm.climate.metrics import evaluate
+from hfm.climate.predict import load_model, model_forecaster
+from hfm.climate.training import train_and_export
 from hfm.shared.artifacts import read_config
 
 TINY = {"patch_lat": 4, "patch_lon": 6, "width": 16, "depth": 1, "heads": 2}
@@ -16,9 +20,8 @@ TINY = {"patch_lat": 4, "patch_lon": 6, "width": 16, "depth": 1, "heads": 2}
 @pytest.fixture(scope="module")
 def sst_store(hadisst, tmp_path_factory):
     out = tmp_path_factory.mktemp("sst") / "data"
-    result = CliRunner().invoke(
-        app, ["curate", str(hadisst), "-o", str(out), "--train-start", "1991-01-01", "--train-end", "2014-12-31", "-q"]
-    )
+    argv = ["curate", str(hadisst), "--out", str(out), "--train-start", "1991-01-01", "--train-end", "2014-12-31"]
+    result = CliRunner().invoke(app, [*argv, "-q"])
     assert result.exit_code == 0, result.output
     assert "inputs 1 = written 1 + quarantined 0" in result.output
     return out
@@ -45,7 +48,7 @@ def test_pretrain_finetune_forecast_evaluate(sst_store, tmp_path):
         steps=3,
         batch_size=4,
         progress=False,
-    )
+    ).model_dir
     model_dir = train_and_export(
         "climate-forecast",
         {"dataset": str(sst_store), "init": str(mae), **TINY},
@@ -53,7 +56,7 @@ def test_pretrain_finetune_forecast_evaluate(sst_store, tmp_path):
         steps=3,
         batch_size=4,
         progress=False,
-    )
+    ).model_dir
     assert read_config(model_dir)["model"] == "climate-forecaster"
     data = FieldData.load(sst_store)
     model = load_model(model_dir)
@@ -62,15 +65,18 @@ def test_pretrain_finetune_forecast_evaluate(sst_store, tmp_path):
     assert scores["hfm"]["rmse"][0] < scores["persistence"]["rmse"][0]
     assert scores["damped_persistence"]["rmse"][0] == pytest.approx(0.2811, abs=1e-4)
 
-    out = tmp_path / "forecast.nc"
-    result = CliRunner().invoke(app, ["forecast", str(model_dir), str(sst_store), "-o", str(out), "--rollout", "2"])
+    argv = ["predict", str(sst_store), "--init", str(model_dir), "--out", str(tmp_path / "pred"), "--rollout", "2"]
+    result = CliRunner().invoke(app, argv)
     assert result.exit_code == 0, result.output
-    forecast = xr.open_dataset(out)
+    forecast = xr.open_dataset(tmp_path / "pred" / "forecast.nc")
     assert forecast["sst"].dims == ("init_time", "lead_time", "lat", "lon")
     assert forecast.sizes["lead_time"] == 2 and forecast.sizes["init_time"] == 84
     assert forecast["sst"].attrs["units"] == "K"
-    result = CliRunner().invoke(app, ["evaluate", str(sst_store), "--model", str(model_dir), "--lead", "1"])
+    argv = ["evaluate", str(sst_store), "--init", str(model_dir), "--lead", "1", "--out", str(tmp_path / "eval")]
+    result = CliRunner().invoke(app, argv)
     assert result.exit_code == 0 and "damped_persistence" in result.output and "hfm" in result.output
+    scores_file = json.loads((tmp_path / "eval" / "scores.json").read_text())
+    assert scores_file["1"]["damped_persistence"]["rmse"][0] == pytest.approx(0.2811, abs=1e-4)
 
 
 def test_stats_command(sst_store):
@@ -80,7 +86,7 @@ def test_stats_command(sst_store):
 
 
 def test_downscaling_baselines_on_era5(era5_grib, tmp_path):
-    from hfm.climate.curation import curate_fields
+    from hfm.climate.curate import curate_fields
 
     curate_fields([era5_grib], tmp_path / "era5", train_end="2019-03-24", show_progress=False)
     data = FieldData.load(tmp_path / "era5")
@@ -91,7 +97,7 @@ def test_downscaling_baselines_on_era5(era5_grib, tmp_path):
         steps=2,
         batch_size=2,
         progress=False,
-    )
+    ).model_dir
     scores = evaluate_downscaling(load_model(model), data, Normaliser(data), 4)
     assert scores["bicubic"] < scores["bilinear"]
     assert 0 < scores["hfm"] < 3 * scores["bicubic"]
@@ -104,8 +110,8 @@ def test_fields_benchmark_crop_keeps_values_and_units(era5_grib, tmp_path):
     """The fields benchmark's smaller grid: the 24 x 32 box of the real ERA5 file, values and units unchanged."""
     import xarray as xr
 
-    from hfm.climate.benchmark import FIELDS_CROP
-    from hfm.climate.experiments import crop_fields
+    from hfm.climate.benchmarks import FIELDS_CROP
+    from hfm.climate.experiments.end_to_end import crop_fields
     from hfm.climate.readers import open_fields
 
     full = open_fields(era5_grib)
@@ -116,3 +122,11 @@ def test_fields_benchmark_crop_keeps_values_and_units(era5_grib, tmp_path):
     )  # fmt: skip
     assert cropped["t2m"].attrs["units"] == "K"
     xr.testing.assert_allclose(cropped["t2m"], full["t2m"].isel(FIELDS_CROP))
+
+
+def test_speed_experiment_times_the_same_windows_both_ways(sst_store):
+    from hfm.climate.experiments.end_to_end import speed_experiment
+
+    rates = speed_experiment(sst_store, window=3, windows=20, repeats=2)
+    assert rates.items == 20 and rates.ours.shape == rates.theirs.shape == (2,)
+    assert (rates.ours > 0).all() and (rates.theirs > 0).all()

@@ -14,9 +14,9 @@ def test_plugin_lists_what_is_implemented():
     from hfm.shared.train.task import available_tasks
 
     assert set(plugin.readers) == {"netcdf", "grib", "zarr"}
-    assert set(plugin.tasks) <= set(available_tasks())
-    assert {"climate-mae", "climate-forecaster", "climate-downscaler"} <= set(list_models("climate-*"))
+    assert set(plugin.tasks) == {"climate-mae", "climate-forecast", "climate-downscale"} <= set(available_tasks())
+    assert set(plugin.models) == set(list_models("climate-*"))  # every registered model declared, none invented
     assert plugin.dataset_formats["cf-zarr"]().name == "cf-zarr"
     commands = {c.name or c.callback.__name__ for c in plugin.cli().registered_commands}
-    assert commands == {"curate", "stats", "pretrain", "finetune", "forecast", "evaluate"}
+    assert commands == {"curate", "stats", "pretrain", "finetune", "predict", "evaluate", "benchmark"}
     assert callable(plugin.hooks["quickstart"])

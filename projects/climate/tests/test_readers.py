@@ -3,7 +3,7 @@ import pytest
 import xarray as xr
 
 from hfm.climate.readers import open_fields
-from hfm.climate.units import G0, to_canonical
+from hfm.climate.readers.units import G0, to_canonical
 from hfm.shared.errors import InvalidInput
 
 
@@ -58,8 +58,8 @@ def test_era5_grib_reads_in_place(era5_grib):
 
 
 def test_pressure_levels_in_pa_become_hpa_and_flatten_for_models(tmp_path):
-    from hfm.climate.curation import curate_fields
-    from hfm.climate.evaluation import FieldData
+    from hfm.climate.curate import curate_fields
+    from hfm.climate.data import FieldData
 
     rng = np.random.default_rng(0)
     times = np.arange("2000-01-01", "2000-01-03", np.timedelta64(6, "h"), dtype="datetime64[ns]")

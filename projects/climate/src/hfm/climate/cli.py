@@ -1,4 +1,8 @@
-"""`hfm climate curate | stats | pretrain | finetune | forecast | evaluate`."""
+"""`hfm climate curate | stats | pretrain | finetune | predict | evaluate | benchmark`, with the shared arguments.
+
+`stats` is climate's own verb (the statistics, time axis and grid of a curated store); the others mean what they
+mean in every domain. pretrain and finetune write OUT/run.yaml, which `hfm train OUT/run.yaml` replays.
+"""
 
 from __future__ import annotations
 
@@ -7,21 +11,41 @@ from pathlib import Path
 
 import typer
 
+from hfm.shared.cli.options import BatchSize, Dataset, Init, LearningRate, Model, Out, Quiet, Seed, Set, Steps
+
 app = typer.Typer(
-    help="Gridded fields: curate into CF zarr, pretrain, fine-tune, forecast, evaluate.", no_args_is_help=True
+    help="Gridded fields: curate into CF zarr, pretrain, fine-tune, predict, evaluate, benchmark.",
+    no_args_is_help=True,
 )
 
 _ARCH_HELP = "Patch size in grid points along latitude and longitude."
+_PRETRAIN_MODELS = {"climate-mae": "random", "climate-interpolator": "interpolation"}
+_FINETUNE_MODELS = {"climate-forecaster": "climate-forecast", "climate-downscaler": "climate-downscale"}
 
 
 def _arch(patch_lat: int, patch_lon: int, width: int, depth: int, heads: int) -> dict:
     return {"patch_lat": patch_lat, "patch_lon": patch_lon, "width": width, "depth": depth, "heads": heads}
 
 
+def _choose(model: str, allowed: dict[str, str]) -> str:
+    from hfm.shared.errors import HFMError
+
+    if model not in allowed:
+        raise HFMError(f"--model {model!r}: this command trains {' or '.join(map(repr, allowed))}")
+    return allowed[model]
+
+
+def _train(task: str, options: dict, out: Path, knobs: dict, quiet: bool, overrides: list[str] | None) -> None:
+    from hfm.climate.training import train_and_export
+
+    done = train_and_export(task, options, out, **knobs, progress=not quiet, overrides=overrides or [])
+    typer.echo(f"{done.status}: model {done.model_dir}, config {done.config_path}")
+
+
 @app.command()
 def curate(
     inputs: list[Path] = typer.Argument(..., help="netCDF, GRIB or zarr files (or folders of them)."),
-    output: Path = typer.Option(..., "--output", "-o", help="Dataset folder to write (empty or an earlier output)."),
+    out: Out = ...,
     variable: list[str] = typer.Option(None, "--variable", "-v", help="Variable to keep; repeat. Default: all."),
     train_start: str = typer.Option(None, help="First day of the training period, YYYY-MM-DD."),
     train_end: str = typer.Option(None, help="Last day (inclusive) of the training period, YYYY-MM-DD."),
@@ -29,10 +53,10 @@ def curate(
     name: str = typer.Option("climate-fields", help="Dataset name for the card."),
     license: str = typer.Option("CC-BY-4.0", help="SPDX licence of the data."),
     creator: list[str] = typer.Option(["unknown"], help="Creator of the data; repeat for several."),
-    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
+    quiet: Quiet = False,
 ) -> None:
     """Harmonise files into one CF zarr (time, variable, level if any, lat, lon); quarantine what cannot be fixed."""
-    from hfm.climate.curation import curate_fields
+    from hfm.climate.curate import curate_fields
     from hfm.climate.readers import GRIB_SUFFIXES, NETCDF_SUFFIXES
     from hfm.shared.safety.inputs import list_inputs
 
@@ -47,7 +71,7 @@ def curate(
             files.append(item)
     summary, _ = curate_fields(
         files,
-        output,
+        out,
         variables=variable or None,
         train_start=train_start,
         train_end=train_end,
@@ -59,13 +83,13 @@ def curate(
         rejected=rejected,
     )
     typer.echo(summary.line())
-    typer.echo(f"written: {output / 'data.zarr'}; card: {output / 'card.json'}")
+    typer.echo(f"written: {out / 'data.zarr'}; card: {out / 'card.json'}")
 
 
 @app.command()
-def stats(dataset: Path = typer.Argument(..., help="Curated dataset folder.")) -> None:
+def stats(dataset: Dataset) -> None:
     """Per-variable statistics of the training period, the time axis and the grid."""
-    from hfm.climate.store import open_store
+    from hfm.climate.format import open_store
 
     ds = open_store(dataset)
     typer.echo(
@@ -88,109 +112,111 @@ def stats(dataset: Path = typer.Argument(..., help="Curated dataset folder.")) -
 
 @app.command()
 def pretrain(
-    dataset: Path = typer.Argument(..., help="Curated dataset folder."),
-    output: Path = typer.Option(..., "--output", "-o", help="Run folder; the model is exported to OUTPUT/model."),
-    steps: int = typer.Option(200, help="Optimiser steps."),
-    batch_size: int = typer.Option(16, help="Windows per step."),
+    dataset: Dataset,
+    out: Out,
+    steps: Steps = 200,
+    batch_size: BatchSize = 16,
+    lr: LearningRate = 1e-3,
+    model: Model = "climate-mae",
+    seed: Seed = 0,
+    set_: Set = None,
     window: int = typer.Option(2, help="Time steps per window."),
-    mode: str = typer.Option("random", help="random (masked tokens) or interpolation (hide inner steps)."),
-    mask_ratio: float = typer.Option(0.75, help="Fraction of tokens hidden (random mode)."),
+    mask_ratio: float = typer.Option(0.75, help="Fraction of tokens hidden (climate-mae)."),
     patch_lat: int = typer.Option(4, help=_ARCH_HELP),
     patch_lon: int = typer.Option(4, help=_ARCH_HELP),
     width: int = typer.Option(64, help="Trunk width."),
     depth: int = typer.Option(2, help="Trunk depth."),
     heads: int = typer.Option(4, help="Attention heads."),
-    seed: int = typer.Option(0, help="Random seed."),
+    quiet: Quiet = False,
 ) -> None:
-    """Masked token pretraining (or temporal interpolation training) with the shared trainer."""
-    from hfm.climate.pipeline import train_and_export
-
-    options = {
-        "dataset": str(dataset),
-        "window": window,
-        "mode": mode,
-        "mask_ratio": mask_ratio,
-        **_arch(patch_lat, patch_lon, width, depth, heads),
-    }
-    path = train_and_export("climate-mae", options, output, steps=steps, batch_size=batch_size, seed=seed)
-    typer.echo(f"exported: {path}")
+    """Masked token pretraining (--model climate-mae) or temporal interpolation training (climate-interpolator:
+    the inner steps of each window hidden); writes OUT/run.yaml (replay: hfm train OUT/run.yaml) and OUT/model."""
+    mode = _choose(model, _PRETRAIN_MODELS)
+    options = {"dataset": str(dataset), "window": window, "mode": mode, "mask_ratio": mask_ratio}
+    options |= _arch(patch_lat, patch_lon, width, depth, heads)
+    _train("climate-mae", options, out, dict(steps=steps, batch_size=batch_size, lr=lr, seed=seed), quiet, set_)
 
 
 @app.command()
 def finetune(
-    dataset: Path = typer.Argument(..., help="Curated dataset folder."),
-    output: Path = typer.Option(..., "--output", "-o", help="Run folder; the model is exported to OUTPUT/model."),
-    head: str = typer.Option("forecast", help="forecast or downscale."),
-    init: Path = typer.Option(None, help="Exported climate-mae model whose encoder initialises the head."),
-    lead: int = typer.Option(1, help="Base lead in time steps (forecast)."),
-    history: int = typer.Option(2, help="Input steps, `lead` apart (forecast)."),
-    factor: int = typer.Option(4, help="Coarsening factor (downscale)."),
-    steps: int = typer.Option(300, help="Optimiser steps."),
-    batch_size: int = typer.Option(16, help="Samples per step."),
+    dataset: Dataset,
+    out: Out,
+    init: Init = None,
+    steps: Steps = 300,
+    batch_size: BatchSize = 16,
+    lr: LearningRate = 1e-3,
+    model: Model = "climate-forecaster",
+    seed: Seed = 0,
+    set_: Set = None,
+    lead: int = typer.Option(1, help="Base lead in time steps (climate-forecaster)."),
+    history: int = typer.Option(2, help="Input steps, `lead` apart (climate-forecaster)."),
+    factor: int = typer.Option(4, help="Coarsening factor (climate-downscaler)."),
     patch_lat: int = typer.Option(4, help=_ARCH_HELP),
     patch_lon: int = typer.Option(4, help=_ARCH_HELP),
     width: int = typer.Option(64, help="Trunk width (must match --init)."),
     depth: int = typer.Option(2, help="Trunk depth (must match --init)."),
     heads: int = typer.Option(4, help="Attention heads (must match --init)."),
-    seed: int = typer.Option(0, help="Random seed."),
+    quiet: Quiet = False,
 ) -> None:
-    """Train a forecasting or downscaling head, optionally from a pretrained encoder."""
-    from hfm.climate.pipeline import train_and_export
-    from hfm.shared.errors import HFMError
-
-    if head not in ("forecast", "downscale"):
-        raise HFMError(f"--head: 'forecast' or 'downscale', got {head!r}")
+    """Train a forecaster (--model climate-forecaster) or a downscaler (climate-downscaler), from --init's encoder
+    when given; writes OUT/run.yaml (replay: hfm train OUT/run.yaml) and OUT/model."""
+    task = _choose(model, _FINETUNE_MODELS)
     options = {"dataset": str(dataset), **_arch(patch_lat, patch_lon, width, depth, heads)}
-    options |= {"lead": lead, "history": history} if head == "forecast" else {"factor": factor}
+    options |= {"lead": lead, "history": history} if task == "climate-forecast" else {"factor": factor}
     if init:
         options["init"] = str(init)
-    path = train_and_export(f"climate-{head}", options, output, steps=steps, batch_size=batch_size, seed=seed)
-    typer.echo(f"exported: {path}")
+    _train(task, options, out, dict(steps=steps, batch_size=batch_size, lr=lr, seed=seed), quiet, set_)
 
 
 @app.command()
-def forecast(
-    model: Path = typer.Argument(..., help="Exported climate-forecaster model folder."),
-    dataset: Path = typer.Argument(..., help="Curated dataset folder holding the initial conditions."),
-    output: Path = typer.Option(..., "--output", "-o", help="Forecast file: .nc (CF netCDF) or .zarr."),
+def predict(
+    dataset: Dataset,
+    out: Out,
+    init: Init = None,
     rollout: int = typer.Option(1, help="Base leads to roll out from each initial time."),
     inits: str = typer.Option("test", help="'test' (every test-period step) or 'last' (the last step)."),
+    zarr: bool = typer.Option(False, "--zarr", help="Write OUT/forecast.zarr instead of OUT/forecast.nc."),
 ) -> None:
-    """Forecast from initial times; the file has init_time and lead_time dimensions and a valid_time coordinate."""
+    """Forecast with the climate-forecaster --init from initial times of DATASET; OUT/forecast.nc (CF netCDF) has
+    init_time and lead_time dimensions and a valid_time coordinate."""
     import numpy as np
 
-    from hfm.climate.data import Normaliser
-    from hfm.climate.evaluation import FieldData
-    from hfm.climate.pipeline import load_model, write_forecast
+    from hfm.climate.data import FieldData, Normaliser
+    from hfm.climate.predict import load_model, write_forecast
     from hfm.shared.artifacts import read_config
+    from hfm.shared.errors import HFMError
 
+    if init is None:
+        raise HFMError("predict needs --init MODEL (an exported climate-forecaster folder)")
     data = FieldData.load(dataset)
-    net = load_model(model)
-    base = int(read_config(model).get("task", {}).get("lead", 1))
+    net = load_model(init)
+    base = int(read_config(init).get("task", {}).get("lead", 1))
     steps = np.flatnonzero(~data.is_train) if inits == "test" else np.array([data.fields.shape[0] - 1])
-    ds = write_forecast(net, data, Normaliser(data), base, steps, rollout, output)
-    typer.echo(f"written: {output} ({ds.sizes['init_time']} inits x {ds.sizes['lead_time']} leads)")
+    out.mkdir(parents=True, exist_ok=True)
+    path = out / ("forecast.zarr" if zarr else "forecast.nc")
+    ds = write_forecast(net, data, Normaliser(data), base, steps, rollout, path)
+    typer.echo(f"written: {path} ({ds.sizes['init_time']} inits x {ds.sizes['lead_time']} leads)")
 
 
 @app.command()
 def evaluate(
-    dataset: Path = typer.Argument(..., help="Curated dataset folder."),
-    model: Path = typer.Option(None, help="Exported climate-forecaster to score beside the baselines."),
+    dataset: Dataset,
+    out: Out,
+    init: Init = None,
     lead: list[int] = typer.Option([1], help="Lead in time steps; repeat for several."),
-    output: Path = typer.Option(None, "--output", "-o", help="Write the scores as JSON here."),
 ) -> None:
-    """WeatherBench-2 scores (lat-weighted RMSE, ACC, bias) of the model and the three baselines on test targets."""
-    from hfm.climate.data import Normaliser
-    from hfm.climate.evaluation import FieldData
-    from hfm.climate.evaluation import evaluate as run
-    from hfm.climate.pipeline import load_model, model_forecaster
+    """WeatherBench-2 scores (lat-weighted RMSE, ACC, bias) of the three baselines, and of the climate-forecaster
+    --init when given, on the test targets; OUT/scores.json."""
+    from hfm.climate.data import FieldData, Normaliser
+    from hfm.climate.metrics import evaluate as run
+    from hfm.climate.predict import load_model, model_forecaster
     from hfm.shared.artifacts import read_config
 
     data = FieldData.load(dataset)
     models = {}
-    if model:
-        base = int(read_config(model).get("task", {}).get("lead", 1))
-        models["hfm"] = model_forecaster(load_model(model), data, Normaliser(data), base)
+    if init:
+        base = int(read_config(init).get("task", {}).get("lead", 1))
+        models["hfm"] = model_forecaster(load_model(init), data, Normaliser(data), base)
     result = run(data, lead, models)
     for step, table in result.items():
         typer.echo(f"lead {step} step(s) ({step * data.step:g} h), {table['_pairs']} test pairs")
@@ -199,5 +225,27 @@ def evaluate(
                 continue
             cells = "  ".join(f"{k} {v[0]:.4f}" for k, v in scores.items())
             typer.echo(f"  {method:20s} {cells}")
-    if output:
-        output.write_text(json.dumps(result, indent=1, default=float))
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "scores.json").write_text(json.dumps(result, indent=1, default=float))
+    typer.echo(f"written: {out / 'scores.json'}")
+
+
+@app.command()
+def benchmark(
+    out: Out = Path("benchmarks"),
+    only: list[str] = typer.Option(None, "--only", help="One of the climate benchmarks; repeat. Default: all."),
+) -> None:
+    """The climate benchmarks through the shared harness, to OUT/partial/ (like `tools/bench.py --only`); their
+    run folders under $HFM_BENCH_OUT/climate (default OUT/climate)."""
+    import os
+
+    from hfm.climate.plugin import plugin
+    from hfm.shared.errors import HFMError
+    from hfm.shared.train.benchmark import run_benchmarks, write_results
+
+    unknown = sorted(set(only or ()) - set(plugin.benchmarks))
+    if unknown:
+        raise HFMError(f"--only {unknown[0]!r}: not a climate benchmark; one of {', '.join(sorted(plugin.benchmarks))}")
+    os.environ.setdefault("HFM_BENCH_OUT", str(out))
+    _, md_path = write_results(run_benchmarks(only=sorted(only or plugin.benchmarks)), out)
+    typer.echo(md_path.read_text())

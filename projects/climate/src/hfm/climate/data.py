@@ -1,4 +1,7 @@
-"""Training windows from the CF zarr store.
+"""The CF zarr store in memory (`FieldData`, with its training/test pairs) and training windows from it.
+
+A forecast pair's target is exactly `lead` regular steps after its init (no pair crosses a gap); test targets are
+the steps outside the training period.
 
 `StoreWindows` reads the `fields` array with zarr directly, a whole time chunk at a time, and keeps the last chunks
 in memory: random windows of a few steps then cost a slice of an in-memory chunk instead of a dask graph and a
@@ -10,7 +13,8 @@ Windows are standardised anomalies: (field - climatology at the valid time) / an
 from __future__ import annotations
 
 from collections import OrderedDict
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -19,8 +23,84 @@ import xarray as xr
 import zarr
 from torch.utils.data import Dataset
 
-from hfm.climate.evaluation import FieldData
-from hfm.climate.store import STORE
+from hfm.climate.baselines.climatology import Climatology
+from hfm.climate.contract import encode_times, regular_step
+from hfm.climate.format import STORE, open_store
+
+# A model forecast: (fields at init [N, V, ..., H, W], init indices, lead in steps) -> forecast fields, same shape.
+Forecaster = Callable[[np.ndarray, np.ndarray, int], np.ndarray]
+
+
+@dataclass
+class FieldData:
+    """A curated store loaded into memory, with what every evaluation needs."""
+
+    fields: np.ndarray  # (T, V, [L], H, W) float32
+    times: xr.DataArray
+    hours: np.ndarray
+    step: float
+    lat: np.ndarray
+    lon: np.ndarray
+    variables: list[str]
+    units: list[str]
+    is_train: np.ndarray
+    climatology: Climatology
+    mean: np.ndarray
+    std: np.ndarray
+
+    @classmethod
+    def load(cls, path: str | Path) -> FieldData:
+        ds = open_store(path)
+        fields = ds["fields"].values
+        variables = [str(v) for v in ds["variable"].values]
+        units = [str(u) for u in ds["units"].values]
+        if "level" in ds.dims:  # models and scores see each (variable, level) pair as one field: "t@850"
+            levels = [f"{float(level):g}" for level in ds["level"].values]
+            fields = fields.reshape(fields.shape[0], -1, *fields.shape[-2:])
+            units = [u for u in units for _ in levels]
+            variables = [f"{v}@{level}" for v in variables for level in levels]
+        is_train = ds["is_train"].values.astype(bool)
+        hours = encode_times(ds["time"]).values
+        return cls(
+            fields=fields,
+            times=ds["time"].load(),
+            hours=hours,
+            step=regular_step(hours) or 1.0,
+            lat=ds["lat"].values,
+            lon=ds["lon"].values,
+            variables=variables,
+            units=units,
+            is_train=is_train,
+            climatology=Climatology.fit(ds["time"].load(), fields, is_train),
+            mean=ds["mean"].values.reshape(-1),
+            std=ds["std"].values.reshape(-1),
+        )
+
+    def pairs(self, lead: int, targets_in: str) -> np.ndarray:
+        """Init indices i with target i+lead exactly lead steps later and in the 'train' or 'test' period."""
+        i = np.arange(self.hours.size - lead)
+        tolerance = 3 * 24 if self.step > 600 else 1e-6  # calendar months vary by up to 3 days
+        exact = np.isclose(self.hours[i + lead] - self.hours[i], lead * self.step, atol=tolerance)
+        wanted = self.is_train[i + lead] if targets_in == "train" else ~self.is_train[i + lead]
+        if targets_in == "train":
+            wanted &= self.is_train[i]
+        return i[exact & wanted]
+
+    def pairs_into(self, lead: int, targets: np.ndarray) -> np.ndarray:
+        """Init indices i whose target i+lead is exactly lead steps later and where `targets` (bool, T) is True; the
+        init itself may lie anywhere (a forecast sees the past, gaps included)."""
+        i = np.arange(self.hours.size - lead)
+        tolerance = 3 * 24 if self.step > 600 else 1e-6
+        exact = np.isclose(self.hours[i + lead] - self.hours[i], lead * self.step, atol=tolerance)
+        return i[exact & targets[i + lead]]
+
+    def with_training(self, train: np.ndarray) -> FieldData:
+        """The same fields with another training period (a cross-validation fold): climatology refitted on it."""
+        train = np.asarray(train, bool)
+        return replace(self, is_train=train, climatology=Climatology.fit(self.times, self.fields, train))
+
+    def anomalies(self) -> np.ndarray:
+        return self.fields - self.climatology.at(self.times)
 
 
 class Normaliser:
@@ -28,7 +108,7 @@ class Normaliser:
 
     def __init__(self, data: FieldData) -> None:
         clim = data.climatology
-        from hfm.climate.climatology import calendar_keys
+        from hfm.climate.baselines.climatology import calendar_keys
 
         keys = calendar_keys(data.times, clim.key)
         self.index = np.array([clim._index[int(k)] for k in keys])
@@ -86,7 +166,7 @@ class StoreWindows(Dataset):
 
 def xarray_windows(root: str | Path, starts: np.ndarray, window: int, normaliser: Normaliser) -> Iterator[np.ndarray]:
     """The plain xarray loop on the same store: one `isel` per window (the baseline of the speed figure)."""
-    from hfm.climate.store import open_store
+    from hfm.climate.format import open_store
 
     ds: xr.Dataset = open_store(root)
     for start in starts:

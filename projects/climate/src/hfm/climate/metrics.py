@@ -9,6 +9,9 @@ from __future__ import annotations
 
 import numpy as np
 
+from hfm.climate.baselines import damped_anomaly_persistence, fit_damping, persistence
+from hfm.climate.data import FieldData, Forecaster
+
 
 def lat_weights(lat: np.ndarray) -> np.ndarray:
     weights = np.cos(np.deg2rad(np.asarray(lat, dtype="float64")))
@@ -52,3 +55,33 @@ def score_table(forecast: np.ndarray, truth: np.ndarray, climatology: np.ndarray
         "acc": float(np.mean(acc(forecast, truth, climatology, lat))),
         "bias": float(np.mean(bias(forecast, truth, lat))),
     }
+
+
+def _scores(forecast: np.ndarray, truth: np.ndarray, clim: np.ndarray, lat: np.ndarray) -> dict[str, list[float]]:
+    return {
+        "rmse": rmse(forecast, truth, lat).reshape(-1).tolist(),
+        "acc": acc(forecast, truth, clim, lat).reshape(-1).tolist(),
+        "bias": bias(forecast, truth, lat).reshape(-1).tolist(),
+    }
+
+
+def evaluate(data: FieldData, leads: list[int], models: dict[str, Forecaster] | None = None) -> dict:
+    """{lead: {method: {rmse, acc, bias: per-variable lists}}} for the three baselines and any `models`."""
+    anomalies = data.anomalies()
+    clim_all = data.climatology.at(data.times)
+    results: dict = {}
+    for lead in leads:
+        init = data.pairs(lead, "test")
+        target = init + lead
+        truth, clim = data.fields[target], clim_all[target]
+        r = fit_damping(anomalies, lead, data.pairs(lead, "train"))
+        forecasts = {
+            "persistence": persistence(data.fields[init]),
+            "climatology": clim,
+            "damped_persistence": damped_anomaly_persistence(anomalies[init], clim, r),
+        }
+        for name, model in (models or {}).items():
+            forecasts[name] = model(data.fields[init], init, lead)
+        results[lead] = {name: _scores(f, truth, clim, data.lat) for name, f in forecasts.items()}
+        results[lead]["_pairs"] = int(init.size)
+    return results

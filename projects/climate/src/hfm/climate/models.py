@@ -12,6 +12,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import torch
 from torch import nn
 
@@ -150,20 +152,31 @@ def _mae_config(mask_ratio: float) -> MAEConfig:
 _INFO = "standardised anomalies (time, variable, lat, lon) from an hfm climate store"
 
 
-@register_model(
+def _masked_model(kind: type[MaskedAutoencoder]) -> Callable[..., MaskedAutoencoder]:
+    """The factory of a masked model on the climate tokenizer; both masked models share every argument."""
+
+    def build(
+        variables: int = 1,
+        patch_lat: int = 4,
+        patch_lon: int = 4,
+        width: int = 64,
+        depth: int = 2,
+        heads: int = 4,
+        mask_ratio: float = 0.75,
+    ) -> MaskedAutoencoder:
+        return kind(_encoder(variables, patch_lat, patch_lon, width, depth, heads), _mae_config(mask_ratio))
+
+    return build
+
+
+climate_mae = register_model(
     "climate-mae",
     PretrainedConfig("climate-mae", "mae", "climate", "masked token pretraining on gridded fields", _INFO),
-)
-def climate_mae(
-    variables: int = 1,
-    patch_lat: int = 4,
-    patch_lon: int = 4,
-    width: int = 64,
-    depth: int = 2,
-    heads: int = 4,
-    mask_ratio: float = 0.75,
-) -> MaskedAutoencoder:
-    return MaskedAutoencoder(_encoder(variables, patch_lat, patch_lon, width, depth, heads), _mae_config(mask_ratio))
+)(_masked_model(MaskedAutoencoder))
+climate_interpolator = register_model(
+    "climate-interpolator",
+    PretrainedConfig("climate-interpolator", "mae", "climate", "temporal interpolation as a residual on linear", _INFO),
+)(_masked_model(InterpolatingMAE))
 
 
 @register_model(
@@ -198,22 +211,6 @@ def climate_downscaler(
     variables: int = 1, patch_lat: int = 4, patch_lon: int = 4, width: int = 64, depth: int = 2, heads: int = 4
 ) -> FieldDownscaler:
     return FieldDownscaler(_encoder(variables, patch_lat, patch_lon, width, depth, heads))
-
-
-@register_model(
-    "climate-interpolator",
-    PretrainedConfig("climate-interpolator", "mae", "climate", "temporal interpolation as a residual on linear", _INFO),
-)
-def climate_interpolator(
-    variables: int = 1,
-    patch_lat: int = 4,
-    patch_lon: int = 4,
-    width: int = 64,
-    depth: int = 2,
-    heads: int = 4,
-    mask_ratio: float = 0.75,
-) -> InterpolatingMAE:
-    return InterpolatingMAE(_encoder(variables, patch_lat, patch_lon, width, depth, heads), _mae_config(mask_ratio))
 
 
 def interpolation_mask(tokenizer: FieldTokenizer, data_shape: tuple[int, ...], batch: int) -> torch.Tensor:

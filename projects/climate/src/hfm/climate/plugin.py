@@ -1,21 +1,26 @@
-"""What hfm-climate offers to the core (see `hfm domains`). Lists only implemented features."""
+"""What hfm-climate offers to the core (see `hfm domains`): the one object behind its entry point, and the only
+place its tasks and benchmarks are declared. Lists only implemented features."""
+
+from __future__ import annotations
+
+from typing import Any
 
 from hfm.shared.plugins import DomainPlugin
 
 
-def _cli():
+def _cli() -> Any:
     from hfm.climate.cli import app
 
     return app
 
 
-def _format():
-    from hfm.climate.store import CFZarrFormat
+def _format() -> Any:
+    from hfm.climate.format import CFZarrFormat
 
     return CFZarrFormat()
 
 
-def _quickstart(context):
+def _quickstart(context: Any) -> Any:
     from hfm.climate.quickstart import quickstart
 
     return quickstart(context)
@@ -29,7 +34,7 @@ _register_models()
 
 
 def _synergy(work_dir, smoke, seed):
-    from hfm.climate.synergy_bench import climate_bench
+    from hfm.climate.synergy import climate_bench
 
     return climate_bench(work_dir, smoke, seed)
 
@@ -38,8 +43,28 @@ plugin = DomainPlugin(
     name="climate",
     summary="Gridded atmospheric fields: xarray, zarr, netCDF/GRIB, forecasting and downscaling.",
     readers=("netcdf", "grib", "zarr"),
-    tasks=("climate-mae", "climate-forecast", "climate-downscale"),
+    task_factories={
+        "climate-mae": "hfm.climate.tasks:climate_mae_task",
+        "climate-forecast": "hfm.climate.tasks:climate_forecast_task",
+        "climate-downscale": "hfm.climate.tasks:climate_downscale_task",
+    },
+    benchmarks={
+        "climate-hadisst": "hfm.climate.benchmarks:hadisst_cv",
+        "climate-era5": "hfm.climate.benchmarks:era5_cv",
+        "climate-era5-fields": "hfm.climate.benchmarks:era5_fields",
+        "climate-speed": "hfm.climate.benchmarks:loader_speed",
+    },
+    models=("climate-mae", "climate-forecaster", "climate-downscaler", "climate-interpolator"),
     heads=("forecast", "downscale", "temporal-interpolation"),
+    baselines=(
+        "persistence",
+        "climatology",
+        "damped anomaly persistence",
+        "linear inverse model",
+        "neighbourhood ridge autoregression",
+        "bilinear / bicubic / bicubic + linear correction",
+        "linear interpolation in time",
+    ),
     dataset_formats={"cf-zarr": _format},
     cli=_cli,
     hooks={"quickstart": _quickstart, "synergy": _synergy},

@@ -6,7 +6,7 @@ baselines) -> export the model and a CF netCDF forecast. About a minute or two o
 
 from __future__ import annotations
 
-from hfm.climate.experiments import BASELINES, Budget, sst_experiment
+from hfm.climate.experiments.end_to_end import BASELINES, Budget, sst_experiment
 from hfm.shared.quickstart import QuickstartContext, QuickstartResult
 
 

@@ -1,6 +1,7 @@
-"""Train tasks for the shared trainer (`hfm.tasks` entry points): climate-mae, climate-forecast, climate-downscale.
+"""Train tasks for the shared trainer (declared in `plugin.py`): climate-mae, climate-forecast, climate-downscale.
 
-Each takes the task section of a run config:
+Each takes the task section of a run config, parsed into its typed options (`MAEOptions`, `ForecastOptions`,
+`DownscaleOptions`: an unknown key is refused with the allowed ones):
 
     task: {name: climate-forecast, dataset: runs/sst, history: 2, lead: 1, patch_lat: 2, patch_lon: 3,
            width: 64, depth: 2, heads: 4, init: runs/sst-mae/export}
@@ -17,7 +18,9 @@ number of steps between history frames (default: the lead), so a 6 h forecaster 
 
 from __future__ import annotations
 
-from typing import Any
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
 
 import numpy as np
 import torch
@@ -31,49 +34,83 @@ from hfm.climate.baselines import (
     fit_damping,
     ridge_inits,
 )
-from hfm.climate.data import Normaliser, StoreWindows, window_starts
-from hfm.climate.evaluation import FieldData
-from hfm.climate.folds import ranges_to_mask
+from hfm.climate.data import FieldData, Normaliser, StoreWindows, window_starts
+from hfm.climate.experiments.folds import ranges_to_mask
 from hfm.climate.metrics import lat_weights
 from hfm.climate.models import FieldForecaster, interpolation_mask
 from hfm.shared.artifacts import load_pretrained
 from hfm.shared.errors import HFMError
+from hfm.shared.models.loading import load_encoder
 from hfm.shared.models.registry import create_model
+from hfm.shared.options import parse_options
 
-_ARCH = ("patch_lat", "patch_lon", "width", "depth", "heads")
+# What an `init` encoder may come from: any climate model on the shared trunk with the same tokenizer.
+_ENCODERS = ("climate-mae", "climate-interpolator", "climate-forecaster", "climate-downscaler")
 
 
-def _arch(options: dict[str, Any]) -> dict[str, Any]:
-    return {k: options[k] for k in _ARCH if k in options}
+@dataclass(frozen=True)
+class _StoreOptions:
+    """The curated store, a fold's training period (`train_ranges`, step indices) and the trunk's shape."""
+
+    dataset: Path
+    train_ranges: list[list[int]] | None = None
+    patch_lat: int = 4
+    patch_lon: int = 4
+    width: int = 64
+    depth: int = 2
+    heads: int = 4
+
+    def arch(self) -> dict[str, int]:
+        return {k: getattr(self, k) for k in ("patch_lat", "patch_lon", "width", "depth", "heads")}
+
+
+@dataclass(frozen=True)
+class MAEOptions(_StoreOptions):
+    window: int = 2
+    mode: Literal["random", "interpolation"] = "random"
+    mask_ratio: float = 0.75
+
+
+@dataclass(frozen=True)
+class ForecastOptions(_StoreOptions):
+    history: int = 2
+    lead: int = 1
+    spacing: int = 0  # steps between history frames; 0: the lead
+    base: Literal["persistence", "damped", "ridge", "lim"] = "persistence"
+    base_alpha: float = 0.01  # the ridge's penalty (base: ridge)
+    base_modes: int | None = None  # the LIM's EOFs (base: lim)
+    init: Path | None = None
+    valid_ranges: list[list[int]] | None = None
+
+
+@dataclass(frozen=True)
+class DownscaleOptions(_StoreOptions):
+    factor: int = 4
+    init: Path | None = None
 
 
 class _StoreTask:
-    def __init__(self, options: dict[str, Any]) -> None:
-        if "dataset" not in options:
-            raise HFMError("task.dataset: the curated climate dataset folder is required")
+    def __init__(self, options: _StoreOptions) -> None:
         self.options = options
-        self.data = FieldData.load(options["dataset"])
-        if options.get("train_ranges"):
-            self.data = self.data.with_training(ranges_to_mask(options["train_ranges"], self.data.hours.size))
+        self.data = FieldData.load(options.dataset)
+        if options.train_ranges:
+            self.data = self.data.with_training(ranges_to_mask(options.train_ranges, self.data.hours.size))
         self.normaliser = Normaliser(self.data)
         self.variables = len(self.data.variables)
 
     def windows(self, window: int, period: str = "train") -> StoreWindows:
         starts = window_starts(self.data, window, period)
         if starts.size == 0:
-            raise HFMError(f"{self.options['dataset']}: no {period} window of {window} regular steps")
-        return StoreWindows(self.options["dataset"], starts, window, self.normaliser)
+            raise HFMError(f"{self.options.dataset}: no {period} window of {window} regular steps")
+        return StoreWindows(self.options.dataset, starts, window, self.normaliser)
 
 
 class ClimateMAETask(_StoreTask):
     """Masked token pretraining; `mode: interpolation` hides the inner time steps (temporal interpolation)."""
 
     def __init__(self, options: dict[str, Any]) -> None:
-        super().__init__(options)
-        self.window = int(options.get("window", 2))
-        self.mode = options.get("mode", "random")
-        if self.mode not in ("random", "interpolation"):
-            raise HFMError(f"task.mode: 'random' or 'interpolation', got {self.mode!r}")
+        super().__init__(parse_options(MAEOptions, options, "task climate-mae"))
+        self.window, self.mode = self.options.window, self.options.mode
         if self.mode == "interpolation" and self.window < 3:
             raise HFMError("task.window: interpolation needs at least 3 steps (first, inner, last)")
 
@@ -81,8 +118,8 @@ class ClimateMAETask(_StoreTask):
         return create_model(
             "climate-interpolator" if self.mode == "interpolation" else "climate-mae",
             variables=self.variables,
-            mask_ratio=float(self.options.get("mask_ratio", 0.75)),
-            **_arch(self.options),
+            mask_ratio=self.options.mask_ratio,
+            **self.options.arch(),
         )
 
     def train_dataset(self) -> StoreWindows:
@@ -100,12 +137,12 @@ class ClimateForecastTask(_StoreTask):
     """`history` inputs `lead` steps apart -> the field `lead` steps after the last (one base lead)."""
 
     def __init__(self, options: dict[str, Any]) -> None:
-        super().__init__(options)
-        self.history, self.lead = int(options.get("history", 2)), int(options.get("lead", 1))
-        self.spacing = int(options.get("spacing") or self.lead)
-        self.base = options.get("base", "persistence")
-        if self.base not in ("persistence", "damped", "ridge", "lim"):
-            raise HFMError(f"task.base: persistence, damped, ridge or lim, got {self.base!r}")
+        super().__init__(parse_options(ForecastOptions, options, "task climate-forecast"))
+        self.history, self.lead = self.options.history, self.options.lead
+        self.spacing = self.options.spacing or self.lead
+        self.base = self.options.base
+        if self.base == "lim" and self.options.base_modes is None:
+            raise HFMError("task climate-forecast: option 'base_modes' is required with base 'lim'")
 
     def lags(self) -> tuple[int, ...]:
         return tuple(k * self.spacing for k in range(self.history))
@@ -120,12 +157,13 @@ class ClimateForecastTask(_StoreTask):
             base=kind,
             spacing=self.spacing,
             **grid,
-            **_arch(self.options),
+            **self.options.arch(),
         )
-        source = load_pretrained(self.options["init"])[0] if self.options.get("init") else None
+        init = self.options.init
+        source = load_pretrained(init)[0] if init is not None else None
         if isinstance(source, FieldForecaster):  # fine-tuning a forecaster (transfer): encoder, head and its base
             if source.base != kind or source.state_dict().keys() != model.state_dict().keys():
-                raise HFMError(f"task.init: {self.options['init']} is a forecaster with base {source.base!r}, "
+                raise HFMError(f"task.init: {init} is a forecaster with base {source.base!r}, "
                                f"not {kind!r} on this grid")  # fmt: skip
             model.load_state_dict(source.state_dict())
             return model
@@ -133,11 +171,8 @@ class ClimateForecastTask(_StoreTask):
             with torch.no_grad():
                 buffer = model.base_matrix if kind == "global" else model.base_coef
                 buffer.copy_(torch.from_numpy(self.base_coefficients()))
-        if source is not None:
-            encoder = source
-            missing = model.encoder.load_state_dict(encoder.encoder.state_dict(), strict=False)
-            if missing.missing_keys:
-                raise HFMError(f"task.init: encoder weights missing {missing.missing_keys[:3]}")
+        if init is not None:
+            load_encoder(model, init, expected=_ENCODERS)
         return model
 
     def base_coefficients(self) -> np.ndarray:
@@ -147,10 +182,10 @@ class ClimateForecastTask(_StoreTask):
             return damping_as_local(fit_damping(anomalies, self.lead, train), self.history)
         if self.base == "ridge":
             inits = ridge_inits(self.data.is_train, train, self.lags())
-            alpha = float(self.options.get("base_alpha", 0.01))
+            alpha = self.options.base_alpha
             return NeighbourhoodRidge(anomalies, inits, self.lead, self.lags(), alpha).coef.astype("float32")
         # the LIM with its EOF residual damped: never worse than damped persistence on what the EOFs leave out
-        modes = int(self.options["base_modes"])
+        modes = self.options.base_modes
         lim = LinearInverseModel(anomalies, self.data.lat, self.data.pairs(1, "train"), modes, residual_damping=True)
         return lim.operator(self.lead)
 
@@ -163,13 +198,13 @@ class ClimateForecastTask(_StoreTask):
     def validation_dataset(self) -> StoreWindows | None:
         """With `valid_ranges` (a fold's validation block): the windows whose target lies in it (for the shared
         trainer's model selection); their inputs may precede the block, as a forecast's do."""
-        if not self.options.get("valid_ranges"):
+        if not self.options.valid_ranges:
             return None
-        valid = ranges_to_mask(self.options["valid_ranges"], self.data.hours.size)
+        valid = ranges_to_mask(self.options.valid_ranges, self.data.hours.size)
         starts = self.data.pairs_into(self.window() - 1, valid)
         if starts.size == 0:
             raise HFMError(f"task.valid_ranges: no window of {self.window()} steps ends in the validation block")
-        return StoreWindows(self.options["dataset"], starts, self.window(), self.normaliser)
+        return StoreWindows(self.options.dataset, starts, self.window(), self.normaliser)
 
     @torch.no_grad()
     def evaluate(self, model: nn.Module, batches) -> dict[str, float]:
@@ -211,14 +246,13 @@ class ClimateDownscaleTask(_StoreTask):
     """The field block-averaged `factor` x `factor`, interpolated bicubically back, -> the fine field."""
 
     def __init__(self, options: dict[str, Any]) -> None:
-        super().__init__(options)
-        self.factor = int(options.get("factor", 4))
+        super().__init__(parse_options(DownscaleOptions, options, "task climate-downscale"))
+        self.factor = self.options.factor
 
     def build_model(self) -> nn.Module:
-        model = create_model("climate-downscaler", variables=self.variables, **_arch(self.options))
-        if self.options.get("init"):
-            encoder, _ = load_pretrained(self.options["init"])
-            model.encoder.load_state_dict(encoder.encoder.state_dict(), strict=False)
+        model = create_model("climate-downscaler", variables=self.variables, **self.options.arch())
+        if self.options.init is not None:  # every encoder weight from the file, as the forecaster's
+            load_encoder(model, self.options.init, expected=_ENCODERS)
         return model
 
     def train_dataset(self) -> StoreWindows:

@@ -17,45 +17,14 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from hfm.climate.checks import TimeAxis
-from hfm.shared.contracts import ArraySpec, Sample, SampleContract
+from hfm.climate.contract import TIME_UNITS, TimeAxis
+from hfm.shared.contracts import Sample
 from hfm.shared.errors import HFMError
 
 FORMAT_NAME = "cf-zarr"
 STORE = "data.zarr"
 LAYOUT = "hfm-climate/1"
-TIME_UNITS = "hours since 1970-01-01 00:00:00"
 _CHUNK_BYTES = 2**21  # ~2 MB time chunks: a training window touches one or two chunks
-
-
-def field_contract(variables: int, grid: tuple[int, ...], max_nan_fraction: float, has_level: bool) -> SampleContract:
-    """What one input file must hold after harmonisation; grid = ([levels], lat, lon) sizes of the first file."""
-    dims = ["time", "variable", *(["level"] if has_level else []), "lat", "lon"]
-    spatial = list(grid)
-    arrays = [
-        ArraySpec(
-            name="fields",
-            dims=dims,
-            dtype="float32",
-            shape=["time", variables, *spatial],
-            nan_policy="allow",
-            max_nan_fraction=max_nan_fraction,
-            description="harmonised fields in canonical units",
-        ),
-        ArraySpec(
-            name="time",
-            dims=["time"],
-            dtype="float64",
-            shape=["time"],
-            units=TIME_UNITS,
-            description="valid time in the file's calendar",
-        ),
-        ArraySpec(name="lat", dims=["lat"], dtype="float64", shape=[grid[-2]], min=-90, max=90, units="degrees_north"),
-        ArraySpec(name="lon", dims=["lon"], dtype="float64", shape=[grid[-1]], min=-360, max=360, units="degrees_east"),
-    ]
-    if has_level:
-        arrays.append(ArraySpec(name="level", dims=["level"], dtype="float64", shape=[grid[0]], units="hPa"))
-    return SampleContract(name="climate-fields", arrays=arrays)
 
 
 def dataset_to_sample(ds: xr.Dataset, axis: TimeAxis, source: str) -> Sample:
@@ -221,7 +190,7 @@ class CFZarrFormat:
         )
 
     def iter_samples(self, root: Path) -> Iterator[tuple[str, Sample]]:
-        from hfm.climate.checks import encode_times
+        from hfm.climate.contract import encode_times
 
         ds = open_store(root)
         sources = ds["source"].values

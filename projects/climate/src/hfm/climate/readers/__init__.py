@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import xarray as xr
 
-from hfm.climate.units import check_plausible, to_canonical
+from hfm.climate.readers.units import check_plausible, to_canonical
 from hfm.shared.errors import InvalidInput
 from hfm.shared.safety.budget import current_budget
 from hfm.shared.safety.headers import check_grib_messages, check_netcdf3_header

@@ -12,12 +12,13 @@ from pathlib import Path
 
 import xarray as xr
 
-from hfm.climate.checks import check_grid, check_time_axis, check_variables, encode_times
+from hfm.climate.contract import TIME_UNITS, check_grid, check_time_axis, check_variables, encode_times, field_contract
+from hfm.climate.format import FORMAT_NAME, CFZarrWriter, dataset_to_sample
 from hfm.climate.readers import open_fields
-from hfm.climate.store import FORMAT_NAME, TIME_UNITS, CFZarrWriter, dataset_to_sample, field_contract
-from hfm.shared.cards import Creator, DatasetCard, ProvenanceStep, card_from_curation, package_versions
+from hfm.shared.cards import DatasetCard
 from hfm.shared.contracts import Sample
-from hfm.shared.curation import CurationItem, CurationSummary, curate, rejected_item
+from hfm.shared.curate_driver import CurationTool, DatasetDescription, curate_dataset
+from hfm.shared.curation import CurationItem, CurationSummary, rejected_item
 from hfm.shared.errors import HFMError, InvalidInput
 from hfm.shared.safety.inputs import InputFile
 
@@ -77,44 +78,34 @@ def curate_fields(
     chosen = variables or [str(v) for v in reference.data_vars]
     items = [CurationItem(key=p.name, sources=[p], load=lambda p=p: _load_item(p, chosen, reference)) for p in paths]
     items += [rejected_item(f.path.name, f.path, f.code or "unreadable", f.reason) for f in rejected]
-    writer = CFZarrWriter(train_start, train_end)
-    summary = curate(items, out_dir, contract, writer, show_progress=show_progress, total=len(items))
-    if summary.written == 0:
-        raise HFMError(f"every input was quarantined; see {Path(out_dir) / 'quarantine' / 'report.csv'}")
-    card = card_from_curation(
+    done = curate_dataset(
+        items,
         out_dir,
-        summary,
-        name=name,
-        description=description or f"{name}: {', '.join(chosen)} on a {'x'.join(map(str, grid))} grid",
-        license=license,
-        creators=[Creator(name=c) for c in creators],
-        citation=citation,
         domain="climate",
         format=FORMAT_NAME,
         contract=contract,
+        writer=CFZarrWriter(train_start, train_end),
+        describe=DatasetDescription(
+            name,
+            license,
+            list(creators),
+            description=description or f"{name}: {', '.join(chosen)} on a {'x'.join(map(str, grid))} grid",
+            citation=citation,
+        ),
+        tool=CurationTool(
+            command="hfm climate curate",
+            distribution="hfm-climate",
+            packages=("xarray", "zarr", "netCDF4", "cfgrib", "eccodes", "cftime", "numpy"),
+            parameters={
+                "variables": chosen,
+                "train_start": train_start,
+                "train_end": train_end,
+                "max_nan_fraction": max_nan_fraction,
+            },
+        ),
         sources=[p for p in paths if p.is_file()],
-        provenance=[
-            ProvenanceStep(
-                step="curate",
-                tool="hfm climate curate",
-                tool_version=_version(),
-                parameters={
-                    "variables": chosen,
-                    "train_start": train_start,
-                    "train_end": train_end,
-                    "max_nan_fraction": max_nan_fraction,
-                },
-                packages=package_versions("xarray", "zarr", "netCDF4", "cfgrib", "eccodes", "cftime", "numpy"),
-                inputs=summary.inputs,
-                outputs=summary.written,
-                quarantined=summary.quarantined,
-            )
-        ],
+        show_progress=show_progress,
     )
-    return summary, card
-
-
-def _version() -> str:
-    from importlib.metadata import version
-
-    return version("hfm-climate")
+    if done.summary.written == 0:
+        raise HFMError(f"every input was quarantined; see {Path(out_dir) / 'quarantine' / 'report.csv'}")
+    return done.summary, done.card

@@ -1,4 +1,4 @@
-"""Contract checks that only gridded time series need: the time axis and the grid.
+"""The contract of one curated input file (`field_contract`) and the checks only gridded time series need.
 
 The core's `SampleContract` checks dtype, shape and NaN fraction; here we check what it cannot see: times that run
 backwards or repeat, a step that changes (irregular sampling), missing steps, and a grid that differs from the
@@ -12,7 +12,9 @@ from dataclasses import dataclass
 import numpy as np
 import xarray as xr
 
-from hfm.shared.contracts import Violation
+from hfm.shared.contracts import ArraySpec, SampleContract, Violation
+
+TIME_UNITS = "hours since 1970-01-01 00:00:00"
 
 # Grid coordinates closer than this (degrees) are the same grid point.
 GRID_TOLERANCE = 1e-4
@@ -27,7 +29,7 @@ class TimeAxis:
     calendar: str
 
 
-def encode_times(times: xr.DataArray | np.ndarray, units: str = "hours since 1970-01-01 00:00:00") -> TimeAxis:
+def encode_times(times: xr.DataArray | np.ndarray, units: str = TIME_UNITS) -> TimeAxis:
     """Encode decoded times (numpy datetime64 or cftime) as CF numbers in their own calendar."""
     import cftime
 
@@ -122,3 +124,33 @@ def check_variables(ds: xr.Dataset, reference: xr.Dataset | None) -> list[Violat
             reason=f"variables {list(ds.data_vars)} differ from the first file's {list(reference.data_vars)}",
         )
     ]
+
+
+def field_contract(variables: int, grid: tuple[int, ...], max_nan_fraction: float, has_level: bool) -> SampleContract:
+    """What one input file must hold after harmonisation; grid = ([levels], lat, lon) sizes of the first file."""
+    dims = ["time", "variable", *(["level"] if has_level else []), "lat", "lon"]
+    spatial = list(grid)
+    arrays = [
+        ArraySpec(
+            name="fields",
+            dims=dims,
+            dtype="float32",
+            shape=["time", variables, *spatial],
+            nan_policy="allow",
+            max_nan_fraction=max_nan_fraction,
+            description="harmonised fields in canonical units",
+        ),
+        ArraySpec(
+            name="time",
+            dims=["time"],
+            dtype="float64",
+            shape=["time"],
+            units=TIME_UNITS,
+            description="valid time in the file's calendar",
+        ),
+        ArraySpec(name="lat", dims=["lat"], dtype="float64", shape=[grid[-2]], min=-90, max=90, units="degrees_north"),
+        ArraySpec(name="lon", dims=["lon"], dtype="float64", shape=[grid[-1]], min=-360, max=360, units="degrees_east"),
+    ]
+    if has_level:
+        arrays.append(ArraySpec(name="level", dims=["level"], dtype="float64", shape=[grid[0]], units="hPa"))
+    return SampleContract(name="climate-fields", arrays=arrays)

@@ -30,13 +30,13 @@ def choose_key(times: xr.DataArray, train: np.ndarray) -> Key:
 
 
 def _step_hours(times: xr.DataArray) -> float:
-    from hfm.climate.checks import encode_times, regular_step
+    from hfm.climate.contract import encode_times, regular_step
 
     return regular_step(encode_times(times).values) or 24.0
 
 
 def _span_days(times: xr.DataArray) -> float:
-    from hfm.climate.checks import encode_times
+    from hfm.climate.contract import encode_times
 
     hours = encode_times(times).values
     return float(hours.max() - hours.min()) / 24 if hours.size else 0.0

@@ -12,10 +12,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from hfm.climate.curation import curate_fields
-from hfm.climate.data import Normaliser
-from hfm.climate.evaluation import FieldData
-from hfm.climate.experiments import hadisst_path
+from hfm.climate.curate import curate_fields
+from hfm.climate.data import FieldData, Normaliser
+from hfm.climate.experiments.end_to_end import hadisst_path
 from hfm.climate.tokenizer import FieldTokenizer
 from hfm.shared.domain_bench import DomainBench
 

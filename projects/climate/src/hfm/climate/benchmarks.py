@@ -1,4 +1,4 @@
-"""Benchmarks for `tools/bench.py` (entry-point group `hfm.benchmarks`): real data, baselines in the same run.
+"""Benchmarks for `tools/bench.py` (declared in `plugin.py`): real data, baselines in the same run.
 
 Figures are lat-weighted RMSE in K (lower is better; ratio = hfm / baseline) and training windows/s (higher is
 better; ratio = hfm / xarray). Plots and run folders go to `$HFM_BENCH_OUT/climate` (default
@@ -14,11 +14,12 @@ from typing import Any
 
 import numpy as np
 
-from hfm.climate.crossval import ERA5, HADISST, CVBudget, Protocol, run_cv
-from hfm.climate.experiments import Budget, era5_experiment, speed_experiment
-from hfm.climate.transfer import TRAIN_MONTHS, VALID_MONTHS
+from hfm.climate.experiments.crossval import ERA5, HADISST, CVBudget, Protocol, run_cv
+from hfm.climate.experiments.end_to_end import Budget, era5_experiment, speed_experiment
+from hfm.climate.experiments.transfer import TRAIN_MONTHS, VALID_MONTHS
 from hfm.shared.eval.figures import Figure
 from hfm.shared.eval.stats import effective_sample_size, moving_block_bootstrap
+from hfm.shared.eval.throughput import throughput_figure
 
 
 def _out(name: str) -> Path:
@@ -29,18 +30,6 @@ def _out(name: str) -> Path:
         shutil.rmtree(path)
     path.mkdir(parents=True)
     return path
-
-
-def _figure(name: str, value: float, baseline: float, unit: str, command: str, notes: str = "") -> dict[str, Any]:
-    return {
-        "name": name,
-        "value": value,
-        "baseline": baseline,
-        "ratio": value / baseline,
-        "unit": unit,
-        "command": command,
-        "notes": notes,
-    }
 
 
 def cv_figures(result: dict[str, Any], protocol: Protocol, task: str, labels: dict[int, str], command: str,
@@ -92,8 +81,8 @@ def cv_figures(result: dict[str, Any], protocol: Protocol, task: str, labels: di
 def hadisst_cv() -> list[Figure]:
     """HadISST SST at 1 and 3 months (3 by rollout), 8-fold blocked CV, hfm vs the strongest of persistence,
     climatology, damped anomaly persistence and the linear inverse model."""
-    from hfm.climate.curation import curate_fields
-    from hfm.climate.experiments import hadisst_path
+    from hfm.climate.curate import curate_fields
+    from hfm.climate.experiments.end_to_end import hadisst_path
 
     out = _out("hadisst-cv")
     curate_fields([hadisst_path()], out / "data", train_end="2014-12-31", show_progress=False)
@@ -110,8 +99,8 @@ def _ostia_figures(result: dict[str, Any], out: Path, command: str) -> list[Figu
     zero-shot and fine-tuned, each against the strongest baseline fitted on OSTIA's training months."""
     import xarray as xr
 
-    from hfm.climate.evaluation import FieldData
-    from hfm.climate.transfer import ostia_path, ostia_transfer, source_fold
+    from hfm.climate.data import FieldData
+    from hfm.climate.experiments.transfer import ostia_path, ostia_transfer, source_fold
 
     test_times = xr.open_dataset(ostia_path())["time"].values[TRAIN_MONTHS + VALID_MONTHS :]
     k = source_fold(result["fold_masks"], result["times"], test_times)
@@ -135,8 +124,8 @@ def _ostia_figures(result: dict[str, Any], out: Path, command: str) -> list[Figu
 def era5_cv() -> list[Figure]:
     """ERA5 UK 2 m temperature at 1 h and 6 h, 4-fold blocked CV, hfm vs the strongest of persistence,
     climatology, damped anomaly persistence and the neighbourhood ridge autoregression."""
-    from hfm.climate.curation import curate_fields
-    from hfm.climate.experiments import era5_path
+    from hfm.climate.curate import curate_fields
+    from hfm.climate.experiments.end_to_end import era5_path
 
     out = _out("era5-cv")
     curate_fields([era5_path()], out / "data", train_end="2019-03-24", show_progress=False)
@@ -196,21 +185,21 @@ def era5_fields() -> list[Figure]:
     ]  # fmt: skip
 
 
-def loader_speed() -> list[dict[str, Any]]:
+def loader_speed() -> list[Figure]:
     """Training windows/s from one zarr store: hfm's chunk-aware reader vs a plain xarray isel loop."""
-    from hfm.climate.curation import curate_fields
-    from hfm.climate.experiments import era5_path
+    from hfm.climate.curate import curate_fields
+    from hfm.climate.experiments.end_to_end import era5_path
 
     out = _out("speed")
     curate_fields([era5_path()], out / "data", train_end="2019-03-24", show_progress=False)
-    speed = speed_experiment(out / "data")
     return [
-        _figure(
-            "climate training windows/s (13 h windows of ERA5 t2m), hfm vs xarray isel",
-            speed["hfm_windows_per_s"],
-            speed["xarray_windows_per_s"],
-            "windows/s",
-            "python tools/bench.py --only climate-speed",
-            f"{speed['windows']} random windows, same store",
+        throughput_figure(
+            speed_experiment(out / "data"),
+            name="climate training windows/s (13 h windows of ERA5 t2m), hfm vs xarray isel",
+            task="climate/loader",
+            item="windows",
+            baseline_name="xarray isel",
+            command="python tools/bench.py --only climate-speed",
+            notes="300 random windows, same store, standardised",
         )
     ]

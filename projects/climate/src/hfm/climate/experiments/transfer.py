@@ -17,12 +17,18 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
-from hfm.climate.crossval import CVBudget, FoldBaselines, Protocol, _train_selected, _validation_score, forecast_rmse
-from hfm.climate.curation import curate_fields
-from hfm.climate.data import Normaliser
-from hfm.climate.evaluation import FieldData
-from hfm.climate.folds import Fold, mask_to_ranges
-from hfm.climate.pipeline import load_model, model_forecaster
+from hfm.climate.curate import curate_fields
+from hfm.climate.data import FieldData, Normaliser
+from hfm.climate.experiments.crossval import (
+    CVBudget,
+    FoldBaselines,
+    Protocol,
+    _train_selected,
+    _validation_score,
+    forecast_rmse,
+)
+from hfm.climate.experiments.folds import Fold, mask_to_ranges
+from hfm.climate.predict import load_model, model_forecaster
 from hfm.shared.errors import HFMError
 
 TRAIN_MONTHS, VALID_MONTHS = 24, 6

@@ -24,11 +24,10 @@ import torch
 from safetensors.torch import load_file
 
 from hfm.climate.baselines import LinearInverseModel, NeighbourhoodRidge, fit_damping, ridge_inits
-from hfm.climate.data import Normaliser
-from hfm.climate.evaluation import FieldData
-from hfm.climate.folds import Fold, blocked_folds, mask_to_ranges
+from hfm.climate.data import FieldData, Normaliser
+from hfm.climate.experiments.folds import Fold, blocked_folds, mask_to_ranges
 from hfm.climate.metrics import lat_weights
-from hfm.climate.pipeline import load_model, model_forecaster, write_forecast
+from hfm.climate.predict import load_model, model_forecaster, write_forecast
 from hfm.shared.artifacts import DataCardReference, ModelCard, export_model
 from hfm.shared.train.config import Config, ValidationConfig
 from hfm.shared.train.task import build_task

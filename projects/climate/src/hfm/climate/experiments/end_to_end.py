@@ -11,30 +11,41 @@
 
 from __future__ import annotations
 
-import time
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+import torch
 
-from hfm.climate.curation import curate_fields
-from hfm.climate.data import Normaliser, StoreWindows, window_starts, xarray_windows
-from hfm.climate.evaluation import FieldData, evaluate
-from hfm.climate.pipeline import (
-    evaluate_downscaling,
-    evaluate_interpolation,
-    load_model,
-    model_forecaster,
-    train_and_export,
-    write_forecast,
-)
+from hfm.climate.curate import curate_fields
+from hfm.climate.data import FieldData, Normaliser, StoreWindows, window_starts, xarray_windows
+from hfm.climate.metrics import evaluate, rmse
+from hfm.climate.models import FieldDownscaler, interpolation_mask
+from hfm.climate.predict import load_model, model_forecaster, write_forecast
 from hfm.climate.readers import open_fields
+from hfm.climate.tasks import coarsen, upsample
+from hfm.climate.training import train_and_export
 from hfm.shared.errors import HFMError
+from hfm.shared.eval.throughput import PairedRates, paired_rates
 from hfm.shared.sample_data import require_data
 
 BASELINES = ("persistence", "climatology", "damped_persistence")
+# What each source's card says, and its single split (training period inclusive).
+HADISST_CARD = {
+    "train_start": "1991-01-01",
+    "train_end": "2014-12-31",
+    "name": "hadisst-sst-5deg",
+    "license": "LicenseRef-HadISST",
+    "creators": ["Met Office Hadley Centre"],
+}
+ERA5_CARD = {
+    "train_end": "2019-03-24",
+    "name": "era5-t2m-uk-2019-03",
+    "license": "LicenseRef-Copernicus",
+    "creators": ["Copernicus Climate Change Service"],
+}
 
 
 @dataclass
@@ -77,21 +88,12 @@ def _arch(budget: Budget, patch_lat: int, patch_lon: int) -> dict[str, Any]:
 def _train(task: str, options: dict, out: Path, steps: int, budget: Budget) -> Path:
     return train_and_export(
         task, options, out, steps=steps, batch_size=budget.batch_size, seed=budget.seed, progress=budget.progress
-    )
+    ).model_dir
 
 
 def sst_experiment(out: Path, budget: Budget) -> dict[str, Any]:
     out = Path(out)
-    curate_fields(
-        [hadisst_path()],
-        out / "data",
-        train_start="1991-01-01",
-        train_end="2014-12-31",
-        name="hadisst-sst-5deg",
-        license="LicenseRef-HadISST",
-        creators=["Met Office Hadley Centre"],
-        show_progress=budget.progress,
-    )
+    curate_fields([hadisst_path()], out / "data", **HADISST_CARD, show_progress=budget.progress)
     dataset = str(out / "data")
     arch = _arch(budget, 2, 3)
     mae = _train(
@@ -129,15 +131,7 @@ def era5_experiment(
     `crop` cuts the grid before curation (index slices for `lat` and `lon`)."""
     out = Path(out)
     source = era5_path() if crop is None else crop_fields(era5_path(), out / "input" / "era5-t2m-crop.nc", crop)
-    curate_fields(
-        [source],
-        out / "data",
-        train_end="2019-03-24",
-        name="era5-t2m-uk-2019-03",
-        license="LicenseRef-Copernicus",
-        creators=["Copernicus Climate Change Service"],
-        show_progress=budget.progress,
-    )
+    curate_fields([source], out / "data", **ERA5_CARD, show_progress=budget.progress)
     dataset = str(out / "data")
     arch = _arch(budget, 4, 4)
     mae = _train(
@@ -182,27 +176,27 @@ def era5_experiment(
     return result
 
 
-def speed_experiment(dataset: Path, window: int = 13, windows: int = 300, seed: int = 0) -> dict[str, float]:
-    """Windows/s for the same random windows, hfm's zarr reader vs an xarray isel loop, on one store."""
+def speed_experiment(
+    dataset: Path, window: int = 13, windows: int = 300, seed: int = 0, repeats: int = 3
+) -> PairedRates:
+    """Windows/s for the same random windows, hfm's zarr reader (a fresh one each pass, so no pass starts from the
+    last one's chunk cache) vs an xarray isel loop, on one store: the shared alternating timing."""
     data = FieldData.load(dataset)
     normaliser = Normaliser(data)
-    starts = np.random.default_rng(seed).permutation(window_starts(data, window, "train"))
-    starts = np.resize(starts, windows)
+    starts = np.resize(np.random.default_rng(seed).permutation(window_starts(data, window, "train")), windows)
     reader = StoreWindows(dataset, starts, window, normaliser)
-    began = time.perf_counter()
-    ours = [reader[i] for i in range(len(reader))]
-    hfm_s = time.perf_counter() - began
-    began = time.perf_counter()
-    theirs = list(xarray_windows(dataset, starts, window, normaliser))
-    xarray_s = time.perf_counter() - began
-    if not all(np.array_equal(a.numpy(), b) for a, b in zip(ours[:5], theirs[:5], strict=True)):
+    first = list(xarray_windows(dataset, starts[:5], window, normaliser))
+    if not all(np.array_equal(reader[i].numpy(), b) for i, b in enumerate(first)):
         raise HFMError("speed figure: hfm and xarray windows differ")
-    return {
-        "hfm_windows_per_s": windows / hfm_s,
-        "xarray_windows_per_s": windows / xarray_s,
-        "windows": windows,
-        "window_steps": window,
-    }
+
+    def ours() -> int:
+        fresh = StoreWindows(dataset, starts, window, normaliser)
+        return sum(1 for i in range(len(fresh)) if fresh[i] is not None)
+
+    def theirs() -> int:
+        return sum(1 for _ in xarray_windows(dataset, starts, window, normaliser))
+
+    return paired_rates(ours, theirs, repeats=repeats)
 
 
 def _plot_curves(scores: dict, title: str, xlabel: str, path: Path) -> None:
@@ -250,3 +244,80 @@ def _plot_maps(data: FieldData, forecaster, path: Path) -> None:
     fig.tight_layout()
     fig.savefig(path, dpi=100)
     plt.close(fig)
+
+
+def _per_step_rmse(forecast: np.ndarray, truth: np.ndarray, lat: np.ndarray) -> np.ndarray:
+    """Latitude-weighted RMSE of each step (N, V, H, W) -> (N,): the paired units of the intervals."""
+    return rmse(forecast[None], truth[None], lat).reshape(forecast.shape[0], -1).mean(axis=1)
+
+
+def linear_correction(coarse_fit: np.ndarray, fine_fit: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per fine-grid point least squares fine = a + b * bicubic over training steps: (a, b), each (V, H, W)."""
+    x, y = coarse_fit.astype("float64"), fine_fit.astype("float64")
+    xm, ym = x.mean(axis=0), y.mean(axis=0)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        b = ((x - xm) * (y - ym)).sum(axis=0) / ((x - xm) ** 2).sum(axis=0)
+    b = np.nan_to_num(b, nan=1.0)
+    return ym - b * xm, b
+
+
+def evaluate_downscaling(model: FieldDownscaler, data: FieldData, normaliser: Normaliser, factor: int) -> dict:
+    """RMSE (K, latitude-weighted) on test steps of the model against bilinear, bicubic and bicubic with a
+    per-point linear correction fitted on the training steps; `per_step` holds each method's RMSE per test step."""
+
+    def fine_and_bicubic(steps: np.ndarray) -> tuple[torch.Tensor, dict[str, np.ndarray]]:
+        full = torch.from_numpy(np.nan_to_num(data.fields[steps]).astype("float32"))
+        fine, coarse = coarsen(full, factor)
+        return fine, {mode: upsample(coarse, factor, mode).numpy() for mode in ("bilinear", "bicubic")}
+
+    train_fine, train_up = fine_and_bicubic(np.flatnonzero(data.is_train))
+    a, b = linear_correction(train_up["bicubic"], train_fine.numpy())
+    steps = np.flatnonzero(~data.is_train)
+    truth, forecasts = fine_and_bicubic(steps)
+    forecasts["bicubic_linear"] = (a + b * forecasts["bicubic"]).astype("float32")
+    h, w = truth.shape[-2:]
+    lat = data.lat[:h]
+    z = torch.from_numpy(normaliser.to_z(data.fields[steps], steps))
+    _, z_coarse = coarsen(z, factor)
+    with torch.no_grad():
+        z_fine = model(upsample(z_coarse, factor, "bicubic")).numpy()
+    clim = normaliser.means[normaliser.index[steps]][..., :h, :w]
+    forecasts["hfm"] = z_fine * normaliser.scale + clim
+    per_step = {name: _per_step_rmse(f, truth.numpy(), lat) for name, f in forecasts.items()}
+    return {name: float(v.mean()) for name, v in per_step.items()} | {"per_step": per_step, "steps": steps}
+
+
+def evaluate_interpolation(model: torch.nn.Module, data: FieldData, normaliser: Normaliser, window: int) -> dict:
+    """RMSE (latitude-weighted, field units) of the inner steps of test windows: the model against linear
+    interpolation in time of the fields and of the anomalies (against the training climatology, which carries the
+    diurnal cycle); `per_window` holds each method's RMSE per window (its inner steps pooled)."""
+    starts = window_starts(data, window, "test")
+    idx = starts[:, None] + np.arange(window)[None, :]
+    fields = data.fields[idx.ravel()].reshape(*idx.shape, *data.fields.shape[1:])
+    z = normaliser.to_z(fields.reshape(-1, *fields.shape[2:]), idx.ravel()).reshape(fields.shape)
+    x = torch.from_numpy(z)
+    mask = interpolation_mask(model.encoder.tokenizer, tuple(x.shape[1:]), x.shape[0])
+    with torch.no_grad():
+        out = model(x, mask)
+        z_pred = model.reconstruct(x, out).numpy()
+    inner = slice(1, window - 1)
+    n_inner = window - 2
+    truth = fields[:, inner]
+    pred = normaliser.from_z(z_pred[:, inner].reshape(-1, *z.shape[2:]), idx[:, inner].ravel()).reshape(truth.shape)
+    w = np.linspace(0, 1, window)[inner][None, :, None, None, None]
+    clim = normaliser.means[normaliser.index[idx.ravel()]].reshape(fields.shape)
+    anomaly = fields - clim
+    forecasts = {
+        "hfm": np.where(np.isnan(truth), np.nan, pred),
+        "linear": fields[:, :1] * (1 - w) + fields[:, -1:] * w,
+        "linear_anomaly": clim[:, inner] + anomaly[:, :1] * (1 - w) + anomaly[:, -1:] * w,
+    }
+    flat_truth = truth.reshape(-1, *fields.shape[2:])
+    per_window = {
+        name: _per_step_rmse(f.reshape(-1, *fields.shape[2:]), flat_truth, data.lat).reshape(-1, n_inner).mean(axis=1)
+        for name, f in forecasts.items()
+    }
+    return {name: float(v.mean()) for name, v in per_window.items()} | {
+        "per_window": per_window,
+        "windows": int(starts.size),
+    }
