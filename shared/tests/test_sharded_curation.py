@@ -17,6 +17,7 @@ from hfm.shared.curation import CurationItem
 from hfm.shared.errors import HFMError, InvalidInput
 from hfm.shared.shard_curation import ShardPart
 from hfm.shared.shard_view import readable_format
+from hfm.shared.testing.kill_resume import tree_bytes
 
 CONTRACT = SampleContract(
     name="t", arrays=[ArraySpec(name="data", dims=["x"], dtype="float32", shape=[8], nan_policy="allow")]
@@ -57,15 +58,10 @@ def curate(out: Path, n: int = 50, **options):
     )
 
 
-def tree(root: Path) -> dict[str, bytes]:
-    """Every file under `root` by relative path (the card holds versions but is the same within one run)."""
-    return {str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
-
-
 def test_the_bytes_do_not_depend_on_the_number_of_workers(tmp_path):
     one = curate(tmp_path / "one", shard_size=8, workers=1)
     curate(tmp_path / "two", shard_size=8, workers=2)
-    assert tree(tmp_path / "one") == tree(tmp_path / "two")
+    assert tree_bytes(tmp_path / "one") == tree_bytes(tmp_path / "two")
     assert (one.summary.inputs, one.summary.written, one.summary.quarantined) == (50, 45, 5)
     assert one.summary.reasons == {"corrupt": 5} and one.summary.splits == {"test": 12, "train": 33}
     assert sorted(p.name for p in (tmp_path / "one" / "shards").iterdir()) == [f"shard-{i:06d}" for i in range(7)]
@@ -110,7 +106,7 @@ def test_array_parts_then_the_merge_equal_one_process(tmp_path):
         readable_format(staging, ArrayStoreFormat())
     merged = curate(tmp_path / "parts", shard_size=8)
     assert merged.summary.written == 45
-    assert tree(tmp_path / "parts") == tree(tmp_path / "whole")
+    assert tree_bytes(tmp_path / "parts") == tree_bytes(tmp_path / "whole")
 
 
 def test_a_slurm_array_task_takes_its_part_from_the_environment(monkeypatch):
@@ -134,7 +130,7 @@ def test_a_restart_keeps_finished_shards_and_redoes_changed_ones(tmp_path):
     assert (shards / "shard-000001" / "shard.json").stat().st_mtime_ns == kept  # item 20 is in shard 2 only
     assert (shards / "shard-000002" / "shard.json").stat().st_mtime_ns != redone
     curate(tmp_path / "fresh", shard_size=8, keys=renamed)
-    assert tree(tmp_path / "first") == tree(tmp_path / "fresh")
+    assert tree_bytes(tmp_path / "first") == tree_bytes(tmp_path / "fresh")
 
 
 def test_a_different_shard_size_restarts_and_a_part_refuses(tmp_path):

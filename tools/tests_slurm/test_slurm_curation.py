@@ -8,15 +8,13 @@ from pathlib import Path
 
 import pytest
 
+from hfm.shared.testing.kill_resume import tree_bytes
+
 pytestmark = pytest.mark.slurm
 template = pytest.importorskip("hfm.template.synthetic", reason="the template domain (projects/_template) is needed")
 
 CURATE = ["template", "curate", "raw", "--name", "waves", "--license", "CC0-1.0", "--creator", "HFM", "--quiet"]
 SHARDING = ["--shard-size", "7"]  # 3 x 12 signals: 6 shards, 3 for each of two array tasks
-
-
-def tree(root: Path) -> dict[str, bytes]:
-    return {str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
 
 
 def test_an_array_of_two_tasks_and_the_merge_equal_one_process(tmp_path: Path, slurm) -> None:
@@ -41,4 +39,4 @@ def test_an_array_of_two_tasks_and_the_merge_equal_one_process(tmp_path: Path, s
         tmp_path, f"hfm-template-merge-{merge_id}.out"
     )
     assert sorted(p.name for p in (tmp_path / "arrayed" / "shards").iterdir()) == [f"shard-00000{i}" for i in range(6)]
-    assert tree(tmp_path / "arrayed") == tree(tmp_path / "whole")
+    assert tree_bytes(tmp_path / "arrayed") == tree_bytes(tmp_path / "whole")
