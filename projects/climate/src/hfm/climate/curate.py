@@ -84,7 +84,7 @@ def curate_fields(
         domain="climate",
         format=FORMAT_NAME,
         contract=contract,
-        writer=CFZarrWriter(train_start, train_end),
+        writer=CFZarrWriter(train_start, train_end, title=name),
         describe=DatasetDescription(
             name,
             license,

@@ -40,9 +40,16 @@ def dataset_to_sample(ds: xr.Dataset, axis: TimeAxis, source: str) -> Sample:
             "source": source,
             "variables": variables,
             "variable_units": [ds[v].attrs["units"] for v in variables],
+            "variable_standard_names": [source_standard_name(ds[v]) for v in variables],
             "calendar": axis.calendar,
         },
     )
+
+
+def source_standard_name(field: xr.DataArray) -> str:
+    """The source's CF standard_name of a variable, "" where it has none (cfgrib writes 'unknown' for those)."""
+    name = str(field.attrs.get("standard_name", "")).strip()
+    return "" if name.lower() == "unknown" else name
 
 
 def parse_date(text: str, calendar: str) -> float:
@@ -63,8 +70,8 @@ class CFZarrWriter:
 
     format_name = FORMAT_NAME
 
-    def __init__(self, train_start: str | None = None, train_end: str | None = None) -> None:
-        self.train_start, self.train_end = train_start, train_end
+    def __init__(self, train_start: str | None = None, train_end: str | None = None, title: str = "") -> None:
+        self.train_start, self.train_end, self.title = train_start, train_end, title
         self._root: Path | None = None
         self._parts: list[tuple[str, Sample]] = []
 
@@ -80,16 +87,18 @@ class CFZarrWriter:
             return []
         parts = sorted(self._parts, key=lambda p: float(p[1].arrays["time"][0]))
         first = parts[0][1]
-        ds = build_store_dataset(parts, self.train_start, self.train_end)
+        ds = build_store_dataset(parts, self.train_start, self.train_end, self.title)
         path = self._root / STORE
         if path.exists():
             shutil.rmtree(path)
         step_bytes = int(np.prod(first.arrays["fields"].shape[1:])) * 4
         chunk = max(1, min(ds.sizes["time"], _CHUNK_BYTES // step_bytes))
-        encoding = {
-            "fields": {"chunks": (chunk, *first.arrays["fields"].shape[1:])},
-            "time": {"units": TIME_UNITS, "calendar": first.attrs["calendar"], "dtype": "float64"},
-        }
+        # CF 2.5.1: coordinate variables carry no fill value (zarr would otherwise store NaN as one)
+        encoding: dict[str, dict[str, Any]] = {name: {"_FillValue": None} for name in ("lat", "lon", "level")}
+        encoding = {name: value for name, value in encoding.items() if name in ds.coords}
+        encoding["fields"] = {"chunks": (chunk, *first.arrays["fields"].shape[1:])}
+        encoding["time"] = {"units": TIME_UNITS, "calendar": first.attrs["calendar"], "dtype": "float64",
+                            "_FillValue": None}  # fmt: skip
         ds.to_zarr(path, mode="w", encoding=encoding, zarr_format=2, consolidated=True)
         return sorted(str(p.relative_to(self._root)) for p in path.rglob("*") if p.is_file())
 
@@ -104,7 +113,9 @@ def _decode(hours: np.ndarray, calendar: str) -> np.ndarray:
     return cftime.num2date(hours, TIME_UNITS, calendar=calendar)
 
 
-def build_store_dataset(parts: list[tuple[str, Sample]], train_start: str | None, train_end: str | None) -> xr.Dataset:
+def build_store_dataset(
+    parts: list[tuple[str, Sample]], train_start: str | None, train_end: str | None, title: str = ""
+) -> xr.Dataset:
     first = parts[0][1]
     calendar = first.attrs["calendar"]
     fields = np.concatenate([s.arrays["fields"] for _, s in parts], axis=0)
@@ -113,6 +124,7 @@ def build_store_dataset(parts: list[tuple[str, Sample]], train_start: str | None
         raise HFMError("input files overlap in time after sorting; curate them separately or remove the overlap")
     sources = np.concatenate([[key] * s.arrays["time"].size for key, s in parts]).astype(str)
     variables = list(first.attrs["variables"])
+    standard_names = list(first.attrs.get("variable_standard_names", [""] * len(variables)))
     has_level = "level" in first.arrays
     dims = ("time", "variable", *(("level",) if has_level else ()), "lat", "lon")
     lo = parse_date(train_start, calendar) if train_start else -np.inf
@@ -128,25 +140,32 @@ def build_store_dataset(parts: list[tuple[str, Sample]], train_start: str | None
         "variable": ("variable", np.asarray(variables, dtype=str)),
         "lat": ("lat", first.arrays["lat"], {"units": "degrees_north", "standard_name": "latitude", "axis": "Y"}),
         "lon": ("lon", first.arrays["lon"], {"units": "degrees_east", "standard_name": "longitude", "axis": "X"}),
-        "units": ("variable", np.asarray(first.attrs["variable_units"], dtype=str)),
-        "source": ("time", sources),
-        "is_train": ("time", train),
+        "units": ("variable", np.asarray(first.attrs["variable_units"], dtype=str), {"long_name": "unit of each"}),
+        "standard_name": (
+            "variable",
+            np.asarray(standard_names, dtype=str),
+            {"long_name": "the source's CF standard_name of each variable ('' where it has none)"},
+        ),
+        "source": ("time", sources, {"long_name": "curated input file of each time step"}),
+        "is_train": ("time", train, {"long_name": "time step in the training period"}),
     }
     if has_level:
         coords["level"] = ("level", first.arrays["level"], {"units": "hPa", "standard_name": "air_pressure"})
     step = float(np.median(np.diff(hours))) if hours.size > 1 else 0.0
     ds = xr.Dataset(
         {
-            "fields": (dims, fields, {"long_name": "harmonised fields, canonical units per variable"}),
-            "mean": (stats_dims, np.nanmean(train_fields, axis=reduce)),
-            "std": (stats_dims, np.nanstd(train_fields, axis=reduce)),
-            "min": (stats_dims, np.nanmin(train_fields, axis=reduce)),
-            "max": (stats_dims, np.nanmax(train_fields, axis=reduce)),
-            "nan_fraction": (stats_dims, np.isnan(fields).mean(axis=reduce)),
+            "fields": (dims, fields, _fields_attrs(first.attrs["variable_units"], standard_names)),
+            "mean": (stats_dims, np.nanmean(train_fields, axis=reduce), {"long_name": "training-period mean"}),
+            "std": (stats_dims, np.nanstd(train_fields, axis=reduce), {"long_name": "training-period std"}),
+            "min": (stats_dims, np.nanmin(train_fields, axis=reduce), {"long_name": "training-period minimum"}),
+            "max": (stats_dims, np.nanmax(train_fields, axis=reduce), {"long_name": "training-period maximum"}),
+            "nan_fraction": (stats_dims, np.isnan(fields).mean(axis=reduce), {"long_name": "fraction of NaN"}),
         },
         coords=coords,
         attrs={
             "Conventions": "CF-1.8",
+            "title": title or ", ".join(variables),
+            "history": "curated by hfm climate curate (hfm-climate)",  # no clock time: re-runs are byte-identical
             "hfm_layout": LAYOUT,
             "calendar": calendar,
             "time_step_hours": step,
@@ -156,6 +175,18 @@ def build_store_dataset(parts: list[tuple[str, Sample]], train_start: str | None
         },
     )
     return ds
+
+
+def _fields_attrs(units: list[str], standard_names: list[str]) -> dict[str, str]:
+    """CF attributes of the stacked `fields`: `units` (and the source's `standard_name`) where every variable
+    shares one; with mixed units the per-variable `units` and `standard_name` coordinates along `variable` hold
+    them (a CF variable has one unit, so a stack of several has none of its own)."""
+    attrs = {"long_name": "harmonised fields, canonical units per variable"}
+    if len(set(units)) == 1:
+        attrs["units"] = units[0]
+    if len(set(standard_names)) == 1 and standard_names[0]:
+        attrs["standard_name"] = standard_names[0]
+    return attrs
 
 
 def open_store(path: str | Path) -> xr.Dataset:
