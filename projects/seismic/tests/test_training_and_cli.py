@@ -67,7 +67,8 @@ def test_label_subset_keeps_both_classes_and_is_seeded():
 
 
 def test_task_options_refuse_unknown_keys_and_never_fall_back_to_synthetic(tmp_path):
-    with pytest.raises(HFMError, match=r"unknown option 'sampels'; allowed: dataset, model, model_args, samples"):
+    allowed = "allowed: dataset, horizontal_dropout, horizontal_noise, model, model_args, normalization, samples"
+    with pytest.raises(HFMError, match=rf"unknown option 'sampels'; {allowed}"):
         build_task("seismic-mae", {"dataset": "/nonexistent", "sampels": 400})
     with pytest.raises(HFMError, match="option 'dataset' is required"):
         build_task("seismic-pick", {"samples": 400})

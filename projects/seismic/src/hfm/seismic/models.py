@@ -12,7 +12,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from hfm.seismic.tokenizer import WaveformTokenizer
+from hfm.seismic.tokenizer import Normalization, WaveformTokenizer
 from hfm.shared.errors import HFMError
 from hfm.shared.models.encoder import TokenEncoder
 from hfm.shared.models.mae import MAEConfig, MAEOutput, MaskedAutoencoder
@@ -37,7 +37,7 @@ class PhasePicker(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         length = x.shape[-1]
-        x = WaveformTokenizer.normalize(x)
+        x = WaveformTokenizer.normalize(x, self.encoder.tokenizer.normalization)
         pad = -length % self.patch_len
         padded = F.pad(x, (0, pad)) if pad else x
         tokens = self.encoder(padded)  # (B, N, width)
@@ -91,10 +91,26 @@ _SIZES = {"tiny": (64, 2, 4), "small": (128, 4, 4), "base": (192, 6, 3)}
 
 def _register(size: str) -> None:
     width, depth, heads = _SIZES[size]
-    defaults = {"components": 3, "patch_len": 25, "width": width, "depth": depth, "heads": heads}
+    defaults = {
+        "components": 3,
+        "patch_len": 25,
+        "width": width,
+        "depth": depth,
+        "heads": heads,
+        "normalization": "window",
+    }
 
-    def picker(components: int = 3, patch_len: int = 25, width: int = width, depth: int = depth, heads: int = heads):
-        return PhasePicker(WaveformTokenizer(components, patch_len), TrunkConfig(width=width, depth=depth, heads=heads))
+    def picker(
+        components: int = 3,
+        patch_len: int = 25,
+        width: int = width,
+        depth: int = depth,
+        heads: int = heads,
+        normalization: Normalization = "window",
+    ):
+        return PhasePicker(
+            WaveformTokenizer(components, patch_len, normalization), TrunkConfig(width=width, depth=depth, heads=heads)
+        )
 
     def mae(
         components: int = 3,
@@ -106,11 +122,12 @@ def _register(size: str) -> None:
         block_size: int = 2,
         norm_targets: bool = True,
         target: str = "spectrum",
+        normalization: Normalization = "window",
     ):
         if target not in ("waveform", "spectrum"):
             raise HFMError(f"seismic MAE target must be 'waveform' or 'spectrum', got {target!r}")
         encoder = TokenEncoder(
-            WaveformTokenizer(components, patch_len), TrunkConfig(width=width, depth=depth, heads=heads)
+            WaveformTokenizer(components, patch_len, normalization), TrunkConfig(width=width, depth=depth, heads=heads)
         )
         return (SpectralMAE if target == "spectrum" else MaskedAutoencoder)(
             encoder,

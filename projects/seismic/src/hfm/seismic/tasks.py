@@ -4,6 +4,9 @@ Task options (the `task:` section of a run config); an unknown key is refused wi
 
     seismic-mae:  dataset: PATH | synthetic   (a SeisBench-format folder; generated records only when named)
                   split: train  synthetic: 512  seed: 0  samples: 1000  model: seismic-mae-tiny  model_args: {}
+                  normalization: window | component   (the tokenizer's scaling, see hfm.seismic.tokenizer)
+                  horizontal_dropout: 0.0  horizontal_noise: 0.0   (shares of training windows whose N and E are
+                  zeroed / buried in noise, see hfm.seismic.data.augment)
     seismic-pick: the same, plus  init: PATH (a pretrained MAE or picker: its encoder.* must all load)
                   label_fraction: 1.0   sigma_s: 0.1   model: seismic-picker-tiny
 """
@@ -17,6 +20,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from hfm.seismic.data.augment import ComponentAugment
 from hfm.seismic.data.windows import (
     LabelledWindows,
     PickingDataset,
@@ -26,6 +30,7 @@ from hfm.seismic.data.windows import (
     synthetic_windows,
 )
 from hfm.seismic.models import picking_loss
+from hfm.seismic.tokenizer import Normalization
 from hfm.shared.errors import HFMError
 from hfm.shared.models.loading import load_encoder
 from hfm.shared.models.registry import create_model
@@ -44,6 +49,9 @@ class MAEOptions:
     samples: int = 1000  # window length at 100 Hz
     model: str = "seismic-mae-tiny"
     model_args: dict[str, Any] = field(default_factory=dict)
+    normalization: Normalization = "window"
+    horizontal_dropout: float = 0.0
+    horizontal_noise: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -55,6 +63,9 @@ class PickOptions:
     samples: int = 1000
     model: str = "seismic-picker-tiny"
     model_args: dict[str, Any] = field(default_factory=dict)
+    normalization: Normalization = "window"
+    horizontal_dropout: float = 0.0
+    horizontal_noise: float = 0.0
     init: Path | None = None
     label_fraction: float = 1.0
     sigma_s: float = 0.1  # width of the Gaussian P/S targets
@@ -68,6 +79,18 @@ def load_windows(options: MAEOptions | PickOptions, where: str) -> LabelledWindo
     return seisbench_windows(options.dataset, options.split, samples=options.samples)
 
 
+def build_encoder_model(options: MAEOptions | PickOptions, where: str) -> nn.Module:
+    """The registered model with its arguments; the tokenizer's normalisation is a typed task option, so it is
+    refused in model_args rather than silently overridden."""
+    if "normalization" in options.model_args:
+        raise HFMError(f"{where}: give 'normalization' as a task option, not in model_args")
+    return create_model(options.model, **options.model_args, normalization=options.normalization)
+
+
+def component_augment(options: MAEOptions | PickOptions) -> ComponentAugment:
+    return ComponentAugment(options.horizontal_dropout, options.horizontal_noise, options.seed)
+
+
 class SeismicMAETask:
     """Masked autoencoding on unlabelled windows; `windows` given in memory replace `dataset` (benchmarks)."""
 
@@ -76,10 +99,11 @@ class SeismicMAETask:
         self._windows = windows if windows is not None else load_windows(options, "task seismic-mae")
 
     def build_model(self) -> nn.Module:
-        return create_model(self.options.model, **self.options.model_args)
+        return build_encoder_model(self.options, "task seismic-mae")
 
     def train_dataset(self) -> UnlabelledDataset:
-        return UnlabelledDataset(self._windows, int(self.options.model_args.get("patch_len", 25)))
+        patch_len = int(self.options.model_args.get("patch_len", 25))
+        return UnlabelledDataset(self._windows, patch_len, self.options.normalization, component_augment(self.options))
 
     def loss(self, model: nn.Module, batch: torch.Tensor) -> tuple[torch.Tensor, dict[str, float]]:
         return model(batch).loss, {}
@@ -94,13 +118,13 @@ class SeismicPickTask:
         self._windows = label_subset(windows, options.label_fraction, options.seed)
 
     def build_model(self) -> nn.Module:
-        model = create_model(self.options.model, **self.options.model_args)
+        model = build_encoder_model(self.options, "task seismic-pick")
         if self.options.init is not None:
             load_encoder(model, self.options.init, expected=ENCODER_SOURCES)
         return model
 
     def train_dataset(self) -> PickingDataset:
-        return PickingDataset(self._windows, self.options.sigma_s)
+        return PickingDataset(self._windows, self.options.sigma_s, component_augment(self.options))
 
     def loss(self, model: nn.Module, batch: Any) -> tuple[torch.Tensor, dict[str, float]]:
         x, phases, detection = batch

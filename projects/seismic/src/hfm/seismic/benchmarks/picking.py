@@ -78,6 +78,18 @@ class PickBenchConfig:
     # A band-pass front end for every neural picker (hfm and PhaseNetLight alike, training and inference); None: raw
     # counts, as PhaseNetLight was trained. The classic pickers filter 1-20 Hz themselves either way.
     model_band_hz: tuple[float, float] | None = None
+    # The hfm picker's tokenizer scaling and component augmentation (pretraining and fine-tuning alike; issue 14,
+    # chosen on the NCEDC dev stations: docs/seismic.md).
+    normalization: str = "window"
+    horizontal_dropout: float = 0.0
+    horizontal_noise: float = 0.0
+
+    def model_options(self) -> dict[str, Any]:
+        return {
+            "normalization": self.normalization,
+            "horizontal_dropout": self.horizontal_dropout,
+            "horizontal_noise": self.horizontal_noise,
+        }
 
     @classmethod
     def quick(cls) -> PickBenchConfig:
@@ -434,6 +446,7 @@ def _finetune(records: Records, init: str | None, run: Path, steps: int, config:
         progress=False,
         samples=config.window,
         init=init,
+        **config.model_options(),
     )
     return model
 
@@ -486,6 +499,7 @@ def run_pick_benchmark(
         seed=config.seed,
         progress=False,
         samples=config.window,
+        **config.model_options(),
     )
     init = str(out / "pretrain" / "final")
     lap("pretrain")

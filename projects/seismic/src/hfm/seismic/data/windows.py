@@ -15,9 +15,10 @@ import torch
 from scipy.signal import resample_poly
 from torch.utils.data import Dataset
 
+from hfm.seismic.data.augment import ComponentAugment
 from hfm.seismic.format import SeisBenchDataset
 from hfm.seismic.synthetic import SyntheticConfig, generate
-from hfm.seismic.tokenizer import WaveformTokenizer
+from hfm.seismic.tokenizer import Normalization, WaveformTokenizer
 from hfm.shared.errors import HFMError
 
 CODA_FACTOR = 1.4
@@ -131,25 +132,40 @@ def detection_target(length: int, p: float, s: float) -> np.ndarray:
 
 
 class UnlabelledDataset(Dataset):
-    """Normalised windows for masked autoencoding, cropped to a multiple of the patch length."""
+    """Normalised windows for masked autoencoding, cropped to a multiple of the patch length; with an active
+    `augment`, each window is augmented before it is normalised."""
 
-    def __init__(self, windows: LabelledWindows, patch_len: int) -> None:
+    def __init__(
+        self,
+        windows: LabelledWindows,
+        patch_len: int,
+        normalization: Normalization = "window",
+        augment: ComponentAugment | None = None,
+    ) -> None:
         length = windows.waveforms.shape[-1] // patch_len * patch_len
-        self.x = WaveformTokenizer.normalize(torch.from_numpy(windows.waveforms[..., :length]))
+        self.normalization = normalization
+        self.augment = augment if augment is not None and augment.active else None
+        raw = torch.from_numpy(windows.waveforms[..., :length])
+        self.x = raw if self.augment else WaveformTokenizer.normalize(raw, normalization)
 
     def __len__(self) -> int:
         return len(self.x)
 
     def __getitem__(self, index: int) -> torch.Tensor:
-        return self.x[index]
+        if self.augment is None:
+            return self.x[index]
+        wave = torch.from_numpy(self.augment(self.x[index].numpy(), index))
+        return WaveformTokenizer.normalize(wave[None], self.normalization)[0]
 
 
 class PickingDataset(Dataset):
-    """(waveform, phase targets, detection target) per window."""
+    """(waveform, phase targets, detection target) per window; the waveform augmented when `augment` is given (the
+    picker normalises its input itself)."""
 
-    def __init__(self, windows: LabelledWindows, sigma_s: float = 0.1) -> None:
+    def __init__(self, windows: LabelledWindows, sigma_s: float = 0.1, augment: ComponentAugment | None = None) -> None:
         self.windows = windows
         self.sigma = sigma_s * windows.sampling_rate
+        self.augment = augment or ComponentAugment()
 
     def __len__(self) -> int:
         return len(self.windows)
@@ -159,7 +175,7 @@ class PickingDataset(Dataset):
         length = w.waveforms.shape[-1]
         p, s = float(w.p_sample[index]), float(w.s_sample[index])
         return (
-            torch.from_numpy(w.waveforms[index]),
+            torch.from_numpy(np.ascontiguousarray(self.augment(w.waveforms[index], index), dtype=np.float32)),
             torch.from_numpy(phase_targets(length, p, s, self.sigma)),
             torch.from_numpy(detection_target(length, p, s)),
         )
