@@ -17,6 +17,7 @@ from __future__ import annotations
 import math
 import tempfile
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -26,6 +27,7 @@ from torch.utils.data import DataLoader, Dataset
 
 from hfm.plankton.curate import CurationConfig, curate_objects
 from hfm.plankton.data import CuratedPlanktonDataset
+from hfm.plankton.experiments.crossval import CVResult
 from hfm.plankton.experiments.mae_cv import planktonclas_images
 from hfm.plankton.experiments.study import (
     BASELINES,
@@ -78,21 +80,15 @@ def _cv_figures(source: str, task: str, command: str) -> list[Figure]:
             for b, t in tests.items()
         )
         figures.append(
-            Figure(
-                name=f"{task}: macro-F1, {hfm} vs {strongest}",
-                task=f"plankton/{task}",
-                metric="macro-F1",
-                higher_is_better=True,
-                value=table[hfm]["macro_f1"],
-                baseline=table[strongest]["macro_f1"],
-                baseline_name=strongest,
-                n_test=result.n,
-                test_unit="images",
-                interval=(test.low, test.high),
-                interval_method=f"Nadeau-Bengio corrected t over {test.n} paired folds "
+            cv_figure(
+                result,
+                hfm,
+                strongest,
+                task,
+                command,
+                f"Nadeau-Bengio corrected t over {test.n} paired folds "
                 f"({result.repeats}x{result.folds} CV; {SCRATCH} and {HFM_FINETUNED} on the first repeat)",
                 unit="macro-F1",
-                command=command,
                 headline=hfm == HFM_HYBRID,
                 others={b: table[b]["macro_f1"] for b in BASELINES if b != strongest}
                 | {h: table[h]["macro_f1"] for h in (HFM_LINEAR, HFM_HYBRID, HFM_FINETUNED) if h != hfm},
@@ -102,6 +98,28 @@ def _cv_figures(source: str, task: str, command: str) -> list[Figure]:
             )
         )
     return figures
+
+
+def cv_figure(
+    result: CVResult, hfm: str, strongest: str, title: str, command: str, interval_method: str, **extra: Any
+) -> Figure:
+    """macro-F1 of one hfm method against a baseline over the same CV folds, with the corrected paired interval."""
+    table, test = result.table(), result.compare(hfm, strongest)
+    return Figure(
+        name=f"{title}: macro-F1, {hfm} vs {strongest}",
+        task=f"plankton/{title}",
+        metric="macro-F1",
+        higher_is_better=True,
+        value=table[hfm]["macro_f1"],
+        baseline=table[strongest]["macro_f1"],
+        baseline_name=strongest,
+        n_test=result.n,
+        test_unit="images",
+        interval=(test.low, test.high),
+        interval_method=interval_method,
+        command=command,
+        **extra,
+    )
 
 
 def bering_sea_figures() -> list[Figure]:

@@ -93,18 +93,7 @@ def pretrain(
     from hfm.plankton.training import pretrain as run
 
     _only(model, "image-mae-tiny")
-    done = run(
-        dataset,
-        out,
-        steps=steps,
-        batch_size=batch_size,
-        lr=lr,
-        seed=seed,
-        overrides=set_ or [],
-        width=width,
-        depth=depth,
-    )
-    typer.echo(f"{done.status}: model {done.model_dir}, config {done.config_path}")
+    _report(run(dataset, out, **_settings(steps, batch_size, lr, seed, set_), width=width, depth=depth))
 
 
 @app.command("finetune")
@@ -127,19 +116,15 @@ def finetune(
     from hfm.plankton.training import finetune as run
 
     _only(model, "plankton-classifier-tiny")
-    done = run(
-        dataset,
-        out,
-        init=init,
-        steps=steps,
-        batch_size=batch_size,
-        lr=lr,
-        seed=seed,
-        overrides=set_ or [],
-        width=width,
-        depth=depth,
-        balanced=balanced,
-    )
+    sizes = {"width": width, "depth": depth, "balanced": balanced}
+    _report(run(dataset, out, init, **_settings(steps, batch_size, lr, seed, set_), **sizes))
+
+
+def _settings(steps: int, batch_size: int, lr: float, seed: int, overrides: list[str] | None) -> dict:
+    return {"steps": steps, "batch_size": batch_size, "lr": lr, "seed": seed, "overrides": overrides or []}
+
+
+def _report(done) -> None:
     typer.echo(f"{done.status}: model {done.model_dir}, config {done.config_path}")
 
 

@@ -17,8 +17,9 @@ images still open in EcoTaxa.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 import pandas as pd
@@ -51,30 +52,34 @@ def write_png16(grey: np.ndarray, path: Path) -> None:
     Image.fromarray(pixels).save(path, format="PNG")
 
 
+@dataclass
 class EcoTaxaWriter:
-    format_name = FORMAT_NAME
+    """Writes each canvas as it comes and the TSV at the end, rows sorted by object_id (re-curation gives the same
+    bytes whatever the order of the inputs)."""
 
-    def __init__(self) -> None:
-        self._root: Path | None = None
-        self._rows: list[dict[str, Any]] = []
+    format_name: ClassVar[str] = FORMAT_NAME
+    root: Path | None = None
+    rows: list[dict[str, Any]] = field(default_factory=list)
 
     def open(self, root: Path) -> None:
-        self._root = root
         (root / "images").mkdir(parents=True, exist_ok=True)
-        self._rows = []
+        self.root, self.rows = root, []
 
     def write(self, key: str, sample: Sample) -> None:
-        assert self._root is not None, "open() first"
-        name = f"images/{safe_key(key)}.png"
-        write_png16(np.asarray(sample.arrays["image"])[0], self._root / name)
-        self._rows.append({**sample.attrs, "image_path": name})
+        image = f"images/{safe_key(key)}.png"
+        write_png16(np.asarray(sample.arrays["image"])[0], self._opened() / image)
+        self.rows.append({**sample.attrs, "image_path": image})
 
     def close(self) -> list[str]:
-        assert self._root is not None, "open() first"
-        table = pd.DataFrame(self._rows, columns=None if self._rows else list(STANDARD_COLUMNS))
+        table = pd.DataFrame(self.rows, columns=None if self.rows else list(STANDARD_COLUMNS))
         table = table.sort_values("object_id", kind="stable").reset_index(drop=True) if len(table) else table
-        write_tsv(conform(table), self._root / TSV_NAME)
+        write_tsv(conform(table), self._opened() / TSV_NAME)
         return [TSV_NAME, *sorted(table["image_path"])] if len(table) else [TSV_NAME]
+
+    def _opened(self) -> Path:
+        if self.root is None:
+            raise RuntimeError("EcoTaxaWriter: open() first")
+        return self.root
 
 
 class EcoTaxaFormat:

@@ -3,28 +3,22 @@ place its tasks and benchmarks are declared. Lists only implemented features."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from importlib import import_module
 from typing import Any
 
 from hfm.plankton.format import EcoTaxaFormat
 from hfm.shared.plugins import DomainPlugin
 
 
-def _cli() -> Any:
-    from hfm.plankton.cli import app
-
-    return app
-
-
-def _quickstart(context: Any) -> Any:
-    from hfm.plankton.quickstart import run_quickstart
-
-    return run_quickstart(context)
+def _target(target: str) -> Any:
+    module, _, name = target.partition(":")
+    return getattr(import_module(module), name)
 
 
-def _synergy(work_dir, smoke, seed):
-    from hfm.plankton.synergy import plankton_bench
-
-    return plankton_bench(work_dir, smoke, seed)
+def _on_call(target: str) -> Callable[..., Any]:
+    """A hook that imports its `module:function` only when called: `hfm --help` must not import the domain."""
+    return lambda *args, **kwargs: _target(target)(*args, **kwargs)
 
 
 plugin = DomainPlugin(
@@ -50,6 +44,9 @@ plugin = DomainPlugin(
         )
     },
     dataset_formats={"ecotaxa": EcoTaxaFormat},
-    cli=_cli,
-    hooks={"quickstart": _quickstart, "synergy": _synergy},
+    cli=lambda: _target("hfm.plankton.cli:app"),
+    hooks={
+        "quickstart": _on_call("hfm.plankton.quickstart:run_quickstart"),
+        "synergy": _on_call("hfm.plankton.synergy:plankton_bench"),
+    },
 )

@@ -18,6 +18,7 @@ import numpy as np
 import torch
 from threadpoolctl import threadpool_limits
 
+from hfm.plankton.benchmarks import cv_figure
 from hfm.plankton.contract import to_darwin_core
 from hfm.plankton.curate import CurationConfig, curate_objects
 from hfm.plankton.data import load_curated
@@ -148,21 +149,14 @@ def _multi_instrument(out: Path, smoke: bool, seed: int) -> tuple[dict, list[Fig
         table = result.table()
         metrics[source] = table
         strongest = max((PIXELS, MORPHOLOGY), key=lambda b: table[b]["macro_f1"])
-        test = result.compare(HFM_HYBRID, strongest)
         figures.append(
-            Figure(
-                name=f"{title}: macro-F1, {HFM_HYBRID} vs {strongest}",
-                task=f"plankton/{title}",
-                metric="macro-F1",
-                higher_is_better=True,
-                value=table[HFM_HYBRID]["macro_f1"],
-                baseline=table[strongest]["macro_f1"],
-                baseline_name=strongest,
-                n_test=result.n,
-                test_unit="images",
-                interval=(test.low, test.high),
-                interval_method="Nadeau-Bengio corrected t over 5 folds",
-                command="hfm quickstart -d plankton",
+            cv_figure(
+                result,
+                HFM_HYBRID,
+                strongest,
+                title,
+                "hfm quickstart -d plankton",
+                "Nadeau-Bengio corrected t over 5 folds",
                 others={m: table[m]["macro_f1"] for m in (HFM_LINEAR, PIXELS, MORPHOLOGY) if m != strongest},
             )
         )

@@ -21,7 +21,7 @@ from torch import nn
 from torch.utils.data import Dataset, TensorDataset
 
 from hfm.plankton.data import load_curated
-from hfm.plankton.models import PlanktonModelConfig, build_mae
+from hfm.plankton.models import MAESizes, PlanktonModelConfig, build_mae
 from hfm.plankton.tokenizer import PATCH, model_input
 from hfm.shared.errors import HFMError
 from hfm.shared.models.loading import load_encoder
@@ -29,17 +29,9 @@ from hfm.shared.models.registry import create_model
 from hfm.shared.options import parse_options
 
 
-@dataclass(frozen=True)
-class MAEOptions:
+@dataclass(frozen=True, kw_only=True)
+class MAEOptions(MAESizes):
     dataset: Path
-    patch: int = PATCH
-    width: int = 96
-    depth: int = 4
-    heads: int = 4
-    mask_ratio: float = 0.75
-    decoder_width: int = 64
-    decoder_depth: int = 1
-    decoder_heads: int = 4
 
 
 @dataclass(frozen=True)

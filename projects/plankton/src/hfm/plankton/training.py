@@ -30,76 +30,46 @@ LIMITS = (
 )
 
 
-def pretrain(
-    dataset: str | Path,
-    out: str | Path,
-    *,
-    steps: int = 300,
-    batch_size: int = 32,
-    lr: float = 1e-3,
-    seed: int = 0,
-    overrides: list[str] | None = None,
-    progress: bool = True,
-    **model: Any,
-) -> ShortcutResult:
-    """Masked autoencoding on a curated dataset's images (labels unused); `model`: MAEOptions sizes."""
-    typed = parse_options(MAEOptions, {"dataset": str(dataset), **model}, "pretrain")
-    images = len(load_curated(typed.dataset)[0])
-    config = shortcut_config(
-        "plankton-mae",
-        options_dict(typed),
-        out,
-        steps=steps,
-        batch_size=min(batch_size, images),
-        lr=lr,
-        seed=seed,
-        overrides=overrides or [],
-        progress=progress,
-    )
-    return train_and_export(
-        config,
-        out,
-        description="Masked autoencoder over 2D patches of plankton images, with the pixel size as a second channel.",
-        intended_use="Embeddings of single plankton objects (one object per image) for classification heads, "
-        "clustering for annotation, initialising plankton-classify, and transfer of the shared trunk.",
-        limitations=LIMITS,
+def pretrain(dataset: str | Path, out: str | Path, **settings: Any) -> ShortcutResult:
+    """Masked autoencoding on a curated dataset's images (labels unused). `settings`: steps (300), batch_size (32),
+    lr (1e-3), seed, overrides (`section.key=value`), progress, and the MAEOptions sizes."""
+    settings.setdefault("batch_size", 32)
+    settings["batch_size"] = min(settings["batch_size"], len(load_curated(dataset)[0]))  # a small set: one batch
+    return _shortcut(MAEOptions, "plankton-mae", {"dataset": str(dataset)}, out, settings, _MAE_CARD)
+
+
+def finetune(dataset: str | Path, out: str | Path, init: str | Path | None = None, **settings: Any) -> ShortcutResult:
+    """The classifier on the validated objects, from the encoder of `init` when given. `settings`: as for
+    `pretrain`, with the ClassifyOptions."""
+    return _shortcut(
+        ClassifyOptions, "plankton-classify", {"dataset": str(dataset), "init": init}, out, settings, _CLASSIFIER_CARD
     )
 
 
-def finetune(
-    dataset: str | Path,
-    out: str | Path,
-    *,
-    init: str | Path | None = None,
-    steps: int = 300,
-    batch_size: int = 32,
-    lr: float = 1e-3,
-    seed: int = 0,
-    overrides: list[str] | None = None,
-    progress: bool = True,
-    **options: Any,
+_MAE_CARD = {
+    "description": "Masked autoencoder over 2D patches of plankton images, with the pixel size as a second channel.",
+    "intended_use": "Embeddings of single plankton objects (one object per image) for classification heads, "
+    "clustering for annotation, initialising plankton-classify, and transfer of the shared trunk.",
+    "limitations": LIMITS,
+}
+_CLASSIFIER_CARD = {
+    "description": "Plankton classifier: the plankton MAE's encoder fine-tuned with a class-weighted linear head.",
+    "intended_use": "Classifying single plankton objects into the training taxa (`hfm plankton predict`), with a "
+    "confidence threshold below which an object stays unassigned.",
+    "limitations": LIMITS + " Knows only the taxa of its training set.",
+}
+_RUN_SETTINGS = ("steps", "batch_size", "lr", "seed", "overrides", "progress")
+
+
+def _shortcut(
+    options_type: type, task: str, data: dict[str, Any], out: str | Path, settings: dict[str, Any], card: dict
 ) -> ShortcutResult:
-    """The classifier on the validated objects, from the encoder of `init` when given; `options`: ClassifyOptions."""
-    typed = parse_options(ClassifyOptions, {"dataset": str(dataset), "init": init, **options}, "finetune")
-    config = shortcut_config(
-        "plankton-classify",
-        options_dict(typed),
-        out,
-        steps=steps,
-        batch_size=batch_size,
-        lr=lr,
-        seed=seed,
-        overrides=overrides or [],
-        progress=progress,
-    )
-    return train_and_export(
-        config,
-        out,
-        description="Plankton classifier: the plankton MAE's encoder fine-tuned with a class-weighted linear head.",
-        intended_use="Classifying single plankton objects into the training taxa (`hfm plankton predict`), with a "
-        "confidence threshold below which an object stays unassigned.",
-        limitations=LIMITS + " Knows only the taxa of its training set.",
-    )
+    """Typed task options (the settings that are not run settings) -> OUT/run.yaml -> train and export."""
+    run = {"steps": 300, "batch_size": 32, "lr": 1e-3} | {k: v for k, v in settings.items() if k in _RUN_SETTINGS}
+    options = {k: v for k, v in settings.items() if k not in _RUN_SETTINGS}
+    typed = parse_options(options_type, data | options, task)
+    config = shortcut_config(task, options_dict(typed), out, **run)
+    return train_and_export(config, out, **card)
 
 
 def export_encoder(

@@ -224,15 +224,18 @@ def _scratch_method(
     return method
 
 
+def _labelled(study: Study, source: str) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Labels, frozen features (of the encoder that never saw `source`), morphology and canvases of one source."""
+    _single_thread()
+    rows = study.corpus.select(source)
+    features = study.embeddings[EVALUATION_ENCODER[source]][rows]
+    return study.corpus.labels(rows), features, study.corpus.morphology[rows], study.corpus.canvases[rows]
+
+
 def evaluate_source(study: Study, source: str, scratch: bool = True) -> CVResult:
     """Repeated stratified CV on one labelled source: both hfm heads against every baseline, same folds."""
-    _single_thread()
-    corpus, config = study.corpus, study.config
-    rows = corpus.select(source)
-    labels = corpus.labels(rows)
-    features = study.embeddings[EVALUATION_ENCODER[source]][rows]
-    morphology = corpus.morphology[rows]
-    canvases = corpus.canvases[rows]
+    labels, features, morphology, canvases = _labelled(study, source)
+    config = study.config
     pixels = np.stack([pixel_features(c) for c in canvases])
     forests = FoldForests(morphology, labels, config.seed)
     methods = {
@@ -277,16 +280,12 @@ def label_efficiency(study: Study, source: str = "bering-sea") -> dict[str, Any]
     """
     from sklearn.metrics import f1_score
 
-    _single_thread()
-    corpus, config = study.corpus, study.config
-    rows = corpus.select(source)
-    labels = corpus.labels(rows)
-    features = study.embeddings[EVALUATION_ENCODER[source]][rows]
-    canvases = corpus.canvases[rows]
+    labels, features, morphology, canvases = _labelled(study, source)
+    config = study.config
     folds = splits(labels, config.repeats, config.folds, config.seed)[: config.folds]
     out: dict[str, Any] = {"fractions": list(config.fractions), "n_train": []}
     out |= {name: {} for name in ("hfm", "hybrid", "finetuned", "scratch")}
-    hybrid = hybrid_predict(features, FoldForests(corpus.morphology[rows], labels, config.seed), labels, config.seed)
+    hybrid = hybrid_predict(features, FoldForests(morphology, labels, config.seed), labels, config.seed)
     subsets = {
         (f, fold): _subsample(train, labels, f, seed=fold)
         for f in config.fractions

@@ -18,9 +18,10 @@ from hfm.shared.models.encoder import TokenEncoder
 from hfm.shared.models.registry import PretrainedConfig, create_model, register_model, trunk_config
 
 
-@dataclass
-class PlanktonModelConfig:
-    canvas: int = 64
+@dataclass(frozen=True)
+class MAESizes:
+    """The sizes of the plankton MAE (the task's options beside its dataset, and the model config's)."""
+
     patch: int = PATCH
     width: int = 96
     depth: int = 4
@@ -29,6 +30,11 @@ class PlanktonModelConfig:
     decoder_width: int = 64
     decoder_depth: int = 1
     decoder_heads: int = 4
+
+
+@dataclass(frozen=True)
+class PlanktonModelConfig(MAESizes):
+    canvas: int = 64
 
     def mae_args(self) -> dict[str, int | float]:
         args = asdict(self)
