@@ -29,24 +29,24 @@ class DatasetReplacement:
         self.staging = self.target.parent / f".{self.target.name}.hfm-new"
         self.retired = self.target.parent / f".{self.target.name}.hfm-old"
 
-    def recover(self) -> None:
-        """Undo what a killed run left: an old dataset moved aside comes back; half-written new ones go."""
+    def _restore_retired(self) -> None:
+        """An old dataset a killed swap moved aside comes back (or goes, when the new one is already in place)."""
         if self.retired.exists():
             if self.target.exists():
                 shutil.rmtree(self.retired)
             else:
                 os.replace(self.retired, self.target)
+
+    def recover(self) -> None:
+        """Undo what a killed run left: an old dataset moved aside comes back; half-written new ones go."""
+        self._restore_retired()
         if self.staging.exists():
             shutil.rmtree(self.staging)
 
     def resume(self) -> Path:
         """Like `begin`, but a staging folder left by a killed run is kept: a sharded curation continues in it."""
         self.target.parent.mkdir(parents=True, exist_ok=True)
-        if self.retired.exists():
-            if self.target.exists():
-                shutil.rmtree(self.retired)
-            else:
-                os.replace(self.retired, self.target)
+        self._restore_retired()
         self.staging.mkdir(exist_ok=True)
         return self.staging
 
