@@ -261,7 +261,7 @@ class ClimateDownscaleTask(_StoreTask):
     def loss(self, model: nn.Module, batch: torch.Tensor) -> tuple[torch.Tensor, dict[str, float]]:
         fine, coarse = coarsen(batch[:, 0], self.factor)
         loss = F.mse_loss(model(upsample(coarse, self.factor, "bicubic")), fine)
-        return loss, {"mse": float(loss)}
+        return loss, {"mse": float(loss.detach())}
 
 
 def climate_mae_task(options: dict[str, Any]) -> ClimateMAETask:
