@@ -1,12 +1,18 @@
 """Issue 14: the tokenizer's per-component scaling and the component augmentation, both typed task options."""
 
+import json
+
 import numpy as np
 import pytest
 import torch
+import yaml
+from typer.testing import CliRunner
 
+from hfm.seismic.cli import app
 from hfm.seismic.data.augment import ComponentAugment
 from hfm.seismic.data.windows import PickingDataset, UnlabelledDataset, synthetic_windows
 from hfm.seismic.tokenizer import WaveformTokenizer
+from hfm.shared.artifacts import load_pretrained
 from hfm.shared.errors import HFMError
 from hfm.shared.train.task import build_task
 
@@ -89,3 +95,18 @@ def test_bad_robustness_options_are_refused_naming_the_option():
         build_task("seismic-mae", {"dataset": "synthetic", "synthetic": 4, "horizontal_noise": 1.5}).train_dataset()
     with pytest.raises(HFMError, match="give 'normalization' as a task option, not in model_args"):
         build_task("seismic-mae", {"dataset": "synthetic", "model_args": {"normalization": "component"}}).build_model()
+
+
+def test_cli_finetune_records_the_options_in_run_yaml_and_the_model_config(tmp_path):
+    torch.set_num_threads(1)
+    out = tmp_path / "tuned"
+    args = ["finetune", "synthetic", "--out", str(out), "--steps", "2", "--batch-size", "4", "--samples", "400"]
+    args += ["--synthetic", "8", "--normalization", "component", "--horizontal-noise", "0.5"]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 0, result.output
+    task = yaml.safe_load((out / "run.yaml").read_text())["task"]
+    assert (task["normalization"], task["horizontal_dropout"], task["horizontal_noise"]) == ("component", 0.0, 0.5)
+    config = json.loads((out / "model" / "config.json").read_text())
+    assert config["args"]["normalization"] == "component"
+    model, _ = load_pretrained(out / "model")
+    assert model.encoder.tokenizer.normalization == "component"  # the artifact rebuilds with its scaling

@@ -21,6 +21,11 @@ app = typer.Typer(
 Split = typer.Option("train", help="Split of the dataset to train on.")
 Samples = typer.Option(1000, help="Window length in samples at 100 Hz.")
 Synthetic = typer.Option(512, help="Number of generated records when DATASET is the word 'synthetic'.")
+Normalization = typer.Option(
+    "window", help="Tokenizer scaling: 'window' (one std over all components) or 'component' (each its own)."
+)
+HorizontalDropout = typer.Option(0.0, help="Share of training windows whose N and E are zeroed (vertical only).")
+HorizontalNoise = typer.Option(0.0, help="Share of training windows whose N and E get noise at 0.5-3x their std.")
 
 
 @app.command()
@@ -72,13 +77,17 @@ def pretrain(
     target: str = typer.Option(
         "spectrum", help="What hidden patches are predicted as: 'spectrum' (log-amplitude spectra) or 'waveform'."
     ),
+    normalization: str = Normalization,
+    horizontal_dropout: float = HorizontalDropout,
+    horizontal_noise: float = HorizontalNoise,
 ) -> None:
     """Masked-autoencoder pretraining on unlabelled windows; writes OUT/run.yaml (replay: hfm train) and OUT/model."""
     from hfm.seismic.training import pretrain as run
 
     knobs = {"steps": steps, "batch_size": batch_size, "lr": lr, "seed": seed, "overrides": set_ or []}
     data = {"split": split, "samples": samples, "synthetic": synthetic}
-    _report(run(dataset, out, **knobs, **data, model=model, model_args={"target": target}))
+    robust = _robustness(normalization, horizontal_dropout, horizontal_noise)
+    _report(run(dataset, out, **knobs, **data, **robust, model=model, model_args={"target": target}))
 
 
 @app.command()
@@ -97,13 +106,26 @@ def finetune(
     split: str = Split,
     samples: int = Samples,
     synthetic: int = Synthetic,
+    normalization: str = Normalization,
+    horizontal_dropout: float = HorizontalDropout,
+    horizontal_noise: float = HorizontalNoise,
 ) -> None:
     """Fine-tune the phase picker and detector head on labelled windows (from --init's encoder)."""
     from hfm.seismic.training import finetune as run
 
     knobs = {"steps": steps, "batch_size": batch_size, "lr": lr, "seed": seed, "overrides": set_ or []}
     data = {"split": split, "samples": samples, "synthetic": synthetic}
+    data |= _robustness(normalization, horizontal_dropout, horizontal_noise)
     _report(run(dataset, out, init=init, **knobs, **data, model=model, label_fraction=label_fraction, sigma_s=sigma))
+
+
+def _robustness(normalization: str, horizontal_dropout: float, horizontal_noise: float) -> dict:
+    """The tokenizer scaling and component augmentation options (issue 14), the same in pretrain and finetune."""
+    return {
+        "normalization": normalization,
+        "horizontal_dropout": horizontal_dropout,
+        "horizontal_noise": horizontal_noise,
+    }
 
 
 @app.command()
