@@ -29,6 +29,12 @@ def _synergy(work_dir, smoke, seed):
     return radiome_bench(work_dir, smoke, seed)
 
 
+def _embed(dataset_dir, model_dir):
+    from hfm.radiome.synergy import embed_curated
+
+    return embed_curated(dataset_dir, model_dir)
+
+
 plugin = DomainPlugin(
     name="radiome",
     summary="3D MRI/CT volumes: NIfTI/DICOM, nnU-Net layout, MONAI segmentation.",
@@ -45,5 +51,5 @@ plugin = DomainPlugin(
     baselines=("k-means (3 clusters)", "multi-Otsu (3 classes)", "N4 + Atropos (ANTs)", "MONAI UNet (scratch)"),
     dataset_formats={"nnunet-raw": NnunetRawFormat},
     cli=_cli,
-    hooks={"quickstart": _quickstart, "synergy": _synergy},
+    hooks={"quickstart": _quickstart, "synergy": _synergy, "embed": _embed},
 )
