@@ -126,3 +126,17 @@ def row():
 def export():
     """`export(folder, rows, typed=True)`: writes `ecotaxa_test.tsv` in folder."""
     return write_export
+
+
+@pytest.fixture(scope="session")
+def ecotaxa_import_errors():
+    """EcoTaxa's import rules (`ecotaxa_rules.py` beside this file): TSV path -> its messages, [] if it imports."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location(
+        "plankton_ecotaxa_rules", Path(__file__).with_name("ecotaxa_rules.py")
+    )
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.check_import

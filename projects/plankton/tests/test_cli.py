@@ -66,7 +66,7 @@ def _unvalidate(dataset: Path) -> None:
     tsv.write_text("\n".join(lines[:2] + ["\t".join(r) for r in rows]) + "\n")
 
 
-def test_curate_pretrain_finetune_predict_and_hfm_train_replays(image_folder, tmp_path):
+def test_curate_pretrain_finetune_predict_and_hfm_train_replays(image_folder, tmp_path, ecotaxa_import_errors):
     torch.set_num_threads(1)
     dataset, pre, tuned = tmp_path / "dataset", tmp_path / "pre", tmp_path / "tuned"
     out = invoke(
@@ -86,16 +86,19 @@ def test_curate_pretrain_finetune_predict_and_hfm_train_replays(image_folder, tm
     _replays(tuned, tmp_path / "replay-tuned")
 
     _unvalidate(dataset)
-    out = invoke(
-        "plankton", "predict", dataset, "--init", tuned / "model", "--out", tmp_path / "pred", "--threshold", 0.0
-    )
+    args = ["--init", tuned / "model", "--source", image_folder, "--out", tmp_path / "pred", "--threshold", 0.0]
+    out = invoke("plankton", "predict", dataset, *args)
     assert "30 of 30 unvalidated objects assigned" in out
     predicted = pd.read_csv(tmp_path / "pred" / "ecotaxa_predictions.tsv", sep="\t", skiprows=[1])
     assert set(predicted["object_annotation_status"]) == {"predicted"}
     assert set(predicted["object_annotation_category"]) <= set(CLASSES)
-    assert (tmp_path / "pred" / "images").is_dir()
+    first = predicted["img_file_name"].iloc[0]  # the original image, byte for byte, not the 32 x 32 canvas
+    assert (tmp_path / "pred" / first).read_bytes() == (image_folder / first).read_bytes()
+    assert ecotaxa_import_errors(tmp_path / "pred" / "ecotaxa_predictions.tsv") == []
     with pytest.raises(HFMError, match="is a 'image-mae-tiny' model; expected 'plankton-classifier-tiny'"):
-        invoke("plankton", "predict", dataset, "--init", pre / "model", "--out", tmp_path / "wrong")
+        invoke(
+            "plankton", "predict", dataset, "--init", pre / "model", "--source", image_folder, "--out", tmp_path / "x"
+        )
 
 
 def test_probe_head_assist_traits_and_exports(image_folder, tmp_path):
@@ -107,7 +110,8 @@ def test_probe_head_assist_traits_and_exports(image_folder, tmp_path):
         "plankton", "probe", dataset, "--init", pre / "model", "--out", head
     )
     _unvalidate(dataset)
-    args = ["--init", pre / "model", "--head", head, "--out", tmp_path / "pred", "--threshold", 0.0]
+    args = ["--init", pre / "model", "--head", head, "--source", image_folder, "--out", tmp_path / "pred"]
+    args += ["--threshold", 0.0]
     assert "30 of 30 unvalidated objects assigned" in invoke("plankton", "predict", dataset, *args)
     invoke("plankton", "assist", dataset, "--init", pre / "model", "--out", tmp_path / "assist", "--clusters", 6)
     clusters = pd.read_csv(tmp_path / "assist" / "clusters.tsv", sep="\t")

@@ -35,9 +35,9 @@ def test_curation_writes_good_objects_and_quarantines_each_failure_with_its_reas
     # Small objects keep their resolution; the 200 px one is shrunk to 64 px and its pixel size grows by 200/64.
     assert curated.loc["obj_000", "pixel_size_um"] == pytest.approx(10.58)
     assert curated.loc["obj_004", "pixel_size_um"] == pytest.approx(10.58 * 200 / 64)
-    assert curated.loc["obj_004", "process_original_pixel_size_um"] == pytest.approx(10.58)
-    assert curated.loc["obj_003", "img_bit_depth"] == 16
-    assert curated.loc["obj_002", "img_mode"] == "RGBA"
+    assert curated.loc["obj_004", "object_original_pixel_size_um"] == pytest.approx(10.58)
+    assert curated.loc["obj_003", "object_image_bit_depth"] == 16
+    assert curated.loc["obj_002", "object_image_mode"] == "RGBA"
     # Traits are measured on the original image, in micrometres: a 10 px radius disc at 10.58 um/px.
     assert curated.loc["obj_000", "object_esd_um"] == pytest.approx(2 * 10 * 10.58, rel=0.03)
     assert curated.loc["obj_004", "object_esd_um"] == pytest.approx(2 * 60 * 10.58, rel=0.01)

@@ -34,7 +34,7 @@ def test_mlcroissant_reads_images_and_tsv_rows_joined_by_object_id(mixed_export,
         assert record["object_id"] in samples and "[t]" not in record.values() and "[f]" not in record.values()
     by_id = {r["object_id"]: r for r in records["metadata"]}
     assert by_id["obj_000"]["object_lat"] == pytest.approx(43.68) and by_id["obj_004"]["object_lat"] is None
-    assert by_id["obj_002"]["img_mode"] == "RGBA"
+    assert by_id["obj_002"]["object_image_mode"] == "RGBA"
     assert {r["object_id"] for r in records["samples"]} == set(samples)
     for record in records["samples"]:
         stored = np.asarray(record["image"].convert("L"), dtype=np.float32) / 255

@@ -162,6 +162,10 @@ def predict(
     dataset: Dataset,
     out: Out,
     init: Init = None,
+    source: Path = typer.Option(..., help="The raw source DATASET was curated from: its original images go into OUT."),
+    kind: str = typer.Option("auto", help="auto | ecotaxa | folder | ifcb (as for curate)."),
+    instrument: str = typer.Option(None, help="As given to curate, for rows that name none."),
+    pixel_size: float = typer.Option(None, "--pixel-size", help="As given to curate, for rows that give none."),
     head: Path = typer.Option(None, help="A head from `hfm plankton probe`: --init is then the pretrained MAE."),
     threshold: float = typer.Option(
         None,
@@ -169,9 +173,10 @@ def predict(
     ),
     threads: Threads = 1,
 ) -> None:
-    """A category per object: EcoTaxa bundle OUT with the predictions for re-import; validated objects keep theirs,
-    uncertain ones stay unclassified."""
+    """A category per object: EcoTaxa bundle OUT (the source's original images) with the predictions for re-import;
+    validated objects keep theirs, uncertain ones stay unclassified."""
     from hfm.plankton.predict import classify, probe, write_predictions
+    from hfm.plankton.readers import read_source
 
     _threads(threads)
     model = _required(init, "predict")
@@ -179,7 +184,8 @@ def predict(
         labels, confidence = probe(dataset, model, head, threshold)
     else:
         labels, confidence = classify(dataset, model, 0.5 if threshold is None else threshold)
-    assigned, open_ = write_predictions(dataset, labels, confidence, out)
+    raw = read_source(source, kind, instrument, pixel_size)  # type: ignore[arg-type]
+    assigned, open_ = write_predictions(dataset, raw, labels, confidence, out)
     typer.echo(f"{out}: {assigned} of {open_} unvalidated objects assigned a category")
 
 

@@ -66,12 +66,13 @@ class _ObjectLoader:
         attrs = {
             **record,
             "pixel_size_um": canvas_pixel,
-            "process_original_pixel_size_um": float(pixel),
-            "img_original_height": image.grey.shape[0],
-            "img_original_width": image.grey.shape[1],
-            "img_mode": image.mode,
-            "img_bit_depth": image.bit_depth,
-            "img_content_sha256": digest,
+            # Facts of the original image, per object: EcoTaxa takes free columns of objects, not of images.
+            "object_original_pixel_size_um": float(pixel),
+            "object_original_height": image.grey.shape[0],
+            "object_original_width": image.grey.shape[1],
+            "object_image_mode": image.mode,
+            "object_image_bit_depth": image.bit_depth,
+            "object_image_sha256": digest,
         }
         if self.config.traits:
             attrs |= {f"object_{k}": v for k, v in measure_traits(image.grey, pixel).items()}

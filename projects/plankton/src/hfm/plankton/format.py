@@ -7,8 +7,10 @@ Layout of a curated dataset folder:
 | `images/<object_id>.png` | the object on a square canvas, 16-bit grey (0..65535 = 0..1) |
 | `ecotaxa_objects.tsv` | EcoTaxa TSV with its type row (see below) |
 
-The TSV holds the standard columns in EcoTaxa naming, the canvas pixel size in `process_pixel`, the original one in
-`process_original_pixel_size_um`, the traits as `object_<trait>`, and the source's own columns.
+The TSV holds the standard columns in EcoTaxa naming, the canvas pixel size in `process_pixel` (with `process_id`),
+the original one in `object_original_pixel_size_um`, the original image's facts as `object_original_height/width`,
+`object_image_mode`, `object_image_bit_depth`, `object_image_sha256`, the traits as `object_<trait>`, and the
+source's own columns, all under the prefixes EcoTaxa's import takes.
 
 Any EcoTaxa export reads through the same `EcoTaxaFormat`, so `hfm card validate` re-checks curated data and the
 images still open in EcoTaxa.

@@ -3,7 +3,8 @@
 Two ways to a category: a fine-tuned classifier (`hfm plankton finetune`), or a pretrained MAE's frozen embeddings
 with a probe head (`hfm plankton probe`, JSON). Either way the most probable class below the confidence threshold is
 not trusted: the object stays `unclassified` for a person, as EcoTaxa's "predicted" objects are checked. Validated
-objects keep their category.
+objects keep their category. The bundle holds the raw source's objects with their original images and columns, the
+predicted category and `object_hfm_confidence`.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from hfm.plankton.data import load_curated
 from hfm.plankton.models import PlanktonClassifier
 from hfm.plankton.models.heads import ClassificationHead
 from hfm.plankton.readers.ecotaxa import read_ecotaxa, write_ecotaxa
+from hfm.plankton.readers.objects import PlanktonObjects
 from hfm.plankton.tokenizer import model_input
 from hfm.shared.artifacts import load_pretrained
 from hfm.shared.errors import HFMError
@@ -51,16 +53,25 @@ def probe(dataset: Path, model_dir: Path, head: Path, threshold: float | None) -
     return ClassificationHead.load(head).predict(features, threshold)
 
 
-def write_predictions(dataset: Path, labels: list[str | None], confidence: np.ndarray, out: Path) -> tuple[int, int]:
-    """The dataset as an EcoTaxa bundle with the predicted categories; returns (assigned, unvalidated objects)."""
-    objects = read_ecotaxa(dataset)
-    table = objects.table
-    open_ = table["annotation_status"] != "validated"
-    table.loc[open_, "taxon"] = [lab for lab, o in zip(labels, open_, strict=True) if o]
-    table.loc[open_, "annotation_status"] = [
-        "predicted" if lab else "unclassified" for lab, o in zip(labels, open_, strict=True) if o
-    ]
+def write_predictions(
+    dataset: Path, source: PlanktonObjects, labels: list[str | None], confidence: np.ndarray, out: Path
+) -> tuple[int, int]:
+    """The source's objects with the categories predicted on the curated `dataset`, as an EcoTaxa bundle with the
+    original images (EcoTaxa shows and measures those, not the model's canvases). Returns (assigned, unvalidated)."""
+    curated = read_ecotaxa(dataset).table
+    missing = sorted(set(curated["object_id"]) - set(source.table["object_id"]))
+    if missing:
+        raise HFMError(
+            f"{source.origin}: holds no object {missing[0]!r} of {dataset} (give the raw source it was curated from)"
+        )
+    rows = pd.Series(range(len(source.table)), index=source.table["object_id"])[curated["object_id"]].to_numpy()
+    table = source.table.iloc[rows].reset_index(drop=True)
+    open_ = (curated["annotation_status"] != "validated").to_numpy()
+    predicted = [lab for lab, o in zip(labels, open_, strict=True) if o]
+    table.loc[open_, "taxon"] = predicted
+    table.loc[open_, "annotation_status"] = ["predicted" if lab else "unclassified" for lab in predicted]
     table["object_hfm_confidence"] = confidence
-    write_ecotaxa(objects, out, name="predictions")
-    assigned = sum(1 for lab, o in zip(labels, open_, strict=True) if o and lab)
-    return assigned, int(open_.sum())
+    write_ecotaxa(
+        PlanktonObjects(table, source.store, source.origin, column_types=source.column_types), out, "predictions"
+    )
+    return sum(1 for lab in predicted if lab), int(open_.sum())

@@ -20,12 +20,18 @@ Mapping to the standard (`hfm.plankton.contract`):
 | annotation_status | object_annotation_status ("" -> unclassified) |
 | sample_id | sample_id |
 
-All other columns travel unchanged, so writing back keeps the source's own measurements.
+All other columns travel along, so writing back keeps the source's own measurements, under EcoTaxa's import rules
+(its backend's TSV validation, `BO/TSVFile.py` and `BO/Mappings.py` of ecotaxa_back): a column's prefix must be one
+EcoTaxa stores free columns for (`object_`, `sample_`, `acq_`, `process_`), or the column one of its predefined
+`img_file_name`, `img_rank`; any other column is written as `object_<column>`. Where `acq_` or `process_` columns are
+written, `acq_id` and `process_id` are too (EcoTaxa refuses them otherwise): a row without one gets an identifier made
+from a hash of its own `acq_` (`process_`) values, so rows with the same values share one acquisition (process).
 """
 
 from __future__ import annotations
 
 import csv
+import hashlib
 import io
 import re
 import zipfile
@@ -235,9 +241,36 @@ def from_standard(table: pd.DataFrame) -> pd.DataFrame:
         out["object_depth_min"] = table["depth_m"]
         out["object_depth_max"] = table["depth_m"]
     # Pixel sizes given in another column (e.g. UVP acq_pixel in mm) are now in process_pixel, in um.
-    return pd.concat(
-        [out, own.drop(columns=[c for c, _ in PIXEL_SIZE_COLUMNS if c in own and c != "process_pixel"])], axis=1
-    )
+    own = own.drop(columns=[c for c, _ in PIXEL_SIZE_COLUMNS if c in own and c != "process_pixel"])
+    own = own.rename(columns={c: f"object_{c}" for c in own.columns if not importable(c)})
+    return _with_parent_ids(pd.concat([out, own], axis=1))
+
+
+# EcoTaxa stores free columns of these tables; beside them it knows only its predefined `img_` columns.
+IMPORTABLE_PREFIXES = ("object", "sample", "acq", "process")
+PREDEFINED_IMG_COLUMNS = ("img_file_name", "img_rank")
+
+
+def importable(column: str) -> bool:
+    """Whether EcoTaxa's import takes this column (prefix before the first `_`, or a predefined `img_` one)."""
+    prefix, _, field = column.partition("_")
+    return bool(field) and (prefix in IMPORTABLE_PREFIXES or column in PREDEFINED_IMG_COLUMNS)
+
+
+def _with_parent_ids(table: pd.DataFrame) -> pd.DataFrame:
+    """`acq_id` / `process_id` for every row where acquisition / process columns exist (EcoTaxa requires them)."""
+    for prefix in ("acq", "process"):
+        columns = sorted(c for c in table.columns if c.startswith(f"{prefix}_") and c != f"{prefix}_id")
+        if not columns:
+            continue
+        derived = (
+            table[columns]
+            .map(_cell)
+            .apply(lambda row, p=prefix: f"{p}_" + hashlib.sha256("\t".join(row).encode()).hexdigest()[:12], axis=1)
+        )
+        given = table[f"{prefix}_id"].map(_cell) if f"{prefix}_id" in table else pd.Series("", index=table.index)
+        table[f"{prefix}_id"] = given.where(given != "", derived)
+    return table
 
 
 _FLOAT_COLUMNS = {"object_lat", "object_lon", "object_depth_min", "object_depth_max", "process_pixel"}
@@ -247,7 +280,8 @@ def write_tsv(objects_table: pd.DataFrame, path: Path, column_types: dict[str, s
     """Write the table as one EcoTaxa TSV with its `[t]`/`[f]` type row."""
     table = from_standard(objects_table)
     known = column_types or {}
-    text = {"img_file_name", "object_id", "object_date", "object_time", "acq_instrument", "sample_id"}
+    text = {"img_file_name", "object_id", "object_date", "object_time", "acq_instrument", "sample_id", "acq_id"}
+    text.add("process_id")
     types = [
         known.get(c, "[f]" if c in _FLOAT_COLUMNS or (c not in text and _numeric(table[c])) else "[t]")
         for c in table.columns
