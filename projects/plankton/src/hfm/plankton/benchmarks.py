@@ -188,43 +188,31 @@ def label_efficiency_figures(out_dir: str | Path = "benchmarks/plankton") -> lis
             notes=f"{n_train} training images per fold",
         )
 
-    for fraction, n_train in zip(fractions, curve["n_train"], strict=True):
-        figures.append(
-            figure(
-                f"Bering Sea {fraction:.0%} labels: frozen encoder + linear head vs scratch CNN",
-                curve["hfm"][fraction],
-                curve["scratch"][fraction],
-                n_train,
-                hybrid=curve["hybrid"][fraction],
-            )
+    # (name, hfm method, its fraction, the scratch CNN's fraction, training images, goal): every fraction against
+    # the scratch CNN at the same one, then the lowest fraction against the scratch CNN at 100 %.
+    low, full, n_full = fractions[0], fractions[-1], curve["n_train"][-1]
+    rows = [
+        (f"Bering Sea {f:.0%} labels: {what}", key, f, f, n, "")
+        for f, n in zip(fractions, curve["n_train"], strict=True)
+        for key, what in (
+            ("hfm", "frozen encoder + linear head vs scratch CNN"),
+            ("finetuned", "fine-tuned encoder vs scratch CNN (same recipe)"),
         )
-        figures.append(
-            figure(
-                f"Bering Sea {fraction:.0%} labels: fine-tuned encoder vs scratch CNN (same recipe)",
-                curve["finetuned"][fraction],
-                curve["scratch"][fraction],
-                n_train,
-            )
-        )
-    figures.append(
-        figure(
+    ]
+    rows += [
+        (
             "Bering Sea: fine-tuned encoder at 10% labels vs scratch CNN at 100%",
-            curve["finetuned"][fractions[0]],
-            curve["scratch"][fractions[-1]],
-            curve["n_train"][-1],
-            goal=">= scratch at 100%",
-        )
-    )
-    figures.append(
-        figure(
-            "Bering Sea: hfm at 10% labels vs scratch CNN at 100%",
-            curve["hfm"][fractions[0]],
-            curve["scratch"][fractions[-1]],
-            curve["n_train"][-1],
-            goal=">= scratch at 100%",
-            hybrid=curve["hybrid"][fractions[0]],
-        )
-    )
+            "finetuned",
+            low,
+            full,
+            n_full,
+            ">= scratch at 100%",
+        ),
+        ("Bering Sea: hfm at 10% labels vs scratch CNN at 100%", "hfm", low, full, n_full, ">= scratch at 100%"),
+    ]
+    for name, key, ours, theirs, n_train, goal in rows:
+        hybrid = curve["hybrid"][ours] if key == "hfm" else ()
+        figures.append(figure(name, curve[key][ours], curve["scratch"][theirs], n_train, goal, hybrid))
     _plot_curve(curve, Path(out_dir))
     return figures
 
