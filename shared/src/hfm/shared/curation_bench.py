@@ -4,8 +4,9 @@ Throughput: 10,000 raw `.npy` files cut from the 154 real PhaseNet NCEDC wavefor
 offset, random gain, added noise: "jittered"), curated (read, validated, statistics, one safetensors file each) with
 1 and with 2 workers, alternating which goes first, `repeats` times; the paired bootstrap of the median difference
 over repeats is the interval. Memory: the same driver in a fresh child process over 10,000 and over 1,000,000 items
-made from the real waveforms (3 x 64 snippets, gain by index) with a cheap writer (one packed file per shard), peak
-RSS of the driver and of its workers from `resource.getrusage`; one run each, so no interval.
+made from the real waveforms (3 x 64 snippets, gain by index) with a cheap writer (one packed file per shard): the
+peak RSS of the driver (its `VmHWM`: Linux's `getrusage(RUSAGE_SELF)` keeps the launching process's peak across
+exec) and of its largest worker (`getrusage(RUSAGE_CHILDREN)`); one run each, so no interval.
 """
 
 from __future__ import annotations
@@ -101,8 +102,10 @@ count, out = int(sys.argv[1]), Path(sys.argv[2])
 templates = [w[:, 1000:1064].copy() for w in real_waveforms()]
 curate_sharded(template_items(count, templates), out, ShardJob(CONTRACT, PackedWriter(), None, "split"),
                shard_size=5000, workers=2, show_progress=False)
-usage = lambda who: resource.getrusage(who).ru_maxrss * 1024
-print(json.dumps({"driver": usage(resource.RUSAGE_SELF), "workers": usage(resource.RUSAGE_CHILDREN)}))
+# the driver's own high-water mark: getrusage(RUSAGE_SELF) would carry the launching process's peak over exec
+status = dict(line.split(":", 1) for line in Path("/proc/self/status").read_text().splitlines() if ":" in line)
+driver = int(status["VmHWM"].split()[0]) * 1024
+print(json.dumps({"driver": driver, "workers": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss * 1024}))
 """
 
 
