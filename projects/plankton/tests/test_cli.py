@@ -153,3 +153,15 @@ def test_user_errors_are_one_line(tmp_path):
     assert "no such file or folder" in str(result.exception) + result.output
     result = CliRunner().invoke(app, ["plankton", "benchmark", "--only", "plankton-nope", "--out", str(tmp_path)])
     assert "unknown plankton benchmark 'plankton-nope'" in str(result.exception) + result.output
+
+
+def test_benchmark_runs_a_plankton_benchmark_through_the_shared_harness(tmp_path):
+    from hfm.plankton.experiments.mae_cv import planktonclas_images
+
+    if planktonclas_images() is None:
+        pytest.skip("planktonclas is not installed: pip install --no-deps planktonclas==0.2.4")
+    invoke("plankton", "benchmark", "--only", "plankton-loader", "--out", tmp_path)
+    run = json.loads((tmp_path / "partial" / "plankton-loader.json").read_text())
+    (figure,) = run["figures"]
+    assert figure["benchmark"] == "plankton-loader" and figure["unit"] == "images/s" and figure["value"] > 0
+    assert not (tmp_path / "results.json").exists()  # a partial run never overwrites the whole one
