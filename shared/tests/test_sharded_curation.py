@@ -153,3 +153,8 @@ def test_a_changed_shard_file_fails_validation(tmp_path):
     sample.write_bytes(sample.read_bytes()[:-1] + b"\x00")
     codes = {(v.field.split("/")[0], v.code) for v in validate_card(tmp_path / "out")}
     assert ("shard-000003", "checksum") in codes
+
+
+def test_duplicate_detection_is_refused_with_shards(tmp_path):
+    with pytest.raises(HFMError, match="detect_duplicates: not available with shard_size"):
+        curate(tmp_path / "out", shard_size=8, detect_duplicates=True)

@@ -90,6 +90,8 @@ def curate_dataset(
     which case the returned dataset has no card yet (`card` is None): the run without a part merges and writes it.
     """
     if shard_size is not None:
+        if detect_duplicates:  # a content index over all shards would be the memory the shards avoid
+            raise HFMError("detect_duplicates: not available with shard_size (no content index across shards yet)")
         return _curate_in_shards(
             items,
             Path(out_dir),
