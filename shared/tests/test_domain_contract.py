@@ -44,3 +44,20 @@ def test_a_benchmark_declared_on_the_domain_object_is_discovered(toy_installed):
     found = {b.name: b for b in benchmark.discover()}
     assert found["toyfield-bench"].target == "tests_toyfield:figures"
     assert found["toyfield-bench"].origin == "hfm-toyfield"
+
+
+def test_cli_and_hooks_given_as_targets_are_imported_only_when_used():
+    import sys
+
+    sys.modules.pop("json.tool", None)
+    lazy = DomainPlugin(
+        name="lazyfield",
+        summary="targets instead of wrapper functions",
+        cli="json.tool:main",
+        hooks={"quickstart": "math:hypot", "embed": len},
+    )
+    assert "json.tool" not in sys.modules  # declaring imports nothing
+    assert lazy.cli is not None and lazy.cli().__module__ == "json.tool"
+    assert lazy.hooks["quickstart"](3.0, 4.0) == 5.0 and lazy.hooks["embed"]([1, 2]) == 2
+    with pytest.raises(ValueError, match=r"'module:attribute', got 'math\.hypot'"):
+        DomainPlugin(name="bad", summary="s", hooks={"quickstart": "math.hypot"})

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from importlib import import_module
 from importlib.metadata import EntryPoint, entry_points
 from typing import Any
 
@@ -38,8 +39,11 @@ class DomainPlugin:
     tasks: tuple[str, ...] = ()
     heads: tuple[str, ...] = ()
     dataset_formats: Mapping[str, Callable[[], DatasetFormat]] = field(default_factory=dict)
-    cli: Callable[[], Any] | None = None  # returns a typer.Typer mounted as `hfm <name>`
-    hooks: Mapping[str, Callable[..., Any]] = field(default_factory=dict)  # e.g. "quickstart", "synergy", "embed"
+    # The typer.Typer mounted as `hfm <name>`: "module:app" (imported only when the group is used) or a callable
+    # returning it.
+    cli: Callable[[], Any] | str | None = None
+    # e.g. "quickstart", "synergy", "embed": "module:function" (imported when called) or the callable itself.
+    hooks: Mapping[str, Callable[..., Any] | str] = field(default_factory=dict)
     task_factories: Mapping[str, str] = field(default_factory=dict)  # task name -> "module:factory"
     benchmarks: Mapping[str, str] = field(default_factory=dict)  # benchmark name -> "module:function"
     models: tuple[str, ...] = ()  # registered model names this domain adds
@@ -48,6 +52,39 @@ class DomainPlugin:
     def __post_init__(self) -> None:
         if self.task_factories and not self.tasks:
             object.__setattr__(self, "tasks", tuple(sorted(self.task_factories)))
+        if isinstance(self.cli, str):
+            object.__setattr__(self, "cli", _lazy_attribute(self.cli))
+        lazy = {name: _lazy_function(hook) if isinstance(hook, str) else hook for name, hook in self.hooks.items()}
+        object.__setattr__(self, "hooks", lazy)
+
+
+def _split_target(target: str) -> tuple[str, str]:
+    module, _, attr = target.partition(":")
+    if not module or not attr:
+        raise ValueError(f"a plugin target is 'module:attribute', got {target!r}")
+    return module, attr
+
+
+def _lazy_attribute(target: str) -> Callable[[], Any]:
+    """A callable returning `module:attribute`, importing the module only when called."""
+    module, attr = _split_target(target)
+
+    def load() -> Any:
+        return getattr(import_module(module), attr)
+
+    load.__qualname__ = f"lazy({target})"
+    return load
+
+
+def _lazy_function(target: str) -> Callable[..., Any]:
+    """A callable that imports `module:function` when first called and calls it with the same arguments."""
+    load = _lazy_attribute(target)
+
+    def call(*args: Any, **kwargs: Any) -> Any:
+        return load()(*args, **kwargs)
+
+    call.__qualname__ = f"lazy({target})"
+    return call
 
 
 @dataclass(frozen=True)

@@ -3,30 +3,9 @@ only place its tasks and benchmarks are declared."""
 
 from __future__ import annotations
 
-from typing import Any
-
 from hfm.shared.plugins import DomainPlugin
 from hfm.template import tasks as _tasks  # noqa: F401  (registers the models the tasks build)
 from hfm.template.format import ArrayStoreFormat
-
-
-def _cli() -> Any:
-    from hfm.template.cli import app
-
-    return app
-
-
-def _quickstart(context: Any) -> Any:
-    from hfm.template.quickstart import run
-
-    return run(context)
-
-
-def _synergy(work_dir, smoke, seed):
-    from hfm.template.synergy import template_bench
-
-    return template_bench(work_dir, smoke, seed)
-
 
 plugin = DomainPlugin(
     name="template",
@@ -41,6 +20,6 @@ plugin = DomainPlugin(
     models=("template-mae-tiny", "template-classifier-tiny"),
     baselines=("spectrum + logistic regression",),
     dataset_formats={"hfm-arrays": ArrayStoreFormat},
-    cli=_cli,
-    hooks={"quickstart": _quickstart, "synergy": _synergy},
+    cli="hfm.template.cli:app",
+    hooks={"quickstart": "hfm.template.quickstart:run", "synergy": "hfm.template.synergy:template_bench"},
 )
