@@ -3,23 +3,8 @@ place its tasks and benchmarks are declared. Lists only implemented features."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from importlib import import_module
-from typing import Any
-
 from hfm.plankton.format import EcoTaxaFormat
 from hfm.shared.plugins import DomainPlugin
-
-
-def _target(target: str) -> Any:
-    module, _, name = target.partition(":")
-    return getattr(import_module(module), name)
-
-
-def _on_call(target: str) -> Callable[..., Any]:
-    """A hook that imports its `module:function` only when called: `hfm --help` must not import the domain."""
-    return lambda *args, **kwargs: _target(target)(*args, **kwargs)
-
 
 plugin = DomainPlugin(
     name="plankton",
@@ -44,9 +29,6 @@ plugin = DomainPlugin(
         )
     },
     dataset_formats={"ecotaxa": EcoTaxaFormat},
-    cli=lambda: _target("hfm.plankton.cli:app"),
-    hooks={
-        "quickstart": _on_call("hfm.plankton.quickstart:run_quickstart"),
-        "synergy": _on_call("hfm.plankton.synergy:plankton_bench"),
-    },
+    cli="hfm.plankton.cli:app",  # imported only when used: `hfm --help` must not import the domain
+    hooks={"quickstart": "hfm.plankton.quickstart:run_quickstart", "synergy": "hfm.plankton.synergy:plankton_bench"},
 )
