@@ -4,25 +4,6 @@ from hfm.seismic import models as _models  # noqa: F401  (registers seismic-pick
 from hfm.seismic.format import SeisBenchFormat
 from hfm.shared.plugins import DomainPlugin
 
-
-def _cli():
-    from hfm.seismic.cli import app
-
-    return app
-
-
-def _quickstart(context):
-    from hfm.seismic.quickstart import run
-
-    return run(context)
-
-
-def _synergy(work_dir, smoke, seed):
-    from hfm.seismic.synergy import seismic_bench
-
-    return seismic_bench(work_dir, smoke, seed)
-
-
 plugin = DomainPlugin(
     name="seismic",
     summary="Earthquake waveforms: ObsPy readers, SeisBench format, phase picking and detection.",
@@ -37,8 +18,8 @@ plugin = DomainPlugin(
     ),
     heads=("phase picking (P/S/noise per sample)", "event detection (per sample)"),
     dataset_formats={"seisbench": SeisBenchFormat},
-    cli=_cli,
-    hooks={"quickstart": _quickstart, "synergy": _synergy},
+    cli="hfm.seismic.cli:app",
+    hooks={"quickstart": "hfm.seismic.quickstart:run", "synergy": "hfm.seismic.synergy:seismic_bench"},
     task_factories={"seismic-mae": "hfm.seismic.tasks:seismic_mae", "seismic-pick": "hfm.seismic.tasks:seismic_pick"},
     benchmarks={"seismic-picking": "hfm.seismic.benchmarks:bench_figures"},
     models=tuple(f"seismic-{kind}-{size}" for kind in ("mae", "picker") for size in ("tiny", "small", "base")),
