@@ -15,8 +15,11 @@ def _field(path, start: str, values: np.ndarray, units: str = "K") -> None:
     xr.Dataset({"t2m": (("time", "lat", "lon"), values, {"units": units})}, coords=coords).to_netcdf(path)
 
 
+DESCRIBE = ["--license", "CC-BY-4.0", "--creator", "HFM tests"]
+
+
 def _curate_cli(folder, out) -> str:
-    argv = ["hfm", "climate", "curate", str(folder), "--out", str(out), "--quiet"]
+    argv = ["hfm", "climate", "curate", str(folder), "--out", str(out), "--quiet", *DESCRIBE]
     return cli_code(argv)
 
 

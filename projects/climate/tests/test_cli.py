@@ -89,3 +89,8 @@ def test_benchmark_names_only_the_domains_own(tmp_path):
     result = CliRunner().invoke(app, ["benchmark", "--out", str(tmp_path), "--only", "climate-nope"])
     assert result.exit_code != 0 and not (tmp_path / "partial").exists()
     assert "climate-era5, climate-era5-fields, climate-hadisst, climate-speed" in str(result.exception)
+
+
+def test_curate_never_assumes_a_licence(hadisst, tmp_path):
+    result = CliRunner().invoke(app, ["curate", str(hadisst), "--out", str(tmp_path / "d"), "--creator", "Met Office"])
+    assert result.exit_code == 2 and "--license" in result.output and not (tmp_path / "d").exists()

@@ -21,7 +21,7 @@ TINY = {"patch_lat": 4, "patch_lon": 6, "width": 16, "depth": 1, "heads": 2}
 def sst_store(hadisst, tmp_path_factory):
     out = tmp_path_factory.mktemp("sst") / "data"
     argv = ["curate", str(hadisst), "--out", str(out), "--train-start", "1991-01-01", "--train-end", "2014-12-31"]
-    result = CliRunner().invoke(app, [*argv, "-q"])
+    result = CliRunner().invoke(app, [*argv, "-q", "--license", "LicenseRef-HadISST", "--creator", "Met Office"])
     assert result.exit_code == 0, result.output
     assert "inputs 1 = written 1 + quarantined 0" in result.output
     return out

@@ -51,8 +51,8 @@ def curate(
     train_end: str = typer.Option(None, help="Last day (inclusive) of the training period, YYYY-MM-DD."),
     max_nan_fraction: float = typer.Option(0.5, help="Quarantine a file with more NaN than this fraction."),
     name: str = typer.Option("climate-fields", help="Dataset name for the card."),
-    license: str = typer.Option("CC-BY-4.0", help="SPDX licence of the data."),
-    creator: list[str] = typer.Option(["unknown"], help="Creator of the data; repeat for several."),
+    license: str = typer.Option(..., help="SPDX licence identifier of the data (never assumed)."),
+    creator: list[str] = typer.Option(..., help="Creator of the data; repeat for several (never invented)."),
     quiet: Quiet = False,
 ) -> None:
     """Harmonise files into one CF zarr (time, variable, level if any, lat, lon); quarantine what cannot be fixed."""
