@@ -6,7 +6,9 @@ import json
 
 import typer
 
-from hfm.shared.cli.options import BatchSize, Dataset, Init, LearningRate, Model, Out, Quiet, Raw, Seed, Set, Steps
+from hfm.shared.cli.options import Dataset, Init, Out, Quiet, Raw, Steps
+from hfm.shared.cli.training import TrainingRun, add_training_command
+from hfm.shared.shortcuts import ShortcutResult
 
 app = typer.Typer(help="Template domain: 1-D signals in class folders.", no_args_is_help=True)
 
@@ -42,43 +44,37 @@ def curate(
     typer.echo(f"{out}: {done.summary.line()}" if done.summary else f"{out}: part {part or 'of the array'} curated")
 
 
-@app.command("pretrain")
-def pretrain(
-    dataset: Dataset,
-    out: Out,
-    steps: Steps = 200,
-    batch_size: BatchSize = 32,
-    lr: LearningRate = 1e-3,
-    model: Model = "template-mae-tiny",
-    seed: Seed = 0,
-    set_: Set = None,
-) -> None:
-    """Masked-autoencoder pretraining; writes OUT/run.yaml (replay: hfm train OUT/run.yaml) and OUT/model."""
-    from hfm.template.training import pretrain as run
+def _pretrain(run: TrainingRun) -> ShortcutResult:
+    from hfm.template.training import pretrain
 
-    _only(model, "template-mae-tiny")
-    done = run(dataset, out, steps=steps, batch_size=batch_size, lr=lr, seed=seed, overrides=set_ or [])
-    typer.echo(f"{done.status}: model {done.model_dir}, config {done.config_path}")
+    run.require_model("template-mae-tiny")
+    return pretrain(run.dataset, run.out, **run.knobs())
 
 
-@app.command("finetune")
-def finetune(
-    dataset: Dataset,
-    out: Out,
-    init: Init = None,
-    steps: Steps = 200,
-    batch_size: BatchSize = 32,
-    lr: LearningRate = 1e-3,
-    model: Model = "template-classifier-tiny",
-    seed: Seed = 0,
-    set_: Set = None,
-) -> None:
-    """Fine-tune the classifier (from --init's encoder); the checkpoint is chosen on the dev split."""
-    from hfm.template.training import finetune as run
+def _finetune(run: TrainingRun) -> ShortcutResult:
+    from hfm.template.training import finetune
 
-    _only(model, "template-classifier-tiny")
-    done = run(dataset, out, init=init, steps=steps, batch_size=batch_size, lr=lr, seed=seed, overrides=set_ or [])
-    typer.echo(f"{done.status}: model {done.model_dir}, config {done.config_path}")
+    run.require_model("template-classifier-tiny")
+    return finetune(run.dataset, run.out, init=run.init, **run.knobs())
+
+
+add_training_command(
+    app,
+    "pretrain",
+    _pretrain,
+    help="Masked-autoencoder pretraining; writes OUT/run.yaml (replay: hfm train OUT/run.yaml) and OUT/model.",
+    model="template-mae-tiny",
+    steps=200,
+)
+add_training_command(
+    app,
+    "finetune",
+    _finetune,
+    help="Fine-tune the classifier (from --init's encoder); the checkpoint is chosen on the dev split.",
+    model="template-classifier-tiny",
+    steps=200,
+    init=True,
+)
 
 
 @app.command("predict")
@@ -124,10 +120,3 @@ def benchmark(out: Out, steps: Steps = 60) -> None:
     figures = run_benchmark(out, steps=steps)
     (out / "figures.json").write_text(json.dumps([f.as_dict() for f in figures], indent=2) + "\n")
     typer.echo(f"{out / 'figures.json'}: " + "; ".join(f"{f.name} {f.value:.3f} ({f.outcome})" for f in figures))
-
-
-def _only(model: str, supported: str) -> None:
-    from hfm.shared.errors import HFMError
-
-    if model != supported:
-        raise HFMError(f"--model {model!r}: this command trains {supported!r}")
