@@ -17,8 +17,10 @@ import torch
 import typer
 from threadpoolctl import threadpool_limits
 
-from hfm.shared.cli.options import BatchSize, Dataset, Init, LearningRate, Model, Out, Quiet, Seed, Set, Steps
+from hfm.shared.cli.options import Dataset, Init, Out, Quiet, Seed, Steps
+from hfm.shared.cli.training import TrainingRun, add_training_command
 from hfm.shared.errors import HFMError
+from hfm.shared.shortcuts import ShortcutResult
 
 app = typer.Typer(
     help="Plankton images: EcoTaxa in and out, curation, MAE encoder, classes, traits.", no_args_is_help=True
@@ -40,11 +42,6 @@ def _threads(threads: int) -> None:
     if threads > 0:
         torch.set_num_threads(threads)
         threadpool_limits(threads)
-
-
-def _only(model: str, supported: str) -> None:
-    if model != supported:
-        raise HFMError(f"--model {model!r}: this command trains {supported!r}")
 
 
 @app.command("curate")
@@ -75,57 +72,43 @@ def curate(
     typer.echo(f"{out}: {summary.line()}")
 
 
-@app.command("pretrain")
-def pretrain(
-    dataset: Dataset,
-    out: Out,
-    steps: Steps = 300,
-    batch_size: BatchSize = 32,
-    lr: LearningRate = 1e-3,
-    model: Model = "image-mae-tiny",
-    seed: Seed = 0,
-    set_: Set = None,
-    width: int = typer.Option(96, help="Trunk width."),
-    depth: int = typer.Option(4, help="Trunk depth."),
-) -> None:
-    """Masked-autoencoder pretraining on the dataset's images (labels unused); writes OUT/run.yaml (replay: hfm train
-    OUT/run.yaml) and the model artifact OUT/model."""
-    from hfm.plankton.training import pretrain as run
+def _pretrain(run: TrainingRun) -> ShortcutResult:
+    from hfm.plankton.training import pretrain
 
-    _only(model, "image-mae-tiny")
-    _report(run(dataset, out, **_settings(steps, batch_size, lr, seed, set_), width=width, depth=depth))
+    run.require_model("image-mae-tiny")
+    return pretrain(run.dataset, run.out, **run.knobs(), **run.extra)
 
 
-@app.command("finetune")
-def finetune(
-    dataset: Dataset,
-    out: Out,
-    init: Init = None,
-    steps: Steps = 300,
-    batch_size: BatchSize = 32,
-    lr: LearningRate = 1e-3,
-    model: Model = "plankton-classifier-tiny",
-    seed: Seed = 0,
-    set_: Set = None,
-    width: int = typer.Option(96, help="Trunk width (that of --init's encoder)."),
-    depth: int = typer.Option(4, help="Trunk depth (that of --init's encoder)."),
-    balanced: bool = typer.Option(True, help="Weight classes by inverse frequency."),
-) -> None:
-    """Fine-tune the classifier on the validated objects (from --init's pretrained encoder); writes OUT/run.yaml and
-    the model artifact OUT/model."""
-    from hfm.plankton.training import finetune as run
+def _finetune(run: TrainingRun) -> ShortcutResult:
+    from hfm.plankton.training import finetune
 
-    _only(model, "plankton-classifier-tiny")
-    sizes = {"width": width, "depth": depth, "balanced": balanced}
-    _report(run(dataset, out, init, **_settings(steps, batch_size, lr, seed, set_), **sizes))
+    run.require_model("plankton-classifier-tiny")
+    return finetune(run.dataset, run.out, run.init, **run.knobs(), **run.extra)
 
 
-def _settings(steps: int, batch_size: int, lr: float, seed: int, overrides: list[str] | None) -> dict:
-    return {"steps": steps, "batch_size": batch_size, "lr": lr, "seed": seed, "overrides": overrides or []}
-
-
-def _report(done) -> None:
-    typer.echo(f"{done.status}: model {done.model_dir}, config {done.config_path}")
+add_training_command(
+    app,
+    "pretrain",
+    _pretrain,
+    help="Masked-autoencoder pretraining on the dataset's images (labels unused); writes OUT/run.yaml (replay: hfm "
+    "train OUT/run.yaml) and the model artifact OUT/model.",
+    model="image-mae-tiny",
+    extra={"width": (int, typer.Option(96, help="Trunk width.")), "depth": (int, typer.Option(4, help="Trunk depth."))},
+)
+add_training_command(
+    app,
+    "finetune",
+    _finetune,
+    help="Fine-tune the classifier on the validated objects (from --init's pretrained encoder); writes OUT/run.yaml "
+    "and the model artifact OUT/model.",
+    model="plankton-classifier-tiny",
+    init=True,
+    extra={
+        "width": (int, typer.Option(96, help="Trunk width (that of --init's encoder).")),
+        "depth": (int, typer.Option(4, help="Trunk depth (that of --init's encoder).")),
+        "balanced": (bool, typer.Option(True, help="Weight classes by inverse frequency.")),
+    },
+)
 
 
 @app.command("probe")
