@@ -9,8 +9,10 @@ from pathlib import Path
 
 import typer
 
-from hfm.shared.cli.options import BatchSize, Dataset, Init, LearningRate, Model, Out, Quiet, Raw, Seed, Set, Steps
+from hfm.shared.cli.options import Init, Out, Quiet, Raw
+from hfm.shared.cli.training import TrainingRun, add_training_command
 from hfm.shared.errors import HFMError
+from hfm.shared.shortcuts import ShortcutResult
 
 app = typer.Typer(
     help="3D MRI/CT volumes: NIfTI/DICOM, nnU-Net raw layout, MAE pretraining, segmentation.",
@@ -51,10 +53,6 @@ def _plan(path: Path | None, dataset: Path):
         return Plan.model_validate_json(found.read_text())
     except ValueError as error:
         raise HFMError(f"{found}: not a radiome plan: {error}") from error
-
-
-def _run_knobs(steps: int, batch_size: int, lr: float, seed: int, overrides: list[str] | None) -> dict:
-    return {"steps": steps, "batch_size": batch_size, "lr": lr, "seed": seed, "overrides": overrides or []}
 
 
 @app.command()
@@ -100,60 +98,57 @@ def curate(
         typer.echo(f"reasons per case: {out / 'quarantine' / 'report.csv'}")
 
 
-@app.command()
-def pretrain(
-    dataset: Dataset,
-    out: Out,
-    steps: Steps = 200,
-    batch_size: BatchSize = 2,
-    lr: LearningRate = 1.5e-3,
-    model: Model = "radiome-mae-tiny",
-    seed: Seed = 0,
-    set_: Set = None,
-    plan: Path = PlanFile,
-    width: int = Width,
-    depth: int = Depth,
-    heads: int = Heads,
-) -> None:
-    """Masked image modelling (75% of 8^3 tokens hidden in 2x2x2 blocks); OUT/run.yaml (replay: hfm train) and
-    OUT/model."""
-    from hfm.radiome.training import pretrain as run
+def _pretrain(run: TrainingRun) -> ShortcutResult:
+    from hfm.radiome.training import pretrain
 
-    args = {"width": width, "depth": depth, "heads": heads}
-    knobs = _run_knobs(steps, batch_size, lr, seed, set_)
-    done = run(dataset, out, _plan(plan, dataset), model=model, model_args=args, **knobs)
-    typer.echo(f"{done.status}: model {done.model_dir}, config {done.config_path}")
+    sizes = {name: run.extra[name] for name in ("width", "depth", "heads")}
+    plan = _plan(run.extra["plan"], run.dataset)
+    return pretrain(run.dataset, run.out, plan, model=run.model, model_args=sizes, **run.knobs())
 
 
-@app.command()
-def finetune(
-    dataset: Dataset,
-    out: Out,
-    init: Init = None,
-    steps: Steps = 100,
-    batch_size: BatchSize = 2,
-    lr: LearningRate = 1e-3,
-    model: Model = "radiome-unetr-tiny",
-    seed: Seed = 0,
-    set_: Set = None,
-    plan: Path = PlanFile,
-    label_fraction: float = typer.Option(1.0, help="Fraction of labelled axial slices to train on."),
-    width: int = Width,
-    depth: int = Depth,
-    heads: int = Heads,
-) -> None:
-    """A segmenter (radiome-unetr-tiny, or radiome-unet-baseline from scratch) on the labelled cases, from --init's
-    encoder; OUT/run.yaml and OUT/model."""
+def _finetune(run: TrainingRun) -> ShortcutResult:
     from hfm.radiome.format import read_dataset_json
-    from hfm.radiome.training import finetune as run
+    from hfm.radiome.training import finetune
 
-    labels = list(read_dataset_json(dataset).labels)
+    labels = list(read_dataset_json(run.dataset).labels)
     args: dict = {"classes": len(labels)}
-    if model != "radiome-unet-baseline":
-        args |= {"width": width, "depth": depth, "heads": heads, "features": 8}
-    knobs = _run_knobs(steps, batch_size, lr, seed, set_) | {"init": init, "label_fraction": label_fraction}
-    done = run(dataset, out, _plan(plan, dataset), labels, model=model, model_args=args, **knobs)
-    typer.echo(f"{done.status}: model {done.model_dir}, config {done.config_path}")
+    if run.model != "radiome-unet-baseline":
+        args |= {name: run.extra[name] for name in ("width", "depth", "heads")} | {"features": 8}
+    knobs = run.knobs() | {"init": run.init, "label_fraction": run.extra["label_fraction"]}
+    return finetune(
+        run.dataset, run.out, _plan(run.extra["plan"], run.dataset), labels, model=run.model, model_args=args, **knobs
+    )
+
+
+SIZES = {"width": (int, Width), "depth": (int, Depth), "heads": (int, Heads)}
+add_training_command(
+    app,
+    "pretrain",
+    _pretrain,
+    help="Masked image modelling (75% of 8^3 tokens hidden in 2x2x2 blocks); OUT/run.yaml (replay: hfm train) and "
+    "OUT/model.",
+    model="radiome-mae-tiny",
+    steps=200,
+    batch_size=2,
+    lr=1.5e-3,
+    extra={"plan": (Path, PlanFile), **SIZES},
+)
+add_training_command(
+    app,
+    "finetune",
+    _finetune,
+    help="A segmenter (radiome-unetr-tiny, or radiome-unet-baseline from scratch) on the labelled cases, from "
+    "--init's encoder; OUT/run.yaml and OUT/model.",
+    model="radiome-unetr-tiny",
+    steps=100,
+    batch_size=2,
+    init=True,
+    extra={
+        "plan": (Path, PlanFile),
+        "label_fraction": (float, typer.Option(1.0, help="Fraction of labelled axial slices to train on.")),
+        **SIZES,
+    },
+)
 
 
 @app.command()
