@@ -84,10 +84,8 @@ def pretrain(
     """Masked-autoencoder pretraining on unlabelled windows; writes OUT/run.yaml (replay: hfm train) and OUT/model."""
     from hfm.seismic.training import pretrain as run
 
-    knobs = {"steps": steps, "batch_size": batch_size, "lr": lr, "seed": seed, "overrides": set_ or []}
-    data = {"split": split, "samples": samples, "synthetic": synthetic}
-    robust = _robustness(normalization, horizontal_dropout, horizontal_noise)
-    _report(run(dataset, out, **knobs, **data, **robust, model=model, model_args={"target": target}))
+    settings = _settings(locals())
+    _report(run(dataset, out, **settings, model=model, model_args={"target": target}))
 
 
 @app.command()
@@ -113,19 +111,19 @@ def finetune(
     """Fine-tune the phase picker and detector head on labelled windows (from --init's encoder)."""
     from hfm.seismic.training import finetune as run
 
-    knobs = {"steps": steps, "batch_size": batch_size, "lr": lr, "seed": seed, "overrides": set_ or []}
-    data = {"split": split, "samples": samples, "synthetic": synthetic}
-    data |= _robustness(normalization, horizontal_dropout, horizontal_noise)
-    _report(run(dataset, out, init=init, **knobs, **data, model=model, label_fraction=label_fraction, sigma_s=sigma))
+    settings = _settings(locals())
+    _report(run(dataset, out, init=init, **settings, model=model, label_fraction=label_fraction, sigma_s=sigma))
 
 
-def _robustness(normalization: str, horizontal_dropout: float, horizontal_noise: float) -> dict:
-    """The tokenizer scaling and component augmentation options (issue 14), the same in pretrain and finetune."""
-    return {
-        "normalization": normalization,
-        "horizontal_dropout": horizontal_dropout,
-        "horizontal_noise": horizontal_noise,
-    }
+_SHARED_SETTINGS = (
+    "steps", "batch_size", "lr", "seed", "split", "samples", "synthetic",
+    "normalization", "horizontal_dropout", "horizontal_noise",
+)  # fmt: skip
+
+
+def _settings(arguments: dict) -> dict:
+    """What pretrain and finetune hand to their shortcut alike: run knobs, data and the robustness options."""
+    return {key: arguments[key] for key in _SHARED_SETTINGS} | {"overrides": arguments["set_"] or []}
 
 
 @app.command()
