@@ -110,3 +110,28 @@ def test_cli_finetune_records_the_options_in_run_yaml_and_the_model_config(tmp_p
     assert config["args"]["normalization"] == "component"
     model, _ = load_pretrained(out / "model")
     assert model.encoder.tokenizer.normalization == "component"  # the artifact rebuilds with its scaling
+
+
+def test_dev_selection_scores_every_variant_and_seed_and_picks_the_best_mean_dev_f1(tmp_path):
+    from hfm.seismic.benchmarks.picking import PickBenchConfig
+    from hfm.seismic.benchmarks.robustness import chosen_variant, select_on_dev
+    from hfm.seismic.data.records import Records
+
+    torch.set_num_threads(1)
+    synthetic = synthetic_windows(6, seed=4, samples=800, noise_fraction=0.0)
+    records = Records(
+        list(synthetic.waveforms), synthetic.p_sample, synthetic.s_sample, np.array([f"e{i}" for i in range(6)]),
+        np.array(["XX.A"] * 6), np.array(["ZNE"] * 6),
+    )  # fmt: skip
+    config = PickBenchConfig(window=400, crops_per_record=2, finetune_steps=2, batch_size=4)
+    variants = {"window": {"normalization": "window"}, "component": {"normalization": "component"}}
+    rows = select_on_dev(records.subset(np.arange(4)), records.subset([4, 5]), tmp_path, config, variants, (0, 1))
+    assert [(r["variant"], r["seed"]) for r in rows] == [(v, s) for s in (0, 1) for v in ("window", "component")]
+    assert all(0.0 <= r[key] <= 1.0 for r in rows for key in ("dev P F1", "dev S F1", "dev P hit 0.2 s"))
+    fake = [
+        {"variant": "a", "dev P F1": 0.5, "dev S F1": 0.5},
+        {"variant": "b", "dev P F1": 0.9, "dev S F1": 0.0},
+        {"variant": "a", "dev P F1": 0.6, "dev S F1": 0.5},
+        {"variant": "b", "dev P F1": 0.9, "dev S F1": 0.4},
+    ]
+    assert chosen_variant(fake) == "b"  # 1.1 against 1.05
