@@ -64,14 +64,23 @@ def run_transfer(
     return markdown, raw
 
 
+# The options transfer and joint share.
+OUT = typer.Option(Path("hfm-synergy"), "--out", "-o", help="Output folder.")
+SEEDS = typer.Option(3, min=1, help="Seeds per cell.")
+STEPS = typer.Option(None, help="Pretraining steps per domain (default 150; 10 with --smoke).")
+DOMAINS = typer.Option(None, "--domain", "-d", help="Only these domains; repeat for several.")
+SMOKE = typer.Option(False, "--smoke", help="Smallest settings.")
+QUIET = typer.Option(False, "--quiet", "-q", help="No progress bar.")
+
+
 @app.command("transfer")
 def transfer(
-    out: Path = typer.Option(Path("hfm-synergy"), "--out", "-o", help="Output folder."),
-    seeds: int = typer.Option(3, min=1, help="Seeds per cell."),
-    steps: int = typer.Option(None, help="Pretraining steps per source (default 150; 10 with --smoke)."),
-    domain: list[str] = typer.Option(None, "--domain", "-d", help="Only these domains; repeat for several."),
-    smoke: bool = typer.Option(False, "--smoke", help="Smallest settings."),
-    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
+    out: Path = OUT,
+    seeds: int = SEEDS,
+    steps: int = STEPS,
+    domain: list[str] = DOMAINS,
+    smoke: bool = SMOKE,
+    quiet: bool = QUIET,
 ) -> None:
     """Source domain x target domain matrix against random init and in-domain pretraining: table and heat-map."""
     run_transfer(out, smoke, seeds, steps, domain or None, joint=False, quiet=quiet)
@@ -80,12 +89,12 @@ def transfer(
 
 @app.command("joint")
 def joint(
-    out: Path = typer.Option(Path("hfm-synergy"), "--out", "-o", help="Output folder."),
-    seeds: int = typer.Option(3, min=1, help="Seeds."),
-    steps: int = typer.Option(None, help="Pretraining steps per domain (default 150; 10 with --smoke)."),
-    domain: list[str] = typer.Option(None, "--domain", "-d", help="Only these domains; repeat for several."),
-    smoke: bool = typer.Option(False, "--smoke", help="Smallest settings."),
-    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
+    out: Path = OUT,
+    seeds: int = SEEDS,
+    steps: int = STEPS,
+    domain: list[str] = DOMAINS,
+    smoke: bool = SMOKE,
+    quiet: bool = QUIET,
 ) -> None:
     """Pretrain one trunk on several domains with balanced sampling; compare per domain with single-domain."""
     _, raw = run_transfer(out, smoke, seeds, steps, domain or None, joint=True, quiet=quiet)
