@@ -8,22 +8,10 @@ from typing import Any
 from hfm.shared.plugins import DomainPlugin
 
 
-def _cli() -> Any:
-    from hfm.climate.cli import app
-
-    return app
-
-
 def _format() -> Any:
     from hfm.climate.format import CFZarrFormat
 
     return CFZarrFormat()
-
-
-def _quickstart(context: Any) -> Any:
-    from hfm.climate.quickstart import quickstart
-
-    return quickstart(context)
 
 
 def _register_models() -> None:
@@ -31,12 +19,6 @@ def _register_models() -> None:
 
 
 _register_models()
-
-
-def _synergy(work_dir, smoke, seed):
-    from hfm.climate.synergy import climate_bench
-
-    return climate_bench(work_dir, smoke, seed)
 
 
 plugin = DomainPlugin(
@@ -66,6 +48,6 @@ plugin = DomainPlugin(
         "linear interpolation in time",
     ),
     dataset_formats={"cf-zarr": _format},
-    cli=_cli,
-    hooks={"quickstart": _quickstart, "synergy": _synergy},
+    cli="hfm.climate.cli:app",
+    hooks={"quickstart": "hfm.climate.quickstart:quickstart", "synergy": "hfm.climate.synergy:climate_bench"},
 )
