@@ -11,7 +11,9 @@ from pathlib import Path
 
 import typer
 
-from hfm.shared.cli.options import BatchSize, Dataset, Init, LearningRate, Model, Out, Quiet, Seed, Set, Steps
+from hfm.shared.cli.options import Dataset, Init, Out, Quiet
+from hfm.shared.cli.training import TrainingRun, add_training_command
+from hfm.shared.shortcuts import ShortcutResult
 
 app = typer.Typer(
     help="Gridded fields: curate into CF zarr, pretrain, fine-tune, predict, evaluate, benchmark.",
@@ -23,8 +25,9 @@ _PRETRAIN_MODELS = {"climate-mae": "random", "climate-interpolator": "interpolat
 _FINETUNE_MODELS = {"climate-forecaster": "climate-forecast", "climate-downscaler": "climate-downscale"}
 
 
-def _arch(patch_lat: int, patch_lon: int, width: int, depth: int, heads: int) -> dict:
-    return {"patch_lat": patch_lat, "patch_lon": patch_lon, "width": width, "depth": depth, "heads": heads}
+def _arch(given: dict) -> dict:
+    """The trunk's shape options, taken out of the command's own options."""
+    return {name: given.pop(name) for name in ("patch_lat", "patch_lon", "width", "depth", "heads")}
 
 
 def _choose(model: str, allowed: dict[str, str]) -> str:
@@ -35,11 +38,10 @@ def _choose(model: str, allowed: dict[str, str]) -> str:
     return allowed[model]
 
 
-def _train(task: str, options: dict, out: Path, knobs: dict, quiet: bool, overrides: list[str] | None) -> None:
+def _train(task: str, options: dict, run: TrainingRun, quiet: bool) -> ShortcutResult:
     from hfm.climate.training import train_and_export
 
-    done = train_and_export(task, options, out, **knobs, progress=not quiet, overrides=overrides or [])
-    typer.echo(f"{done.status}: model {done.model_dir}, config {done.config_path}")
+    return train_and_export(task, options, run.out, **run.knobs(), progress=not quiet)
 
 
 @app.command()
@@ -110,62 +112,68 @@ def stats(dataset: Dataset) -> None:
         typer.echo(f"{v}  {ds['units'].values[i]}  " + "  ".join(f"{x:.4g}" for x in row))
 
 
-@app.command()
-def pretrain(
-    dataset: Dataset,
-    out: Out,
-    steps: Steps = 200,
-    batch_size: BatchSize = 16,
-    lr: LearningRate = 1e-3,
-    model: Model = "climate-mae",
-    seed: Seed = 0,
-    set_: Set = None,
-    window: int = typer.Option(2, help="Time steps per window."),
-    mask_ratio: float = typer.Option(0.75, help="Fraction of tokens hidden (climate-mae)."),
-    patch_lat: int = typer.Option(4, help=_ARCH_HELP),
-    patch_lon: int = typer.Option(4, help=_ARCH_HELP),
-    width: int = typer.Option(64, help="Trunk width."),
-    depth: int = typer.Option(2, help="Trunk depth."),
-    heads: int = typer.Option(4, help="Attention heads."),
-    quiet: Quiet = False,
-) -> None:
-    """Masked token pretraining (--model climate-mae) or temporal interpolation training (climate-interpolator:
-    the inner steps of each window hidden); writes OUT/run.yaml (replay: hfm train OUT/run.yaml) and OUT/model."""
-    mode = _choose(model, _PRETRAIN_MODELS)
-    options = {"dataset": str(dataset), "window": window, "mode": mode, "mask_ratio": mask_ratio}
-    options |= _arch(patch_lat, patch_lon, width, depth, heads)
-    _train("climate-mae", options, out, dict(steps=steps, batch_size=batch_size, lr=lr, seed=seed), quiet, set_)
+def _pretrain(run: TrainingRun) -> ShortcutResult:
+    given = dict(run.extra)
+    mode = _choose(run.model, _PRETRAIN_MODELS)
+    options = {"dataset": str(run.dataset), "window": given.pop("window"), "mode": mode}
+    options |= {"mask_ratio": given.pop("mask_ratio")} | _arch(given)
+    return _train("climate-mae", options, run, quiet=given.pop("quiet"))
 
 
-@app.command()
-def finetune(
-    dataset: Dataset,
-    out: Out,
-    init: Init = None,
-    steps: Steps = 300,
-    batch_size: BatchSize = 16,
-    lr: LearningRate = 1e-3,
-    model: Model = "climate-forecaster",
-    seed: Seed = 0,
-    set_: Set = None,
-    lead: int = typer.Option(1, help="Base lead in time steps (climate-forecaster)."),
-    history: int = typer.Option(2, help="Input steps, `lead` apart (climate-forecaster)."),
-    factor: int = typer.Option(4, help="Coarsening factor (climate-downscaler)."),
-    patch_lat: int = typer.Option(4, help=_ARCH_HELP),
-    patch_lon: int = typer.Option(4, help=_ARCH_HELP),
-    width: int = typer.Option(64, help="Trunk width (must match --init)."),
-    depth: int = typer.Option(2, help="Trunk depth (must match --init)."),
-    heads: int = typer.Option(4, help="Attention heads (must match --init)."),
-    quiet: Quiet = False,
-) -> None:
-    """Train a forecaster (--model climate-forecaster) or a downscaler (climate-downscaler), from --init's encoder
-    when given; writes OUT/run.yaml (replay: hfm train OUT/run.yaml) and OUT/model."""
-    task = _choose(model, _FINETUNE_MODELS)
-    options = {"dataset": str(dataset), **_arch(patch_lat, patch_lon, width, depth, heads)}
-    options |= {"lead": lead, "history": history} if task == "climate-forecast" else {"factor": factor}
-    if init:
-        options["init"] = str(init)
-    _train(task, options, out, dict(steps=steps, batch_size=batch_size, lr=lr, seed=seed), quiet, set_)
+def _finetune(run: TrainingRun) -> ShortcutResult:
+    given = dict(run.extra)
+    task = _choose(run.model, _FINETUNE_MODELS)
+    heads = {"lead": given.pop("lead"), "history": given.pop("history")}
+    factor = {"factor": given.pop("factor")}
+    options = {"dataset": str(run.dataset), **_arch(given), **(heads if task == "climate-forecast" else factor)}
+    if run.init:
+        options["init"] = str(run.init)
+    return _train(task, options, run, quiet=given.pop("quiet"))
+
+
+def _arch_options(must_match: str = "") -> dict:
+    return {
+        "patch_lat": (int, typer.Option(4, help=_ARCH_HELP)),
+        "patch_lon": (int, typer.Option(4, help=_ARCH_HELP)),
+        "width": (int, typer.Option(64, help=f"Trunk width{must_match}.")),
+        "depth": (int, typer.Option(2, help=f"Trunk depth{must_match}.")),
+        "heads": (int, typer.Option(4, help=f"Attention heads{must_match}.")),
+        "quiet": (Quiet, False),
+    }
+
+
+add_training_command(
+    app,
+    "pretrain",
+    _pretrain,
+    help="Masked token pretraining (--model climate-mae) or temporal interpolation training (climate-interpolator: "
+    "the inner steps of each window hidden); writes OUT/run.yaml (replay: hfm train OUT/run.yaml) and OUT/model.",
+    model="climate-mae",
+    steps=200,
+    batch_size=16,
+    extra={
+        "window": (int, typer.Option(2, help="Time steps per window.")),
+        "mask_ratio": (float, typer.Option(0.75, help="Fraction of tokens hidden (climate-mae).")),
+        **_arch_options(),
+    },
+)
+add_training_command(
+    app,
+    "finetune",
+    _finetune,
+    help="Train a forecaster (--model climate-forecaster) or a downscaler (climate-downscaler), from --init's "
+    "encoder when given; writes OUT/run.yaml (replay: hfm train OUT/run.yaml) and OUT/model.",
+    model="climate-forecaster",
+    steps=300,
+    batch_size=16,
+    init=True,
+    extra={
+        "lead": (int, typer.Option(1, help="Base lead in time steps (climate-forecaster).")),
+        "history": (int, typer.Option(2, help="Input steps, `lead` apart (climate-forecaster).")),
+        "factor": (int, typer.Option(4, help="Coarsening factor (climate-downscaler).")),
+        **_arch_options(" (must match --init)"),
+    },
+)
 
 
 @app.command()
