@@ -11,6 +11,7 @@ from typer.testing import CliRunner
 
 from hfm.climate.cli import app
 from hfm.climate.curate import curate_fields
+from hfm.climate.experiments.end_to_end import HADISST_OWNER
 from hfm.climate.tasks import DownscaleOptions, ForecastOptions, MAEOptions
 from hfm.shared.cli.main import run as hfm_cli
 from hfm.shared.errors import HFMError
@@ -25,7 +26,9 @@ TINY = ["--patch-lat", "4", "--patch-lon", "6", "--width", "16", "--depth", "1",
 @pytest.fixture(scope="module")
 def sst_store(hadisst, tmp_path_factory):
     out = tmp_path_factory.mktemp("sst") / "data"
-    curate_fields([hadisst], out, train_start="1991-01-01", train_end="2014-12-31", show_progress=False)
+    curate_fields(
+        [hadisst], out, train_start="1991-01-01", train_end="2014-12-31", **HADISST_OWNER, show_progress=False
+    )
     return out
 
 

@@ -7,6 +7,8 @@ from hfm.climate.curate import curate_fields
 from hfm.climate.format import CFZarrFormat, open_store
 from hfm.shared.cards import validate_card
 
+TEST_OWNER = {"license": "CC0-1.0", "creators": ["HFM tests"]}  # generated fields, written by the tests
+
 
 def test_curation_joins_files_and_quarantines_with_reasons(tmp_path, synthetic_file):
     raw = tmp_path / "raw"
@@ -18,7 +20,9 @@ def test_curation_joins_files_and_quarantines_with_reasons(tmp_path, synthetic_f
     irregular = pd.DatetimeIndex(["2000-02-01T00", "2000-02-01T06", "2000-02-01T12", "2000-02-01T13", "2000-02-01T18"])
     synthetic_file(raw / "e_time.nc", times=irregular)
     (raw / "f_broken.nc").write_bytes(b"not a netcdf file")
-    summary, card = curate_fields(sorted(raw.iterdir()), tmp_path / "out", train_end="2000-01-03", show_progress=False)
+    summary, card = curate_fields(
+        sorted(raw.iterdir()), tmp_path / "out", train_end="2000-01-03", **TEST_OWNER, show_progress=False
+    )
     assert (summary.inputs, summary.written, summary.quarantined) == (6, 2, 4)
     with open(tmp_path / "out" / "quarantine" / "report.csv") as handle:
         reasons = {row["key"]: row["code"] for row in csv.DictReader(handle)}
@@ -42,6 +46,6 @@ def test_curation_joins_files_and_quarantines_with_reasons(tmp_path, synthetic_f
 
 def test_curation_is_byte_identical_on_rerun(tmp_path, synthetic_file):
     synthetic_file(tmp_path / "a.nc")
-    _, first = curate_fields([tmp_path / "a.nc"], tmp_path / "out", show_progress=False)
-    _, second = curate_fields([tmp_path / "a.nc"], tmp_path / "out", show_progress=False)
+    _, first = curate_fields([tmp_path / "a.nc"], tmp_path / "out", **TEST_OWNER, show_progress=False)
+    _, second = curate_fields([tmp_path / "a.nc"], tmp_path / "out", **TEST_OWNER, show_progress=False)
     assert [f.sha256 for f in first.files] == [f.sha256 for f in second.files]

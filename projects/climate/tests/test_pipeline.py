@@ -8,7 +8,7 @@ from typer.testing import CliRunner
 
 from hfm.climate.cli import app
 from hfm.climate.data import FieldData, Normaliser, StoreWindows, window_starts, xarray_windows
-from hfm.climate.experiments.end_to_end import evaluate_downscaling
+from hfm.climate.experiments.end_to_end import ERA5_OWNER, evaluate_downscaling
 from hfm.climate.metrics import evaluate
 from hfm.climate.predict import load_model, model_forecaster
 from hfm.climate.training import train_and_export
@@ -88,7 +88,7 @@ def test_stats_command(sst_store):
 def test_downscaling_baselines_on_era5(era5_grib, tmp_path):
     from hfm.climate.curate import curate_fields
 
-    curate_fields([era5_grib], tmp_path / "era5", train_end="2019-03-24", show_progress=False)
+    curate_fields([era5_grib], tmp_path / "era5", train_end="2019-03-24", **ERA5_OWNER, show_progress=False)
     data = FieldData.load(tmp_path / "era5")
     model = train_and_export(
         "climate-downscale",

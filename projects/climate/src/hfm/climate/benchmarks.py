@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 
 from hfm.climate.experiments.crossval import ERA5, HADISST, CVBudget, Protocol, run_cv
-from hfm.climate.experiments.end_to_end import Budget, era5_experiment, speed_experiment
+from hfm.climate.experiments.end_to_end import ERA5_OWNER, HADISST_OWNER, Budget, era5_experiment, speed_experiment
 from hfm.climate.experiments.transfer import TRAIN_MONTHS, VALID_MONTHS
 from hfm.shared.eval.figures import Figure
 from hfm.shared.eval.stats import effective_sample_size, moving_block_bootstrap
@@ -85,7 +85,7 @@ def hadisst_cv() -> list[Figure]:
     from hfm.climate.experiments.end_to_end import hadisst_path
 
     out = _out("hadisst-cv")
-    curate_fields([hadisst_path()], out / "data", train_end="2014-12-31", show_progress=False)
+    curate_fields([hadisst_path()], out / "data", train_end="2014-12-31", **HADISST_OWNER, show_progress=False)
     # 100 steps, not 150: the folds chose steps 25-125 and their validation RMSE moved by under 0.001 K after 25
     result = run_cv(out / "data", out / "cv", HADISST, CVBudget(steps=100))
     command = "python tools/bench.py --only climate-hadisst"
@@ -128,7 +128,7 @@ def era5_cv() -> list[Figure]:
     from hfm.climate.experiments.end_to_end import era5_path
 
     out = _out("era5-cv")
-    curate_fields([era5_path()], out / "data", train_end="2019-03-24", show_progress=False)
+    curate_fields([era5_path()], out / "data", train_end="2019-03-24", **ERA5_OWNER, show_progress=False)
     result = run_cv(out / "data", out / "cv", ERA5, CVBudget())
     command = "python tools/bench.py --only climate-era5"
     return cv_figures(result, ERA5, "climate/ERA5 t2m forecast", {1: "1 h", 6: "6 h"}, command, "2 days")
@@ -191,7 +191,7 @@ def loader_speed() -> list[Figure]:
     from hfm.climate.experiments.end_to_end import era5_path
 
     out = _out("speed")
-    curate_fields([era5_path()], out / "data", train_end="2019-03-24", show_progress=False)
+    curate_fields([era5_path()], out / "data", train_end="2019-03-24", **ERA5_OWNER, show_progress=False)
     return [
         throughput_figure(
             speed_experiment(out / "data"),

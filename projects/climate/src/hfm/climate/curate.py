@@ -58,8 +58,8 @@ def curate_fields(
     max_nan_fraction: float = 0.5,
     name: str = "climate-fields",
     description: str = "",
-    license: str = "CC-BY-4.0",
-    creators: Sequence[str] = ("unknown",),
+    license: str,  # the data owner's statement: never assumed
+    creators: Sequence[str],  # at least one, never invented
     citation: str | None = None,
     show_progress: bool = True,
     rejected: Sequence[InputFile] = (),

@@ -32,20 +32,12 @@ from hfm.shared.eval.throughput import PairedRates, paired_rates
 from hfm.shared.sample_data import require_data
 
 BASELINES = ("persistence", "climatology", "damped_persistence")
+# Who owns each source and under which licence: every card of it says so, whatever the split.
+HADISST_OWNER = {"license": "LicenseRef-HadISST", "creators": ["Met Office Hadley Centre"]}
+ERA5_OWNER = {"license": "LicenseRef-Copernicus", "creators": ["Copernicus Climate Change Service"]}
 # What each source's card says, and its single split (training period inclusive).
-HADISST_CARD = {
-    "train_start": "1991-01-01",
-    "train_end": "2014-12-31",
-    "name": "hadisst-sst-5deg",
-    "license": "LicenseRef-HadISST",
-    "creators": ["Met Office Hadley Centre"],
-}
-ERA5_CARD = {
-    "train_end": "2019-03-24",
-    "name": "era5-t2m-uk-2019-03",
-    "license": "LicenseRef-Copernicus",
-    "creators": ["Copernicus Climate Change Service"],
-}
+HADISST_CARD = {"train_start": "1991-01-01", "train_end": "2014-12-31", "name": "hadisst-sst-5deg", **HADISST_OWNER}
+ERA5_CARD = {"train_end": "2019-03-24", "name": "era5-t2m-uk-2019-03", **ERA5_OWNER}
 
 
 @dataclass
