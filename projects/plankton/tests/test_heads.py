@@ -61,3 +61,15 @@ def test_proposals_order_members_from_typical_to_odd():
     assert list(table["cluster_size"].iloc[[0, -1]]) == [20, 10]
     first = table[table["cluster"] == 0]
     assert list(first["rank"]) == list(range(20)) and first["distance"].is_monotonic_increasing
+
+
+def test_bulk_decisions_alone_match_the_full_count_and_vary_only_with_the_seed():
+    from hfm.plankton.experiments.assist import bulk_decisions
+
+    rng = np.random.default_rng(3)
+    centres = rng.normal(0, 4, size=(4, 8))
+    y = np.repeat(np.array(["a", "b", "c", "d"]), 30)
+    x = np.concatenate([c + rng.normal(0, 1.5, size=(30, 8)) for c in centres])
+    full = count_decisions(x, y, target=0.9, n_clusters=6, seed=2)
+    assert bulk_decisions(x, y, target=0.9, n_clusters=6, seed=2) == full.bulk
+    assert bulk_decisions(x, y, target=0.9, n_clusters=6, seed=2) == bulk_decisions(x, y, 0.9, 6, seed=2)

@@ -139,6 +139,21 @@ def _classifier_curve(features: np.ndarray, truth: np.ndarray, order: np.ndarray
     return out
 
 
+def bulk_decisions(
+    features: np.ndarray,
+    truth: np.ndarray,
+    target: float = 0.9,
+    n_clusters: int = 12,
+    method: ClusterMethod = "kmeans",
+    seed: int = 0,
+) -> int | None:
+    """Decisions of bulk cluster validation alone (no classifier curve): the part that varies with the clustering's
+    seed, so it can be repeated over seeds for an interval."""
+    truth = np.asarray(truth).astype(str).astype(object)
+    bulk, _ = _bulk_curve(truth, cluster(features, n_clusters, method, seed))
+    return _first_reaching(bulk, target)
+
+
 def count_decisions(
     features: np.ndarray,
     truth: np.ndarray,

@@ -31,7 +31,7 @@ from threadpoolctl import threadpool_limits
 
 from hfm.plankton.baselines import pixel_features, pixel_logistic
 from hfm.plankton.data.corpus import Corpus, build_corpus
-from hfm.plankton.experiments.assist import count_decisions
+from hfm.plankton.experiments.assist import bulk_decisions, count_decisions
 from hfm.plankton.experiments.crossval import (
     CVResult,
     FoldForests,
@@ -334,10 +334,16 @@ def few_shot(study: Study, source: str = "whoi-wiki") -> dict[str, np.ndarray]:
     }
 
 
+ASSIST_SEEDS = (0, 1, 2, 3, 4)
+
+
 def annotation_assist(study: Study, source: str = "bering-sea", target: float = 0.9) -> dict[str, Any]:
     """Decisions to reach `target` accuracy: bulk validation of k-means clusters (k = sqrt(n)) vs one by one."""
     rows = study.corpus.select(source)
     labels = study.corpus.labels(rows)
     k = round(math.sqrt(len(rows)))
-    result = count_decisions(study.embeddings[EVALUATION_ENCODER[source]][rows], labels, target=target, n_clusters=k)
-    return {**result.as_dict(), "n": len(rows)}
+    features = study.embeddings[EVALUATION_ENCODER[source]][rows]
+    result = count_decisions(features, labels, target=target, n_clusters=k)
+    # The clustering's seed is the one source of chance in the bulk count: repeated over seeds for an interval.
+    by_seed = [bulk_decisions(features, labels, target=target, n_clusters=k, seed=seed) for seed in ASSIST_SEEDS]
+    return {**result.as_dict(), "n": len(rows), "decisions_bulk_by_seed": by_seed, "seeds": list(ASSIST_SEEDS)}
