@@ -34,6 +34,6 @@ def test_the_benchmark_reports_speed_and_memory(waveforms):
     assert CORE_BENCHMARKS["curation-scale"] == "hfm.shared.curation_bench:curation_scale"
     speed, memory = curation_scale(items=40, repeats=2, small=200, large=400)
     assert speed.metric == "items/s" and speed.n_test == 2 and speed.value > 0 and speed.baseline > 0
-    assert speed.interval[0] <= speed.interval[1]
+    assert speed.interval[0] <= speed.interval[1] and "CPU ms per item (median) 1 worker" in speed.notes
     assert memory.unit == "MiB" and 20 < memory.baseline < 2000 and 20 < memory.value < 2000
     assert math.isnan(memory.interval[0]) and "driver / largest worker" in memory.notes

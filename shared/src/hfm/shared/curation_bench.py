@@ -12,6 +12,8 @@ exec) and of its largest worker (`getrusage(RUSAGE_CHILDREN)`); one run each, so
 from __future__ import annotations
 
 import json
+import os
+import resource
 import statistics
 import subprocess
 import sys
@@ -62,12 +64,20 @@ def _file_item(path: Path) -> CurationItem:
     return CurationItem(path.stem, [path], lambda: Sample(arrays={"waveform": np.load(path, allow_pickle=False)}))
 
 
-def items_per_second(paths: list[Path], out: Path, workers: int, shard_size: int = 500) -> float:
+def _cpu_seconds() -> float:
+    """CPU time of this process and of its finished children (the forked workers), user + system."""
+    own, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
+
+
+def items_per_second(paths: list[Path], out: Path, workers: int, shard_size: int = 500) -> tuple[float, float]:
+    """(items per wall second, CPU milliseconds per item): on a loaded machine the second shows whether the
+    workers cost more CPU per item, i.e. whether a missing speed-up is the code's or the neighbours'."""
     job = ShardJob(CONTRACT, ArrayStoreWriter(), None, "split")
-    start = time.perf_counter()
+    start, cpu = time.perf_counter(), _cpu_seconds()
     items = (_file_item(p) for p in paths)
     curate_sharded(items, out, job, shard_size=shard_size, workers=workers, show_progress=False)
-    return len(paths) / (time.perf_counter() - start)
+    return len(paths) / (time.perf_counter() - start), 1000 * (_cpu_seconds() - cpu) / len(paths)
 
 
 class PackedWriter:
@@ -128,9 +138,13 @@ def curation_scale(items: int = 10_000, repeats: int = 3, small: int = 10_000, l
         paths = write_jittered_raw(Path(tmp) / "raw", items)
         one: list[float] = []
         two: list[float] = []
+        cpu_ms: dict[int, list[float]] = {1: [], 2: []}
         for r in range(repeats):
             for workers, rates in ((1, one), (2, two)) if r % 2 == 0 else ((2, two), (1, one)):
-                rates.append(items_per_second(paths, Path(tmp) / f"out-{r}-{workers}", workers))
+                rate, per_item = items_per_second(paths, Path(tmp) / f"out-{r}-{workers}", workers)
+                rates.append(rate)
+                cpu_ms[workers].append(per_item)
+        load = os.getloadavg()[0]
         started = time.perf_counter()
         small_rss = peak_rss(small, Path(tmp) / "small")
         large_rss = peak_rss(large, Path(tmp) / "large")
@@ -156,7 +170,9 @@ def curation_scale(items: int = 10_000, repeats: int = 3, small: int = 10_000, l
             headline=True,
             goal="ratio >= 1.8",
             notes=f"{items} jittered 3x{SNIPPET} snippets of the 154 real PhaseNet NCEDC waveforms, shards of 500, "
-            f"hfm-arrays writer; per-repeat speed-ups {', '.join(f'{s:.2f}' for s in speedups)}",
+            f"hfm-arrays writer; per-repeat speed-ups {', '.join(f'{s:.2f}' for s in speedups)}; CPU ms per item "
+            f"(median) 1 worker {statistics.median(cpu_ms[1]):.3f}, 2 workers {statistics.median(cpu_ms[2]):.3f}; "
+            f"1-min load after the throughput runs {load:.1f} on {os.cpu_count()} CPUs",
         ),
         Figure(
             name=f"sharded curation: peak RSS at {large:,} items vs {small:,}",
