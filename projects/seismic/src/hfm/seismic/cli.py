@@ -10,8 +10,10 @@ from pathlib import Path
 
 import typer
 
-from hfm.shared.cli.options import BatchSize, Dataset, Init, LearningRate, Model, Out, Quiet, Raw, Seed, Set, Steps
+from hfm.shared.cli.options import Dataset, Init, Out, Quiet, Raw, Seed
+from hfm.shared.cli.training import TrainingRun, add_training_command
 from hfm.shared.errors import HFMError
+from hfm.shared.shortcuts import ShortcutResult
 
 app = typer.Typer(
     help="Earthquake waveforms: curation, pretraining, phase picking (predict), evaluation, benchmark.",
@@ -20,7 +22,6 @@ app = typer.Typer(
 
 Split = typer.Option("train", help="Split of the dataset to train on.")
 Samples = typer.Option(1000, help="Window length in samples at 100 Hz.")
-Synthetic = typer.Option(512, help="Number of generated records when DATASET is the word 'synthetic'.")
 Normalization = typer.Option(
     "window", help="Tokenizer scaling: 'window' (one std over all components) or 'component' (each its own)."
 )
@@ -61,69 +62,64 @@ def curate(
     typer.echo(f"dataset: {out}  (quarantine report: {out / 'quarantine' / 'report.csv'})")
 
 
-@app.command()
-def pretrain(
-    dataset: Dataset,
-    out: Out,
-    steps: Steps = 300,
-    batch_size: BatchSize = 32,
-    lr: LearningRate = 1e-3,
-    model: Model = "seismic-mae-tiny",
-    seed: Seed = 0,
-    set_: Set = None,
-    split: str = Split,
-    samples: int = Samples,
-    synthetic: int = typer.Option(1024, help="Number of generated records when DATASET is the word 'synthetic'."),
-    target: str = typer.Option(
-        "spectrum", help="What hidden patches are predicted as: 'spectrum' (log-amplitude spectra) or 'waveform'."
-    ),
-    normalization: str = Normalization,
-    horizontal_dropout: float = HorizontalDropout,
-    horizontal_noise: float = HorizontalNoise,
-) -> None:
-    """Masked-autoencoder pretraining on unlabelled windows; writes OUT/run.yaml (replay: hfm train) and OUT/model."""
-    from hfm.seismic.training import pretrain as run
+def _pretrain(run: TrainingRun) -> ShortcutResult:
+    from hfm.seismic.training import pretrain
 
-    settings = _settings(locals())
-    _report(run(dataset, out, **settings, model=model, model_args={"target": target}))
+    extra = dict(run.extra)
+    target = extra.pop("target")
+    return pretrain(run.dataset, run.out, **run.knobs(), **extra, model=run.model, model_args={"target": target})
 
 
-@app.command()
-def finetune(
-    dataset: Dataset,
-    out: Out,
-    init: Init = None,
-    steps: Steps = 300,
-    batch_size: BatchSize = 32,
-    lr: LearningRate = 1e-3,
-    model: Model = "seismic-picker-tiny",
-    seed: Seed = 0,
-    set_: Set = None,
-    label_fraction: float = typer.Option(1.0, help="Fraction of labelled windows to train on."),
-    sigma: float = typer.Option(0.1, help="Width (s) of the Gaussian P/S targets."),
-    split: str = Split,
-    samples: int = Samples,
-    synthetic: int = Synthetic,
-    normalization: str = Normalization,
-    horizontal_dropout: float = HorizontalDropout,
-    horizontal_noise: float = HorizontalNoise,
-) -> None:
-    """Fine-tune the phase picker and detector head on labelled windows (from --init's encoder)."""
-    from hfm.seismic.training import finetune as run
+def _finetune(run: TrainingRun) -> ShortcutResult:
+    from hfm.seismic.training import finetune
 
-    settings = _settings(locals())
-    _report(run(dataset, out, init=init, **settings, model=model, label_fraction=label_fraction, sigma_s=sigma))
+    extra = dict(run.extra)
+    sigma = extra.pop("sigma")
+    return finetune(run.dataset, run.out, init=run.init, **run.knobs(), **extra, model=run.model, sigma_s=sigma)
 
 
-_SHARED_SETTINGS = (
-    "steps", "batch_size", "lr", "seed", "split", "samples", "synthetic",
-    "normalization", "horizontal_dropout", "horizontal_noise",
-)  # fmt: skip
+def _data_options(synthetic: int) -> dict:
+    """What pretrain and finetune both take beyond the shared options: data and the robustness options (issue 14)."""
+    return {
+        "split": (str, Split),
+        "samples": (int, Samples),
+        "synthetic": (int, typer.Option(synthetic, help="Number of generated records when DATASET is 'synthetic'.")),
+        "normalization": (str, Normalization),
+        "horizontal_dropout": (float, HorizontalDropout),
+        "horizontal_noise": (float, HorizontalNoise),
+    }
 
 
-def _settings(arguments: dict) -> dict:
-    """What pretrain and finetune hand to their shortcut alike: run knobs, data and the robustness options."""
-    return {key: arguments[key] for key in _SHARED_SETTINGS} | {"overrides": arguments["set_"] or []}
+add_training_command(
+    app,
+    "pretrain",
+    _pretrain,
+    help="Masked-autoencoder pretraining on unlabelled windows; writes OUT/run.yaml (replay: hfm train) and OUT/model.",
+    model="seismic-mae-tiny",
+    extra={
+        **_data_options(synthetic=1024),
+        "target": (
+            str,
+            typer.Option(
+                "spectrum",
+                help="What hidden patches are predicted as: 'spectrum' (log-amplitude spectra) or 'waveform'.",
+            ),
+        ),
+    },
+)
+add_training_command(
+    app,
+    "finetune",
+    _finetune,
+    help="Fine-tune the phase picker and detector head on labelled windows (from --init's encoder).",
+    model="seismic-picker-tiny",
+    init=True,
+    extra={
+        "label_fraction": (float, typer.Option(1.0, help="Fraction of labelled windows to train on.")),
+        "sigma": (float, typer.Option(0.1, help="Width (s) of the Gaussian P/S targets.")),
+        **_data_options(synthetic=512),
+    },
+)
 
 
 @app.command()
@@ -217,7 +213,3 @@ def benchmark(
 
     _, md_path = write_results(run_benchmarks(only=sorted(plugin.benchmarks)), out)
     typer.echo(md_path.read_text())
-
-
-def _report(done) -> None:
-    typer.echo(f"{done.status}: model {done.model_dir}, config {done.config_path}")
