@@ -47,6 +47,7 @@ from hfm.seismic.readers.continuous import ContinuousConfig, continuous_curation
 from hfm.seismic.readers.nordic import nordic_curation_items
 from hfm.seismic.readers.phasenet_npz import npz_curation_items
 from hfm.seismic.training import finetune_windows, pretrain_windows
+from hfm.shared.catalogue.entries import load_catalogue
 from hfm.shared.curate_driver import DatasetDescription
 from hfm.shared.errors import HFMError
 from hfm.shared.eval.figures import Figure
@@ -109,25 +110,32 @@ class PickBenchConfig:
 # --- data -------------------------------------------------------------------------------------------------------
 
 
+# The catalogued sources the benchmark curates: their cards carry the catalogue's licence (not an assumed "MIT" on
+# the GPL-3.0-only OBS record).
+CATALOGUED = ("dfdp-eqcorrscan", "phasenet-ncedc", "continuous", "obs-miniseed")
+
+
 def curate_all(out: Path, config: PickBenchConfig, show_progress: bool = False) -> dict[str, Any]:
     """Curate every source into `out/<name>` with the package's curation; returns the summaries' lines."""
     dfdp = require_data("seismic/dfdp-eqcorrscan")
     ncedc = require_data("seismic/phasenet-ncedc") / "dataset"
+    licence = {name: load_catalogue().get(f"seismic/{name}").licence for name in CATALOGUED}  # the owners' own
     jobs = {  # name: (items, licence, creators of the data as the catalogue cites them)
-        "dfdp": (nordic_curation_items(dfdp / "REA" / "TEST_", dfdp / "WAV" / "TEST_"), "LGPL-3.0-only", "EQcorrscan"),
-        "ncedc": (npz_curation_items(ncedc), "MIT", "NCEDC / AI4EPS PhaseNet"),
+        "dfdp": (
+            nordic_curation_items(dfdp / "REA" / "TEST_", dfdp / "WAV" / "TEST_"),
+            licence["dfdp-eqcorrscan"],
+            "EQcorrscan",
+        ),
+        "ncedc": (npz_curation_items(ncedc), licence["phasenet-ncedc"], "NCEDC / AI4EPS PhaseNet"),
     }
     stride = 30.0 if config.smoke else 60.0
-    for name, relative, creator in (
-        ("continuous", "seismic/continuous", "NoisePy"),
-        ("obs", "seismic/obs-miniseed", "SeisBench"),
-    ):
+    for name, catalogued, creator in (("continuous", "continuous", "NoisePy"), ("obs", "obs-miniseed", "SeisBench")):
         try:
-            folder = require_data(relative)
+            folder = require_data(f"seismic/{catalogued}")
         except DataUnavailable:
             continue
         cont = ContinuousConfig(window_s=config.window / 100, stride_s=stride, max_windows=config.continuous_windows)
-        jobs[name] = (continuous_curation_items(folder, cont), "MIT", creator)
+        jobs[name] = (continuous_curation_items(folder, cont), licence[catalogued], creator)
     for name, folder in obspy_waveform_folders().items():
         cont = ContinuousConfig(window_s=config.window / 100, stride_s=config.window / 100, max_windows=4)
         jobs[name] = (continuous_curation_items(folder, cont), "LGPL-3.0-only", "ObsPy")
