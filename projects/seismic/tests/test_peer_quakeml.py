@@ -1,4 +1,4 @@
-"""Peer check: `hfm seismic annotate`'s QuakeML passes ObsPy's QuakeML 1.2 RelaxNG schema, channel codes included."""
+"""Peer check: `hfm seismic predict`'s QuakeML passes ObsPy's QuakeML 1.2 RelaxNG schema, channel codes included."""
 
 from pathlib import Path
 
