@@ -1,11 +1,10 @@
-import csv
-
 import numpy as np
 import pandas as pd
 
 from hfm.climate.curate import curate_fields
 from hfm.climate.format import CFZarrFormat, open_store
 from hfm.shared.cards import validate_card
+from hfm.shared.testing.bad_inputs import outcomes
 
 TEST_OWNER = {"license": "CC0-1.0", "creators": ["HFM tests"]}  # generated fields, written by the tests
 
@@ -24,8 +23,7 @@ def test_curation_joins_files_and_quarantines_with_reasons(tmp_path, synthetic_f
         sorted(raw.iterdir()), tmp_path / "out", train_end="2000-01-03", **TEST_OWNER, show_progress=False
     )
     assert (summary.inputs, summary.written, summary.quarantined) == (6, 2, 4)
-    with open(tmp_path / "out" / "quarantine" / "report.csv") as handle:
-        reasons = {row["key"]: row["code"] for row in csv.DictReader(handle)}
+    reasons = {key: code for key, (code, _) in outcomes(tmp_path / "out").items()}
     assert reasons == {
         "c_grid.nc": "grid",
         "d_units.nc": "units",

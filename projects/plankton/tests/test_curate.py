@@ -1,5 +1,3 @@
-import csv
-
 import numpy as np
 import pytest
 
@@ -11,6 +9,7 @@ from hfm.plankton.readers.images import decode_image, fit_canvas
 from hfm.shared.cards import validate_card
 from hfm.shared.curate_driver import DatasetDescription
 from hfm.shared.plugins import find_format
+from hfm.shared.testing.bad_inputs import outcomes
 
 DESCRIBE = DatasetDescription("plankton-test", "CC0-1.0", ["HFM tests"])
 
@@ -19,8 +18,7 @@ def test_curation_writes_good_objects_and_quarantines_each_failure_with_its_reas
     out = tmp_path / "curated"
     summary = curate_objects(read_ecotaxa(mixed_export), out, DESCRIBE, CurationConfig(canvas=64), show_progress=False)
     assert (summary.inputs, summary.written, summary.quarantined) == (13, 6, 7)
-    with open(out / "quarantine" / "report.csv") as handle:
-        reasons = {row["key"]: row["code"] for row in csv.DictReader(handle)}
+    reasons = {key: code for key, (code, _) in outcomes(out).items()}
     assert reasons == {
         "obj_006": "duplicate",
         "obj_007": "truncated",
