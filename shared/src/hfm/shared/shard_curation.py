@@ -22,6 +22,7 @@ from collections.abc import Callable, Iterable, Iterator
 from contextlib import nullcontext
 from dataclasses import dataclass
 from itertools import islice
+from multiprocessing.connection import wait
 from pathlib import Path
 
 from hfm.shared.contracts import SampleContract, TableContract
@@ -175,6 +176,21 @@ def _reap(index: int, process: multiprocessing.process.BaseProcess) -> None:
         raise HFMError(f"curation of {shard_name(index)} failed (exit code {process.exitcode}); see its error above")
 
 
+def _reap_finished(
+    running: list[tuple[int, multiprocessing.process.BaseProcess]],
+) -> list[tuple[int, multiprocessing.process.BaseProcess]]:
+    """Wait until at least one worker ends and reap every one that has: a slow shard never idles the other slots
+    (the output does not depend on the order shards finish in; the merge reads them in shard order)."""
+    wait([process.sentinel for _, process in running])
+    still = []
+    for index, process in running:
+        if process.is_alive():
+            still.append((index, process))
+        else:
+            _reap(index, process)
+    return still
+
+
 def curate_sharded(
     items: Iterable[CurationItem],
     out_dir: str | Path,
@@ -237,7 +253,7 @@ def _curate_shards(
                         curate_shard(batch, target, index, digest, job)
                     else:
                         while len(running) >= workers:
-                            _reap(*running.pop(0))
+                            running = _reap_finished(running)
                         process = context.Process(target=curate_shard, args=(batch, target, index, digest, job))
                         process.start()
                         running.append((index, process))
