@@ -75,7 +75,7 @@ def test_pressure_levels_in_pa_become_hpa_and_flatten_for_models(tmp_path):
     ds.to_netcdf(tmp_path / "z.nc")
     fields = open_fields(tmp_path / "z.nc")
     assert fields["level"].values.tolist() == [500.0, 850.0]
-    curate_fields([tmp_path / "z.nc"], tmp_path / "out", show_progress=False)
+    curate_fields([tmp_path / "z.nc"], tmp_path / "out", license="CC0-1.0", creators=["HFM tests"], show_progress=False)
     data = FieldData.load(tmp_path / "out")
     assert data.fields.shape == (8, 2, 3, 4) and data.variables == ["z@500", "z@850"]
     np.testing.assert_allclose(data.fields[:, 1], ds["z"].values[:, 0], rtol=1e-6)
