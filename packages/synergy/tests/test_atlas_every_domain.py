@@ -141,7 +141,7 @@ def plankton(tmp_path: Path) -> Curated:
         "1.0",
         *DESCRIBE,
     )
-    encoder = create_model("image-encoder-tiny", channels=1, patch=8, depth=1)
+    encoder = create_model("image-encoder-tiny", channels=2, patch=8, depth=1)  # the plankton hook: canvas + scale
     return Curated(tmp_path / "plankton", encoder, "taxon", expected)
 
 

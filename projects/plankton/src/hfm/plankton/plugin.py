@@ -30,5 +30,9 @@ plugin = DomainPlugin(
     },
     dataset_formats={"ecotaxa": EcoTaxaFormat},
     cli="hfm.plankton.cli:app",  # imported only when used: `hfm --help` must not import the domain
-    hooks={"quickstart": "hfm.plankton.quickstart:run_quickstart", "synergy": "hfm.plankton.synergy:plankton_bench"},
+    hooks={
+        "quickstart": "hfm.plankton.quickstart:run_quickstart",
+        "synergy": "hfm.plankton.synergy:plankton_bench",
+        "embed": "hfm.plankton.synergy:embed_curated",  # hfm synergy atlas: canvas + scale channel
+    },
 )

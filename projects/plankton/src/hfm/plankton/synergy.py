@@ -9,14 +9,18 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 from sklearn.model_selection import train_test_split
 
+from hfm.plankton.data import load_curated
 from hfm.plankton.experiments.mae_cv import load_image_folder, planktonclas_images
 from hfm.plankton.quickstart import SKIP_MESSAGE
 from hfm.plankton.readers.images import fit_canvas
 from hfm.plankton.tokenizer import CHANNELS, model_input
+from hfm.shared.artifacts import load_pretrained
 from hfm.shared.domain_bench import DomainBench
 from hfm.shared.errors import HFMError
+from hfm.shared.eval.embeddings import as_encoder, embed
 from hfm.shared.models.generic_tokenizers import ImageTokenizer
 
 CANVAS = 32
@@ -42,3 +46,20 @@ def plankton_bench(work_dir: Path, smoke: bool, seed: int) -> DomainBench:
         description=f"{len(x)} real FlowCam images (planktonclas), {len(set(images.labels))} taxa, "
         f"{CANVAS}x{CANVAS} canvas + pixel-size channel; stratified 70/30 split",
     )
+
+
+def embed_curated(dataset_dir: str | Path, model_dir: str | Path) -> tuple[np.ndarray, pd.DataFrame]:
+    """The `embed` hook of `hfm synergy atlas`: every curated object as the plankton encoder reads it (its canvas and
+    the pixel-size channel), embedded by an exported plankton encoder; the metadata rows with `key` = object_id."""
+    canvases, pixel_sizes, table = load_curated(dataset_dir)
+    model, _ = load_pretrained(model_dir)
+    encoder = as_encoder(model)
+    channels = getattr(encoder.tokenizer, "channels", None)
+    if channels != CHANNELS:
+        raise HFMError(
+            f"{model_dir}: the encoder takes {channels} channels; plankton objects are {CHANNELS} (canvas and scale), "
+            "as a plankton-* model reads them"
+        )
+    embeddings = embed(encoder, model_input(canvases, pixel_sizes))
+    table.insert(0, "key", table["object_id"].astype(str))
+    return embeddings, table
