@@ -49,15 +49,28 @@ def curate(
     creator: list[str] = typer.Option(..., help="Creator name; repeat for several."),
     seed: Seed = 0,
     quiet: Quiet = False,
+    shard_size: int = typer.Option(0, help="Windows per shard (one small SeisBench dataset each); 0: unsharded."),
+    workers: int = typer.Option(None, help="Processes curating shards in parallel (default: the CPUs allowed)."),
+    part: str = typer.Option(None, help="PART/COUNT: curate only this part's shards (a SLURM array task's)."),
 ) -> None:
     """Waveforms (any ObsPy format) -> a SeisBench-format dataset with its card; the rest quarantined with reasons."""
-    from hfm.seismic.curate import CurationConfig, curate_source
+    import os
+
+    from hfm.seismic.curate import CurationConfig, Sharding, curate_source
     from hfm.shared.curate_driver import DatasetDescription
+    from hfm.shared.shard_curation import ShardPart
 
     config = CurationConfig(sampling_rate=rate, window_s=window, noise_windows=noise, seed=seed)
-    done = curate_source(
-        source, raw, catalogue, out, config, DatasetDescription(name, license, creator), show_progress=not quiet
+    sharding = Sharding(
+        shard_size=shard_size or None,
+        workers=workers or len(os.sched_getaffinity(0)),  # the CPUs this process may use (SLURM's)
+        part=ShardPart.parse(part) if part else None,
     )
+    describe = DatasetDescription(name, license, creator)
+    done = curate_source(source, raw, catalogue, out, config, describe, show_progress=not quiet, sharding=sharding)
+    if done.summary is None:  # a part of an array: the run without --part merges and writes the card
+        typer.echo(f"{out}: part {part} curated")
+        return
     typer.echo(done.summary.line())
     typer.echo(f"dataset: {out}  (quarantine report: {out / 'quarantine' / 'report.csv'})")
 

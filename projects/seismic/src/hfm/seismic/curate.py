@@ -27,6 +27,7 @@ from hfm.shared.curate_driver import CuratedDataset, CurationTool, DatasetDescri
 from hfm.shared.curation import CurationItem
 from hfm.shared.errors import HFMError, InvalidInput
 from hfm.shared.safety.inputs import list_inputs
+from hfm.shared.shard_curation import ShardPart
 
 KEYWORDS = ["seismology", "phase picking", "SeisBench"]
 
@@ -41,6 +42,15 @@ class CurationConfig:
     min_components: int = 1
     split_fractions: tuple[float, float, float] = (0.8, 0.1, 0.1)  # train/dev/test, by event
     seed: int = 0
+
+
+@dataclass(frozen=True)
+class Sharding:
+    """How `curate_dataset` cuts the work: `shard_size` None is one unsharded dataset (the default)."""
+
+    shard_size: int | None = None
+    workers: int = 1
+    part: ShardPart | None = None  # a SLURM array task's share of the shards; the run without one merges
 
 
 @dataclass
@@ -240,6 +250,7 @@ def curate_seisbench(
     config: CurationConfig,
     describe: DatasetDescription,
     show_progress: bool = True,
+    sharding: Sharding = Sharding(),
 ) -> CuratedDataset:
     """Curate a waveform folder and its pick catalogue into a SeisBench-format dataset with its card."""
     waveform_dir, catalogue, out_dir = Path(waveform_dir), Path(catalogue), Path(out_dir)
@@ -257,6 +268,7 @@ def curate_seisbench(
         parameters={k: list(v) if isinstance(v, tuple) else v for k, v in asdict(config).items()},
         extra_sources=[catalogue],
         show_progress=show_progress,
+        sharding=sharding,
     )
 
 
@@ -271,18 +283,21 @@ def curate_source(
     config: CurationConfig,
     describe: DatasetDescription,
     show_progress: bool = True,
+    sharding: Sharding = Sharding(),
 ) -> CuratedDataset:
     """`hfm seismic curate --source ...`: one of SOURCES into a SeisBench-format dataset."""
     if source == "catalogue":
         if catalogue is None:
             raise HFMError("--source catalogue needs --catalogue PICKS (QuakeML or CSV)")
-        return curate_seisbench(raw, catalogue, out_dir, config, describe, show_progress)
+        return curate_seisbench(raw, catalogue, out_dir, config, describe, show_progress, sharding)
     items = source_items(source, raw, catalogue, config.sampling_rate, config.window_s, config.seed)
     if not describe.description:
         describe = replace(describe, description=f"{source} records from {raw.name}, SeisBench format")
     parameters = {"source": source, "sampling_rate": config.sampling_rate, "window_s": config.window_s}
     parameters["seed"] = config.seed
-    return curate_items(items, out_dir, config.sampling_rate, describe, parameters, show_progress=show_progress)
+    return curate_items(
+        items, out_dir, config.sampling_rate, describe, parameters, show_progress=show_progress, sharding=sharding
+    )
 
 
 def source_items(
@@ -316,10 +331,18 @@ def curate_items(
     parameters: dict[str, Any],
     extra_sources: Sequence[Path] = (),
     show_progress: bool = True,
+    sharding: Sharding = Sharding(),
 ) -> CuratedDataset:
-    """Write or quarantine every item into a SeisBench-format dataset and write its card (the core driver)."""
+    """Write or quarantine every item into a SeisBench-format dataset and write its card (the core driver).
+
+    With `sharding.shard_size`, each shard is one small SeisBench dataset (metadata.csv + bucketed waveforms.hdf5)
+    under `shards/`; its manifest lists its waveform files, so the card lists only `extra_sources` (the catalogue).
+    """
     if "keywords" not in describe.extra:
         describe = replace(describe, extra={**describe.extra, "keywords": KEYWORDS})
+    sources = set(map(Path, extra_sources))
+    if sharding.shard_size is None:
+        sources |= {Path(s) for item in items for s in item.sources}
     return curate_dataset(
         items,
         out_dir,
@@ -330,6 +353,9 @@ def curate_items(
         writer=SeisBenchWriter(sampling_rate=sampling_rate),
         describe=describe,
         tool=CurationTool("hfm seismic curate", "hfm-seismic", ("obspy", "h5py", "numpy"), parameters),
-        sources=sorted({Path(s) for item in items for s in item.sources} | set(map(Path, extra_sources))),
+        sources=sorted(sources),
         show_progress=show_progress,
+        shard_size=sharding.shard_size,
+        workers=sharding.workers,
+        part=sharding.part,
     )
