@@ -57,19 +57,34 @@ def curate(
     canvas: int = typer.Option(64, help="Side of the square canvas in pixels."),
     fit: str = typer.Option("pad", help="pad: keep resolution, shrink only larger objects; resize: fill the canvas."),
     quiet: Quiet = False,
+    shard_size: int = typer.Option(0, help="Objects per shard (an EcoTaxa TSV + images each); 0: one dataset."),
+    workers: int = typer.Option(None, help="Processes curating shards in parallel (default: the cores)."),
+    part: str = typer.Option(None, help="PART/COUNT: curate only this part's shards (a SLURM array task's)."),
 ) -> None:
     """Check every object, write the valid ones as canvases with traits, quarantine the rest with reasons."""
-    from hfm.plankton.curate import CurationConfig, curate_objects
+    import os
+
+    from hfm.plankton.curate import CurationConfig, curate_plankton
     from hfm.plankton.readers import read_source
     from hfm.shared.curate_driver import DatasetDescription
+    from hfm.shared.shard_curation import ShardPart
 
     if fit not in ("pad", "resize"):
         raise HFMError(f"--fit {fit!r}: use pad or resize")
     describe = DatasetDescription(name, license, creator)
     objects = read_source(source, kind, instrument, pixel_size)  # type: ignore[arg-type]
     config = CurationConfig(canvas=canvas, fit=fit)  # type: ignore[arg-type]
-    summary = curate_objects(objects, out, describe, config, show_progress=not quiet)
-    typer.echo(f"{out}: {summary.line()}")
+    done = curate_plankton(
+        objects,
+        out,
+        describe,
+        config,
+        show_progress=not quiet,
+        shard_size=shard_size or None,
+        workers=workers or len(os.sched_getaffinity(0)),  # the CPUs this process may use (SLURM's)
+        part=ShardPart.parse(part) if part else None,
+    )
+    typer.echo(f"{out}: {done.summary.line()}" if done.summary else f"{out}: part {part or 'of the array'} curated")
 
 
 def _pretrain(run: TrainingRun) -> ShortcutResult:

@@ -4,6 +4,10 @@ Checks, each a quarantine reason code: `path_escape` (image path leaves the data
 `corrupt` / `truncated` (undecodable file), `empty` (no pixels, or a uniform image), `missing_pixel_size` (no um/px,
 so no physical scale), `duplicate` (same pixels as an earlier object, by content hash), and the standard's table
 contract (coordinates in range, known annotation status).
+
+With `shard_size`, objects are curated in shards of that many rows (an EcoTaxa TSV plus its images each, by
+`workers` processes, resumable after a kill). A `duplicate` is then an earlier object of the same shard: a shard's
+bytes may depend only on its own objects, never on which shards another process or an earlier run curated.
 """
 
 from __future__ import annotations
@@ -21,9 +25,10 @@ from hfm.plankton.metrics import measure_traits
 from hfm.plankton.readers.images import FitMode, decode_image, fit_canvas
 from hfm.plankton.readers.objects import PlanktonObjects
 from hfm.shared.contracts import Sample
-from hfm.shared.curate_driver import CurationTool, DatasetDescription, curate_dataset
+from hfm.shared.curate_driver import CuratedDataset, CurationTool, DatasetDescription, curate_dataset
 from hfm.shared.curation import CurationItem, CurationSummary
 from hfm.shared.errors import InvalidInput
+from hfm.shared.shard_curation import ShardPart
 
 
 @dataclass
@@ -41,11 +46,14 @@ def _clean(value: Any) -> Any:
 
 
 class _ObjectLoader:
-    """Loads one object; remembers pixel hashes across objects, so curation order decides which copy is kept."""
+    """Loads one object; remembers pixel hashes across objects, so curation order decides which copy is kept.
 
-    def __init__(self, objects: PlanktonObjects, config: CurationConfig) -> None:
-        self.objects, self.config = objects, config
-        self.seen: dict[str, str] = {}
+    With `shard_size`, hashes are remembered per shard (row // shard_size): one process may curate several shards,
+    and what it saw in one must not change another's bytes."""
+
+    def __init__(self, objects: PlanktonObjects, config: CurationConfig, shard_size: int | None = None) -> None:
+        self.objects, self.config, self.shard_size = objects, config, shard_size
+        self.seen: dict[tuple[int, str], str] = {}
 
     def __call__(self, row: int) -> Sample:
         record = {k: _clean(v) for k, v in self.objects.table.iloc[row].to_dict().items()}
@@ -59,9 +67,10 @@ class _ObjectLoader:
                 code="missing_pixel_size",
             )
         digest = image.content_hash()
-        if digest in self.seen:
-            raise InvalidInput(f"same pixels as object {self.seen[digest]}", field="image", code="duplicate")
-        self.seen[digest] = key
+        scope = (row // self.shard_size if self.shard_size else 0, digest)
+        if scope in self.seen:
+            raise InvalidInput(f"same pixels as object {self.seen[scope]}", field="image", code="duplicate")
+        self.seen[scope] = key
         canvas, canvas_pixel = fit_canvas(image.grey, pixel, self.config.canvas, self.config.fit)
         attrs = {
             **record,
@@ -83,8 +92,10 @@ class _ObjectLoader:
         )
 
 
-def curation_items(objects: PlanktonObjects, config: CurationConfig) -> list[CurationItem]:
-    loader = _ObjectLoader(objects, config)
+def curation_items(
+    objects: PlanktonObjects, config: CurationConfig, shard_size: int | None = None
+) -> list[CurationItem]:
+    loader = _ObjectLoader(objects, config, shard_size)
     items = []
     for row in range(len(objects)):
         path = str(objects.table.at[row, "image_path"])
@@ -103,8 +114,29 @@ def curate_objects(
     config: CurationConfig | None = None,
     *,
     show_progress: bool = True,
+    shard_size: int | None = None,
+    workers: int = 1,
 ) -> CurationSummary:
     """Decode, check, fit to the canvas, measure traits, write the dataset and its card (the core's driver)."""
+    done = curate_plankton(
+        objects, out_dir, describe, config, show_progress=show_progress, shard_size=shard_size, workers=workers
+    )
+    assert done.summary is not None  # no part given: always merged and summarised
+    return done.summary
+
+
+def curate_plankton(
+    objects: PlanktonObjects,
+    out_dir: str | Path,
+    describe: DatasetDescription,
+    config: CurationConfig | None = None,
+    *,
+    show_progress: bool = True,
+    shard_size: int | None = None,
+    workers: int = 1,
+    part: ShardPart | None = None,
+) -> CuratedDataset:
+    """`curate_objects` with every option of the driver; with `part`, only that part's shards (no summary)."""
     config = config or CurationConfig()
     if not describe.description or "keywords" not in describe.extra:
         instruments = sorted(set(objects.table["instrument"].dropna()))
@@ -113,15 +145,22 @@ def curate_objects(
             description=describe.description or f"{describe.name}: plankton images curated from {objects.origin.name}",
             extra={"keywords": ["plankton", "imaging", "EcoTaxa", *instruments], **describe.extra},
         )
-    items = curation_items(objects, config)
-    done = curate_dataset(
+    items = curation_items(objects, config, shard_size)
+    # Unsharded, the card lists every image with its sha256; sharded, each shard's manifest lists its own and the
+    # card only the table the objects came from (a list of every image would grow with the collection).
+    sources = (
+        ([objects.origin] if objects.origin.is_file() else [])
+        if shard_size
+        else sorted({Path(s) for i in items for s in i.sources})
+    )
+    return curate_dataset(
         items,
         out_dir,
         domain="plankton",
         format=FORMAT_NAME,
         contract=plankton_contract(config.canvas),
         metadata_contract=standard_contract(require_pixel_size=True),
-        writer=EcoTaxaWriter(),
+        writer=EcoTaxaWriter(),  # also the per-shard writer: each shard is a small EcoTaxa bundle
         describe=describe,
         tool=CurationTool(
             "hfm plankton curate",
@@ -129,8 +168,9 @@ def curate_objects(
             packages=("pillow", "scikit-image", "numpy", "pandas"),
             parameters={"canvas": config.canvas, "fit": config.fit, "columns": list(STANDARD_COLUMNS)},
         ),
-        sources=sorted({Path(s) for i in items for s in i.sources}),
+        sources=sources,
         show_progress=show_progress,
+        shard_size=shard_size,
+        workers=workers,
+        part=part,
     )
-    assert done.summary is not None  # unsharded: always summarised
-    return done.summary

@@ -16,6 +16,7 @@ from hfm.plankton.format import EcoTaxaFormat
 from hfm.plankton.readers.ecotaxa import read_ecotaxa
 from hfm.plankton.tokenizer import model_input
 from hfm.shared.errors import HFMError
+from hfm.shared.shard_view import readable_format
 
 
 class CuratedPlanktonDataset(Dataset):
@@ -40,7 +41,7 @@ def load_curated(root: str | Path) -> tuple[np.ndarray, np.ndarray, pd.DataFrame
     root = Path(root)
     if not (root / "card.json").exists():
         raise HFMError(f"{root}: not a curated plankton dataset (no card.json); run `hfm plankton curate` first")
-    fmt = EcoTaxaFormat()
+    fmt = readable_format(root, EcoTaxaFormat())  # a sharded dataset reads shard after shard
     table = fmt.metadata(root)
     images, pixels = [], []
     for _, sample in fmt.iter_samples(root):

@@ -267,6 +267,8 @@ def _with_parent_ids(table: pd.DataFrame) -> pd.DataFrame:
             table[columns]
             .map(_cell)
             .apply(lambda row, p=prefix: f"{p}_" + hashlib.sha256("\t".join(row).encode()).hexdigest()[:12], axis=1)
+            if len(table)
+            else pd.Series("", index=table.index)  # apply on no rows gives a frame; a shard can be all quarantined
         )
         given = table[f"{prefix}_id"].map(_cell) if f"{prefix}_id" in table else pd.Series("", index=table.index)
         table[f"{prefix}_id"] = given.where(given != "", derived)
