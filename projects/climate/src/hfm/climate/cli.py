@@ -56,11 +56,17 @@ def curate(
     license: str = typer.Option(..., help="SPDX licence identifier of the data (never assumed)."),
     creator: list[str] = typer.Option(..., help="Creator of the data; repeat for several (never invented)."),
     quiet: Quiet = False,
+    shard_size: int = typer.Option(0, help="Files per shard (a zarr store each); 0: one store."),
+    workers: int = typer.Option(None, help="Processes curating shards in parallel (default: the cores)."),
+    part: str = typer.Option(None, help="PART/COUNT: curate only this part's shards (a SLURM array task's)."),
 ) -> None:
     """Harmonise files into one CF zarr (time, variable, level if any, lat, lon); quarantine what cannot be fixed."""
-    from hfm.climate.curate import curate_fields
+    import os
+
+    from hfm.climate.curate import curate_fields_dataset
     from hfm.climate.readers import GRIB_SUFFIXES, NETCDF_SUFFIXES
     from hfm.shared.safety.inputs import list_inputs
+    from hfm.shared.shard_curation import ShardPart
 
     files, rejected = [], []
     for item in inputs:
@@ -71,7 +77,7 @@ def curate(
             files += [p for p in sorted(item.iterdir()) if p.suffix == ".zarr" and p.is_dir() and not p.is_symlink()]
         else:
             files.append(item)
-    summary, _ = curate_fields(
+    done = curate_fields_dataset(
         files,
         out,
         variables=variable or None,
@@ -83,9 +89,16 @@ def curate(
         creators=creator,
         show_progress=not quiet,
         rejected=rejected,
+        shard_size=shard_size or None,
+        workers=workers or len(os.sched_getaffinity(0)),  # the CPUs this process may use (SLURM's)
+        part=ShardPart.parse(part) if part else None,
     )
-    typer.echo(summary.line())
-    typer.echo(f"written: {out / 'data.zarr'}; card: {out / 'card.json'}")
+    if done.summary is None:
+        typer.echo(f"{out}: part {part or 'of the array'} curated")
+        return
+    typer.echo(done.summary.line())
+    store = out / "shards" if shard_size else out / "data.zarr"
+    typer.echo(f"written: {store}; card: {out / 'card.json'}")
 
 
 @app.command()

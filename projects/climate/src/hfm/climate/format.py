@@ -70,8 +70,11 @@ class CFZarrWriter:
 
     format_name = FORMAT_NAME
 
-    def __init__(self, train_start: str | None = None, train_end: str | None = None, title: str = "") -> None:
-        self.train_start, self.train_end, self.title = train_start, train_end, title
+    def __init__(
+        self, train_start: str | None = None, train_end: str | None = None, title: str = "", shard: bool = False
+    ) -> None:
+        # shard: the store of one shard's time range, whose steps may all lie outside the training period
+        self.train_start, self.train_end, self.title, self.shard = train_start, train_end, title, shard
         self._root: Path | None = None
         self._parts: list[tuple[str, Sample]] = []
 
@@ -87,7 +90,7 @@ class CFZarrWriter:
             return []
         parts = sorted(self._parts, key=lambda p: float(p[1].arrays["time"][0]))
         first = parts[0][1]
-        ds = build_store_dataset(parts, self.train_start, self.train_end, self.title)
+        ds = build_store_dataset(parts, self.train_start, self.train_end, self.title, allow_no_training=self.shard)
         path = self._root / STORE
         if path.exists():
             shutil.rmtree(path)
@@ -113,8 +116,16 @@ def _decode(hours: np.ndarray, calendar: str) -> np.ndarray:
     return cftime.num2date(hours, TIME_UNITS, calendar=calendar)
 
 
+_STATISTICS = {"mean": np.nanmean, "std": np.nanstd, "min": np.nanmin, "max": np.nanmax}
+
+
 def build_store_dataset(
-    parts: list[tuple[str, Sample]], train_start: str | None, train_end: str | None, title: str = ""
+    parts: list[tuple[str, Sample]],
+    train_start: str | None,
+    train_end: str | None,
+    title: str = "",
+    *,
+    allow_no_training: bool = False,
 ) -> xr.Dataset:
     first = parts[0][1]
     calendar = first.attrs["calendar"]
@@ -130,11 +141,15 @@ def build_store_dataset(
     lo = parse_date(train_start, calendar) if train_start else -np.inf
     hi = parse_date(train_end, calendar) + 24 - 1e-6 if train_end else np.inf  # the end day is inclusive
     train = (hours >= lo) & (hours <= hi)
-    if not train.any():
+    if not train.any() and not allow_no_training:
         raise HFMError(f"training period {train_start}..{train_end} holds no time step of the inputs")
     reduce = (0, *range(2 + has_level, fields.ndim))  # over time, lat, lon: one statistic per variable [and level]
     stats_dims = ("variable", *(("level",) if has_level else ()))
     train_fields = fields[train].astype("float64")
+    if train.any():
+        stats = {name: reduce_by(train_fields, axis=reduce) for name, reduce_by in _STATISTICS.items()}
+    else:  # a shard outside the training period: NaN statistics, never those of other steps
+        stats = {name: np.full(fields.shape[1 : 2 + has_level], np.nan) for name in _STATISTICS}
     coords: dict[str, Any] = {
         "time": ("time", _decode(hours, calendar), {"standard_name": "time", "axis": "T"}),
         "variable": ("variable", np.asarray(variables, dtype=str)),
@@ -155,10 +170,10 @@ def build_store_dataset(
     ds = xr.Dataset(
         {
             "fields": (dims, fields, _fields_attrs(first.attrs["variable_units"], standard_names)),
-            "mean": (stats_dims, np.nanmean(train_fields, axis=reduce), {"long_name": "training-period mean"}),
-            "std": (stats_dims, np.nanstd(train_fields, axis=reduce), {"long_name": "training-period std"}),
-            "min": (stats_dims, np.nanmin(train_fields, axis=reduce), {"long_name": "training-period minimum"}),
-            "max": (stats_dims, np.nanmax(train_fields, axis=reduce), {"long_name": "training-period maximum"}),
+            "mean": (stats_dims, stats["mean"], {"long_name": "training-period mean"}),
+            "std": (stats_dims, stats["std"], {"long_name": "training-period std"}),
+            "min": (stats_dims, stats["min"], {"long_name": "training-period minimum"}),
+            "max": (stats_dims, stats["max"], {"long_name": "training-period maximum"}),
             "nan_fraction": (stats_dims, np.isnan(fields).mean(axis=reduce), {"long_name": "fraction of NaN"}),
         },
         coords=coords,
@@ -202,15 +217,26 @@ def open_store(path: str | Path) -> xr.Dataset:
     return ds
 
 
+def _empty_shard(root: Path) -> bool:
+    """A shard whose every file was quarantined has its manifest and no store."""
+    from hfm.shared.shard_layout import SHARD_MANIFEST
+
+    return (root / SHARD_MANIFEST).is_file() and not (root / STORE).exists()
+
+
 class CFZarrFormat:
-    """Reads a climate dataset folder back: one record per curated input file."""
+    """Reads a climate dataset folder (or one shard of a sharded one) back: one record per curated input file.
+
+    `first_step` / `last_step` index the time axis of the store the file lies in (a shard's, when sharded)."""
 
     name = FORMAT_NAME
 
     def count(self, root: Path) -> int:
-        return int(np.unique(open_store(root)["source"].values).size)
+        return 0 if _empty_shard(root) else int(np.unique(open_store(root)["source"].values).size)
 
     def metadata(self, root: Path) -> pd.DataFrame | None:
+        if _empty_shard(root):
+            return pd.DataFrame({"key": [], "first_step": [], "last_step": []})
         ds = open_store(root)
         table = pd.DataFrame({"key": ds["source"].values, "step": np.arange(ds.sizes["time"])})
         return (
@@ -223,6 +249,8 @@ class CFZarrFormat:
     def iter_samples(self, root: Path) -> Iterator[tuple[str, Sample]]:
         from hfm.climate.contract import encode_times
 
+        if _empty_shard(root):
+            return
         ds = open_store(root)
         sources = ds["source"].values
         for key in sorted(np.unique(sources)):
