@@ -27,7 +27,7 @@ from hfm.plankton.readers.objects import PlanktonObjects
 from hfm.shared.contracts import Sample
 from hfm.shared.curate_driver import CuratedDataset, CurationTool, DatasetDescription, curate_dataset
 from hfm.shared.curation import CurationItem, CurationSummary
-from hfm.shared.errors import InvalidInput
+from hfm.shared.errors import HFMError, InvalidInput
 from hfm.shared.shard_curation import ShardPart
 
 
@@ -112,16 +112,15 @@ def curate_objects(
     out_dir: str | Path,
     describe: DatasetDescription,
     config: CurationConfig | None = None,
-    *,
-    show_progress: bool = True,
-    shard_size: int | None = None,
-    workers: int = 1,
+    **options: Any,
 ) -> CurationSummary:
-    """Decode, check, fit to the canvas, measure traits, write the dataset and its card (the core's driver)."""
-    done = curate_plankton(
-        objects, out_dir, describe, config, show_progress=show_progress, shard_size=shard_size, workers=workers
-    )
-    assert done.summary is not None  # no part given: always merged and summarised
+    """Decode, check, fit to the canvas, measure traits, write the dataset and its card (the core's driver).
+
+    `options`: those of `curate_plankton` but `part` (a whole run is always merged and summarised)."""
+    if options.get("part") is not None:
+        raise HFMError("curate_objects merges a whole run; curate one part with curate_plankton")
+    done = curate_plankton(objects, out_dir, describe, config, **options)
+    assert done.summary is not None  # no part: always merged and summarised
     return done.summary
 
 
