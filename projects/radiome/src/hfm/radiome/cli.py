@@ -85,14 +85,32 @@ def curate(
     plan: Path = typer.Option(None, help="plan.json giving the target spacing (default: RAW/plan.json)."),
     spacing: str = Spacing,
     quiet: Quiet = False,
+    shard_size: int = typer.Option(0, help="Cases per shard (one small nnU-Net raw dataset each); 0: unsharded."),
+    workers: int = typer.Option(None, help="Processes curating shards in parallel (default: the CPUs allowed)."),
+    part: str = typer.Option(None, help="PART/COUNT: curate only this part's shards (a SLURM array task's)."),
 ) -> None:
     """Check, resample and normalise every case of a raw nnU-Net dataset; quarantine failing cases with reasons."""
+    import os
+
     from hfm.radiome.curate.nnunet import curate_nnunet
     from hfm.shared.curate_driver import DatasetDescription
+    from hfm.shared.shard_curation import ShardPart
 
     target = _spacing(spacing) or tuple(_plan(plan or raw / "plan.json", raw).target_spacing)
     describe = DatasetDescription(name or raw.name, license, creator)
-    done = curate_nnunet(raw, out, target, describe, show_progress=not quiet)
+    done = curate_nnunet(
+        raw,
+        out,
+        target,
+        describe,
+        show_progress=not quiet,
+        shard_size=shard_size or None,
+        workers=workers or len(os.sched_getaffinity(0)),  # the CPUs this process may use (SLURM's)
+        part=ShardPart.parse(part) if part else None,
+    )
+    if done.summary is None:  # a part of an array: the run without --part merges and writes the card
+        typer.echo(f"{out}: part {part} curated")
+        return
     typer.echo(f"{out}: {done.summary.line()}")
     if done.summary.quarantined:
         typer.echo(f"reasons per case: {out / 'quarantine' / 'report.csv'}")
