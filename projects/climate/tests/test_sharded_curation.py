@@ -13,6 +13,7 @@ from hfm.climate.cli import app
 from hfm.climate.curate import curate_fields
 from hfm.climate.format import STORE, CFZarrFormat, open_store
 from hfm.shared.cards import validate_card
+from hfm.shared.errors import HFMError
 from hfm.shared.sample_data import DataUnavailable, require_data
 from hfm.shared.shard_view import readable_format
 from hfm.shared.testing.bad_inputs import outcomes
@@ -62,6 +63,8 @@ def test_sharded_curation_reads_back_like_one_store(tmp_path, synthetic_file):
     assert np.isnan(second["mean"].values).all() and second.attrs["train_steps"] == 0
     assert validate_card(tmp_path / "whole") == [] and validate_card(tmp_path / "sharded") == []
     assert card.records == 4
+    with pytest.raises(HFMError, match="a sharded dataset"):  # the training loaders read one store only
+        open_store(tmp_path / "sharded")
     for merged, one_pass in zip(card.statistics, whole_card.statistics, strict=True):  # added in shard order
         assert (merged.name, merged.count, merged.min, merged.max) == (
             one_pass.name,

@@ -209,6 +209,11 @@ def open_store(path: str | Path) -> xr.Dataset:
     path = Path(path)
     if (path / STORE).exists():
         path = path / STORE
+    elif (path / "shards").is_dir():
+        raise HFMError(
+            f"{path}: a sharded dataset (one {STORE} per shard under shards/); this reader takes one store: "
+            "curate with --shard-size 0, or read it through CFZarrFormat and readable_format"
+        )
     if not path.exists():
         raise HFMError(f"{path}: no {STORE}; run `hfm climate curate` first")
     ds = xr.open_zarr(path, consolidated=True, decode_times=xr.coders.CFDatetimeCoder(use_cftime=None))
