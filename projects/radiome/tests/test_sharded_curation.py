@@ -80,6 +80,11 @@ def test_sharded_dataset_reads_back_like_the_unsharded_one(curated):
     assert validate_card(curated["two"], NnunetRawFormat()) == []
 
 
+def test_the_one_folder_reader_names_a_sharded_dataset(curated):
+    with pytest.raises(HFMError, match=r"a sharded dataset \(\d shards, .*readable_format"):
+        list_cases(curated["two"])
+
+
 def test_results_do_not_depend_on_the_number_of_workers(curated):
     one, two = tree_bytes(curated["one"]), tree_bytes(curated["two"])
     assert len(one) > 20 and one.keys() == two.keys()
@@ -95,6 +100,8 @@ def test_one_part_is_refused_until_the_run_without_part_merges_it(curated, tmp_p
     staging = next(tmp_path.glob(".parts*"))
     with pytest.raises(HFMError, match=r"incomplete dataset \(1 shard\(s\) finished"):
         readable_format(staging, NnunetRawFormat())
+    with pytest.raises(HFMError, match="incomplete dataset"):
+        list_cases(staging)
     curate_nnunet(curated["raw"], out, SPACING, DESCRIBE, show_progress=False, shard_size=3, workers=2)
     assert tree_bytes(out) == tree_bytes(curated["two"])
 
