@@ -12,6 +12,7 @@ from pathlib import Path
 import pandas as pd
 
 from hfm.shared.contracts import Sample, Violation
+from hfm.shared.errors import HFMError
 from hfm.shared.formats import DatasetFormat
 from hfm.shared.hashing import sha256_file
 from hfm.shared.shard_layout import finished_shards, is_sharded, read_shard_manifest, require_complete
@@ -40,6 +41,17 @@ class ShardedFormat:
 def readable_format(root: str | Path, fmt: DatasetFormat) -> DatasetFormat:
     require_complete(root)
     return ShardedFormat(fmt) if is_sharded(root) else fmt
+
+
+def refuse_sharded(root: str | Path, shard_kind: str, fmt_name: str) -> None:
+    """For readers of one folder: an unfinished curation is refused as incomplete, and a sharded dataset is named as
+    such with the way to read it (`shard_kind`: what each shard is; `fmt_name`: the format class to pass)."""
+    require_complete(root)
+    if is_sharded(root):
+        raise HFMError(
+            f"{root}: a sharded dataset ({len(finished_shards(root))} shards, each {shard_kind}); open one shard "
+            f"folder, or read all through hfm.shared.shard_view.readable_format(root, {fmt_name}())"
+        )
 
 
 def shard_file_violations(root: str | Path) -> list[Violation]:

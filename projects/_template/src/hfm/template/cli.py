@@ -6,7 +6,7 @@ import json
 
 import typer
 
-from hfm.shared.cli.options import Dataset, Init, Out, Quiet, Raw, Steps
+from hfm.shared.cli.options import Dataset, Init, Out, Part, Quiet, Raw, Steps, Workers, curation_line, sharding
 from hfm.shared.cli.training import TrainingRun, add_training_command
 from hfm.shared.shortcuts import ShortcutResult
 
@@ -22,14 +22,12 @@ def curate(
     creator: list[str] = typer.Option(..., help="Creator name; repeat for several."),
     quiet: Quiet = False,
     shard_size: int = typer.Option(1000, help="Items per shard; 0: one unsharded dataset."),
-    workers: int = typer.Option(None, help="Processes curating shards in parallel (default: the cores)."),
-    part: str = typer.Option(None, help="PART/COUNT: curate only this part's shards (a SLURM array task's)."),
+    workers: Workers = None,
+    part: Part = None,
 ) -> None:
     """Curate class folders of .npy signals; quarantine the rest with reasons."""
-    import os
 
     from hfm.shared.curate_driver import DatasetDescription
-    from hfm.shared.shard_curation import ShardPart
     from hfm.template.curate import curate_signals
 
     done = curate_signals(
@@ -37,11 +35,9 @@ def curate(
         out,
         DatasetDescription(name, license, creator),
         show_progress=not quiet,
-        shard_size=shard_size or None,
-        workers=workers or len(os.sched_getaffinity(0)),  # the CPUs this process may use (SLURM's)
-        part=ShardPart.parse(part) if part else None,
+        **sharding(shard_size, workers, part),
     )
-    typer.echo(f"{out}: {done.summary.line()}" if done.summary else f"{out}: part {part or 'of the array'} curated")
+    typer.echo(curation_line(out, done.summary, part))
 
 
 def _pretrain(run: TrainingRun) -> ShortcutResult:

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import typer
 
-from hfm.shared.cli.options import Dataset, Init, Out, Quiet
+from hfm.shared.cli.options import Dataset, Init, Out, Part, Quiet, Workers, sharding
 from hfm.shared.cli.training import TrainingRun, add_training_command
 from hfm.shared.shortcuts import ShortcutResult
 
@@ -57,16 +57,14 @@ def curate(
     creator: list[str] = typer.Option(..., help="Creator of the data; repeat for several (never invented)."),
     quiet: Quiet = False,
     shard_size: int = typer.Option(0, help="Files per shard (a zarr store each); 0: one store."),
-    workers: int = typer.Option(None, help="Processes curating shards in parallel (default: the cores)."),
-    part: str = typer.Option(None, help="PART/COUNT: curate only this part's shards (a SLURM array task's)."),
+    workers: Workers = None,
+    part: Part = None,
 ) -> None:
     """Harmonise files into one CF zarr (time, variable, level if any, lat, lon); quarantine what cannot be fixed."""
-    import os
 
     from hfm.climate.curate import curate_fields_dataset
     from hfm.climate.readers import GRIB_SUFFIXES, NETCDF_SUFFIXES
     from hfm.shared.safety.inputs import list_inputs
-    from hfm.shared.shard_curation import ShardPart
 
     files, rejected = [], []
     for item in inputs:
@@ -89,9 +87,7 @@ def curate(
         creators=creator,
         show_progress=not quiet,
         rejected=rejected,
-        shard_size=shard_size or None,
-        workers=workers or len(os.sched_getaffinity(0)),  # the CPUs this process may use (SLURM's)
-        part=ShardPart.parse(part) if part else None,
+        **sharding(shard_size, workers, part),
     )
     if done.summary is None:
         typer.echo(f"{out}: part {part or 'of the array'} curated")

@@ -17,7 +17,7 @@ import torch
 import typer
 from threadpoolctl import threadpool_limits
 
-from hfm.shared.cli.options import Dataset, Init, Out, Quiet, Seed, Steps
+from hfm.shared.cli.options import Dataset, Init, Out, Part, Quiet, Seed, Steps, Workers, curation_line, sharding
 from hfm.shared.cli.training import TrainingRun, add_training_command
 from hfm.shared.errors import HFMError
 from hfm.shared.shortcuts import ShortcutResult
@@ -58,16 +58,14 @@ def curate(
     fit: str = typer.Option("pad", help="pad: keep resolution, shrink only larger objects; resize: fill the canvas."),
     quiet: Quiet = False,
     shard_size: int = typer.Option(0, help="Objects per shard (an EcoTaxa TSV + images each); 0: one dataset."),
-    workers: int = typer.Option(None, help="Processes curating shards in parallel (default: the cores)."),
-    part: str = typer.Option(None, help="PART/COUNT: curate only this part's shards (a SLURM array task's)."),
+    workers: Workers = None,
+    part: Part = None,
 ) -> None:
     """Check every object, write the valid ones as canvases with traits, quarantine the rest with reasons."""
-    import os
 
     from hfm.plankton.curate import CurationConfig, curate_plankton
     from hfm.plankton.readers import read_source
     from hfm.shared.curate_driver import DatasetDescription
-    from hfm.shared.shard_curation import ShardPart
 
     if fit not in ("pad", "resize"):
         raise HFMError(f"--fit {fit!r}: use pad or resize")
@@ -80,11 +78,9 @@ def curate(
         describe,
         config,
         show_progress=not quiet,
-        shard_size=shard_size or None,
-        workers=workers or len(os.sched_getaffinity(0)),  # the CPUs this process may use (SLURM's)
-        part=ShardPart.parse(part) if part else None,
+        **sharding(shard_size, workers, part),
     )
-    typer.echo(f"{out}: {done.summary.line()}" if done.summary else f"{out}: part {part or 'of the array'} curated")
+    typer.echo(curation_line(out, done.summary, part))
 
 
 def _pretrain(run: TrainingRun) -> ShortcutResult:

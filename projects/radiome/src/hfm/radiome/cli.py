@@ -9,7 +9,7 @@ from pathlib import Path
 
 import typer
 
-from hfm.shared.cli.options import Init, Out, Quiet, Raw
+from hfm.shared.cli.options import Init, Out, Part, Quiet, Raw, Workers, sharding
 from hfm.shared.cli.training import TrainingRun, add_training_command
 from hfm.shared.errors import HFMError
 from hfm.shared.shortcuts import ShortcutResult
@@ -86,15 +86,13 @@ def curate(
     spacing: str = Spacing,
     quiet: Quiet = False,
     shard_size: int = typer.Option(0, help="Cases per shard (one small nnU-Net raw dataset each); 0: unsharded."),
-    workers: int = typer.Option(None, help="Processes curating shards in parallel (default: the CPUs allowed)."),
-    part: str = typer.Option(None, help="PART/COUNT: curate only this part's shards (a SLURM array task's)."),
+    workers: Workers = None,
+    part: Part = None,
 ) -> None:
     """Check, resample and normalise every case of a raw nnU-Net dataset; quarantine failing cases with reasons."""
-    import os
 
     from hfm.radiome.curate.nnunet import curate_nnunet
     from hfm.shared.curate_driver import DatasetDescription
-    from hfm.shared.shard_curation import ShardPart
 
     target = _spacing(spacing) or tuple(_plan(plan or raw / "plan.json", raw).target_spacing)
     describe = DatasetDescription(name or raw.name, license, creator)
@@ -104,9 +102,7 @@ def curate(
         target,
         describe,
         show_progress=not quiet,
-        shard_size=shard_size or None,
-        workers=workers or len(os.sched_getaffinity(0)),  # the CPUs this process may use (SLURM's)
-        part=ShardPart.parse(part) if part else None,
+        **sharding(shard_size, workers, part),
     )
     if done.summary is None:  # a part of an array: the run without --part merges and writes the card
         typer.echo(f"{out}: part {part} curated")

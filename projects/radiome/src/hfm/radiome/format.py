@@ -28,7 +28,7 @@ from hfm.radiome.readers.volume import read_nifti, voxel_spacing, write_nifti
 from hfm.shared.contracts import Sample
 from hfm.shared.errors import HFMError
 from hfm.shared.jsonio import dump_json, write_atomic
-from hfm.shared.shard_layout import finished_shards, is_sharded, require_complete
+from hfm.shared.shard_view import refuse_sharded
 
 FORMAT_NAME = "nnunet-raw"
 DATASET_JSON = "dataset.json"
@@ -79,20 +79,12 @@ class RawCase:
     split: str  # "train" (imagesTr) or "test" (imagesTs)
 
 
-def _refuse_sharded(root: Path) -> None:
-    """An unfinished curation, or a sharded dataset (its shards are the nnU-Net datasets), named as such."""
-    require_complete(root)
-    if is_sharded(root):
-        raise HFMError(
-            f"{root}: a sharded dataset ({len(finished_shards(root))} shards, each an nnU-Net raw dataset); open one "
-            "shard folder, or read all through hfm.shared.shard_view.readable_format(root, NnunetRawFormat())"
-        )
-
-
 def read_dataset_json(root: str | Path) -> DatasetJson:
     path = Path(root) / DATASET_JSON
     if not path.exists():
-        _refuse_sharded(Path(root))  # a clearer reason than the missing file, where there is one
+        refuse_sharded(
+            Path(root), "an nnU-Net raw dataset", "NnunetRawFormat"
+        )  # a clearer reason than the missing file, where there is one
         raise HFMError(f"{path}: missing; an nnU-Net raw dataset needs dataset.json")
     try:
         return DatasetJson.model_validate_json(path.read_text())

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import typer
 
-from hfm.shared.cli.options import Dataset, Init, Out, Quiet, Raw, Seed
+from hfm.shared.cli.options import Dataset, Init, Out, Part, Quiet, Raw, Seed, Workers, sharding
 from hfm.shared.cli.training import TrainingRun, add_training_command
 from hfm.shared.errors import HFMError
 from hfm.shared.shortcuts import ShortcutResult
@@ -50,24 +50,17 @@ def curate(
     seed: Seed = 0,
     quiet: Quiet = False,
     shard_size: int = typer.Option(0, help="Windows per shard (one small SeisBench dataset each); 0: unsharded."),
-    workers: int = typer.Option(None, help="Processes curating shards in parallel (default: the CPUs allowed)."),
-    part: str = typer.Option(None, help="PART/COUNT: curate only this part's shards (a SLURM array task's)."),
+    workers: Workers = None,
+    part: Part = None,
 ) -> None:
     """Waveforms (any ObsPy format) -> a SeisBench-format dataset with its card; the rest quarantined with reasons."""
-    import os
-
     from hfm.seismic.curate import CurationConfig, Sharding, curate_source
     from hfm.shared.curate_driver import DatasetDescription
-    from hfm.shared.shard_curation import ShardPart
 
     config = CurationConfig(sampling_rate=rate, window_s=window, noise_windows=noise, seed=seed)
-    sharding = Sharding(
-        shard_size=shard_size or None,
-        workers=workers or len(os.sched_getaffinity(0)),  # the CPUs this process may use (SLURM's)
-        part=ShardPart.parse(part) if part else None,
-    )
+    shards = Sharding(**sharding(shard_size, workers, part))
     describe = DatasetDescription(name, license, creator)
-    done = curate_source(source, raw, catalogue, out, config, describe, show_progress=not quiet, sharding=sharding)
+    done = curate_source(source, raw, catalogue, out, config, describe, show_progress=not quiet, sharding=shards)
     if done.summary is None:  # a part of an array: the run without --part merges and writes the card
         typer.echo(f"{out}: part {part} curated")
         return

@@ -24,7 +24,7 @@ import pandas as pd
 
 from hfm.shared.contracts import Sample
 from hfm.shared.errors import HFMError
-from hfm.shared.shard_layout import finished_shards, is_sharded, require_complete
+from hfm.shared.shard_view import refuse_sharded
 
 FORMAT_NAME = "seisbench"
 METADATA = "metadata.csv"
@@ -53,16 +53,6 @@ def _decode(value: Any) -> Any:
     return value
 
 
-def _refuse_sharded(root: Path) -> None:
-    """An unfinished curation, or a sharded dataset (its shards are the SeisBench datasets), named as such."""
-    require_complete(root)
-    if is_sharded(root):
-        raise HFMError(
-            f"{root}: a sharded dataset ({len(finished_shards(root))} shards, each a SeisBench dataset); open one "
-            "shard folder, or read all through hfm.shared.shard_view.readable_format(root, SeisBenchFormat())"
-        )
-
-
 class SeisBenchDataset:
     """A SeisBench-format folder: its metadata table and random access to each trace's (C, N) waveform.
 
@@ -74,7 +64,9 @@ class SeisBenchDataset:
         meta_path, wave_path = self.root / METADATA, self.root / WAVEFORMS
         for path in (meta_path, wave_path):
             if not path.is_file():
-                _refuse_sharded(self.root)  # a clearer reason than the missing file, where there is one
+                refuse_sharded(
+                    self.root, "a SeisBench dataset", "SeisBenchFormat"
+                )  # a clearer reason than the missing file, where there is one
                 raise HFMError(f"{path}: missing; a SeisBench dataset needs {METADATA} and {WAVEFORMS}")
         self.metadata = pd.read_csv(meta_path, low_memory=False)
         if "trace_name" not in self.metadata.columns:

@@ -6,8 +6,9 @@ domain and `--help` describes it the same way; each domain keeps its own default
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -28,3 +29,30 @@ Set = Annotated[
     typer.Option("--set", "-s", help="Override one run-config key, e.g. --set optim.weight_decay=0.01; repeatable."),
 ]
 Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")]
+Workers = Annotated[
+    int | None,
+    typer.Option("--workers", help="Processes curating shards in parallel (default: the CPUs this process may use)."),
+]
+Part = Annotated[
+    str | None,
+    typer.Option(
+        "--part", help="PART/COUNT: curate only this part's shards (a SLURM array task's); a run without --part merges."
+    ),
+]
+
+
+def sharding(shard_size: int, workers: int | None, part: str | None) -> dict[str, Any]:
+    """`--shard-size/--workers/--part` as curate_dataset's keywords: 0 shards means unsharded; the default workers are
+    the CPUs this process may use (SLURM's allocation, not the node's)."""
+    from hfm.shared.shard_curation import ShardPart
+
+    return {
+        "shard_size": shard_size or None,
+        "workers": workers or len(os.sched_getaffinity(0)),
+        "part": ShardPart.parse(part) if part else None,
+    }
+
+
+def curation_line(out: Path, summary: Any, part: str | None) -> str:
+    """What `curate` prints: the summary, or, for one part of an array, that the part is done (the merge follows)."""
+    return f"{out}: {summary.line()}" if summary is not None else f"{out}: part {part or 'of the array'} curated"
