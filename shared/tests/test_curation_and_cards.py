@@ -195,3 +195,12 @@ def test_every_command_has_help():
     ):
         result = hfm(*command)
         assert result.returncode == 0 and "Usage" in result.stdout, command
+
+
+def test_statistics_of_an_array_with_no_finite_value_read_back_from_a_card():
+    from hfm.shared.curation import ArrayStats
+
+    empty = ArrayStats(name="label", count=0, nan_count=0, mean=None, std=None, min=None, max=None)
+    stored = empty.model_dump(exclude_none=True)
+    assert stored == {"name": "label", "count": 0, "nan_count": 0}
+    assert ArrayStats.model_validate(stored) == empty

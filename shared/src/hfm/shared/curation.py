@@ -65,10 +65,12 @@ class ArrayStats(BaseModel):
     name: str
     count: int
     nan_count: int
-    mean: float | None
-    std: float | None
-    min: float | None
-    max: float | None
+    # None when no finite value was written (e.g. an array only unlabelled cases lack); cards drop None fields, so
+    # they default to None to read back.
+    mean: float | None = None
+    std: float | None = None
+    min: float | None = None
+    max: float | None = None
 
 
 @dataclass
