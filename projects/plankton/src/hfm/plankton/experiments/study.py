@@ -343,7 +343,9 @@ def annotation_assist(study: Study, source: str = "bering-sea", target: float = 
     labels = study.corpus.labels(rows)
     k = round(math.sqrt(len(rows)))
     features = study.embeddings[EVALUATION_ENCODER[source]][rows]
-    result = count_decisions(features, labels, target=target, n_clusters=k)
-    # The clustering's seed is the one source of chance in the bulk count: repeated over seeds for an interval.
-    by_seed = [bulk_decisions(features, labels, target=target, n_clusters=k, seed=seed) for seed in ASSIST_SEEDS]
+    first, *others = ASSIST_SEEDS
+    result = count_decisions(features, labels, target=target, n_clusters=k, seed=first)
+    # The clustering's seed is the one source of chance in the bulk count: repeated over seeds for an interval (the
+    # first seed's count is the full count's own, not clustered again).
+    by_seed = [result.bulk] + [bulk_decisions(features, labels, target=target, n_clusters=k, seed=s) for s in others]
     return {**result.as_dict(), "n": len(rows), "decisions_bulk_by_seed": by_seed, "seeds": list(ASSIST_SEEDS)}
