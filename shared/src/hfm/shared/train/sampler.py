@@ -27,6 +27,16 @@ class DataPosition:
         return asdict(self)
 
 
+def micro_batch(global_batch: int, grad_accum: int, world_size: int) -> int:
+    """Samples per process and micro-step; a global batch that does not divide is refused."""
+    if global_batch % grad_accum or (global_batch // grad_accum) % world_size:
+        raise HFMError(
+            f"train.batch_size: {global_batch} must be divisible by train.grad_accum ({grad_accum}) "
+            f"x number of processes ({world_size})"
+        )
+    return global_batch // grad_accum // world_size
+
+
 class ResumableBatchSampler:
     """Yields this rank's micro-batches (lists of dataset indices), `grad_accum` of them per optimiser step."""
 
@@ -40,12 +50,7 @@ class ResumableBatchSampler:
         position: DataPosition,
         shuffle: bool = True,
     ) -> None:
-        micro = global_batch // grad_accum
-        if global_batch % grad_accum or micro % world_size:
-            raise HFMError(
-                f"train.batch_size: {global_batch} must be divisible by train.grad_accum ({grad_accum}) "
-                f"x number of processes ({world_size})"
-            )
+        per_rank = micro_batch(global_batch, grad_accum, world_size)  # refuses a batch that does not divide
         if dataset_size < global_batch:
             raise HFMError(f"train.batch_size: {global_batch} is larger than the dataset ({dataset_size} samples)")
         self.dataset_size = dataset_size
@@ -53,7 +58,7 @@ class ResumableBatchSampler:
         self.grad_accum = grad_accum
         self.rank = rank
         self.world_size = world_size
-        self.per_rank = micro // world_size
+        self.per_rank = per_rank
         self.position = position
         self.shuffle = shuffle
 

@@ -36,11 +36,12 @@ from accelerate import Accelerator
 from accelerate.utils import DistributedType, broadcast_object_list, gather_object, send_to_device
 from safetensors.torch import save as save_safetensors
 from torch import nn
-from torch.utils.data import DataLoader
 
 from hfm.shared.errors import HFMError
 from hfm.shared.jsonio import dump_json, write_atomic
 from hfm.shared.progress import progress_bar
+from hfm.shared.shard_loader import ShardStream
+from hfm.shared.train.batches import IndexedBatches, StreamedBatches
 from hfm.shared.train.checkpoint import (
     checkpoint_dirs,
     load_latest,
@@ -57,7 +58,7 @@ from hfm.shared.train.lock import RunLock
 from hfm.shared.train.metrics import MetricsLog
 from hfm.shared.train.param_groups import layer_decay_groups
 from hfm.shared.train.rng import capture_rng, restore_rng, seed_everything
-from hfm.shared.train.sampler import DataPosition, ResumableBatchSampler
+from hfm.shared.train.sampler import micro_batch
 from hfm.shared.train.schedule import warmup_cosine
 from hfm.shared.train.task import TrainTask
 from hfm.shared.train.validation import ValidationState, split_datasets, validate
@@ -179,36 +180,25 @@ class Trainer:
         # The optimizer that steps: the torch one itself in plain cases (see _PLAIN_DISTRIBUTED).
         self._stepper = self.optimizer.optimizer if self._plain else self.optimizer
         self.ema = EMA(self.raw_model, cfg.ema.decay) if cfg.ema.enabled else None
-        self.position = DataPosition(seed=cfg.run.seed)
-        self.sampler = ResumableBatchSampler(
-            len(self.dataset),
-            cfg.train.batch_size,
-            cfg.train.grad_accum,
-            acc.process_index,
-            acc.num_processes,
-            self.position,
-            shuffle=cfg.data.shuffle,
-        )
+        self.data = self._batches()
         self.step = 0
         self.wall_before = 0.0
         self._last_grad_norm: torch.Tensor | None = None
 
-    def _loader(self) -> Iterator[Any]:
-        """Batches from the current data position. Worker seeds come from their own generator, not the global RNG,
-        so building a loader (at an epoch start or on resume) does not shift the random stream of the model."""
-        p = self.position
-        generator = torch.Generator().manual_seed(
-            hash((p.seed, p.epoch, p.offset, self.accelerator.process_index)) % 2**63
-        )
-        loader = DataLoader(
-            self.dataset,
-            batch_sampler=self.sampler,
-            num_workers=self.config.data.num_workers,
-            collate_fn=getattr(self.task, "collate", None),
-            pin_memory=self.accelerator.device.type == "cuda",
-            generator=generator,
-        )
-        return iter(loader)
+    def _batches(self) -> IndexedBatches | StreamedBatches:
+        """The training batches: a sharded dataset (the task returned a `ShardStream`) is streamed shard by shard,
+        any other dataset is indexed through the resumable sampler."""
+        cfg, acc = self.config, self.accelerator
+        options = {
+            "num_workers": cfg.data.num_workers,
+            "collate_fn": getattr(self.task, "collate", None),
+            "pin_memory": acc.device.type == "cuda",
+        }
+        place = (acc.process_index, acc.num_processes, cfg.run.seed, cfg.data.shuffle)
+        if isinstance(self.dataset, ShardStream):
+            micro = micro_batch(cfg.train.batch_size, cfg.train.grad_accum, acc.num_processes)
+            return StreamedBatches(self.dataset, micro, *place, **options)
+        return IndexedBatches(self.dataset, cfg.train.batch_size, cfg.train.grad_accum, *place, **options)
 
     # --------------------------------------------------------------------------------------------- resume
     def _resume(self) -> int | None:
@@ -237,8 +227,8 @@ class Trainer:
                 self.ema.load_state_dict(checkpoint.tensors["ema"])
             else:  # EMA switched on mid-run: start it from the current weights
                 self.ema = EMA(self.raw_model, self.config.ema.decay)
-        position = state["data"]
-        self.position.epoch, self.position.offset = position["epoch"], position["offset"]
+        warn = self.accelerator.print if self.is_main else lambda message: None
+        self.data.restore(state["data"], self.accelerator.num_processes, warn)
         self.step = checkpoint.step
         self.wall_before = state.get("wall_s", 0.0)
         self.selection = ValidationState.from_dict(state.get("validation", {}))
@@ -260,6 +250,7 @@ class Trainer:
 
     def _save(self, wall_s: float) -> None:
         rng = self._gather(capture_rng())  # a collective: every process takes part
+        data_ranks = self._gather(self.data.rank_state()) if self.data.streamed else []
         if self.is_main:
             optimizer_tensors, optimizer_plain = optimizer_to_safe(self.optimizer.optimizer.state_dict())
             tensors = {"model": self.raw_model.state_dict(), "optimizer": optimizer_tensors}
@@ -269,7 +260,7 @@ class Trainer:
                 "config": config_to_dict(self.config),
                 "optimizer": optimizer_plain,
                 "scheduler": self.scheduler.state_dict(),
-                "data": self.position.to_dict(),
+                "data": self.data.saved_state(data_ranks),
                 "rng": rng,
                 "wall_s": wall_s,
                 "world_size": self.accelerator.num_processes,
@@ -328,7 +319,6 @@ class Trainer:
         window_loss = torch.zeros((), device=acc.device)
         window_logs: dict[str, float] = {}
         status = "completed"
-        batches = self._loader()
         first_step = self.step
         fresh = self.step == 0 and not self.selection.history
         if self.validation_set is not None and cfg.validation.at_start and fresh:
@@ -339,15 +329,13 @@ class Trainer:
         with progress_bar("train", total=cfg.train.steps, enabled=self.is_main and cfg.train.progress) as advance:
             advance(self.step)
             while self.step < cfg.train.steps and not self.selection.stopped_early:
-                loss_sum, logs = self._train_step(batches)
+                loss_sum, logs = self._train_step()
                 window_loss += loss_sum
                 for key, value in logs.items():
                     window_logs[key] = window_logs.get(key, 0.0) + value
-                self.sampler.advance()
+                self.data.step_done()
                 self.step += 1
                 window_steps += 1
-                if self.position.offset == 0:  # a new epoch: its own permutation
-                    batches = self._loader()
                 advance()
                 last = self.step == cfg.train.steps
                 if self.step % cfg.train.log_every == 0 or last:
@@ -360,7 +348,7 @@ class Trainer:
                             "lr": max(self.scheduler.get_last_lr()),  # the head's, with layer-wise decay
                             "samples_per_s": window_steps * cfg.train.batch_size / (now - window_start),
                             "wall_s": self.wall_before + now - start,
-                            "epoch": self.position.epoch,
+                            "epoch": self.data.epoch,
                         }
                         if self._last_grad_norm is not None:
                             values["grad_norm"] = float(self._last_grad_norm)
@@ -413,7 +401,7 @@ class Trainer:
             selection,
         )
 
-    def _train_step(self, batches: Iterator[Any]) -> tuple[torch.Tensor, dict[str, float]]:
+    def _train_step(self) -> tuple[torch.Tensor, dict[str, float]]:
         """One optimiser step over `grad_accum` micro-batches; returns the summed micro-batch losses and metrics."""
         cfg, acc = self.config, self.accelerator
         accum = cfg.train.grad_accum
@@ -421,7 +409,7 @@ class Trainer:
         logs: dict[str, float] = {}
         self.model.train()
         for micro in range(accum):
-            batch = send_to_device(next(batches), acc.device)
+            batch = send_to_device(self.data.next_batch(), acc.device)
             # Gradients are all-reduced once per optimiser step, on the last micro-batch.
             sync = contextlib.nullcontext() if micro == accum - 1 else acc.no_sync(self.model)
             with sync:

@@ -27,7 +27,7 @@ from typing import Any
 import torch
 from accelerate.utils import send_to_device
 from torch import nn
-from torch.utils.data import DataLoader, Dataset, Subset
+from torch.utils.data import DataLoader, Dataset, IterableDataset, Subset
 
 from hfm.shared.errors import HFMError
 from hfm.shared.train.config import ValidationConfig
@@ -97,6 +97,11 @@ def split_datasets(task: Any, train: Dataset, config: ValidationConfig, seed: in
             raise HFMError(f"task {type(task).__name__}: its validation split is empty")
         return train, offered
     if config.holdout > 0:
+        if isinstance(train, IterableDataset):
+            raise HFMError(
+                f"validation.holdout: the training data of task {type(task).__name__} is a stream of shards, which "
+                "has no items to hold out; give the task a validation split (its validation_dataset())"
+            )
         n = len(train)
         held = max(1, round(config.holdout * n))
         if held >= n:
