@@ -41,11 +41,12 @@ def tensors(key: str, sample: Sample) -> dict[str, Any]:
 
 
 class ShardReader:
-    """How training reads one shard: the items it yields, and how many, known from the shard's manifest alone (so
-    that a resumed loader can skip whole shards unopened). A domain subclasses it where a training item is not one
-    curated sample: a split only, crops drawn inside the stream, several items per sample."""
+    """How training reads one shard: the items it yields, and how many. The count is taken once per shard when the
+    stream is built, from its manifest or its metadata, never its data (so a resumed loader skips whole shards
+    unopened). A domain subclasses it where a training item is not one curated sample: a split only, labelled
+    objects only, crops drawn inside the stream, several items per sample."""
 
-    def count(self, manifest: ShardManifest) -> int:
+    def count(self, shard: Path, manifest: ShardManifest) -> int:
         return manifest.written
 
     def read(self, shard: Path, rng: np.random.Generator) -> Iterator[Any]:
@@ -124,7 +125,7 @@ class ShardStream(IterableDataset):
             raise HFMError(f"{self.root}: not a sharded dataset (no shards/); curate it with a shard size")
         self.reader = source if isinstance(source, ShardReader) else FormatReader(source, transform)
         self.shards = finished_shards(self.root)
-        self.counts = [self.reader.count(read_shard_manifest(s)) for s in self.shards]
+        self.counts = [self.reader.count(s, read_shard_manifest(s)) for s in self.shards]
         self.shuffle_buffer = shuffle_buffer
         self.place(rank, world_size, seed)
         self.epoch = 0
