@@ -6,6 +6,7 @@ plankton-classify:  dataset: PATH  init: PATH|null  patch, width, depth, heads, 
 Both read a curated plankton dataset (`hfm plankton curate`); the classifier trains on its validated objects that
 carry a taxon, with classes weighted by inverse frequency (`balanced`) as plankton classes are heavily imbalanced.
 `PlanktonMAETask` also takes canvases held in memory (`from_canvases`: the benchmark's folds, the quickstart).
+A sharded dataset (`--shard-size`) is streamed shard by shard (`hfm.plankton.data.stream`) instead of loaded.
 """
 
 from __future__ import annotations
@@ -21,12 +22,15 @@ from torch import nn
 from torch.utils.data import Dataset, TensorDataset
 
 from hfm.plankton.data import load_curated
+from hfm.plankton.data.stream import canvas_size, labelled, plankton_stream, taxon_counts
 from hfm.plankton.models import MAESizes, PlanktonModelConfig, build_mae
 from hfm.plankton.tokenizer import PATCH, model_input
 from hfm.shared.errors import HFMError
 from hfm.shared.models.loading import load_encoder
 from hfm.shared.models.registry import create_model
 from hfm.shared.options import parse_options
+from hfm.shared.shard_layout import is_sharded
+from hfm.shared.shard_loader import ShardStream
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -46,8 +50,8 @@ class ClassifyOptions:
 
 
 class PlanktonMAETask:
-    def __init__(self, inputs: torch.Tensor, model: PlanktonModelConfig) -> None:
-        self.inputs = inputs
+    def __init__(self, inputs: torch.Tensor | ShardStream, model: PlanktonModelConfig) -> None:
+        self.inputs = inputs  # in memory, or streamed from a sharded dataset
         self.model_config = model
 
     @classmethod
@@ -60,7 +64,7 @@ class PlanktonMAETask:
         return build_mae(self.model_config)
 
     def train_dataset(self) -> Dataset:
-        return TensorDataset(self.inputs)
+        return self.inputs if isinstance(self.inputs, ShardStream) else TensorDataset(self.inputs)
 
     def collate(self, items: list[tuple[torch.Tensor]]) -> torch.Tensor:
         return torch.stack([item[0] for item in items])
@@ -73,19 +77,29 @@ class PlanktonMAETask:
 class PlanktonClassifyTask:
     def __init__(self, options: ClassifyOptions) -> None:
         self.options = options
-        images, pixels, table = load_curated(options.dataset)
-        known = ((table["annotation_status"] == "validated") & table["taxon"].notna()).to_numpy()
-        taxa = table["taxon"][known].astype(str).to_numpy()
-        self.classes = sorted(set(taxa))
+        if is_sharded(options.dataset):  # streamed: only the count of each taxon is held
+            taxa_counts = taxon_counts(options.dataset)
+            self.classes = sorted(taxa_counts)
+            self._check_classes()
+            self.data: Dataset = plankton_stream(options.dataset, self.classes)
+            counts = torch.tensor([float(taxa_counts[taxon]) for taxon in self.classes])
+        else:
+            images, pixels, table = load_curated(options.dataset)
+            known = labelled(table)
+            taxa = table["taxon"][known].astype(str).to_numpy()
+            self.classes = sorted(set(taxa))
+            self._check_classes()
+            targets = torch.as_tensor(np.searchsorted(self.classes, taxa))
+            self.data = TensorDataset(model_input(images[known], pixels[known]), targets)
+            counts = torch.bincount(targets, minlength=len(self.classes)).float()
+        self.weights = counts.sum() / (len(self.classes) * counts) if options.balanced else None
+
+    def _check_classes(self) -> None:
         if len(self.classes) < 2:
             raise HFMError(
-                f"{options.dataset}: validated objects of at least two taxa are needed to fine-tune, found "
+                f"{self.options.dataset}: validated objects of at least two taxa are needed to fine-tune, found "
                 f"{self.classes or 'none'}"
             )
-        self.inputs = model_input(images[known], pixels[known])
-        self.targets = torch.as_tensor(np.searchsorted(self.classes, taxa))
-        counts = torch.bincount(self.targets, minlength=len(self.classes)).float()
-        self.weights = counts.sum() / (len(self.classes) * counts) if options.balanced else None
 
     def build_model(self) -> nn.Module:
         o = self.options
@@ -96,7 +110,7 @@ class PlanktonClassifyTask:
         return model
 
     def train_dataset(self) -> Dataset:
-        return TensorDataset(self.inputs, self.targets)
+        return self.data
 
     def loss(self, model: nn.Module, batch: Any) -> tuple[torch.Tensor, dict[str, float]]:
         x, y = batch
@@ -107,8 +121,11 @@ class PlanktonClassifyTask:
 
 def build_plankton_mae_task(options: dict[str, Any]) -> PlanktonMAETask:
     typed = parse_options(MAEOptions, options, "task plankton-mae")
-    images, pixels, _ = load_curated(typed.dataset)
     sizes = {k: v for k, v in asdict(typed).items() if k != "dataset"}
+    if is_sharded(typed.dataset):  # streamed shard by shard, never all in memory
+        stream = plankton_stream(typed.dataset)
+        return PlanktonMAETask(stream, PlanktonModelConfig(canvas=canvas_size(typed.dataset), **sizes))
+    images, pixels, _ = load_curated(typed.dataset)
     return PlanktonMAETask(model_input(images, pixels), PlanktonModelConfig(canvas=images.shape[-1], **sizes))
 
 
