@@ -16,10 +16,12 @@ import numpy as np
 from torch import nn
 
 from hfm.plankton.data import load_curated
+from hfm.plankton.data.stream import plankton_stream
 from hfm.plankton.models import PlanktonModelConfig
 from hfm.plankton.tasks import ClassifyOptions, MAEOptions, PlanktonMAETask
 from hfm.shared.artifacts import DataCardReference, ModelCard, export_model
 from hfm.shared.options import options_dict, parse_options
+from hfm.shared.shard_layout import is_sharded
 from hfm.shared.shortcuts import ShortcutResult, shortcut_config, train_and_export
 from hfm.shared.train.config import Config
 from hfm.shared.train.trainer import Trainer
@@ -34,7 +36,8 @@ def pretrain(dataset: str | Path, out: str | Path, **settings: Any) -> ShortcutR
     """Masked autoencoding on a curated dataset's images (labels unused). `settings`: steps (300), batch_size (32),
     lr (1e-3), seed, overrides (`section.key=value`), progress, and the MAEOptions sizes."""
     settings.setdefault("batch_size", 32)
-    settings["batch_size"] = min(settings["batch_size"], len(load_curated(dataset)[0]))  # a small set: one batch
+    objects = len(plankton_stream(dataset)) if is_sharded(dataset) else len(load_curated(dataset)[0])
+    settings["batch_size"] = min(settings["batch_size"], objects)  # a small set: one batch
     return _shortcut(MAEOptions, "plankton-mae", {"dataset": str(dataset)}, out, settings, _MAE_CARD)
 
 
