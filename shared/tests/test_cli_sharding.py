@@ -1,4 +1,4 @@
-"""The shared curate options: --shard-size/--workers/--part as curate_dataset keywords, and the line curate prints."""
+"""The shared curate options: --shard-size/--workers/--part as one Sharding, and the line curate prints."""
 
 from __future__ import annotations
 
@@ -7,12 +7,12 @@ from pathlib import Path
 from types import SimpleNamespace
 
 from hfm.shared.cli.options import curation_line, sharding
-from hfm.shared.shard_curation import ShardPart
+from hfm.shared.shard_curation import Sharding, ShardPart
 
 
 def test_zero_shards_means_unsharded_and_workers_default_to_the_allowed_cpus():
-    assert sharding(0, None, None) == {"shard_size": None, "workers": len(os.sched_getaffinity(0)), "part": None}
-    assert sharding(500, 3, "1/4") == {"shard_size": 500, "workers": 3, "part": ShardPart.parse("1/4")}
+    assert sharding(0, None, None) == Sharding(shard_size=None, workers=len(os.sched_getaffinity(0)), part=None)
+    assert sharding(500, 3, "1/4") == Sharding(shard_size=500, workers=3, part=ShardPart.parse("1/4"))
 
 
 def test_the_line_names_the_summary_or_the_finished_part():

@@ -13,6 +13,7 @@ from hfm.shared.contracts import ArraySpec, Sample, SampleContract
 from hfm.shared.curate_driver import CurationTool, DatasetDescription, curate_dataset
 from hfm.shared.curation import CurationItem
 from hfm.shared.errors import InvalidInput
+from hfm.shared.shard_curation import Sharding
 
 contract = SampleContract(name="t", arrays=[ArraySpec(name="x", dims=["t"], dtype="float32", shape=[16])])
 
@@ -28,7 +29,7 @@ curate_dataset(
     (CurationItem(f"item-{i:04d}", [], load(i)) for i in range(400)), sys.argv[1], domain="test",
     format="hfm-arrays", contract=contract, writer=ArrayStoreWriter(), show_progress=False,
     describe=DatasetDescription("killed", "CC0-1.0", ["HFM"]), tool=CurationTool("test", "hfm-shared"),
-    shard_size=20, workers=2,
+    sharding=Sharding(shard_size=20, workers=2),
 )
 """
 

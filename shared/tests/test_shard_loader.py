@@ -10,6 +10,7 @@ from hfm.shared.contracts import ArraySpec, Sample, SampleContract
 from hfm.shared.curate_driver import CurationTool, DatasetDescription, curate_dataset
 from hfm.shared.curation import CurationItem
 from hfm.shared.errors import HFMError
+from hfm.shared.shard_curation import Sharding
 from hfm.shared.shard_loader import ShardLoader, ShardStream, batches_per_worker
 
 
@@ -32,7 +33,7 @@ def dataset(tmp_path_factory):
         describe=describe,
         tool=tool,
         show_progress=False,
-        shard_size=8,
+        sharding=Sharding(shard_size=8),
     )
     return root
 

@@ -15,7 +15,7 @@ from hfm.shared.contracts import ArraySpec, Sample, SampleContract
 from hfm.shared.curate_driver import CurationTool, DatasetDescription, curate_dataset
 from hfm.shared.curation import CurationItem
 from hfm.shared.errors import HFMError, InvalidInput
-from hfm.shared.shard_curation import ShardPart
+from hfm.shared.shard_curation import Sharding, ShardPart
 from hfm.shared.shard_view import readable_format
 from hfm.shared.testing.kill_resume import tree_bytes
 
@@ -43,9 +43,9 @@ def items(n: int, keys=None) -> list[CurationItem]:
     return [CurationItem(keys[i] if keys else f"item-{i:05d}", [], _load(i)) for i in range(n)]
 
 
-def curate(out: Path, n: int = 50, **options):
+def curate(out: Path, n: int = 50, keys=None, detect_duplicates: bool = False, **sharding):
     return curate_dataset(
-        items(n, options.pop("keys", None)),
+        items(n, keys),
         out,
         domain="test",
         format="hfm-arrays",
@@ -54,7 +54,8 @@ def curate(out: Path, n: int = 50, **options):
         describe=DESCRIBE,
         tool=TOOL,
         show_progress=False,
-        **options,
+        detect_duplicates=detect_duplicates,
+        sharding=Sharding(**sharding),
     )
 
 

@@ -10,6 +10,7 @@ import numpy as np
 import hfm.template
 from hfm.shared.cli.main import run as hfm_cli
 from hfm.shared.curate_driver import DatasetDescription
+from hfm.shared.shard_curation import Sharding
 from hfm.shared.testing.conformance import check_curation, check_domain, check_tokenizer_round_trip
 from hfm.template.curate import curate_signals
 from hfm.template.experiments import score
@@ -88,7 +89,7 @@ def test_sharded_curation_reads_like_one_piece(tmp_path):
 
     raw = write_example_raw(tmp_path / "raw", per_class=6)
     whole = curate_signals(raw, tmp_path / "whole", DESCRIBE, show_progress=False)
-    sharded = curate_signals(raw, tmp_path / "sharded", DESCRIBE, show_progress=False, shard_size=5, workers=2)
+    sharded = curate_signals(raw, tmp_path / "sharded", DESCRIBE, show_progress=False, sharding=Sharding(5, workers=2))
     assert sharded.summary.written == whole.summary.written == 18 and sharded.summary.shards == 4
     assert sharded.summary.splits == whole.summary.splits
     for split in ("train", "test"):

@@ -15,6 +15,7 @@ from hfm.climate.format import STORE, CFZarrFormat, open_store
 from hfm.shared.cards import validate_card
 from hfm.shared.errors import HFMError
 from hfm.shared.sample_data import DataUnavailable, require_data
+from hfm.shared.shard_curation import Sharding
 from hfm.shared.shard_view import readable_format
 from hfm.shared.testing.bad_inputs import outcomes
 from hfm.shared.testing.kill_resume import check_kill_and_resume, tree_bytes
@@ -35,7 +36,7 @@ def test_sharded_curation_reads_back_like_one_store(tmp_path, synthetic_file):
     files = _files(tmp_path / "raw", synthetic_file)
     options = {"train_end": "2000-01-03", "show_progress": False, **TEST_OWNER}
     whole, whole_card = curate_fields(files, tmp_path / "whole", **options)
-    sharded, card = curate_fields(files, tmp_path / "sharded", shard_size=2, workers=2, **options)
+    sharded, card = curate_fields(files, tmp_path / "sharded", sharding=Sharding(2, workers=2), **options)
     assert (sharded.written, sharded.quarantined) == (whole.written, whole.quarantined) == (4, 1)
     assert outcomes(tmp_path / "sharded") == outcomes(tmp_path / "whole")
     shards = sorted((tmp_path / "sharded" / "shards").iterdir())

@@ -19,6 +19,7 @@ from hfm.plankton.readers.ecotaxa import read_ecotaxa
 from hfm.shared.cards import validate_card
 from hfm.shared.curate_driver import DatasetDescription
 from hfm.shared.sample_data import DataUnavailable, require_data
+from hfm.shared.shard_curation import Sharding
 from hfm.shared.shard_view import readable_format
 from hfm.shared.testing.bad_inputs import outcomes
 from hfm.shared.testing.kill_resume import check_kill_and_resume, tree_bytes
@@ -38,7 +39,7 @@ def test_sharded_curation_reads_back_like_the_unsharded_one(mixed_export, tmp_pa
     whole = curate_objects(read_ecotaxa(mixed_export), tmp_path / "whole", DESCRIBE, show_progress=False)
     # 13 rows in shards of 7: the duplicate (row 6) shares its shard with the object it copies (row 0)
     sharded = curate_objects(
-        read_ecotaxa(mixed_export), tmp_path / "sharded", DESCRIBE, show_progress=False, shard_size=7, workers=2
+        read_ecotaxa(mixed_export), tmp_path / "sharded", DESCRIBE, show_progress=False, sharding=Sharding(7, workers=2)
     )
     assert (sharded.written, sharded.quarantined) == (whole.written, whole.quarantined) == (6, 7)
     assert sharded.reasons == whole.reasons and outcomes(tmp_path / "sharded") == outcomes(tmp_path / "whole")
@@ -63,7 +64,7 @@ def test_sharded_curation_reads_back_like_the_unsharded_one(mixed_export, tmp_pa
 def test_sharded_duplicates_are_found_within_a_shard_only(mixed_export, tmp_path):
     # shards of 5: the copy (row 6) is in shard 1, the object it copies (row 0) in shard 0
     summary = curate_objects(
-        read_ecotaxa(mixed_export), tmp_path / "d", DESCRIBE, show_progress=False, shard_size=5, workers=1
+        read_ecotaxa(mixed_export), tmp_path / "d", DESCRIBE, show_progress=False, sharding=Sharding(5, workers=1)
     )
     assert (summary.written, summary.quarantined) == (7, 6)
     assert "obj_006" not in outcomes(tmp_path / "d")

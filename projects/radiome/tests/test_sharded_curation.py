@@ -17,7 +17,7 @@ from hfm.shared.cards import validate_card
 from hfm.shared.curate_driver import DatasetDescription
 from hfm.shared.errors import HFMError
 from hfm.shared.sample_data import DataUnavailable, require_data
-from hfm.shared.shard_curation import ShardPart
+from hfm.shared.shard_curation import Sharding, ShardPart
 from hfm.shared.shard_view import readable_format
 from hfm.shared.testing.kill_resume import check_kill_and_resume, tree_bytes
 
@@ -55,9 +55,9 @@ def curated(tmp_path_factory) -> dict[str, Path]:
     """The 9 inputs curated whole, and in shards of 3 cases by one and by two workers."""
     root = tmp_path_factory.mktemp("sharded")
     raw = write_brain_blocks(root / "raw")
-    runs = {"whole": {}, "one": {"shard_size": 3, "workers": 1}, "two": {"shard_size": 3, "workers": 2}}
+    runs = {"whole": Sharding(), "one": Sharding(3, workers=1), "two": Sharding(3, workers=2)}
     for name, sharding in runs.items():
-        curate_nnunet(raw, root / name, SPACING, DESCRIBE, show_progress=False, **sharding)
+        curate_nnunet(raw, root / name, SPACING, DESCRIBE, show_progress=False, sharding=sharding)
     return {"raw": raw} | {name: root / name for name in runs}
 
 
@@ -94,7 +94,7 @@ def test_results_do_not_depend_on_the_number_of_workers(curated):
 def test_one_part_is_refused_until_the_run_without_part_merges_it(curated, tmp_path):
     out = tmp_path / "parts"
     done = curate_nnunet(
-        curated["raw"], out, SPACING, DESCRIBE, show_progress=False, shard_size=3, part=ShardPart(1, 2)
+        curated["raw"], out, SPACING, DESCRIBE, show_progress=False, sharding=Sharding(3, part=ShardPart(1, 2))
     )
     assert done.card is None  # shard 1 only: no merge, no card
     staging = next(tmp_path.glob(".parts*"))
@@ -102,7 +102,7 @@ def test_one_part_is_refused_until_the_run_without_part_merges_it(curated, tmp_p
         readable_format(staging, NnunetRawFormat())
     with pytest.raises(HFMError, match="incomplete dataset"):
         list_cases(staging)
-    curate_nnunet(curated["raw"], out, SPACING, DESCRIBE, show_progress=False, shard_size=3, workers=2)
+    curate_nnunet(curated["raw"], out, SPACING, DESCRIBE, show_progress=False, sharding=Sharding(3, workers=2))
     assert tree_bytes(out) == tree_bytes(curated["two"])
 
 

@@ -8,13 +8,13 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from hfm.seismic.curate import CurationConfig, Sharding, curate_source
+from hfm.seismic.curate import CurationConfig, curate_source
 from hfm.seismic.format import SeisBenchDataset, SeisBenchFormat
 from hfm.shared.cards import validate_card
 from hfm.shared.curate_driver import DatasetDescription
 from hfm.shared.errors import HFMError
 from hfm.shared.sample_data import DataUnavailable, require_data
-from hfm.shared.shard_curation import ShardPart
+from hfm.shared.shard_curation import Sharding, ShardPart
 from hfm.shared.shard_view import readable_format
 from hfm.shared.testing.kill_resume import check_kill_and_resume, tree_bytes
 

@@ -19,7 +19,7 @@ from hfm.shared.contracts import SampleContract, TableContract
 from hfm.shared.curation import CurationItem, CurationSummary, curate
 from hfm.shared.errors import HFMError
 from hfm.shared.formats import SampleWriter
-from hfm.shared.shard_curation import ShardJob, ShardPart, curate_sharded
+from hfm.shared.shard_curation import Sharding, ShardJob, ShardPart, curate_sharded
 
 
 @dataclass(frozen=True)
@@ -79,17 +79,16 @@ def curate_dataset(
     show_progress: bool = True,
     split_attr: str = "split",
     detect_duplicates: bool = False,
-    shard_size: int | None = None,
-    workers: int = 1,
-    part: ShardPart | None = None,
+    sharding: Sharding = Sharding(),
 ) -> CuratedDataset:
     """Curate `items` into `out_dir` (every input written or quarantined with its reason) and write its card.
 
-    With `shard_size`, the items are curated in shards of that many (`hfm.shared.shard_curation`): by `workers`
-    processes, resumable after a kill, and with `part` (or inside a SLURM array task) only that part's shards, in
-    which case the returned dataset has no card yet (`card` is None): the run without a part merges and writes it.
+    With `sharding.shard_size`, the items are curated in shards of that many (`hfm.shared.shard_curation`): by
+    `sharding.workers` processes, resumable after a kill, and with `sharding.part` (or inside a SLURM array task)
+    only that part's shards, in which case the returned dataset has no card yet (`card` is None): the run without a
+    part merges and writes it.
     """
-    if shard_size is not None:
+    if sharding.shard_size is not None:
         if detect_duplicates:  # a content index over all shards would be the memory the shards avoid
             raise HFMError("detect_duplicates: not available with shard_size (no content index across shards yet)")
         return _curate_in_shards(
@@ -103,9 +102,9 @@ def curate_dataset(
             sources=sources,
             total=total,
             show_progress=show_progress,
-            shard_size=shard_size,
-            workers=workers,
-            part=part if part is not None else ShardPart.from_slurm(),
+            shard_size=sharding.shard_size,
+            workers=sharding.workers,
+            part=sharding.part if sharding.part is not None else ShardPart.from_slurm(),
         )
     items = list(items)
     summary = curate(

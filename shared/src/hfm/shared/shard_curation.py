@@ -84,6 +84,18 @@ class ShardPart:
 
 
 @dataclass(frozen=True)
+class Sharding:
+    """How a curation cuts its work, one object every domain's curate function takes (and `--shard-size`,
+    `--workers`, `--part` fill): `shard_size` None is one unsharded dataset (the default); otherwise shards of that
+    many items, curated by `workers` processes; `part` is a SLURM array task's share of the shards (the run without
+    one merges)."""
+
+    shard_size: int | None = None
+    workers: int = 1
+    part: ShardPart | None = None
+
+
+@dataclass(frozen=True)
 class ShardJob:
     """What every shard of one curation shares (inherited by forked workers)."""
 

@@ -35,7 +35,7 @@ def curate(
         out,
         DatasetDescription(name, license, creator),
         show_progress=not quiet,
-        **sharding(shard_size, workers, part),
+        sharding=sharding(shard_size, workers, part),
     )
     typer.echo(curation_line(out, done.summary, part))
 

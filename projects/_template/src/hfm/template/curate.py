@@ -15,7 +15,7 @@ from hfm.shared.arraystore import ArrayStoreWriter
 from hfm.shared.contracts import Sample
 from hfm.shared.curate_driver import CuratedDataset, CurationTool, DatasetDescription, curate_dataset
 from hfm.shared.curation import CurationItem
-from hfm.shared.shard_curation import ShardPart
+from hfm.shared.shard_curation import Sharding
 from hfm.template.contract import METADATA_CONTRACT, SAMPLE_CONTRACT, SIGNAL_LENGTH
 from hfm.template.format import FORMAT_NAME
 from hfm.template.readers import RawSignal, list_raw, read_signal
@@ -45,11 +45,10 @@ def curate_signals(
     describe: DatasetDescription,
     show_progress: bool = True,
     *,
-    shard_size: int | None = None,
-    workers: int = 1,
-    part: ShardPart | None = None,
+    sharding: Sharding = Sharding(),
 ) -> CuratedDataset:
-    """Curate the class folders under `raw`; with `shard_size`, in shards (by `workers` processes, resumable)."""
+    """Curate the class folders under `raw`; with `sharding.shard_size`, in shards (by `sharding.workers`
+    processes, resumable)."""
     return curate_dataset(
         (_item(r) for r in list_raw(raw)),
         out,
@@ -61,7 +60,5 @@ def curate_signals(
         describe=describe,
         tool=CurationTool("hfm template curate", "hfm-template", packages=("numpy",)),
         show_progress=show_progress,
-        shard_size=shard_size,
-        workers=workers,
-        part=part,
+        sharding=sharding,
     )

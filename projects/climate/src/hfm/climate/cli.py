@@ -87,7 +87,7 @@ def curate(
         creators=creator,
         show_progress=not quiet,
         rejected=rejected,
-        **sharding(shard_size, workers, part),
+        sharding=sharding(shard_size, workers, part),
     )
     if done.summary is None:
         typer.echo(f"{out}: part {part or 'of the array'} curated")

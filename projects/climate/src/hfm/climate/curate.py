@@ -4,8 +4,8 @@ Each input file is one curation item. Fixable problems are fixed (units converte
 what cannot be fixed (unreadable file, unknown units, repeated or irregular times, a grid or variable set that
 differs from the first file's, too many NaNs) sends the file to quarantine with its reason.
 
-With `shard_size`, files are curated in shards of that many (in file-name order, by `workers` processes, resumable
-after a kill): each shard is a CF zarr store of its files' time range with that range's training-period statistics
+With a `Sharding`, files are curated in shards of its size (in file-name order, by its workers, resumable after
+a kill): each shard is a CF zarr store of its files' time range with that range's training-period statistics
 (NaN where none of its steps is in the period); the driver merges the card's statistics exactly. Files must then
 not overlap in time within a shard; an overlap between shards is not detected.
 """
@@ -27,7 +27,7 @@ from hfm.shared.curate_driver import CuratedDataset, CurationTool, DatasetDescri
 from hfm.shared.curation import CurationItem, CurationSummary, rejected_item
 from hfm.shared.errors import HFMError, InvalidInput
 from hfm.shared.safety.inputs import InputFile
-from hfm.shared.shard_curation import ShardPart
+from hfm.shared.shard_curation import Sharding
 
 # Missing steps are kept (window samplers skip gaps); these findings cannot be fixed, so they quarantine.
 _FATAL_TIME = {"duplicate", "irregular", "empty"}
@@ -58,8 +58,8 @@ def _reference(paths: Sequence[Path], variables: list[str] | None) -> xr.Dataset
 def curate_fields(
     paths: Sequence[str | Path], out_dir: str | Path, **options: Any
 ) -> tuple[CurationSummary, DatasetCard]:
-    """`curate_fields_dataset` of a whole run (no `part`): its summary and card."""
-    if options.get("part") is not None:
+    """`curate_fields_dataset` of a whole run (no `sharding.part`): its summary and card."""
+    if options.get("sharding", Sharding()).part is not None:
         raise HFMError("curate_fields merges a whole run; curate one part with curate_fields_dataset")
     done = curate_fields_dataset(paths, out_dir, **options)
     assert done.summary is not None and done.card is not None  # a whole run is always merged
@@ -81,12 +81,11 @@ def curate_fields_dataset(
     citation: str | None = None,
     show_progress: bool = True,
     rejected: Sequence[InputFile] = (),
-    shard_size: int | None = None,
-    workers: int = 1,
-    part: ShardPart | None = None,
+    sharding: Sharding = Sharding(),
 ) -> CuratedDataset:
     """Curate gridded files into `out_dir/data.zarr` with statistics over [train_start, train_end] (inclusive);
-    with `shard_size`, into one store per shard (see the module's note); with `part`, only that part's shards.
+    with `sharding.shard_size`, into one store per shard (see the module's note); with `sharding.part`, only that
+    part's shards.
 
     `rejected`: files of the input folders quarantined unread (unsupported format, symlink leading outside).
     """
@@ -106,7 +105,9 @@ def curate_fields_dataset(
         domain="climate",
         format=FORMAT_NAME,
         contract=contract,
-        writer=CFZarrWriter(train_start, train_end, title=name, shard=bool(shard_size)),  # deep-copied per shard
+        writer=CFZarrWriter(
+            train_start, train_end, title=name, shard=bool(sharding.shard_size)
+        ),  # deep-copied per shard
         describe=DatasetDescription(
             name,
             license,
@@ -127,9 +128,7 @@ def curate_fields_dataset(
         ),
         sources=[p for p in paths if p.is_file()],
         show_progress=show_progress,
-        shard_size=shard_size,
-        workers=workers,
-        part=part,
+        sharding=sharding,
     )
     if done.summary is not None and done.summary.written == 0:
         raise HFMError(f"every input was quarantined; see {Path(out_dir) / 'quarantine' / 'report.csv'}")

@@ -78,7 +78,7 @@ def curate(
         describe,
         config,
         show_progress=not quiet,
-        **sharding(shard_size, workers, part),
+        sharding=sharding(shard_size, workers, part),
     )
     typer.echo(curation_line(out, done.summary, part))
 

@@ -5,8 +5,8 @@ Checks, each a quarantine reason code: `path_escape` (image path leaves the data
 so no physical scale), `duplicate` (same pixels as an earlier object, by content hash), and the standard's table
 contract (coordinates in range, known annotation status).
 
-With `shard_size`, objects are curated in shards of that many rows (an EcoTaxa TSV plus its images each, by
-`workers` processes, resumable after a kill). A `duplicate` is then an earlier object of the same shard: a shard's
+With a `Sharding`, objects are curated in shards of its size in rows (an EcoTaxa TSV plus its images each, by its
+workers, resumable after a kill). A `duplicate` is then an earlier object of the same shard: a shard's
 bytes may depend only on its own objects, never on which shards another process or an earlier run curated.
 """
 
@@ -28,7 +28,7 @@ from hfm.shared.contracts import Sample
 from hfm.shared.curate_driver import CuratedDataset, CurationTool, DatasetDescription, curate_dataset
 from hfm.shared.curation import CurationItem, CurationSummary
 from hfm.shared.errors import HFMError, InvalidInput
-from hfm.shared.shard_curation import ShardPart
+from hfm.shared.shard_curation import Sharding
 
 
 @dataclass
@@ -116,8 +116,8 @@ def curate_objects(
 ) -> CurationSummary:
     """Decode, check, fit to the canvas, measure traits, write the dataset and its card (the core's driver).
 
-    `options`: those of `curate_plankton` but `part` (a whole run is always merged and summarised)."""
-    if options.get("part") is not None:
+    `options`: those of `curate_plankton` but `sharding.part` (a whole run is always merged and summarised)."""
+    if options.get("sharding", Sharding()).part is not None:
         raise HFMError("curate_objects merges a whole run; curate one part with curate_plankton")
     done = curate_plankton(objects, out_dir, describe, config, **options)
     assert done.summary is not None  # no part: always merged and summarised
@@ -131,11 +131,10 @@ def curate_plankton(
     config: CurationConfig | None = None,
     *,
     show_progress: bool = True,
-    shard_size: int | None = None,
-    workers: int = 1,
-    part: ShardPart | None = None,
+    sharding: Sharding = Sharding(),
 ) -> CuratedDataset:
-    """`curate_objects` with every option of the driver; with `part`, only that part's shards (no summary)."""
+    """`curate_objects` with every option of the driver; with `sharding.part`, only that part's shards (no
+    summary)."""
     config = config or CurationConfig()
     if not describe.description or "keywords" not in describe.extra:
         instruments = sorted(set(objects.table["instrument"].dropna()))
@@ -144,12 +143,12 @@ def curate_plankton(
             description=describe.description or f"{describe.name}: plankton images curated from {objects.origin.name}",
             extra={"keywords": ["plankton", "imaging", "EcoTaxa", *instruments], **describe.extra},
         )
-    items = curation_items(objects, config, shard_size)
+    items = curation_items(objects, config, sharding.shard_size)
     # Unsharded, the card lists every image with its sha256; sharded, each shard's manifest lists its own and the
     # card only the table the objects came from (a list of every image would grow with the collection).
     sources = (
         ([objects.origin] if objects.origin.is_file() else [])
-        if shard_size
+        if sharding.shard_size
         else sorted({Path(s) for i in items for s in i.sources})
     )
     return curate_dataset(
@@ -169,7 +168,5 @@ def curate_plankton(
         ),
         sources=sources,
         show_progress=show_progress,
-        shard_size=shard_size,
-        workers=workers,
-        part=part,
+        sharding=sharding,
     )

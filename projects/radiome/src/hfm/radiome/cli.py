@@ -102,7 +102,7 @@ def curate(
         target,
         describe,
         show_progress=not quiet,
-        **sharding(shard_size, workers, part),
+        sharding=sharding(shard_size, workers, part),
     )
     if done.summary is None:  # a part of an array: the run without --part merges and writes the card
         typer.echo(f"{out}: part {part} curated")

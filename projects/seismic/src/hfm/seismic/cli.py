@@ -54,11 +54,11 @@ def curate(
     part: Part = None,
 ) -> None:
     """Waveforms (any ObsPy format) -> a SeisBench-format dataset with its card; the rest quarantined with reasons."""
-    from hfm.seismic.curate import CurationConfig, Sharding, curate_source
+    from hfm.seismic.curate import CurationConfig, curate_source
     from hfm.shared.curate_driver import DatasetDescription
 
     config = CurationConfig(sampling_rate=rate, window_s=window, noise_windows=noise, seed=seed)
-    shards = Sharding(**sharding(shard_size, workers, part))
+    shards = sharding(shard_size, workers, part)
     describe = DatasetDescription(name, license, creator)
     done = curate_source(source, raw, catalogue, out, config, describe, show_progress=not quiet, sharding=shards)
     if done.summary is None:  # a part of an array: the run without --part merges and writes the card

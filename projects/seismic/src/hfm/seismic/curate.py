@@ -27,7 +27,7 @@ from hfm.shared.curate_driver import CuratedDataset, CurationTool, DatasetDescri
 from hfm.shared.curation import CurationItem
 from hfm.shared.errors import HFMError, InvalidInput
 from hfm.shared.safety.inputs import list_inputs
-from hfm.shared.shard_curation import ShardPart
+from hfm.shared.shard_curation import Sharding
 
 KEYWORDS = ["seismology", "phase picking", "SeisBench"]
 
@@ -42,15 +42,6 @@ class CurationConfig:
     min_components: int = 1
     split_fractions: tuple[float, float, float] = (0.8, 0.1, 0.1)  # train/dev/test, by event
     seed: int = 0
-
-
-@dataclass(frozen=True)
-class Sharding:
-    """How `curate_dataset` cuts the work: `shard_size` None is one unsharded dataset (the default)."""
-
-    shard_size: int | None = None
-    workers: int = 1
-    part: ShardPart | None = None  # a SLURM array task's share of the shards; the run without one merges
 
 
 @dataclass
@@ -355,7 +346,5 @@ def curate_items(
         tool=CurationTool("hfm seismic curate", "hfm-seismic", ("obspy", "h5py", "numpy"), parameters),
         sources=sorted(sources),
         show_progress=show_progress,
-        shard_size=sharding.shard_size,
-        workers=sharding.workers,
-        part=sharding.part,
+        sharding=sharding,
     )

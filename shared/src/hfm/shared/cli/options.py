@@ -8,9 +8,12 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
+
+if TYPE_CHECKING:
+    from hfm.shared.shard_curation import Sharding
 
 Dataset = Annotated[Path, typer.Argument(help="A curated dataset folder (written by `hfm <domain> curate`).")]
 Raw = Annotated[Path, typer.Argument(help="The raw input: a folder or file in the community's format.")]
@@ -41,16 +44,16 @@ Part = Annotated[
 ]
 
 
-def sharding(shard_size: int, workers: int | None, part: str | None) -> dict[str, Any]:
-    """`--shard-size/--workers/--part` as curate_dataset's keywords: 0 shards means unsharded; the default workers are
-    the CPUs this process may use (SLURM's allocation, not the node's)."""
-    from hfm.shared.shard_curation import ShardPart
+def sharding(shard_size: int, workers: int | None, part: str | None) -> Sharding:
+    """`--shard-size/--workers/--part` as one `Sharding`: 0 shards means unsharded; the default workers are the CPUs
+    this process may use (SLURM's allocation, not the node's)."""
+    from hfm.shared.shard_curation import Sharding, ShardPart
 
-    return {
-        "shard_size": shard_size or None,
-        "workers": workers or len(os.sched_getaffinity(0)),
-        "part": ShardPart.parse(part) if part else None,
-    }
+    return Sharding(
+        shard_size=shard_size or None,
+        workers=workers or len(os.sched_getaffinity(0)),
+        part=ShardPart.parse(part) if part else None,
+    )
 
 
 def curation_line(out: Path, summary: Any, part: str | None) -> str:

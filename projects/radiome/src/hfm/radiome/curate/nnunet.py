@@ -24,7 +24,7 @@ from hfm.shared.curation import CurationItem, rejected_item
 from hfm.shared.errors import InvalidInput
 from hfm.shared.safety.inputs import list_inputs
 from hfm.shared.safety.paths import inside
-from hfm.shared.shard_curation import ShardPart
+from hfm.shared.shard_curation import Sharding
 
 _AFFINE_TOLERANCE_MM = 1e-3
 
@@ -141,15 +141,13 @@ def curate_nnunet(
     describe: DatasetDescription,
     *,
     show_progress: bool = True,
-    shard_size: int | None = None,
-    workers: int = 1,
-    part: ShardPart | None = None,
+    sharding: Sharding = Sharding(),
 ) -> CuratedDataset:
     """Curate an nnU-Net raw dataset into `out_dir` (again nnU-Net raw, resampled and normalised) with its card.
 
-    With `shard_size`, cases are curated in shards of that many by `workers` processes, resumably; each shard is
-    one small nnU-Net raw dataset (its cases' files and a dataset.json counting them). Duplicate cases (same voxels
-    under two keys) are then not detected: that needs a content index across shards.
+    With `sharding.shard_size`, cases are curated in shards of that many by `sharding.workers` processes,
+    resumably; each shard is one small nnU-Net raw dataset (its cases' files and a dataset.json counting them).
+    Duplicate cases (same voxels under two keys) are then not detected: that needs a content index across shards.
     """
     raw_root, out_dir = Path(raw_root), Path(out_dir)
     info = read_dataset_json(raw_root)
@@ -180,7 +178,7 @@ def curate_nnunet(
         described = f"{raw_root.name} resampled to {spacing} mm and normalised ({info.modality()})"
         describe = replace(describe, description=described)
     sources = [raw_root / "dataset.json"]
-    if shard_size is None:  # sharded, each shard's manifest lists its cases' files with sha256
+    if sharding.shard_size is None:  # sharded, each shard's manifest lists its cases' files with sha256
         sources += [p for case in cases for p in (*case.images, case.label) if p is not None and p.exists()]
     return curate_dataset(
         items(),
@@ -194,8 +192,6 @@ def curate_nnunet(
         sources=sources,
         total=len(cases) + len(stray),
         show_progress=show_progress,
-        detect_duplicates=shard_size is None,
-        shard_size=shard_size,
-        workers=workers,
-        part=part,
+        detect_duplicates=sharding.shard_size is None,
+        sharding=sharding,
     )
