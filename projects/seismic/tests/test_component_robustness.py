@@ -114,8 +114,9 @@ def test_cli_finetune_records_the_options_in_run_yaml_and_the_model_config(tmp_p
 
 def test_dev_selection_scores_every_variant_and_seed_and_picks_the_best_mean_dev_f1(tmp_path):
     from hfm.seismic.benchmarks.picking import PickBenchConfig
-    from hfm.seismic.benchmarks.robustness import chosen_variant, select_on_dev
+    from hfm.seismic.benchmarks.robustness import AS_RECORDED, chosen_variant, select_on_dev
     from hfm.seismic.data.records import Records
+    from hfm.seismic.data.sensor_conditions import CONDITIONS
 
     torch.set_num_threads(1)
     synthetic = synthetic_windows(6, seed=4, samples=800, noise_fraction=0.0)
@@ -128,10 +129,13 @@ def test_dev_selection_scores_every_variant_and_seed_and_picks_the_best_mean_dev
     rows = select_on_dev(records.subset(np.arange(4)), records.subset([4, 5]), tmp_path, config, variants, (0, 1))
     assert [(r["variant"], r["seed"]) for r in rows] == [(v, s) for s in (0, 1) for v in ("window", "component")]
     assert all(0.0 <= r[key] <= 1.0 for r in rows for key in ("dev P F1", "dev S F1", "dev P hit 0.2 s"))
+    keys = [f"{c}: dev {p} {m}" for c in CONDITIONS for p in "PS" for m in ("F1", "hit 0.2 s")]
+    assert all(0.0 <= r[key] <= 1.0 for r in rows for key in keys)  # every sensor condition scored
+    assert all(r["dev P F1"] == r["as recorded: dev P F1"] for r in rows)
     fake = [
         {"variant": "a", "dev P F1": 0.5, "dev S F1": 0.5},
         {"variant": "b", "dev P F1": 0.9, "dev S F1": 0.0},
         {"variant": "a", "dev P F1": 0.6, "dev S F1": 0.5},
         {"variant": "b", "dev P F1": 0.9, "dev S F1": 0.4},
     ]
-    assert chosen_variant(fake) == "b"  # 1.1 against 1.05
+    assert chosen_variant(fake, AS_RECORDED) == "b"  # 1.1 against 1.05
