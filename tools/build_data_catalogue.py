@@ -14,7 +14,6 @@ tables for docs/data.md instead.
 from __future__ import annotations
 
 import csv
-import hashlib
 import json
 import sys
 from pathlib import Path
@@ -22,20 +21,13 @@ from pathlib import Path
 import yaml
 
 from hfm.shared.catalogue.locations import mirror_dir
+from hfm.shared.hashing import sha256_file
 
 ROOT = Path(__file__).resolve().parents[1]
 CATALOGUE_DIR = ROOT / "shared" / "src" / "hfm" / "shared" / "catalogue"
 RAW_URL = "https://raw.githubusercontent.com/{repo}/{commit}/{source}"
 # Mirror files that are not data: its own documentation, the manifests, and indexes cfgrib derives from GRIB files.
 NOT_DATA = ("README.md", "MANIFEST.tsv", ".idx")
-
-
-def sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as stream:
-        for block in iter(lambda: stream.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def origin_url(repo: str, commit: str, source: str) -> str:
@@ -86,7 +78,7 @@ def build(mirror: Path) -> dict:
             actual = local.stat().st_size
             if size is not None and actual != size:
                 problems.append(f"{local}: {actual} bytes, MANIFEST.tsv says {size}")
-            files.append([path, actual, sha256(local), url])
+            files.append([path, actual, sha256_file(local), url])
             claimed.add(path)
         datasets[name] = files
     for local in sorted(p for p in mirror.rglob("*") if p.is_file()):

@@ -13,8 +13,9 @@ from pathlib import Path
 import pytest
 
 from hfm.shared.catalogue import DataUnavailable, load_catalogue, locate
-from hfm.shared.catalogue.download import ChecksumMismatch, sha256_of
+from hfm.shared.catalogue.download import ChecksumMismatch
 from hfm.shared.catalogue.fetch import fetch, verify, where
+from hfm.shared.hashing import sha256_file
 from hfm.shared.sample_data import require_data
 
 NAME = "seismic/peers"
@@ -99,7 +100,7 @@ def test_fetch_downloads_verifies_and_is_then_found(served) -> None:
     assert sorted(report.downloaded) == [SETTINGS, WEIGHTS]
     assert report.location == cache / NAME == where(NAME) == require_data(NAME)
     catalogued = {f.path: f.sha256 for f in load_catalogue().datasets[NAME].files}
-    assert sha256_of(cache / WEIGHTS) == catalogued[WEIGHTS]
+    assert sha256_file(cache / WEIGHTS) == catalogued[WEIGHTS]
     assert verify(NAME) == (2, [])
     assert not list(cache.rglob("*.part"))
     # A second fetch finds both files cached and verified: no request reaches the server.

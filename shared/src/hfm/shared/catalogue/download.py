@@ -8,7 +8,6 @@ being deleted by pooch or silently fetched again.
 
 from __future__ import annotations
 
-import hashlib
 import shutil
 from collections.abc import Callable
 from pathlib import Path
@@ -18,6 +17,7 @@ import requests
 
 from hfm.shared.catalogue.locations import DataUnavailable
 from hfm.shared.errors import HFMError
+from hfm.shared.hashing import sha256_file
 
 # Small reads: urllib3 drops a partly filled read when the connection breaks, and what is written is what resumes.
 CHUNK = 1 << 14
@@ -46,14 +46,6 @@ class ChecksumMismatch(HFMError):
 
 class DownloadFailed(DataUnavailable):
     """The server could not be reached or kept dropping the connection."""
-
-
-def sha256_of(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as stream:
-        for block in iter(lambda: stream.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def quarantine(path: Path, cache: Path, relative: str) -> Path:
@@ -98,7 +90,7 @@ class ResumableDownload:
                 last_error = error
         else:
             raise self._failure(url, last_error, dropped=True) from None
-        got = sha256_of(self.part)
+        got = sha256_file(self.part)
         if got != self.sha256 and is_lfs_pointer(self.part) and (media := lfs_media_url(url)):
             self.part.unlink()  # the repository keeps this file in Git LFS: fetch the content, not its pointer
             return self(media, output_file, pooch)

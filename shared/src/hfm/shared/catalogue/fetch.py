@@ -16,7 +16,7 @@ from pathlib import Path
 
 from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn, TransferSpeedColumn
 
-from hfm.shared.catalogue.download import ChecksumMismatch, ResumableDownload, quarantine, sha256_of
+from hfm.shared.catalogue.download import ChecksumMismatch, ResumableDownload, quarantine
 from hfm.shared.catalogue.entries import DataFile, DataSet, PackagedData, load_catalogue
 from hfm.shared.catalogue.locations import (
     MIRROR_VARIABLE,
@@ -26,6 +26,7 @@ from hfm.shared.catalogue.locations import (
     in_cache,
     mirror_dir,
 )
+from hfm.shared.hashing import sha256_file
 from hfm.shared.progress import console
 
 URL_VARIABLE = "HFM_DATA_URL"
@@ -89,7 +90,7 @@ def fetch(name: str, progress: bool = True) -> FetchReport:
             continue
         target = cache / data_file.path
         if target.exists():
-            got = sha256_of(target)
+            got = sha256_file(target)
             if got != data_file.sha256:
                 kept = quarantine(target, cache, data_file.path)
                 raise ChecksumMismatch(
@@ -133,7 +134,7 @@ def verify(name: str) -> tuple[int, list[str]]:
             problems.append(f"{path}: missing (run `hfm data fetch {name}`)")
         elif path.stat().st_size != data_file.size:
             problems.append(f"{path}: {path.stat().st_size} bytes, the catalogue says {data_file.size}")
-        elif (got := sha256_of(path)) != data_file.sha256:
+        elif (got := sha256_file(path)) != data_file.sha256:
             problems.append(f"{path}: sha256 {got} is not the catalogue's {data_file.sha256}")
     return len(dataset.files) - len(problems), problems
 
