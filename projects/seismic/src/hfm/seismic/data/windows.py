@@ -79,26 +79,15 @@ def seisbench_windows(
     """Every trace of a SeisBench-format folder (optionally one split), at `sampling_rate`, cropped or zero-padded
     to `samples` from its start; P/S sample columns scaled to the new rate."""
     dataset = SeisBenchDataset(root)
-    meta = dataset.metadata
-    if split is not None and "split" not in meta.columns:
-        raise HFMError(f"{root}: metadata.csv has no split column; choose split=None to use every trace")
-    rows = np.arange(len(dataset)) if split is None else np.flatnonzero(meta["split"].astype(str) == split)
+    rows = split_rows(dataset, split)
     if split is not None and not len(rows):
         raise HFMError(f"{root}: no traces with split == {split!r}")
     waves, p, s = [], [], []
     for row in rows:
-        rate = dataset.sampling_rate(int(row))
-        wave = resample(dataset.waveform(int(row)), rate, sampling_rate)
-        if wave.shape[0] != 3:
-            raise HFMError(f"{root}: trace {dataset.key(int(row))} has {wave.shape[0]} components, hfm picks on 3")
-        factor = sampling_rate / rate
-        p.append(
-            float(meta["trace_P_arrival_sample"].iloc[row]) * factor if "trace_P_arrival_sample" in meta else np.nan
-        )
-        s.append(
-            float(meta["trace_S_arrival_sample"].iloc[row]) * factor if "trace_S_arrival_sample" in meta else np.nan
-        )
+        wave, p_row, s_row = read_trace(dataset, int(row), sampling_rate)
         waves.append(wave)
+        p.append(p_row)
+        s.append(s_row)
     length = samples or min(w.shape[-1] for w in waves)
     out = np.zeros((len(waves), 3, length), dtype=np.float32)
     for i, wave in enumerate(waves):
@@ -107,6 +96,27 @@ def seisbench_windows(
     p_arr[p_arr >= length], s_arr[s_arr >= length] = np.nan, np.nan
     dataset.close()
     return LabelledWindows(out, p_arr, s_arr, sampling_rate, Path(root).name)
+
+
+def split_rows(dataset: SeisBenchDataset, split: str | None) -> np.ndarray:
+    """The rows of one split (all rows for None); a split column that is missing is refused."""
+    meta = dataset.metadata
+    if split is not None and "split" not in meta.columns:
+        raise HFMError(f"{dataset.root}: metadata.csv has no split column; choose split=None to use every trace")
+    return np.arange(len(dataset)) if split is None else np.flatnonzero(meta["split"].astype(str) == split)
+
+
+def read_trace(dataset: SeisBenchDataset, row: int, sampling_rate: float) -> tuple[np.ndarray, float, float]:
+    """One trace at `sampling_rate` (3 components) with its P and S samples scaled to that rate (NaN: none)."""
+    meta = dataset.metadata
+    rate = dataset.sampling_rate(row)
+    wave = resample(dataset.waveform(row), rate, sampling_rate)
+    if wave.shape[0] != 3:
+        raise HFMError(f"{dataset.root}: trace {dataset.key(row)} has {wave.shape[0]} components, hfm picks on 3")
+    factor = sampling_rate / rate
+    p = float(meta["trace_P_arrival_sample"].iloc[row]) * factor if "trace_P_arrival_sample" in meta else np.nan
+    s = float(meta["trace_S_arrival_sample"].iloc[row]) * factor if "trace_S_arrival_sample" in meta else np.nan
+    return wave, p, s
 
 
 def phase_targets(length: int, p: float, s: float, sigma: float) -> np.ndarray:
@@ -154,8 +164,7 @@ class UnlabelledDataset(Dataset):
     def __getitem__(self, index: int) -> torch.Tensor:
         if self.augment is None:
             return self.x[index]
-        wave = torch.from_numpy(self.augment(self.x[index].numpy(), index))
-        return WaveformTokenizer.normalize(wave[None], self.normalization)[0]
+        return augmented_mae_input(self.x[index].numpy(), self.augment, index, self.normalization)
 
 
 class PickingDataset(Dataset):
@@ -172,10 +181,24 @@ class PickingDataset(Dataset):
 
     def __getitem__(self, index: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         w = self.windows
-        length = w.waveforms.shape[-1]
         p, s = float(w.p_sample[index]), float(w.s_sample[index])
-        return (
-            torch.from_numpy(np.ascontiguousarray(self.augment(w.waveforms[index], index), dtype=np.float32)),
-            torch.from_numpy(phase_targets(length, p, s, self.sigma)),
-            torch.from_numpy(detection_target(length, p, s)),
-        )
+        return picking_item(w.waveforms[index], p, s, self.sigma, self.augment, index)
+
+
+def augmented_mae_input(
+    wave: np.ndarray, augment: ComponentAugment, index: int, normalization: Normalization
+) -> torch.Tensor:
+    """A (3, T) window as masked autoencoding sees it: augmented (draws from (seed, index)), then normalised."""
+    return WaveformTokenizer.normalize(torch.from_numpy(augment(wave, index))[None], normalization)[0]
+
+
+def picking_item(
+    wave: np.ndarray, p: float, s: float, sigma: float, augment: ComponentAugment, index: int
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """(augmented waveform, phase targets of width `sigma` samples, detection target) of one (3, T) window."""
+    length = wave.shape[-1]
+    return (
+        torch.from_numpy(np.ascontiguousarray(augment(wave, index), dtype=np.float32)),
+        torch.from_numpy(phase_targets(length, p, s, sigma)),
+        torch.from_numpy(detection_target(length, p, s)),
+    )
