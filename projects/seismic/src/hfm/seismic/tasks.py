@@ -9,6 +9,9 @@ Task options (the `task:` section of a run config); an unknown key is refused wi
                   zeroed / buried in noise, see hfm.seismic.data.augment)
     seismic-pick: the same, plus  init: PATH (a pretrained MAE or picker: its encoder.* must all load)
                   label_fraction: 1.0   sigma_s: 0.1   model: seismic-picker-tiny
+
+A sharded dataset (`hfm seismic curate --shard-size`) is streamed shard by shard through the trainer, the windows
+cut inside the stream as the in-memory path cuts them; label_fraction < 1 needs an unsharded one.
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ import torch
 from torch import nn
 
 from hfm.seismic.data.augment import ComponentAugment
+from hfm.seismic.data.stream import SeismicShards
 from hfm.seismic.data.windows import (
     LabelledWindows,
     PickingDataset,
@@ -35,6 +39,8 @@ from hfm.shared.errors import HFMError
 from hfm.shared.models.loading import load_encoder
 from hfm.shared.models.registry import create_model
 from hfm.shared.options import parse_options
+from hfm.shared.shard_layout import is_sharded
+from hfm.shared.shard_loader import ShardStream
 
 SYNTHETIC = "synthetic"  # the one name that asks for generated records instead of a dataset folder
 ENCODER_SOURCES = tuple(f"seismic-{kind}-{size}" for kind in ("mae", "picker") for size in ("tiny", "small", "base"))
@@ -71,6 +77,18 @@ class PickOptions:
     sigma_s: float = 0.1  # width of the Gaussian P/S targets
 
 
+def streamed(options: MAEOptions | PickOptions) -> bool:
+    """A sharded dataset is streamed shard by shard (`hfm.seismic.data.stream`) instead of loaded into memory."""
+    return options.dataset != SYNTHETIC and is_sharded(options.dataset)
+
+
+def shard_stream(options: MAEOptions | PickOptions, sigma_s: float | None = None) -> ShardStream:
+    patch_len = int(options.model_args.get("patch_len", 25))
+    augment = component_augment(options)
+    reader = SeismicShards(options.split, options.samples, augment, patch_len, options.normalization, sigma_s)
+    return ShardStream(options.dataset, reader)
+
+
 def load_windows(options: MAEOptions | PickOptions, where: str) -> LabelledWindows:
     if options.dataset == SYNTHETIC:
         return synthetic_windows(options.synthetic, options.seed, options.samples)
@@ -96,12 +114,16 @@ class SeismicMAETask:
 
     def __init__(self, options: MAEOptions, windows: LabelledWindows | None = None) -> None:
         self.options = options
-        self._windows = windows if windows is not None else load_windows(options, "task seismic-mae")
+        if windows is None and not streamed(options):
+            windows = load_windows(options, "task seismic-mae")
+        self._windows = windows  # None: streamed from the shards
 
     def build_model(self) -> nn.Module:
         return build_encoder_model(self.options, "task seismic-mae")
 
-    def train_dataset(self) -> UnlabelledDataset:
+    def train_dataset(self) -> UnlabelledDataset | ShardStream:
+        if self._windows is None:
+            return shard_stream(self.options)
         patch_len = int(self.options.model_args.get("patch_len", 25))
         return UnlabelledDataset(self._windows, patch_len, self.options.normalization, component_augment(self.options))
 
@@ -114,6 +136,14 @@ class SeismicPickTask:
 
     def __init__(self, options: PickOptions, windows: LabelledWindows | None = None) -> None:
         self.options = options
+        if windows is None and streamed(options):
+            if options.label_fraction != 1:  # a seeded subset needs every window's label at once
+                raise HFMError(
+                    f"task seismic-pick: label_fraction {options.label_fraction} needs an unsharded dataset; "
+                    f"{options.dataset} is sharded (streamed, every window of the split is used)"
+                )
+            self._windows = None  # streamed from the shards
+            return
         windows = windows if windows is not None else load_windows(options, "task seismic-pick")
         self._windows = label_subset(windows, options.label_fraction, options.seed)
 
@@ -123,7 +153,9 @@ class SeismicPickTask:
             load_encoder(model, self.options.init, expected=ENCODER_SOURCES)
         return model
 
-    def train_dataset(self) -> PickingDataset:
+    def train_dataset(self) -> PickingDataset | ShardStream:
+        if self._windows is None:
+            return shard_stream(self.options, self.options.sigma_s)
         return PickingDataset(self._windows, self.options.sigma_s, component_augment(self.options))
 
     def loss(self, model: nn.Module, batch: Any) -> tuple[torch.Tensor, dict[str, float]]:
