@@ -5,9 +5,10 @@ so a restart keeps every finished shard and redoes only unfinished ones, and the
 but never on the number of workers or on how often the run was killed. The whole dataset is built in the staging
 folder beside the target (`.NAME.hfm-new`) and swapped in after the merge, as an unsharded curation is.
 
-Workers are forked processes, one shard each: a shard's items (closures that read files) are inherited, never
-pickled, and the parent holds only the shard it is cutting, so memory does not grow with the number of items.
-On a cluster each SLURM array task takes the shards `index % count == part` and a final run merges.
+Workers (`hfm.shared.shard_workers`) are forked once per run and list the items themselves, each taking the next
+unclaimed shard: items (closures that read files) are never pickled, a worker holds one shard's items at a time, and
+the driver holds none, so memory does not grow with the number of items. On a cluster each SLURM array task takes
+the shards `index % count == part` and a final run merges.
 """
 
 from __future__ import annotations
@@ -15,14 +16,11 @@ from __future__ import annotations
 import copy
 import hashlib
 import json
-import multiprocessing
 import os
 import shutil
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable
 from contextlib import nullcontext
 from dataclasses import dataclass
-from itertools import islice
-from multiprocessing.connection import wait
 from pathlib import Path
 
 from hfm.shared.contracts import SampleContract, TableContract
@@ -47,6 +45,7 @@ from hfm.shared.shard_layout import (
     shard_name,
 )
 from hfm.shared.shard_merge import merge_shards
+from hfm.shared.shard_workers import run_shards
 
 PLAN = "plan.json"
 
@@ -103,12 +102,6 @@ class ShardJob:
     writer: SampleWriter
     metadata_contract: TableContract | None
     split_attr: str
-
-
-def batches(items: Iterable[CurationItem], size: int) -> Iterator[list[CurationItem]]:
-    iterator = iter(items)
-    while batch := list(islice(iterator, size)):
-        yield batch
 
 
 def items_digest(items: list[CurationItem]) -> str:
@@ -182,27 +175,6 @@ def _prepare(staging: Path, plan: dict[str, object], part: ShardPart | None) -> 
                 shutil.rmtree(path) if path.is_dir() else path.unlink()
 
 
-def _reap(index: int, process: multiprocessing.process.BaseProcess) -> None:
-    process.join()
-    if process.exitcode != 0:
-        raise HFMError(f"curation of {shard_name(index)} failed (exit code {process.exitcode}); see its error above")
-
-
-def _reap_finished(
-    running: list[tuple[int, multiprocessing.process.BaseProcess]],
-) -> list[tuple[int, multiprocessing.process.BaseProcess]]:
-    """Wait until at least one worker ends and reap every one that has: a slow shard never idles the other slots
-    (the output does not depend on the order shards finish in; the merge reads them in shard order)."""
-    wait([process.sentinel for _, process in running])
-    still = []
-    for index, process in running:
-        if process.is_alive():
-            still.append((index, process))
-        else:
-            _reap(index, process)
-    return still
-
-
 def curate_sharded(
     items: Iterable[CurationItem],
     out_dir: str | Path,
@@ -251,29 +223,19 @@ def _curate_shards(
     total: int | None,
 ) -> int:
     """Curate every shard this process owns that is not finished yet; returns how many shards the items make."""
-    context = multiprocessing.get_context("fork")
-    running: list[tuple[int, multiprocessing.process.BaseProcess]] = []
-    count = 0
-    try:
-        with progress_bar(f"curating into {folder.parent.name}", total=total, enabled=show_progress) as advance:
-            for index, batch in enumerate(batches(items, shard_size)):
-                count += 1
-                digest = items_digest(batch)
-                target = folder / shard_name(index)
-                if (part is None or part.owns(index)) and not _finished(target, digest):
-                    if workers == 1:
-                        curate_shard(batch, target, index, digest, job)
-                    else:
-                        while len(running) >= workers:
-                            running = _reap_finished(running)
-                        process = context.Process(target=curate_shard, args=(batch, target, index, digest, job))
-                        process.start()
-                        running.append((index, process))
-                advance(len(batch))
-            while running:
-                _reap(*running.pop(0))
-    finally:
-        for _, process in running:  # an error in one shard: the others stop too, their shards stay unfinished
-            process.terminate()
-            process.join()
-    return count
+
+    def curate_unless_finished(index: int, batch: list[CurationItem]) -> None:
+        digest = items_digest(batch)
+        target = folder / shard_name(index)
+        if not _finished(target, digest):
+            curate_shard(batch, target, index, digest, job)
+
+    with progress_bar(f"curating into {folder.parent.name}", total=total, enabled=show_progress) as advance:
+        return run_shards(
+            items,
+            shard_size,
+            curate_unless_finished,
+            workers=workers,
+            part=(0, 1) if part is None else (part.index, part.count),
+            done=advance,
+        )
