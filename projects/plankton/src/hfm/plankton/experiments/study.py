@@ -31,7 +31,7 @@ from threadpoolctl import threadpool_limits
 
 from hfm.plankton.baselines import pixel_features, pixel_logistic
 from hfm.plankton.data.corpus import Corpus, build_corpus
-from hfm.plankton.experiments.assist import bulk_decisions, count_decisions
+from hfm.plankton.experiments.assist import count_decisions
 from hfm.plankton.experiments.crossval import (
     CVResult,
     FoldForests,
@@ -42,6 +42,7 @@ from hfm.plankton.experiments.crossval import (
     linear_head,
     splits,
 )
+from hfm.plankton.experiments.prediction_pages import page_validation_decisions
 from hfm.plankton.models.cnn import (
     EncoderConfig,
     PlanktonCNN,
@@ -337,15 +338,22 @@ def few_shot(study: Study, source: str = "whoi-wiki") -> dict[str, np.ndarray]:
 ASSIST_SEEDS = (0, 1, 2, 3, 4)
 
 
+def _page_decisions(job: tuple) -> int | None:
+    embeddings, morphology, labels, target, seed = job
+    _single_thread()
+    return page_validation_decisions(embeddings, morphology, labels, target=target, seed=seed)
+
+
 def annotation_assist(study: Study, source: str = "bering-sea", target: float = 0.9) -> dict[str, Any]:
-    """Decisions to reach `target` accuracy: bulk validation of k-means clusters (k = sqrt(n)) vs one by one."""
+    """Decisions to reach `target` accuracy: validation pages of classifier predictions (hfm's protocol, repeated
+    over seeds for an interval) against one by one, one by one + classifier, and bulk validation of k-means
+    clusters (k = sqrt(n), seed 0)."""
     rows = study.corpus.select(source)
     labels = study.corpus.labels(rows)
-    k = round(math.sqrt(len(rows)))
     features = study.embeddings[EVALUATION_ENCODER[source]][rows]
-    first, *others = ASSIST_SEEDS
-    result = count_decisions(features, labels, target=target, n_clusters=k, seed=first)
-    # The clustering's seed is the one source of chance in the bulk count: repeated over seeds for an interval (the
-    # first seed's count is the full count's own, not clustered again).
-    by_seed = [result.bulk] + [bulk_decisions(features, labels, target=target, n_clusters=k, seed=s) for s in others]
-    return {**result.as_dict(), "n": len(rows), "decisions_bulk_by_seed": by_seed, "seeds": list(ASSIST_SEEDS)}
+    morphology = study.corpus.morphology[rows]
+    result = count_decisions(features, labels, target=target, n_clusters=round(math.sqrt(len(rows))), seed=0)
+    # The seed draws the k-means clustering of the seed objects and the forest: the protocol's only chance.
+    jobs = [(features, morphology, labels, target, seed) for seed in ASSIST_SEEDS]
+    pages = parallel_map(_page_decisions, jobs)
+    return {**result.as_dict(), "n": len(rows), "decisions_pages_by_seed": pages, "seeds": list(ASSIST_SEEDS)}
