@@ -32,6 +32,10 @@ Set = Annotated[
     typer.Option("--set", "-s", help="Override one run-config key, e.g. --set optim.weight_decay=0.01; repeatable."),
 ]
 Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")]
+License = Annotated[str, typer.Option("--license", help="SPDX licence identifier of the data (never assumed).")]
+Creators = Annotated[
+    list[str], typer.Option("--creator", help="Creator of the data; repeat for several (never invented).")
+]
 Workers = Annotated[
     int | None,
     typer.Option("--workers", help="Processes curating shards in parallel (default: the CPUs this process may use)."),
