@@ -12,6 +12,10 @@ from torch import nn
 
 @dataclass
 class TrunkConfig:
+    """The shared Transformer trunk's size: `width` is the token dimension, `depth` the number of pre-norm blocks,
+    `heads` the attention heads (width must divide by it), `mlp_ratio` the MLP's hidden size as a multiple of the
+    width, `dropout` the probability on the attention weights and the MLP's hidden layer (training only)."""
+
     width: int = 192
     depth: int = 6
     heads: int = 3
