@@ -75,6 +75,10 @@ class ArrayStats(BaseModel):
 
 @dataclass
 class RunningStats:
+    """Statistics of one array name over every sample, kept as sums so that memory stays constant and shards merge
+    exactly: `count` finite values, `nan_count` NaNs, their `total` and `total_sq` (float64), `lo`/`hi` the extremes
+    (inf/-inf until a finite value is seen)."""
+
     count: int = 0
     nan_count: int = 0
     total: float = 0.0

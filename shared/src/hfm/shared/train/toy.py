@@ -28,6 +28,9 @@ from hfm.shared.models.trunk import Trunk, TrunkConfig, sincos_embedding
 
 @dataclass
 class ToyRegressionConfig:
+    """The toy task's data (`samples` sequences of `tokens` x `features`, `outputs` targets, all from `data_seed`)
+    and its student's trunk (`width`, `depth`, `heads`, `dropout`); the rest shape runs for tests."""
+
     samples: int = 256
     tokens: int = 16
     features: int = 8

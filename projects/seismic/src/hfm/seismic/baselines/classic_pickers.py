@@ -66,6 +66,10 @@ class StaLtaAic:
 
 @dataclass
 class ArPicker:
+    """ObsPy's `ar_pick` band-passed to `band_hz`: `lta_p`/`sta_p` are the LTA and STA window lengths in seconds
+    for P on the vertical, `lta_s`/`sta_s` those for S on the horizontals; the autoregressive orders (2 for P, 8 for
+    S) and variance windows (0.1 s, 0.2 s) stay ObsPy's example values. `grid`: the settings tried on dev."""
+
     lta_p: float = 1.0
     sta_p: float = 0.1
     lta_s: float = 4.0
@@ -99,6 +103,12 @@ class ArPicker:
 
 @dataclass
 class BaerPicker:
+    """ObsPy's `pk_baer` on the band-passed vertical, its lengths in seconds (samples at the record's rate):
+    `tdownmax_s`, how long the characteristic function may drop below the threshold within one trigger;
+    `tupevent_s`, the shortest trigger that counts as an event; `thr1`, the threshold that triggers; `thr2`, the
+    threshold for updating the noise level; `preset_len_s`, the stretch that initialises it; `p_dur_s`, the span
+    over which the onset's amplitude is measured. `grid`: the settings tried on dev."""
+
     tdownmax_s: float = 0.2
     tupevent_s: float = 0.6
     thr1: float = 7.0
