@@ -104,17 +104,32 @@ class PatchDataset(Dataset):
 
     def __getitem__(self, index: int) -> dict[str, torch.Tensor]:
         image, label = self.cache.get(index % len(self.cache))
-        item: dict[str, np.ndarray] = {"image": image}
-        if self.with_label:
-            if label is None:
-                raise HFMError(f"{self.cache.cases[index % len(self.cache)].key}: no label for a supervised patch")
-            item["label"] = partial_labels(label, self.label_fraction)[None]
-        self.transform.set_random_state(seed=(self.seed * 1_000_003 + index) % 2**32)
-        out = self.transform(item)
-        result = {"image": torch.as_tensor(np.asarray(out["image"]), dtype=torch.float32)}
-        if self.with_label:
-            result["label"] = torch.as_tensor(np.asarray(out["label"])[0], dtype=torch.long)
-        return result
+        key = self.cache.cases[index % len(self.cache)].key
+        labels = self.label_fraction if self.with_label else None
+        return random_patch(self.transform, image, label, labels, (self.seed * 1_000_003 + index) % 2**32, key)
+
+
+def random_patch(
+    transform: mt.Compose,
+    image: np.ndarray,
+    label: np.ndarray | None,
+    label_fraction: float | None,
+    seed: int,
+    key: str,
+) -> dict[str, torch.Tensor]:
+    """One augmented patch of a volume, drawn with `seed`; with a `label_fraction` (None: image only) its labels,
+    partial where the fraction is below 1."""
+    item: dict[str, np.ndarray] = {"image": image}
+    if label_fraction is not None:
+        if label is None:
+            raise HFMError(f"{key}: no label for a supervised patch")
+        item["label"] = partial_labels(label, label_fraction)[None]
+    transform.set_random_state(seed=seed)
+    out = transform(item)
+    result = {"image": torch.as_tensor(np.asarray(out["image"]), dtype=torch.float32)}
+    if label_fraction is not None:
+        result["label"] = torch.as_tensor(np.asarray(out["label"])[0], dtype=torch.long)
+    return result
 
 
 def partial_labels(label: np.ndarray, fraction: float) -> np.ndarray:
