@@ -9,7 +9,9 @@ radiome-synthseg     dataset: PATH|null (label maps; null: SynthSeg's 20)  label
                      asks for synthetic images)
 radiome-mae-volumes  label_maps: 20  patch  model_args  synthetic: true (real MR crops alternating with
                      synthetic images; the test subjects are never among them)
-Each also takes `seed`; a key the task does not know is refused with the allowed ones.
+Each also takes `seed`; a key the task does not know is refused with the allowed ones. A sharded dataset
+(`hfm radiome curate --shard-size`) is streamed through the trainer, one shard's cases at a time, each case giving
+about samples_per_epoch / cases patches an epoch (`hfm.radiome.data.stream`).
 
 Segmentation is 4 classes on the SynthSeg stream (background / CSF / GM / WM) and the dataset's labels otherwise;
 the loss is cross-entropy + soft Dice over labelled voxels.
@@ -29,10 +31,12 @@ from torch.utils.data import Dataset
 from hfm.radiome import baselines as _baselines  # noqa: F401  (registers the UNet baseline)
 from hfm.radiome import models as _models  # noqa: F401  (registers the radiome models)
 from hfm.radiome.data.patches import DEFAULT_CACHE_BYTES, PatchDataset, VolumeCache
+from hfm.radiome.data.stream import radiome_stream
 from hfm.shared.errors import HFMError
 from hfm.shared.models.loading import load_encoder
 from hfm.shared.models.registry import create_model
 from hfm.shared.options import parse_options
+from hfm.shared.shard_layout import is_sharded
 
 IGNORE = -1
 SYNTHSEG_CLASSES = 4
@@ -125,6 +129,8 @@ class RadiomeMAETask:
 
     def train_dataset(self) -> Dataset:
         o = self.options
+        if is_sharded(o.dataset):  # streamed: one shard's cases at a time, patches drawn in the stream
+            return radiome_stream(o.dataset, o.split, o.patch_size, o.samples_per_epoch)
         cache = VolumeCache(o.dataset, o.cache_mb * 2**20, split=o.split)
         return PatchDataset(cache, o.patch_size, o.samples_per_epoch, o.seed, with_label=False)
 
@@ -143,6 +149,8 @@ class RadiomeSegmentTask:
 
     def train_dataset(self) -> Dataset:
         o = self.options
+        if is_sharded(o.dataset):
+            return radiome_stream(o.dataset, o.split, o.patch_size, o.samples_per_epoch, o.label_fraction)
         cache = VolumeCache(o.dataset, o.cache_mb * 2**20, split=o.split)
         return PatchDataset(cache, o.patch_size, o.samples_per_epoch, o.seed, label_fraction=o.label_fraction)
 
