@@ -16,9 +16,9 @@ import numpy as np
 import torch
 
 from hfm.radiome.data.patches import augmentations, random_patch
-from hfm.radiome.format import RawCase, list_cases, load_case, read_dataset_json
+from hfm.radiome.format import DatasetJson, RawCase, list_cases, load_case, read_dataset_json
 from hfm.shared.errors import HFMError
-from hfm.shared.shard_layout import ShardManifest, finished_shards, require_complete
+from hfm.shared.shard_layout import ShardManifest, finished_shards, is_sharded, require_complete
 from hfm.shared.shard_loader import ShardReader, ShardStream
 
 
@@ -62,3 +62,11 @@ def radiome_stream(
         raise HFMError(f"{root}: no {split or ''} cases in the shards' imagesTr/imagesTs")
     patches = max(1, math.ceil(samples_per_epoch / cases))
     return ShardStream(root, RadiomeShards(split, patch_size, patches, label_fraction))
+
+
+def dataset_info(root: str | Path) -> DatasetJson:
+    """The dataset.json of a curated dataset, that of its first shard when sharded (every shard of one curation
+    carries the same channels and labels)."""
+    require_complete(root)
+    shards = finished_shards(root) if is_sharded(root) else []
+    return read_dataset_json(shards[0] if shards else root)
