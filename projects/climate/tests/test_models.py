@@ -29,14 +29,29 @@ def test_interpolation_mask_hides_inner_steps_only():
     assert per_step[0].sum() == 0 and per_step[1].all() and per_step[2].sum() == 0
 
 
+def test_interpolator_with_climatology_hides_only_the_field_channels():
+    torch.manual_seed(0)
+    model = create_model("climate-interpolator", patch_lat=2, patch_lon=2, width=16, depth=1, heads=2,
+                         climatology_channel=True)  # fmt: skip
+    assert model.encoder.tokenizer.variables == 2 and model.target_variables == 1
+    mask = model.hidden_mask((5, 2, 4, 4), batch=3)
+    per_step = mask[0].reshape(5, 2, 4)  # (time, channel, patch): field's inner steps hidden, forcing always seen
+    assert per_step[1:4, 0].all() and not per_step[[0, 4], 0].any() and not per_step[:, 1].any()
+    x = torch.randn(3, 5, 2, 4, 4)
+    out = model(x, mask)
+    filled = model.reconstruct(x, out)
+    torch.testing.assert_close(filled[:, 2, 0], (x[:, 0, 0] + x[:, 4, 0]) / 2)
+    torch.testing.assert_close(filled[:, :, 1], x[:, :, 1])  # the forcing passes through untouched
+    out.loss.backward()  # a zero output layer still learns: its own gradient is not zero
+    assert model.decoder_pred.weight.grad.abs().sum() > 0
+
+
 def test_interpolator_is_a_residual_on_the_straight_line():
     torch.manual_seed(0)
     model = create_model("climate-interpolator", patch_lat=2, patch_lon=2, width=16, depth=1, heads=2)
     x = torch.randn(2, 5, 1, 4, 4)  # (B, T, V, H, W)
     mask = interpolation_mask(model.encoder.tokenizer, (5, 1, 4, 4), batch=2)
-    torch.nn.init.zeros_(model.decoder_pred.weight)
-    torch.nn.init.zeros_(model.decoder_pred.bias)
-    filled = model.reconstruct(x, model(x, mask))  # a zero correction gives exactly the line
+    filled = model.reconstruct(x, model(x, mask))  # untrained: the output layer is zero, exactly the line
     for step, w in enumerate((0.0, 0.25, 0.5, 0.75, 1.0)):
         torch.testing.assert_close(filled[:, step], x[:, 0] * (1 - w) + x[:, -1] * w)
     # the loss scores the hidden steps against their distance from the line: zero when the data are a line

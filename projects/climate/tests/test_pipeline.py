@@ -130,3 +130,32 @@ def test_speed_experiment_times_the_same_windows_both_ways(sst_store):
     rates = speed_experiment(sst_store, window=3, windows=20, repeats=2)
     assert rates.items == 20 and rates.ours.shape == rates.theirs.shape == (2,)
     assert (rates.ours > 0).all() and (rates.theirs > 0).all()
+
+
+def test_interpolator_is_chosen_on_validation_and_its_card_names_the_split(era5_grib, tmp_path):
+    """The interpolator trains on days 1-22, picks its checkpoint on days 23-24 (step 0, the untrained model, is
+    linear interpolation of anomalies exactly) and never sees the test days 25-31."""
+    from hfm.climate.curate import curate_fields
+    from hfm.climate.experiments.end_to_end import Budget, crop_fields, evaluate_interpolation, train_interpolator
+    from hfm.shared.models.registry import create_model
+
+    source = crop_fields(era5_grib, tmp_path / "crop.nc", {"lat": slice(0, 8), "lon": slice(0, 12)})
+    curate_fields([source], tmp_path / "data", train_end="2019-03-24", **ERA5_OWNER, show_progress=False)
+    budget = Budget(finetune_steps=4, batch_size=4, width=16, depth=1, heads=2)
+    arch = {"patch_lat": 4, "patch_lon": 4, "width": 16, "depth": 1, "heads": 2}
+    model, selection = train_interpolator(str(tmp_path / "data"), tmp_path / "interp", budget, arch)
+    scores = selection["valid_rmse_by_step"]
+    assert set(scores) == {0, 1, 2, 3, 4} and scores[selection["chosen_step"]] == min(scores.values())
+    data = FieldData.load(tmp_path / "data")
+    fit = data.with_training(np.arange(744) < 22 * 24)
+    valid = np.arange(22 * 24, 24 * 24 - 6)  # the 42 windows of 7 h inside days 23-24
+    untrained = create_model("climate-interpolator", climatology_channel=True, **arch).eval()
+    line = evaluate_interpolation(untrained, fit, Normaliser(fit), 7, valid)  # step 0 is the baseline exactly
+    assert line["hfm"] == pytest.approx(line["linear_anomaly"], rel=1e-6) == pytest.approx(scores[0], rel=1e-6)
+    card = json.loads((tmp_path / "interp" / "model" / "model_card.json").read_text())["training"]
+    assert card["fold"]["valid"].startswith("2019-03-23T00") and card["fold"]["test"].startswith("2019-03-25T00")
+    assert card["fold"]["train_steps"] == 22 * 24 and card["fold"]["valid_windows"] == 42
+    assert card["selection"]["chosen_step"] == selection["chosen_step"]
+    assert card["task"]["climatology_channel"] and card["task"]["valid_ranges"] == [[528, 576]]
+    test = evaluate_interpolation(model, data, Normaliser(data), 7)
+    assert test["per_window"]["hfm"].shape == (168,) and test["linear_anomaly"] < test["linear"]

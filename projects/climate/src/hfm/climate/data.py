@@ -124,6 +124,16 @@ class Normaliser:
     def from_z(self, z: np.ndarray, steps: np.ndarray) -> np.ndarray:
         return (z * self.scale + self.means[self.index[steps]]).astype("float32")
 
+    def climatology_z(self, steps: np.ndarray) -> np.ndarray:
+        """The climatology at `steps` less its mean over the calendar, in anomaly std: the diurnal (or seasonal)
+        cycle as a forcing channel, known at every step without looking at the step's own field."""
+        z = (self.means[self.index[steps]] - np.nanmean(self.means, axis=0)) / self.scale
+        return np.nan_to_num(z, nan=0.0).astype("float32")
+
+    def with_climatology(self, z: np.ndarray, steps: np.ndarray) -> np.ndarray:
+        """(N, V, H, W) standardised fields at `steps` -> (N, 2V, H, W): the fields, then `climatology_z`."""
+        return np.concatenate([z, self.climatology_z(steps)], axis=1)
+
 
 class StoreWindows(Dataset):
     """Window i = standardised fields of steps starts[i] .. starts[i] + window - 1, read chunk-wise from zarr."""
@@ -162,6 +172,15 @@ class StoreWindows(Dataset):
         start = int(self.starts[i])
         steps = np.arange(start, start + self.window)
         return torch.from_numpy(self.normaliser.to_z(self.raw(start), steps))
+
+
+class WindowsWithClimatology(StoreWindows):
+    """`StoreWindows` with each step's standardised climatology as extra channels (the interpolator's forcing)."""
+
+    def __getitem__(self, i: int) -> torch.Tensor:
+        start = int(self.starts[i])
+        steps = np.arange(start, start + self.window)
+        return torch.from_numpy(self.normaliser.with_climatology(self.normaliser.to_z(self.raw(start), steps), steps))
 
 
 def xarray_windows(root: str | Path, starts: np.ndarray, window: int, normaliser: Normaliser) -> Iterator[np.ndarray]:

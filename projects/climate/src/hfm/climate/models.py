@@ -7,12 +7,12 @@
 - `climate-downscaler`: a coarse field interpolated bicubically to the fine grid in, the fine field out (a learned
   residual on top of bicubic).
 - `climate-interpolator`: the masked token model for temporal interpolation, predicting the hidden inner steps as a
-  residual on top of linear interpolation (in standardised anomalies) between the first and the last step.
+  residual on top of linear interpolation (in standardised anomalies) between the first and the last step; its
+  output layer starts at zero, so an untrained model is that line, and with `climatology_channel` it also sees the
+  training climatology of every step of the window (the diurnal cycle: where in the day the gap lies).
 """
 
 from __future__ import annotations
-
-from collections.abc import Callable
 
 import torch
 from torch import nn
@@ -123,7 +123,22 @@ class InterpolatingMAE(MaskedAutoencoder):
     """Temporal interpolation: the first and last steps of a window are seen, the inner ones predicted as a correction
     to the straight line between them. Rebuilding whole hidden hours from two frames, as the plain masked model did,
     lost to linear interpolation by a factor of two on ERA5; the residual starts from the line and learns what the
-    line misses (the curvature of the diurnal cycle, moving fronts)."""
+    line misses (the curvature of the diurnal cycle, moving fronts). The output layer starts at zero: an untrained
+    model is exactly the line, so selecting step 0 on validation falls back to it.
+
+    `target_variables`: the first channels are the fields; any further channels are forcings seen at every step
+    (the standardised climatology, `data.with_climatology`), never hidden and never scored.
+    """
+
+    def __init__(self, encoder: TokenEncoder, config: MAEConfig, target_variables: int | None = None) -> None:
+        super().__init__(encoder, config)
+        self.target_variables = target_variables or encoder.tokenizer.variables
+        nn.init.zeros_(self.decoder_pred.weight)
+        nn.init.zeros_(self.decoder_pred.bias)
+
+    def hidden_mask(self, data_shape: tuple[int, ...], batch: int) -> torch.Tensor:
+        """The inner steps of the field channels hidden; the first and last step and every forcing seen."""
+        return interpolation_mask(self.encoder.tokenizer, data_shape, batch, self.target_variables)
 
     @staticmethod
     def linear(x: torch.Tensor) -> torch.Tensor:
@@ -152,31 +167,40 @@ def _mae_config(mask_ratio: float) -> MAEConfig:
 _INFO = "standardised anomalies (time, variable, lat, lon) from an hfm climate store"
 
 
-def _masked_model(kind: type[MaskedAutoencoder]) -> Callable[..., MaskedAutoencoder]:
-    """The factory of a masked model on the climate tokenizer; both masked models share every argument."""
-
-    def build(
-        variables: int = 1,
-        patch_lat: int = 4,
-        patch_lon: int = 4,
-        width: int = 64,
-        depth: int = 2,
-        heads: int = 4,
-        mask_ratio: float = 0.75,
-    ) -> MaskedAutoencoder:
-        return kind(_encoder(variables, patch_lat, patch_lon, width, depth, heads), _mae_config(mask_ratio))
-
-    return build
-
-
-climate_mae = register_model(
+@register_model(
     "climate-mae",
     PretrainedConfig("climate-mae", "mae", "climate", "masked token pretraining on gridded fields", _INFO),
-)(_masked_model(MaskedAutoencoder))
-climate_interpolator = register_model(
+)
+def climate_mae(
+    variables: int = 1,
+    patch_lat: int = 4,
+    patch_lon: int = 4,
+    width: int = 64,
+    depth: int = 2,
+    heads: int = 4,
+    mask_ratio: float = 0.75,
+) -> MaskedAutoencoder:
+    return MaskedAutoencoder(_encoder(variables, patch_lat, patch_lon, width, depth, heads), _mae_config(mask_ratio))
+
+
+@register_model(
     "climate-interpolator",
     PretrainedConfig("climate-interpolator", "mae", "climate", "temporal interpolation as a residual on linear", _INFO),
-)(_masked_model(InterpolatingMAE))
+)
+def climate_interpolator(
+    variables: int = 1,
+    patch_lat: int = 4,
+    patch_lon: int = 4,
+    width: int = 64,
+    depth: int = 2,
+    heads: int = 4,
+    mask_ratio: float = 0.75,
+    climatology_channel: bool = False,
+) -> InterpolatingMAE:
+    """`climatology_channel`: one more channel per variable, the standardised climatology of each step (seen)."""
+    channels = variables * (2 if climatology_channel else 1)
+    encoder = _encoder(channels, patch_lat, patch_lon, width, depth, heads)
+    return InterpolatingMAE(encoder, _mae_config(mask_ratio), target_variables=variables)
 
 
 @register_model(
@@ -213,8 +237,14 @@ def climate_downscaler(
     return FieldDownscaler(_encoder(variables, patch_lat, patch_lon, width, depth, heads))
 
 
-def interpolation_mask(tokenizer: FieldTokenizer, data_shape: tuple[int, ...], batch: int) -> torch.Tensor:
-    """Hide every token of the inner time steps: the MAE then fills them from the first and last step."""
-    t = tokenizer.time_index(data_shape)
+def interpolation_mask(
+    tokenizer: FieldTokenizer, data_shape: tuple[int, ...], batch: int, target_variables: int | None = None
+) -> torch.Tensor:
+    """Hide every token of the inner time steps (of the first `target_variables` channels only, when given: the
+    rest are forcings seen at every step): the MAE then fills them from the first and last step."""
+    coords = tokenizer.coordinates(data_shape)
+    t = coords[:, 0].long()
     inner = (t > 0) & (t < int(t.max()))
+    if target_variables is not None:
+        inner &= coords[:, 1] < target_variables
     return inner[None, :].expand(batch, -1).clone()

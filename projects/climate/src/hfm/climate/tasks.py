@@ -34,10 +34,10 @@ from hfm.climate.baselines import (
     fit_damping,
     ridge_inits,
 )
-from hfm.climate.data import FieldData, Normaliser, StoreWindows, window_starts
+from hfm.climate.data import FieldData, Normaliser, StoreWindows, WindowsWithClimatology, window_starts
 from hfm.climate.experiments.folds import ranges_to_mask
 from hfm.climate.metrics import lat_weights
-from hfm.climate.models import FieldForecaster, interpolation_mask
+from hfm.climate.models import FieldForecaster
 from hfm.shared.artifacts import load_pretrained
 from hfm.shared.errors import HFMError
 from hfm.shared.models.loading import load_encoder
@@ -69,6 +69,8 @@ class MAEOptions(_StoreOptions):
     window: int = 2
     mode: Literal["random", "interpolation"] = "random"
     mask_ratio: float = 0.75
+    climatology_channel: bool = False  # interpolation: the climatology of every step as a seen forcing channel
+    valid_ranges: list[list[int]] | None = None  # interpolation: the validation block (model selection)
 
 
 @dataclass(frozen=True)
@@ -113,23 +115,58 @@ class ClimateMAETask(_StoreTask):
         self.window, self.mode = self.options.window, self.options.mode
         if self.mode == "interpolation" and self.window < 3:
             raise HFMError("task.window: interpolation needs at least 3 steps (first, inner, last)")
+        if self.mode == "random" and (self.options.climatology_channel or self.options.valid_ranges):
+            raise HFMError("task climate-mae: climatology_channel and valid_ranges need mode 'interpolation'")
 
     def build_model(self) -> nn.Module:
-        return create_model(
-            "climate-interpolator" if self.mode == "interpolation" else "climate-mae",
-            variables=self.variables,
-            mask_ratio=self.options.mask_ratio,
-            **self.options.arch(),
-        )
+        if self.mode == "random":
+            return create_model("climate-mae", variables=self.variables, mask_ratio=self.options.mask_ratio,
+                                **self.options.arch())  # fmt: skip
+        return create_model("climate-interpolator", variables=self.variables, mask_ratio=self.options.mask_ratio,
+                            climatology_channel=self.options.climatology_channel, **self.options.arch())  # fmt: skip
+
+    def windows(self, window: int, period: str = "train") -> StoreWindows:
+        windows = super().windows(window, period)
+        if self.options.climatology_channel:
+            return WindowsWithClimatology(self.options.dataset, windows.starts, window, self.normaliser)
+        return windows
 
     def train_dataset(self) -> StoreWindows:
         return self.windows(self.window)
 
+    def validation_dataset(self) -> StoreWindows | None:
+        """With `valid_ranges`: the windows lying wholly in the validation block (the shared trainer's model
+        selection by `evaluate`'s RMSE)."""
+        if not self.options.valid_ranges:
+            return None
+        valid = ranges_to_mask(self.options.valid_ranges, self.data.hours.size)
+        starts = self.data.pairs_into(self.window - 1, valid)
+        starts = starts[np.all(valid[starts[:, None] + np.arange(self.window)], axis=1)]
+        if starts.size == 0:
+            raise HFMError(f"task.valid_ranges: no window of {self.window} regular steps lies in the validation block")
+        kind = WindowsWithClimatology if self.options.climatology_channel else StoreWindows
+        return kind(self.options.dataset, starts, self.window, self.normaliser)
+
+    def _mask(self, model: nn.Module, batch: torch.Tensor) -> torch.Tensor | None:
+        return model.hidden_mask(tuple(batch.shape[1:]), batch.shape[0]) if self.mode == "interpolation" else None
+
+    @torch.no_grad()
+    def evaluate(self, model: nn.Module, batches) -> dict[str, float]:
+        """`rmse`: the latitude-weighted RMSE (field units) of the inner steps of each validation window, per step
+        then averaged over the window's inner steps and over windows, as the benchmark scores them."""
+        v = self.variables
+        defined = torch.from_numpy(~np.isnan(self.data.fields).all(axis=0)).float()  # (V, H, W): land left out
+        w = torch.from_numpy(lat_weights(self.data.lat)).float()[:, None] * defined
+        scale = torch.from_numpy(self.normaliser.scale.reshape(-1, 1, 1)).float()
+        rmses = []
+        for batch in batches:
+            filled = model.reconstruct(batch, model(batch, self._mask(model, batch)))
+            error2 = ((filled - batch)[:, 1:-1, :v] * scale) ** 2  # (B, inner, V, H, W)
+            rmses.append(((error2 * w).sum((-2, -1)) / w.sum((-2, -1))).sqrt().mean((1, 2)))
+        return {"rmse": float(torch.cat(rmses).mean())}
+
     def loss(self, model: nn.Module, batch: torch.Tensor) -> tuple[torch.Tensor, dict[str, float]]:
-        mask = None
-        if self.mode == "interpolation":
-            mask = interpolation_mask(model.encoder.tokenizer, tuple(batch.shape[1:]), batch.shape[0])
-        out = model(batch, mask)
+        out = model(batch, self._mask(model, batch))
         return out.loss, {"mse_masked": float(out.loss.detach())}
 
 

@@ -165,8 +165,12 @@ class FoldBaselines:
         return candidates[best]
 
 
-def _train_selected(
-    dataset: Path, options: dict[str, Any], out: Path, budget: CVBudget, score: Callable[[torch.nn.Module], float]
+def train_selected(
+    options: dict[str, Any],
+    out: Path,
+    budget: CVBudget,
+    score: Callable[[torch.nn.Module], float],
+    task_name: str = "climate-forecast",
 ) -> tuple[torch.nn.Module, dict[str, Any]]:
     """Train with the shared trainer's model selection (`validation.every`, the task's validation RMSE on the
     fold's validation block; the best step's weights in `run/final`). Step 0, the untrained head (the linear base
@@ -175,12 +179,12 @@ def _train_selected(
     if run.exists():
         shutil.rmtree(run)  # a left-over run would be resumed
     config = Config.short_run(
-        run, "climate-forecast", options, steps=budget.steps, batch_size=budget.batch_size, lr=budget.lr,
+        run, task_name, options, steps=budget.steps, batch_size=budget.batch_size, lr=budget.lr,
         seed=budget.seed, progress=budget.progress, weight_decay=budget.weight_decay,
         warmup_steps=min(20, budget.steps // 10),
         validation=ValidationConfig(every=budget.eval_every, metric="rmse", mode="min"),
     )  # fmt: skip
-    task = build_task("climate-forecast", options)
+    task = build_task(task_name, options)
     torch.manual_seed(budget.seed)
     initial = task.build_model().eval()
     trainer = Trainer(config, task)
@@ -207,26 +211,46 @@ def _validation_score(
     return score
 
 
-def _export(
-    model: torch.nn.Module, out: Path, options: dict, selection: dict, fold_info: dict, budget: CVBudget
+def export_selected(
+    model: torch.nn.Module,
+    out: Path,
+    options: dict,
+    selection: dict,
+    split: dict,
+    budget: CVBudget,
+    name: str,
+    description: str,
+    metric: str = "validation RMSE (K) at the base lead",
 ) -> Path:
+    """Export a model trained by `train_selected` to `out/model`; its card records the split (`fold`: training,
+    validation and test periods), the validation RMSE of every checkpoint and the chosen step."""
     card = ModelCard(
-        name=f"climate-forecaster-{Path(options['dataset']).name}-fold{fold_info['fold']}",
-        description=f"forecaster of one cross-validation fold: a learned correction to its linear base "
-        f"({options.get('base', 'persistence')}), the checkpoint chosen on the fold's validation block",
-        intended_use="research: cross-validated forecast skill on the curated dataset's grid",
-        limitations="trained briefly on one small grid and one fold's training period; inputs are standardised "
+        name=name,
+        description=description,
+        intended_use="research: skill on held-out blocks of the curated dataset's grid",
+        limitations="trained briefly on one small grid and one training period; inputs are standardised "
         "anomalies against that period's climatology",
         data=[DataCardReference.from_dataset(options["dataset"])],
         training={
             "task": options,
-            "fold": fold_info,
-            "selection": {"metric": "validation RMSE (K) at the base lead", **selection},
+            "fold": split,
+            "selection": {"metric": metric, **selection},
             "budget": asdict(budget),
         },
         metrics={"valid_rmse": float(selection["valid_rmse_by_step"][selection["chosen_step"]])},
     )
     return export_model(model, out / "model", {"task": options}, card)
+
+
+def _export(
+    model: torch.nn.Module, out: Path, options: dict, selection: dict, fold_info: dict, budget: CVBudget
+) -> Path:
+    name = f"climate-forecaster-{Path(options['dataset']).name}-fold{fold_info['fold']}"
+    description = (
+        f"forecaster of one cross-validation fold: a learned correction to its linear base "
+        f"({options.get('base', 'persistence')}), the checkpoint chosen on the fold's validation block"
+    )
+    return export_selected(model, out, options, selection, fold_info, budget, name, description)
 
 
 def run_cv(
@@ -274,7 +298,7 @@ def run_cv(
                 model = load_model(folder / "model")
                 selection = json.loads((folder / "model" / "model_card.json").read_text())["training"]["selection"]
             else:
-                model, selection = _train_selected(dataset, options, folder, budget, score)
+                model, selection = train_selected(options, folder, budget, score)
                 _export(model, folder, options, selection, info, budget)
                 test_init = data.pairs_into(base, fold.test)
                 write_forecast(model, data, normaliser, base, test_init, 1, folder / "forecast-test.nc")

@@ -22,7 +22,7 @@ import torch
 from hfm.climate.curate import curate_fields
 from hfm.climate.data import FieldData, Normaliser, StoreWindows, window_starts, xarray_windows
 from hfm.climate.metrics import evaluate, rmse
-from hfm.climate.models import FieldDownscaler, interpolation_mask
+from hfm.climate.models import FieldDownscaler
 from hfm.climate.predict import load_model, model_forecaster, write_forecast
 from hfm.climate.readers import open_fields
 from hfm.climate.tasks import coarsen, upsample
@@ -157,15 +157,57 @@ def era5_experiment(
         budget,
     )
     result["downscaling"] = evaluate_downscaling(load_model(down_dir), data, normaliser, 4)
-    interp_dir = _train(
-        "climate-mae",
-        {"dataset": dataset, "window": 7, "mode": "interpolation", **arch},
-        out / "interpolate",
-        budget.finetune_steps,
-        budget,
-    )
-    result["interpolation"] = evaluate_interpolation(load_model(interp_dir), data, normaliser, 7)
+    interpolator, selection = train_interpolator(dataset, out / "interpolate", budget, arch)
+    result["interpolation"] = evaluate_interpolation(interpolator, data, normaliser, INTERP_WINDOW)
+    result["interpolation"]["selection"] = selection
     return result
+
+
+INTERP_WINDOW = 7  # 6 h gaps: the first and last hour seen, the five inside hidden
+INTERP_VALID_STEPS = 48  # the last two days of the training period: the interpolator's validation block
+
+
+def train_interpolator(
+    dataset: str, out: Path, budget: Budget, arch: dict[str, Any]
+) -> tuple[torch.nn.Module, dict[str, Any]]:
+    """The temporal interpolator (a residual on linear interpolation of anomalies, with the climatology of every
+    step as a seen channel), trained on the training period less its last `INTERP_VALID_STEPS`, the checkpoint (step
+    0, the line itself, included) chosen on those; exported to `out/model` with a card naming the split and step."""
+    from hfm.climate.experiments.crossval import CVBudget, export_selected, train_selected
+    from hfm.climate.experiments.folds import mask_to_ranges
+
+    data = FieldData.load(dataset)
+    train = data.is_train.copy()
+    valid = np.zeros_like(train)
+    valid[np.flatnonzero(train)[-INTERP_VALID_STEPS:]] = True
+    train &= ~valid
+    options = {"dataset": dataset, "window": INTERP_WINDOW, "mode": "interpolation", "climatology_channel": True,
+               "train_ranges": mask_to_ranges(train), "valid_ranges": mask_to_ranges(valid), **arch}  # fmt: skip
+    fit = data.with_training(train)
+    normaliser = Normaliser(fit)
+    starts = fit.pairs_into(INTERP_WINDOW - 1, valid)
+    starts = starts[valid[starts]]
+
+    def score(model: torch.nn.Module) -> float:
+        return evaluate_interpolation(model, fit, normaliser, INTERP_WINDOW, starts)["hfm"]
+
+    cv_budget = CVBudget(steps=budget.finetune_steps, eval_every=max(1, budget.finetune_steps // 8), lr=1e-3,
+                         weight_decay=0.01, batch_size=budget.batch_size, width=budget.width, depth=budget.depth,
+                         heads=budget.heads, seed=budget.seed, progress=budget.progress)  # fmt: skip
+    model, selection = train_selected(options, out, cv_budget, score, task_name="climate-mae")
+    times = data.times.values
+    split = {
+        "train_steps": int(train.sum()),
+        "valid": f"{times[valid][0]} .. {times[valid][-1]}",
+        "test": f"{times[~data.is_train][0]} .. {times[~data.is_train][-1]}",
+        "valid_windows": int(starts.size),
+    }
+    name = f"climate-interpolator-{Path(dataset).parent.name}"
+    description = ("temporal interpolation of 6 h gaps: a learned correction to linear interpolation of anomalies, "
+                   "the checkpoint chosen on the validation block")  # fmt: skip
+    export_selected(model, out, options, selection, split, cv_budget, name, description,
+                    "validation RMSE (K) of the inner steps")  # fmt: skip
+    return model, selection
 
 
 def speed_experiment(
@@ -279,23 +321,29 @@ def evaluate_downscaling(model: FieldDownscaler, data: FieldData, normaliser: No
     return {name: float(v.mean()) for name, v in per_step.items()} | {"per_step": per_step, "steps": steps}
 
 
-def evaluate_interpolation(model: torch.nn.Module, data: FieldData, normaliser: Normaliser, window: int) -> dict:
-    """RMSE (latitude-weighted, field units) of the inner steps of test windows: the model against linear
-    interpolation in time of the fields and of the anomalies (against the training climatology, which carries the
-    diurnal cycle); `per_window` holds each method's RMSE per window (its inner steps pooled)."""
-    starts = window_starts(data, window, "test")
+def evaluate_interpolation(
+    model: torch.nn.Module, data: FieldData, normaliser: Normaliser, window: int, starts: np.ndarray | None = None
+) -> dict:
+    """RMSE (latitude-weighted, field units) of the inner steps of windows (the test windows unless `starts` given):
+    the model against linear interpolation in time of the fields and of the anomalies (against the training
+    climatology, which carries the diurnal cycle); `per_window` holds each method's RMSE per window (its inner steps
+    pooled)."""
+    starts = window_starts(data, window, "test") if starts is None else starts
     idx = starts[:, None] + np.arange(window)[None, :]
     fields = data.fields[idx.ravel()].reshape(*idx.shape, *data.fields.shape[1:])
-    z = normaliser.to_z(fields.reshape(-1, *fields.shape[2:]), idx.ravel()).reshape(fields.shape)
-    x = torch.from_numpy(z)
-    mask = interpolation_mask(model.encoder.tokenizer, tuple(x.shape[1:]), x.shape[0])
+    z = normaliser.to_z(fields.reshape(-1, *fields.shape[2:]), idx.ravel())
+    if model.encoder.tokenizer.variables != z.shape[1]:  # the model sees each step's climatology too
+        z = normaliser.with_climatology(z, idx.ravel())
+    x = torch.from_numpy(z.reshape(*idx.shape, *z.shape[1:]))
     with torch.no_grad():
-        out = model(x, mask)
-        z_pred = model.reconstruct(x, out).numpy()
+        out = model(x, model.hidden_mask(tuple(x.shape[1:]), x.shape[0]))
+        z_pred = model.reconstruct(x, out).numpy()[:, :, : fields.shape[2]]
     inner = slice(1, window - 1)
     n_inner = window - 2
     truth = fields[:, inner]
-    pred = normaliser.from_z(z_pred[:, inner].reshape(-1, *z.shape[2:]), idx[:, inner].ravel()).reshape(truth.shape)
+    pred = normaliser.from_z(z_pred[:, inner].reshape(-1, *fields.shape[2:]), idx[:, inner].ravel()).reshape(
+        truth.shape
+    )
     w = np.linspace(0, 1, window)[inner][None, :, None, None, None]
     clim = normaliser.means[normaliser.index[idx.ravel()]].reshape(fields.shape)
     anomaly = fields - clim

@@ -23,9 +23,9 @@ from hfm.climate.experiments.crossval import (
     CVBudget,
     FoldBaselines,
     Protocol,
-    _train_selected,
     _validation_score,
     forecast_rmse,
+    train_selected,
 )
 from hfm.climate.experiments.folds import Fold, mask_to_ranges
 from hfm.climate.predict import load_model, model_forecaster
@@ -136,7 +136,7 @@ def ostia_transfer(
                "valid_ranges": mask_to_ranges(valid)}  # fmt: skip
     options |= arch
     score = _validation_score(data, normaliser, 1, data.pairs_into(1, valid))
-    tuned, selection = _train_selected(dataset, options, out / "fine-tune", budget, score)
+    tuned, selection = train_selected(options, out / "fine-tune", budget, score)
     forecasts["hfm_fine_tuned"] = model_forecaster(tuned, data, normaliser, 1)(None, init, 1)
     losses = {name: forecast_rmse(f, truth, data.lat) for name, f in forecasts.items()}
     return {"losses": losses, "init": init, "selection": selection, "choices": baselines.choice,
