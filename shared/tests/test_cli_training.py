@@ -11,6 +11,7 @@ from typer.testing import CliRunner
 
 from hfm.shared.cli.training import TrainingRun, add_training_command
 from hfm.shared.errors import HFMError
+from hfm.shared.shortcuts import RunSettings
 
 
 def _app(seen: list[TrainingRun]) -> typer.Typer:
@@ -42,10 +43,10 @@ def test_shared_and_own_options_reach_the_runner_as_one_object(tmp_path):
     assert result.exit_code == 0, result.output
     assert result.output.strip() == f"completed: model {tmp_path / 'model'}, config run.yaml"
     run = seen[0]
-    assert (run.dataset, run.init, run.steps, run.lr, run.extra) == (Path("data"), Path("m"), 300, 0.01, {"width": 8})
-    assert run.knobs() == {"steps": 300, "batch_size": 32, "lr": 0.01, "seed": 0, "overrides": ["a=1"]}
+    assert (run.dataset, run.init, run.extra) == (Path("data"), Path("m"), {"width": 8})
+    assert run.settings == RunSettings(steps=300, batch_size=32, lr=0.01, seed=0, overrides=("a=1",))
     result = CliRunner().invoke(app, ["pretrain", "data", "--out", str(tmp_path)])
-    assert result.exit_code == 0 and seen[1].steps == 50 and seen[1].init is None and seen[1].extra == {}
+    assert result.exit_code == 0 and seen[1].settings.steps == 50 and seen[1].init is None and seen[1].extra == {}
 
 
 def test_help_lists_the_shared_options_and_pretrain_has_no_init(tmp_path):

@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import json
 import shutil
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -17,6 +18,7 @@ from hfm.plankton.tasks import build_plankton_classify_task, build_plankton_mae_
 from hfm.plankton.training import finetune, pretrain
 from hfm.shared.sample_data import DataUnavailable, require_data
 from hfm.shared.shard_loader import ShardStream
+from hfm.shared.shortcuts import RunSettings
 
 
 @pytest.fixture(scope="module")
@@ -63,12 +65,15 @@ def test_the_streamed_items_are_those_of_the_in_memory_path(curated):
 
 def test_pretrain_and_finetune_train_from_the_shards(curated, tmp_path):
     _, sharded = curated
-    settings = {"steps": 6, "batch_size": 4, "progress": False, "patch": 16, "width": 32, "depth": 1, "heads": 2}
-    run = pretrain(sharded, tmp_path / "mae", **settings, overrides=["data.num_workers=2"])
+    settings, sizes = (
+        RunSettings(steps=6, batch_size=4, progress=False),
+        {"patch": 16, "width": 32, "depth": 1, "heads": 2},
+    )
+    run = pretrain(sharded, tmp_path / "mae", replace(settings, overrides=("data.num_workers=2",)), **sizes)
     state = json.loads(next((tmp_path / "mae/run/checkpoints").glob("step-*/state.json")).read_text())
     assert state["data"]["stream"] == [{"epoch": 0, "batches": 6}]  # 6 of the epoch's batches, saved for resume
     losses = [json.loads(line)["loss"] for line in (tmp_path / "mae/run/metrics.jsonl").read_text().splitlines()]
     assert len(losses) >= 1 and all(0 < loss < 10 for loss in losses)
-    tuned = finetune(sharded, tmp_path / "cls", init=run.model_dir, **settings)
+    tuned = finetune(sharded, tmp_path / "cls", settings, init=run.model_dir, **sizes)
     assert json.loads((tmp_path / "cls/run/summary.json").read_text())["status"] == "completed"
     assert tuned.model_dir.is_dir()

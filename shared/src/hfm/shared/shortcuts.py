@@ -23,6 +23,22 @@ RUN_FILE = "run.yaml"
 
 
 @dataclass(frozen=True)
+class RunSettings:
+    """How a training shortcut runs, the same knobs in every domain (the CLI's `--steps`, `--batch-size`, `--lr`,
+    `--seed`, `--set`): optimiser `steps`; `batch_size`, global per optimiser step; `lr`, the peak learning rate
+    (warm-up, then cosine decay); `seed` of data order, initialisation and masking; `overrides`, run-config keys
+    `section.key=value` applied last, as `hfm train --set` applies them; `progress`, a progress bar. A domain's
+    shortcut takes one of these with its own defaults; the rest of its signature is the task's own options."""
+
+    steps: int = 300
+    batch_size: int = 32
+    lr: float = 1e-3
+    seed: int = 0
+    overrides: tuple[str, ...] = ()
+    progress: bool = True
+
+
+@dataclass(frozen=True)
 class ShortcutResult:
     config_path: Path  # OUT/run.yaml: replay with `hfm train`
     run_dir: Path  # OUT/run: checkpoints, metrics, the trainer's own config.yaml
@@ -34,38 +50,33 @@ def shortcut_config(
     task: str,
     options: dict[str, Any],
     out: str | Path,
-    *,
-    steps: int,
-    batch_size: int,
-    lr: float,
-    seed: int = 0,
-    overrides: list[str] | tuple[str, ...] = (),
-    progress: bool = True,
+    settings: RunSettings,
     **short_run: Any,
 ) -> Any:
-    """The run config of a shortcut: `Config.short_run` with the common knobs, then `--set section.key=value`
-    overrides applied exactly as `hfm train --set` applies them (so both spellings mean the same)."""
+    """The run config of a shortcut: `Config.short_run` with the settings (and the domain's own `short_run` keywords,
+    e.g. `min_lr`), then the settings' `section.key=value` overrides applied exactly as `hfm train --set` applies
+    them (so both spellings mean the same)."""
     from hfm.shared.train.config import Config, config_to_yaml, load_config
 
     base = Config.short_run(
         Path(out) / "run",
         task,
         dict(options),
-        steps=steps,
-        batch_size=batch_size,
-        lr=lr,
-        seed=seed,
-        progress=progress,
+        steps=settings.steps,
+        batch_size=settings.batch_size,
+        lr=settings.lr,
+        seed=settings.seed,
+        progress=settings.progress,
         **short_run,
     )
-    if not overrides:
+    if not settings.overrides:
         return base
     # Round trip through YAML so overrides are parsed and validated by the one config loader.
     staging = Path(out) / ".run.base.yaml"
     staging.parent.mkdir(parents=True, exist_ok=True)
     write_atomic(staging, config_to_yaml(base))
     try:
-        return load_config(staging, list(overrides))
+        return load_config(staging, list(settings.overrides))
     finally:
         staging.unlink(missing_ok=True)
 

@@ -9,6 +9,7 @@ from pathlib import Path
 from hfm.shared.curate_driver import DatasetDescription
 from hfm.shared.eval.figures import Figure
 from hfm.shared.eval.stats import paired_bootstrap
+from hfm.shared.shortcuts import RunSettings
 from hfm.template.curate import curate_signals
 from hfm.template.experiments import score
 from hfm.template.synthetic import write_example_raw
@@ -19,8 +20,9 @@ def run_benchmark(work: Path, steps: int = 60, per_class: int = 40) -> list[Figu
     raw = write_example_raw(work / "raw", per_class=per_class)
     dataset = work / "dataset"
     curate_signals(raw, dataset, DatasetDescription("template-example", "CC0-1.0", ["HFM"]), show_progress=False)
-    pretrained = pretrain(dataset, work / "pretrain", steps=steps, progress=False)
-    tuned = finetune(dataset, work / "finetune", init=pretrained.model_dir, steps=steps, progress=False)
+    settings = RunSettings(steps=steps, progress=False)
+    pretrained = pretrain(dataset, work / "pretrain", settings)
+    tuned = finetune(dataset, work / "finetune", settings, init=pretrained.model_dir)
     scores = score(tuned.model_dir, dataset)
     _, low, high = paired_bootstrap(scores.hfm_correct, scores.baseline_correct)
     return [

@@ -6,52 +6,42 @@ import json
 
 import typer
 
-from hfm.shared.cli.options import Dataset, Init, Out, Part, Quiet, Raw, Steps, Workers, curation_line, sharding
+from hfm.shared.cli.curate_command import CurateRequest, add_curate_command
+from hfm.shared.cli.options import Dataset, Init, Out, Raw, Steps, curation_line
 from hfm.shared.cli.training import TrainingRun, add_training_command
 from hfm.shared.shortcuts import ShortcutResult
 
 app = typer.Typer(help="Template domain: 1-D signals in class folders.", no_args_is_help=True)
 
 
-@app.command("curate")
-def curate(
-    raw: Raw,
-    out: Out,
-    name: str = typer.Option(..., help="Dataset name."),
-    license: str = typer.Option(..., help="SPDX licence identifier of the data."),
-    creator: list[str] = typer.Option(..., help="Creator name; repeat for several."),
-    quiet: Quiet = False,
-    shard_size: int = typer.Option(1000, help="Items per shard; 0: one unsharded dataset."),
-    workers: Workers = None,
-    part: Part = None,
-) -> None:
-    """Curate class folders of .npy signals; quarantine the rest with reasons."""
-
-    from hfm.shared.curate_driver import DatasetDescription
+def _curate(raw: Raw, *, request: CurateRequest) -> None:
     from hfm.template.curate import curate_signals
 
-    done = curate_signals(
-        raw,
-        out,
-        DatasetDescription(name, license, creator),
-        show_progress=not quiet,
-        sharding=sharding(shard_size, workers, part),
-    )
-    typer.echo(curation_line(out, done.summary, part))
+    done = curate_signals(raw, request.out, request.describe(), request.show_progress, sharding=request.sharding)
+    typer.echo(curation_line(request.out, done.summary, request.part))
+
+
+add_curate_command(
+    app,
+    _curate,
+    help="Curate class folders of .npy signals; quarantine the rest with reasons.",
+    shard_size=1000,
+    shard_help="Items per shard; 0: one unsharded dataset.",
+)
 
 
 def _pretrain(run: TrainingRun) -> ShortcutResult:
     from hfm.template.training import pretrain
 
     run.require_model("template-mae-tiny")
-    return pretrain(run.dataset, run.out, **run.knobs())
+    return pretrain(run.dataset, run.out, run.settings)
 
 
 def _finetune(run: TrainingRun) -> ShortcutResult:
     from hfm.template.training import finetune
 
     run.require_model("template-classifier-tiny")
-    return finetune(run.dataset, run.out, init=run.init, **run.knobs())
+    return finetune(run.dataset, run.out, run.settings, init=run.init)
 
 
 add_training_command(

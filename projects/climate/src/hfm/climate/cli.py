@@ -7,6 +7,7 @@ mean in every domain. pretrain and finetune write OUT/run.yaml, which `hfm train
 from __future__ import annotations
 
 import json
+from dataclasses import asdict, replace
 from pathlib import Path
 
 import typer
@@ -41,7 +42,7 @@ def _choose(model: str, allowed: dict[str, str]) -> str:
 def _train(task: str, options: dict, run: TrainingRun, quiet: bool) -> ShortcutResult:
     from hfm.climate.training import train_and_export
 
-    return train_and_export(task, options, run.out, **run.knobs(), progress=not quiet)
+    return train_and_export(task, options, run.out, **asdict(replace(run.settings, progress=not quiet)))
 
 
 @app.command()

@@ -9,7 +9,7 @@ from typing import Any
 
 from hfm.climate.tasks import DownscaleOptions, ForecastOptions, MAEOptions
 from hfm.shared.options import options_dict, parse_options
-from hfm.shared.shortcuts import ShortcutResult, shortcut_config
+from hfm.shared.shortcuts import RunSettings, ShortcutResult, shortcut_config
 from hfm.shared.shortcuts import train_and_export as shared_train_and_export
 
 _OPTIONS = {"climate-mae": MAEOptions, "climate-forecast": ForecastOptions, "climate-downscale": DownscaleOptions}
@@ -36,19 +36,10 @@ def train_and_export(
     """Train `task` in `out_dir/run` (config in `out_dir/run.yaml`), export the model to `out_dir/model`. The
     options are checked and written in full (every default spelt out), so the YAML replays without this code."""
     options = options_dict(parse_options(_OPTIONS[task], options, f"task {task}"))
-    config = shortcut_config(
-        task,
-        options,
-        out_dir,
-        steps=steps,
-        batch_size=batch_size,
-        lr=lr,
-        seed=seed,
-        overrides=list(overrides),
-        progress=progress,
-        weight_decay=0.01,
-        warmup_steps=min(20, steps // 10),
+    settings = RunSettings(
+        steps=steps, batch_size=batch_size, lr=lr, seed=seed, overrides=tuple(overrides), progress=progress
     )
+    config = shortcut_config(task, options, out_dir, settings, weight_decay=0.01, warmup_steps=min(20, steps // 10))
     return shared_train_and_export(
         config,
         out_dir,

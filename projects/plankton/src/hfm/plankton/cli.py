@@ -87,14 +87,14 @@ def _pretrain(run: TrainingRun) -> ShortcutResult:
     from hfm.plankton.training import pretrain
 
     run.require_model("image-mae-tiny")
-    return pretrain(run.dataset, run.out, **run.knobs(), **run.extra)
+    return pretrain(run.dataset, run.out, run.settings, **run.extra)
 
 
 def _finetune(run: TrainingRun) -> ShortcutResult:
     from hfm.plankton.training import finetune
 
     run.require_model("plankton-classifier-tiny")
-    return finetune(run.dataset, run.out, run.init, **run.knobs(), **run.extra)
+    return finetune(run.dataset, run.out, run.settings, init=run.init, **run.extra)
 
 
 add_training_command(

@@ -9,6 +9,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +23,7 @@ from hfm.plankton.tasks import ClassifyOptions, MAEOptions, PlanktonMAETask
 from hfm.shared.artifacts import DataCardReference, ModelCard, export_model
 from hfm.shared.options import options_dict, parse_options
 from hfm.shared.shard_layout import is_sharded
-from hfm.shared.shortcuts import ShortcutResult, shortcut_config, train_and_export
+from hfm.shared.shortcuts import RunSettings, ShortcutResult, shortcut_config, train_and_export
 from hfm.shared.train.config import Config
 from hfm.shared.train.trainer import Trainer
 
@@ -32,21 +33,26 @@ LIMITS = (
 )
 
 
-def pretrain(dataset: str | Path, out: str | Path, **settings: Any) -> ShortcutResult:
-    """Masked autoencoding on a curated dataset's images (labels unused). `settings`: steps (300), batch_size (32),
-    lr (1e-3), seed, overrides (`section.key=value`), progress, and the MAEOptions sizes."""
-    settings.setdefault("batch_size", 32)
+def pretrain(
+    dataset: str | Path, out: str | Path, settings: RunSettings = RunSettings(), **options: Any
+) -> ShortcutResult:
+    """Masked autoencoding on a curated dataset's images (labels unused); `options`: the MAEOptions sizes."""
     objects = len(plankton_stream(dataset)) if is_sharded(dataset) else len(load_curated(dataset)[0])
-    settings["batch_size"] = min(settings["batch_size"], objects)  # a small set: one batch
-    return _shortcut(MAEOptions, "plankton-mae", {"dataset": str(dataset)}, out, settings, _MAE_CARD)
+    settings = replace(settings, batch_size=min(settings.batch_size, objects))  # a small set: one batch
+    return _shortcut(MAEOptions, "plankton-mae", {"dataset": str(dataset)}, out, settings, options, _MAE_CARD)
 
 
-def finetune(dataset: str | Path, out: str | Path, init: str | Path | None = None, **settings: Any) -> ShortcutResult:
-    """The classifier on the validated objects, from the encoder of `init` when given. `settings`: as for
-    `pretrain`, with the ClassifyOptions."""
-    return _shortcut(
-        ClassifyOptions, "plankton-classify", {"dataset": str(dataset), "init": init}, out, settings, _CLASSIFIER_CARD
-    )
+def finetune(
+    dataset: str | Path,
+    out: str | Path,
+    settings: RunSettings = RunSettings(),
+    *,
+    init: str | Path | None = None,
+    **options: Any,
+) -> ShortcutResult:
+    """The classifier on the validated objects, from the encoder of `init` when given; `options`: ClassifyOptions."""
+    data = {"dataset": str(dataset), "init": init}
+    return _shortcut(ClassifyOptions, "plankton-classify", data, out, settings, options, _CLASSIFIER_CARD)
 
 
 _MAE_CARD = {
@@ -61,17 +67,20 @@ _CLASSIFIER_CARD = {
     "confidence threshold below which an object stays unassigned.",
     "limitations": LIMITS + " Knows only the taxa of its training set.",
 }
-_RUN_SETTINGS = ("steps", "batch_size", "lr", "seed", "overrides", "progress")
 
 
 def _shortcut(
-    options_type: type, task: str, data: dict[str, Any], out: str | Path, settings: dict[str, Any], card: dict
+    options_type: type,
+    task: str,
+    data: dict[str, Any],
+    out: str | Path,
+    settings: RunSettings,
+    options: dict[str, Any],
+    card: dict,
 ) -> ShortcutResult:
-    """Typed task options (the settings that are not run settings) -> OUT/run.yaml -> train and export."""
-    run = {"steps": 300, "batch_size": 32, "lr": 1e-3} | {k: v for k, v in settings.items() if k in _RUN_SETTINGS}
-    options = {k: v for k, v in settings.items() if k not in _RUN_SETTINGS}
+    """Typed task options -> OUT/run.yaml -> train and export."""
     typed = parse_options(options_type, data | options, task)
-    config = shortcut_config(task, options_dict(typed), out, **run)
+    config = shortcut_config(task, options_dict(typed), out, settings)
     return train_and_export(config, out, **card)
 
 

@@ -117,7 +117,7 @@ def _pretrain(run: TrainingRun) -> ShortcutResult:
 
     sizes = {name: run.extra[name] for name in ("width", "depth", "heads")}
     plan = _plan(run.extra["plan"], run.dataset)
-    return pretrain(run.dataset, run.out, plan, model=run.model, model_args=sizes, **run.knobs())
+    return pretrain(run.dataset, run.out, plan, run.settings, model=run.model, model_args=sizes)
 
 
 def _finetune(run: TrainingRun) -> ShortcutResult:
@@ -128,9 +128,17 @@ def _finetune(run: TrainingRun) -> ShortcutResult:
     args: dict = {"classes": len(labels)}
     if run.model != "radiome-unet-baseline":
         args |= {name: run.extra[name] for name in ("width", "depth", "heads")} | {"features": 8}
-    knobs = run.knobs() | {"init": run.init, "label_fraction": run.extra["label_fraction"]}
+    plan = _plan(run.extra["plan"], run.dataset)
     return finetune(
-        run.dataset, run.out, _plan(run.extra["plan"], run.dataset), labels, model=run.model, model_args=args, **knobs
+        run.dataset,
+        run.out,
+        plan,
+        labels,
+        run.settings,
+        init=run.init,
+        model=run.model,
+        model_args=args,
+        label_fraction=run.extra["label_fraction"],
     )
 
 

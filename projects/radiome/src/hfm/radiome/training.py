@@ -13,7 +13,7 @@ from torch import nn
 from hfm.radiome.curate.fingerprint import PLAN_FILE, Plan, save_model
 from hfm.radiome.tasks import MAE_MODEL, TASKS, MAEOptions, SegmentOptions
 from hfm.shared.options import options_dict, parse_options
-from hfm.shared.shortcuts import ShortcutResult, shortcut_config, train_and_export
+from hfm.shared.shortcuts import RunSettings, ShortcutResult, shortcut_config, train_and_export
 
 
 def optimiser_settings(lr: float) -> dict[str, Any]:
@@ -53,10 +53,9 @@ def train(
 
 
 def _shortcut(
-    task: str, options: dict[str, Any], out: Path, plan: Plan, card: dict[str, str], **run: Any
+    task: str, options: dict[str, Any], out: Path, plan: Plan, card: dict[str, str], settings: RunSettings
 ) -> ShortcutResult:
-    lr = run["lr"]
-    config = shortcut_config(task, options, out, **run, **optimiser_settings(lr))
+    config = shortcut_config(task, options, out, settings, **optimiser_settings(settings.lr))
     result = train_and_export(config, out, **card)
     if result.model_dir.is_dir():
         save_model(result.model_dir / PLAN_FILE, plan)
@@ -67,26 +66,20 @@ def pretrain(
     dataset: Path,
     out: Path,
     plan: Plan,
+    settings: RunSettings = RunSettings(steps=200, batch_size=2, lr=1.5e-3),
     *,
-    steps: int = 200,
-    batch_size: int = 2,
-    lr: float = 1.5e-3,
     model: str = MAE_MODEL,
     model_args: dict[str, Any] | None = None,
-    seed: int = 0,
-    overrides: list[str] | None = None,
-    progress: bool = True,
 ) -> ShortcutResult:
     """Masked image modelling on random patches of every curated volume; the model to OUT/model."""
     raw = {"dataset": dataset, "patch_size": plan.patch_size, "model": model, "model_args": model_args or {}}
-    options = options_dict(parse_options(MAEOptions, raw | {"seed": seed}, "pretrain"))
+    options = options_dict(parse_options(MAEOptions, raw | {"seed": settings.seed}, "pretrain"))
     card = {
         "description": "3D masked autoencoder: encoder for radiome segmenters and classifiers",
         "intended_use": "initialising radiome segmenters and classifiers (--init)",
-        "limitations": f"pretrained for {steps} steps on {Path(dataset).name}",
+        "limitations": f"pretrained for {settings.steps} steps on {Path(dataset).name}",
     }
-    run = {"steps": steps, "batch_size": batch_size, "lr": lr, "seed": seed, "overrides": overrides or []}
-    return _shortcut("radiome-mae", options, out, plan, card, progress=progress, **run)
+    return _shortcut("radiome-mae", options, out, plan, card, settings)
 
 
 def finetune(
@@ -94,26 +87,20 @@ def finetune(
     out: Path,
     plan: Plan,
     labels: list[str],
+    settings: RunSettings = RunSettings(steps=100, batch_size=2),
     *,
     init: Path | None = None,
-    steps: int = 100,
-    batch_size: int = 2,
-    lr: float = 1e-3,
     model: str = "radiome-unetr-tiny",
     model_args: dict[str, Any] | None = None,
     label_fraction: float = 1.0,
-    seed: int = 0,
-    overrides: list[str] | None = None,
-    progress: bool = True,
 ) -> ShortcutResult:
     """A segmenter on the labelled cases, from the encoder of `init` or from scratch; the model to OUT/model."""
     raw = {"dataset": dataset, "patch_size": plan.patch_size, "model": model, "model_args": model_args or {}}
-    raw |= {"seed": seed, "init": init, "label_fraction": label_fraction}
+    raw |= {"seed": settings.seed, "init": init, "label_fraction": label_fraction}
     options = options_dict(parse_options(SegmentOptions, raw, "finetune"))
     card = {
         "description": f"{model} segmenting {', '.join(labels)}",
         "intended_use": f"segmenting {', '.join(labels)} in volumes like {Path(dataset).name}",
-        "limitations": f"trained for {steps} steps on {Path(dataset).name}",
+        "limitations": f"trained for {settings.steps} steps on {Path(dataset).name}",
     }
-    run = {"steps": steps, "batch_size": batch_size, "lr": lr, "seed": seed, "overrides": overrides or []}
-    return _shortcut("radiome-segment", options, out, plan, card, progress=progress, **run)
+    return _shortcut("radiome-segment", options, out, plan, card, settings)

@@ -73,7 +73,7 @@ def _pretrain(run: TrainingRun) -> ShortcutResult:
 
     extra = dict(run.extra)
     target = extra.pop("target")
-    return pretrain(run.dataset, run.out, **run.knobs(), **extra, model=run.model, model_args={"target": target})
+    return pretrain(run.dataset, run.out, run.settings, **extra, model=run.model, model_args={"target": target})
 
 
 def _finetune(run: TrainingRun) -> ShortcutResult:
@@ -81,7 +81,7 @@ def _finetune(run: TrainingRun) -> ShortcutResult:
 
     extra = dict(run.extra)
     sigma = extra.pop("sigma")
-    return finetune(run.dataset, run.out, init=run.init, **run.knobs(), **extra, model=run.model, sigma_s=sigma)
+    return finetune(run.dataset, run.out, run.settings, init=run.init, **extra, model=run.model, sigma_s=sigma)
 
 
 def _data_options(synthetic: int) -> dict:

@@ -8,6 +8,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +18,7 @@ from hfm.seismic.data.windows import LabelledWindows
 from hfm.seismic.tasks import MAEOptions, PickOptions, SeismicMAETask, SeismicPickTask
 from hfm.shared.artifacts import DataCardReference, ModelCard, export_model
 from hfm.shared.options import options_dict, parse_options
-from hfm.shared.shortcuts import ShortcutResult, shortcut_config, train_and_export
+from hfm.shared.shortcuts import RunSettings, ShortcutResult, shortcut_config, train_and_export
 from hfm.shared.train.config import Config
 from hfm.shared.train.trainer import Trainer, TrainResult
 
@@ -33,45 +34,28 @@ def _min_lr(lr: float) -> float:
     return lr / 20  # seismic's schedule ends lower than the core's lr/10 default
 
 
-def pretrain(dataset: str | Path, out: str | Path, **settings: Any) -> ShortcutResult:
-    """Masked autoencoding on a SeisBench-format folder (or `dataset="synthetic"`). `settings`: steps (300),
-    batch_size (32), lr (1e-3), seed, overrides (`section.key=value`), progress, and MAEOptions."""
-    return _shortcut("seismic-mae", dataset, out, **settings)
+def pretrain(
+    dataset: str | Path, out: str | Path, settings: RunSettings = RunSettings(), **options: Any
+) -> ShortcutResult:
+    """Masked autoencoding on a SeisBench-format folder (or `dataset="synthetic"`); `options`: MAEOptions."""
+    return _shortcut("seismic-mae", dataset, out, settings, options)
 
 
-def finetune(dataset: str | Path, out: str | Path, **settings: Any) -> ShortcutResult:
-    """The picker and detector on labelled windows, from the encoder of `init` when given. `settings`: as for
-    `pretrain`, with PickOptions."""
-    return _shortcut("seismic-pick", dataset, out, **settings)
+def finetune(
+    dataset: str | Path, out: str | Path, settings: RunSettings = RunSettings(), **options: Any
+) -> ShortcutResult:
+    """The picker and detector on labelled windows, from the encoder of `init` when given; `options`: PickOptions."""
+    return _shortcut("seismic-pick", dataset, out, settings, options)
 
 
 def _shortcut(
-    task_name: str,
-    dataset: str | Path,
-    out: str | Path,
-    steps: int = 300,
-    batch_size: int = 32,
-    lr: float = 1e-3,
-    seed: int = 0,
-    overrides: list[str] | None = None,
-    progress: bool = True,
-    **options: Any,
+    task_name: str, dataset: str | Path, out: str | Path, settings: RunSettings, options: dict[str, Any]
 ) -> ShortcutResult:
     options_type, task_type = _TASKS[task_name]
-    typed = parse_options(options_type, {"dataset": str(dataset), "seed": seed, **options}, task_name)
-    batch_size = min(batch_size, len(task_type(typed).train_dataset()))  # a 1% subset may be under a batch
-    config = shortcut_config(
-        task_name,
-        options_dict(typed),
-        out,
-        steps=steps,
-        batch_size=batch_size,
-        lr=lr,
-        seed=seed,
-        overrides=overrides or [],
-        progress=progress,
-        min_lr=_min_lr(lr),
-    )
+    typed = parse_options(options_type, {"dataset": str(dataset), "seed": settings.seed, **options}, task_name)
+    windows = len(task_type(typed).train_dataset())
+    settings = replace(settings, batch_size=min(settings.batch_size, windows))  # a 1% subset may be under a batch
+    config = shortcut_config(task_name, options_dict(typed), out, settings, min_lr=_min_lr(settings.lr))
     what = "seismic waveform encoder (masked autoencoder)" if task_name == "seismic-mae" else "seismic phase picker"
     return train_and_export(config, out, description=what, intended_use=INTENDED_USE, limitations=LIMITS)
 

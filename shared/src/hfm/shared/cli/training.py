@@ -7,7 +7,8 @@ that are really its own and the function that runs the shortcut:
     add_training_command(app, "pretrain", run_pretrain, help="...", model="mae-tiny", steps=300,
                          extra={"width": (int, typer.Option(96, help="Trunk width."))})
 
-`run_pretrain(run: TrainingRun) -> ShortcutResult` gets one typed object instead of a dozen parameters.
+`run_pretrain(run: TrainingRun) -> ShortcutResult` gets one typed object instead of a dozen parameters; its
+`settings` (`hfm.shared.shortcuts.RunSettings`) go to the domain's shortcut as they are.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ import typer
 
 from hfm.shared.cli.options import BatchSize, Dataset, Init, LearningRate, Model, Out, Seed, Set, Steps
 from hfm.shared.errors import HFMError
+from hfm.shared.shortcuts import RunSettings
 
 
 @dataclass(frozen=True)
@@ -30,24 +32,10 @@ class TrainingRun:
 
     dataset: Path
     out: Path
-    steps: int
-    batch_size: int
-    lr: float
     model: str
-    seed: int
-    overrides: list[str]
+    settings: RunSettings
     init: Path | None = None
     extra: dict[str, Any] = field(default_factory=dict)
-
-    def knobs(self) -> dict[str, Any]:
-        """The keyword arguments every domain's shortcut takes: steps, batch_size, lr, seed, overrides."""
-        return {
-            "steps": self.steps,
-            "batch_size": self.batch_size,
-            "lr": self.lr,
-            "seed": self.seed,
-            "overrides": list(self.overrides),
-        }
 
     def require_model(self, *supported: str) -> None:
         """Refuse a --model this verb cannot train, naming the ones it can."""
@@ -100,12 +88,14 @@ def add_training_command(
             TrainingRun(
                 dataset=shared["dataset"],
                 out=shared["out"],
-                steps=shared["steps"],
-                batch_size=shared["batch_size"],
-                lr=shared["lr"],
                 model=shared["model"],
-                seed=shared["seed"],
-                overrides=shared["set_"] or [],
+                settings=RunSettings(
+                    steps=shared["steps"],
+                    batch_size=shared["batch_size"],
+                    lr=shared["lr"],
+                    seed=shared["seed"],
+                    overrides=tuple(shared["set_"] or ()),
+                ),
                 init=shared.get("init"),
                 extra=given,
             )
