@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from hfm.shared.testing.bad_inputs import Probe, check_run, cli_code, grib2_message, netcdf3_record_bomb, run_curation
+from hfm.shared.testing.bad_inputs import Probe, check_curate_command, grib2_message, netcdf3_record_bomb
 
 
 def _field(path, start: str, values: np.ndarray, units: str = "K") -> None:
@@ -16,11 +16,6 @@ def _field(path, start: str, values: np.ndarray, units: str = "K") -> None:
 
 
 DESCRIBE = ["--license", "CC-BY-4.0", "--creator", "HFM tests"]
-
-
-def _curate_cli(folder, out) -> str:
-    argv = ["hfm", "climate", "curate", str(folder), "--out", str(out), "--quiet", *DESCRIBE]
-    return cli_code(argv)
 
 
 def test_hostile_climate_folder(tmp_path):
@@ -46,8 +41,8 @@ def test_hostile_climate_folder(tmp_path):
         Probe.quarantined("g_link.nc", "symlink_escape", says="outside the input folder"),
     ]
     out = tmp_path / "dataset"
-    run = run_curation(_curate_cli(raw, out), out, watch=tmp_path)
-    assert check_run(run, out, probes) == []
+    run, problems = check_curate_command(["climate", "curate", str(raw), *DESCRIBE], out, probes)
+    assert problems == []
     assert run.wall_s < 30  # the 2^31-1 record file hung curation for over 10 minutes before its header was checked
 
 

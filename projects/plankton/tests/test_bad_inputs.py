@@ -9,7 +9,7 @@ from PIL import Image
 from hfm.plankton.readers.ecotaxa import read_ecotaxa
 from hfm.shared.curate_driver import DatasetDescription
 from hfm.shared.errors import HFMError
-from hfm.shared.testing.bad_inputs import Probe, check_run, cli_code, png_bytes, run_curation
+from hfm.shared.testing.bad_inputs import Probe, check_curate_command, png_bytes
 
 DESCRIBE = DatasetDescription("plankton-test", "CC0-1.0", ["HFM tests"])
 
@@ -19,10 +19,7 @@ def _disc(size: int, radius: float) -> np.ndarray:
     return np.where((yy - size / 2) ** 2 + (xx - size / 2) ** 2 <= radius**2, 50, 200).astype(np.uint8)
 
 
-def _curate_cli(source, out) -> str:
-    argv = ["hfm", "plankton", "curate", str(source), "--out", str(out), "--kind", "ecotaxa", "--quiet"]
-    argv += ["--name", "hostile", "--license", "CC0-1.0", "--creator", "HFM tests"]
-    return cli_code(argv)
+OWNER = ["--name", "hostile", "--license", "CC0-1.0", "--creator", "HFM tests"]
 
 
 def test_hostile_ecotaxa_export(tmp_path, row, export):
@@ -70,8 +67,8 @@ def test_hostile_ecotaxa_export(tmp_path, row, export):
         Probe.quarantined("missing", "missing", says="not found"),
     ]
     out = tmp_path / "curated"
-    run = run_curation(_curate_cli(root, out), out, watch=tmp_path)
-    assert check_run(run, out, probes) == []
+    _, problems = check_curate_command(["plankton", "curate", str(root), "--kind", "ecotaxa", *OWNER], out, probes)
+    assert problems == []
     assert sorted(p.name for p in (out / "images").iterdir()) == ["abs_path_obj.png", "col_a.png", "good.png"]
     copies = sorted(p.relative_to(out).as_posix() for p in (out / "quarantine" / "files").rglob("*") if p.is_file())
     assert all(c.startswith("quarantine/files/") for c in copies) and len(copies) >= 3

@@ -11,15 +11,12 @@ import numpy as np
 from hfm.radiome.format import DatasetJson, export_case, write_dataset_json
 from hfm.radiome.readers.volume import read_nifti
 from hfm.radiome.synthetic.phantoms import make_phantom, phantom_affine
-from hfm.shared.testing.bad_inputs import Probe, check_run, cli_code, nifti1_header, nifti_gzip_bomb, run_curation
+from hfm.shared.testing.bad_inputs import Probe, check_curate_command, nifti1_header, nifti_gzip_bomb
 
 LABELS = {"background": 0, "shell": 1, "core": 2}
 
 
-def _curate_cli(raw, out) -> str:
-    argv = ["hfm", "radiome", "curate", str(raw), "--out", str(out), "--spacing", "4", "--quiet"]
-    argv += ["--license", "CC0-1.0", "--creator", "HFM tests"]
-    return cli_code(argv)
+OWNER = ["--license", "CC0-1.0", "--creator", "HFM tests"]
 
 
 def test_micron_units_are_converted_to_mm(tmp_path):
@@ -81,7 +78,7 @@ def test_hostile_nnunet_folder(tmp_path):
         Probe.quarantined("imagesTr/scan.nii.gz", "bad_name", says="<CASE>_<XXXX>.nii.gz"),
     ]
     out = tmp_path / "curated"
-    run = run_curation(_curate_cli(raw, out), out, watch=tmp_path)
-    assert check_run(run, out, probes) == []
+    _, problems = check_curate_command(["radiome", "curate", str(raw), "--spacing", "4", *OWNER], out, probes)
+    assert problems == []
     written = nib.load(out / "imagesTr" / "micron_0000.nii.gz")
     np.testing.assert_allclose(np.linalg.norm(written.affine[:3, :3], axis=0), [4.0, 4.0, 4.0])  # 4 mm, not 4 um

@@ -9,7 +9,7 @@ from obspy import Stream, Trace, UTCDateTime
 
 from hfm.seismic.readers.catalogue import read_picks
 from hfm.shared.errors import HFMError
-from hfm.shared.testing.bad_inputs import Probe, check_run, cli_code, run_curation
+from hfm.shared.testing.bad_inputs import Probe, check_curate_command
 
 START = UTCDateTime(2020, 1, 1)
 
@@ -28,21 +28,7 @@ def _station(code: str, seed: int, spoil: str | None = None) -> Stream:
     return Stream(traces)
 
 
-def _curate_cli(waveforms, catalogue, out) -> str:
-    argv = ["hfm", "seismic", "curate", str(waveforms), "--catalogue", str(catalogue), "--out", str(out)]
-    argv += [
-        "--window",
-        "10",
-        "--no-noise",
-        "--name",
-        "hostile",
-        "--license",
-        "CC0-1.0",
-        "--creator",
-        "Test",
-        "--quiet",
-    ]
-    return cli_code(argv)
+OWNER = ["--name", "hostile", "--license", "CC0-1.0", "--creator", "Test"]
 
 
 def test_hostile_waveform_folder_and_catalogue(tmp_path):
@@ -80,8 +66,9 @@ def test_hostile_waveform_folder_and_catalogue(tmp_path):
         Probe.quarantined("unreadable/notes.txt", "unreadable", says="not a waveform file"),
     ]
     out = tmp_path / "dataset"
-    run = run_curation(_curate_cli(folder, catalogue, out), out, watch=tmp_path)
-    assert check_run(run, out, probes) == []
+    args = ["seismic", "curate", str(folder), "--catalogue", str(catalogue), "--window", "10", "--no-noise", *OWNER]
+    _, problems = check_curate_command(args, out, probes)
+    assert problems == []
     copies = [p for p in (out / "quarantine" / "files").rglob("*") if p.is_file()]
     assert any(p.name == "nans.mseed" for p in copies) and not any(p.name == "link.mseed" for p in copies)
     assert not (tmp_path / "X").exists() and not list(tmp_path.glob("**/abs"))

@@ -3,7 +3,8 @@
 Each probe is a file (or folder entry) plus what a correct curation does with it: written, or quarantined with one
 of the expected codes and a reason that says why. `run_curation` runs a domain's curate in a child process and
 measures its peak RSS and wall time; `check_run` asserts the issue-20 invariants: every probe ends as expected,
-inputs = written + quarantined, nothing written outside the output folder, peak RSS under 1 GB, under 60 s.
+inputs = written + quarantined, nothing written outside the output folder, peak RSS under 1 GB, under 60 s;
+`check_curate_command` does both for one `hfm <domain> curate` command line.
 
 Byte-level makers (PNG, NIfTI, netCDF3, GRIB, npz) need no domain library, so the core's tests and
 `tools/bad_inputs.py` write them; domain tests add probes that need their own library (miniSEED via ObsPy).
@@ -312,3 +313,13 @@ def check_run(run: CurationRun, out_dir: Path, probes: list[Probe], extra_inputs
         elif probe.says and probe.says not in reason:
             problems.append(f"{shown!r}: reason {reason!r} does not say {probe.says!r}")
     return problems
+
+
+def check_curate_command(
+    args: list[str], out_dir: Path, probes: list[Probe], extra_inputs: int = 0
+) -> tuple[CurationRun, list[str]]:
+    """`hfm ARGS --out OUT_DIR --quiet` (e.g. ARGS = ["plankton", "curate", RAW, "--license", ...]) run by
+    `run_curation`, watching OUT_DIR's parent for files written outside it, then `check_run`: the run and its
+    problems (empty: every invariant kept)."""
+    run = run_curation(cli_code(["hfm", *args, "--out", str(out_dir), "--quiet"]), out_dir, watch=out_dir.parent)
+    return run, check_run(run, out_dir, probes, extra_inputs)
