@@ -40,15 +40,20 @@ class FolderStore:
     def source(self, image_path: str) -> Path:
         return self.root / safe_relative(image_path)
 
-    def read(self, image_path: str) -> bytes:
+    def checked_file(self, image_path: str) -> Path:
+        """The image's file after every check `read` makes: inside the folder, present, within the size budget."""
         path = self.source(image_path)
         if not inside(self.root, path):  # a symlink in the export leading elsewhere is not followed
             reason = f"{image_path!r} is a symlink leading outside the dataset folder"
             raise InvalidInput(reason, field="image_path", code="symlink_escape")
         if not path.is_file():
             raise InvalidInput(f"{path}: image file not found", field="image_path", code="missing")
-        current_budget().check_decoded(path.stat().st_size, f"{path.name} ({path.stat().st_size} bytes on disk)")
-        return path.read_bytes()
+        size = path.stat().st_size
+        current_budget().check_decoded(size, f"{path.name} ({size} bytes on disk)")
+        return path
+
+    def read(self, image_path: str) -> bytes:
+        return self.checked_file(image_path).read_bytes()
 
 
 class ZipStore:
