@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from hfm.shared.testing.kill_resume import check_kill_and_resume
+from hfm.shared.testing.kill_resume import check_kill_and_resume, tree_differences
 
 # 400 items of 3 ms each in shards of 20, two workers: about a second of curation after the imports
 CURATION = """
@@ -38,3 +38,15 @@ def test_sigkill_at_random_moments_then_resume_gives_the_same_bytes(tmp_path):
     problems = check_kill_and_resume(CURATION, tmp_path / "killed", tmp_path / "whole", kills=5, seed=18)
     assert problems == []
     assert len(list((tmp_path / "killed" / "shards").iterdir())) == 20
+
+
+def test_tree_differences_names_changed_files_and_files_on_one_side_only(tmp_path):
+    a, b = tmp_path / "a", tmp_path / "b"
+    for root in (a, b):
+        (root / "sub").mkdir(parents=True)
+        (root / "same.txt").write_text("x")
+    (a / "sub" / "changed.bin").write_bytes(b"1")
+    (b / "sub" / "changed.bin").write_bytes(b"2")
+    (b / "extra").write_text("")
+    assert tree_differences(a, b) == ["extra", "sub/changed.bin"]
+    assert tree_differences(a, a) == []

@@ -27,6 +27,12 @@ def tree_bytes(root: Path) -> dict[str, bytes]:
     return {str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
 
 
+def tree_differences(expected: Path, got: Path) -> list[str]:
+    """The files (relative names) whose bytes differ between two folders or that only one of them holds."""
+    want, have = tree_bytes(expected), tree_bytes(got)
+    return sorted(name for name in want.keys() | have.keys() if want.get(name) != have.get(name))
+
+
 def _start(code: str, out_dir: Path) -> subprocess.Popen[bytes]:
     env = {**os.environ, "OMP_NUM_THREADS": "1", "HFM_NO_PROGRESS": "1"}
     return subprocess.Popen(
@@ -84,8 +90,7 @@ def check_kill_and_resume(
     failed = _finish(_start(code, out_dir), timeout_s)
     if failed:
         return [*problems, f"the resumed run failed: {failed}"]
-    expected, got = tree_bytes(reference_dir), tree_bytes(out_dir)
-    differing = sorted(name for name in expected.keys() | got.keys() if expected.get(name) != got.get(name))
+    differing = tree_differences(reference_dir, out_dir)
     if differing:
         problems.append(f"{len(differing)} file(s) differ from the uninterrupted run: {differing[:5]}")
     return problems
