@@ -43,7 +43,7 @@ class CuratedPlanktonDataset(Dataset):
         return self._files[index].read_bytes() if self._files is not None else self.objects.read_image(index)
 
     def __getitem__(self, index: int) -> tuple[torch.Tensor, str]:
-        with Image.open(io.BytesIO(self._image_bytes(index))) as image:
+        with Image.open(io.BytesIO(self._image_bytes(index)), formats=("PNG",)) as image:  # curated: PNG only
             grey = np.asarray(image, dtype=np.float32) / 65535.0
         item = np.empty((2, *grey.shape), dtype=np.float32)
         np.multiply(grey, 2.0, out=item[0])
