@@ -8,10 +8,16 @@ in memory: random windows of a few steps then cost a slice of an in-memory chunk
 decode per window (what a plain `xarray.isel` loop pays; `xarray_windows` is that loop, kept for the speed figure).
 Windows are standardised anomalies: (field - climatology at the valid time) / anomaly std per variable, with NaN
 (land in SST) as 0, the climatological value.
+
+Sharded datasets are streamed store by store (`climate_stream`): the same windows, but a window lies within one
+shard (windows across two shards are not drawn), and the normalisation (`StreamedNormaliser`) is fitted by
+streaming: the training climatology (mean per calendar key) and the anomaly scale per variable accumulated shard by
+shard in float64 (two passes), so only the time axis and one shard's fields are held, never the dataset's fields.
 """
 
 from __future__ import annotations
 
+import warnings
 from collections import OrderedDict
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
@@ -23,9 +29,12 @@ import xarray as xr
 import zarr
 from torch.utils.data import Dataset
 
-from hfm.climate.baselines.climatology import Climatology
+from hfm.climate.baselines.climatology import Climatology, calendar_keys, choose_key
 from hfm.climate.contract import encode_times, regular_step
 from hfm.climate.format import STORE, open_store
+from hfm.shared.errors import HFMError
+from hfm.shared.shard_layout import ShardManifest, finished_shards, require_complete
+from hfm.shared.shard_loader import ShardReader, ShardStream
 
 # A model forecast: (fields at init [N, V, ..., H, W], init indices, lead in steps) -> forecast fields, same shape.
 Forecaster = Callable[[np.ndarray, np.ndarray, int], np.ndarray]
@@ -206,3 +215,105 @@ def window_starts(data: FieldData, window: int, period: str) -> np.ndarray:
         ok = np.array([regular[s : s + window - 1].all() for s in pairs], dtype=bool)
         pairs = pairs[ok]
     return pairs
+
+
+def stores(root: str | Path) -> list[Path]:
+    """The shards that hold a store (a shard whose every file was quarantined has none)."""
+    require_complete(root)
+    return [shard for shard in finished_shards(root) if (shard / STORE).exists()]
+
+
+def shard_fields(ds: xr.Dataset, steps: np.ndarray | slice = slice(None)) -> np.ndarray:
+    """(T, V, [L], H, W) fields of a shard as (T, V*L, H, W) float64, levels folded into variables as FieldData
+    folds them."""
+    fields = np.asarray(ds["fields"].values[steps], dtype=np.float64)
+    return fields.reshape(fields.shape[0], int(np.prod(fields.shape[1:-2])), *fields.shape[-2:])
+
+
+@dataclass
+class StreamedNormaliser:
+    """Standardised anomalies against a training climatology fitted by streaming (`fit`)."""
+
+    climatology: Climatology
+    scale: np.ndarray  # (V, 1, 1) anomaly std per variable over the training steps
+    step: float  # the dataset's regular step in hours
+
+    @classmethod
+    def fit(cls, root: str | Path) -> StreamedNormaliser:
+        shards = stores(root)
+        if not shards:
+            raise HFMError(f"{root}: no shard holds a store (every file quarantined)")
+        times = [open_store(shard)["time"].load() for shard in shards]
+        train = [open_store(shard)["is_train"].values.astype(bool) for shard in shards]
+        all_times, all_train = xr.concat(times, dim="time"), np.concatenate(train)
+        if not all_train.any():
+            raise HFMError(f"{root}: no training step in any shard")
+        key = choose_key(all_times, all_train)
+        keys = np.unique(calendar_keys(all_times, key)[all_train])
+        index = {int(k): i for i, k in enumerate(keys)}
+        sums = counts = None
+        for shard, shard_times, shard_train in zip(shards, times, train, strict=True):
+            fields = shard_fields(open_store(shard), shard_train)
+            rows = np.array([index[int(k)] for k in calendar_keys(shard_times, key)[shard_train]], dtype=int)
+            if sums is None:
+                sums, counts = np.zeros((len(keys), *fields.shape[1:])), np.zeros((len(keys), *fields.shape[1:]))
+            np.add.at(sums, rows, np.nan_to_num(fields))
+            np.add.at(counts, rows, np.isfinite(fields))
+        with warnings.catch_warnings():  # cells missing at every step (land in SST) stay NaN, as Climatology's
+            warnings.simplefilter("ignore", RuntimeWarning)
+            means = (sums / counts).astype("float32")
+        climatology = Climatology(key, keys, means)
+        moments = np.zeros((3, means.shape[1]))  # per variable: count, sum, sum of squares of the anomalies
+        for shard, shard_times, shard_train in zip(shards, times, train, strict=True):
+            anomalies = shard_fields(open_store(shard), shard_train) - climatology.at(shard_times[shard_train])
+            axes = (0, *range(2, anomalies.ndim))
+            moments += [np.isfinite(anomalies).sum(axes), np.nansum(anomalies, axes), np.nansum(anomalies**2, axes)]
+        mean = moments[1] / moments[0]
+        scale = np.sqrt(moments[2] / moments[0] - mean**2).astype("float32")
+        hours = encode_times(all_times).values
+        return cls(climatology, scale.reshape(-1, 1, 1), regular_step(hours) or 1.0)
+
+    def to_z(self, fields: np.ndarray, times: xr.DataArray) -> np.ndarray:
+        z = (fields - self.climatology.at(times)) / self.scale
+        return np.nan_to_num(z, nan=0.0).astype("float32")
+
+
+def train_window_starts(hours: np.ndarray, is_train: np.ndarray, window: int, step: float) -> np.ndarray:
+    """Starts of windows of `window` consecutive regular steps that lie wholly in the training period."""
+    tolerance = 3 * 24 if step > 600 else 1e-6  # calendar months vary by up to 3 days
+    regular = np.isclose(np.diff(hours), step, atol=tolerance)
+    starts = np.arange(hours.size - window + 1)
+    ok = [is_train[s : s + window].all() and regular[s : s + window - 1].all() for s in starts]
+    return starts[np.asarray(ok, dtype=bool)]
+
+
+class ClimateShards(ShardReader):
+    """The standardised training windows of each shard's store, in time order."""
+
+    def __init__(self, window: int, normaliser: StreamedNormaliser) -> None:
+        self.window, self.normaliser = window, normaliser
+
+    def starts(self, ds: xr.Dataset) -> np.ndarray:
+        hours = encode_times(ds["time"]).values
+        return train_window_starts(hours, ds["is_train"].values.astype(bool), self.window, self.normaliser.step)
+
+    def count(self, shard: Path, manifest: ShardManifest) -> int:
+        return int(self.starts(open_store(shard)).size) if (shard / STORE).exists() else 0
+
+    def read(self, shard: Path, rng: np.random.Generator) -> Iterator[torch.Tensor]:
+        if not (shard / STORE).exists():
+            return
+        ds = open_store(shard)
+        fields, times = shard_fields(ds), ds["time"].load()
+        for start in self.starts(ds):
+            steps = slice(int(start), int(start) + self.window)
+            yield torch.from_numpy(self.normaliser.to_z(fields[steps], times[steps]))
+
+
+def climate_stream(root: str | Path, window: int) -> tuple[ShardStream, int]:
+    """The training windows of a sharded dataset and the number of fields (variables x levels) a model sees."""
+    normaliser = StreamedNormaliser.fit(root)
+    stream = ShardStream(root, ClimateShards(window, normaliser))
+    if len(stream) == 0:
+        raise HFMError(f"{root}: no training window of {window} regular steps lies within one shard")
+    return stream, int(normaliser.scale.shape[0])
