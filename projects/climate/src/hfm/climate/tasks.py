@@ -14,6 +14,8 @@ fold's validation block (the shared trainer's model selection, `validation.metri
 `base` (`persistence`, `damped`, `ridge` with `base_alpha`, `lim` with `base_modes`: the linear inverse model with
 a damped EOF residual) is the linear forecast the head corrects, fitted on the training period; `spacing` is the
 number of steps between history frames (default: the lead), so a 6 h forecaster can see the last three hours.
+climate-mae streams a sharded dataset (`hfm climate curate --shard-size`) store by store (`hfm.climate.data`);
+the forecaster and downscaler fit baselines on the whole training period and read unsharded stores only.
 """
 
 from __future__ import annotations
@@ -34,7 +36,14 @@ from hfm.climate.baselines import (
     fit_damping,
     ridge_inits,
 )
-from hfm.climate.data import FieldData, Normaliser, StoreWindows, WindowsWithClimatology, window_starts
+from hfm.climate.data import (
+    FieldData,
+    Normaliser,
+    StoreWindows,
+    WindowsWithClimatology,
+    climate_stream,
+    window_starts,
+)
 from hfm.climate.experiments.folds import ranges_to_mask
 from hfm.climate.metrics import lat_weights
 from hfm.climate.models import FieldForecaster
@@ -43,6 +52,8 @@ from hfm.shared.errors import HFMError
 from hfm.shared.models.loading import load_encoder
 from hfm.shared.models.registry import create_model
 from hfm.shared.options import parse_options
+from hfm.shared.shard_layout import is_sharded
+from hfm.shared.shard_loader import ShardStream
 
 # What an `init` encoder may come from: any climate model on the shared trunk with the same tokenizer.
 _ENCODERS = ("climate-mae", "climate-interpolator", "climate-forecaster", "climate-downscaler")
@@ -111,7 +122,18 @@ class ClimateMAETask(_StoreTask):
     """Masked token pretraining; `mode: interpolation` hides the inner time steps (temporal interpolation)."""
 
     def __init__(self, options: dict[str, Any]) -> None:
-        super().__init__(parse_options(MAEOptions, options, "task climate-mae"))
+        typed = parse_options(MAEOptions, options, "task climate-mae")
+        self.stream: ShardStream | None = None
+        if is_sharded(typed.dataset):  # streamed store by store, the normalisation fitted by streaming
+            if typed.train_ranges or typed.valid_ranges or typed.climatology_channel:
+                raise HFMError(
+                    f"task climate-mae: train_ranges, valid_ranges and climatology_channel need an unsharded "
+                    f"dataset; {typed.dataset} is sharded"
+                )
+            self.options = typed
+            self.stream, self.variables = climate_stream(typed.dataset, typed.window)
+        else:
+            super().__init__(typed)
         self.window, self.mode = self.options.window, self.options.mode
         if self.mode == "interpolation" and self.window < 3:
             raise HFMError("task.window: interpolation needs at least 3 steps (first, inner, last)")
@@ -131,8 +153,8 @@ class ClimateMAETask(_StoreTask):
             return WindowsWithClimatology(self.options.dataset, windows.starts, window, self.normaliser)
         return windows
 
-    def train_dataset(self) -> StoreWindows:
-        return self.windows(self.window)
+    def train_dataset(self) -> StoreWindows | ShardStream:
+        return self.stream if self.stream is not None else self.windows(self.window)
 
     def validation_dataset(self) -> StoreWindows | None:
         """With `valid_ranges`: the windows lying wholly in the validation block (the shared trainer's model
