@@ -14,7 +14,11 @@ def test_plugin_lists_what_is_implemented():
     from hfm.shared.train.task import available_tasks
 
     assert set(plugin.readers) == {"netcdf", "grib", "zarr"}
-    assert set(plugin.tasks) == {"climate-mae", "climate-forecast", "climate-downscale"} <= set(available_tasks())
+    assert (
+        set(plugin.tasks)
+        == {"climate-mae", "climate-forecast", "climate-downscale", "climate-corpus-mae"}
+        <= set(available_tasks())
+    )
     assert set(plugin.models) == set(list_models("climate-*"))  # every registered model declared, none invented
     assert plugin.dataset_formats["cf-zarr"]().name == "cf-zarr"
     commands = {c.name or c.callback.__name__ for c in plugin.cli().registered_commands}

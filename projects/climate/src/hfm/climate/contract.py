@@ -49,13 +49,15 @@ def regular_step(hours: np.ndarray) -> float | None:
     return float(steps[np.argmax(counts)])
 
 
-def is_monthly(hours: np.ndarray) -> bool:
+def is_calendar_step(hours: np.ndarray) -> bool:
+    """A step of one calendar month (28-31 days) or year (360-366 days), whose length varies with the calendar."""
     step = regular_step(hours)
-    return step is not None and 28 * 24 <= step <= 31 * 24
+    return step is not None and (28 * 24 <= step <= 31 * 24 or 360 * 24 <= step <= 366 * 24)
 
 
 def check_time_axis(axis: TimeAxis) -> list[Violation]:
-    """Monotonic, unique and regular times; months count as regular (28-31 days, or 30 in a 360-day calendar)."""
+    """Monotonic, unique and regular times; months and years count as regular (28-31 days, or 30 in a 360-day
+    calendar; 365-366 days, winter means dated anywhere within 3 days of the same day)."""
     hours = axis.values
     out: list[Violation] = []
     if hours.size == 0:
@@ -69,7 +71,7 @@ def check_time_axis(axis: TimeAxis) -> list[Violation]:
     if out or hours.size < 2:
         return out
     step = regular_step(hours)
-    tolerance = 3 * 24 if is_monthly(hours) else 1e-6  # calendar months differ by up to 3 days
+    tolerance = 3 * 24 if is_calendar_step(hours) else 1e-6  # calendar months and years differ by up to 3 days
     off = np.abs(diffs - step) > tolerance
     if off.any():
         multiples = diffs[off] / step

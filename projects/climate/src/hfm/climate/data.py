@@ -192,6 +192,61 @@ class WindowsWithClimatology(StoreWindows):
         return torch.from_numpy(self.normaliser.with_climatology(self.normaliser.to_z(self.raw(start), steps), steps))
 
 
+def _offsets(size: int, tile: int) -> list[int]:
+    """Tile starts covering `size` points: every `tile` points, the last flush with the edge."""
+    if size <= tile:
+        return [0]
+    starts = list(range(0, size - tile + 1, tile))
+    return starts if starts[-1] == size - tile else [*starts, size - tile]
+
+
+class CorpusTiles(Dataset):
+    """Standardised (1, 1, tile, tile) tiles of every store's fields, for pretraining one trunk across stores.
+
+    Each store's fields are cut into `tile x tile` grid-point tiles of one (variable, level) channel at one time
+    step, on a regular grid of tile offsets (the last row and column flush with the grid's edge; grids smaller than
+    a tile padded with NaN). A tile is standardised by its own mean and standard deviation over its defined points
+    (NaN, land in SST, then 0), so a 500 hPa geopotential tile in m2 s-2 and an SST tile in K reach the trunk on one
+    scale; tiles with under half their points defined or no variation are left out. Item order follows the stores.
+    """
+
+    def __init__(self, datasets: list[Path], tile: int = 16, min_defined: float = 0.5) -> None:
+        self.tile = tile
+        self.fields: list[np.ndarray] = []
+        items = []
+        for k, path in enumerate(datasets):
+            fields = FieldData.load(path).fields  # (T, C, H, W): levels are channels
+            pad_h, pad_w = max(0, tile - fields.shape[-2]), max(0, tile - fields.shape[-1])
+            fields = np.pad(fields, ((0, 0), (0, 0), (0, pad_h), (0, pad_w)), constant_values=np.nan)
+            self.fields.append(fields)
+            for y in _offsets(fields.shape[-2], tile):
+                for x in _offsets(fields.shape[-1], tile):
+                    block = fields[:, :, y : y + tile, x : x + tile]
+                    defined = np.isfinite(block).mean(axis=(-2, -1))
+                    with warnings.catch_warnings():  # an all-NaN tile (land) has no spread: left out below
+                        warnings.simplefilter("ignore", RuntimeWarning)
+                        spread = np.nanstd(block, axis=(-2, -1))
+                    t, c = np.nonzero((defined >= min_defined) & (spread > 0))
+                    items += [(k, ti, ci, y, x) for ti, ci in zip(t, c, strict=True)]
+        if not items:
+            raise HFMError(f"corpus: no tile of {tile} x {tile} points with enough defined values in {datasets}")
+        self.items = np.array(items, dtype=np.int64)
+
+    def __len__(self) -> int:
+        return len(self.items)
+
+    def __getitem__(self, i: int) -> torch.Tensor:
+        k, t, c, y, x = (int(v) for v in self.items[i])
+        block = self.fields[k][t, c, y : y + self.tile, x : x + self.tile].astype("float64")
+        z = (block - np.nanmean(block)) / np.nanstd(block)
+        return torch.from_numpy(np.nan_to_num(z, nan=0.0).astype("float32"))[None, None]
+
+    def counts(self) -> dict[int, int]:
+        """Tiles per store (index in `datasets`)."""
+        stores, n = np.unique(self.items[:, 0], return_counts=True)
+        return {int(s): int(c) for s, c in zip(stores, n, strict=True)}
+
+
 def xarray_windows(root: str | Path, starts: np.ndarray, window: int, normaliser: Normaliser) -> Iterator[np.ndarray]:
     """The plain xarray loop on the same store: one `isel` per window (the baseline of the speed figure)."""
     from hfm.climate.format import open_store

@@ -29,6 +29,7 @@ plugin = DomainPlugin(
         "climate-mae": "hfm.climate.tasks:climate_mae_task",
         "climate-forecast": "hfm.climate.tasks:climate_forecast_task",
         "climate-downscale": "hfm.climate.tasks:climate_downscale_task",
+        "climate-corpus-mae": "hfm.climate.tasks:climate_corpus_task",
     },
     benchmarks={
         "climate-hadisst": "hfm.climate.benchmarks:hadisst_cv",

@@ -37,6 +37,7 @@ from hfm.climate.baselines import (
     ridge_inits,
 )
 from hfm.climate.data import (
+    CorpusTiles,
     FieldData,
     Normaliser,
     StoreWindows,
@@ -321,6 +322,46 @@ class ClimateDownscaleTask(_StoreTask):
         fine, coarse = coarsen(batch[:, 0], self.factor)
         loss = F.mse_loss(model(upsample(coarse, self.factor, "bicubic")), fine)
         return loss, {"mse": float(loss.detach())}
+
+
+@dataclass(frozen=True)
+class CorpusOptions:
+    datasets: list[Path]
+    tile: int = 16
+    mask_ratio: float = 0.75
+    patch_lat: int = 4
+    patch_lon: int = 4
+    width: int = 64
+    depth: int = 2
+    heads: int = 4
+
+
+class ClimateCorpusMAETask:
+    """Masked token pretraining of one trunk on the tiles of every store of a corpus (`CorpusTiles`): its encoder
+    then initialises any climate model with the same patch size and width (`init`). Every tile has one channel
+    (variable id 0, as a one-variable downstream model sees its field): what is shared across variables is the
+    spatial structure of smooth geophysical fields, not a variable's identity."""
+
+    def __init__(self, options: dict[str, Any]) -> None:
+        self.options = parse_options(CorpusOptions, options, "task climate-corpus-mae")
+        if not self.options.datasets:
+            raise HFMError("task climate-corpus-mae: option 'datasets' names no curated store")
+
+    def build_model(self) -> nn.Module:
+        o = self.options
+        arch = {"patch_lat": o.patch_lat, "patch_lon": o.patch_lon, "width": o.width, "depth": o.depth}
+        return create_model("climate-mae", variables=1, mask_ratio=o.mask_ratio, heads=o.heads, **arch)
+
+    def train_dataset(self) -> CorpusTiles:
+        return CorpusTiles([Path(p) for p in self.options.datasets], self.options.tile)
+
+    def loss(self, model: nn.Module, batch: torch.Tensor) -> tuple[torch.Tensor, dict[str, float]]:
+        out = model(batch)
+        return out.loss, {"mse_masked": float(out.loss.detach())}
+
+
+def climate_corpus_task(options: dict[str, Any]) -> ClimateCorpusMAETask:
+    return ClimateCorpusMAETask(options)
 
 
 def climate_mae_task(options: dict[str, Any]) -> ClimateMAETask:

@@ -7,17 +7,23 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from hfm.climate.tasks import DownscaleOptions, ForecastOptions, MAEOptions
+from hfm.climate.tasks import CorpusOptions, DownscaleOptions, ForecastOptions, MAEOptions
 from hfm.shared.options import options_dict, parse_options
 from hfm.shared.shortcuts import RunSettings, ShortcutResult, shortcut_config
 from hfm.shared.shortcuts import train_and_export as shared_train_and_export
 
-_OPTIONS = {"climate-mae": MAEOptions, "climate-forecast": ForecastOptions, "climate-downscale": DownscaleOptions}
+_OPTIONS = {
+    "climate-mae": MAEOptions,
+    "climate-forecast": ForecastOptions,
+    "climate-downscale": DownscaleOptions,
+    "climate-corpus-mae": CorpusOptions,
+}
 
 _PURPOSE = {
     "climate-mae": "masked token pretraining on gridded fields (temporal interpolation with mode=interpolation)",
     "climate-forecast": "forecasting gridded fields at a base lead, longer leads by autoregressive rollout",
     "climate-downscale": "downscaling a 4x coarser field to the native grid",
+    "climate-corpus-mae": "masked token pretraining of one trunk on tiles of many curated stores and variables",
 }
 
 
@@ -43,7 +49,7 @@ def train_and_export(
     return shared_train_and_export(
         config,
         out_dir,
-        name=f"{task}-{Path(options['dataset']).name}",
+        name=f"{task}-{Path(options['dataset']).name if 'dataset' in options else 'corpus'}",
         description=_PURPOSE[task],
         intended_use=_PURPOSE[task] + "; research use on the curated dataset's grid and variables",
         limitations="trained briefly on one small grid; not a general weather model; inputs must be standardised "

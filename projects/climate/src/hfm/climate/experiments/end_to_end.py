@@ -117,10 +117,16 @@ def crop_fields(source: Path, out: Path, crop: dict[str, slice]) -> Path:
 
 
 def era5_experiment(
-    out: Path, budget: Budget, forecasts: bool = True, crop: dict[str, slice] | None = None
+    out: Path,
+    budget: Budget,
+    forecasts: bool = True,
+    crop: dict[str, slice] | None = None,
+    corpus_model: Path | None = None,
 ) -> dict[str, Any]:
     """`forecasts=False` leaves out the single-split forecasters (the benchmark scores them by cross-validation);
-    `crop` cuts the grid before curation (index slices for `lat` and `lon`)."""
+    `crop` cuts the grid before curation (index slices for `lat` and `lon`); `corpus_model` (a trunk pretrained on
+    the multi-variable corpus) adds two downscalers on the same budget, initialised from it and from scratch
+    (`downscaling_corpus`, `downscaling_scratch`)."""
     out = Path(out)
     source = era5_path() if crop is None else crop_fields(era5_path(), out / "input" / "era5-t2m-crop.nc", crop)
     curate_fields([source], out / "data", **ERA5_CARD, show_progress=budget.progress)
@@ -157,6 +163,10 @@ def era5_experiment(
         budget,
     )
     result["downscaling"] = evaluate_downscaling(load_model(down_dir), data, normaliser, 4)
+    for label, init in (("corpus", corpus_model), ("scratch", None)) if corpus_model is not None else ():
+        options = {"dataset": dataset, "factor": 4, **arch} | ({"init": str(init)} if init else {})
+        model_dir = _train("climate-downscale", options, out / f"downscale-{label}", budget.finetune_steps, budget)
+        result[f"downscaling_{label}"] = evaluate_downscaling(load_model(model_dir), data, normaliser, 4)
     interpolator, selection = train_interpolator(dataset, out / "interpolate", budget, arch)
     result["interpolation"] = evaluate_interpolation(interpolator, data, normaliser, INTERP_WINDOW)
     result["interpolation"]["selection"] = selection
