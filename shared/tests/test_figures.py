@@ -10,23 +10,7 @@ import pytest
 
 from hfm.shared.eval.figures import Figure, outcome, ratio
 from hfm.shared.eval.report import difference_with_interval, headline_figures, headline_table, outcome_summary
-
-
-def make(**kw) -> Figure:
-    base = dict(
-        name="f",
-        task="climate/forecast 6 h",
-        metric="RMSE",
-        higher_is_better=False,
-        value=0.40,
-        baseline=0.45,
-        baseline_name="damped persistence",
-        n_test=168,
-        test_unit="forecasts",
-        interval=(-0.08, -0.02),
-        interval_method="moving-block bootstrap, blocks of 12 h",
-    )
-    return Figure(**(base | kw))
+from hfm.shared.testing.figures import example_figure
 
 
 @pytest.mark.parametrize(
@@ -48,33 +32,33 @@ def test_outcome_is_decided_by_the_interval_and_the_direction(interval, higher_i
 
 def test_point_values_never_decide():
     # hfm's RMSE is lower (better) but the interval crosses zero: a tie, not a win
-    figure = make(value=0.40, baseline=0.45, interval=(-0.09, 0.01))
+    figure = example_figure(value=0.40, baseline=0.45, interval=(-0.09, 0.01))
     assert figure.difference == pytest.approx(-0.05) and figure.outcome == "tie"
-    check = make(reference="consistency check", interval=(-0.08, -0.02))
+    check = example_figure(reference="consistency check", interval=(-0.08, -0.02))
     assert check.outcome == "consistency check"
 
 
 def test_validation_names_the_figure_and_the_field():
     with pytest.raises(ValueError, match=r"figure 'f': interval \(0.1, -0.1\) is reversed"):
-        make(interval=(0.1, -0.1))
+        example_figure(interval=(0.1, -0.1))
     with pytest.raises(ValueError, match="figure 'f': n_test must be at least 1"):
-        make(n_test=0)
+        example_figure(n_test=0)
     with pytest.raises(ValueError, match="figure 'f': reference must be one of"):
-        make(reference="iasp91")
+        example_figure(reference="iasp91")
     with pytest.raises(ValueError, match="figure 'f': higher_is_better must be a bool"):
-        make(higher_is_better="yes")
+        example_figure(higher_is_better="yes")
     with pytest.raises(ValueError, match="n_effective must be positive"):
-        make(n_effective=0)
+        example_figure(n_effective=0)
 
 
 def test_a_stronger_other_baseline_is_named():
-    figure = make(others={"climatology": 1.7, "persistence": 0.41, "broken": math.nan})
+    figure = example_figure(others={"climatology": 1.7, "persistence": 0.41, "broken": math.nan})
     assert figure.stronger_others() == ["persistence"]  # RMSE 0.41 < the named baseline's 0.45
-    assert make(higher_is_better=True, value=0.9, baseline=0.8, others={"x": 0.85}).stronger_others() == ["x"]
+    assert example_figure(higher_is_better=True, value=0.9, baseline=0.8, others={"x": 0.85}).stronger_others() == ["x"]
 
 
 def test_json_round_trip_with_numpy_values_and_a_missing_interval():
-    figure = make(
+    figure = example_figure(
         value=np.float64(0.4), higher_is_better=np.bool_(False), n_effective=41.5, others={"climatology": 1.7}
     )
     assert isinstance(figure.higher_is_better, bool)
@@ -82,10 +66,10 @@ def test_json_round_trip_with_numpy_values_and_a_missing_interval():
     assert data["outcome"] == "win" and data["difference"] == pytest.approx(-0.05)
     assert data["ratio"] == pytest.approx(0.4 / 0.45)
     assert Figure.from_dict(data | {"benchmark": "climate-era5", "commit": "abc"}) == figure
-    missing = json.loads(json.dumps(make(interval=(math.nan, math.nan)).as_dict()))
+    missing = json.loads(json.dumps(example_figure(interval=(math.nan, math.nan)).as_dict()))
     assert missing["interval"] == [None, None] and missing["outcome"] == "no interval"
     assert Figure.from_dict(missing).outcome == "no interval"
-    unscored = make(baseline=math.nan, others={"climatology": math.nan}, interval=(math.nan, math.nan))
+    unscored = example_figure(baseline=math.nan, others={"climatology": math.nan}, interval=(math.nan, math.nan))
     text = json.dumps(unscored.as_dict(), allow_nan=False)  # strict JSON: no NaN tokens
     back = Figure.from_dict(json.loads(text))
     assert math.isnan(back.baseline) and math.isnan(back.others["climatology"]) and back.outcome == "no interval"
@@ -94,10 +78,10 @@ def test_json_round_trip_with_numpy_values_and_a_missing_interval():
 
 def test_headline_table_and_summary():
     figures = [
-        make(name="a", headline=True),
-        make(name="b", metric="ACC", higher_is_better=True, value=0.9, baseline=0.92, interval=(-0.03, 0.01)),
-        make(name="c", task="climate/downscaling", metric="RMSE", interval=(0.01, 0.03), n_effective=40.2),
-        make(name="d", task="climate/downscaling", reference="consistency check"),
+        example_figure(name="a", headline=True),
+        example_figure(name="b", metric="ACC", higher_is_better=True, value=0.9, baseline=0.92, interval=(-0.03, 0.01)),
+        example_figure(name="c", task="climate/downscaling", metric="RMSE", interval=(0.01, 0.03), n_effective=40.2),
+        example_figure(name="d", task="climate/downscaling", reference="consistency check"),
     ]
     assert [f.name for f in headline_figures(figures)] == ["a", "c"]
     table = headline_table(figures)
@@ -109,14 +93,16 @@ def test_headline_table_and_summary():
     assert outcome_summary(figures) == (
         "1 win, 1 tie, 1 loss of 3 figures; not counted: 1 consistency check, 0 without interval"
     )
-    assert difference_with_interval(make(interval=(math.nan, math.nan))) == "-0.05 (no interval)"
+    assert difference_with_interval(example_figure(interval=(math.nan, math.nan))) == "-0.05 (no interval)"
 
 
 def test_quickstart_report_opens_with_the_summary_and_tables_each_sections_figures():
     from hfm.shared.quickstart import figure_section, summary_section
 
-    climate = [make(name="a"), make(name="b", task="climate/downscaling", interval=(0.01, 0.03))]
-    plankton = [make(task="plankton/classification", metric="macro F1", higher_is_better=True, interval=(-0.1, 0.2))]
+    climate = [example_figure(name="a"), example_figure(name="b", task="climate/downscaling", interval=(0.01, 0.03))]
+    plankton = [
+        example_figure(task="plankton/classification", metric="macro F1", higher_is_better=True, interval=(-0.1, 0.2))
+    ]
     section = figure_section(climate)
     assert section.startswith("\n### Headline figures\n\n1 win, 0 ties, 1 loss of 2 figures;")
     assert "| climate | downscaling | RMSE ↓ |" in section and "**loss** |" in section

@@ -53,24 +53,12 @@ def test_benchmark_verb_runs_the_plugin_benchmarks_through_the_shared_harness(tm
 
     import hfm.seismic.benchmarks
     from hfm.seismic.cli import app
-    from hfm.shared.eval.figures import Figure
+    from hfm.shared.testing.figures import example_figure
 
-    figure = Figure(
-        name="seismic test: P F1, hfm vs STA/LTA",
-        task="seismic/P picking",
-        metric="F1",
-        higher_is_better=True,
-        value=0.5,
-        baseline=0.4,
-        baseline_name="STA/LTA",
-        n_test=10,
-        test_unit="picks",
-        interval=(0.02, 0.18),
-        interval_method="paired bootstrap",
-    )
+    figure = example_figure(name="seismic test: a winning figure")
     monkeypatch.setattr(hfm.seismic.benchmarks, "bench_figures", lambda: [figure])  # the full run takes 15 minutes
     result = CliRunner().invoke(app, ["benchmark", "--out", str(tmp_path)])
     assert result.exit_code == 0, result.output
     saved = json.loads((tmp_path / "partial" / "seismic-picking.json").read_text())
     assert saved["run"]["only"] == ["seismic-picking"] and not (tmp_path / "results.json").exists()
-    assert [(f["name"], f["value"], f["outcome"]) for f in saved["figures"]] == [(figure.name, 0.5, "win")]
+    assert [(f["name"], f["value"], f["outcome"]) for f in saved["figures"]] == [(figure.name, 0.40, "win")]
