@@ -95,7 +95,8 @@ def tissue_figures(result: TissueResult) -> list[Figure]:
             headline=True,
             goal="mean Dice >= 0.85 and above every baseline",
             notes=f"trained only on synthetic images from {c.label_maps} SynthSeg label maps, {c.steps} steps, "
-            f"2 mm, patch {c.patch}^3; scored on the native 1 mm grid; hfm per run: {per_subject}; {result.notes}",
+            f"2 mm, patch {c.patch}^3, posteriors sharpened at 1 mm by the subject's intensities (EM with the network "
+            f"as prior); scored on the native 1 mm grid; hfm per run: {per_subject}; {result.notes}",
         ),
         _against_strongest(
             result,
