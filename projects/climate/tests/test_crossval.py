@@ -99,6 +99,11 @@ def test_cross_validated_forecaster_on_hadisst(hadisst, tmp_path):
     assert model.base == "global" and model.base_matrix.abs().sum() > 0  # the LIM operator travels with the weights
     card = (tmp_path / "cv" / "fold0" / "forecast-1" / "model" / "README.md").read_text()
     assert "chosen_step" in card and "valid" in card
+    training = json.loads((tmp_path / "cv" / "fold0" / "forecast-1" / "model" / "model_card.json").read_text())
+    training = training["training"]  # the fold's periods and the chosen checkpoint, as the benchmark used them
+    assert training["fold"] == result["folds"][0] and training["fold"]["test"].startswith("1991-01")
+    assert training["selection"]["chosen_step"] == result["selection"][0]["chosen_step"]
+    assert training["task"]["train_ranges"] == mask_to_ranges(blocked_folds(372, 1, 36, 12, 24)[0].train)
     again = run_cv(tmp_path / "data", tmp_path / "cv", protocol, budget, rescore=True)  # exported models, no training
     assert again["leads"][3].losses["hfm"] == result["leads"][3].losses["hfm"]
     forecast = xr.open_dataset(tmp_path / "cv" / "fold0" / "forecast-1" / "forecast-test.nc")

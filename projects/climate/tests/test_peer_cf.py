@@ -114,3 +114,24 @@ def test_store_keeps_the_sources_standard_names_and_units_per_variable(tmp_path,
     assert list(store["units"].values) == ["K", "Pa"]
     # mixed units: the stack has none of its own; each variable's is on the `units` coordinate
     assert "units" not in store["fields"].attrs and "standard_name" not in store["fields"].attrs
+
+
+@pytest.mark.parametrize("name", ["forecast.nc", "forecast.zarr"])
+def test_forecast_files_carry_init_lead_and_valid_time(written, name):
+    """Both formats read back with the init times asked for, leads of one and two 6 h steps and valid = init + lead;
+    the values at the first lead are the forecaster's own (what `evaluate` scores)."""
+    from hfm.climate.predict import model_forecaster
+
+    data = FieldData.load(written / "store")
+    ds = xr.open_zarr(written / name) if name.endswith(".zarr") else xr.open_dataset(written / name)
+    np.testing.assert_array_equal(ds["init_time"].values, data.times.values[2:8])
+    np.testing.assert_array_equal(ds["lead_time"].values, np.array([6, 12], "timedelta64[h]"))
+    np.testing.assert_array_equal(ds["valid_time"].values, data.times.values[[[3, 4], [4, 5], [5, 6], [6, 7],
+                                                                            [7, 8], [8, 9]]])  # fmt: skip
+    torch.manual_seed(0)  # the same untrained forecaster as the fixture's
+    args = {"variables": 2, "history": 2, "patch_lat": 4, "patch_lon": 4, "width": 16, "depth": 1, "heads": 2}
+    net = create_model("climate-forecaster", **args).eval()
+    expected = model_forecaster(net, data, Normaliser(data), 1)(None, np.arange(2, 8), 1)
+    np.testing.assert_allclose(ds["t"].isel(lead_time=0).values, expected[:, 0], rtol=1e-6)
+    assert ds["init_time"].attrs["standard_name"] == "forecast_reference_time"
+    assert ds["lead_time"].attrs["standard_name"] == "forecast_period"
