@@ -14,10 +14,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import torch
 from torch import nn
 
 from hfm.climate.tokenizer import FieldTokenizer
+from hfm.shared.errors import HFMError
 from hfm.shared.models.encoder import TokenEncoder
 from hfm.shared.models.mae import MAEConfig, MAEOutput, MaskedAutoencoder
 from hfm.shared.models.registry import PretrainedConfig, register_model
@@ -167,40 +170,40 @@ def _mae_config(mask_ratio: float) -> MAEConfig:
 _INFO = "standardised anomalies (time, variable, lat, lon) from an hfm climate store"
 
 
-@register_model(
+def _masked_model(kind: type[MaskedAutoencoder]) -> Callable[..., MaskedAutoencoder]:
+    """The factory of a masked model on the climate tokenizer; both masked models share every argument, and
+    `climatology_channel` (one more seen channel per variable: each step's standardised climatology) is the
+    interpolator's only."""
+
+    def build(
+        variables: int = 1,
+        patch_lat: int = 4,
+        patch_lon: int = 4,
+        width: int = 64,
+        depth: int = 2,
+        heads: int = 4,
+        mask_ratio: float = 0.75,
+        climatology_channel: bool = False,
+    ) -> MaskedAutoencoder:
+        channels = variables * (2 if climatology_channel else 1)
+        encoder = _encoder(channels, patch_lat, patch_lon, width, depth, heads)
+        if kind is InterpolatingMAE:
+            return InterpolatingMAE(encoder, _mae_config(mask_ratio), target_variables=variables)
+        if climatology_channel:
+            raise HFMError("climate-mae: climatology_channel is the interpolator's (climate-interpolator)")
+        return kind(encoder, _mae_config(mask_ratio))
+
+    return build
+
+
+climate_mae = register_model(
     "climate-mae",
     PretrainedConfig("climate-mae", "mae", "climate", "masked token pretraining on gridded fields", _INFO),
-)
-def climate_mae(
-    variables: int = 1,
-    patch_lat: int = 4,
-    patch_lon: int = 4,
-    width: int = 64,
-    depth: int = 2,
-    heads: int = 4,
-    mask_ratio: float = 0.75,
-) -> MaskedAutoencoder:
-    return MaskedAutoencoder(_encoder(variables, patch_lat, patch_lon, width, depth, heads), _mae_config(mask_ratio))
-
-
-@register_model(
+)(_masked_model(MaskedAutoencoder))
+climate_interpolator = register_model(
     "climate-interpolator",
     PretrainedConfig("climate-interpolator", "mae", "climate", "temporal interpolation as a residual on linear", _INFO),
-)
-def climate_interpolator(
-    variables: int = 1,
-    patch_lat: int = 4,
-    patch_lon: int = 4,
-    width: int = 64,
-    depth: int = 2,
-    heads: int = 4,
-    mask_ratio: float = 0.75,
-    climatology_channel: bool = False,
-) -> InterpolatingMAE:
-    """`climatology_channel`: one more channel per variable, the standardised climatology of each step (seen)."""
-    channels = variables * (2 if climatology_channel else 1)
-    encoder = _encoder(channels, patch_lat, patch_lon, width, depth, heads)
-    return InterpolatingMAE(encoder, _mae_config(mask_ratio), target_variables=variables)
+)(_masked_model(InterpolatingMAE))
 
 
 @register_model(
