@@ -16,7 +16,6 @@ so a kill leaves finished shards and at most one temporary folder per worker, wh
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 from pydantic import BaseModel
@@ -77,8 +76,8 @@ def is_sharded(root: str | Path) -> bool:
 
 def read_shard_manifest(folder: Path) -> ShardManifest:
     path = folder / SHARD_MANIFEST
-    try:
-        return ShardManifest.model_validate(json.loads(path.read_text()))
+    try:  # pydantic's own JSON parser: a manifest lists every file of its shard, and the merge reads them all
+        return ShardManifest.model_validate_json(path.read_bytes())
     except (OSError, ValueError) as error:
         raise HFMError(f"{path}: not a readable shard manifest ({error})") from error
 

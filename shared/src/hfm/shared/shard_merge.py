@@ -51,7 +51,7 @@ def _records(path: Path) -> Iterator[QuarantineRecord]:
 
 def _check_keys(folders: list[Path]) -> None:
     """Two shards claiming the same file name would make one dataset with two samples of one name: refuse."""
-    streams = [((json.loads(line)[0], json.loads(line)[1], f.name) for line in _lines(f / SHARD_KEYS)) for f in folders]
+    streams = [((*json.loads(line), f.name) for line in _lines(f / SHARD_KEYS)) for f in folders]
     previous: tuple[str, str, str] | None = None
     for name, key, shard in heapq.merge(*streams):
         if previous is not None and previous[0] == name:
