@@ -7,11 +7,16 @@ over repeats is the interval. Memory: the same driver in a fresh child process o
 made from the real waveforms (3 x 64 snippets, gain by index) with a cheap writer (one packed file per shard): the
 peak RSS of the driver (its `VmHWM`: Linux's `getrusage(RUSAGE_SELF)` keeps the launching process's peak across
 exec) and of its largest worker (`getrusage(RUSAGE_CHILDREN)`); one run each, so no interval.
+
+The machine's own ceiling is measured in the same run, after each repeat: a pure-Python loop in one forked process
+and in two at once (same work each). On a shared machine the second core is not all ours; this says how much of it
+there was, so a ratio below the goal can be told apart from a driver that does not scale.
 """
 
 from __future__ import annotations
 
 import json
+import multiprocessing
 import os
 import resource
 import statistics
@@ -131,17 +136,48 @@ def peak_rss(count: int, out: Path) -> dict[str, int]:
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
+def _spin(iterations: int) -> int:
+    total = 0
+    for i in range(iterations):
+        total += i * i % 7
+    return total
+
+
+def cpu_ceiling(iterations: int) -> float:
+    """Speed-up of 2 forked processes over 1 on a pure-Python loop (each does `iterations`), now."""
+    context = multiprocessing.get_context("fork")
+
+    def seconds(processes: int) -> float:
+        start = time.perf_counter()
+        running = [context.Process(target=_spin, args=(iterations,)) for _ in range(processes)]
+        for process in running:
+            process.start()
+        for process in running:
+            process.join()
+        return time.perf_counter() - start
+
+    alone = seconds(1)
+    return 2 * alone / seconds(2)
+
+
 def _median(values: np.ndarray, _indices: np.ndarray) -> float:
     return float(statistics.median(values))
 
 
-def curation_scale(items: int = 10_000, repeats: int = 3, small: int = 10_000, large: int = 1_000_000) -> list[Figure]:
+def curation_scale(
+    items: int = 10_000,
+    repeats: int = 3,
+    small: int = 10_000,
+    large: int = 1_000_000,
+    ceiling_iterations: int = 5_000_000,
+) -> list[Figure]:
     with tempfile.TemporaryDirectory(prefix="hfm-curation-bench-") as tmp:
         paths = write_jittered_raw(Path(tmp) / "raw", items)
         one: list[float] = []
         two: list[float] = []
         cpu_ms: dict[int, list[float]] = {1: [], 2: []}
         driver_ms: list[float] = []
+        ceilings: list[float] = []
         for r in range(repeats):
             for workers, rates in ((1, one), (2, two)) if r % 2 == 0 else ((2, two), (1, one)):
                 rate, per_item, driver = items_per_second(paths, Path(tmp) / f"out-{r}-{workers}", workers)
@@ -149,6 +185,7 @@ def curation_scale(items: int = 10_000, repeats: int = 3, small: int = 10_000, l
                 cpu_ms[workers].append(per_item)
                 if workers == 2:
                     driver_ms.append(driver)
+            ceilings.append(cpu_ceiling(ceiling_iterations))
         load = os.getloadavg()[0]
         started = time.perf_counter()
         small_rss = peak_rss(small, Path(tmp) / "small")
@@ -177,7 +214,8 @@ def curation_scale(items: int = 10_000, repeats: int = 3, small: int = 10_000, l
             notes=f"{items} jittered 3x{SNIPPET} snippets of the 154 real PhaseNet NCEDC waveforms, shards of 500, "
             f"hfm-arrays writer; per-repeat speed-ups {', '.join(f'{s:.2f}' for s in speedups)}; CPU ms per item "
             f"(median) 1 worker {statistics.median(cpu_ms[1]):.3f}, 2 workers {statistics.median(cpu_ms[2]):.3f} "
-            f"(of which the driver {statistics.median(driver_ms):.3f}); "
+            f"(of which the driver {statistics.median(driver_ms):.3f}); the machine's ceiling in the same run, a "
+            f"pure-Python loop in 2 forked processes vs 1: {', '.join(f'{c:.2f}' for c in sorted(ceilings))}; "
             f"1-min load after the throughput runs {load:.1f} on {os.cpu_count()} CPUs",
         ),
         Figure(
