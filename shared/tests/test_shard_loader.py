@@ -2,40 +2,11 @@
 
 from __future__ import annotations
 
-import numpy as np
 import pytest
 
-from hfm.shared.arraystore import ArrayStoreFormat, ArrayStoreWriter
-from hfm.shared.contracts import ArraySpec, Sample, SampleContract
-from hfm.shared.curate_driver import CurationTool, DatasetDescription, curate_dataset
-from hfm.shared.curation import CurationItem
+from hfm.shared.arraystore import ArrayStoreFormat
 from hfm.shared.errors import HFMError
-from hfm.shared.shard_curation import Sharding
 from hfm.shared.shard_loader import ShardLoader, ShardStream, batches_per_worker
-
-
-@pytest.fixture(scope="module")
-def dataset(tmp_path_factory):
-    """62 samples in 7 shards of 8 and one of 6: the workers' shares differ."""
-    root = tmp_path_factory.mktemp("streamed") / "data"
-    contract = SampleContract(name="t", arrays=[ArraySpec(name="x", dims=["t"], dtype="float32", shape=[2])])
-    items = [
-        CurationItem(f"s{i:03d}", [], lambda i=i: Sample(arrays={"x": np.full(2, i, np.float32)})) for i in range(62)
-    ]
-    describe, tool = DatasetDescription("streamed", "CC0-1.0", ["HFM"]), CurationTool("test", "hfm-shared")
-    curate_dataset(
-        items,
-        root,
-        domain="test",
-        format="hfm-arrays",
-        contract=contract,
-        writer=ArrayStoreWriter(),
-        describe=describe,
-        tool=tool,
-        show_progress=False,
-        sharding=Sharding(shard_size=8),
-    )
-    return root
 
 
 def keys(loader: ShardLoader, limit: int | None = None) -> list[str]:
@@ -56,17 +27,19 @@ def test_the_turn_taking_of_workers_is_counted_exactly():
         batches_per_worker([10, 3, 7], batch_size=2, consumed=12)
 
 
-def test_ranks_split_the_shards_and_together_see_every_sample_once(dataset):
-    per_rank = [keys(ShardLoader(ShardStream(dataset, ArrayStoreFormat(), rank=r, world_size=3), 4)) for r in range(3)]
+def test_ranks_split_the_shards_and_together_see_every_sample_once(sharded_arrays):
+    per_rank = [
+        keys(ShardLoader(ShardStream(sharded_arrays, ArrayStoreFormat(), rank=r, world_size=3), 4)) for r in range(3)
+    ]
     everything = sorted(k for rank in per_rank for k in rank)
     assert len(everything) == len(set(everything)) == 62
     assert [len(rank) for rank in per_rank] == [24, 22, 16]  # shards 0,3,6 | 1,4,7 (of 6) | 2,5
 
 
 @pytest.mark.parametrize("workers", [0, 2])
-def test_a_resumed_loader_continues_with_the_very_next_batch(dataset, workers):
+def test_a_resumed_loader_continues_with_the_very_next_batch(sharded_arrays, workers):
     def loader() -> ShardLoader:
-        return ShardLoader(ShardStream(dataset, ArrayStoreFormat(), seed=3), batch_size=5, num_workers=workers)
+        return ShardLoader(ShardStream(sharded_arrays, ArrayStoreFormat(), seed=3), batch_size=5, num_workers=workers)
 
     whole = loader()
     uninterrupted = keys(whole) + keys(whole)  # two epochs: the shard order changes with the epoch
@@ -87,3 +60,16 @@ def test_an_unsharded_or_unfinished_dataset_is_refused(tmp_path):
     (tmp_path / "plain" / ".hfm-incomplete").touch()
     with pytest.raises(HFMError, match="incomplete dataset"):
         ShardStream(tmp_path / "plain", ArrayStoreFormat())
+
+
+def test_drop_last_counts_only_whole_batches_and_the_buffer_shuffles_within_shards(sharded_arrays):
+    assert batches_per_worker([10, 3, 7], batch_size=2, consumed=9, drop_last=True) == ([5, 1, 3], 1)
+    with pytest.raises(HFMError, match="only 9"):
+        batches_per_worker([10, 3, 7], batch_size=2, consumed=10, drop_last=True)
+    loader = ShardLoader(ShardStream(sharded_arrays, ArrayStoreFormat(), seed=1), batch_size=5, drop_last=True)
+    assert loader.batches_in_epoch(0) == 12 and len(keys(loader)) == 60  # 62 items, the last 2 dropped
+    plain = keys(ShardLoader(ShardStream(sharded_arrays, ArrayStoreFormat(), seed=1), batch_size=8))
+    buffered = keys(ShardLoader(ShardStream(sharded_arrays, ArrayStoreFormat(), seed=1, shuffle_buffer=4), 8))
+    assert buffered != plain and sorted(buffered) == sorted(plain)
+    shards = [plain[i : i + 8] for i in range(0, 56, 8)]  # the same shard order: each shard's keys stay together
+    assert [sorted(buffered[i : i + 8]) for i in range(0, 56, 8)] == [sorted(s) for s in shards]

@@ -16,39 +16,12 @@ import torch.nn.functional as F
 from accelerate.state import AcceleratorState
 from torch import nn
 
-from hfm.shared.arraystore import ArrayStoreFormat, ArrayStoreWriter
-from hfm.shared.contracts import ArraySpec, Sample, SampleContract
-from hfm.shared.curate_driver import CurationTool, DatasetDescription, curate_dataset
-from hfm.shared.curation import CurationItem
+from hfm.shared.arraystore import ArrayStoreFormat
 from hfm.shared.errors import HFMError
-from hfm.shared.shard_curation import Sharding
 from hfm.shared.shard_layout import ShardManifest
 from hfm.shared.shard_loader import ShardReader, ShardStream
 from hfm.shared.train.config import load_config
 from hfm.shared.train.trainer import Trainer
-
-
-@pytest.fixture(scope="module")
-def dataset(tmp_path_factory) -> Path:
-    """62 samples in 7 shards of 8 and one of 6."""
-    root = tmp_path_factory.mktemp("streamed") / "data"
-    contract = SampleContract(name="t", arrays=[ArraySpec(name="x", dims=["t"], dtype="float32", shape=[3])])
-    rng = np.random.default_rng(0)
-    values = rng.normal(size=(62, 3)).astype(np.float32)
-    items = [CurationItem(f"s{i:03d}", [], lambda i=i: Sample(arrays={"x": values[i]})) for i in range(62)]
-    curate_dataset(
-        items,
-        root,
-        domain="test",
-        format="hfm-arrays",
-        contract=contract,
-        writer=ArrayStoreWriter(),
-        describe=DatasetDescription("streamed", "CC0-1.0", ["HFM"]),
-        tool=CurationTool("test", "hfm-shared"),
-        show_progress=False,
-        sharding=Sharding(shard_size=8),
-    )
-    return root
 
 
 class NoisyCrops(ShardReader):
@@ -108,8 +81,8 @@ def train(out: Path, root: Path, workers: int, accum: int, preempt_at: int | Non
 
 
 @pytest.mark.parametrize(("workers", "accum"), [(0, 1), (2, 2)])
-def test_a_preempted_streaming_run_resumes_at_the_exact_next_batch(tmp_path, dataset, workers, accum):
-    whole, whole_task = train(tmp_path / "whole", dataset, workers, accum)
+def test_a_preempted_streaming_run_resumes_at_the_exact_next_batch(tmp_path, sharded_arrays, workers, accum):
+    whole, whole_task = train(tmp_path / "whole", sharded_arrays, workers, accum)
     # 62 samples -> 15 batches of 4 an epoch (workers drop their incomplete last one): the run crosses an epoch
     per_epoch = 15 if workers == 0 else 7 + 7  # shares of 32 and 30 samples
     assert whole.status == "completed" and len(whole_task.seen) == 20 * accum > per_epoch
@@ -118,18 +91,18 @@ def test_a_preempted_streaming_run_resumes_at_the_exact_next_batch(tmp_path, dat
     assert len(set(first_epoch)) == len(first_epoch)  # no sample twice within an epoch
 
     stop = 5 * accum  # after 5 optimiser steps
-    part, part_task = train(tmp_path / "cut", dataset, workers, accum, preempt_at=stop)
+    part, part_task = train(tmp_path / "cut", sharded_arrays, workers, accum, preempt_at=stop)
     assert (part.status, part.step) == ("preempted", 5)
     state = json.loads((tmp_path / "cut/checkpoints/step-000005/state.json").read_text())
     assert state["data"] == {"seed": 5, "stream": [{"epoch": 0, "batches": stop}]}
-    rest, rest_task = train(tmp_path / "cut", dataset, workers, accum)
+    rest, rest_task = train(tmp_path / "cut", sharded_arrays, workers, accum)
     assert (rest.status, rest.resumed_from) == ("completed", 5)
     assert part_task.seen + rest_task.seen == whole_task.seen
     final = "final/model.safetensors"
     assert (tmp_path / "cut" / final).read_bytes() == (tmp_path / "whole" / final).read_bytes()
 
 
-def test_a_checkpoint_of_indexed_data_is_not_resumed_as_a_stream(tmp_path, dataset):
+def test_a_checkpoint_of_indexed_data_is_not_resumed_as_a_stream(tmp_path, sharded_arrays):
     AcceleratorState._reset_state(reset_partial_state=True)
     base = [f"run.out_dir={tmp_path}", "task.samples=32", "train.batch_size=8", "train.progress=false"]
     config = load_config(None, [*base, "train.steps=1"])
@@ -139,29 +112,29 @@ def test_a_checkpoint_of_indexed_data_is_not_resumed_as_a_stream(tmp_path, datas
     AcceleratorState._reset_state(reset_partial_state=True)
     config = load_config(None, [*base, "train.steps=2"])
     task = build_task(config.task.name, config.task.options)
-    task.train_dataset = lambda: ShardStream(dataset, ArrayStoreFormat())
+    task.train_dataset = lambda: ShardStream(sharded_arrays, ArrayStoreFormat())
     with pytest.raises(HFMError, match="indexed dataset, but the task's is sharded"):
         Trainer(config, task).fit()
 
 
-def test_a_batch_larger_than_a_ranks_shards_is_refused(tmp_path, dataset):
+def test_a_batch_larger_than_a_ranks_shards_is_refused(tmp_path, sharded_arrays):
     AcceleratorState._reset_state(reset_partial_state=True)
     config = load_config(None, [f"run.out_dir={tmp_path}", "train.batch_size=64", "train.progress=false"])
     with pytest.raises(HFMError, match="gets no whole batch of 64"):
-        Trainer(config, StreamTask(dataset)).fit()
+        Trainer(config, StreamTask(sharded_arrays)).fit()
 
 
-def test_a_holdout_cannot_be_taken_from_a_stream(tmp_path, dataset):
+def test_a_holdout_cannot_be_taken_from_a_stream(tmp_path, sharded_arrays):
     AcceleratorState._reset_state(reset_partial_state=True)
     overrides = [f"run.out_dir={tmp_path}", "validation.every=2", "validation.holdout=0.1", "train.progress=false"]
     with pytest.raises(HFMError, match="stream of shards, which has no items to hold out"):
-        Trainer(load_config(None, overrides), StreamTask(dataset)).fit()
+        Trainer(load_config(None, overrides), StreamTask(sharded_arrays)).fit()
 
 
-def test_a_reader_that_miscounts_its_shard_is_named(dataset):
+def test_a_reader_that_miscounts_its_shard_is_named(sharded_arrays):
     class Short(NoisyCrops):
         def count(self, shard: Path, manifest: ShardManifest) -> int:
             return manifest.written + 1
 
     with pytest.raises(HFMError, match=r"shard-000000: 8 training items read, but its manifest gives 9"):
-        list(ShardStream(dataset, Short()))
+        list(ShardStream(sharded_arrays, Short()))
