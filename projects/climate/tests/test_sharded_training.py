@@ -17,6 +17,7 @@ from hfm.climate.tasks import ClimateMAETask
 from hfm.shared.errors import HFMError
 from hfm.shared.sample_data import DataUnavailable, require_data
 from hfm.shared.shard_loader import ShardStream
+from hfm.shared.testing.sharding import curate_whole_and_sharded
 
 
 @pytest.fixture(scope="module")
@@ -34,12 +35,8 @@ def curated(tmp_path_factory) -> tuple[Path, Path]:
     for day in range(1, 9):
         days.append(root / f"era5-2019-03-{day:02d}.nc")
         ds.sel(time=f"2019-03-{day:02d}").to_netcdf(days[-1])
-    for name, shard_size in (("whole", "0"), ("sharded", "2")):
-        args = ["curate", *map(str, days), "--out", str(root / name), "--license", "CC-BY-4.0", "--creator", "ECMWF"]
-        args += ["--quiet", "--train-end", "2019-03-06", "--shard-size", shard_size]
-        result = CliRunner().invoke(app, args, catch_exceptions=False)
-        assert result.exit_code == 0, result.output
-    return root / "whole", root / "sharded"
+    args = [*map(str, days), "--license", "CC-BY-4.0", "--creator", "ECMWF", "--train-end", "2019-03-06"]
+    return curate_whole_and_sharded(app, args, root, shard_size=2)
 
 
 def test_the_streamed_windows_are_the_in_memory_ones_within_a_shard(curated):

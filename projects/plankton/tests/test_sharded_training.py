@@ -11,7 +11,6 @@ from pathlib import Path
 
 import pytest
 import torch
-from typer.testing import CliRunner
 
 from hfm.plankton.cli import app
 from hfm.plankton.tasks import build_plankton_classify_task, build_plankton_mae_task
@@ -19,6 +18,7 @@ from hfm.plankton.training import finetune, pretrain
 from hfm.shared.sample_data import DataUnavailable, require_data
 from hfm.shared.shard_loader import ShardStream
 from hfm.shared.shortcuts import RunSettings
+from hfm.shared.testing.sharding import curate_whole_and_sharded
 
 
 @pytest.fixture(scope="module")
@@ -35,12 +35,8 @@ def curated(tmp_path_factory) -> tuple[Path, Path]:
         for row in [r for r in rows if r["group"] == group][:10]:
             (folder / "raw" / group).mkdir(parents=True, exist_ok=True)
             shutil.copyfile(wiki / "images" / row["file"], folder / "raw" / group / row["file"])
-    for name, shard_size in (("whole", "0"), ("sharded", "4")):
-        args = ["curate", str(folder / "raw"), "--out", str(folder / name), "--name", "t", "--license", "MIT"]
-        args += ["--creator", "WHOI", "--quiet", "--kind", "folder", "--pixel-size", "0.27", "--shard-size", shard_size]
-        result = CliRunner().invoke(app, args, catch_exceptions=False)
-        assert result.exit_code == 0, result.output
-    return folder / "whole", folder / "sharded"
+    args = [str(folder / "raw"), "--name", "t", "--license", "MIT", "--creator", "WHOI", "--kind", "folder"]
+    return curate_whole_and_sharded(app, [*args, "--pixel-size", "0.27"], folder, shard_size=4)
 
 
 def test_the_streamed_items_are_those_of_the_in_memory_path(curated):

@@ -16,6 +16,7 @@ from hfm.seismic.tasks import seismic_mae, seismic_pick
 from hfm.shared.errors import HFMError
 from hfm.shared.sample_data import DataUnavailable, require_data
 from hfm.shared.shard_loader import ShardStream
+from hfm.shared.testing.sharding import curate_whole_and_sharded
 
 
 @pytest.fixture(scope="module")
@@ -25,13 +26,8 @@ def curated(tmp_path_factory) -> tuple[Path, Path]:
         raw = require_data("seismic") / "phasenet-ncedc" / "dataset" / "waveform_train"
     except DataUnavailable as error:
         pytest.skip(str(error))
-    root = tmp_path_factory.mktemp("seismic-stream")
-    for name, shard_size in (("whole", "0"), ("sharded", "40")):
-        args = ["curate", str(raw), "--source", "npz", "--out", str(root / name), "--name", "t", "--quiet"]
-        args += ["--license", "GPL-3.0-only", "--creator", "T", "--shard-size", shard_size]
-        result = CliRunner().invoke(app, args, catch_exceptions=False)
-        assert result.exit_code == 0, result.output
-    return root / "whole", root / "sharded"
+    args = [str(raw), "--source", "npz", "--name", "t", "--license", "GPL-3.0-only", "--creator", "T"]
+    return curate_whole_and_sharded(app, args, tmp_path_factory.mktemp("seismic-stream"), shard_size=40)
 
 
 def test_the_streamed_windows_are_those_of_the_in_memory_path(curated):
