@@ -149,3 +149,22 @@ def test_morphology_baseline_and_hybrid_head_share_one_forest_per_fold():
     assert forests.fitted(train) is first  # refitted only for another training set
     assert forests.fitted(test) is not first
     assert (predicted == labels[test]).mean() >= 0.8 and len(hybrid) == 20
+
+
+def test_hybrid_weight_moves_the_prediction_from_the_forest_to_the_linear_head():
+    from hfm.plankton.experiments.crossval import FoldForests, hybrid_predict, linear_head
+
+    rng = np.random.default_rng(1)
+    labels = np.repeat(["a", "b", "c"], 20)
+    # The embeddings tell a from the rest, the morphology b from the rest: the two heads disagree on many objects.
+    embeddings = rng.standard_normal((60, 4)) + (labels == "a")[:, None] * 1.5
+    morphology = rng.standard_normal((60, 3)) + (labels == "b")[:, None] * 1.5
+    forests = FoldForests(morphology, labels, seed=0)
+    train, test = np.arange(0, 60, 2), np.arange(1, 60, 2)
+    only_forest = hybrid_predict(embeddings, forests, labels, weight=0.0)(train, test, 0)
+    only_head = hybrid_predict(embeddings, forests, labels, weight=1.0)(train, test, 0)
+    assert only_forest.tolist() == forests.method()(train, test, 0).tolist()
+    assert only_head.tolist() == linear_head(0).fit(embeddings[train], labels[train]).predict(embeddings[test]).tolist()
+    assert only_head.tolist() != only_forest.tolist()
+    with pytest.raises(ValueError, match="share"):
+        hybrid_predict(embeddings, forests, labels, weight=1.5)
