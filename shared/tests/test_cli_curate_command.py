@@ -1,4 +1,4 @@
-"""`add_curate_command`: the domain's own inputs and options, then the shared ones, reaching it as one request."""
+"""`curate_command`: the domain's own inputs and options, then the shared ones, reaching it as one request."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
-from hfm.shared.cli.curate_command import CurateRequest, add_curate_command
+from hfm.shared.cli.curate_command import CurateRequest, curate_command
 from hfm.shared.cli.options import Raw
 from hfm.shared.errors import HFMError
 from hfm.shared.shard_curation import Sharding, ShardPart
@@ -18,10 +18,11 @@ from hfm.shared.shard_curation import Sharding, ShardPart
 def _app(seen: list, **defaults) -> typer.Typer:
     app = typer.Typer()
 
+    @curate_command(app, shard_size=0, shard_help="Toys per shard.", **defaults)
     def curate(raw: Raw, rate: float = typer.Option(100.0, help="Hz."), *, request: CurateRequest) -> None:
+        """Curate the toy."""
         seen.append((raw, rate, request))
 
-    add_curate_command(app, curate, help="Curate the toy.", shard_size=0, shard_help="Toys per shard.", **defaults)
     return app
 
 
@@ -43,6 +44,7 @@ def test_own_and_shared_options_reach_the_domain_as_one_request(tmp_path):
         show_progress=False,
     )
     assert (request.describe().name, request.describe().creators) == ("toys", ["A", "B"])
+    assert request.line(None) == f"{tmp_path}: part 1/2 curated"
 
 
 def test_name_may_default_to_what_the_domain_chooses(tmp_path):
@@ -59,6 +61,7 @@ def test_name_may_default_to_what_the_domain_chooses(tmp_path):
 def test_help_lists_the_shared_options_and_required_ones_are_required(tmp_path):
     app = _app([])
     help_text = CliRunner().invoke(app, ["--help"]).output
+    assert "Curate the toy." in help_text
     for option in ("--out", "--rate", "--name", "--license", "--creator", "--quiet", "--shard-size", "--workers"):
         assert option in help_text
     result = CliRunner().invoke(app, ["raw", "--out", str(tmp_path), "--license", "MIT", "--creator", "A"])
@@ -69,4 +72,4 @@ def test_an_own_option_shadowing_a_shared_one_is_refused():
     def curate(raw: Raw, workers: int = 2, *, request: CurateRequest) -> None: ...
 
     with pytest.raises(ValueError, match=r"\['workers'\] are shared options"):
-        add_curate_command(typer.Typer(), curate, help="h", shard_size=0, shard_help="h")
+        curate_command(typer.Typer(), shard_size=0, shard_help="h")(curate)

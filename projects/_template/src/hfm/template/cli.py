@@ -6,28 +6,21 @@ import json
 
 import typer
 
-from hfm.shared.cli.curate_command import CurateRequest, add_curate_command
-from hfm.shared.cli.options import Dataset, Init, Out, Raw, Steps, curation_line
+from hfm.shared.cli.curate_command import CurateRequest, curate_command
+from hfm.shared.cli.options import Dataset, Init, Out, Raw, Steps
 from hfm.shared.cli.training import TrainingRun, add_training_command
 from hfm.shared.shortcuts import ShortcutResult
 
 app = typer.Typer(help="Template domain: 1-D signals in class folders.", no_args_is_help=True)
 
 
-def _curate(raw: Raw, *, request: CurateRequest) -> None:
+@curate_command(app, shard_size=1000, shard_help="Items per shard; 0: one unsharded dataset.")
+def curate(raw: Raw, *, request: CurateRequest) -> None:
+    """Curate class folders of .npy signals; quarantine the rest with reasons."""
     from hfm.template.curate import curate_signals
 
     done = curate_signals(raw, request.out, request.describe(), request.show_progress, sharding=request.sharding)
-    typer.echo(curation_line(request.out, done.summary, request.part))
-
-
-add_curate_command(
-    app,
-    _curate,
-    help="Curate class folders of .npy signals; quarantine the rest with reasons.",
-    shard_size=1000,
-    shard_help="Items per shard; 0: one unsharded dataset.",
-)
+    typer.echo(request.line(done.summary))
 
 
 def _pretrain(run: TrainingRun) -> ShortcutResult:

@@ -12,7 +12,8 @@ from pathlib import Path
 
 import typer
 
-from hfm.shared.cli.options import Dataset, Init, Out, Part, Quiet, Workers, sharding
+from hfm.shared.cli.curate_command import CurateRequest, curate_command
+from hfm.shared.cli.options import Dataset, Init, Out, Quiet
 from hfm.shared.cli.training import TrainingRun, add_training_command
 from hfm.shared.shortcuts import ShortcutResult
 
@@ -45,24 +46,19 @@ def _train(task: str, options: dict, run: TrainingRun, quiet: bool) -> ShortcutR
     return train_and_export(task, options, run.out, **asdict(replace(run.settings, progress=not quiet)))
 
 
-@app.command()
+@curate_command(
+    app, shard_size=0, shard_help="Files per shard (a zarr store each); 0: one store.", name="climate-fields"
+)
 def curate(
     inputs: list[Path] = typer.Argument(..., help="netCDF, GRIB or zarr files (or folders of them)."),
-    out: Out = ...,
     variable: list[str] = typer.Option(None, "--variable", "-v", help="Variable to keep; repeat. Default: all."),
     train_start: str = typer.Option(None, help="First day of the training period, YYYY-MM-DD."),
     train_end: str = typer.Option(None, help="Last day (inclusive) of the training period, YYYY-MM-DD."),
     max_nan_fraction: float = typer.Option(0.5, help="Quarantine a file with more NaN than this fraction."),
-    name: str = typer.Option("climate-fields", help="Dataset name for the card."),
-    license: str = typer.Option(..., help="SPDX licence identifier of the data (never assumed)."),
-    creator: list[str] = typer.Option(..., help="Creator of the data; repeat for several (never invented)."),
-    quiet: Quiet = False,
-    shard_size: int = typer.Option(0, help="Files per shard (a zarr store each); 0: one store."),
-    workers: Workers = None,
-    part: Part = None,
+    *,
+    request: CurateRequest,
 ) -> None:
     """Harmonise files into one CF zarr (time, variable, level if any, lat, lon); quarantine what cannot be fixed."""
-
     from hfm.climate.curate import curate_fields_dataset
     from hfm.climate.readers import GRIB_SUFFIXES, NETCDF_SUFFIXES
     from hfm.shared.safety.inputs import list_inputs
@@ -76,6 +72,7 @@ def curate(
             files += [p for p in sorted(item.iterdir()) if p.suffix == ".zarr" and p.is_dir() and not p.is_symlink()]
         else:
             files.append(item)
+    out = request.out
     done = curate_fields_dataset(
         files,
         out,
@@ -83,18 +80,18 @@ def curate(
         train_start=train_start,
         train_end=train_end,
         max_nan_fraction=max_nan_fraction,
-        name=name,
-        license=license,
-        creators=creator,
-        show_progress=not quiet,
+        name=request.name,
+        license=request.license,
+        creators=request.creators,
+        show_progress=request.show_progress,
         rejected=rejected,
-        sharding=sharding(shard_size, workers, part),
+        sharding=request.sharding,
     )
     if done.summary is None:
-        typer.echo(f"{out}: part {part or 'of the array'} curated")
+        typer.echo(f"{out}: part {request.part or 'of the array'} curated")
         return
     typer.echo(done.summary.line())
-    store = out / "shards" if shard_size else out / "data.zarr"
+    store = out / "shards" if request.sharding.shard_size else out / "data.zarr"
     typer.echo(f"written: {store}; card: {out / 'card.json'}")
 
 

@@ -17,7 +17,8 @@ import torch
 import typer
 from threadpoolctl import threadpool_limits
 
-from hfm.shared.cli.options import Dataset, Init, Out, Part, Quiet, Seed, Steps, Workers, curation_line, sharding
+from hfm.shared.cli.curate_command import CurateRequest, curate_command
+from hfm.shared.cli.options import Dataset, Init, Out, Seed, Steps
 from hfm.shared.cli.training import TrainingRun, add_training_command
 from hfm.shared.errors import HFMError
 from hfm.shared.shortcuts import ShortcutResult
@@ -44,43 +45,30 @@ def _threads(threads: int) -> None:
         threadpool_limits(threads)
 
 
-@app.command("curate")
+@curate_command(app, shard_size=0, shard_help="Objects per shard (an EcoTaxa TSV + images each); 0: one dataset.")
 def curate(
     source: Source,
-    out: Out,
-    name: str = typer.Option(..., help="Dataset name."),
-    license: str = typer.Option(..., help="SPDX licence identifier of the data."),
-    creator: list[str] = typer.Option(..., help="Creator name; repeat for several."),
     kind: str = typer.Option("auto", help="auto | ecotaxa | folder | ifcb."),
     instrument: str = typer.Option(None, help="Instrument for rows that name none (FlowCam, IFCB, UVP5, ZooScan...)."),
     pixel_size: float = typer.Option(None, "--pixel-size", help="Pixel size in um for rows that give none."),
     canvas: int = typer.Option(64, help="Side of the square canvas in pixels."),
     fit: str = typer.Option("pad", help="pad: keep resolution, shrink only larger objects; resize: fill the canvas."),
-    quiet: Quiet = False,
-    shard_size: int = typer.Option(0, help="Objects per shard (an EcoTaxa TSV + images each); 0: one dataset."),
-    workers: Workers = None,
-    part: Part = None,
+    *,
+    request: CurateRequest,
 ) -> None:
     """Check every object, write the valid ones as canvases with traits, quarantine the rest with reasons."""
-
     from hfm.plankton.curate import CurationConfig, curate_plankton
     from hfm.plankton.readers import read_source
-    from hfm.shared.curate_driver import DatasetDescription
 
     if fit not in ("pad", "resize"):
         raise HFMError(f"--fit {fit!r}: use pad or resize")
-    describe = DatasetDescription(name, license, creator)
+    describe = request.describe()
     objects = read_source(source, kind, instrument, pixel_size)  # type: ignore[arg-type]
     config = CurationConfig(canvas=canvas, fit=fit)  # type: ignore[arg-type]
     done = curate_plankton(
-        objects,
-        out,
-        describe,
-        config,
-        show_progress=not quiet,
-        sharding=sharding(shard_size, workers, part),
+        objects, request.out, describe, config, show_progress=request.show_progress, sharding=request.sharding
     )
-    typer.echo(curation_line(out, done.summary, part))
+    typer.echo(request.line(done.summary))
 
 
 def _pretrain(run: TrainingRun) -> ShortcutResult:

@@ -9,7 +9,8 @@ from pathlib import Path
 
 import typer
 
-from hfm.shared.cli.options import Init, Out, Part, Quiet, Raw, Workers, sharding
+from hfm.shared.cli.curate_command import CurateRequest, curate_command
+from hfm.shared.cli.options import Init, Out, Raw
 from hfm.shared.cli.training import TrainingRun, add_training_command
 from hfm.shared.errors import HFMError
 from hfm.shared.shortcuts import ShortcutResult
@@ -75,37 +76,29 @@ def fingerprint(
     typer.echo(f"wrote {out / FINGERPRINT_FILE} and {out / PLAN_FILE}")
 
 
-@app.command()
+@curate_command(
+    app,
+    shard_size=0,
+    shard_help="Cases per shard (one small nnU-Net raw dataset each); 0: unsharded.",
+    name=None,
+    name_help="Dataset name for the card (default: the raw folder's name).",
+)
 def curate(
     raw: Raw,
-    out: Out,
-    license: str = typer.Option(..., help="SPDX licence identifier of the data."),
-    creator: list[str] = typer.Option(..., help="Creator name; repeat for several."),
-    name: str = typer.Option(None, help="Dataset name for the card (default: the raw folder's name)."),
     plan: Path = typer.Option(None, help="plan.json giving the target spacing (default: RAW/plan.json)."),
     spacing: str = Spacing,
-    quiet: Quiet = False,
-    shard_size: int = typer.Option(0, help="Cases per shard (one small nnU-Net raw dataset each); 0: unsharded."),
-    workers: Workers = None,
-    part: Part = None,
+    *,
+    request: CurateRequest,
 ) -> None:
     """Check, resample and normalise every case of a raw nnU-Net dataset; quarantine failing cases with reasons."""
-
     from hfm.radiome.curate.nnunet import curate_nnunet
-    from hfm.shared.curate_driver import DatasetDescription
 
+    out = request.out
     target = _spacing(spacing) or tuple(_plan(plan or raw / "plan.json", raw).target_spacing)
-    describe = DatasetDescription(name or raw.name, license, creator)
-    done = curate_nnunet(
-        raw,
-        out,
-        target,
-        describe,
-        show_progress=not quiet,
-        sharding=sharding(shard_size, workers, part),
-    )
+    describe = request.describe(default_name=raw.name)
+    done = curate_nnunet(raw, out, target, describe, show_progress=request.show_progress, sharding=request.sharding)
     if done.summary is None:  # a part of an array: the run without --part merges and writes the card
-        typer.echo(f"{out}: part {part} curated")
+        typer.echo(f"{out}: part {request.part} curated")
         return
     typer.echo(f"{out}: {done.summary.line()}")
     if done.summary.quarantined:

@@ -10,7 +10,8 @@ from pathlib import Path
 
 import typer
 
-from hfm.shared.cli.options import Dataset, Init, Out, Part, Quiet, Raw, Seed, Workers, sharding
+from hfm.shared.cli.curate_command import CurateRequest, curate_command
+from hfm.shared.cli.options import Dataset, Init, Out, Raw, Seed
 from hfm.shared.cli.training import TrainingRun, add_training_command
 from hfm.shared.errors import HFMError
 from hfm.shared.shortcuts import ShortcutResult
@@ -29,10 +30,9 @@ HorizontalDropout = typer.Option(0.0, help="Share of training windows whose N an
 HorizontalNoise = typer.Option(0.0, help="Share of training windows whose N and E get noise at 0.5-3x their std.")
 
 
-@app.command()
+@curate_command(app, shard_size=0, shard_help="Windows per shard (one small SeisBench dataset each); 0: unsharded.")
 def curate(
     raw: Raw,
-    out: Out,
     catalogue: Path = typer.Option(
         None, help="Picks: QuakeML (any ObsPy event format) or CSV for --source catalogue; the REA folder for nordic."
     ),
@@ -44,25 +44,20 @@ def curate(
     rate: float = typer.Option(100.0, help="Target sampling rate in Hz."),
     window: float = typer.Option(30.0, help="Window length in seconds."),
     noise: bool = typer.Option(True, help="Also cut a noise window before each P (--source catalogue)."),
-    name: str = typer.Option(..., help="Dataset name."),
-    license: str = typer.Option(..., help="SPDX licence identifier of the data."),
-    creator: list[str] = typer.Option(..., help="Creator name; repeat for several."),
     seed: Seed = 0,
-    quiet: Quiet = False,
-    shard_size: int = typer.Option(0, help="Windows per shard (one small SeisBench dataset each); 0: unsharded."),
-    workers: Workers = None,
-    part: Part = None,
+    *,
+    request: CurateRequest,
 ) -> None:
     """Waveforms (any ObsPy format) -> a SeisBench-format dataset with its card; the rest quarantined with reasons."""
     from hfm.seismic.curate import CurationConfig, curate_source
-    from hfm.shared.curate_driver import DatasetDescription
 
     config = CurationConfig(sampling_rate=rate, window_s=window, noise_windows=noise, seed=seed)
-    shards = sharding(shard_size, workers, part)
-    describe = DatasetDescription(name, license, creator)
-    done = curate_source(source, raw, catalogue, out, config, describe, show_progress=not quiet, sharding=shards)
+    out = request.out
+    done = curate_source(
+        source, raw, catalogue, out, config, request.describe(), request.show_progress, request.sharding
+    )
     if done.summary is None:  # a part of an array: the run without --part merges and writes the card
-        typer.echo(f"{out}: part {part} curated")
+        typer.echo(f"{out}: part {request.part} curated")
         return
     typer.echo(done.summary.line())
     typer.echo(f"dataset: {out}  (quarantine report: {out / 'quarantine' / 'report.csv'})")

@@ -2,14 +2,13 @@
 
 Every curate command takes the same `--out`, the data owner's statement (`--name`, `--license`, `--creator`: never
 assumed, never invented) and the same way to cut the work (`--quiet`, `--shard-size`, `--workers`, `--part`). A
-domain writes a function with only its own parameters and one `request: CurateRequest`:
+domain writes a function with only its own parameters and one `request: CurateRequest`, its docstring the help:
 
+    @curate_command(app, shard_size=0, shard_help="Windows per shard (...); 0: unsharded.")
     def curate(raw: Raw, window: float = typer.Option(30.0, help="..."), *, request: CurateRequest) -> None:
-        done = curate_windows(raw, request.out, request.describe(), show_progress=request.show_progress,
-                              sharding=request.sharding)
-        typer.echo(curation_line(request.out, done.summary, request.part))
-
-    add_curate_command(app, curate, help="...", shard_size=0, shard_help="Windows per shard (...); 0: unsharded.")
+        '''Waveforms -> a SeisBench-format dataset; the rest quarantined with reasons.'''
+        done = curate_windows(raw, request.out, request.describe(), request.show_progress, request.sharding)
+        typer.echo(request.line(done.summary))
 """
 
 from __future__ import annotations
@@ -22,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 import typer
 
-from hfm.shared.cli.options import Creators, License, Out, Part, Quiet, Workers, sharding
+from hfm.shared.cli.options import Creators, License, Out, Part, Quiet, Workers, curation_line, sharding
 
 if TYPE_CHECKING:
     from hfm.shared.curate_driver import DatasetDescription
@@ -47,22 +46,34 @@ class CurateRequest:
 
         return DatasetDescription(self.name or default_name or "", self.license, self.creators)
 
+    def line(self, summary: Any) -> str:
+        """What curate prints: the summary, or, for one part of an array, that the part is done."""
+        return curation_line(self.out, summary, self.part)
 
+
+Runner = Callable[..., Any]
 SHARED = ("out", "name", "license", "creator", "quiet", "shard_size", "workers", "part")
 
 
-def add_curate_command(
+def curate_command(
     app: typer.Typer,
-    run: Callable[..., Any],
     *,
-    help: str,
     shard_size: int,
     shard_help: str,
     name: Any = ...,
     name_help: str = "Dataset name for the card.",
-) -> None:
-    """Register `curate` on `app`: `run`'s own parameters (all but `request`), then the shared ones; `name` is
-    --name's default (`...`: required). The command calls `run(..., request=CurateRequest(...))`."""
+) -> Callable[[Runner], Runner]:
+    """A decorator registering `curate` on `app`: the function's own parameters (all but `request`), then the
+    shared ones; `name` is --name's default (`...`: required). The command calls `run(..., request=...)`."""
+
+    def register(run: Runner) -> Runner:
+        _register(app, run, shard_size, shard_help, name, name_help)
+        return run
+
+    return register
+
+
+def _register(app: typer.Typer, run: Runner, shard_size: int, shard_help: str, name: Any, name_help: str) -> None:
     keyword = inspect.Parameter.KEYWORD_ONLY
     # eval_str: the domain's annotations resolved in its own module (typer reads them from `command`, not from there)
     own = [p for p in inspect.signature(run, eval_str=True).parameters.values() if p.name != "request"]
@@ -96,6 +107,6 @@ def add_curate_command(
 
     command.__signature__ = inspect.Signature(parameters)  # type: ignore[attr-defined]  # what typer reads
     command.__annotations__ = {p.name: p.annotation for p in parameters}
-    command.__doc__ = help
+    command.__doc__ = run.__doc__
     command.__name__ = "curate"
     app.command("curate")(command)
