@@ -20,7 +20,7 @@ from hfm.shared.curation import ArrayStats, CurationSummary
 from hfm.shared.errors import HFMError
 from hfm.shared.formats import DatasetFormat
 from hfm.shared.hashing import sha256_file
-from hfm.shared.jsonio import dump_json, write_atomic
+from hfm.shared.jsonio import dump_json, read_model, write_atomic
 from hfm.shared.safety.paths import display_name
 from hfm.shared.shard_layout import require_complete
 from hfm.shared.shard_view import readable_format, shard_file_violations
@@ -226,13 +226,8 @@ def load_card(path: str | Path) -> tuple[DatasetCard, Path]:
     path = Path(path)
     card_path = path / CARD_FILE if path.is_dir() else path
     require_complete(card_path.parent)  # a killed or unmerged sharded curation may hold files but is no dataset
-    if not card_path.exists():
-        raise HFMError(f"{card_path}: no dataset card here (expected {CARD_FILE} in the dataset folder)")
-    try:
-        card = DatasetCard.model_validate_json(card_path.read_text())
-    except ValueError as error:
-        raise HFMError(f"{card_path}: not a valid dataset card: {error}") from error
-    return card, card_path.parent
+    missing = f"no dataset card here (expected {CARD_FILE} in the dataset folder)"
+    return read_model(card_path, DatasetCard, "a valid dataset card", missing), card_path.parent
 
 
 def validate_card(path: str | Path, dataset_format: DatasetFormat | None = None) -> list[Violation]:

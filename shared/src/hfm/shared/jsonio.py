@@ -6,7 +6,30 @@ import json
 import os
 import tempfile
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol, TypeVar
+
+from hfm.shared.errors import HFMError
+
+
+class JsonModel(Protocol):
+    """A pydantic model class, as far as reading one from JSON goes."""
+
+    @classmethod
+    def model_validate_json(cls, json_data: str) -> Any: ...
+
+
+Model = TypeVar("Model", bound=JsonModel)
+
+
+def read_model(path: Path, model: type[Model], what: str, missing: str) -> Model:
+    """`model` read from the JSON file `path`, or HFMError naming the file: `missing` says what to do where there
+    is none, `what` what the file should have been where it does not validate."""
+    if not path.is_file():
+        raise HFMError(f"{path}: {missing}")
+    try:
+        return model.model_validate_json(path.read_text())
+    except ValueError as error:
+        raise HFMError(f"{path}: not {what}: {error}") from error
 
 
 def dump_json(obj: Any) -> str:

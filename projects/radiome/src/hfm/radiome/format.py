@@ -26,8 +26,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from hfm.radiome.readers.volume import read_nifti, voxel_spacing, write_nifti
 from hfm.shared.contracts import Sample
-from hfm.shared.errors import HFMError
-from hfm.shared.jsonio import dump_json, write_atomic
+from hfm.shared.jsonio import dump_json, read_model, write_atomic
 from hfm.shared.shard_view import refuse_sharded
 
 FORMAT_NAME = "nnunet-raw"
@@ -85,11 +84,8 @@ def read_dataset_json(root: str | Path) -> DatasetJson:
         refuse_sharded(
             Path(root), "an nnU-Net raw dataset", "NnunetRawFormat"
         )  # a clearer reason than the missing file, where there is one
-        raise HFMError(f"{path}: missing; an nnU-Net raw dataset needs dataset.json")
-    try:
-        return DatasetJson.model_validate_json(path.read_text())
-    except ValueError as error:
-        raise HFMError(f"{path}: not a valid nnU-Net dataset.json: {error}") from error
+    missing = "missing; an nnU-Net raw dataset needs dataset.json"
+    return read_model(path, DatasetJson, "a valid nnU-Net dataset.json", missing)
 
 
 def list_cases(root: str | Path) -> list[RawCase]:

@@ -57,14 +57,10 @@ def predict_file(
     from hfm.radiome.curate.fingerprint import PLAN_FILE, Plan
     from hfm.radiome.data.preprocess import normalize
     from hfm.shared.artifacts import load_pretrained
+    from hfm.shared.jsonio import read_model
 
-    plan_path = Path(model_dir) / PLAN_FILE
-    if not plan_path.is_file():
-        raise HFMError(f"{plan_path}: missing; a segmenter exported by `hfm radiome finetune` carries its plan")
-    try:
-        plan = Plan.model_validate_json(plan_path.read_text())
-    except ValueError as error:
-        raise HFMError(f"{plan_path}: not a radiome plan: {error}") from None
+    missing = "missing; a segmenter exported by `hfm radiome finetune` carries its plan"
+    plan = read_model(Path(model_dir) / PLAN_FILE, Plan, "a radiome plan", missing)
     model, _ = load_pretrained(model_dir)
     volume = read_volume(input_path, modality=modality or plan.modality)
     image = np.asarray(volume.array, dtype=np.float32)
