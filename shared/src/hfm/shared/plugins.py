@@ -44,7 +44,8 @@ class DomainPlugin:
     cli: Callable[[], Any] | str | None = None
     # e.g. "quickstart", "synergy", "embed": "module:function" (imported when called) or the callable itself.
     hooks: Mapping[str, Callable[..., Any] | str] = field(default_factory=dict)
-    task_factories: Mapping[str, str] = field(default_factory=dict)  # task name -> "module:factory"
+    # task name -> "module:factory"; a task class whose constructor takes the options dict is its own factory
+    task_factories: Mapping[str, str] = field(default_factory=dict)
     benchmarks: Mapping[str, str] = field(default_factory=dict)  # benchmark name -> "module:function"
     models: tuple[str, ...] = ()  # registered model names this domain adds
     baselines: tuple[str, ...] = ()  # the classical methods and peers its benchmarks compare with

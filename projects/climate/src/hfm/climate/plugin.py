@@ -26,10 +26,10 @@ plugin = DomainPlugin(
     summary="Gridded atmospheric fields: xarray, zarr, netCDF/GRIB, forecasting and downscaling.",
     readers=("netcdf", "grib", "zarr"),
     task_factories={
-        "climate-mae": "hfm.climate.tasks:climate_mae_task",
-        "climate-forecast": "hfm.climate.tasks:climate_forecast_task",
-        "climate-downscale": "hfm.climate.tasks:climate_downscale_task",
-        "climate-corpus-mae": "hfm.climate.tasks:climate_corpus_task",
+        "climate-mae": "hfm.climate.tasks:ClimateMAETask",
+        "climate-forecast": "hfm.climate.tasks:ClimateForecastTask",
+        "climate-downscale": "hfm.climate.tasks:ClimateDownscaleTask",
+        "climate-corpus-mae": "hfm.climate.tasks:ClimateCorpusMAETask",
     },
     benchmarks={
         "climate-hadisst": "hfm.climate.benchmarks:hadisst_cv",

@@ -358,19 +358,3 @@ class ClimateCorpusMAETask:
     def loss(self, model: nn.Module, batch: torch.Tensor) -> tuple[torch.Tensor, dict[str, float]]:
         out = model(batch)
         return out.loss, {"mse_masked": float(out.loss.detach())}
-
-
-def climate_corpus_task(options: dict[str, Any]) -> ClimateCorpusMAETask:
-    return ClimateCorpusMAETask(options)
-
-
-def climate_mae_task(options: dict[str, Any]) -> ClimateMAETask:
-    return ClimateMAETask(options)
-
-
-def climate_forecast_task(options: dict[str, Any]) -> ClimateForecastTask:
-    return ClimateForecastTask(options)
-
-
-def climate_downscale_task(options: dict[str, Any]) -> ClimateDownscaleTask:
-    return ClimateDownscaleTask(options)
