@@ -159,3 +159,20 @@ def test_a_changed_shard_file_fails_validation(tmp_path):
 def test_duplicate_detection_is_refused_with_shards(tmp_path):
     with pytest.raises(HFMError, match="detect_duplicates: not available with shard_size"):
         curate(tmp_path / "out", shard_size=8, detect_duplicates=True)
+
+
+def test_shard_folders_are_spread_over_block_groups_where_the_file_system_can(tmp_path):
+    import array
+    import fcntl
+    import os
+
+    curate(tmp_path / "out", shard_size=8, workers=1)
+    handle = os.open(tmp_path / "out" / "shards", os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        flags = array.array("i", [0])
+        fcntl.ioctl(handle, 0x80086601, flags, True)  # FS_IOC_GETFLAGS
+    except OSError:
+        pytest.skip("this file system has no inode flags (not ext2/3/4)")
+    finally:
+        os.close(handle)
+    assert flags[0] & 0x00020000  # FS_TOPDIR_FL: ext4 places each shard folder in its own block group
