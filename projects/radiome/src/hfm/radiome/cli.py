@@ -45,15 +45,12 @@ def _spacing(text: str | None) -> tuple[float, float, float] | None:
 def _plan(path: Path | None, dataset: Path):
     """The plan at `path`, or the first plan.json in or beside the dataset folder."""
     from hfm.radiome.curate.fingerprint import PLAN_FILE, Plan
+    from hfm.shared.jsonio import read_model
 
     candidates = [path] if path is not None else [dataset / PLAN_FILE, dataset.parent / PLAN_FILE]
-    found = next((p for p in candidates if p.is_file()), None)
-    if found is None:
-        raise HFMError(f"{candidates[0]}: no plan here; run `hfm radiome fingerprint` first (or pass --plan)")
-    try:
-        return Plan.model_validate_json(found.read_text())
-    except ValueError as error:
-        raise HFMError(f"{found}: not a radiome plan: {error}") from error
+    found = next((p for p in candidates if p.is_file()), candidates[0])
+    missing = "no plan here; run `hfm radiome fingerprint` first (or pass --plan)"
+    return read_model(found, Plan, "a radiome plan", missing)
 
 
 @app.command()
