@@ -328,9 +328,9 @@ class StreamedNormaliser:
         hours = encode_times(all_times).values
         return cls(climatology, scale.reshape(-1, 1, 1), regular_step(hours) or 1.0)
 
-    def to_z(self, fields: np.ndarray, times: xr.DataArray) -> np.ndarray:
-        z = (fields - self.climatology.at(times)) / self.scale
-        return np.nan_to_num(z, nan=0.0).astype("float32")
+    def anomaly_z(self, anomalies: np.ndarray) -> np.ndarray:
+        """Anomalies (field - its climatology) in anomaly std, NaN (land) as 0, the climatological value."""
+        return np.nan_to_num(anomalies / self.scale, nan=0.0).astype("float32")
 
 
 def train_window_starts(hours: np.ndarray, is_train: np.ndarray, window: int, step: float) -> np.ndarray:
@@ -359,10 +359,13 @@ class ClimateShards(ShardReader):
         if not (shard / STORE).exists():
             return
         ds = open_store(shard)
-        fields, times = shard_fields(ds), ds["time"].load()
-        for start in self.starts(ds):
-            steps = slice(int(start), int(start) + self.window)
-            yield torch.from_numpy(self.normaliser.to_z(fields[steps], times[steps]))
+        starts = self.starts(ds)
+        if not starts.size:
+            return
+        span = slice(int(starts[0]), int(starts[-1]) + self.window)  # training steps only: their keys are fitted
+        anomalies = shard_fields(ds, span) - self.normaliser.climatology.at(ds["time"][span].load())  # once a shard
+        for start in starts - span.start:
+            yield torch.from_numpy(self.normaliser.anomaly_z(anomalies[int(start) : int(start) + self.window]))
 
 
 def climate_stream(root: str | Path, window: int) -> tuple[ShardStream, int]:
