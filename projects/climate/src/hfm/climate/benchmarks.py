@@ -218,5 +218,48 @@ def loader_speed() -> list[Figure]:
             baseline_name="xarray isel",
             command="python tools/bench.py --only climate-speed",
             notes="300 random windows, same store, standardised",
-        )
+        ),
+        throughput_figure(
+            stream_speed(out),
+            name="climate training windows/s (13 h windows of ERA5 t2m), sharded stream vs hfm indexed",
+            task="climate/loader",
+            item="windows",
+            baseline_name="hfm indexed (StoreWindows, random order)",
+            command="python tools/bench.py --only climate-speed",
+            notes="the same month curated from one file a day in shards of 8 files; every training window within a "
+            "shard, streamed as pretraining reads them (issue 18), against as many random training windows of the "
+            "one store",
+        ),
     ]
+
+
+def stream_speed(out: Path, window: int = 13, repeats: int = 5) -> Any:
+    """Windows/s of the sharded stream against the indexed reader, for the same number of windows."""
+    from hfm.climate.curate import curate_fields
+    from hfm.climate.data import FieldData, Normaliser, StoreWindows, climate_stream, window_starts
+    from hfm.climate.experiments.end_to_end import era5_path
+    from hfm.climate.readers import open_fields
+    from hfm.shared.eval.throughput import paired_rates
+    from hfm.shared.shard_curation import Sharding
+
+    fields, days = open_fields(era5_path(), None), []
+    for day in sorted({str(t)[:10] for t in fields["time"].values}):
+        days.append(out / "days" / f"{day}.nc")
+        days[-1].parent.mkdir(parents=True, exist_ok=True)
+        fields.sel(time=day).to_netcdf(days[-1])
+    sharded = out / "sharded"
+    options = {"train_end": "2019-03-24", "show_progress": False, "sharding": Sharding(8, workers=1)}
+    curate_fields(days, sharded, **ERA5_OWNER, **options)
+    stream, _ = climate_stream(sharded, window)
+    data = FieldData.load(out / "data")
+    starts = np.random.default_rng(0).permutation(window_starts(data, window, "train"))[: len(stream)]
+    normaliser = Normaliser(data)
+
+    def streamed() -> int:
+        return sum(1 for _ in stream)
+
+    def indexed() -> int:
+        fresh = StoreWindows(out / "data", starts, window, normaliser)
+        return sum(1 for i in range(len(fresh)) if fresh[i] is not None)
+
+    return paired_rates(streamed, indexed, repeats=repeats)
