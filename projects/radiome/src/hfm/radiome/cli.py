@@ -111,10 +111,10 @@ def _pretrain(run: TrainingRun) -> ShortcutResult:
 
 
 def _finetune(run: TrainingRun) -> ShortcutResult:
-    from hfm.radiome.format import read_dataset_json
+    from hfm.radiome.data.stream import dataset_info
     from hfm.radiome.training import finetune
 
-    labels = list(read_dataset_json(run.dataset).labels)
+    labels = list(dataset_info(run.dataset).labels)  # a sharded dataset's from its first shard
     args: dict = {"classes": len(labels)}
     if run.model != "radiome-unet-baseline":
         args |= {name: run.extra[name] for name in ("width", "depth", "heads")} | {"features": 8}
