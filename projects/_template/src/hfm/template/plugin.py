@@ -13,8 +13,8 @@ plugin = DomainPlugin(
     readers=("npy class folders",),
     heads=("classification",),
     task_factories={
-        "template-mae": "hfm.template.tasks:mae_task",
-        "template-classify": "hfm.template.tasks:classify_task",
+        "template-mae": "hfm.template.tasks:MAETask",
+        "template-classify": "hfm.template.tasks:ClassifyTask",
     },
     benchmarks={"template": "hfm.template.benchmarks:figures"},
     models=("template-mae-tiny", "template-classifier-tiny"),

@@ -72,11 +72,3 @@ class ClassifyTask:
         x, y = batch
         logits = model(x)
         return F.cross_entropy(logits, y), {"accuracy": float((logits.argmax(1) == y).float().mean())}
-
-
-def mae_task(options: dict[str, Any]) -> MAETask:
-    return MAETask(options)
-
-
-def classify_task(options: dict[str, Any]) -> ClassifyTask:
-    return ClassifyTask(options)
