@@ -141,7 +141,7 @@ def test_interpolator_is_chosen_on_validation_and_its_card_names_the_split(era5_
 
     source = crop_fields(era5_grib, tmp_path / "crop.nc", {"lat": slice(0, 8), "lon": slice(0, 12)})
     curate_fields([source], tmp_path / "data", train_end="2019-03-24", **ERA5_OWNER, show_progress=False)
-    budget = Budget(finetune_steps=4, batch_size=4, width=16, depth=1, heads=2)
+    budget = Budget(interp_steps=4, batch_size=4, width=16, depth=1, heads=2)
     arch = {"patch_lat": 4, "patch_lon": 4, "width": 16, "depth": 1, "heads": 2}
     model, selection = train_interpolator(str(tmp_path / "data"), tmp_path / "interp", budget, arch)
     scores = selection["valid_rmse_by_step"]

@@ -193,7 +193,8 @@ def era5_fields() -> list[Figure]:
                        down["per_step"], ("bilinear", "bicubic", "bicubic_linear"), 48, "steps", command, split),
         _paired_figure("climate ERA5 t2m temporal interpolation (6 h gaps) RMSE", "climate/ERA5 t2m interpolation",
                        "RMSE", interp["per_window"], ("linear", "linear_anomaly"), 48, "windows", command,
-                       f"{split}; windows of 7 h overlap, so blocks of 48 windows span 2 days; trained on days 1-22, "
+                       f"{split}; windows of 7 h overlap, so blocks of 48 windows span 2 days; patches "
+                       f"{budget.interp_patch} x {budget.interp_patch}, {budget.interp_steps} steps on days 1-22, "
                        f"checkpoint step {selection['chosen_step']} chosen on days 23-24 (validation RMSE by step "
                        f"{selection['valid_rmse_by_step']})"),
         _paired_figure("climate ERA5 t2m 4x downscaling RMSE, corpus-pretrained trunk",
