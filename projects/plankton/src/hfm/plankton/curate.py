@@ -132,9 +132,11 @@ def curate_plankton(
     *,
     show_progress: bool = True,
     sharding: Sharding = Sharding(),
+    packed: bool = False,
 ) -> CuratedDataset:
     """`curate_objects` with every option of the driver; with `sharding.part`, only that part's shards (no
-    summary)."""
+    summary). With `packed`, each shard (or the dataset) is one uncompressed EcoTaxa zip instead of a TSV and a
+    file per image: an image folder is packed once, at curation (`hfm.plankton.format`)."""
     config = config or CurationConfig()
     if not describe.description or "keywords" not in describe.extra:
         instruments = sorted(set(objects.table["instrument"].dropna()))
@@ -158,13 +160,18 @@ def curate_plankton(
         format=FORMAT_NAME,
         contract=plankton_contract(config.canvas),
         metadata_contract=standard_contract(require_pixel_size=True),
-        writer=EcoTaxaWriter(),  # also the per-shard writer: each shard is a small EcoTaxa bundle
+        writer=EcoTaxaWriter(packed=packed),  # also the per-shard writer: each shard is a small EcoTaxa bundle
         describe=describe,
         tool=CurationTool(
             "hfm plankton curate",
             "hfm-plankton",
             packages=("pillow", "scikit-image", "numpy", "pandas"),
-            parameters={"canvas": config.canvas, "fit": config.fit, "columns": list(STANDARD_COLUMNS)},
+            parameters={
+                "canvas": config.canvas,
+                "fit": config.fit,
+                "columns": list(STANDARD_COLUMNS),
+                **({"packed": True} if packed else {}),
+            },
         ),
         sources=sources,
         show_progress=show_progress,

@@ -6,6 +6,11 @@ Layout of a curated dataset folder:
 |---|---|
 | `images/<object_id>.png` | the object on a square canvas, 16-bit grey (0..65535 = 0..1) |
 | `ecotaxa_objects.tsv` | EcoTaxa TSV with its type row (see below) |
+| `ecotaxa_objects.zip` | instead of the two above when curated `packed`: both in one uncompressed zip |
+
+Packed (issue 18, item 7), a dataset or each of its shards is one file, EcoTaxa's own import container, so loaders
+and remote storage read one file per shard instead of one per image. The zip's members are written in item order
+with fixed dates and attributes, so its bytes depend only on the items (the same for any number of workers).
 
 The TSV holds the standard columns in EcoTaxa naming, the canvas pixel size in `process_pixel` (with `process_id`),
 the original one in `object_original_pixel_size_um`, the original image's facts as `object_original_height/width`,
@@ -18,10 +23,12 @@ images still open in EcoTaxa.
 
 from __future__ import annotations
 
+import io
+import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import IO, Any, ClassVar
 
 import numpy as np
 import pandas as pd
@@ -36,6 +43,7 @@ from hfm.shared.errors import HFMError, InvalidInput
 
 FORMAT_NAME = "ecotaxa"
 TSV_NAME = "ecotaxa_objects.tsv"
+PACKED_NAME = "ecotaxa_objects.zip"
 
 
 def plankton_contract(canvas: int | None) -> SampleContract:
@@ -49,33 +57,60 @@ def plankton_contract(canvas: int | None) -> SampleContract:
     )
 
 
-def write_png16(grey: np.ndarray, path: Path) -> None:
+def write_png16(grey: np.ndarray, path: Path | IO[bytes]) -> None:
     pixels = np.round(np.clip(grey, 0.0, 1.0) * 65535).astype(np.uint16)
     Image.fromarray(pixels).save(path, format="PNG")
+
+
+def _member(name: str) -> zipfile.ZipInfo:
+    """A zip member whose header does not depend on when or by whom it was written."""
+    info = zipfile.ZipInfo(name, date_time=(1980, 1, 1, 0, 0, 0))
+    info.compress_type = zipfile.ZIP_STORED  # PNG is compressed already
+    info.external_attr = 0o644 << 16
+    return info
 
 
 @dataclass
 class EcoTaxaWriter:
     """Writes each canvas as it comes and the TSV at the end, rows sorted by object_id (re-curation gives the same
-    bytes whatever the order of the inputs)."""
+    bytes whatever the order of the inputs). With `packed`, both go into one uncompressed zip (`PACKED_NAME`)."""
 
     format_name: ClassVar[str] = FORMAT_NAME
+    packed: bool = False
     root: Path | None = None
     rows: list[dict[str, Any]] = field(default_factory=list)
+    archive: zipfile.ZipFile | None = None
 
     def open(self, root: Path) -> None:
-        (root / "images").mkdir(parents=True, exist_ok=True)
+        if self.packed:
+            root.mkdir(parents=True, exist_ok=True)
+            self.archive = zipfile.ZipFile(root / PACKED_NAME, "w")
+        else:
+            (root / "images").mkdir(parents=True, exist_ok=True)
         self.root, self.rows = root, []
 
     def write(self, key: str, sample: Sample) -> None:
         image = f"images/{safe_key(key)}.png"
-        write_png16(np.asarray(sample.arrays["image"])[0], self._opened() / image)
+        grey = np.asarray(sample.arrays["image"])[0]
+        if self.archive is not None:
+            encoded = io.BytesIO()
+            write_png16(grey, encoded)
+            self.archive.writestr(_member(image), encoded.getvalue())
+        else:
+            write_png16(grey, self._opened() / image)
         self.rows.append({**sample.attrs, "image_path": image})
 
     def close(self) -> list[str]:
         table = pd.DataFrame(self.rows, columns=None if self.rows else list(STANDARD_COLUMNS))
         table = table.sort_values("object_id", kind="stable").reset_index(drop=True) if len(table) else table
         write_tsv(conform(table), self._opened() / TSV_NAME)
+        if self.archive is not None:  # the table joins its images in the zip, after them
+            tsv = self._opened() / TSV_NAME
+            self.archive.writestr(_member(TSV_NAME), tsv.read_bytes())
+            self.archive.close()
+            self.archive = None
+            tsv.unlink()
+            return [PACKED_NAME]
         return [TSV_NAME, *sorted(table["image_path"])] if len(table) else [TSV_NAME]
 
     def _opened(self) -> Path:
@@ -84,17 +119,23 @@ class EcoTaxaWriter:
         return self.root
 
 
+def curated_export(root: Path) -> Path:
+    """What to read in a curated folder (a dataset or a shard): its packed zip if it was packed, else the folder."""
+    packed = Path(root) / PACKED_NAME
+    return packed if packed.is_file() else Path(root)
+
+
 class EcoTaxaFormat:
     name = FORMAT_NAME
 
     def metadata(self, root: Path) -> pd.DataFrame | None:
-        return read_ecotaxa(root).table[list(STANDARD_COLUMNS)]
+        return read_ecotaxa(curated_export(root)).table[list(STANDARD_COLUMNS)]
 
     def count(self, root: Path) -> int:
-        return len(read_ecotaxa(root))
+        return len(read_ecotaxa(curated_export(root)))
 
     def iter_samples(self, root: Path) -> Iterator[tuple[str, Sample]]:
-        objects = read_ecotaxa(root)
+        objects = read_ecotaxa(curated_export(root))
         for row in range(len(objects)):
             key = str(objects.table.at[row, "object_id"])
             try:
