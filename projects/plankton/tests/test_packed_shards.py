@@ -4,15 +4,20 @@ back through the format like the unpacked shards, with the same bytes for any nu
 from __future__ import annotations
 
 import zipfile
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 from hfm.plankton.curate import curate_objects
+from hfm.plankton.data.corpus import read_whoi_wiki
 from hfm.plankton.format import PACKED_NAME, TSV_NAME, EcoTaxaFormat
 from hfm.plankton.readers.ecotaxa import read_ecotaxa
+from hfm.plankton.readers.objects import PlanktonObjects
 from hfm.shared.cards import validate_card
 from hfm.shared.curate_driver import DatasetDescription
+from hfm.shared.sample_data import DataUnavailable, require_data
 from hfm.shared.shard_curation import Sharding
 from hfm.shared.shard_layout import SHARD_KEYS, SHARD_MANIFEST, SHARD_QUARANTINE
 from hfm.shared.shard_view import readable_format
@@ -76,3 +81,38 @@ def test_packed_shards_have_the_same_bytes_for_one_and_two_workers(mixed_export,
     one, two = tree_bytes(tmp_path / "one"), tree_bytes(tmp_path / "two")
     assert sum(name.endswith(PACKED_NAME) for name in one) == 4
     assert one == two
+
+
+def real_ifcb_objects(count: int) -> PlanktonObjects:
+    """The first `count` real WHOI-wiki IFCB images, one file each in an image folder."""
+    try:
+        wiki = read_whoi_wiki(require_data("plankton/whoi-wiki"))
+    except DataUnavailable as error:
+        pytest.skip(str(error))
+    return replace(wiki, table=wiki.table.iloc[:count].reset_index(drop=True))
+
+
+def test_a_real_image_folder_is_packed_once_per_shard(tmp_path):
+    objects = real_ifcb_objects(48)
+
+    def run(out: Path, packed: bool, workers: int):
+        sharding = Sharding(12, workers=workers)
+        return curate_objects(objects, out, DESCRIBE, show_progress=False, sharding=sharding, packed=packed)
+
+    loose, packed = run(tmp_path / "loose", False, 1), run(tmp_path / "packed", True, 2)
+    run(tmp_path / "packed-1", True, 1)
+    assert packed.written == loose.written >= 40 and packed.quarantined == loose.quarantined
+    data_files = [p for p in (tmp_path / "packed" / "shards").rglob("*") if p.is_file() and "quarantine" not in p.parts]
+    assert (
+        sorted(p.name for p in data_files if p.name not in (SHARD_MANIFEST, SHARD_KEYS, SHARD_QUARANTINE))
+        == [PACKED_NAME] * 4
+    )  # 48 images in 4 files, against one per image unpacked
+    (loose_samples, loose_table, _), (packed_samples, packed_table, _) = (
+        read_back(tmp_path / "loose"),
+        read_back(tmp_path / "packed"),
+    )
+    assert [key for key, _ in packed_samples] == [key for key, _ in loose_samples]
+    for (_, got), (_, expected) in zip(packed_samples, loose_samples, strict=True):
+        assert all(np.array_equal(got[name], expected[name]) for name in expected)
+    assert packed_table.equals(loose_table)
+    assert tree_bytes(tmp_path / "packed") == tree_bytes(tmp_path / "packed-1")
