@@ -162,6 +162,9 @@ def test_benchmark_runs_a_plankton_benchmark_through_the_shared_harness(tmp_path
         pytest.skip("planktonclas is not installed: pip install --no-deps planktonclas==0.2.4")
     invoke("plankton", "benchmark", "--only", "plankton-loader", "--out", tmp_path)
     run = json.loads((tmp_path / "partial" / "plankton-loader.json").read_text())
-    (figure,) = run["figures"]
-    assert figure["benchmark"] == "plankton-loader" and figure["unit"] == "images/s" and figure["value"] > 0
+    # Two figures: the indexed loader against plain PIL, and the sharded stream against the indexed loader.
+    figures = {f["baseline_name"]: f for f in run["figures"]}
+    assert set(figures) == {"plain PIL + DataLoader", "hfm curated, indexed DataLoader"}
+    for figure in figures.values():
+        assert figure["benchmark"] == "plankton-loader" and figure["unit"] == "images/s" and figure["value"] > 0
     assert not (tmp_path / "results.json").exists()  # a partial run never overwrites the whole one
