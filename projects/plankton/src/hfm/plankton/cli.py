@@ -53,6 +53,7 @@ def curate(
     pixel_size: float = typer.Option(None, "--pixel-size", help="Pixel size in um for rows that give none."),
     canvas: int = typer.Option(64, help="Side of the square canvas in pixels."),
     fit: str = typer.Option("pad", help="pad: keep resolution, shrink only larger objects; resize: fill the canvas."),
+    pack: bool = typer.Option(False, "--pack", help="Each shard (or the dataset) as one uncompressed EcoTaxa zip."),
     *,
     request: CurateRequest,
 ) -> None:
@@ -66,7 +67,13 @@ def curate(
     objects = read_source(source, kind, instrument, pixel_size)  # type: ignore[arg-type]
     config = CurationConfig(canvas=canvas, fit=fit)  # type: ignore[arg-type]
     done = curate_plankton(
-        objects, request.out, describe, config, show_progress=request.show_progress, sharding=request.sharding
+        objects,
+        request.out,
+        describe,
+        config,
+        show_progress=request.show_progress,
+        sharding=request.sharding,
+        packed=pack,
     )
     typer.echo(request.line(done.summary))
 
