@@ -9,7 +9,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from typer.testing import CliRunner
 
+from hfm.plankton.cli import app
 from hfm.plankton.curate import curate_objects
 from hfm.plankton.data.corpus import read_whoi_wiki
 from hfm.plankton.format import PACKED_NAME, TSV_NAME, EcoTaxaFormat
@@ -116,3 +118,13 @@ def test_a_real_image_folder_is_packed_once_per_shard(tmp_path):
         assert all(np.array_equal(got[name], expected[name]) for name in expected)
     assert packed_table.equals(loose_table)
     assert tree_bytes(tmp_path / "packed") == tree_bytes(tmp_path / "packed-1")
+
+
+def test_the_curate_command_packs_with_pack(mixed_export, tmp_path):
+    args = ["curate", str(mixed_export), "--out", str(tmp_path / "cli"), "--name", "t", "--license", "CC0-1.0"]
+    args += ["--creator", "HFM", "--quiet", "--shard-size", "4", "--workers", "2", "--pack"]
+    result = CliRunner().invoke(app, args, catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    curate(mixed_export, tmp_path / "api", packed=True)
+    assert sorted(p.parent.name for p in (tmp_path / "cli").rglob(PACKED_NAME)) == [f"shard-{i:06d}" for i in range(4)]
+    assert [k for k, _ in read_back(tmp_path / "cli")[0]] == [k for k, _ in read_back(tmp_path / "api")[0]]
