@@ -1,4 +1,5 @@
-"""Streaming a sharded plankton dataset into training (issue 18): one shard's EcoTaxa TSV and images at a time.
+"""Streaming a sharded plankton dataset into training (issue 18): one shard's EcoTaxa TSV and images at a time,
+loose in the shard folder or packed in its one zip (`hfm plankton curate --pack`, `shard_files`).
 
 The items are those of the in-memory path (`load_curated` + `model_input`), equal to the bit: `(input,)` for masked
 autoencoding, and `(input, class index)` of the validated objects with a taxon for the classifier; only the per-shard
@@ -21,7 +22,8 @@ import pandas as pd
 import torch
 from PIL import Image
 
-from hfm.plankton.format import TSV_NAME, EcoTaxaFormat
+from hfm.plankton.data.shard_files import ShardFiles, open_shard
+from hfm.plankton.format import EcoTaxaFormat
 from hfm.plankton.tokenizer import model_input
 from hfm.shared.errors import HFMError
 from hfm.shared.shard_layout import ShardManifest, finished_shards
@@ -42,10 +44,14 @@ class ShardRow:
 
 
 def shard_rows(shard: Path) -> list[ShardRow]:
-    """The rows of a curated shard's TSV, in file order (that of `EcoTaxaFormat.iter_samples`)."""
-    path = shard / TSV_NAME
+    """The rows of a curated shard's TSV (loose or packed), in file order (that of `EcoTaxaFormat.iter_samples`)."""
+    with open_shard(shard) as files:
+        return table_rows(files)
+
+
+def table_rows(files: ShardFiles) -> list[ShardRow]:
     try:
-        with open(path, encoding="utf-8", newline="") as handle:
+        with files.table() as handle:
             rows = csv.reader(handle, delimiter="\t")
             header = next(rows)
             next(rows)  # the [t]/[f] type row
@@ -56,7 +62,7 @@ def shard_rows(shard: Path) -> list[ShardRow]:
                 for r in rows
             ]
     except (OSError, StopIteration, ValueError, IndexError) as error:
-        raise HFMError(f"{path}: not a curated plankton shard table ({error!r})") from error
+        raise HFMError(f"{files.source}: not a curated plankton shard table ({error!r})") from error
 
 
 def taxon_counts(root: str | Path) -> Counter[str]:
@@ -87,16 +93,21 @@ class PlanktonShards(ShardReader):
         return sum(row.labelled for row in shard_rows(shard))
 
     def read(self, shard: Path, rng: np.random.Generator) -> Iterator[tuple[torch.Tensor, ...]]:
-        for row in shard_rows(shard):
-            if self.classes is not None and not row.labelled:
-                continue
-            relative = Path(row.image_path)
-            if relative.is_absolute() or ".." in relative.parts:  # our table, but a shard can be tampered with
-                raise HFMError(f"{shard / TSV_NAME}: image path {row.image_path!r} leaves the shard")
-            with Image.open(io.BytesIO((shard / relative).read_bytes())) as image:
-                grey = np.asarray(image, dtype=np.float64) / 65535.0  # as the format's decoder reads 16-bit
-            x = model_input(grey[None], np.asarray([row.pixel_size_um]))[0]
-            yield (x,) if self.classes is None else (x, torch.tensor(self.classes[row.taxon]))
+        with open_shard(shard) as files:  # a packed shard's zip is opened once, here
+            for row in table_rows(files):
+                if self.classes is not None and not row.labelled:
+                    continue
+                relative = Path(row.image_path)
+                if relative.is_absolute() or ".." in relative.parts:  # our table, but a shard can be tampered with
+                    raise HFMError(f"{files.source}: image path {row.image_path!r} leaves the shard")
+                encoded = files.image(row.image_path)
+                try:
+                    with Image.open(io.BytesIO(encoded)) as image:
+                        grey = np.asarray(image, dtype=np.float64) / 65535.0  # as the format's decoder reads 16-bit
+                except (OSError, ValueError) as error:  # PIL's UnidentifiedImageError is an OSError
+                    raise HFMError(f"{files.source}: cannot decode image {row.image_path!r} ({error!r})") from error
+                x = model_input(grey[None], np.asarray([row.pixel_size_um]))[0]
+                yield (x,) if self.classes is None else (x, torch.tensor(self.classes[row.taxon]))
 
 
 def plankton_stream(root: str | Path, classes: list[str] | None = None) -> ShardStream:
