@@ -70,7 +70,7 @@ def test_packed_and_loose_shards_stream_identical_items(curated):
 def test_pretrain_trains_from_packed_shards(curated, tmp_path):
     _, packed = curated
     args = ["pretrain", str(packed), "--out", str(tmp_path / "mae"), "--steps", "4", "--batch-size", "4"]
-    args += ["--width", "32", "--depth", "1"]
+    args += ["--width", "32", "--depth", "1", "--set", "data.num_workers=2"]  # each worker opens its shards' zips
     result = CliRunner().invoke(app, args, catch_exceptions=False)
     assert result.exit_code == 0, result.output
     state = json.loads(next((tmp_path / "mae/run/checkpoints").glob("step-*/state.json")).read_text())
