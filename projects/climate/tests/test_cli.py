@@ -26,9 +26,7 @@ TINY = ["--patch-lat", "4", "--patch-lon", "6", "--width", "16", "--depth", "1",
 @pytest.fixture(scope="module")
 def sst_store(hadisst, tmp_path_factory):
     out = tmp_path_factory.mktemp("sst") / "data"
-    curate_fields(
-        [hadisst], out, train_start="1991-01-01", train_end="2014-12-31", **HADISST_OWNER, show_progress=False
-    )
+    curate_fields([hadisst], out, HADISST_OWNER, train_start="1991-01-01", train_end="2014-12-31", show_progress=False)
     return out
 
 

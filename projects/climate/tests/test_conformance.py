@@ -19,7 +19,7 @@ def test_climate_passes_the_conformance_kit():
 
 
 def test_tokenizer_round_trips_real_sst(hadisst, tmp_path):
-    curate_fields([hadisst], tmp_path, train_end="2014-12-31", **HADISST_OWNER, show_progress=False)
+    curate_fields([hadisst], tmp_path, HADISST_OWNER, train_end="2014-12-31", show_progress=False)
     window = np.nan_to_num(open_store(tmp_path)["fields"].values[:2]).astype(np.float32)  # (2, 1, 13, 57)
     assert window.shape == (2, 1, 13, 57)
     assert check_tokenizer_round_trip(FieldTokenizer(variables=1, patch_lat=5, patch_lon=7), window) == []
@@ -33,9 +33,9 @@ def test_curation_of_real_hadisst_is_deterministic_and_counts_every_input(hadiss
     (raw / "broken.nc").write_bytes(b"not a netcdf file")
 
     def run(folder: Path, out: Path):
-        return curate_fields(
-            sorted(folder.iterdir()), out, train_end="2014-12-31", **HADISST_OWNER, show_progress=False
-        )[0]
+        return curate_fields(sorted(folder.iterdir()), out, HADISST_OWNER, train_end="2014-12-31", show_progress=False)[
+            0
+        ]
 
     assert check_curation(run, raw, tmp_path, expected_inputs=2) == []
     summary = run(raw, tmp_path / "again")

@@ -8,9 +8,10 @@ import pytest
 import torch
 
 from hfm.climate.contract import TimeAxis, check_time_axis
-from hfm.climate.curate import curate_fields
+from hfm.climate.curate import DEFAULT_NAME, curate_fields
 from hfm.climate.data import CorpusTiles
 from hfm.climate.experiments.pretraining_corpus import SOURCES, build_corpus, harmonise
+from hfm.shared.curate_driver import DatasetDescription
 from hfm.shared.errors import HFMError
 from hfm.shared.sample_data import DataUnavailable
 
@@ -29,7 +30,9 @@ def corpus(tmp_path_factory):
 def test_sources_without_units_are_curated_only_with_the_providers_units(corpus, tmp_path):
     sst = next(s for s in SOURCES if s.name == "eofs-sst-ndjfm-anomaly")
     with pytest.raises(HFMError, match="no units attribute"):  # the file as it is: refused by curation
-        curate_fields([sst.path()], tmp_path / "raw", license="GPL-3.0-only", creators=["x"], show_progress=False)
+        curate_fields(
+            [sst.path()], tmp_path / "raw", DatasetDescription(DEFAULT_NAME, "GPL-3.0-only", ["x"]), show_progress=False
+        )
     by_name = {s["name"]: s for s in corpus["sources"]}
     assert by_name["eofs-sst-ndjfm-anomaly"]["harmonised"] == "sst units 'K' as documented by the provider"
     assert "nominal year 2000" in by_name["erainterim-uvz"]["harmonised"]
@@ -64,7 +67,7 @@ def test_a_trunk_pretrained_on_the_corpus_initialises_a_downscaler(corpus, tmp_p
                             steps=3, batch_size=8, progress=False)  # fmt: skip
     trunk, _ = load_pretrained(done.model_dir)
     source = crop_fields(era5_grib, tmp_path / "crop.nc", {"lat": slice(0, 8), "lon": slice(0, 8)})
-    curate_fields([source], tmp_path / "era5", train_end="2019-03-24", **ERA5_OWNER, show_progress=False)
+    curate_fields([source], tmp_path / "era5", ERA5_OWNER, train_end="2019-03-24", show_progress=False)
     options = {"dataset": str(tmp_path / "era5"), "init": str(done.model_dir), "factor": 4, **arch}
     model = build_task("climate-downscale", options).build_model()
     for name, value in trunk.encoder.state_dict().items():  # every encoder weight comes from the corpus trunk

@@ -78,7 +78,7 @@ def test_cross_validated_forecaster_on_hadisst(hadisst, tmp_path):
     from hfm.climate.experiments.crossval import HADISST, CVBudget, run_cv
     from hfm.shared.artifacts import load_pretrained
 
-    curate_fields([hadisst], tmp_path / "data", train_end="2014-12-31", **HADISST_OWNER, show_progress=False)
+    curate_fields([hadisst], tmp_path / "data", HADISST_OWNER, train_end="2014-12-31", show_progress=False)
     protocol = replace(HADISST, folds=1, test_steps=36)
     budget = CVBudget(steps=4, eval_every=2, width=16, depth=1, batch_size=4)
     result = run_cv(tmp_path / "data", tmp_path / "cv", protocol, budget)

@@ -1,12 +1,13 @@
 import numpy as np
 import pandas as pd
 
-from hfm.climate.curate import curate_fields
+from hfm.climate.curate import DEFAULT_NAME, curate_fields
 from hfm.climate.format import CFZarrFormat, open_store
 from hfm.shared.cards import validate_card
+from hfm.shared.curate_driver import DatasetDescription
 from hfm.shared.testing.bad_inputs import outcomes
 
-TEST_OWNER = {"license": "CC0-1.0", "creators": ["HFM tests"]}  # generated fields, written by the tests
+TEST_OWNER = DatasetDescription(DEFAULT_NAME, "CC0-1.0", ["HFM tests"])  # generated fields, written by the tests
 
 
 def test_curation_joins_files_and_quarantines_with_reasons(tmp_path, synthetic_file):
@@ -20,7 +21,7 @@ def test_curation_joins_files_and_quarantines_with_reasons(tmp_path, synthetic_f
     synthetic_file(raw / "e_time.nc", times=irregular)
     (raw / "f_broken.nc").write_bytes(b"not a netcdf file")
     summary, card = curate_fields(
-        sorted(raw.iterdir()), tmp_path / "out", train_end="2000-01-03", **TEST_OWNER, show_progress=False
+        sorted(raw.iterdir()), tmp_path / "out", TEST_OWNER, train_end="2000-01-03", show_progress=False
     )
     assert (summary.inputs, summary.written, summary.quarantined) == (6, 2, 4)
     reasons = {key: code for key, (code, _) in outcomes(tmp_path / "out").items()}
@@ -44,6 +45,6 @@ def test_curation_joins_files_and_quarantines_with_reasons(tmp_path, synthetic_f
 
 def test_curation_is_byte_identical_on_rerun(tmp_path, synthetic_file):
     synthetic_file(tmp_path / "a.nc")
-    _, first = curate_fields([tmp_path / "a.nc"], tmp_path / "out", **TEST_OWNER, show_progress=False)
-    _, second = curate_fields([tmp_path / "a.nc"], tmp_path / "out", **TEST_OWNER, show_progress=False)
+    _, first = curate_fields([tmp_path / "a.nc"], tmp_path / "out", TEST_OWNER, show_progress=False)
+    _, second = curate_fields([tmp_path / "a.nc"], tmp_path / "out", TEST_OWNER, show_progress=False)
     assert [f.sha256 for f in first.files] == [f.sha256 for f in second.files]

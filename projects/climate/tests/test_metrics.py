@@ -1,12 +1,13 @@
 import numpy as np
 import pytest
 
-from hfm.climate.curate import curate_fields
+from hfm.climate.curate import DEFAULT_NAME, curate_fields
 from hfm.climate.data import FieldData
 from hfm.climate.experiments.end_to_end import ERA5_OWNER, HADISST_OWNER
 from hfm.climate.metrics import acc, bias, evaluate, rmse
+from hfm.shared.curate_driver import DatasetDescription
 
-TEST_OWNER = {"license": "CC0-1.0", "creators": ["HFM tests"]}  # generated fields, written by the tests
+TEST_OWNER = DatasetDescription(DEFAULT_NAME, "CC0-1.0", ["HFM tests"])  # generated fields, written by the tests
 
 
 def test_metrics_on_known_fields():
@@ -26,7 +27,7 @@ def test_metrics_on_known_fields():
 
 def test_hadisst_baselines_reproduce_reference(hadisst, tmp_path):
     curate_fields(
-        [hadisst], tmp_path, train_start="1991-01-01", train_end="2014-12-31", **HADISST_OWNER, show_progress=False
+        [hadisst], tmp_path, HADISST_OWNER, train_start="1991-01-01", train_end="2014-12-31", show_progress=False
     )
     result = evaluate(FieldData.load(tmp_path), [1])[1]
     assert result["persistence"]["rmse"][0] == pytest.approx(0.784, abs=5e-4)
@@ -35,7 +36,7 @@ def test_hadisst_baselines_reproduce_reference(hadisst, tmp_path):
 
 
 def test_era5_persistence_reproduces_reference(era5_grib, tmp_path):
-    curate_fields([era5_grib], tmp_path, train_end="2019-03-24", **ERA5_OWNER, show_progress=False)
+    curate_fields([era5_grib], tmp_path, ERA5_OWNER, train_end="2019-03-24", show_progress=False)
     result = evaluate(FieldData.load(tmp_path), [1, 6])
     assert result[1]["persistence"]["rmse"][0] == pytest.approx(0.502, abs=5e-4)
     assert result[6]["persistence"]["rmse"][0] == pytest.approx(2.414, abs=5e-4)
@@ -53,7 +54,7 @@ def test_360_day_calendar_end_to_end(tmp_path):
     values = seasonal[:, None, None] + rng.standard_normal((720, 3, 4))
     coords = {"time": times, "lat": [0.0, 1.0, 2.0], "lon": [0.0, 1.0, 2.0, 3.0]}
     xr.Dataset({"tas": (("time", "lat", "lon"), values, {"units": "K"})}, coords=coords).to_netcdf(tmp_path / "a.nc")
-    curate_fields([tmp_path / "a.nc"], tmp_path / "out", train_end="2000-12-30", **TEST_OWNER, show_progress=False)
+    curate_fields([tmp_path / "a.nc"], tmp_path / "out", TEST_OWNER, train_end="2000-12-30", show_progress=False)
     data = FieldData.load(tmp_path / "out")
     assert data.climatology.key == "dayofyear" and data.is_train.sum() == 360
     scores = evaluate(data, [1])[1]

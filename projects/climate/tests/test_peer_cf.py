@@ -3,6 +3,7 @@
 import json
 import subprocess
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import cf_xarray  # noqa: F401  (registers the .cf accessor)
@@ -11,15 +12,16 @@ import pytest
 import torch
 import xarray as xr
 
-from hfm.climate.curate import curate_fields
+from hfm.climate.curate import DEFAULT_NAME, curate_fields
 from hfm.climate.data import FieldData, Normaliser
 from hfm.climate.experiments.end_to_end import HADISST_OWNER
 from hfm.climate.format import open_store
 from hfm.climate.predict import write_forecast
+from hfm.shared.curate_driver import DatasetDescription
 from hfm.shared.errors import HFMError
 from hfm.shared.models.registry import create_model
 
-TEST_OWNER = {"license": "CC0-1.0", "creators": ["HFM tests"]}  # generated fields, written by the tests
+TEST_OWNER = DatasetDescription(DEFAULT_NAME, "CC0-1.0", ["HFM tests"])  # generated fields, written by the tests
 
 CHECKER = Path(sys.executable).parent / "compliance-checker"
 
@@ -38,7 +40,7 @@ def written(tmp_path, synthetic_file):
     root = tmp_path / "cf"
     root.mkdir()
     synthetic_file(root / "a.nc", start="2000-01-01", steps=24, lat=8, lon=12, seed=1)
-    curate_fields([root / "a.nc"], root / "store", train_end="2000-01-04", **TEST_OWNER, show_progress=False)
+    curate_fields([root / "a.nc"], root / "store", TEST_OWNER, train_end="2000-01-04", show_progress=False)
     data = FieldData.load(root / "store")
     torch.manual_seed(0)
     args = {"variables": 2, "history": 2, "patch_lat": 4, "patch_lon": 4, "width": 16, "depth": 1, "heads": 2}
@@ -81,7 +83,7 @@ def test_ostia_regridded_netcdf_passes_cf_1_8(hadisst, tmp_path):
     pytest.importorskip("iris_sample_data", reason="OSTIA ships in iris-sample-data")
     from hfm.climate.experiments.transfer import curate_ostia_on_grid
 
-    curate_fields([hadisst], tmp_path / "hadisst", **HADISST_OWNER, show_progress=False)
+    curate_fields([hadisst], tmp_path / "hadisst", HADISST_OWNER, show_progress=False)
     curate_ostia_on_grid(FieldData.load(tmp_path / "hadisst"), tmp_path / "ostia")
     assert cf_failures(tmp_path / "ostia" / "ostia-on-hadisst-grid.nc", tmp_path) == {}
     assert xr.open_dataset(tmp_path / "ostia" / "ostia-on-hadisst-grid.nc").cf.axes["T"] == ["time"]
@@ -90,7 +92,7 @@ def test_ostia_regridded_netcdf_passes_cf_1_8(hadisst, tmp_path):
 def test_curated_store_passes_cf_1_8(hadisst, tmp_path):
     """The store's CF content (read back by xarray, written as netCDF so the checker can open it: NCZarr cannot
     read string coordinates) has no failing high-priority check; its coordinates carry no fill value in the zarr."""
-    curate_fields([hadisst], tmp_path / "sst", name="hadisst-sst", **HADISST_OWNER, show_progress=False)
+    curate_fields([hadisst], tmp_path / "sst", replace(HADISST_OWNER, name="hadisst-sst"), show_progress=False)
     zarr_store = tmp_path / "sst" / "data.zarr"
     for name in ("time", "lat", "lon"):
         assert json.loads((zarr_store / name / ".zarray").read_text())["fill_value"] is None
@@ -108,7 +110,7 @@ def test_store_keeps_the_sources_standard_names_and_units_per_variable(tmp_path,
     ds["t"].attrs["standard_name"] = "air_temperature"
     ds["msl"].attrs["standard_name"] = "air_pressure_at_mean_sea_level"
     ds.to_netcdf(tmp_path / "named.nc")
-    curate_fields([tmp_path / "named.nc"], tmp_path / "store", **TEST_OWNER, show_progress=False)
+    curate_fields([tmp_path / "named.nc"], tmp_path / "store", TEST_OWNER, show_progress=False)
     store = open_store(tmp_path / "store")
     assert list(store["standard_name"].values) == ["air_temperature", "air_pressure_at_mean_sea_level"]
     assert list(store["units"].values) == ["K", "Pa"]

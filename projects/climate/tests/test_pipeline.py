@@ -88,7 +88,7 @@ def test_stats_command(sst_store):
 def test_downscaling_baselines_on_era5(era5_grib, tmp_path):
     from hfm.climate.curate import curate_fields
 
-    curate_fields([era5_grib], tmp_path / "era5", train_end="2019-03-24", **ERA5_OWNER, show_progress=False)
+    curate_fields([era5_grib], tmp_path / "era5", ERA5_OWNER, train_end="2019-03-24", show_progress=False)
     data = FieldData.load(tmp_path / "era5")
     model = train_and_export(
         "climate-downscale",
@@ -140,7 +140,7 @@ def test_interpolator_is_chosen_on_validation_and_its_card_names_the_split(era5_
     from hfm.shared.models.registry import create_model
 
     source = crop_fields(era5_grib, tmp_path / "crop.nc", {"lat": slice(0, 8), "lon": slice(0, 12)})
-    curate_fields([source], tmp_path / "data", train_end="2019-03-24", **ERA5_OWNER, show_progress=False)
+    curate_fields([source], tmp_path / "data", ERA5_OWNER, train_end="2019-03-24", show_progress=False)
     budget = Budget(interp_steps=4, batch_size=4, width=16, depth=1, heads=2)
     arch = {"patch_lat": 4, "patch_lon": 4, "width": 16, "depth": 1, "heads": 2}
     model, selection = train_interpolator(str(tmp_path / "data"), tmp_path / "interp", budget, arch)

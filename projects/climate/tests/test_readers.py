@@ -58,8 +58,9 @@ def test_era5_grib_reads_in_place(era5_grib):
 
 
 def test_pressure_levels_in_pa_become_hpa_and_flatten_for_models(tmp_path):
-    from hfm.climate.curate import curate_fields
+    from hfm.climate.curate import DEFAULT_NAME, curate_fields
     from hfm.climate.data import FieldData
+    from hfm.shared.curate_driver import DatasetDescription
 
     rng = np.random.default_rng(0)
     times = np.arange("2000-01-01", "2000-01-03", np.timedelta64(6, "h"), dtype="datetime64[ns]")
@@ -75,7 +76,8 @@ def test_pressure_levels_in_pa_become_hpa_and_flatten_for_models(tmp_path):
     ds.to_netcdf(tmp_path / "z.nc")
     fields = open_fields(tmp_path / "z.nc")
     assert fields["level"].values.tolist() == [500.0, 850.0]
-    curate_fields([tmp_path / "z.nc"], tmp_path / "out", license="CC0-1.0", creators=["HFM tests"], show_progress=False)
+    tests = DatasetDescription(DEFAULT_NAME, "CC0-1.0", ["HFM tests"])
+    curate_fields([tmp_path / "z.nc"], tmp_path / "out", tests, show_progress=False)
     data = FieldData.load(tmp_path / "out")
     assert data.fields.shape == (8, 2, 3, 4) and data.variables == ["z@500", "z@850"]
     np.testing.assert_allclose(data.fields[:, 1], ds["z"].values[:, 0], rtol=1e-6)

@@ -10,9 +10,10 @@ import pytest
 from typer.testing import CliRunner
 
 from hfm.climate.cli import app
-from hfm.climate.curate import curate_fields
+from hfm.climate.curate import DEFAULT_NAME, curate_fields
 from hfm.climate.format import STORE, CFZarrFormat, open_store
 from hfm.shared.cards import validate_card
+from hfm.shared.curate_driver import DatasetDescription
 from hfm.shared.errors import HFMError
 from hfm.shared.sample_data import DataUnavailable, require_data
 from hfm.shared.shard_curation import Sharding
@@ -20,7 +21,7 @@ from hfm.shared.shard_view import readable_format
 from hfm.shared.testing.bad_inputs import outcomes
 from hfm.shared.testing.kill_resume import check_kill_and_resume, tree_bytes
 
-TEST_OWNER = {"license": "CC0-1.0", "creators": ["HFM tests"]}
+TEST_OWNER = DatasetDescription(DEFAULT_NAME, "CC0-1.0", ["HFM tests"])
 
 
 def _files(raw: Path, synthetic_file) -> list[Path]:
@@ -34,9 +35,9 @@ def _files(raw: Path, synthetic_file) -> list[Path]:
 
 def test_sharded_curation_reads_back_like_one_store(tmp_path, synthetic_file):
     files = _files(tmp_path / "raw", synthetic_file)
-    options = {"train_end": "2000-01-03", "show_progress": False, **TEST_OWNER}
-    whole, whole_card = curate_fields(files, tmp_path / "whole", **options)
-    sharded, card = curate_fields(files, tmp_path / "sharded", sharding=Sharding(2, workers=2), **options)
+    options = {"train_end": "2000-01-03", "show_progress": False}
+    whole, whole_card = curate_fields(files, tmp_path / "whole", TEST_OWNER, **options)
+    sharded, card = curate_fields(files, tmp_path / "sharded", TEST_OWNER, sharding=Sharding(2, workers=2), **options)
     assert (sharded.written, sharded.quarantined) == (whole.written, whole.quarantined) == (4, 1)
     assert outcomes(tmp_path / "sharded") == outcomes(tmp_path / "whole")
     shards = sorted((tmp_path / "sharded" / "shards").iterdir())

@@ -85,7 +85,7 @@ def hadisst_cv() -> list[Figure]:
     from hfm.climate.experiments.end_to_end import hadisst_path
 
     out = _out("hadisst-cv")
-    curate_fields([hadisst_path()], out / "data", train_end="2014-12-31", **HADISST_OWNER, show_progress=False)
+    curate_fields([hadisst_path()], out / "data", HADISST_OWNER, train_end="2014-12-31", show_progress=False)
     # 100 steps, not 150: the folds chose steps 25-125 and their validation RMSE moved by under 0.001 K after 25
     result = run_cv(out / "data", out / "cv", HADISST, CVBudget(steps=100))
     command = "python tools/bench.py --only climate-hadisst"
@@ -128,7 +128,7 @@ def era5_cv() -> list[Figure]:
     from hfm.climate.experiments.end_to_end import era5_path
 
     out = _out("era5-cv")
-    curate_fields([era5_path()], out / "data", train_end="2019-03-24", **ERA5_OWNER, show_progress=False)
+    curate_fields([era5_path()], out / "data", ERA5_OWNER, train_end="2019-03-24", show_progress=False)
     result = run_cv(out / "data", out / "cv", ERA5, CVBudget())
     command = "python tools/bench.py --only climate-era5"
     return cv_figures(result, ERA5, "climate/ERA5 t2m forecast", {1: "1 h", 6: "6 h"}, command, "2 days")
@@ -209,7 +209,7 @@ def loader_speed() -> list[Figure]:
     from hfm.climate.experiments.end_to_end import era5_path
 
     out = _out("speed")
-    curate_fields([era5_path()], out / "data", train_end="2019-03-24", **ERA5_OWNER, show_progress=False)
+    curate_fields([era5_path()], out / "data", ERA5_OWNER, train_end="2019-03-24", show_progress=False)
     return [
         throughput_figure(
             speed_experiment(out / "data"),
@@ -250,7 +250,7 @@ def stream_speed(out: Path, window: int = 13, repeats: int = 5) -> Any:
         fields.sel(time=day).to_netcdf(days[-1])
     sharded = out / "sharded"
     options = {"train_end": "2019-03-24", "show_progress": False, "sharding": Sharding(8, workers=1)}
-    curate_fields(days, sharded, **ERA5_OWNER, **options)
+    curate_fields(days, sharded, ERA5_OWNER, **options)
     stream, _ = climate_stream(sharded, window)
     data = FieldData.load(out / "data")
     starts = np.random.default_rng(0).permutation(window_starts(data, window, "train"))[: len(stream)]

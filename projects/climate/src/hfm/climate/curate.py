@@ -13,6 +13,7 @@ not overlap in time within a shard; an overlap between shards is not detected.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +32,8 @@ from hfm.shared.shard_curation import Sharding
 
 # Missing steps are kept (window samplers skip gaps); these findings cannot be fixed, so they quarantine.
 _FATAL_TIME = {"duplicate", "irregular", "empty"}
+# The dataset's name where its owner gives none (`hfm climate curate --name`'s default).
+DEFAULT_NAME = "climate-fields"
 
 
 def _load_item(path: Path, variables: list[str] | None, reference: xr.Dataset | None) -> Sample:
@@ -56,12 +59,12 @@ def _reference(paths: Sequence[Path], variables: list[str] | None) -> xr.Dataset
 
 
 def curate_fields(
-    paths: Sequence[str | Path], out_dir: str | Path, **options: Any
+    paths: Sequence[str | Path], out_dir: str | Path, describe: DatasetDescription, **options: Any
 ) -> tuple[CurationSummary, DatasetCard]:
     """`curate_fields_dataset` of a whole run (no `sharding.part`): its summary and card."""
     if options.get("sharding", Sharding()).part is not None:
         raise HFMError("curate_fields merges a whole run; curate one part with curate_fields_dataset")
-    done = curate_fields_dataset(paths, out_dir, **options)
+    done = curate_fields_dataset(paths, out_dir, describe, **options)
     assert done.summary is not None and done.card is not None  # a whole run is always merged
     return done.summary, done.card
 
@@ -69,16 +72,12 @@ def curate_fields(
 def curate_fields_dataset(
     paths: Sequence[str | Path],
     out_dir: str | Path,
+    describe: DatasetDescription,
     *,
     variables: list[str] | None = None,
     train_start: str | None = None,
     train_end: str | None = None,
     max_nan_fraction: float = 0.5,
-    name: str = "climate-fields",
-    description: str = "",
-    license: str,  # the data owner's statement: never assumed
-    creators: Sequence[str],  # at least one, never invented
-    citation: str | None = None,
     show_progress: bool = True,
     rejected: Sequence[InputFile] = (),
     sharding: Sharding = Sharding(),
@@ -87,6 +86,7 @@ def curate_fields_dataset(
     with `sharding.shard_size`, into one store per shard (see the module's note); with `sharding.part`, only that
     part's shards.
 
+    `describe`: the owner's statement for the card; without a description, the card names the variables and grid.
     `rejected`: files of the input folders quarantined unread (unsupported format, symlink leading outside).
     """
     paths = sorted(Path(p) for p in paths)
@@ -99,22 +99,18 @@ def curate_fields_dataset(
     chosen = variables or [str(v) for v in reference.data_vars]
     items = [CurationItem(key=p.name, sources=[p], load=lambda p=p: _load_item(p, chosen, reference)) for p in paths]
     items += [rejected_item(f.path.name, f.path, f.code or "unreadable", f.reason) for f in rejected]
+    if not describe.description:
+        grid_text = "x".join(map(str, grid))
+        describe = replace(describe, description=f"{describe.name}: {', '.join(chosen)} on a {grid_text} grid")
     done = curate_dataset(
         items,
         out_dir,
         domain="climate",
         format=FORMAT_NAME,
         contract=contract,
-        writer=CFZarrWriter(
-            train_start, train_end, title=name, shard=bool(sharding.shard_size)
-        ),  # deep-copied per shard
-        describe=DatasetDescription(
-            name,
-            license,
-            list(creators),
-            description=description or f"{name}: {', '.join(chosen)} on a {'x'.join(map(str, grid))} grid",
-            citation=citation,
-        ),
+        # deep-copied per shard
+        writer=CFZarrWriter(train_start, train_end, title=describe.name, shard=bool(sharding.shard_size)),
+        describe=describe,
         tool=CurationTool(
             command="hfm climate curate",
             distribution="hfm-climate",

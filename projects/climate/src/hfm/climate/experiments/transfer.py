@@ -29,6 +29,7 @@ from hfm.climate.experiments.crossval import (
 )
 from hfm.climate.experiments.folds import Fold, mask_to_ranges
 from hfm.climate.predict import load_model, model_forecaster
+from hfm.shared.curate_driver import DatasetDescription
 from hfm.shared.errors import HFMError
 
 TRAIN_MONTHS, VALID_MONTHS = 24, 6
@@ -96,8 +97,8 @@ def curate_ostia_on_grid(like: FieldData, out: Path) -> Path:
         },
     )
     train_end = str(source["time"].values[TRAIN_MONTHS - 1])[:10]
-    curate_fields([netcdf], out / "data", train_end=train_end, max_nan_fraction=0.95, name="ostia-on-hadisst-grid",
-                  license="LicenseRef-OSTIA", creators=["Met Office"], show_progress=False)  # fmt: skip
+    ostia = DatasetDescription("ostia-on-hadisst-grid", "LicenseRef-OSTIA", ["Met Office"])
+    curate_fields([netcdf], out / "data", ostia, train_end=train_end, max_nan_fraction=0.95, show_progress=False)
     return out / "data"
 
 
