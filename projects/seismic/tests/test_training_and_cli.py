@@ -21,6 +21,7 @@ from hfm.shared.errors import HFMError
 from hfm.shared.models.loading import load_encoder
 from hfm.shared.models.registry import create_model
 from hfm.shared.options import parse_options
+from hfm.shared.shortcuts import RunSettings
 from hfm.shared.train.task import build_task
 
 TINY = {"width": 32, "depth": 1, "heads": 2, "patch_len": 20}
@@ -30,30 +31,21 @@ CONFIGS = Path(__file__).resolve().parents[1] / "configs"
 def test_pretraining_lowers_the_loss_and_transfers_to_the_picker(tmp_path):
     torch.set_num_threads(1)
     windows = synthetic_windows(48, seed=0, samples=400)
-    _, result = pretrain_windows(
-        windows, tmp_path / "mae", steps=30, batch_size=16, lr=3e-3, progress=False, model_args=TINY
-    )
+    settings = RunSettings(steps=30, batch_size=16, lr=3e-3, progress=False)
+    _, result = pretrain_windows(windows, tmp_path / "mae", settings, model_args=TINY)
     losses = [json.loads(line)["loss"] for line in (tmp_path / "mae" / "metrics.jsonl").read_text().splitlines()]
     assert result.status == "completed" and losses[-1] < 0.9 * losses[0]
     picker = create_model("seismic-picker-tiny", **TINY)
     report = load_encoder(picker, tmp_path / "mae" / "final")
     assert len(report.matched) == len([k for k in picker.state_dict() if k.startswith("encoder.")])
-    finetune_windows(
-        windows,
-        tmp_path / "pick",
-        steps=30,
-        batch_size=16,
-        lr=3e-3,
-        progress=False,
-        model_args=TINY,
-        init=str(tmp_path / "mae" / "final"),
-    )
+    finetune_windows(windows, tmp_path / "pick", settings, model_args=TINY, init=str(tmp_path / "mae" / "final"))
     losses = [json.loads(line)["loss"] for line in (tmp_path / "pick" / "metrics.jsonl").read_text().splitlines()]
     assert losses[-1] < 0.8 * losses[0]
 
 
 def test_a_picker_of_another_width_is_refused_naming_the_missing_keys(tmp_path):
-    pretrain_windows(synthetic_windows(16, 0, 400), tmp_path / "mae", steps=2, batch_size=8, progress=False)
+    quick = RunSettings(steps=2, batch_size=8, progress=False)
+    pretrain_windows(synthetic_windows(16, 0, 400), tmp_path / "mae", quick)
     wide = create_model("seismic-picker-tiny", **TINY)  # the file holds the default width, not 32
     with pytest.raises(HFMError, match="the encoder does not fit this model"):
         load_encoder(wide, tmp_path / "mae" / "final")
@@ -165,6 +157,6 @@ def test_spectral_mae_predicts_log_amplitude_spectra_and_its_loss_falls(tmp_path
         create_model("seismic-mae-tiny", target="phase")
     # unlike the raw-sample target, whose loss stays at the variance, the spectral loss falls within a short run
     data = synthetic_windows(64, 5, 1000)
-    pretrain_windows(data, tmp_path / "run", steps=30, batch_size=16, seed=0, progress=False, samples=1000)
+    pretrain_windows(data, tmp_path / "run", RunSettings(steps=30, batch_size=16, progress=False), samples=1000)
     losses = [json.loads(line)["loss"] for line in (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()]
     assert losses[-1] < 0.6 * losses[0]

@@ -12,6 +12,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -37,6 +38,7 @@ from hfm.shared.curate_driver import DatasetDescription
 from hfm.shared.errors import HFMError
 from hfm.shared.quickstart import QuickstartContext, QuickstartResult
 from hfm.shared.sample_data import DataUnavailable, require_data
+from hfm.shared.shortcuts import RunSettings
 
 
 def write_user_archive(dummy: Path, folder: Path, limit: int | None) -> Path:
@@ -165,24 +167,11 @@ def run(context: QuickstartContext) -> QuickstartResult:
     steps = (5, 5) if smoke else (150, 300)
     corpus, corpus_note = real_corpus(out, real_test.waveforms, smoke, context.show_progress)
     unlabelled = LabelledWindows(corpus, np.full(len(corpus), np.nan), np.full(len(corpus), np.nan), 100.0)
-    _, pre = pretrain_windows(
-        unlabelled,
-        out / "pretrain",
-        steps=steps[0],
-        batch_size=32,
-        seed=context.seed,
-        progress=context.show_progress,
-    )
+    settings = RunSettings(steps[0], batch_size=32, seed=context.seed, progress=context.show_progress)
+    _, pre = pretrain_windows(unlabelled, out / "pretrain", settings)
     train, train_note = real_labels(out, smoke, context.seed, context.show_progress)
-    picker, fine = finetune_windows(
-        train,
-        out / "finetune",
-        init=str(out / "pretrain" / "final"),
-        steps=steps[1],
-        batch_size=32,
-        seed=context.seed,
-        progress=context.show_progress,
-    )
+    settings = replace(settings, steps=steps[1])
+    picker, fine = finetune_windows(train, out / "finetune", settings, init=str(out / "pretrain" / "final"))
     try:
         peer = PhaseNetLightPeer(require_data("seismic/peers"))
     except HFMError:

@@ -17,6 +17,7 @@ from torch import nn
 from hfm.seismic.data.windows import LabelledWindows
 from hfm.seismic.tasks import MAEOptions, PickOptions, SeismicMAETask, SeismicPickTask
 from hfm.shared.artifacts import DataCardReference, ModelCard, export_model
+from hfm.shared.errors import HFMError
 from hfm.shared.options import options_dict, parse_options
 from hfm.shared.shortcuts import RunSettings, ShortcutResult, shortcut_config, train_and_export
 from hfm.shared.train.config import Config
@@ -61,47 +62,42 @@ def _shortcut(
 
 
 def pretrain_windows(
-    windows: LabelledWindows, out_dir: str | Path, steps: int = 200, batch_size: int = 32, **settings: Any
+    windows: LabelledWindows, out_dir: str | Path, settings: RunSettings = RunSettings(steps=200), **options: Any
 ) -> tuple[nn.Module, TrainResult]:
     """Masked autoencoding on in-memory windows; the weights land in `out_dir/final/model.safetensors`.
-    `settings`: lr, seed, progress and MAEOptions."""
-    return _train_windows("seismic-mae", windows, Path(out_dir), steps, batch_size, **settings)
+    `settings`: how it runs, as `pretrain`'s; `options`: MAEOptions."""
+    return _train_windows("seismic-mae", windows, Path(out_dir), settings, options)
 
 
 def finetune_windows(
-    windows: LabelledWindows, out_dir: str | Path, steps: int = 300, batch_size: int = 16, **settings: Any
+    windows: LabelledWindows, out_dir: str | Path, settings: RunSettings = RunSettings(batch_size=16), **options: Any
 ) -> tuple[nn.Module, TrainResult]:
     """Phase picker + detector on in-memory windows, from a pretrained encoder when `init` is given.
-    `settings`: lr, seed, progress and PickOptions."""
-    return _train_windows("seismic-pick", windows, Path(out_dir), steps, batch_size, **settings)
+    `settings`: how it runs, as `finetune`'s; `options`: PickOptions."""
+    return _train_windows("seismic-pick", windows, Path(out_dir), settings, options)
 
 
 def _train_windows(
-    task_name: str,
-    windows: LabelledWindows,
-    out_dir: Path,
-    steps: int,
-    batch_size: int,
-    lr: float = 1e-3,
-    seed: int = 0,
-    progress: bool = True,
-    **options: Any,
+    task_name: str, windows: LabelledWindows, out_dir: Path, settings: RunSettings, options: dict[str, Any]
 ) -> tuple[nn.Module, TrainResult]:
+    if settings.overrides:  # the run config is built here and written nowhere first: nothing to apply them to
+        raise HFMError(f"{task_name} on in-memory windows: no run-config overrides; pass the task's options instead")
     options_type, task_type = _TASKS[task_name]
-    raw = {"dataset": windows.name or "in memory", "seed": seed, **options}
+    raw = {"dataset": windows.name or "in memory", "seed": settings.seed, **options}
     task = task_type(parse_options(options_type, raw, task_name), windows)
-    batch_size = min(batch_size, len(task.train_dataset()))  # a 1% label subset may hold fewer windows than a batch
+    # a 1% label subset may hold fewer windows than a batch
+    batch_size = min(settings.batch_size, len(task.train_dataset()))
     plain = {k: v for k, v in options.items() if isinstance(v, str | int | float | dict)}  # the windows stay out
     config = Config.short_run(
         out_dir,
         task_name,
         plain,
-        steps=steps,
+        steps=settings.steps,
         batch_size=batch_size,
-        lr=lr,
-        seed=seed,
-        progress=progress,
-        min_lr=_min_lr(lr),
+        lr=settings.lr,
+        seed=settings.seed,
+        progress=settings.progress,
+        min_lr=_min_lr(settings.lr),
     )
     trainer = Trainer(config, task)
     result = trainer.fit()

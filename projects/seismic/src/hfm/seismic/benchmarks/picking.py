@@ -54,6 +54,7 @@ from hfm.shared.eval.figures import Figure
 from hfm.shared.eval.stats import mean_confidence_interval, paired_bootstrap
 from hfm.shared.jsonio import dump_json, write_atomic
 from hfm.shared.sample_data import DataUnavailable, require_data
+from hfm.shared.shortcuts import RunSettings
 
 HFM = "hfm picker (pretrained)"
 SCRATCH = "hfm picker (scratch)"
@@ -88,6 +89,10 @@ class PickBenchConfig:
     normalization: str = "component"
     horizontal_dropout: float = 0.3
     horizontal_noise: float = 0.5
+
+    def settings(self, steps: int, seed: int | None = None) -> RunSettings:
+        """How one training run of the bench goes: `steps` of its batch at its lr, with its seed or `seed`."""
+        return RunSettings(steps, self.batch_size, self.lr, self.seed if seed is None else seed, progress=False)
 
     def model_options(self) -> dict[str, Any]:
         return {
@@ -446,20 +451,9 @@ class PickBenchReport:
     timings: dict = field(default_factory=dict)
 
 
-def _finetune(records: Records, init: str | None, run: Path, steps: int, config: PickBenchConfig, seed: int):
-    crops = training_crops(records, config.window, config.crops_per_record, seed)
-    model, _ = finetune_windows(
-        crops,
-        run,
-        steps=steps,
-        batch_size=config.batch_size,
-        lr=config.lr,
-        seed=seed,
-        progress=False,
-        samples=config.window,
-        init=init,
-        **config.model_options(),
-    )
+def _finetune(records: Records, init: str | None, run: Path, settings: RunSettings, config: PickBenchConfig):
+    crops = training_crops(records, config.window, config.crops_per_record, settings.seed)
+    model, _ = finetune_windows(crops, run, settings, samples=config.window, init=init, **config.model_options())
     return model
 
 
@@ -502,21 +496,13 @@ def run_pick_benchmark(
     if band:
         corpus = band_pass(corpus, 100.0, band)
     unlabelled = LabelledWindows(corpus, np.full(len(corpus), np.nan), np.full(len(corpus), np.nan), 100.0, "corpus")
-    pretrain_windows(
-        unlabelled,
-        out / "pretrain",
-        steps=config.pretrain_steps,
-        batch_size=config.batch_size,
-        lr=config.lr,
-        seed=config.seed,
-        progress=False,
-        samples=config.window,
-        **config.model_options(),
-    )
+    settings = config.settings(config.pretrain_steps)
+    pretrain_windows(unlabelled, out / "pretrain", settings, samples=config.window, **config.model_options())
     init = str(out / "pretrain" / "final")
     lap("pretrain")
-    hfm = _finetune(view(train), init, out / "finetune", config.finetune_steps, config, config.seed)
-    scratch = _finetune(view(train), None, out / "scratch", config.finetune_steps, config, config.seed)
+    settings = config.settings(config.finetune_steps)
+    hfm = _finetune(view(train), init, out / "finetune", settings, config)
+    scratch = _finetune(view(train), None, out / "scratch", settings, config)
     lap("finetune")
 
     report = PickBenchReport(asdict(config), curation, {**corpus_counts, "total windows": len(corpus)})
@@ -646,7 +632,8 @@ def efficiency(train: Records, init: str, out: Path, config: PickBenchConfig, re
             subset = label_subset(train, fraction, seed)
             for start, weights in (("pretrained", init), ("scratch", None)):
                 run = out / "efficiency" / f"{start}-{fraction:g}-seed{seed}"
-                model = _finetune(subset, weights, run, config.efficiency_steps, small_batches, config.seed + seed)
+                settings = small_batches.settings(config.efficiency_steps, config.seed + seed)
+                model = _finetune(subset, weights, run, settings, small_batches)
                 predict = hfm_predictor(model)
                 row = {"fraction": fraction, "records": len(subset), "seed": seed, "start": start}
                 for phase, index in (("P", 0), ("S", 1)):

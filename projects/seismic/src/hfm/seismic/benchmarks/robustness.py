@@ -95,11 +95,7 @@ def select_on_dev(
             model, _ = finetune_windows(
                 crops,
                 Path(out) / f"{name.replace(' ', '_')}-seed{seed}",
-                steps=config.finetune_steps,
-                batch_size=config.batch_size,
-                lr=config.lr,
-                seed=seed,
-                progress=False,
+                config.settings(config.finetune_steps, seed),
                 samples=config.window,
                 **options,
             )
