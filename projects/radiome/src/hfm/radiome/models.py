@@ -11,6 +11,7 @@ convolutions, joined by skip connections to a convolution of the input.
 
 from __future__ import annotations
 
+from dataclasses import fields, replace
 from typing import Any
 
 import torch
@@ -110,6 +111,12 @@ class VolumeClassifier(nn.Module):
 _INPUT = "(C, X, Y, Z) volumes in RAS, normalised, sides divisible by the patch"
 
 
+# Radiome's masked autoencoding: tokens hidden in blocks of 2 x 2 x 2 and a light decoder (the core's: single tokens,
+# 128 wide, 2 deep, 4 heads).
+RADIOME_MAE = MAEConfig(block_size=2, decoder_width=96, decoder_depth=1, decoder_heads=3)
+_MAE_FIELDS = {f.name for f in fields(MAEConfig)}
+
+
 @register_model(
     "radiome-mae-tiny",
     PretrainedConfig(
@@ -121,26 +128,10 @@ _INPUT = "(C, X, Y, Z) volumes in RAS, normalised, sides divisible by the patch"
         {"channels": 1, "patch": 8},
     ),
 )
-def radiome_mae_tiny(
-    channels: int = 1,
-    patch: int = 8,
-    mask_ratio: float = 0.75,
-    block_size: int = 2,
-    norm_targets: bool = True,
-    decoder_width: int = 96,
-    decoder_depth: int = 1,
-    **trunk_args: Any,
-) -> nn.Module:
-    encoder = volume_encoder(channels, patch, **trunk_args)
-    config = MAEConfig(
-        mask_ratio=mask_ratio,
-        block_size=block_size,
-        norm_targets=norm_targets,
-        decoder_width=decoder_width,
-        decoder_depth=decoder_depth,
-        decoder_heads=3,
-    )
-    return MaskedAutoencoder(encoder, config)
+def radiome_mae_tiny(channels: int = 1, patch: int = 8, **args: Any) -> nn.Module:
+    """`args`: MAEConfig fields over RADIOME_MAE's, the rest the trunk's."""
+    mae = replace(RADIOME_MAE, **{k: args.pop(k) for k in list(args) if k in _MAE_FIELDS})
+    return MaskedAutoencoder(volume_encoder(channels, patch, **args), mae)
 
 
 @register_model(
