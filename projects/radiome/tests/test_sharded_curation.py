@@ -14,12 +14,13 @@ import pytest
 from hfm.radiome.curate.nnunet import curate_nnunet
 from hfm.radiome.format import NnunetRawFormat, list_cases
 from hfm.shared.cards import validate_card
-from hfm.shared.curate_driver import DatasetDescription
+from hfm.shared.curate_driver import CuratedDataset, DatasetDescription
 from hfm.shared.errors import HFMError
 from hfm.shared.sample_data import DataUnavailable, require_data
 from hfm.shared.shard_curation import Sharding, ShardPart
 from hfm.shared.shard_view import readable_format
 from hfm.shared.testing.kill_resume import check_kill_and_resume, tree_bytes, tree_differences
+from hfm.shared.testing.sharding import check_part_then_merge
 
 DESCRIBE = DatasetDescription("inia19-blocks", "BSD-2-Clause", ["HFM tests"])
 SPACING = (4.0, 4.0, 4.0)
@@ -92,17 +93,15 @@ def test_results_do_not_depend_on_the_number_of_workers(curated):
 
 def test_one_part_is_refused_until_the_run_without_part_merges_it(curated, tmp_path):
     out = tmp_path / "parts"
-    done = curate_nnunet(
-        curated["raw"], out, SPACING, DESCRIBE, show_progress=False, sharding=Sharding(3, part=ShardPart(1, 2))
+
+    def curate(sharding: Sharding) -> CuratedDataset:
+        return curate_nnunet(curated["raw"], out, SPACING, DESCRIBE, show_progress=False, sharding=sharding)
+
+    part, whole = Sharding(3, part=ShardPart(1, 2)), Sharding(3, workers=2)  # the part: shard 1 only
+    problems = check_part_then_merge(
+        curate, out, part, whole, finished=1, fmt=NnunetRawFormat(), reader=list_cases, expected=curated["two"]
     )
-    assert done.card is None  # shard 1 only: no merge, no card
-    staging = next(tmp_path.glob(".parts*"))
-    with pytest.raises(HFMError, match=r"incomplete dataset \(1 shard\(s\) finished"):
-        readable_format(staging, NnunetRawFormat())
-    with pytest.raises(HFMError, match="incomplete dataset"):
-        list_cases(staging)
-    curate_nnunet(curated["raw"], out, SPACING, DESCRIBE, show_progress=False, sharding=Sharding(3, workers=2))
-    assert tree_bytes(out) == tree_bytes(curated["two"])
+    assert problems == []
 
 
 # `hfm radiome curate` itself, one case per shard by two workers, SIGKILLed at random moments and started again.

@@ -11,12 +11,13 @@ import pytest
 from hfm.seismic.curate import CurationConfig, curate_source
 from hfm.seismic.format import SeisBenchDataset, SeisBenchFormat
 from hfm.shared.cards import validate_card
-from hfm.shared.curate_driver import DatasetDescription
+from hfm.shared.curate_driver import CuratedDataset, DatasetDescription
 from hfm.shared.errors import HFMError
 from hfm.shared.sample_data import DataUnavailable, require_data
 from hfm.shared.shard_curation import Sharding, ShardPart
 from hfm.shared.shard_view import readable_format
 from hfm.shared.testing.kill_resume import check_kill_and_resume, tree_bytes, tree_differences
+from hfm.shared.testing.sharding import check_part_then_merge
 
 DESCRIBE = DatasetDescription("ncedc-sharded", "GPL-3.0-only", ["Test"])
 NPZ = CurationConfig(sampling_rate=100.0)
@@ -69,15 +70,15 @@ def test_results_do_not_depend_on_the_number_of_workers(curated):
 
 def test_one_part_is_refused_until_the_run_without_part_merges_it(curated, tmp_path):
     raw, out = _npz_folder(), tmp_path / "parts"
-    part = Sharding(40, workers=1, part=ShardPart(0, 2))  # an array task's share: shards 0 and 2
-    assert curate_source("npz", raw, None, out, NPZ, DESCRIBE, show_progress=False, sharding=part).card is None
-    staging = next(tmp_path.glob(".parts*"))
-    with pytest.raises(HFMError, match=r"incomplete dataset \(2 shard\(s\) finished"):
-        readable_format(staging, SeisBenchFormat())
-    with pytest.raises(HFMError, match="incomplete dataset"):
-        SeisBenchDataset(staging)
-    curate_source("npz", raw, None, out, NPZ, DESCRIBE, show_progress=False, sharding=Sharding(40, workers=2))
-    assert tree_bytes(out) == tree_bytes(curated["two"])
+
+    def curate(sharding: Sharding) -> CuratedDataset:
+        return curate_source("npz", raw, None, out, NPZ, DESCRIBE, show_progress=False, sharding=sharding)
+
+    part, whole = Sharding(40, workers=1, part=ShardPart(0, 2)), Sharding(40, workers=2)  # the part: shards 0 and 2
+    problems = check_part_then_merge(
+        curate, out, part, whole, finished=2, fmt=SeisBenchFormat(), reader=SeisBenchDataset, expected=curated["two"]
+    )
+    assert problems == []
 
 
 # `hfm seismic curate` itself, in shards of 20 by two workers, SIGKILLed at random moments and started again.

@@ -1,12 +1,22 @@
 """Curating one input twice, whole and in shards, through a domain's own `curate` command: the pair the sharded
-read-back and streaming tests compare (a reader or a training stream must make the same of both)."""
+read-back and streaming tests compare (a reader or a training stream must make the same of both); and the check that
+one part of a sharded run (a SLURM array task) is no dataset until the run without a part merges it.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import typer
 from typer.testing import CliRunner
+
+from hfm.shared.errors import HFMError
+from hfm.shared.formats import DatasetFormat
+from hfm.shared.shard_curation import Sharding
+from hfm.shared.shard_view import readable_format
+from hfm.shared.testing.kill_resume import tree_differences
 
 
 def curate_whole_and_sharded(app: typer.Typer, args: list[str], root: Path, shard_size: int) -> tuple[Path, Path]:
@@ -18,3 +28,38 @@ def curate_whole_and_sharded(app: typer.Typer, args: list[str], root: Path, shar
         if result.exit_code != 0:
             raise AssertionError(f"curate {' '.join(argv)} exited {result.exit_code}: {result.output}")
     return root / "whole", root / "sharded"
+
+
+def check_part_then_merge(
+    curate: Callable[[Sharding], Any],
+    out: Path,
+    part: Sharding,
+    whole: Sharding,
+    *,
+    finished: int,
+    fmt: DatasetFormat,
+    reader: Callable[[Path], Any],
+    expected: Path,
+) -> list[str]:
+    """`curate(sharding)` curates into `out`: first `part` of a sharded run, which must write no card and leave only
+    its staging folder beside `out`, with `finished` shards, refused as an incomplete dataset by `readable_format`
+    and by the domain's own one-folder `reader`; then the run without a part (`whole`), which must merge it into the
+    bytes of `expected` (the same curation in one go). The problems found (empty: passed)."""
+    problems = []
+    if curate(part).card is not None:
+        problems.append("one part wrote a card: only the run without a part merges and writes it")
+    staging = next(out.parent.glob(f".{out.name}*"), None)
+    if staging is None:
+        problems.append(f"one part left no staging folder beside {out}")
+    else:
+        refusal = f"incomplete dataset ({finished} shard(s) finished"
+        for name, read in (("readable_format", lambda root: readable_format(root, fmt)), ("the reader", reader)):
+            try:
+                read(staging)
+                problems.append(f"{name} read one part's staging folder as a dataset")
+            except HFMError as error:
+                if refusal not in str(error):
+                    problems.append(f"{name} refused one part's staging folder without saying {refusal!r}: {error}")
+    curate(whole)
+    problems += [f"differs from the curation in one go: {name}" for name in tree_differences(expected, out)]
+    return problems
