@@ -18,6 +18,7 @@ from hfm.shared.errors import HFMError, InvalidInput
 from hfm.shared.shard_curation import Sharding, ShardPart
 from hfm.shared.shard_view import readable_format
 from hfm.shared.testing.kill_resume import tree_bytes
+from hfm.shared.testing.sharding import check_part_then_merge
 
 CONTRACT = SampleContract(
     name="t", arrays=[ArraySpec(name="data", dims=["x"], dtype="float32", shape=[8], nan_policy="allow")]
@@ -108,6 +109,22 @@ def test_array_parts_then_the_merge_equal_one_process(tmp_path):
     merged = curate(tmp_path / "parts", shard_size=8)
     assert merged.summary.written == 45
     assert tree_bytes(tmp_path / "parts") == tree_bytes(tmp_path / "whole")
+
+
+def test_the_part_then_merge_check_passes_a_curation_and_names_a_reader_that_takes_a_part(tmp_path):
+    curate(tmp_path / "whole", shard_size=8)
+    part, whole = Sharding(8, part=ShardPart(1, 2)), Sharding(8)  # shards 1, 3, 5 of 7
+    kit = {"part": part, "whole": whole, "finished": 3, "fmt": ArrayStoreFormat(), "expected": tmp_path / "whole"}
+
+    def check(out: Path, reader) -> list[str]:
+        def run(sharding: Sharding):
+            return curate(out, shard_size=sharding.shard_size, part=sharding.part)
+
+        return check_part_then_merge(run, out, reader=reader, **kit)
+
+    assert check(tmp_path / "parts", load_card) == []
+    lenient = check(tmp_path / "again", lambda root: root)  # takes the staging folder for a dataset
+    assert lenient == ["the reader read one part's staging folder as a dataset"]
 
 
 def test_a_slurm_array_task_takes_its_part_from_the_environment(monkeypatch):
