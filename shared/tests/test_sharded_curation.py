@@ -16,9 +16,9 @@ from hfm.shared.curate_driver import CurationTool, DatasetDescription, curate_da
 from hfm.shared.curation import CurationItem
 from hfm.shared.errors import HFMError, InvalidInput
 from hfm.shared.shard_curation import Sharding, ShardPart
-from hfm.shared.shard_view import readable_format
+from hfm.shared.shard_view import readable_format, refuse_sharded
 from hfm.shared.testing.kill_resume import tree_bytes
-from hfm.shared.testing.sharding import check_part_then_merge
+from hfm.shared.testing.sharding import check_part_then_merge, check_reader_names_sharded
 
 CONTRACT = SampleContract(
     name="t", arrays=[ArraySpec(name="data", dims=["x"], dtype="float32", shape=[8], nan_policy="allow")]
@@ -125,6 +125,18 @@ def test_the_part_then_merge_check_passes_a_curation_and_names_a_reader_that_tak
     assert check(tmp_path / "parts", load_card) == []
     lenient = check(tmp_path / "again", lambda root: root)  # takes the staging folder for a dataset
     assert lenient == ["the reader read one part's staging folder as a dataset"]
+
+
+def test_the_reader_check_wants_a_sharded_dataset_named_with_the_way_to_read_it(tmp_path):
+    curate(tmp_path / "out", shard_size=8)
+
+    def one_folder(root: Path) -> None:
+        refuse_sharded(root, "an array store", "ArrayStoreFormat")
+
+    assert check_reader_names_sharded(tmp_path / "out", one_folder) == []
+    assert check_reader_names_sharded(tmp_path / "out", lambda root: root) == [
+        f"the reader read the sharded dataset {tmp_path / 'out'} as one folder"
+    ]
 
 
 def test_a_slurm_array_task_takes_its_part_from_the_environment(monkeypatch):

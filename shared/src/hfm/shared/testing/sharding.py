@@ -1,6 +1,7 @@
 """Curating one input twice, whole and in shards, through a domain's own `curate` command: the pair the sharded
-read-back and streaming tests compare (a reader or a training stream must make the same of both); and the check that
-one part of a sharded run (a SLURM array task) is no dataset until the run without a part merges it.
+read-back and streaming tests compare (a reader or a training stream must make the same of both); the check that a
+domain's one-folder reader names a sharded dataset as such; and the check that one part of a sharded run (a SLURM
+array task) is no dataset until the run without a part merges it.
 """
 
 from __future__ import annotations
@@ -28,6 +29,18 @@ def curate_whole_and_sharded(app: typer.Typer, args: list[str], root: Path, shar
         if result.exit_code != 0:
             raise AssertionError(f"curate {' '.join(argv)} exited {result.exit_code}: {result.output}")
     return root / "whole", root / "sharded"
+
+
+def check_reader_names_sharded(root: Path, reader: Callable[[Path], Any]) -> list[str]:
+    """A domain's one-folder `reader` on the sharded dataset `root`: refused, saying that it is sharded and how to
+    read it whole (`readable_format`), as `hfm.shared.shard_view.refuse_sharded` says it. The problems found."""
+    try:
+        reader(root)
+    except HFMError as error:
+        if "a sharded dataset (" in str(error) and "readable_format" in str(error):
+            return []
+        return [f"the reader refused {root} without naming it sharded and readable_format: {error}"]
+    return [f"the reader read the sharded dataset {root} as one folder"]
 
 
 def check_part_then_merge(
