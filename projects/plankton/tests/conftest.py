@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import csv
+import shutil
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
 import pytest
 from PIL import Image
+
+from hfm.shared.sample_data import DataUnavailable, require_data
 
 HEADER = [
     "img_file_name",
@@ -140,3 +144,30 @@ def ecotaxa_import_errors():
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module.check_import
+
+
+def copy_real_ifcb_images(
+    folder: Path, *, count: int | None = None, groups: Sequence[str] = (), per_group: int = 0
+) -> Path:
+    """Real WHOI-wiki IFCB images in the image-folder layout (one sub-folder per group): the first `count` by file
+    name, or with `groups` the first `per_group` of each group. Skips the test where the data is absent."""
+    try:
+        wiki = require_data("plankton/whoi-wiki")
+    except DataUnavailable as error:
+        pytest.skip(str(error))
+    with open(wiki / "labels.csv", newline="") as handle:
+        rows = sorted(csv.DictReader(handle), key=lambda row: row["file"])
+    if groups:
+        rows = [row for group in groups for row in [r for r in rows if r["group"] == group][:per_group]]
+    else:
+        rows = rows[:count]
+    for row in rows:
+        (folder / row["group"]).mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(wiki / "images" / row["file"], folder / row["group"] / row["file"])
+    return folder
+
+
+@pytest.fixture(scope="session")
+def real_ifcb_images():
+    """`real_ifcb_images(folder, count=N)` or `(folder, groups=..., per_group=N)`: see `copy_real_ifcb_images`."""
+    return copy_real_ifcb_images

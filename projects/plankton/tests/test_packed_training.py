@@ -3,7 +3,6 @@ its loose curation gives, bit for bit, `hfm plankton pretrain` trains from it, a
 
 from __future__ import annotations
 
-import csv
 import json
 import re
 import shutil
@@ -19,26 +18,16 @@ from hfm.plankton.cli import app
 from hfm.plankton.data.stream import PlanktonShards, plankton_stream, shard_rows, taxon_counts
 from hfm.plankton.format import PACKED_NAME, TSV_NAME
 from hfm.shared.errors import HFMError
-from hfm.shared.sample_data import DataUnavailable, require_data
 from hfm.shared.shard_layout import finished_shards
 
 CLASSES = ["Ciliates", "Diatoms", "Flagellates"]
 
 
 @pytest.fixture(scope="module")
-def curated(tmp_path_factory) -> tuple[Path, Path]:
+def curated(tmp_path_factory, real_ifcb_images) -> tuple[Path, Path]:
     """24 real WHOI-wiki IFCB images of three groups, curated in shards of 5, loose and packed."""
-    try:
-        wiki = require_data("plankton/whoi-wiki")
-    except DataUnavailable as error:
-        pytest.skip(str(error))
     folder = tmp_path_factory.mktemp("plankton-packed-stream")
-    with open(wiki / "labels.csv", newline="") as handle:
-        rows = sorted(csv.DictReader(handle), key=lambda row: row["file"])
-    for group in CLASSES:
-        for row in [r for r in rows if r["group"] == group][:8]:
-            (folder / "raw" / group).mkdir(parents=True, exist_ok=True)
-            shutil.copyfile(wiki / "images" / row["file"], folder / "raw" / group / row["file"])
+    real_ifcb_images(folder / "raw", groups=CLASSES, per_group=8)
     args = ["curate", str(folder / "raw"), "--name", "t", "--license", "MIT", "--creator", "WHOI", "--kind", "folder"]
     args += ["--pixel-size", "0.27", "--quiet", "--shard-size", "5"]
     for name, extra in (("loose", []), ("packed", ["--pack"])):

@@ -3,12 +3,9 @@ any number of workers, and the same bytes after SIGKILLs at random moments."""
 
 from __future__ import annotations
 
-import csv
-import shutil
 from pathlib import Path
 
 import numpy as np
-import pytest
 from typer.testing import CliRunner
 
 from hfm.plankton.cli import app
@@ -18,7 +15,6 @@ from hfm.plankton.format import TSV_NAME, EcoTaxaFormat
 from hfm.plankton.readers.ecotaxa import read_ecotaxa
 from hfm.shared.cards import validate_card
 from hfm.shared.curate_driver import DatasetDescription
-from hfm.shared.sample_data import DataUnavailable, require_data
 from hfm.shared.shard_curation import Sharding
 from hfm.shared.shard_view import readable_format
 from hfm.shared.testing.bad_inputs import outcomes
@@ -94,20 +90,6 @@ def test_parts_then_merge_give_the_one_process_dataset(mixed_export, tmp_path):
     assert tree_bytes(tmp_path / "parts") == tree_bytes(tmp_path / "whole")
 
 
-def _real_ifcb_images(folder: Path, count: int) -> Path:
-    """`count` real WHOI-wiki IFCB images in one sub-folder per group (the image-folder layout)."""
-    try:
-        wiki = require_data("plankton/whoi-wiki")
-    except DataUnavailable as error:
-        pytest.skip(str(error))
-    with open(wiki / "labels.csv", newline="") as handle:
-        rows = sorted(csv.DictReader(handle), key=lambda row: row["file"])[:count]
-    for row in rows:
-        (folder / row["group"]).mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(wiki / "images" / row["file"], folder / row["group"] / row["file"])
-    return folder
-
-
 KILLED_CURATION = """
 import sys
 from hfm.plankton.cli import app
@@ -116,8 +98,8 @@ app(["curate", {raw!r}, "--out", sys.argv[1], "--name", "killed", "--license", "
 """
 
 
-def test_real_images_killed_at_random_moments_resume_to_the_same_bytes(tmp_path):
-    raw = _real_ifcb_images(tmp_path / "raw", 48)
+def test_real_images_killed_at_random_moments_resume_to_the_same_bytes(tmp_path, real_ifcb_images):
+    raw = real_ifcb_images(tmp_path / "raw", count=48)
     code = KILLED_CURATION.format(raw=str(raw))
     problems = check_kill_and_resume(code, tmp_path / "killed", tmp_path / "whole", kills=4, seed=18, timeout_s=120)
     assert problems == []

@@ -3,9 +3,7 @@ pretrain and fine-tune shortcuts train from the shards, curated by `hfm plankton
 
 from __future__ import annotations
 
-import csv
 import json
-import shutil
 from dataclasses import replace
 from pathlib import Path
 
@@ -15,26 +13,16 @@ import torch
 from hfm.plankton.cli import app
 from hfm.plankton.tasks import build_plankton_classify_task, build_plankton_mae_task
 from hfm.plankton.training import finetune, pretrain
-from hfm.shared.sample_data import DataUnavailable, require_data
 from hfm.shared.shard_loader import ShardStream
 from hfm.shared.shortcuts import RunSettings
 from hfm.shared.testing.sharding import curate_whole_and_sharded
 
 
 @pytest.fixture(scope="module")
-def curated(tmp_path_factory) -> tuple[Path, Path]:
+def curated(tmp_path_factory, real_ifcb_images) -> tuple[Path, Path]:
     """30 real WHOI-wiki IFCB images of three groups, curated whole and in shards of 4."""
-    try:
-        wiki = require_data("plankton/whoi-wiki")
-    except DataUnavailable as error:
-        pytest.skip(str(error))
     folder = tmp_path_factory.mktemp("plankton-stream")
-    with open(wiki / "labels.csv", newline="") as handle:
-        rows = sorted(csv.DictReader(handle), key=lambda row: row["file"])
-    for group in ("Ciliates", "Diatoms", "Flagellates"):
-        for row in [r for r in rows if r["group"] == group][:10]:
-            (folder / "raw" / group).mkdir(parents=True, exist_ok=True)
-            shutil.copyfile(wiki / "images" / row["file"], folder / "raw" / group / row["file"])
+    real_ifcb_images(folder / "raw", groups=("Ciliates", "Diatoms", "Flagellates"), per_group=10)
     args = [str(folder / "raw"), "--name", "t", "--license", "MIT", "--creator", "WHOI", "--kind", "folder"]
     return curate_whole_and_sharded(app, [*args, "--pixel-size", "0.27"], folder, shard_size=4)
 
