@@ -93,6 +93,33 @@ def test_atropos_orders_classes_by_intensity() -> None:
     assert agreement > 0.9
 
 
+def test_atropos_leaves_no_temporary_files(tmp_path, monkeypatch) -> None:
+    """ANTsPy writes Atropos' posteriors to mktemp names in the temp folder and never deletes them; ours must."""
+    if atropos_available() is not None:
+        pytest.skip(atropos_available())
+    import tempfile
+
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))  # every temporary name ANTsPy makes lands here
+    image, label, mask = _brain((20, 20, 20))
+    prediction = atropos_segment(image, mask)
+    assert (prediction == label)[mask].mean() > 0.8  # it did run
+    assert sorted(p.name for p in tmp_path.iterdir()) == []
+    assert tempfile.tempdir == str(tmp_path)  # restored
+
+
+def test_private_tempdir_is_removed_after_an_error(tmp_path, monkeypatch) -> None:
+    import tempfile
+
+    from hfm.radiome.experiments.tissue import private_tempdir
+
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    with pytest.raises(RuntimeError, match="boom"), private_tempdir() as folder:
+        assert folder.parent == tmp_path and tempfile.gettempdir() == str(folder)
+        (folder / "antsrXprob01.nii.gz").write_bytes(b"x")
+        raise RuntimeError("boom")
+    assert not folder.exists() and list(tmp_path.iterdir()) == [] and tempfile.tempdir == str(tmp_path)
+
+
 def test_synthseg_task_runs_in_the_trainer(tmp_path) -> None:
     options = {
         "label_maps": 1,

@@ -23,8 +23,10 @@ one brain are not independent, so this interval speaks for these two brains, not
 
 from __future__ import annotations
 
+import tempfile
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -152,8 +154,33 @@ def atropos_available() -> str | None:
     return None
 
 
+@contextmanager
+def private_tempdir() -> Iterator[Path]:
+    """Point `tempfile` at a fresh folder for the duration, then delete the folder and all left in it.
+
+    ANTsPy's `atropos` writes its posterior images to `tempfile.mktemp(...)` names in the temp folder and never
+    deletes them (three 1 mm volumes per call); `mktemp` resolves the folder through `tempfile.gettempdir()`, which
+    returns `tempfile.tempdir` when set. Not thread-safe (module state), as ANTsPy itself is not.
+    """
+    previous = tempfile.tempdir
+    with tempfile.TemporaryDirectory(prefix="hfm-ants-") as folder:
+        tempfile.tempdir = folder
+        try:
+            yield Path(folder)
+        finally:
+            tempfile.tempdir = previous
+
+
 def atropos_segment(image: np.ndarray, mask: np.ndarray, spacing: Sequence[float] = (1, 1, 1)) -> np.ndarray:
-    """N4 bias correction, then Atropos (3 classes, k-means initialisation, MRF smoothing 0.1) inside the mask."""
+    """N4 bias correction, then Atropos (3 classes, k-means initialisation, MRF smoothing 0.1) inside the mask.
+
+    Leaves no file behind: ANTsPy's temporary posterior images go to a private folder removed afterwards.
+    """
+    with private_tempdir():
+        return _atropos_segment(image, mask, spacing)
+
+
+def _atropos_segment(image: np.ndarray, mask: np.ndarray, spacing: Sequence[float]) -> np.ndarray:
     import ants
 
     box = tuple(slice(int(a.min()), int(a.max()) + 1) for a in np.nonzero(mask))
