@@ -48,9 +48,5 @@ class WaveformTokenizer(SeriesTokenizer):
         return x / overall
 
     def config(self) -> dict[str, int | str]:
-        return {
-            "kind": "waveform",
-            "channels": self.channels,
-            "patch_len": self.patch_len,
-            "normalization": self.normalization,
-        }
+        # The series tokenizer's config under this kind, plus the one option the seismic tokenizer adds.
+        return {**super().config(), "kind": "waveform", "normalization": self.normalization}
