@@ -436,19 +436,25 @@ def figures_from(
 # --- the run ----------------------------------------------------------------------------------------------------
 
 
+Table = dict[str, dict[str, Any]]  # method (and "_n", the counts) -> metric -> value
+
+
 @dataclass
 class PickBenchReport:
-    config: dict
-    curation: dict
-    corpus: dict
-    tables: dict = field(default_factory=dict)  # table name -> method -> metric -> value
-    thresholds: dict = field(default_factory=dict)
-    dev_f1: dict = field(default_factory=dict)
-    efficiency: list = field(default_factory=list)
-    efficiency_summary: list = field(default_factory=list)
-    consistency: dict = field(default_factory=dict)
-    notes: list = field(default_factory=list)
-    timings: dict = field(default_factory=dict)
+    """What benchmark.json holds besides the figures, in this order. Tables are keyed by test set ("DFDP",
+    "DFDP (Z only)"); thresholds and dev F1 are each method's settings chosen on the NCEDC dev stations."""
+
+    config: dict[str, Any]  # the PickBenchConfig as a dict
+    curation: dict[str, Any]  # source name -> its curation summary
+    corpus: dict[str, int]  # pretraining windows per source and in total
+    tables: dict[str, Table] = field(default_factory=dict)
+    thresholds: dict[str, dict[str, dict[str, float]]] = field(default_factory=dict)  # set -> method -> setting
+    dev_f1: dict[str, dict[str, dict[str, float]]] = field(default_factory=dict)  # set -> method -> phase F1
+    efficiency: list[dict[str, Any]] = field(default_factory=list)  # one row per fraction, seed and start
+    efficiency_summary: list[dict[str, Any]] = field(default_factory=list)  # one entry per label fraction
+    consistency: dict[str, dict[str, float]] = field(default_factory=dict)  # check -> method -> value
+    notes: list[str] = field(default_factory=list)
+    timings: dict[str, float] = field(default_factory=dict)  # stage -> seconds
 
 
 def _finetune(records: Records, init: str | None, run: Path, settings: RunSettings, config: PickBenchConfig):
