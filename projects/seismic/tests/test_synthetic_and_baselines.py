@@ -46,7 +46,7 @@ def test_classic_pickers_beat_chance_on_clear_synthetic_events():
     stalta = score_stalta(StaLtaPicker(), loud)
     aic = score_aic(AicPicker(), loud)
     assert stalta.detection_auc > 0.95
-    assert aic.p_mae_s < 0.3 and aic.onsets == int(loud.is_event.sum())
+    assert aic.p.mae_s < 0.3 and aic.p.onsets == int(loud.is_event.sum())
     assert stalta.phase_mcc is None and aic.detection_auc is None
     # A perfect model on the first windows: probability 1 exactly at each onset.
     perfect = np.zeros((len(windows), 3, 1000))
@@ -56,4 +56,4 @@ def test_classic_pickers_beat_chance_on_clear_synthetic_events():
             if np.isfinite(onset):
                 perfect[i, row, int(onset)], perfect[i, 2, int(onset)] = 1, 0
     best = score_model("perfect", perfect, windows)
-    assert best.detection_auc == 1.0 and best.phase_mcc == 1.0 and best.p_rmse_s == 0.0
+    assert best.detection_auc == 1.0 and best.phase_mcc == 1.0 and best.p.rmse_s == 0.0 and best.s.mae_s == 0.0

@@ -218,7 +218,7 @@ def run(context: QuickstartContext) -> QuickstartResult:
         "curated": summary.written,
         "quarantined": summary.quarantined,
         "synthetic_detection_auc": hfm_synthetic.detection_auc,
-        "synthetic_p_mae_s": hfm_synthetic.p_mae_s,
+        "synthetic_p_mae_s": hfm_synthetic.p.mae_s,
         "tohoku_nearest_p_s": nearest,
     }
     return QuickstartResult(domain="seismic", markdown="\n".join(lines), metrics=metrics)

@@ -13,7 +13,7 @@ A method that cannot do a task (STA/LTA and AIC do not identify phases; AIC give
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 from sklearn.metrics import matthews_corrcoef, roc_auc_score
@@ -24,16 +24,31 @@ from hfm.seismic.data.windows import LabelledWindows
 ProbabilityFn = Callable[[np.ndarray], np.ndarray]  # (n, 3, T) -> (n, 3, T) P, S, noise
 
 
+@dataclass(frozen=True)
+class OnsetErrors:
+    """RMSE and MAE in seconds of one phase's onset residuals; None where the method picked no onset of it."""
+
+    rmse_s: float | None = None
+    mae_s: float | None = None
+    onsets: int = 0  # how many labelled onsets were searched
+
+    @classmethod
+    def of(cls, residuals: list[float]) -> OnsetErrors:
+        if not residuals:
+            return cls()
+        r = np.asarray(residuals)
+        return cls(float(np.sqrt(np.mean(r**2))), float(np.mean(np.abs(r))), len(residuals))
+
+
 @dataclass
 class PickScores:
+    """One method's scores; a task the method cannot do stays None (`p`/`s`: no onsets searched)."""
+
     method: str
     detection_auc: float | None = None
     phase_mcc: float | None = None
-    p_rmse_s: float | None = None
-    p_mae_s: float | None = None
-    s_rmse_s: float | None = None
-    s_mae_s: float | None = None
-    onsets: int = 0
+    p: OnsetErrors = field(default_factory=OnsetErrors)
+    s: OnsetErrors = field(default_factory=OnsetErrors)
 
 
 def search_segments(windows: LabelledWindows, phase: str, segment_s: float = 6.0, seed: int = 0) -> list[tuple]:
@@ -50,13 +65,6 @@ def search_segments(windows: LabelledWindows, phase: str, segment_s: float = 6.0
         start = min(max(start, 0), max(length - size, 0))
         out.append((index, start, min(start + size, length), float(onset)))
     return out
-
-
-def _residual_stats(residuals: list[float]) -> tuple[float | None, float | None]:
-    if not residuals:
-        return None, None
-    r = np.asarray(residuals)
-    return float(np.sqrt(np.mean(r**2))), float(np.mean(np.abs(r)))
 
 
 def _auc(scores: np.ndarray, is_event: np.ndarray) -> float | None:
@@ -86,11 +94,10 @@ def score_model(
             (start + int(np.argmax(probabilities[i, row, start:stop])) - onset) / rate
             for i, start, stop, onset in search_segments(windows, phase, seed=seed)
         ]
-        rmse, mae = _residual_stats(residuals)
         if phase == "P":
-            scores.p_rmse_s, scores.p_mae_s, scores.onsets = rmse, mae, len(residuals)
+            scores.p = OnsetErrors.of(residuals)
         else:
-            scores.s_rmse_s, scores.s_mae_s = rmse, mae
+            scores.s = OnsetErrors.of(residuals)
     return scores
 
 
@@ -102,10 +109,7 @@ def score_stalta(picker: StaLtaPicker, windows: LabelledWindows, seed: int = 0) 
         cf = picker.characteristic(windows.waveforms[index, 0], rate)[start:stop]
         above = np.flatnonzero(cf >= picker.threshold)
         residuals.append((start + (above[0] if len(above) else int(np.argmax(cf))) - onset) / rate)
-    rmse, mae = _residual_stats(residuals)
-    return PickScores(
-        picker.name, detection_auc=_auc(detection, windows.is_event), p_rmse_s=rmse, p_mae_s=mae, onsets=len(residuals)
-    )
+    return PickScores(picker.name, detection_auc=_auc(detection, windows.is_event), p=OnsetErrors.of(residuals))
 
 
 def score_aic(picker: AicPicker, windows: LabelledWindows, seed: int = 0) -> PickScores:
@@ -114,8 +118,7 @@ def score_aic(picker: AicPicker, windows: LabelledWindows, seed: int = 0) -> Pic
         (start + picker.onset(windows.waveforms[index, :, start:stop], rate) - onset) / rate
         for index, start, stop, onset in search_segments(windows, "P", seed=seed)
     ]
-    rmse, mae = _residual_stats(residuals)
-    return PickScores(picker.name, p_rmse_s=rmse, p_mae_s=mae, onsets=len(residuals))
+    return PickScores(picker.name, p=OnsetErrors.of(residuals))
 
 
 def scores_table(rows: list[PickScores]) -> str:
@@ -130,7 +133,7 @@ def scores_table(rows: list[PickScores]) -> str:
     ]
     for r in rows:
         lines.append(
-            f"| {r.method} | {fmt(r.detection_auc)} | {fmt(r.phase_mcc)} | {fmt(r.p_rmse_s)} | {fmt(r.p_mae_s)} | "
-            f"{fmt(r.s_rmse_s)} | {fmt(r.s_mae_s)} | {r.onsets} |"
+            f"| {r.method} | {fmt(r.detection_auc)} | {fmt(r.phase_mcc)} | {fmt(r.p.rmse_s)} | {fmt(r.p.mae_s)} | "
+            f"{fmt(r.s.rmse_s)} | {fmt(r.s.mae_s)} | {r.p.onsets} |"
         )
     return "\n".join(lines)
