@@ -18,7 +18,7 @@ from hfm.shared.errors import HFMError, InvalidInput
 from hfm.shared.shard_curation import Sharding, ShardPart
 from hfm.shared.shard_view import readable_format, refuse_sharded
 from hfm.shared.testing.kill_resume import tree_bytes
-from hfm.shared.testing.sharding import check_part_then_merge, check_reader_names_sharded
+from hfm.shared.testing.sharding import check_part_then_merge, check_reader_names_sharded, check_sharded_runs
 
 CONTRACT = SampleContract(
     name="t", arrays=[ArraySpec(name="data", dims=["x"], dtype="float32", shape=[8], nan_policy="allow")]
@@ -136,6 +136,26 @@ def test_the_reader_check_wants_a_sharded_dataset_named_with_the_way_to_read_it(
     assert check_reader_names_sharded(tmp_path / "out", one_folder) == []
     assert check_reader_names_sharded(tmp_path / "out", lambda root: root) == [
         f"the reader read the sharded dataset {tmp_path / 'out'} as one folder"
+    ]
+
+
+def test_the_worker_check_wants_the_same_bytes_enough_files_and_a_reader_that_names_shards(tmp_path):
+    for name, workers in (("one", 1), ("two", 2)):
+        curate(tmp_path / name, shard_size=8, workers=workers)
+    curate(tmp_path / "fewer", n=49, shard_size=8, workers=2)  # without item 49, quarantined in the last shard
+
+    def one_folder(root: Path) -> None:
+        refuse_sharded(root, "an array store", "ArrayStoreFormat")
+
+    assert check_sharded_runs(tmp_path / "one", tmp_path / "two", one_folder) == []
+    differences = check_sharded_runs(tmp_path / "one", tmp_path / "fewer", one_folder)
+    assert "one worker and two workers wrote different bytes: shards/shard-000006/quarantine.jsonl" in differences
+    assert "one worker and two workers wrote different bytes: card.json" in differences
+    assert check_sharded_runs(tmp_path / "one", tmp_path / "two", one_folder, min_files=1000) == [
+        f"{tmp_path / 'one'} holds {len(tree_bytes(tmp_path / 'one'))} files, fewer than 1001"
+    ]
+    assert check_sharded_runs(tmp_path / "one", tmp_path / "two", lambda root: root) == [
+        f"the reader read the sharded dataset {tmp_path / 'two'} as one folder"
     ]
 
 

@@ -1,6 +1,7 @@
 """Curating one input twice, whole and in shards, through a domain's own `curate` command: the pair the sharded
 read-back and streaming tests compare (a reader or a training stream must make the same of both); the check that a
-domain's one-folder reader names a sharded dataset as such; and the check that one part of a sharded run (a SLURM
+domain's one-folder reader names a sharded dataset as such; the check that one sharded curation by one worker and
+by two is the same bytes; and the check that one part of a sharded run (a SLURM
 array task) is no dataset until the run without a part merges it.
 """
 
@@ -17,7 +18,7 @@ from hfm.shared.errors import HFMError
 from hfm.shared.formats import DatasetFormat
 from hfm.shared.shard_curation import Sharding
 from hfm.shared.shard_view import readable_format
-from hfm.shared.testing.kill_resume import tree_differences
+from hfm.shared.testing.kill_resume import tree_bytes, tree_differences
 
 
 def curate_whole_and_sharded(app: typer.Typer, args: list[str], root: Path, shard_size: int) -> tuple[Path, Path]:
@@ -41,6 +42,19 @@ def check_reader_names_sharded(root: Path, reader: Callable[[Path], Any]) -> lis
             return []
         return [f"the reader refused {root} without naming it sharded and readable_format: {error}"]
     return [f"the reader read the sharded dataset {root} as one folder"]
+
+
+def check_sharded_runs(
+    by_one_worker: Path, by_two_workers: Path, reader: Callable[[Path], Any], *, min_files: int = 20
+) -> list[str]:
+    """The same sharded curation run by one worker and by two: the same bytes, file by file (results must not depend
+    on the number of workers), more than `min_files` files of them (so two empty runs do not pass), and the domain's
+    one-folder `reader` refusing it as sharded (`check_reader_names_sharded`). The problems found (empty: passed)."""
+    files = len(tree_bytes(by_one_worker))
+    problems = [] if files > min_files else [f"{by_one_worker} holds {files} files, fewer than {min_files + 1}"]
+    differences = tree_differences(by_one_worker, by_two_workers)
+    problems += [f"one worker and two workers wrote different bytes: {name}" for name in differences]
+    return problems + check_reader_names_sharded(by_two_workers, reader)
 
 
 def check_part_then_merge(
