@@ -46,25 +46,35 @@ SLAB_METHOD = (
 )
 
 
+def _figure(name: str, scores: tuple[float, float, float, float], baseline_name: str, **fields: Any) -> Figure:
+    """hfm against one baseline: `scores` are (hfm's value, the baseline's, low, high of the difference's interval);
+    the task and command are the benchmark's unless `fields` say otherwise."""
+    value, base, low, high = scores
+    measured = {"value": value, "baseline": base, "baseline_name": baseline_name, "interval": (low, high)}
+    return Figure(name=name, **({"task": TASK, "command": COMMAND} | measured | fields))
+
+
 def _slab_figure(
     result: TissueResult, name: str, scores: tuple[float, float, float, float], baseline_name: str, **extra: Any
 ) -> Figure:
     """A Dice figure of hfm against one baseline whose interval comes from the slab bootstrap."""
     c = result.config
-    value, base, low, high = scores
-    fields = {"metric": "Dice", "n_test": len(c.subjects) * c.slabs, "test_unit": "axial brain slabs"}
-    fields |= {"interval_method": SLAB_METHOD.format(slabs=c.slabs, seeds=len(c.seeds)), "command": COMMAND}
-    return Figure(
-        name=name,
-        task=TASK,
-        higher_is_better=True,
-        value=value,
-        baseline=base,
-        baseline_name=baseline_name,
-        interval=(low, high),
-        unit="Dice",
-        **(fields | extra),
-    )
+    fields = {"metric": "Dice", "higher_is_better": True, "unit": "Dice", "n_test": len(c.subjects) * c.slabs}
+    fields |= {
+        "test_unit": "axial brain slabs",
+        "interval_method": SLAB_METHOD.format(slabs=c.slabs, seeds=len(c.seeds)),
+    }
+    return _figure(name, scores, baseline_name, **(fields | extra))
+
+
+def _paired_units_figure(
+    name: str, mine: list[float], theirs: list[float], baseline_name: str, **fields: Any
+) -> Figure:
+    """hfm's mean against one baseline's over the same units, with the paired bootstrap interval of the difference
+    (none from a single unit)."""
+    _diff, low, high = paired_bootstrap(mine, theirs) if len(mine) > 1 else (0.0, float("nan"), float("nan"))
+    scores = (float(np.mean(mine)), float(np.mean(theirs)), low, high)
+    return _figure(name, scores, baseline_name, n_test=len(mine), **fields)
 
 
 def _against_strongest(result: TissueResult, name: str, classes: tuple[int, ...], **extra: Any) -> Figure:
@@ -132,23 +142,18 @@ def _hd95_figures(result: TissueResult) -> list[Figure]:
     if not finite or not np.all(np.isfinite(hfm_hd)):
         return []
     best = min(finite, key=lambda m: float(np.mean(hd[m])))
-    _diff, low, high = paired_bootstrap(hfm_hd, hd[best])
     return [
-        Figure(
-            name="mean CSF/GM/WM 95% Hausdorff distance, two real subjects: hfm vs strongest baseline",
-            task=TASK,
+        _paired_units_figure(
+            "mean CSF/GM/WM 95% Hausdorff distance, two real subjects: hfm vs strongest baseline",
+            hfm_hd,
+            hd[best],
+            best,
             metric="HD95",
             higher_is_better=False,
-            value=float(np.mean(hfm_hd)),
-            baseline=float(np.mean(hd[best])),
-            baseline_name=best,
-            n_test=len(hfm_hd),
+            unit="mm",
             test_unit="subject x seed",
-            interval=(low, high),
             interval_method="paired bootstrap over (subject, seed) units, 2000 resamples; with 2 subjects "
             "it mostly reflects seeds",
-            unit="mm",
-            command=COMMAND,
             others={m: float(np.mean(hd[m])) for m in finite if m != best},
         )
     ]
@@ -190,49 +195,42 @@ def _efficiency_figures(result: TissueResult) -> list[Figure]:
     return figures
 
 
+# The ITK figure's description; the run adds the two Dice values. ITK's own k-means labels are its reference, an
+# algorithm's output, so it is a consistency check, on one subject: no interval.
+ITK_CONSISTENCY: dict[str, Any] = {
+    "task": "radiome/ITK example T1",
+    "metric": "Dice",
+    "higher_is_better": True,
+    "n_test": 1,
+    "test_unit": "subject",
+    "interval_method": "none: one subject whose reference is another algorithm's output",
+    "unit": "Dice",
+    "reference": "consistency check",
+    "notes": "ITK labels 4/5/6 -> CSF/GM/WM; 2 x 2 x 3 mm subject resampled to 1 mm for hfm and back",
+}
+
+
 def _consistency_and_speed_figures(result: TissueResult) -> list[Figure]:
     figures = []
     if result.consistency:
-        figures.append(
-            Figure(
-                name="agreement with ITK's k-means segmentation of its example T1 (mean CSF/GM/WM Dice)",
-                task="radiome/ITK example T1",
-                metric="Dice",
-                higher_is_better=True,
-                value=result.consistency[HFM],
-                baseline=result.consistency[KMEANS],
-                baseline_name=KMEANS,
-                n_test=1,
-                test_unit="subject",
-                interval=(float("nan"), float("nan")),
-                interval_method="none: one subject whose reference is another algorithm's output",
-                unit="Dice",
-                command=COMMAND,
-                reference="consistency check",
-                notes="ITK labels 4/5/6 -> CSF/GM/WM; 2 x 2 x 3 mm subject resampled to 1 mm for hfm and back",
-            )
-        )
+        dice = (result.consistency[HFM], result.consistency[KMEANS], float("nan"), float("nan"))
+        name = "agreement with ITK's k-means segmentation of its example T1 (mean CSF/GM/WM Dice)"
+        figures.append(_figure(name, dice, KMEANS, **ITK_CONSISTENCY))
     if result.speed.get(HFM) and result.speed.get(UNET):
-        mine, theirs = result.speed[HFM], result.speed[UNET]
-        _diff, low, high = paired_bootstrap(mine, theirs) if len(mine) > 1 else (0.0, float("nan"), float("nan"))
-        figures.append(
-            Figure(
-                name="seconds to segment a 256^3 1 mm volume (niivue), hfm vs MONAI UNet",
-                task="radiome/speed",
-                metric="seconds",
-                higher_is_better=False,
-                value=float(np.mean(mine)),
-                baseline=float(np.mean(theirs)),
-                baseline_name=UNET,
-                n_test=len(mine),
-                test_unit="repeats",
-                interval=(low, high),
-                interval_method="paired bootstrap over repeats",
-                unit="s",
-                command=COMMAND,
-                goal="under 60 s on the 2-core machine",
-                notes="brain-mask crop, 2 mm sliding windows (64^3, overlap 0.5, Gaussian), probabilities upsampled to "
-                f"1 mm; {result.config.threads} torch thread(s)",
-            )
+        speed = _paired_units_figure(
+            "seconds to segment a 256^3 1 mm volume (niivue), hfm vs MONAI UNet",
+            result.speed[HFM],
+            result.speed[UNET],
+            UNET,
+            task="radiome/speed",
+            metric="seconds",
+            higher_is_better=False,
+            unit="s",
+            test_unit="repeats",
+            interval_method="paired bootstrap over repeats",
+            goal="under 60 s on the 2-core machine",
+            notes="brain-mask crop, 2 mm sliding windows (64^3, overlap 0.5, Gaussian), probabilities upsampled to "
+            f"1 mm; {result.config.threads} torch thread(s)",
         )
+        figures.append(speed)
     return figures
