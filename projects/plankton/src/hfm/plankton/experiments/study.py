@@ -43,6 +43,7 @@ from hfm.plankton.experiments.crossval import (
     splits,
 )
 from hfm.plankton.experiments.prediction_pages import page_validation_decisions
+from hfm.plankton.experiments.semi_supervised import fuse, self_trained_hybrid, unlabelled_rows
 from hfm.plankton.models.cnn import (
     EncoderConfig,
     PlanktonCNN,
@@ -51,10 +52,12 @@ from hfm.plankton.models.cnn import (
     pretrain_encoder,
     train_scratch_cnn,
 )
+from hfm.plankton.models.fixmatch import FixMatchConfig, cnn_probabilities, train_fixmatch_cnn
 
 HFM_LINEAR = "hfm encoder + linear head"
 HFM_HYBRID = "hfm hybrid head (embeddings + morphology)"
 HFM_FINETUNED = "hfm encoder fine-tuned"
+HFM_SEMI = "hfm semi-supervised (FixMatch fine-tuned + self-trained hybrid)"
 PIXELS = "pixels + logistic regression"
 MORPHOLOGY = "morphology + random forest"
 SCRATCH = "small CNN from scratch"
@@ -203,6 +206,46 @@ def train_cnns(
         np.save(path, predicted)
 
 
+def _fixmatch_probabilities(job: tuple) -> np.ndarray:
+    """One FixMatch fine-tuning of the pretrained encoder and its test probabilities, in a worker process."""
+    labelled, labels, unlabelled, test, config, width, init_state = job
+    _single_thread()
+    init = PlanktonCNN(width)
+    init.load_state_dict(init_state)
+    model, _ = train_fixmatch_cnn(labelled, labels, unlabelled, config, init=init)
+    return cnn_probabilities(model, test)
+
+
+def fixmatch_cnns(
+    study: Study,
+    source: str,
+    canvases: np.ndarray,
+    labels: np.ndarray,
+    runs: list[tuple[int, float, np.ndarray, np.ndarray, np.ndarray]],
+) -> dict[tuple[int, float], np.ndarray]:
+    """Test probabilities of the FixMatch fine-tuned encoder for each run (fold, fraction, labelled rows, unlabelled
+    rows, test rows), cached on disk like the other per-fold CNNs and trained side by side when missing."""
+    config = study.config
+    out, missing, init = {}, [], None
+    for fold, fraction, labelled, unlabelled, test in runs:
+        fixmatch = FixMatchConfig(config.scratch_steps, config.scratch_batch, width=config.encoder.width, seed=fold)
+        rows = [a.tolist() for a in (labelled, unlabelled, test)]
+        stamp = hashlib.sha256(repr((config, fixmatch, source, rows)).encode()).hexdigest()[:12]
+        path = study.cache / f"fixmatch-{source}-{fold}-{fraction}-{stamp}.npy"
+        if path.is_file():
+            out[fold, fraction] = np.load(path, allow_pickle=False)
+            continue
+        if init is None:
+            init = pretrained_encoder(study, EVALUATION_ENCODER[source]).state_dict()
+        job = (canvases[labelled], labels[labelled], canvases[unlabelled], canvases[test], fixmatch)
+        missing.append(((fold, fraction), path, (*job, config.encoder.width, init)))
+    jobs = [job for _, _, job in missing]
+    for (key, path, _), probabilities in zip(missing, parallel_map(_fixmatch_probabilities, jobs), strict=True):
+        np.save(path, probabilities)
+        out[key] = probabilities
+    return out
+
+
 def parallel_map(function, jobs: list) -> list:
     """`function` over `jobs`, one process per CPU (spawned: no torch state forked); in this process when one job."""
     workers = min(len(jobs), len(os.sched_getaffinity(0)))
@@ -274,10 +317,11 @@ def _subsample(train: np.ndarray, labels: np.ndarray, fraction: float, seed: int
 
 def label_efficiency(study: Study, source: str = "bering-sea") -> dict[str, Any]:
     """macro-F1 of the frozen encoder + linear head, the hybrid head, the fine-tuned encoder and the scratch CNN at
-    each label fraction.
+    each label fraction, and below 100 % hfm's semi-supervised classifier (`HFM_SEMI`).
 
-    The first repeat's 5 folds give 5 seeds: at each fraction both methods train on the same stratified subset of
-    the training fold and are scored on the full test fold.
+    The first repeat's 5 folds give 5 seeds: at each fraction every method trains on the same stratified subset of
+    the training fold and is scored on the full test fold; the semi-supervised one also sees the rest of the
+    training fold's images without their labels (never the test fold's).
     """
     from sklearn.metrics import f1_score
 
@@ -285,7 +329,7 @@ def label_efficiency(study: Study, source: str = "bering-sea") -> dict[str, Any]
     config = study.config
     folds = splits(labels, config.repeats, config.folds, config.seed)[: config.folds]
     out: dict[str, Any] = {"fractions": list(config.fractions), "n_train": []}
-    out |= {name: {} for name in ("hfm", "hybrid", "finetuned", "scratch")}
+    out |= {name: {} for name in ("hfm", "hybrid", "finetuned", "scratch", "semi")}
     hybrid = hybrid_predict(features, FoldForests(morphology, labels, config.seed), labels, config.seed)
     subsets = {
         (f, fold): _subsample(train, labels, f, seed=fold)
@@ -299,8 +343,18 @@ def label_efficiency(study: Study, source: str = "bering-sea") -> dict[str, Any]
         for kind in ("scratch", "finetune")
     ]
     train_cnns(study, source, canvases, labels, runs)
+    pools = {
+        (f, fold): unlabelled_rows(train, subsets[f, fold], test)
+        for (f, fold), (train, test) in _by_fraction(config.fractions, folds)
+    }
+    semi_runs = [
+        (fold, f, subsets[f, fold], pools[f, fold], test)
+        for (f, fold), (_, test) in _by_fraction(config.fractions, folds)
+        if f < 1.0
+    ]
+    fixmatch = fixmatch_cnns(study, source, canvases, labels, semi_runs)
     for fraction in config.fractions:
-        scores: dict[str, list[float]] = {"hfm": [], "hybrid": [], "finetuned": [], "scratch": []}
+        scores: dict[str, list[float]] = {"hfm": [], "hybrid": [], "finetuned": [], "scratch": [], "semi": []}
         sizes = []
         for fold, (_, test) in enumerate(folds):
             subset = subsets[fraction, fold]
@@ -311,13 +365,24 @@ def label_efficiency(study: Study, source: str = "bering-sea") -> dict[str, Any]
                 "finetuned": _scratch_method(study, source, canvases, labels, fraction, True)(subset, test, fold),
                 "scratch": _scratch_method(study, source, canvases, labels, fraction)(subset, test, fold),
             }
+            if fraction < 1.0:  # at 100 % there is no unlabelled image left
+                classes, hybrid_st, _ = self_trained_hybrid(
+                    features, morphology, labels, subset, pools[fraction, fold], test, seed=config.seed
+                )
+                predictions["semi"] = classes[fuse(fixmatch[fold, fraction], hybrid_st).argmax(axis=1)]
             for name, predicted in predictions.items():
                 scores[name].append(float(f1_score(labels[test], predicted, average="macro")))
         for name, values in scores.items():
-            out[name][fraction] = values
+            if values:
+                out[name][fraction] = values
         out["n_train"].append(int(np.mean(sizes)))
     out["n_test"] = round(np.mean([len(t) for _, t in folds]))
     return out
+
+
+def _by_fraction(fractions, folds):
+    """((fraction, fold), (train, test)) for every fraction and fold."""
+    return [((f, fold), split) for f in fractions for fold, split in enumerate(folds)]
 
 
 def few_shot(study: Study, source: str = "whoi-wiki") -> dict[str, np.ndarray]:
