@@ -10,7 +10,9 @@ from pathlib import Path
 import pytest
 import torch
 
+import hfm.plankton.data.stream as stream_module
 from hfm.plankton.cli import app
+from hfm.plankton.data.stream import PlanktonShards
 from hfm.plankton.tasks import build_plankton_classify_task, build_plankton_mae_task
 from hfm.plankton.training import finetune, pretrain
 from hfm.shared.shard_loader import ShardStream
@@ -61,3 +63,35 @@ def test_pretrain_and_finetune_train_from_the_shards(curated, tmp_path):
     tuned = finetune(sharded, tmp_path / "cls", settings, init=run.model_dir, **sizes)
     assert json.loads((tmp_path / "cls/run/summary.json").read_text())["status"] == "completed"
     assert tuned.model_dir.is_dir()
+
+
+def same_items(a: list, b: list) -> bool:
+    pairs = list(zip(a, b, strict=True))
+    return all(len(x) == len(y) and all(torch.equal(u, v) for u, v in zip(x, y, strict=True)) for x, y in pairs)
+
+
+def test_a_stream_parses_each_shard_table_once_within_its_bound(curated, monkeypatch):
+    _, sharded = curated
+    parsed: list[Path] = []
+    real_rows = stream_module.table_rows
+    monkeypatch.setattr(stream_module, "table_rows", lambda files: parsed.append(files.source) or real_rows(files))
+    classes = ["Ciliates", "Diatoms", "Flagellates"]
+    stream = ShardStream(sharded, PlanktonShards(classes))
+    shards = len(stream.shards)
+    assert len(parsed) == shards  # the classifier's counts: one parse of each table
+    first, second = list(stream), list(stream)
+    assert len(parsed) == shards and len(first) == len(stream) >= 28  # both passes read the tables from the cache
+    assert same_items(first, second)
+
+    parsed.clear()
+    uncached = ShardStream(sharded, PlanktonShards(classes, cached_rows=0))
+    assert same_items(list(uncached), first) and same_items(list(uncached), first)
+    assert len(parsed) == 3 * shards  # the counts, then each pass parses every table again
+
+    bounded = PlanktonShards(classes, cached_rows=6)
+    small = ShardStream(sharded, bounded)
+    kept = list(bounded._cache)
+    assert 1 <= len(kept) < shards and kept == small.shards[-len(kept) :]  # the newest shards stay
+    assert sum(len(items.images) for items in bounded._cache.values()) <= 6
+    assert same_items(list(small), first)
+    assert sum(len(items.images) for items in bounded._cache.values()) <= 6

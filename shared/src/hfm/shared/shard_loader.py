@@ -152,8 +152,9 @@ class ShardStream(IterableDataset):
         mine = self.rank_shards(epoch)
         return [sum(self.counts[i] for i in mine[w::workers]) for w in range(workers)]
 
-    def shard_items(self, index: int) -> Iterator[Any]:
-        """Shard `index`'s items in this epoch's order, checked against the count the position relies on."""
+    def shard_items(self, index: int, skip: int = 0) -> Iterator[Any]:
+        """Shard `index`'s items in this epoch's order after the first `skip`, checked against the count the
+        position relies on. One generator between the reader and the DataLoader: each layer costs every item."""
         seed = (self.seed or 0, self.epoch, index)
         items = self.reader.read(self.shards[index], np.random.default_rng((*seed, 0)))
         if self.seed is not None and self.shuffle_buffer > 1:
@@ -161,7 +162,8 @@ class ShardStream(IterableDataset):
         count = 0
         for item in items:
             count += 1
-            yield item
+            if count > skip:
+                yield item
         if count != self.counts[index]:
             raise HFMError(
                 f"{self.shards[index]}: {count} training items read, but its manifest gives "
@@ -177,11 +179,8 @@ class ShardStream(IterableDataset):
             if skip >= self.counts[index]:  # a whole shard already seen: not even opened
                 skip -= self.counts[index]
                 continue
-            for item in self.shard_items(index):
-                if skip:
-                    skip -= 1
-                    continue
-                yield item
+            yield from self.shard_items(index, skip)
+            skip = 0
 
 
 class ShardLoader:
