@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 from dataclasses import asdict, replace
 from pathlib import Path
+from typing import Annotated
 
 import typer
 
@@ -50,11 +51,15 @@ def _train(task: str, options: dict, run: TrainingRun, quiet: bool) -> ShortcutR
     app, shard_size=0, shard_help="Files per shard (a zarr store each); 0: one store.", name="climate-fields"
 )
 def curate(
-    inputs: list[Path] = typer.Argument(..., help="netCDF, GRIB or zarr files (or folders of them)."),
-    variable: list[str] = typer.Option(None, "--variable", "-v", help="Variable to keep; repeat. Default: all."),
-    train_start: str = typer.Option(None, help="First day of the training period, YYYY-MM-DD."),
-    train_end: str = typer.Option(None, help="Last day (inclusive) of the training period, YYYY-MM-DD."),
-    max_nan_fraction: float = typer.Option(0.5, help="Quarantine a file with more NaN than this fraction."),
+    inputs: Annotated[list[Path], typer.Argument(help="netCDF, GRIB or zarr files (or folders of them).")],
+    variable: Annotated[
+        list[str] | None, typer.Option("--variable", "-v", help="Variable to keep; repeat. Default: all.")
+    ] = None,
+    train_start: Annotated[str | None, typer.Option(help="First day of the training period, YYYY-MM-DD.")] = None,
+    train_end: Annotated[
+        str | None, typer.Option(help="Last day (inclusive) of the training period, YYYY-MM-DD.")
+    ] = None,
+    max_nan_fraction: Annotated[float, typer.Option(help="Quarantine a file with more NaN than this fraction.")] = 0.5,
     *,
     request: CurateRequest,
 ) -> None:
@@ -186,9 +191,9 @@ def predict(
     dataset: Dataset,
     out: Out,
     init: Init = None,
-    rollout: int = typer.Option(1, help="Base leads to roll out from each initial time."),
-    inits: str = typer.Option("test", help="'test' (every test-period step) or 'last' (the last step)."),
-    zarr: bool = typer.Option(False, "--zarr", help="Write OUT/forecast.zarr instead of OUT/forecast.nc."),
+    rollout: Annotated[int, typer.Option(help="Base leads to roll out from each initial time.")] = 1,
+    inits: Annotated[str, typer.Option(help="'test' (every test-period step) or 'last' (the last step).")] = "test",
+    zarr: Annotated[bool, typer.Option("--zarr", help="Write OUT/forecast.zarr instead of OUT/forecast.nc.")] = False,
 ) -> None:
     """Forecast with the climate-forecaster --init from initial times of DATASET; OUT/forecast.nc (CF netCDF) has
     init_time and lead_time dimensions and a valid_time coordinate."""
@@ -216,7 +221,7 @@ def evaluate(
     dataset: Dataset,
     out: Out,
     init: Init = None,
-    lead: list[int] = typer.Option([1], help="Lead in time steps; repeat for several."),
+    lead: Annotated[list[int], typer.Option(help="Lead in time steps; repeat for several.")] = [1],  # noqa: B006 (never mutated)
 ) -> None:
     """WeatherBench-2 scores (lat-weighted RMSE, ACC, bias) of the three baselines, and of the climate-forecaster
     --init when given, on the test targets; OUT/scores.json."""
@@ -246,7 +251,9 @@ def evaluate(
 @app.command()
 def benchmark(
     out: Out = Path("benchmarks"),
-    only: list[str] = typer.Option(None, "--only", help="One of the climate benchmarks; repeat. Default: all."),
+    only: Annotated[
+        list[str] | None, typer.Option("--only", help="One of the climate benchmarks; repeat. Default: all.")
+    ] = None,
 ) -> None:
     """The climate benchmarks through the shared harness, to OUT/partial/ (like `tools/bench.py --only`); their
     run folders under $HFM_BENCH_OUT/climate (default OUT/climate)."""
