@@ -37,35 +37,32 @@ def test_hostile_ecotaxa_export(tmp_path, row, export):
     (images / "cut.png").write_bytes(data[: len(data) // 2])
     Image.fromarray(_disc(40, 9)).save(outside / "secret.png")
     (images / "link.png").symlink_to(outside / "secret.png")
-    rows = [
-        row(0, "good0.png", object_id="good"),
-        row(1, "noise.png", object_id="../../../X/rel"),  # quarantined: its copy must stay inside
-        row(2, "good1.png", object_id="/abs/path/obj"),  # written under a sanitised name
-        row(3, "good2.png", object_id="___"),
-        row(4, "good3.png", object_id="col a", object_annotation_category="Copepoda"),
-        row(5, "good4.png", object_id="col_a", object_annotation_category="Acantharea"),
-        row(6, "bomb.png", object_id="bomb"),
-        row(7, "link.png", object_id="link"),
-        row(8, "x.png", object_id="escape", img_file_name="../elsewhere/secret.png"),
-        row(9, "dup.png", object_id="dup"),
-        row(10, "cut.png", object_id="cut"),
-        row(11, "missing.png", object_id="missing"),
+    # Each row of the export beside what must become of its object (its object_id is the curation key): "written"
+    # or the quarantine code, and a phrase the reason must contain.
+    cases = [
+        (row(0, "good0.png", object_id="good"), "written", ""),
+        (row(1, "noise.png", object_id="../../../X/rel"), "corrupt", "not an image format"),  # its copy stays inside
+        (row(2, "good1.png", object_id="/abs/path/obj"), "written", ""),  # under a sanitised name
+        (row(3, "good2.png", object_id="___"), "bad_key", "no letters or digits"),
+        (row(4, "good3.png", object_id="col a", object_annotation_category="Copepoda"), "written", ""),
+        (
+            row(5, "good4.png", object_id="col_a", object_annotation_category="Acantharea"),
+            "key_collision",
+            "already taken by key 'col a'",
+        ),
+        (row(6, "bomb.png", object_id="bomb"), "too_large", "decompression bomb"),
+        (row(7, "link.png", object_id="link"), "symlink_escape", "outside the dataset folder"),
+        (
+            row(8, "x.png", object_id="escape", img_file_name="../elsewhere/secret.png"),
+            "path_escape",
+            "outside the dataset folder",
+        ),
+        (row(9, "dup.png", object_id="dup"), "duplicate", "same pixels as object good"),
+        (row(10, "cut.png", object_id="cut"), "truncated", ""),
+        (row(11, "missing.png", object_id="missing"), "missing", "not found"),
     ]
-    export(root, rows)
-    probes = [
-        Probe.written("good"),
-        Probe.quarantined("../../../X/rel", "corrupt", says="not an image format"),
-        Probe.written("/abs/path/obj"),
-        Probe.quarantined("___", "bad_key", says="no letters or digits"),
-        Probe.written("col a"),
-        Probe.quarantined("col_a", "key_collision", says="already taken by key 'col a'"),
-        Probe.quarantined("bomb", "too_large", says="decompression bomb"),
-        Probe.quarantined("link", "symlink_escape", says="outside the dataset folder"),
-        Probe.quarantined("escape", "path_escape", says="outside the dataset folder"),
-        Probe.quarantined("dup", "duplicate", says="same pixels as object good"),
-        Probe.quarantined("cut", "truncated"),
-        Probe.quarantined("missing", "missing", says="not found"),
-    ]
+    export(root, [fields for fields, _, _ in cases])
+    probes = [Probe(fields["object_id"], frozenset({outcome}), says) for fields, outcome, says in cases]
     out = tmp_path / "curated"
     _, problems = check_curate_command(["plankton", "curate", str(root), "--kind", "ecotaxa", *OWNER], out, probes)
     assert problems == []
