@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 
-from hfm.shared.curation_bench import curation_scale, real_waveforms, write_jittered_raw
+from hfm.shared.curation_bench import ScaleSizes, curation_scale, real_waveforms, write_jittered_raw
 from hfm.shared.sample_data import DataUnavailable
 from hfm.shared.train.benchmark import CORE_BENCHMARKS
 
@@ -32,7 +32,7 @@ def test_jittered_snippets_come_from_the_real_waveforms(tmp_path, waveforms):
 
 def test_the_benchmark_reports_speed_and_memory(waveforms):
     assert CORE_BENCHMARKS["curation-scale"] == "hfm.shared.curation_bench:curation_scale"
-    speed, memory = curation_scale(items=40, repeats=2, small=200, large=400, ceiling_iterations=20_000)
+    speed, memory = curation_scale(ScaleSizes(items=40, repeats=2, small=200, large=400, ceiling_iterations=20_000))
     assert speed.metric == "items/s" and speed.n_test == 2 and speed.value > 0 and speed.baseline > 0
     assert speed.interval[0] <= speed.interval[1] and "CPU ms per item (median) 1 worker" in speed.notes
     assert "pure-Python loop in 2 forked processes vs 1" in speed.notes

@@ -24,6 +24,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -164,13 +165,21 @@ def _median(values: np.ndarray, _indices: np.ndarray) -> float:
     return float(statistics.median(values))
 
 
-def curation_scale(
-    items: int = 10_000,
-    repeats: int = 3,
-    small: int = 10_000,
-    large: int = 1_000_000,
-    ceiling_iterations: int = 5_000_000,
-) -> list[Figure]:
+@dataclass(frozen=True)
+class ScaleSizes:
+    """How much `curation-scale` curates: the benchmark runs the defaults; tests pass small ones."""
+
+    items: int = 10_000  # raw files in each throughput run
+    repeats: int = 3  # throughput runs at 1 and at 2 workers (alternating which goes first)
+    small: int = 10_000  # items of the smaller memory run
+    large: int = 1_000_000  # items of the larger memory run
+    ceiling_iterations: int = 5_000_000  # loop length per process of the machine's 2-vs-1 ceiling
+
+
+def curation_scale(sizes: ScaleSizes = ScaleSizes()) -> list[Figure]:
+    """Items/s at 2 workers vs 1 (`sizes.items` files, `sizes.repeats` times) and peak RSS at `sizes.large` items vs
+    `sizes.small`."""
+    items, repeats, small, large = sizes.items, sizes.repeats, sizes.small, sizes.large
     with tempfile.TemporaryDirectory(prefix="hfm-curation-bench-") as tmp:
         paths = write_jittered_raw(Path(tmp) / "raw", items)
         one: list[float] = []
@@ -185,7 +194,7 @@ def curation_scale(
                 cpu_ms[workers].append(per_item)
                 if workers == 2:
                     driver_ms.append(driver)
-            ceilings.append(cpu_ceiling(ceiling_iterations))
+            ceilings.append(cpu_ceiling(sizes.ceiling_iterations))
         load = os.getloadavg()[0]
         started = time.perf_counter()
         small_rss = peak_rss(small, Path(tmp) / "small")
