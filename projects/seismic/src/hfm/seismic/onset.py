@@ -164,11 +164,18 @@ def choose_rule(
     """The rule with the highest share of dev picks within 0.2 s (ties: within 0.1 s, then the earlier rule, so the
     plain maximum without refinement wins ties), and each rule's dev share. `probabilities`: (n, samples) of the
     phase."""
+    bands = {rule.refinement.band_hz for rule in rules if rule.refinement.half_window_s > 0}
+    prepared = {band: [filtered(w, rate, band) for w in windows] for band in bands}  # each window filtered once
+    guesses = {e: [float(peak_sample(p, e)) for p in probabilities] for e in {rule.earliest for rule in rules}}
     scores: dict[str, float] = {}
     best, best_key = rules[0], (-1.0, -1.0)
     for rule in rules:
-        guess = np.array([peak_sample(p, rule.earliest) for p in probabilities], dtype=float)
-        refined = np.array([refine(w, g, rate, phase, rule.refinement) for w, g in zip(windows, guess, strict=True)])
+        ref, guess = rule.refinement, guesses[rule.earliest]
+        if ref.half_window_s > 0:
+            pairs = zip(prepared[ref.band_hz], guess, strict=True)
+            refined = np.array([refine(w, g, rate, phase, ref, prepared=True) for w, g in pairs])
+        else:
+            refined = np.array(guess)
         key = (hit_share(refined - onsets, rate, 0.2), hit_share(refined - onsets, rate, 0.1))
         scores[rule.name] = key[0]
         if key > best_key:
@@ -198,19 +205,20 @@ def tune_record_picks(
     grid: np.ndarray | None = None,
 ) -> tuple[float, Refinement, float]:
     """(threshold, refinement, F1) with the highest F1 of the record picks on these (dev) records; ties keep the
-    earlier refinement (none first) and the lower threshold."""
+    earlier refinement (none first), then the lower threshold."""
     grid = np.round(np.arange(0.1, 0.91, 0.05), 2) if grid is None else grid
-    best = (float(grid[0]), refinements[0], -1.0)
-    for refinement in refinements:
-        prepared = [filtered(w, rate, refinement.band_hz) for w in waves] if refinement.half_window_s > 0 else waves
-        for threshold in grid:
+    bands = {r.band_hz for r in refinements if r.half_window_s > 0}
+    prepared = {band: [filtered(w, rate, band) for w in waves] for band in bands}  # each record filtered once
+    f1 = np.zeros((len(refinements), len(grid)))
+    for j, threshold in enumerate(grid):
+        found = [peaks(p[row], threshold, rate) for p in probabilities]  # the same peaks for every refinement
+        for i, ref in enumerate(refinements):
             counts = []
-            for p, w, onset in zip(probabilities, prepared, onsets, strict=True):
-                found = peaks(p[row], threshold, rate)
-                if refinement.half_window_s > 0:
-                    found = np.array([refine(w, g, rate, phase, refinement, prepared=True) for g in found])
-                counts.append(match_counts(found, onset, MATCH_S * rate))
-            f1 = prf(np.array(counts))[2]
-            if f1 > best[2]:
-                best = (float(threshold), refinement, f1)
-    return best
+            for k, (picks, onset) in enumerate(zip(found, onsets, strict=True)):
+                if ref.half_window_s > 0:
+                    wave = prepared[ref.band_hz][k]
+                    picks = np.array([refine(wave, g, rate, phase, ref, prepared=True) for g in picks])
+                counts.append(match_counts(picks, onset, MATCH_S * rate))
+            f1[i, j] = prf(np.array(counts))[2]
+    i, j = np.unravel_index(int(np.argmax(f1)), f1.shape)  # the first maximum in (refinement, threshold) order
+    return float(grid[j]), refinements[i], float(f1[i, j])

@@ -84,6 +84,7 @@ class MethodScores:
     detection: np.ndarray | None = None  # score per detection window
     thresholds: dict[str, float] = field(default_factory=dict)
     dev_f1: dict[str, float] = field(default_factory=dict)  # F1 on the dev records at the chosen settings
+    rules: dict[str, dict[str, str]] = field(default_factory=dict)  # phase -> onset rules chosen on dev (models)
 
     def summary(self, is_event: np.ndarray | None = None) -> dict[str, float | None]:
         out: dict[str, float | None] = {}
