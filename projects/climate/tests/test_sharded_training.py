@@ -5,6 +5,7 @@ shards, curated by `hfm climate curate` from eight real ERA5 days."""
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -12,6 +13,7 @@ import pytest
 import torch
 from typer.testing import CliRunner
 
+import hfm.climate.data as climate_data
 from hfm.climate.cli import app
 from hfm.climate.tasks import ClimateMAETask
 from hfm.shared.errors import HFMError
@@ -66,3 +68,23 @@ def test_pretrain_trains_from_the_shards(curated, tmp_path):
     state = json.loads(next((tmp_path / "mae/run/checkpoints").glob("step-*/state.json")).read_text())
     assert state["data"]["stream"] == [{"epoch": 0, "batches": 3}]
     assert json.loads((tmp_path / "mae/run/summary.json").read_text())["status"] == "completed"
+
+
+def test_an_epoch_opens_no_xarray_dataset_and_reads_the_same_windows(curated, monkeypatch):
+    _, sharded = curated
+    stream = ClimateMAETask({"dataset": str(sharded)}).train_dataset()
+    reader = stream.reader
+    opened: list[Path] = []
+    real_open = climate_data.open_store
+    monkeypatch.setattr(climate_data, "open_store", lambda path: opened.append(Path(path)) or real_open(path))
+    first, second = torch.stack(list(stream)), torch.stack(list(stream))
+    assert opened == [] and first.shape == (141, 2, 1, 33, 49) and torch.equal(first, second)
+    # A store whose fields carried a CF scale or offset is read through xarray, which applies it: the same windows.
+    for shard, plan in reader._plans.items():
+        if plan is not None:
+            reader._plans[shard] = replace(plan, encoded=True)
+    assert torch.equal(torch.stack(list(stream)), first) and len(opened) == 3  # the three training shards
+    # Each window is its own copy: changing one leaves the overlapping next one alone.
+    windows = list(stream)
+    windows[0][1].fill_(7.0)
+    assert torch.equal(windows[1][0], first[1][0])

@@ -342,30 +342,73 @@ def train_window_starts(hours: np.ndarray, is_train: np.ndarray, window: int, st
     return starts[np.asarray(ok, dtype=bool)]
 
 
+@dataclass(frozen=True)
+class ShardPlan:
+    """What streaming a shard needs besides its fields, worked out once from its time axis: the span of training
+    steps read, the window starts within it and the climatology row of each of its steps."""
+
+    span: slice
+    starts: np.ndarray  # relative to span.start
+    rows: np.ndarray  # climatology row per step of the span
+    encoded: bool  # the fields carry a CF scale or offset: read them through xarray, which applies it
+
+
 class ClimateShards(ShardReader):
-    """The standardised training windows of each shard's store, in time order."""
+    """The standardised training windows of each shard's store, in time order.
+
+    A shard's plan (`ShardPlan`: a few integers per time step) is made when the stream counts its windows and kept
+    for the stream's life, so an epoch opens no xarray dataset and decodes no calendar: it reads the span's fields
+    with zarr (as `StoreWindows` does), and standardises the span once; each window is a copy of its steps.
+    """
 
     def __init__(self, window: int, normaliser: StreamedNormaliser) -> None:
         self.window, self.normaliser = window, normaliser
+        self._plans: dict[Path, ShardPlan | None] = {}
 
     def starts(self, ds: xr.Dataset) -> np.ndarray:
         hours = encode_times(ds["time"]).values
         return train_window_starts(hours, ds["is_train"].values.astype(bool), self.window, self.normaliser.step)
 
-    def count(self, shard: Path, manifest: ShardManifest) -> int:
-        return int(self.starts(open_store(shard)).size) if (shard / STORE).exists() else 0
+    def plan(self, shard: Path) -> ShardPlan | None:
+        """The shard's plan (None: no store or no window), made on first use."""
+        if shard not in self._plans:
+            self._plans[shard] = self._make_plan(shard)
+        return self._plans[shard]
 
-    def read(self, shard: Path, rng: np.random.Generator) -> Iterator[torch.Tensor]:
+    def _make_plan(self, shard: Path) -> ShardPlan | None:
         if not (shard / STORE).exists():
-            return
+            return None
         ds = open_store(shard)
         starts = self.starts(ds)
         if not starts.size:
-            return
+            return None
         span = slice(int(starts[0]), int(starts[-1]) + self.window)  # training steps only: their keys are fitted
-        anomalies = shard_fields(ds, span) - self.normaliser.climatology.at(ds["time"][span].load())  # once a shard
-        for start in starts - span.start:
-            yield torch.from_numpy(self.normaliser.anomaly_z(anomalies[int(start) : int(start) + self.window]))
+        climatology = self.normaliser.climatology
+        keys = calendar_keys(ds["time"][span].load(), climatology.key)
+        missing = sorted({int(k) for k in keys} - set(climatology._index))
+        if missing:
+            raise HFMError(f"climatology by {climatology.key} has no training data for keys {missing[:5]}")
+        rows = np.array([climatology._index[int(k)] for k in keys], dtype=np.int64)
+        encoded = bool({"scale_factor", "add_offset"} & set(ds["fields"].encoding))
+        return ShardPlan(span, starts - span.start, rows, encoded)
+
+    def count(self, shard: Path, manifest: ShardManifest) -> int:
+        plan = self.plan(shard)
+        return 0 if plan is None else int(plan.starts.size)
+
+    def read(self, shard: Path, rng: np.random.Generator) -> Iterator[torch.Tensor]:
+        plan = self.plan(shard)
+        if plan is None:
+            return
+        if plan.encoded:
+            fields = shard_fields(open_store(shard), plan.span)
+        else:
+            raw = zarr.open_array(str(shard / STORE / "fields"), mode="r")[plan.span]
+            fields = np.asarray(raw, dtype=np.float64).reshape(raw.shape[0], -1, *raw.shape[-2:])
+        # Element by element what the climatology's `at` and `anomaly_z` give per window, done once a shard.
+        z = self.normaliser.anomaly_z(fields - self.normaliser.climatology.means[plan.rows])
+        for start in plan.starts:
+            yield torch.from_numpy(z[int(start) : int(start) + self.window].copy())
 
 
 def climate_stream(root: str | Path, window: int) -> tuple[ShardStream, int]:
