@@ -1,11 +1,11 @@
-"""Onset refinement (`hfm.seismic.onset`): the AIC search finds known onsets, the peak rules and the dev choices."""
+"""Onset rules (`hfm.seismic.baselines.onset`): the AIC search finds known onsets; peak rules; the dev choices."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from hfm.seismic.onset import (
+from hfm.seismic.baselines.onset import (
     PickRule,
     Refinement,
     aic_curve,
