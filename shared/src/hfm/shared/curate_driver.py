@@ -12,7 +12,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
-from typing import Any
+from typing import Any, TypedDict
 
 from hfm.shared.cards import Creator, DatasetCard, ProvenanceStep, card_from_curation, package_versions
 from hfm.shared.contracts import SampleContract, TableContract
@@ -54,6 +54,15 @@ class CurationTool:
             return version(self.distribution)
         except PackageNotFoundError:
             return "unknown"
+
+
+class CurationRun(TypedDict, total=False):
+    """How a curation runs, not what it curates. A domain's curate function takes these as `**run:
+    Unpack[CurationRun]` and hands them on to `curate_dataset` untouched, so their defaults are the driver's alone
+    (progress shown, unsharded)."""
+
+    show_progress: bool
+    sharding: Sharding
 
 
 @dataclass(frozen=True)

@@ -19,7 +19,9 @@ def curate(raw: Raw, *, request: CurateRequest) -> None:
     """Curate class folders of .npy signals; quarantine the rest with reasons."""
     from hfm.template.curate import curate_signals
 
-    done = curate_signals(raw, request.out, request.describe(), request.show_progress, sharding=request.sharding)
+    done = curate_signals(
+        raw, request.out, request.describe(), show_progress=request.show_progress, sharding=request.sharding
+    )
     typer.echo(request.line(done.summary))
 
 

@@ -8,14 +8,14 @@ from __future__ import annotations
 
 import hashlib
 from pathlib import Path
+from typing import Unpack
 
 import numpy as np
 
 from hfm.shared.arraystore import ArrayStoreWriter
 from hfm.shared.contracts import Sample
-from hfm.shared.curate_driver import CuratedDataset, CurationTool, DatasetDescription, curate_dataset
+from hfm.shared.curate_driver import CuratedDataset, CurationRun, CurationTool, DatasetDescription, curate_dataset
 from hfm.shared.curation import CurationItem
-from hfm.shared.shard_curation import Sharding
 from hfm.template.contract import METADATA_CONTRACT, SAMPLE_CONTRACT, SIGNAL_LENGTH
 from hfm.template.format import FORMAT_NAME
 from hfm.template.readers import RawSignal, list_raw, read_signal
@@ -39,16 +39,9 @@ def _item(raw: RawSignal) -> CurationItem:
     return CurationItem(key=raw.key, sources=[raw.path], load=load)
 
 
-def curate_signals(
-    raw: Path,
-    out: Path,
-    describe: DatasetDescription,
-    show_progress: bool = True,
-    *,
-    sharding: Sharding = Sharding(),
-) -> CuratedDataset:
-    """Curate the class folders under `raw`; with `sharding.shard_size`, in shards (by `sharding.workers`
-    processes, resumable)."""
+def curate_signals(raw: Path, out: Path, describe: DatasetDescription, **run: Unpack[CurationRun]) -> CuratedDataset:
+    """Curate the class folders under `raw`; `run` as the core driver takes it (`show_progress`; `sharding`: with
+    a `shard_size`, in shards by `sharding.workers` processes, resumable)."""
     return curate_dataset(
         (_item(r) for r in list_raw(raw)),
         out,
@@ -59,6 +52,5 @@ def curate_signals(
         writer=ArrayStoreWriter(),  # the per-shard writer too: each shard is a small hfm-arrays dataset
         describe=describe,
         tool=CurationTool("hfm template curate", "hfm-template", packages=("numpy",)),
-        show_progress=show_progress,
-        sharding=sharding,
+        **run,
     )
