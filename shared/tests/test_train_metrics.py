@@ -35,3 +35,16 @@ def test_metrics_without_tensorboard_write_no_event_file(tmp_path):
     log.close()
     assert not (tmp_path / "tensorboard").exists()
     assert json.loads((tmp_path / "metrics.jsonl").read_text()) == {"step": 1, "loss": 1.0}
+
+
+def test_a_logged_line_is_on_disk_before_close(tmp_path):
+    log = MetricsLog(tmp_path)
+    log.log(5, {"loss": 2.0})  # no close: what a killed run leaves
+    events = EventAccumulator(str(tmp_path / "tensorboard"))
+    events.Reload()
+    assert [(e.step, e.value) for e in events.Scalars("loss")] == [(5, 2.0)]
+    log.close()
+    resumed = MetricsLog(tmp_path)  # a resumed session: its own event file beside the first
+    resumed.log(6, {"loss": 1.5})
+    resumed.close()
+    assert len(list((tmp_path / "tensorboard").iterdir())) == 2
