@@ -19,21 +19,25 @@ KEY_PACKAGES = ("hfm-shared", "torch", "accelerate", "numpy", "safetensors", "te
 
 
 def git_commit(cwd: Path | None = None) -> dict[str, Any] | None:
-    """HEAD and whether the tree has uncommitted changes, or None outside a git checkout."""
+    """HEAD and whether the tree has uncommitted changes, or None outside a git checkout. The two git commands run
+    side by side: each is mostly process start-up, and they were a fifth of a short run's fixed cost one after the
+    other."""
+    commands = (["git", "rev-parse", "HEAD"], ["git", "status", "--porcelain", "--untracked-files=no"])
+    processes: list[subprocess.Popen[str]] = []
     try:
-        head = subprocess.run(
-            ["git", "rev-parse", "HEAD"], cwd=cwd, capture_output=True, text=True, timeout=10, check=True
-        ).stdout.strip()
-        dirty = subprocess.run(
-            ["git", "status", "--porcelain", "--untracked-files=no"],
-            cwd=cwd,
-            capture_output=True,
-            text=True,
-            timeout=10,
-        ).stdout.strip()
+        for command in commands:
+            processes.append(
+                subprocess.Popen(command, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+            )
+        outputs = [process.communicate(timeout=10)[0].strip() for process in processes]
     except (OSError, subprocess.SubprocessError):
+        for process in processes:
+            process.kill()
+            process.wait()
         return None
-    return {"commit": head, "dirty": bool(dirty)}
+    if processes[0].returncode != 0:  # not a checkout (or no git): as rev-parse's check=True had it
+        return None
+    return {"commit": outputs[0], "dirty": bool(outputs[1])}
 
 
 @functools.cache
