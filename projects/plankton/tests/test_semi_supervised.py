@@ -107,3 +107,21 @@ def test_fixmatch_is_seeded_learns_two_shapes_and_pseudo_labels_more_as_it_train
     np.testing.assert_allclose(probabilities.sum(axis=1), 1.0, rtol=1e-5)
     assert log["pseudo_labelled_last"] > log["pseudo_labelled_first"]
     assert (np.asarray(model[2])[probabilities.argmax(axis=1)] == labels[test]).mean() >= 0.75
+
+
+def test_fixmatch_trainings_in_parallel_processes_match_a_serial_run(monkeypatch):
+    """The benchmark's FixMatch trainings run in spawned processes; their probabilities must not depend on that."""
+    import os
+
+    from hfm.plankton.experiments import study
+    from hfm.plankton.models.cnn import PlanktonCNN
+
+    canvases, labels = _shapes(40, seed=5)
+    init = PlanktonCNN(4).state_dict()
+    config = FixMatchConfig(steps=3, batch=8, width=4, seed=0)
+    jobs = [(canvases[:8], labels[:8], canvases[8:32], canvases[32:], config, 4, init)] * 2
+    parallel = study.parallel_map(study._fixmatch_probabilities, jobs)
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0})  # one CPU: the same jobs in this process
+    serial = study.parallel_map(study._fixmatch_probabilities, jobs)
+    assert all(np.array_equal(p, s) for p, s in zip(parallel, serial, strict=True))
+    assert parallel[0].shape == (8, 2)
