@@ -8,6 +8,7 @@ import json
 import pytest
 import torch
 
+import hfm.shared.train.checkpoint as checkpoint_module
 from hfm.shared.train.checkpoint import (
     CheckpointWarning,
     checkpoint_dirs,
@@ -163,3 +164,25 @@ def test_best_step_is_never_rotated_away(tmp_path):
     assert [step for step, _ in checkpoint_dirs(tmp_path)] == [10, 8, 4]  # 8 (kept) still names 4
     save_checkpoint(tmp_path, 12, {"model": {"w": torch.zeros(1)}}, {}, keep_last=2, keep=(10,))
     assert [step for step, _ in checkpoint_dirs(tmp_path)] == [12, 10]
+
+
+def test_every_file_is_written_before_the_manifest_and_a_failed_write_leaves_nothing(tmp_path, monkeypatch):
+    synced: list[str] = []
+    real_write = checkpoint_module._write_synced
+
+    def write_synced(path, payload):
+        if path.name == "optimizer.safetensors" and path.parent.name.startswith(".step-000004"):
+            raise OSError(5, "simulated I/O error")
+        real_write(path, payload)  # written and fsynced
+        synced.append(path.name)
+
+    monkeypatch.setattr(checkpoint_module, "_write_synced", write_synced)
+    tensors = {"model": {"w": torch.ones(2)}, "optimizer": {"m": torch.zeros(2)}, "ema": {"w": torch.ones(2)}}
+    save_checkpoint(tmp_path, 3, tensors, {"data": {"epoch": 0, "offset": 3}}, keep_last=2)
+    payloads = {"model.safetensors", "optimizer.safetensors", "ema.safetensors", "state.json"}
+    assert set(synced[:4]) == payloads and synced[4:] == ["manifest.json"]
+    assert load_latest(tmp_path).step == 3
+    with pytest.raises(OSError, match="simulated I/O error"):
+        save_checkpoint(tmp_path, 4, tensors, {"data": {"epoch": 0, "offset": 4}}, keep_last=2)
+    assert [step for step, _ in checkpoint_dirs(tmp_path)] == [3]  # step 4 never appears, not even in part
+    assert not list(tmp_path.glob(".step-*"))

@@ -27,6 +27,7 @@ import os
 import signal
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -307,10 +308,9 @@ class Trainer:
         self._build()
         resumed_from = self._resume()
         if self.is_main:
-            write_atomic(self.run_dir / "config.yaml", config_to_yaml(cfg))
             machines = acc.num_processes // int(os.environ.get("LOCAL_WORLD_SIZE", acc.num_processes))
             env = describe_environment(acc.num_processes, machines, str(acc.device))
-            write_atomic(self.run_dir / "environment.json", dump_json(env))
+            _write_together({"config.yaml": config_to_yaml(cfg), "environment.json": dump_json(env)}, self.run_dir)
         metrics = MetricsLog(self.run_dir) if self.is_main else None
         gpu = (acc.device.index or 0) if acc.device.type == "cuda" else None
         energy = EnergyMeter(gpu_index=gpu, read_cpu=acc.is_local_main_process)
@@ -527,10 +527,17 @@ class Trainer:
             ) from None
 
 
+def _write_together(files: dict[str, bytes | str], folder: Path) -> None:
+    """`write_atomic` for each file, side by side: each waits for its fsyncs, and concurrent fsyncs share the file
+    system's flushes (see checkpoint.py), so a short run's fixed cost is not a chain of them."""
+    with ThreadPoolExecutor(max_workers=len(files)) as pool:
+        writes = [pool.submit(write_atomic, folder / name, data) for name, data in files.items()]
+        for write in writes:
+            write.result()
+
+
 def _write_weights(folder: Path, model: bytes, ema: bytes | None) -> None:
-    write_atomic(folder / "model.safetensors", model)
-    if ema is not None:
-        write_atomic(folder / "ema.safetensors", ema)
+    _write_together({"model.safetensors": model} | ({"ema.safetensors": ema} if ema is not None else {}), folder)
 
 
 def _cpu(tensors: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
