@@ -93,6 +93,25 @@ def test_atropos_orders_classes_by_intensity() -> None:
     assert agreement > 0.9
 
 
+def test_atropos_survives_a_bright_tail() -> None:
+    """0.5% of the mask far brighter than white matter (vessels, fat a skull strip left) took Atropos' k-means
+    starting classes and merged grey and white matter before intensities were clipped."""
+    if atropos_available() is not None:
+        pytest.skip(atropos_available())
+    image, label, mask = _brain((30, 30, 30))
+    rng = np.random.default_rng(1)
+    inside = np.flatnonzero(mask)
+    bright = rng.choice(inside, inside.size // 200, replace=False)
+    image.flat[bright] = rng.uniform(250, 400, bright.size)
+    prediction = atropos_segment(image, mask)
+    keep = mask.copy()
+    keep.flat[bright] = False
+    for tissue in (1, 2, 3):
+        hit = (prediction == tissue) & (label == tissue)
+        assert 2 * hit.sum() / ((prediction == tissue).sum() + (label == tissue).sum()) > 0.8
+    assert (prediction == label)[keep].mean() > 0.9
+
+
 def test_atropos_leaves_no_temporary_files(tmp_path, monkeypatch) -> None:
     """ANTsPy writes Atropos' posteriors to mktemp names in the temp folder and never deletes them; ours must."""
     if atropos_available() is not None:
@@ -208,3 +227,21 @@ def test_refinement_recovers_1mm_boundaries_from_a_blurred_prior() -> None:
     assert np.array_equal(np.flatnonzero(wrong > 0.5), [8, 9]) and np.delete(wrong, [8, 9]).max() < 0.01
     with pytest.raises(HFMError, match="intensity_model"):
         refine_with_intensities(prior[:3], image, mask)
+
+
+def test_keep_deep_csf_drops_shallow_fluid() -> None:
+    """Fluid near the mask's edge (sulcal) is background, fluid deep inside (ventricles) stays CSF."""
+    from hfm.radiome.predict import keep_deep_csf
+
+    grid = np.stack(np.meshgrid(*[np.arange(41) - 20] * 3, indexing="ij"))
+    radius = np.sqrt((grid**2).sum(0))
+    mask = radius <= 18  # largest depth 19 voxels (distance to the nearest voxel outside)
+    labels = np.where(mask, 3, 0).astype(np.uint8)
+    labels[radius <= 4] = 1  # a ventricle at depth >= 15
+    labels[mask & (radius >= 16)] = 1  # a fluid rim at depth <= 3
+    out = keep_deep_csf(labels, mask, 0.45)
+    assert (out[radius <= 4] == 1).all() and (out[mask & (radius >= 16)] == 0).all()
+    assert np.array_equal(out[labels != 1], labels[labels != 1])  # only CSF is touched
+    assert np.array_equal(keep_deep_csf(labels, mask, 0.0), labels)
+    with pytest.raises(HFMError, match="fraction"):
+        keep_deep_csf(labels, mask, 1.0)

@@ -21,7 +21,13 @@ plugin = DomainPlugin(
     },
     benchmarks={"radiome": "hfm.radiome.benchmarks:figures"},
     models=("radiome-mae-tiny", "radiome-unetr-tiny", "radiome-classifier-tiny", "radiome-unet-baseline"),
-    baselines=("k-means (3 clusters)", "multi-Otsu (3 classes)", "N4 + Atropos (ANTs)", "MONAI UNet (scratch)"),
+    baselines=(
+        "k-means (3 clusters)",
+        "multi-Otsu (3 classes)",
+        "k-means + deep-CSF rule",
+        "Atropos (ANTs)",
+        "MONAI UNet (scratch)",
+    ),
     dataset_formats={"nnunet-raw": NnunetRawFormat},
     cli="hfm.radiome.cli:app",
     hooks={
