@@ -7,9 +7,10 @@
                            best one of model selection), and the sha256 of the manifest itself; written last
 
 A checkpoint is assembled in a hidden temporary folder, each file fsynced (the tensors and state side by side, then
-the manifest), then the folder is renamed into place: a reader sees a whole checkpoint or none. On load, the newest checkpoint whose manifest is well formed and matches
-its own checksum, its folder's step and its files wins; a newer one that does not (truncated, corrupt, malformed or
-missing manifest, a step that disagrees with its folder) is skipped with a warning, never taken at a wrong step.
+the manifest), then the folder is renamed into place: a reader sees a whole checkpoint or none. On load, the newest
+checkpoint whose manifest is well formed and matches its own checksum, its folder's step and its files wins; a newer
+one that does not (truncated, corrupt, malformed or missing manifest, a step that disagrees with its folder) is
+skipped with a warning, never taken at a wrong step.
 """
 
 from __future__ import annotations
