@@ -167,3 +167,60 @@ def test_band_pass_front_end_is_causal_and_removes_the_microseism() -> None:
     # Nothing just before the onset (a zero-phase filter would ring there and pull picks early); the tiny values
     # at the very start are the demeaning step dying away.
     assert np.abs(response[400:500]).max() < 1e-4 * peak and np.argmax(np.abs(response)) >= 500
+
+
+def _records_with_p_and_s(seed: int, n: int = 4) -> Records:
+    """Synthetic 60 s records: noise, a 6 Hz P on the vertical, S 4 s later on the horizontals (stronger)."""
+    rng = np.random.default_rng(seed)
+    waves, p, s = [], [], []
+    for _ in range(n):
+        onset = int(rng.integers(1500, 3500))
+        wave = 0.05 * rng.standard_normal((3, 6000))
+        t = np.arange(6000 - onset) / 100.0
+        wave[0, onset:] += np.sin(2 * np.pi * 6 * t) * np.exp(-t / 1.5)
+        wave[1:, onset + 400 :] += 2 * np.sin(2 * np.pi * 4 * t[:-400]) * np.exp(-t[:-400] / 2.0)
+        waves.append(wave.astype(np.float32))
+        p.append(onset)
+        s.append(onset + 400)
+    ids = np.array([f"ev{seed}-{i}" for i in range(n)])
+    return Records(waves, np.array(p, float), np.array(s, float), ids, ids, np.array(["ZNE"] * n))
+
+
+def _fooled_predictor(batch: np.ndarray) -> np.ndarray:
+    """A picker whose P maximum sits on S (as the hfm picker's often does) and whose true P peak is weaker and
+    0.3 s late; S is found 0.3 s late."""
+    t = np.arange(batch.shape[-1])
+    out = np.zeros((len(batch), 3, batch.shape[-1]))
+    for i, window in enumerate(batch):
+        bumps = {0: [], 1: []}
+        if (np.abs(window[0]) > 0.5).any():
+            bumps[0].append((int(np.argmax(np.abs(window[0]) > 0.5)) + 30, 0.6))
+        if (np.abs(window[1]) > 0.5).any():
+            first_s = int(np.argmax(np.abs(window[1]) > 0.5))
+            bumps[0].append((first_s, 0.9))
+            bumps[1].append((first_s + 30, 0.9))
+        for row, found in bumps.items():
+            for centre, height in found:
+                out[i, row] = np.maximum(out[i, row], height * np.exp(-(((t - centre) / 10.0) ** 2)))
+    out[:, 2] = np.clip(1 - out[:, 0] - out[:, 1], 0, 1)
+    return out
+
+
+def test_onset_rules_are_chosen_on_dev_and_place_the_picks_on_test() -> None:
+    from hfm.seismic.benchmarks.picking import PickBenchConfig, evaluation_windows, score_model
+
+    dev, test = _records_with_p_and_s(1), _records_with_p_and_s(2)
+    config = PickBenchConfig()
+    windows = evaluation_windows(test, config)
+    plain = score_model("plain", _fooled_predictor, dev, test, config, windows)
+    ruled = score_model("ruled", _fooled_predictor, dev, test, config, windows, onset_rules=True)
+    assert plain.rules["P"] == {"window onset": "maximum, none", "record picks": "none"}
+    assert plain.thresholds["P"] == tune_threshold(
+        [sliding_probabilities(_fooled_predictor, w, 3000) for w in dev.waveforms], dev.p_sample, 0, 100.0
+    )
+    hit = {name: scores.summary() for name, scores in (("plain", plain), ("ruled", ruled))}
+    assert hit["plain"]["P hit 0.2 s"] == 0.0 and hit["plain"]["S hit 0.2 s"] == 0.0  # maxima on S, S 0.3 s late
+    assert ruled.rules["P"]["window onset"].startswith("earliest peak") and "AIC" in ruled.rules["P"]["window onset"]
+    assert "AIC" in ruled.rules["S"]["window onset"]
+    assert hit["ruled"]["P hit 0.1 s"] == 1.0 and hit["ruled"]["S hit 0.1 s"] == 1.0
+    assert hit["ruled"]["S F1"] == 1.0 and hit["plain"]["S F1"] == 1.0  # 0.3 s is within the 0.5 s match either way

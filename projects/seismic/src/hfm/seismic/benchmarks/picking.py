@@ -8,7 +8,9 @@
 3. Fine-tune the picker on crops of the NCEDC train windows, from the pretrained encoder and from scratch with the
    same labels and steps.
 4. Tune every threshold on the NCEDC dev stations, then score every method on DFDP (`metrics.picks`): 3-component
-   and vertical-only; IPOC iasp91 onsets as a consistency check; Tohoku as a note.
+   and vertical-only; IPOC iasp91 onsets as a consistency check; Tohoku as a note. The hfm pickers' onset rules
+   (which peak, what AIC refinement: `hfm.seismic.baselines.onset`) are chosen on the dev stations too; PhaseNetLight is
+   reported as it comes and with its own dev-chosen onset rule, a peer treated alike.
 5. Label efficiency: 10/25/50/100% of the NCEDC train windows, pretrained vs scratch, several seeds, paired.
 """
 
@@ -25,6 +27,16 @@ import numpy as np
 import torch
 
 from hfm.seismic.baselines.classic_pickers import ArPicker, BaerPicker, StaLtaAic, grid_settings
+from hfm.seismic.baselines.onset import (
+    CANDIDATES,
+    RULES,
+    PickRule,
+    Refinement,
+    choose_rule,
+    record_picks,
+    tune_record_picks,
+    window_onset,
+)
 from hfm.seismic.benchmarks import COMMAND
 from hfm.seismic.curate import curate_items
 from hfm.seismic.data.records import Records, band_pass, detection_windows, load_records, pick_windows, training_crops
@@ -35,12 +47,9 @@ from hfm.seismic.metrics.picks import (
     MethodScores,
     auc_statistic,
     bootstrap_statistic,
-    f1_at,
     f1_statistic,
     match_counts,
-    peaks,
     prf,
-    tune_threshold,
 )
 from hfm.seismic.predict import _taper
 from hfm.seismic.readers.continuous import ContinuousConfig, continuous_curation_items
@@ -58,6 +67,7 @@ from hfm.shared.shortcuts import RunSettings
 
 HFM = "hfm picker (pretrained)"
 SCRATCH = "hfm picker (scratch)"
+RULED = " + onset rule (dev)"  # a peer scored with the onset rule chosen for it on dev, as hfm is
 
 
 @dataclass
@@ -89,6 +99,10 @@ class PickBenchConfig:
     normalization: str = "component"
     horizontal_dropout: float = 0.3
     horizontal_noise: float = 0.5
+    # Issue 14: the hfm pickers' onset rule per phase (earliest strong peak or maximum, then an AIC search) and the
+    # refinement of their record picks, chosen on the dev stations (`hfm.seismic.baselines.onset`); False: the
+    # probability maximum and plain peaks, as SeisBench scores a picker.
+    onset_rules: bool = True
 
     def settings(self, steps: int, seed: int | None = None) -> RunSettings:
         """How one training run of the bench goes: `steps` of its batch at its lr, with its seed or `seed`."""
@@ -255,25 +269,43 @@ def batched(predict, windows: np.ndarray, batch: int = 64) -> np.ndarray:
 
 
 def score_model(
-    name: str, predict, dev: Records, test: Records, config: PickBenchConfig, windows: dict[str, Any]
+    name: str,
+    predict,
+    dev: Records,
+    test: Records,
+    config: PickBenchConfig,
+    windows: dict[str, Any],
+    onset_rules: bool = False,
 ) -> MethodScores:
-    """Thresholds on dev whole records, then residuals, record picks and detection scores on test."""
+    """Thresholds on dev whole records, then residuals, record picks and detection scores on test. With
+    `onset_rules`, each phase's onset rule in a window (`onset.choose_rule`, on the dev pick windows) and the
+    refinement of the record picks (`onset.tune_record_picks`, with the threshold) are chosen on dev as well;
+    without, the onset is the probability maximum and the picks are the peaks (SeisBench's rule)."""
     rate, scores = test.sampling_rate, MethodScores(name)
     dev_probs = [sliding_probabilities(predict, w, config.window) for w in dev.waveforms]
-    for row, phase in enumerate(("P", "S")):
-        scores.thresholds[phase] = tune_threshold(dev_probs, dev.onsets(phase), row, rate)
-        scores.dev_f1[phase] = f1_at(dev_probs, dev.onsets(phase), row, rate, scores.thresholds[phase])
     test_probs = [sliding_probabilities(predict, w, config.window) for w in test.waveforms]
+    rules, refinements = (RULES, CANDIDATES) if onset_rules else ((PickRule(),), (Refinement.none(),))
     for row, phase in enumerate(("P", "S")):
+        threshold, refinement, scores.dev_f1[phase] = tune_record_picks(
+            dev_probs, dev.waveforms, dev.onsets(phase), row, rate, phase, refinements
+        )
+        scores.thresholds[phase] = threshold
+        rule = rules[0]
+        if len(rules) > 1:
+            dev_windows = pick_windows(dev, phase, config.window, config.seed)
+            dev_window_probs = batched(predict, dev_windows.waveforms)[:, row]
+            rule, _ = choose_rule(dev_window_probs, dev_windows.waveforms, dev_windows.onset, rate, phase, rules)
+        scores.rules[phase] = {"window onset": rule.name, "record picks": refinement.name}
         scores.counts[phase] = np.array(
             [
-                match_counts(peaks(p[row], scores.thresholds[phase], rate), onset, MATCH_S * rate)
-                for p, onset in zip(test_probs, test.onsets(phase), strict=True)
+                match_counts(record_picks(p[row], w, rate, phase, threshold, refinement), onset, MATCH_S * rate)
+                for p, w, onset in zip(test_probs, test.waveforms, test.onsets(phase), strict=True)
             ]
         )
         pw = windows[phase]
-        probs = batched(predict, pw.waveforms)
-        scores.residuals[phase] = (probs[:, row].argmax(axis=-1) - pw.onset) / rate
+        probs = batched(predict, pw.waveforms)[:, row]
+        onsets = np.array([window_onset(p, w, rate, phase, rule) for p, w in zip(probs, pw.waveforms, strict=True)])
+        scores.residuals[phase] = (onsets - pw.onset) / rate
     det_windows, _, _ = windows["detection"]
     scores.detection = 1.0 - batched(predict, det_windows)[:, 2].min(axis=-1)
     return scores
@@ -450,6 +482,7 @@ class PickBenchReport:
     tables: dict[str, Table] = field(default_factory=dict)
     thresholds: dict[str, dict[str, dict[str, float]]] = field(default_factory=dict)  # set -> method -> setting
     dev_f1: dict[str, dict[str, dict[str, float]]] = field(default_factory=dict)  # set -> method -> phase F1
+    onset_rules: dict[str, dict[str, dict[str, dict[str, str]]]] = field(default_factory=dict)  # set -> method -> phase
     efficiency: list[dict[str, Any]] = field(default_factory=list)  # one row per fraction, seed and start
     efficiency_summary: list[dict[str, Any]] = field(default_factory=list)  # one entry per label fraction
     consistency: dict[str, dict[str, float]] = field(default_factory=dict)  # check -> method -> value
@@ -526,16 +559,20 @@ def run_pick_benchmark(
         # The neural pickers' inputs (band-passed when configured); the windows sit at the same places.
         m_records, m_dev = view(records), view(dev_records)
         m_windows = evaluation_windows(m_records, config)
-        results = [score_model(HFM, hfm_predictor(hfm), m_dev, m_records, config, m_windows)]
+        ruled = config.onset_rules
+        results = [score_model(HFM, hfm_predictor(hfm), m_dev, m_records, config, m_windows, ruled)]
         if not label:  # the scratch ablation on 3 components only (its Z-only run would double the evaluation)
-            results.append(score_model(SCRATCH, hfm_predictor(scratch), m_dev, m_records, config, m_windows))
+            results.append(score_model(SCRATCH, hfm_predictor(scratch), m_dev, m_records, config, m_windows, ruled))
         if peer is not None:
             results.append(score_model(peer.name, peer.predict, m_dev, m_records, config, m_windows))
+            if ruled:  # fairness: the peer with the same dev-chosen onset rule beside it as it comes
+                results.append(score_model(peer.name + RULED, peer.predict, m_dev, m_records, config, m_windows, True))
         pickers = [StaLtaAic(), BaerPicker()] + ([ArPicker()] if not label else [])
         results += [score_classic(p, dev_records, records, windows) for p in pickers]
         report.tables[f"DFDP{label}"] = {r.name: r.summary(windows["detection"][1]) for r in results}
         report.thresholds[f"DFDP{label}"] = {r.name: r.thresholds for r in results}
         report.dev_f1[f"DFDP{label}"] = {r.name: r.dev_f1 for r in results}
+        report.onset_rules[f"DFDP{label}"] = {r.name: r.rules for r in results if r.rules}
         report.tables[f"DFDP{label}"]["_n"] = {
             "records": len(records),
             "events": len(set(records.event_id)),
@@ -742,6 +779,7 @@ def markdown(report: PickBenchReport, figures: list[Figure]) -> str:
     lines += ["- pretraining corpus (30 s windows): " + ", ".join(f"{k} {v}" for k, v in report.corpus.items())]
     lines += [f"- thresholds chosen on the NCEDC dev stations: {report.thresholds}"]
     lines += [f"- F1 on the NCEDC dev stations at those settings: {report.dev_f1}"]
+    lines += [f"- onset rules chosen on the NCEDC dev stations (`hfm.seismic.baselines.onset`): {report.onset_rules}"]
     lines += [f"- IPOC consistency check (iasp91 onsets): {report.consistency}"]
     lines += [f"- {note}" for note in report.notes]
     lines += [f"- timings (s): {report.timings}", ""]
