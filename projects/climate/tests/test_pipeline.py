@@ -133,10 +133,11 @@ def test_speed_experiment_times_the_same_windows_both_ways(sst_store):
 
 
 def test_interpolator_is_chosen_on_validation_and_its_card_names_the_split(era5_grib, tmp_path):
-    """The interpolator trains on days 1-22, picks its checkpoint on days 23-24 (step 0, the untrained model, is
-    linear interpolation of anomalies exactly) and never sees the test days 25-31."""
+    """The interpolator trains on days 1-20, its base the least-squares interpolator fitted on those days, picks its
+    checkpoint on days 21-24 (step 0, the untrained model, is that base exactly) and never sees the test days."""
     from hfm.climate.curate import curate_fields
     from hfm.climate.experiments.end_to_end import Budget, crop_fields, evaluate_interpolation, train_interpolator
+    from hfm.climate.interpolation import fit_gap_weights
     from hfm.shared.models.registry import create_model
 
     source = crop_fields(era5_grib, tmp_path / "crop.nc", {"lat": slice(0, 8), "lon": slice(0, 12)})
@@ -147,15 +148,21 @@ def test_interpolator_is_chosen_on_validation_and_its_card_names_the_split(era5_
     scores = selection["valid_rmse_by_step"]
     assert set(scores) == {0, 1, 2, 3, 4} and scores[selection["chosen_step"]] == min(scores.values())
     data = FieldData.load(tmp_path / "data")
-    fit = data.with_training(np.arange(744) < 22 * 24)
-    valid = np.arange(22 * 24, 24 * 24 - 6)  # the 42 windows of 7 h inside days 23-24
-    untrained = create_model("climate-interpolator", climatology_channel=True, **arch).eval()
-    line = evaluate_interpolation(untrained, fit, Normaliser(fit), 7, valid)  # step 0 is the baseline exactly
-    assert line["hfm"] == pytest.approx(line["linear_anomaly"], rel=1e-6) == pytest.approx(scores[0], rel=1e-6)
+    fit = data.with_training(np.arange(744) < 20 * 24)
+    weights = fit_gap_weights(fit.anomalies(), window_starts(fit, 9, "train"), 9, context=1)
+    np.testing.assert_allclose(model.base_weights.numpy(), weights, rtol=1e-5, atol=1e-6)  # fitted, saved, loaded
+    valid = np.arange(20 * 24, 24 * 24 - 8)  # the 88 windows of 9 h inside days 21-24
+    untrained = create_model("climate-interpolator", climatology_channel=True, window=9, context=1, **arch).eval()
+    untrained.base_weights.copy_(torch.from_numpy(weights))
+    base = evaluate_interpolation(untrained, fit, Normaliser(fit), 9, valid)  # step 0 is the fitted base exactly
+    assert base["hfm"] == pytest.approx(base["fitted_anomaly"], rel=1e-5) == pytest.approx(scores[0], rel=1e-5)
+    assert base["fitted_anomaly"] < base["cubic_anomaly"] < base["linear_anomaly"] < base["linear"]
     card = json.loads((tmp_path / "interp" / "model" / "model_card.json").read_text())["training"]
-    assert card["fold"]["valid"].startswith("2019-03-23T00") and card["fold"]["test"].startswith("2019-03-25T00")
-    assert card["fold"]["train_steps"] == 22 * 24 and card["fold"]["valid_windows"] == 42
+    assert card["fold"]["valid"].startswith("2019-03-21T00") and card["fold"]["test"].startswith("2019-03-25T00")
+    assert card["fold"]["train_steps"] == 20 * 24 and card["fold"]["valid_windows"] == 88
     assert card["selection"]["chosen_step"] == selection["chosen_step"]
-    assert card["task"]["climatology_channel"] and card["task"]["valid_ranges"] == [[528, 576]]
-    test = evaluate_interpolation(model, data, Normaliser(data), 7)
-    assert test["per_window"]["hfm"].shape == (168,) and test["linear_anomaly"] < test["linear"]
+    assert card["task"]["climatology_channel"] and card["task"]["valid_ranges"] == [[480, 576]]
+    assert card["task"]["context"] == 1 and card["task"]["base"] == "fitted"
+    test = evaluate_interpolation(model, data, Normaliser(data), 9)
+    assert test["windows"] == 162  # starts 574-735: every hidden hour (start + 2 .. start + 6) a test hour
+    assert test["per_window"]["hfm"].shape == (162,) and test["linear_anomaly"] < test["linear"]

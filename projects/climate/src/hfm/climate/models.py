@@ -6,10 +6,11 @@
   rollout. Predicts the change of the standardised anomaly per patch, so an untrained head is anomaly persistence.
 - `climate-downscaler`: a coarse field interpolated bicubically to the fine grid in, the fine field out (a learned
   residual on top of bicubic).
-- `climate-interpolator`: the masked token model for temporal interpolation, predicting the hidden inner steps as a
-  residual on top of linear interpolation (in standardised anomalies) between the first and the last step; its
-  output layer starts at zero, so an untrained model is that line, and with `climatology_channel` it also sees the
-  training climatology of every step of the window (the diurnal cycle: where in the day the gap lies).
+- `climate-interpolator` (`interpolation.py`): the masked token model for temporal interpolation, predicting the
+  hidden steps of a gap as a residual on a linear base (in standardised anomalies): the straight line between the
+  gap's ends, or least-squares weights on the seen steps (the ends and `context` steps beyond each) fitted by the
+  task; its output layer starts at zero, so an untrained model is its base, and with `climatology_channel` it also
+  sees the training climatology of every step of the window (the diurnal cycle: where in the day the gap lies).
 """
 
 from __future__ import annotations
@@ -19,10 +20,11 @@ from collections.abc import Callable
 import torch
 from torch import nn
 
+from hfm.climate.interpolation import InterpolatingMAE
 from hfm.climate.tokenizer import FieldTokenizer
 from hfm.shared.errors import HFMError
 from hfm.shared.models.encoder import TokenEncoder
-from hfm.shared.models.mae import MAEConfig, MAEOutput, MaskedAutoencoder
+from hfm.shared.models.mae import MAEConfig, MaskedAutoencoder
 from hfm.shared.models.registry import PretrainedConfig, register_model
 from hfm.shared.models.trunk import TrunkConfig
 
@@ -122,46 +124,6 @@ class FieldDownscaler(PatchHead):
         return self.field_from_tokens(upsampled[:, None], upsampled)
 
 
-class InterpolatingMAE(MaskedAutoencoder):
-    """Temporal interpolation: the first and last steps of a window are seen, the inner ones predicted as a correction
-    to the straight line between them. Rebuilding whole hidden hours from two frames, as the plain masked model did,
-    lost to linear interpolation by a factor of two on ERA5; the residual starts from the line and learns what the
-    line misses (the curvature of the diurnal cycle, moving fronts). The output layer starts at zero: an untrained
-    model is exactly the line, so selecting step 0 on validation falls back to it.
-
-    `target_variables`: the first channels are the fields; any further channels are forcings seen at every step
-    (the standardised climatology, `data.with_climatology`), never hidden and never scored.
-    """
-
-    def __init__(self, encoder: TokenEncoder, config: MAEConfig, target_variables: int | None = None) -> None:
-        super().__init__(encoder, config)
-        self.target_variables = target_variables or encoder.tokenizer.variables
-        nn.init.zeros_(self.decoder_pred.weight)
-        nn.init.zeros_(self.decoder_pred.bias)
-
-    def hidden_mask(self, data_shape: tuple[int, ...], batch: int) -> torch.Tensor:
-        """The inner steps of the field channels hidden; the first and last step and every forcing seen."""
-        return interpolation_mask(self.encoder.tokenizer, data_shape, batch, self.target_variables)
-
-    @staticmethod
-    def linear(x: torch.Tensor) -> torch.Tensor:
-        """(B, T, ...) -> the straight line in time between x[:, 0] and x[:, -1], at every step."""
-        steps = x.shape[1]
-        w = torch.linspace(0, 1, steps, dtype=x.dtype, device=x.device).view(1, steps, *([1] * (x.dim() - 2)))
-        return x[:, :1] * (1 - w) + x[:, -1:] * w
-
-    def forward(
-        self, x: torch.Tensor, mask: torch.Tensor | None = None, target: torch.Tensor | None = None
-    ) -> MAEOutput:
-        return super().forward(x, mask, (x if target is None else target) - self.linear(x))
-
-    def reconstruct(self, x: torch.Tensor, output: MAEOutput) -> torch.Tensor:
-        tokenizer = self.encoder.tokenizer
-        base = tokenizer.patchify(self.linear(x)).float()
-        merged = torch.where(output.mask[..., None], base + output.prediction.float(), tokenizer.patchify(x).float())
-        return tokenizer.unpatchify(merged, tuple(x.shape[1:]))
-
-
 def _mae_config(mask_ratio: float) -> MAEConfig:
     """The decoder and targets of both masked models: raw anomalies (already standardised), a light decoder."""
     return MAEConfig(mask_ratio=mask_ratio, norm_targets=False, decoder_width=32, decoder_depth=1, decoder_heads=4)
@@ -172,7 +134,8 @@ _INFO = "standardised anomalies (time, variable, lat, lon) from an hfm climate s
 
 def _masked_model(kind: type[MaskedAutoencoder]) -> Callable[..., MaskedAutoencoder]:
     """The factory of a masked model on the climate tokenizer; both masked models share every argument, and
-    `climatology_channel` (one more seen channel per variable: each step's standardised climatology) is the
+    `climatology_channel` (one more seen channel per variable: each step's standardised climatology), `window` and
+    `context` (the gap's layout and a linear base sized by it, `interpolation.InterpolatingMAE`) are the
     interpolator's only."""
 
     def build(
@@ -184,13 +147,17 @@ def _masked_model(kind: type[MaskedAutoencoder]) -> Callable[..., MaskedAutoenco
         heads: int = 4,
         mask_ratio: float = 0.75,
         climatology_channel: bool = False,
+        window: int = 0,
+        context: int = 0,
     ) -> MaskedAutoencoder:
         channels = variables * (2 if climatology_channel else 1)
         encoder = _encoder(channels, patch_lat, patch_lon, width, depth, heads)
         if kind is InterpolatingMAE:
-            return InterpolatingMAE(encoder, _mae_config(mask_ratio), target_variables=variables)
-        if climatology_channel:
-            raise HFMError("climate-mae: climatology_channel is the interpolator's (climate-interpolator)")
+            return InterpolatingMAE(encoder, _mae_config(mask_ratio), variables, window=window, context=context)
+        if climatology_channel or window or context:
+            raise HFMError(
+                "climate-mae: climatology_channel, window and context are the interpolator's (climate-interpolator)"
+            )
         return kind(encoder, _mae_config(mask_ratio))
 
     return build
@@ -238,16 +205,3 @@ def climate_downscaler(
     variables: int = 1, patch_lat: int = 4, patch_lon: int = 4, width: int = 64, depth: int = 2, heads: int = 4
 ) -> FieldDownscaler:
     return FieldDownscaler(_encoder(variables, patch_lat, patch_lon, width, depth, heads))
-
-
-def interpolation_mask(
-    tokenizer: FieldTokenizer, data_shape: tuple[int, ...], batch: int, target_variables: int | None = None
-) -> torch.Tensor:
-    """Hide every token of the inner time steps (of the first `target_variables` channels only, when given: the
-    rest are forcings seen at every step): the MAE then fills them from the first and last step."""
-    coords = tokenizer.coordinates(data_shape)
-    t = coords[:, 0].long()
-    inner = (t > 0) & (t < int(t.max()))
-    if target_variables is not None:
-        inner &= coords[:, 1] < target_variables
-    return inner[None, :].expand(batch, -1).clone()

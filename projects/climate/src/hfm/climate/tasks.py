@@ -14,6 +14,9 @@ fold's validation block (the shared trainer's model selection, `validation.metri
 `base` (`persistence`, `damped`, `ridge` with `base_alpha`, `lim` with `base_modes`: the linear inverse model with
 a damped EOF residual) is the linear forecast the head corrects, fitted on the training period; `spacing` is the
 number of steps between history frames (default: the lead), so a 6 h forecaster can see the last three hours.
+With `mode: interpolation`, `context` steps are seen beyond each end of the gap (the window includes them) and
+`base: fitted` makes the network a correction to the least-squares linear interpolator of anomalies, fitted on the
+training windows and saved with the weights (`interpolation.fit_gap_weights`; `line`: the straight line).
 climate-mae streams a sharded dataset (`hfm climate curate --shard-size`) store by store (`hfm.climate.data`);
 the forecaster and downscaler fit baselines on the whole training period and read unsharded stores only.
 """
@@ -46,6 +49,7 @@ from hfm.climate.data import (
     window_starts,
 )
 from hfm.climate.experiments.folds import ranges_to_mask
+from hfm.climate.interpolation import fit_gap_weights
 from hfm.climate.metrics import lat_weights
 from hfm.climate.models import FieldForecaster
 from hfm.shared.artifacts import load_pretrained
@@ -83,6 +87,8 @@ class MAEOptions(_StoreOptions):
     mask_ratio: float = 0.75
     climatology_channel: bool = False  # interpolation: the climatology of every step as a seen forcing channel
     valid_ranges: list[list[int]] | None = None  # interpolation: the validation block (model selection)
+    context: int = 0  # interpolation: steps seen beyond each end of the gap (the window includes them)
+    base: Literal["line", "fitted"] = "line"  # interpolation: the straight line, or least squares on training windows
 
 
 @dataclass(frozen=True)
@@ -136,17 +142,32 @@ class ClimateMAETask(_StoreTask):
         else:
             super().__init__(typed)
         self.window, self.mode = self.options.window, self.options.mode
-        if self.mode == "interpolation" and self.window < 3:
-            raise HFMError("task.window: interpolation needs at least 3 steps (first, inner, last)")
-        if self.mode == "random" and (self.options.climatology_channel or self.options.valid_ranges):
-            raise HFMError("task climate-mae: climatology_channel and valid_ranges need mode 'interpolation'")
+        self.context = self.options.context
+        if self.mode == "interpolation" and self.window < 3 + 2 * self.context:
+            raise HFMError(f"task.window: interpolation with {self.context} context step(s) on each side needs at "
+                           f"least {3 + 2 * self.context} steps (seen, hidden, seen)")  # fmt: skip
+        interpolation_only = self.options.climatology_channel or self.options.valid_ranges or self.context
+        if self.mode == "random" and (interpolation_only or self.options.base != "line"):
+            raise HFMError("task climate-mae: climatology_channel, valid_ranges, context and base need mode "
+                           "'interpolation'")  # fmt: skip
+        if self.stream is not None and (self.context or self.options.base != "line"):
+            raise HFMError(f"task climate-mae: context and base need an unsharded dataset; {typed.dataset} is sharded")
 
     def build_model(self) -> nn.Module:
         if self.mode == "random":
             return create_model("climate-mae", variables=self.variables, mask_ratio=self.options.mask_ratio,
                                 **self.options.arch())  # fmt: skip
-        return create_model("climate-interpolator", variables=self.variables, mask_ratio=self.options.mask_ratio,
-                            climatology_channel=self.options.climatology_channel, **self.options.arch())  # fmt: skip
+        # a window-specific base (context steps, fitted weights) is a buffer sized by the window; the plain line is not
+        layout = {"window": self.window, "context": self.context} if self.context or self.options.base != "line" else {}
+        model = create_model("climate-interpolator", variables=self.variables, mask_ratio=self.options.mask_ratio,
+                             climatology_channel=self.options.climatology_channel, **layout,
+                             **self.options.arch())  # fmt: skip
+        if self.options.base == "fitted":  # least squares on the training windows (anomalies; linear, so valid in z)
+            starts = window_starts(self.data, self.window, "train")
+            weights = fit_gap_weights(self.data.anomalies(), starts, self.window, self.context)
+            with torch.no_grad():
+                model.base_weights.copy_(torch.from_numpy(weights))
+        return model
 
     def windows(self, window: int, period: str = "train") -> StoreWindows:
         windows = super().windows(window, period)
@@ -175,8 +196,8 @@ class ClimateMAETask(_StoreTask):
 
     @torch.no_grad()
     def evaluate(self, model: nn.Module, batches) -> dict[str, float]:
-        """`rmse`: the latitude-weighted RMSE (field units) of the inner steps of each validation window, per step
-        then averaged over the window's inner steps and over windows, as the benchmark scores them."""
+        """`rmse`: the latitude-weighted RMSE (field units) of the hidden steps of each validation window, per step
+        then averaged over the window's hidden steps and over windows, as the benchmark scores them."""
         v = self.variables
         defined = torch.from_numpy(~np.isnan(self.data.fields).all(axis=0)).float()  # (V, H, W): land left out
         w = torch.from_numpy(lat_weights(self.data.lat)).float()[:, None] * defined
@@ -184,7 +205,8 @@ class ClimateMAETask(_StoreTask):
         rmses = []
         for batch in batches:
             filled = model.reconstruct(batch, model(batch, self._mask(model, batch)))
-            error2 = ((filled - batch)[:, 1:-1, :v] * scale) ** 2  # (B, inner, V, H, W)
+            hidden = slice(self.context + 1, self.window - 1 - self.context)
+            error2 = ((filled - batch)[:, hidden, :v] * scale) ** 2  # (B, hidden, V, H, W)
             rmses.append(((error2 * w).sum((-2, -1)) / w.sum((-2, -1))).sqrt().mean((1, 2)))
         return {"rmse": float(torch.cat(rmses).mean())}
 

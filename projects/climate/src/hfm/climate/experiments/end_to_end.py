@@ -21,6 +21,7 @@ import torch
 
 from hfm.climate.curate import DEFAULT_NAME, curate_fields
 from hfm.climate.data import FieldData, Normaliser, StoreWindows, window_starts, xarray_windows
+from hfm.climate.interpolation import fit_gap_weights, gap_layout, line_weights
 from hfm.climate.metrics import evaluate, rmse
 from hfm.climate.models import FieldDownscaler
 from hfm.climate.predict import load_model, model_forecaster, write_forecast
@@ -50,9 +51,10 @@ class Budget:
 
     pretrain_steps: int = 300
     finetune_steps: int = 400
-    # The interpolator's variant, chosen on its validation block (days 23-24) over patches of 4 x 4 for 400 steps
-    # (best validation RMSE 0.4393 K at step 900 against 0.4425 K; docs/climate.md): coarser tokens, more steps.
+    # The interpolator's network: 8 x 8 patches (chosen on days 23-24 over 4 x 4); on the fitted base 1200 steps,
+    # chosen on days 21-24 over 600 and 2400 (docs/climate.md), 4 checkpoints compared (fewer on a noisy block).
     interp_steps: int = 1200
+    interp_checkpoints: int = 4
     interp_patch: int = 8
     batch_size: int = 16
     width: int = 64
@@ -182,16 +184,20 @@ def era5_experiment(
     return result
 
 
-INTERP_WINDOW = 7  # 6 h gaps: the first and last hour seen, the five inside hidden
-INTERP_VALID_STEPS = 48  # the last two days of the training period: the interpolator's validation block
+# 6 h gaps: the five hours inside hidden, their two ends seen and one more hour beyond each end (the field's slope
+# on either side); chosen with the fitted base on rolling 4-day validation blocks over days 9-24 (docs/climate.md)
+INTERP_CONTEXT = 1
+INTERP_WINDOW = 7 + 2 * INTERP_CONTEXT
+INTERP_VALID_STEPS = 96  # the last four days of the training period: the interpolator's validation block
 
 
 def train_interpolator(
     dataset: str, out: Path, budget: Budget, arch: dict[str, Any]
 ) -> tuple[torch.nn.Module, dict[str, Any]]:
-    """The temporal interpolator (a residual on linear interpolation of anomalies, with the climatology of every
-    step as a seen channel), trained on the training period less its last `INTERP_VALID_STEPS`, the checkpoint (step
-    0, the line itself, included) chosen on those; exported to `out/model` with a card naming the split and step."""
+    """The temporal interpolator (a residual on the fitted linear interpolator of anomalies, `fit_gap_weights` on
+    its training windows, with the climatology of every step as a seen channel), trained on the training period
+    less its last `INTERP_VALID_STEPS`, the checkpoint (step 0, the fitted base itself, included) chosen on those;
+    exported to `out/model` with a card naming the split and step."""
     from hfm.climate.experiments.crossval import CVBudget, export_selected, train_selected
     from hfm.climate.experiments.folds import mask_to_ranges
 
@@ -201,7 +207,8 @@ def train_interpolator(
     valid[np.flatnonzero(train)[-INTERP_VALID_STEPS:]] = True
     train &= ~valid
     options = {"dataset": dataset, "window": INTERP_WINDOW, "mode": "interpolation", "climatology_channel": True,
-               "train_ranges": mask_to_ranges(train), "valid_ranges": mask_to_ranges(valid), **arch}  # fmt: skip
+               "context": INTERP_CONTEXT, "base": "fitted", "train_ranges": mask_to_ranges(train),
+               "valid_ranges": mask_to_ranges(valid), **arch}  # fmt: skip
     fit = data.with_training(train)
     normaliser = Normaliser(fit)
     starts = fit.pairs_into(INTERP_WINDOW - 1, valid)
@@ -210,9 +217,10 @@ def train_interpolator(
     def score(model: torch.nn.Module) -> float:
         return evaluate_interpolation(model, fit, normaliser, INTERP_WINDOW, starts)["hfm"]
 
-    cv_budget = CVBudget(steps=budget.interp_steps, eval_every=max(1, budget.interp_steps // 8), lr=1e-3,
-                         weight_decay=0.01, batch_size=budget.batch_size, width=budget.width, depth=budget.depth,
-                         heads=budget.heads, seed=budget.seed, progress=budget.progress)  # fmt: skip
+    every = max(1, budget.interp_steps // budget.interp_checkpoints)
+    cv_budget = CVBudget(steps=budget.interp_steps, eval_every=every, lr=1e-3, weight_decay=0.01,
+                         batch_size=budget.batch_size, width=budget.width, depth=budget.depth, heads=budget.heads,
+                         seed=budget.seed, progress=budget.progress)  # fmt: skip
     model, selection = train_selected(options, out, cv_budget, score, task_name="climate-mae")
     times = data.times.values
     split = {
@@ -222,10 +230,10 @@ def train_interpolator(
         "valid_windows": int(starts.size),
     }
     name = f"climate-interpolator-{Path(dataset).parent.name}"
-    description = ("temporal interpolation of 6 h gaps: a learned correction to linear interpolation of anomalies, "
-                   "the checkpoint chosen on the validation block")  # fmt: skip
+    description = ("temporal interpolation of 6 h gaps (one hour seen beyond each end): a learned correction to "
+                   "the least-squares linear interpolator of anomalies, checkpoint chosen on validation")  # fmt: skip
     export_selected(model, out, options, selection, split, cv_budget, name, description,
-                    "validation RMSE (K) of the inner steps")  # fmt: skip
+                    "validation RMSE (K) of the hidden steps")  # fmt: skip
     return model, selection
 
 
@@ -340,14 +348,27 @@ def evaluate_downscaling(model: FieldDownscaler, data: FieldData, normaliser: No
     return {name: float(v.mean()) for name, v in per_step.items()} | {"per_step": per_step, "steps": steps}
 
 
+def gap_test_windows(data: FieldData, window: int, context: int = 0) -> np.ndarray:
+    """Starts of the test windows: regular windows of `window` steps whose every hidden step is a test step (the
+    seen steps before the gap may lie in the training period, as an observation before a gap does)."""
+    _, hidden = gap_layout(window, context)
+    starts = window_starts(data, window, "test")
+    return starts[(~data.is_train[starts[:, None] + hidden[None, :]]).all(axis=1)]
+
+
 def evaluate_interpolation(
     model: torch.nn.Module, data: FieldData, normaliser: Normaliser, window: int, starts: np.ndarray | None = None
 ) -> dict:
-    """RMSE (latitude-weighted, field units) of the inner steps of windows (the test windows unless `starts` given):
-    the model against linear interpolation in time of the fields and of the anomalies (against the training
-    climatology, which carries the diurnal cycle); `per_window` holds each method's RMSE per window (its inner steps
+    """RMSE (latitude-weighted, field units) of the hidden steps of windows (`gap_test_windows` unless `starts`
+    given; the model's `context` steps seen beyond each end of the gap): the model against linear interpolation in
+    time between the gap's ends of the fields and of the anomalies (against the training climatology, which
+    carries the diurnal cycle), cubic Hermite interpolation of the anomalies (end slopes from the context steps;
+    with context only) and the fitted linear interpolator of anomalies (`fit_gap_weights` on the training windows
+    of `data`, the same seen steps as the model). `per_window` holds each method's RMSE per window (its hidden steps
     pooled)."""
-    starts = window_starts(data, window, "test") if starts is None else starts
+    context = getattr(model, "context", 0)
+    seen, hidden = gap_layout(window, context)
+    starts = gap_test_windows(data, window, context) if starts is None else starts
     idx = starts[:, None] + np.arange(window)[None, :]
     fields = data.fields[idx.ravel()].reshape(*idx.shape, *data.fields.shape[1:])
     z = normaliser.to_z(fields.reshape(-1, *fields.shape[2:]), idx.ravel())
@@ -357,26 +378,50 @@ def evaluate_interpolation(
     with torch.no_grad():
         out = model(x, model.hidden_mask(tuple(x.shape[1:]), x.shape[0]))
         z_pred = model.reconstruct(x, out).numpy()[:, :, : fields.shape[2]]
-    inner = slice(1, window - 1)
-    n_inner = window - 2
-    truth = fields[:, inner]
-    pred = normaliser.from_z(z_pred[:, inner].reshape(-1, *fields.shape[2:]), idx[:, inner].ravel()).reshape(
+    truth = fields[:, hidden]
+    pred = normaliser.from_z(z_pred[:, hidden].reshape(-1, *fields.shape[2:]), idx[:, hidden].ravel()).reshape(
         truth.shape
     )
-    w = np.linspace(0, 1, window)[inner][None, :, None, None, None]
     clim = normaliser.means[normaliser.index[idx.ravel()]].reshape(fields.shape)
     anomaly = fields - clim
+    line = line_weights(window, context)
+    weights = fit_gap_weights(data.anomalies(), window_starts(data, window, "train"), window, context)
+
+    def combine(w: np.ndarray, values: np.ndarray) -> np.ndarray:  # (hidden, seen) weights on the seen steps
+        return np.einsum("ks,ns...->nk...", w, values[:, seen])
+
     forecasts = {
         "hfm": np.where(np.isnan(truth), np.nan, pred),
-        "linear": fields[:, :1] * (1 - w) + fields[:, -1:] * w,
-        "linear_anomaly": clim[:, inner] + anomaly[:, :1] * (1 - w) + anomaly[:, -1:] * w,
+        "linear": combine(line, fields),
+        "linear_anomaly": clim[:, hidden] + combine(line, anomaly),
+        "fitted_anomaly": clim[:, hidden] + combine(weights, anomaly),
     }
+    if context:
+        forecasts["cubic_anomaly"] = clim[:, hidden] + combine(hermite_weights(window, context), anomaly)
     flat_truth = truth.reshape(-1, *fields.shape[2:])
     per_window = {
-        name: _per_step_rmse(f.reshape(-1, *fields.shape[2:]), flat_truth, data.lat).reshape(-1, n_inner).mean(axis=1)
+        name: _per_step_rmse(f.reshape(-1, *fields.shape[2:]), flat_truth, data.lat).reshape(-1, hidden.size).mean(1)
         for name, f in forecasts.items()
     }
     return {name: float(v.mean()) for name, v in per_window.items()} | {
         "per_window": per_window,
         "windows": int(starts.size),
+        "fitted_weights": weights.tolist(),
     }
+
+
+def hermite_weights(window: int, context: int) -> np.ndarray:
+    """(hidden, seen) weights of cubic Hermite interpolation between the gap's ends, each end's slope the one-step
+    difference into the context beyond it (needs context >= 1)."""
+    seen, hidden = gap_layout(window, context)
+    first, last = context, window - 1 - context
+    t = (hidden - first) / (last - first)
+    span = last - first  # slopes per step, scaled to the unit interval
+    h00, h10, h01, h11 = 2 * t**3 - 3 * t**2 + 1, t**3 - 2 * t**2 + t, -2 * t**3 + 3 * t**2, t**3 - t**2
+    weights = np.zeros((hidden.size, seen.size))
+    before, a, b, after = context - 1, context, context + 1, context + 2  # positions in `seen`
+    weights[:, a] += h00 + h10 * span
+    weights[:, before] -= h10 * span
+    weights[:, b] += h01 - h11 * span
+    weights[:, after] += h11 * span
+    return weights

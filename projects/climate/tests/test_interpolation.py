@@ -1,0 +1,71 @@
+import numpy as np
+import pytest
+import torch
+
+from hfm.climate.experiments.end_to_end import hermite_weights
+from hfm.climate.interpolation import InterpolatingMAE, fit_gap_weights, gap_layout, line_weights
+from hfm.shared.models.registry import create_model
+
+
+def test_gap_layout_sees_the_ends_and_the_context_beyond_them():
+    seen, hidden = gap_layout(9, context=1)
+    assert seen.tolist() == [0, 1, 7, 8] and hidden.tolist() == [2, 3, 4, 5, 6]
+    with pytest.raises(ValueError, match="no gap"):
+        gap_layout(4, context=1)
+
+
+def test_line_and_hermite_weights_interpolate_a_straight_line_exactly():
+    seen, hidden = gap_layout(9, context=1)
+    line, cubic = line_weights(9, 1), hermite_weights(9, 1)
+    assert line.shape == cubic.shape == (5, 4)
+    np.testing.assert_allclose(line[:, [0, 3]], 0)  # the straight line ignores the context
+    np.testing.assert_allclose(line[2], [0, 0.5, 0.5, 0])
+    ramp = 3.0 + 0.7 * np.arange(9.0)
+    for w in (line, cubic):
+        np.testing.assert_allclose(w @ ramp[seen], ramp[hidden])
+    # the Hermite curve bends with the slopes: a field rising into the gap and falling out of it peaks inside
+    bump = np.array([0.0, 1.0, 1.0, 0.0])
+    assert (cubic @ bump).max() > 1.2 and np.allclose(line @ bump, 1.0)
+
+
+def test_fitted_weights_are_the_pooled_least_squares_solution():
+    rng = np.random.default_rng(0)
+    anomalies = rng.normal(size=(40, 1, 3, 4))
+    anomalies[5, 0, 1, 2] = np.nan  # every window holding it loses that point only
+    starts = np.arange(0, 31, 2)
+    weights = fit_gap_weights(anomalies, starts, 9, context=1)
+    seen, hidden = gap_layout(9, 1)
+    rows = np.moveaxis(anomalies[starts[:, None] + np.arange(9)], 1, -1).reshape(-1, 9)
+    rows = rows[np.isfinite(rows).all(axis=1)]
+    assert rows.shape[0] == starts.size * 12 - 3  # the windows starting at 0, 2 and 4 lose one point each
+    expected = np.linalg.lstsq(rows[:, seen], rows[:, hidden], rcond=None)[0].T
+    np.testing.assert_allclose(weights, expected, rtol=1e-10, atol=1e-12)
+    # noise-free data made by known weights are recovered exactly
+    truth = np.array([[0.1, 0.6, 0.4, -0.1], [-0.2, 0.5, 0.7, 0.0], [0.0, 0.3, 0.3, 0.4]])
+    x = rng.normal(size=(200, 4))
+    series = np.zeros((200 * 7, 1, 1, 1))
+    for i, row in enumerate(x):
+        series[7 * i + np.array([0, 1, 5, 6]), 0, 0, 0] = row
+        series[7 * i + np.array([2, 3, 4]), 0, 0, 0] = truth @ row
+    np.testing.assert_allclose(fit_gap_weights(series, np.arange(200) * 7, 7, 1), truth, atol=1e-10)
+
+
+def test_untrained_interpolator_with_context_is_its_base():
+    torch.manual_seed(0)
+    model = create_model("climate-interpolator", patch_lat=2, patch_lon=2, width=16, depth=1, heads=2,
+                         climatology_channel=True, window=9, context=1)  # fmt: skip
+    assert isinstance(model, InterpolatingMAE) and model.base_weights.shape == (5, 4)
+    weights = torch.randn(5, 4)
+    model.base_weights.copy_(weights)  # what a task copies in after the least-squares fit
+    mask = model.hidden_mask((9, 2, 4, 4), batch=3)
+    per_step = mask[0].reshape(9, 2, 4)  # (time, channel, patch): steps 2-6 of the field hidden, the rest seen
+    assert per_step[2:7, 0].all() and not per_step[[0, 1, 7, 8], 0].any() and not per_step[:, 1].any()
+    x = torch.randn(3, 9, 2, 4, 4)
+    filled = model.reconstruct(x, model(x, mask))
+    expected = torch.einsum("ks,bshw->bkhw", weights, x[:, [0, 1, 7, 8], 0])
+    torch.testing.assert_close(filled[:, 2:7, 0], expected)
+    torch.testing.assert_close(filled[:, [0, 1, 7, 8]], x[:, [0, 1, 7, 8]])
+    torch.testing.assert_close(filled[:, :, 1], x[:, :, 1])  # the forcing passes through untouched
+    assert set(model.state_dict()) >= {"base_weights"}  # saved with the weights, so an export replays the base
+    with pytest.raises(ValueError, match="windows of 9 steps"):
+        model.base(torch.randn(1, 7, 2, 4, 4))
