@@ -7,7 +7,8 @@ FlowCam), two contrastively pretrained encoders, each evaluation on an encoder t
 - plankton-bering-sea / plankton-flowcam: 5 x 5 repeated stratified CV, macro-F1, both hfm heads against pixels +
   logistic regression, morphology + random forest and a scratch CNN; Nadeau-Bengio corrected intervals.
 - plankton-whoi-fewshot: leave-one-out 1-NN on the 187-class WHOI wiki, hfm embeddings vs pixels and morphology.
-- plankton-label-efficiency: Bering Sea at 10 %, 25 %, 100 % of labels, frozen encoder vs scratch CNN, 5 folds.
+- plankton-label-efficiency: Bering Sea at 10 %, 25 %, 100 % of labels, frozen encoder vs scratch CNN, 5 folds;
+  hfm's semi-supervised classifier at 10 % and 25 % against the scratch CNN at 100 %.
 - plankton-assist: decisions to reach 90 % accuracy on Bering Sea, validation pages of hfm's predictions vs one by
   one (and bulk validation of k-means clusters).
 - plankton-loader: images/s of the hfm loader (curated canvases) against a plain PIL + DataLoader loop.
@@ -36,6 +37,7 @@ from hfm.plankton.experiments.study import (
     HFM_FINETUNED,
     HFM_HYBRID,
     HFM_LINEAR,
+    HFM_SEMI,
     MORPHOLOGY,
     PIXELS,
     SCRATCH,
@@ -213,8 +215,22 @@ def label_efficiency_figures(out_dir: str | Path = "benchmarks/plankton") -> lis
         ),
         ("Bering Sea: hfm at 10% labels vs scratch CNN at 100%", "hfm", low, full, n_full, ">= scratch at 100%"),
     ]
+    # hfm's semi-supervised classifier (labelled subset + the training fold's other images unlabelled) at each
+    # fraction below 100 % against the scratch CNN on every label; the goal's row is the lowest fraction.
+    rows += [
+        (
+            f"Bering Sea: hfm semi-supervised at {f:.0%} labels vs scratch CNN at 100%",
+            "semi",
+            f,
+            full,
+            n_full,
+            ">= scratch at 100%" if f == low else "",
+        )
+        for f in fractions
+        if f in curve["semi"]
+    ]
     for name, key, ours, theirs, n_train, goal in rows:
-        hybrid = curve["hybrid"][ours] if key == "hfm" else ()
+        hybrid = curve["hybrid"][ours] if key in ("hfm", "semi") else ()
         figures.append(figure(name, curve[key][ours], curve["scratch"][theirs], n_train, goal, hybrid))
     _plot_curve(curve, Path(out_dir))
     return figures
@@ -228,10 +244,12 @@ def _plot_curve(curve: dict, out_dir: Path) -> None:
 
     out_dir.mkdir(parents=True, exist_ok=True)
     fig, ax = plt.subplots(figsize=(5, 3.5))
-    for key, label in (("hfm", HFM_LINEAR), ("hybrid", HFM_HYBRID), ("finetuned", HFM_FINETUNED), ("scratch", SCRATCH)):
-        means = [np.mean(curve[key][f]) for f in curve["fractions"]]
-        spread = [np.std(curve[key][f]) for f in curve["fractions"]]
-        ax.errorbar(curve["n_train"], means, yerr=spread, marker="o", capsize=3, label=label)
+    methods = (("hfm", HFM_LINEAR), ("hybrid", HFM_HYBRID), ("finetuned", HFM_FINETUNED), ("scratch", SCRATCH))
+    for key, label in (*methods, ("semi", HFM_SEMI)):
+        shown = [(n, f) for n, f in zip(curve["n_train"], curve["fractions"], strict=True) if f in curve[key]]
+        means = [np.mean(curve[key][f]) for _, f in shown]
+        spread = [np.std(curve[key][f]) for _, f in shown]
+        ax.errorbar([n for n, _ in shown], means, yerr=spread, marker="o", capsize=3, label=label)
     ax.set_xscale("log")
     ax.set_xlabel("labelled training images")
     ax.set_ylabel("macro-F1 (5 folds, mean +- sd)")
