@@ -90,8 +90,8 @@ def test_shipped_interpolator_config_is_the_benchmark_variant():
 def test_interpolator_with_a_fitted_base_is_replayed_byte_identically(sst_store, tmp_path):
     """`pretrain --model climate-interpolator` with context steps and the fitted base: the least-squares weights
     are fitted on the training windows, saved with the model, and `hfm train run.yaml` reproduces every byte."""
+    from hfm.climate.baselines.interpolation import fit_gap_weights
     from hfm.climate.data import FieldData, window_starts
-    from hfm.climate.interpolation import fit_gap_weights
     from hfm.climate.predict import load_model
 
     out = tmp_path / "interp"

@@ -2,8 +2,8 @@ import numpy as np
 import pytest
 import torch
 
-from hfm.climate.experiments.end_to_end import hermite_weights
-from hfm.climate.interpolation import InterpolatingMAE, fit_gap_weights, gap_layout, line_weights
+from hfm.climate.baselines.interpolation import fit_gap_weights, gap_layout, hermite_weights, line_weights
+from hfm.climate.models import InterpolatingMAE
 from hfm.shared.models.registry import create_model
 
 

@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 import torch
 
-from hfm.climate.interpolation import interpolation_mask
+from hfm.climate.models import interpolation_mask
 from hfm.climate.tokenizer import FieldTokenizer
 from hfm.shared.models.registry import create_model
 from hfm.shared.models.tokenizer import Tokenizer

@@ -135,9 +135,9 @@ def test_speed_experiment_times_the_same_windows_both_ways(sst_store):
 def test_interpolator_is_chosen_on_validation_and_its_card_names_the_split(era5_grib, tmp_path):
     """The interpolator trains on days 1-20, its base the least-squares interpolator fitted on those days, picks its
     checkpoint on days 21-24 (step 0, the untrained model, is that base exactly) and never sees the test days."""
+    from hfm.climate.baselines.interpolation import fit_gap_weights
     from hfm.climate.curate import curate_fields
     from hfm.climate.experiments.end_to_end import Budget, crop_fields, evaluate_interpolation, train_interpolator
-    from hfm.climate.interpolation import fit_gap_weights
     from hfm.shared.models.registry import create_model
 
     source = crop_fields(era5_grib, tmp_path / "crop.nc", {"lat": slice(0, 8), "lon": slice(0, 12)})

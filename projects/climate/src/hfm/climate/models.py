@@ -6,7 +6,7 @@
   rollout. Predicts the change of the standardised anomaly per patch, so an untrained head is anomaly persistence.
 - `climate-downscaler`: a coarse field interpolated bicubically to the fine grid in, the fine field out (a learned
   residual on top of bicubic).
-- `climate-interpolator` (`interpolation.py`): the masked token model for temporal interpolation, predicting the
+- `climate-interpolator`: the masked token model for temporal interpolation, predicting the
   hidden steps of a gap as a residual on a linear base (in standardised anomalies): the straight line between the
   gap's ends, or least-squares weights on the seen steps (the ends and `context` steps beyond each) fitted by the
   task; its output layer starts at zero, so an untrained model is its base, and with `climatology_channel` it also
@@ -20,11 +20,11 @@ from collections.abc import Callable
 import torch
 from torch import nn
 
-from hfm.climate.interpolation import InterpolatingMAE
+from hfm.climate.baselines.interpolation import gap_layout, line_weights
 from hfm.climate.tokenizer import FieldTokenizer
 from hfm.shared.errors import HFMError
 from hfm.shared.models.encoder import TokenEncoder
-from hfm.shared.models.mae import MAEConfig, MaskedAutoencoder
+from hfm.shared.models.mae import MAEConfig, MAEOutput, MaskedAutoencoder
 from hfm.shared.models.registry import PretrainedConfig, register_model
 from hfm.shared.models.trunk import TrunkConfig
 
@@ -124,6 +124,74 @@ class FieldDownscaler(PatchHead):
         return self.field_from_tokens(upsampled[:, None], upsampled)
 
 
+class InterpolatingMAE(MaskedAutoencoder):
+    """Temporal interpolation: the seen steps of a window (`gap_layout`) in, the hidden ones predicted as a
+    correction to a linear base. Rebuilding whole hidden hours from mask tokens, as the plain masked model did, lost
+    to linear interpolation by a factor of two on ERA5; the residual starts from the base and learns what it misses.
+    The output layer starts at zero: an untrained model is exactly the base, so selecting step 0 on validation
+    falls back to it.
+
+    `window` 0 (the default): the straight line between the first and last step, for any window length. With
+    `window` > 0 the base is the buffer `base_weights` (hidden, seen), the straight line until a task copies
+    fitted weights into it (`fit_gap_weights`); it is saved with the weights. `context`: steps seen beyond each end.
+    `target_variables`: the first channels are the fields; any further channels are forcings seen at every step
+    (the standardised climatology, `data.with_climatology`), never hidden and never scored.
+    """
+
+    def __init__(
+        self,
+        encoder: TokenEncoder,
+        config: MAEConfig,
+        target_variables: int | None = None,
+        window: int = 0,
+        context: int = 0,
+    ) -> None:
+        super().__init__(encoder, config)
+        self.target_variables = target_variables or encoder.tokenizer.variables
+        self.window, self.context = window, context
+        if context and not window:
+            raise ValueError("context steps need the window length (window > 0)")
+        if window:
+            seen, hidden = gap_layout(window, context)
+            self.seen_index, self.hidden_index = seen.tolist(), hidden.tolist()
+            self.register_buffer("base_weights", torch.from_numpy(line_weights(window, context)).float())
+        nn.init.zeros_(self.decoder_pred.weight)
+        nn.init.zeros_(self.decoder_pred.bias)
+
+    def hidden_mask(self, data_shape: tuple[int, ...], batch: int) -> torch.Tensor:
+        """The hidden steps of the field channels; the seen steps and every forcing channel stay visible."""
+        return interpolation_mask(self.encoder.tokenizer, data_shape, batch, self.target_variables, self.context)
+
+    def base(self, x: torch.Tensor) -> torch.Tensor:
+        """(B, T, ...) -> the base at every step: the seen steps as they are, the hidden ones filled linearly."""
+        if not self.window:
+            return self.linear(x)
+        if x.shape[1] != self.window:
+            raise ValueError(f"the interpolator was built for windows of {self.window} steps, got {x.shape[1]}")
+        filled = torch.einsum("ks,bs...->bk...", self.base_weights.to(x.dtype), x[:, self.seen_index])
+        out = x.clone()
+        out[:, self.hidden_index] = filled
+        return out
+
+    @staticmethod
+    def linear(x: torch.Tensor) -> torch.Tensor:
+        """(B, T, ...) -> the straight line in time between x[:, 0] and x[:, -1], at every step."""
+        steps = x.shape[1]
+        w = torch.linspace(0, 1, steps, dtype=x.dtype, device=x.device).view(1, steps, *([1] * (x.dim() - 2)))
+        return x[:, :1] * (1 - w) + x[:, -1:] * w
+
+    def forward(
+        self, x: torch.Tensor, mask: torch.Tensor | None = None, target: torch.Tensor | None = None
+    ) -> MAEOutput:
+        return super().forward(x, mask, (x if target is None else target) - self.base(x))
+
+    def reconstruct(self, x: torch.Tensor, output: MAEOutput) -> torch.Tensor:
+        tokenizer = self.encoder.tokenizer
+        base = tokenizer.patchify(self.base(x)).float()
+        merged = torch.where(output.mask[..., None], base + output.prediction.float(), tokenizer.patchify(x).float())
+        return tokenizer.unpatchify(merged, tuple(x.shape[1:]))
+
+
 def _mae_config(mask_ratio: float) -> MAEConfig:
     """The decoder and targets of both masked models: raw anomalies (already standardised), a light decoder."""
     return MAEConfig(mask_ratio=mask_ratio, norm_targets=False, decoder_width=32, decoder_depth=1, decoder_heads=4)
@@ -135,7 +203,7 @@ _INFO = "standardised anomalies (time, variable, lat, lon) from an hfm climate s
 def _masked_model(kind: type[MaskedAutoencoder]) -> Callable[..., MaskedAutoencoder]:
     """The factory of a masked model on the climate tokenizer; both masked models share every argument, and
     `climatology_channel` (one more seen channel per variable: each step's standardised climatology), `window` and
-    `context` (the gap's layout and a linear base sized by it, `interpolation.InterpolatingMAE`) are the
+    `context` (the gap's layout and a linear base sized by it, `InterpolatingMAE`) are the
     interpolator's only."""
 
     def build(
@@ -205,3 +273,20 @@ def climate_downscaler(
     variables: int = 1, patch_lat: int = 4, patch_lon: int = 4, width: int = 64, depth: int = 2, heads: int = 4
 ) -> FieldDownscaler:
     return FieldDownscaler(_encoder(variables, patch_lat, patch_lon, width, depth, heads))
+
+
+def interpolation_mask(
+    tokenizer: FieldTokenizer,
+    data_shape: tuple[int, ...],
+    batch: int,
+    target_variables: int | None = None,
+    context: int = 0,
+) -> torch.Tensor:
+    """Hide every token of the hidden steps (all but the first and last `context` + 1) of the first
+    `target_variables` channels when given (the rest are forcings seen at every step)."""
+    coords = tokenizer.coordinates(data_shape)
+    t = coords[:, 0].long()
+    inner = (t > context) & (t < int(t.max()) - context)
+    if target_variables is not None:
+        inner &= coords[:, 1] < target_variables
+    return inner[None, :].expand(batch, -1).clone()

@@ -16,7 +16,7 @@ a damped EOF residual) is the linear forecast the head corrects, fitted on the t
 number of steps between history frames (default: the lead), so a 6 h forecaster can see the last three hours.
 With `mode: interpolation`, `context` steps are seen beyond each end of the gap (the window includes them) and
 `base: fitted` makes the network a correction to the least-squares linear interpolator of anomalies, fitted on the
-training windows and saved with the weights (`interpolation.fit_gap_weights`; `line`: the straight line).
+training windows and saved with the weights (`baselines.interpolation.fit_gap_weights`; `line`: the straight line).
 climate-mae streams a sharded dataset (`hfm climate curate --shard-size`) store by store (`hfm.climate.data`);
 the forecaster and downscaler fit baselines on the whole training period and read unsharded stores only.
 """
@@ -39,6 +39,7 @@ from hfm.climate.baselines import (
     fit_damping,
     ridge_inits,
 )
+from hfm.climate.baselines.interpolation import fit_gap_weights
 from hfm.climate.data import (
     CorpusTiles,
     FieldData,
@@ -49,7 +50,6 @@ from hfm.climate.data import (
     window_starts,
 )
 from hfm.climate.experiments.folds import ranges_to_mask
-from hfm.climate.interpolation import fit_gap_weights
 from hfm.climate.metrics import lat_weights
 from hfm.climate.models import FieldForecaster
 from hfm.shared.artifacts import load_pretrained

@@ -19,9 +19,9 @@ from typing import Any
 import numpy as np
 import torch
 
+from hfm.climate.baselines.interpolation import fit_gap_weights, gap_layout, hermite_weights, line_weights
 from hfm.climate.curate import DEFAULT_NAME, curate_fields
 from hfm.climate.data import FieldData, Normaliser, StoreWindows, window_starts, xarray_windows
-from hfm.climate.interpolation import fit_gap_weights, gap_layout, line_weights
 from hfm.climate.metrics import evaluate, rmse
 from hfm.climate.models import FieldDownscaler
 from hfm.climate.predict import load_model, model_forecaster, write_forecast
@@ -408,20 +408,3 @@ def evaluate_interpolation(
         "windows": int(starts.size),
         "fitted_weights": weights.tolist(),
     }
-
-
-def hermite_weights(window: int, context: int) -> np.ndarray:
-    """(hidden, seen) weights of cubic Hermite interpolation between the gap's ends, each end's slope the one-step
-    difference into the context beyond it (needs context >= 1)."""
-    seen, hidden = gap_layout(window, context)
-    first, last = context, window - 1 - context
-    t = (hidden - first) / (last - first)
-    span = last - first  # slopes per step, scaled to the unit interval
-    h00, h10, h01, h11 = 2 * t**3 - 3 * t**2 + 1, t**3 - 2 * t**2 + t, -2 * t**3 + 3 * t**2, t**3 - t**2
-    weights = np.zeros((hidden.size, seen.size))
-    before, a, b, after = context - 1, context, context + 1, context + 2  # positions in `seen`
-    weights[:, a] += h00 + h10 * span
-    weights[:, before] -= h10 * span
-    weights[:, b] += h01 - h11 * span
-    weights[:, after] += h11 * span
-    return weights
