@@ -6,7 +6,6 @@
 from __future__ import annotations
 
 import json
-from dataclasses import asdict
 from pathlib import Path
 
 import typer
@@ -189,8 +188,8 @@ def evaluate(
         peer = None
     rows = compare(picker, windows, peer, seed)
     out.mkdir(parents=True, exist_ok=True)
-    # asdict, not vars: a PickScores nests one OnsetErrors per phase
-    (out / "evaluation.json").write_text(json.dumps([asdict(r) for r in rows], indent=2) + "\n")
+    # one flat row per method (a PickScores nests one OnsetErrors per phase)
+    (out / "evaluation.json").write_text(json.dumps([r.as_row() for r in rows], indent=2) + "\n")
     table = scores_table(rows)
     (out / "evaluation.md").write_text(f"# {dataset} ({split}, {len(windows)} windows)\n\n{table}\n")
     typer.echo(table)

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 from sklearn.metrics import matthews_corrcoef, roc_auc_score
@@ -49,6 +50,20 @@ class PickScores:
     phase_mcc: float | None = None
     p: OnsetErrors = field(default_factory=OnsetErrors)
     s: OnsetErrors = field(default_factory=OnsetErrors)
+
+    def as_row(self) -> dict[str, Any]:
+        """One flat row, as `hfm seismic evaluate` writes it to evaluation.json (P onsets as `onsets`)."""
+        return {
+            "method": self.method,
+            "detection_auc": self.detection_auc,
+            "phase_mcc": self.phase_mcc,
+            **{
+                f"{phase}_{name}": getattr(errors, name)
+                for phase, errors in (("p", self.p), ("s", self.s))
+                for name in ("rmse_s", "mae_s")
+            },
+            "onsets": self.p.onsets,
+        }
 
 
 def search_segments(windows: LabelledWindows, phase: str, segment_s: float = 6.0, seed: int = 0) -> list[tuple]:
