@@ -8,6 +8,7 @@ import pytest
 import torch
 from accelerate.state import AcceleratorState
 
+from hfm.shared import plugins
 from hfm.shared.errors import HFMError
 from hfm.shared.train import benchmark
 
@@ -59,6 +60,7 @@ def fake(tmp_path, monkeypatch):
     monkeypatch.setattr(benchmark, "CORE_BENCHMARKS", {n: f"fake_bench:{n}" for n in names})
     monkeypatch.setattr(benchmark, "commit", lambda: "abc123-dirty")
     monkeypatch.setattr(benchmark, "entry_points", lambda group: [])  # the installed domains' benchmarks take hours
+    monkeypatch.setattr(plugins, "domain_targets", lambda kind: {})  # declared in the domains' plugins too
     return tmp_path
 
 
