@@ -15,33 +15,18 @@ from hfm.plankton.models.cnn import (
     standardise,
     train_scratch_cnn,
 )
-
-
-def _shapes(n: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
-    """Bright canvases with a dark disc (class "disc") or a dark bar (class "bar"), random position and size."""
-    rng = np.random.default_rng(seed)
-    yy, xx = np.mgrid[:32, :32]
-    canvases, labels = [], []
-    for i in range(n):
-        cy, cx, r = rng.uniform(10, 22), rng.uniform(10, 22), rng.uniform(4, 8)
-        if i % 2:
-            mask = (yy - cy) ** 2 + (xx - cx) ** 2 < r**2
-        else:
-            mask = (np.abs(yy - cy) < r * 1.5) & (np.abs(xx - cx) < 1.5)
-        canvases.append(np.where(mask, 0.2, 0.8) + 0.02 * rng.standard_normal((32, 32)))
-        labels.append("disc" if i % 2 else "bar")
-    return np.asarray(canvases, np.float32), np.asarray(labels)
+from hfm.plankton.synthetic import discs_and_bars
 
 
 def test_standardise_puts_background_at_zero():
-    canvases, _ = _shapes(4)
+    canvases, _ = discs_and_bars(4)
     x = standardise(canvases)
     assert x.shape == (4, 1, 32, 32)
     assert torch.allclose(x[:, 0, 0, 0], torch.zeros(4), atol=0.3)
 
 
 def test_augment_keeps_shape_and_is_seeded():
-    x = standardise(_shapes(6)[0])
+    x = standardise(discs_and_bars(6)[0])
     a = augment(x, torch.Generator().manual_seed(1))
     b = augment(x, torch.Generator().manual_seed(1))
     assert a.shape == x.shape and torch.equal(a, b) and not torch.allclose(a, x)
@@ -52,8 +37,8 @@ def test_nt_xent_is_low_for_matching_views():
     assert float(nt_xent(z, z, 0.2)) < float(nt_xent(z, torch.randn(8, 16), 0.2))
 
 
-def test_pretraining_lowers_the_contrastive_loss_and_features_separate_shapes():
-    canvases, labels = _shapes(64)
+def test_pretraining_lowers_the_contrastive_loss_and_features_separatediscs_and_bars():
+    canvases, labels = discs_and_bars(64)
     encoder, log = pretrain_encoder(canvases, EncoderConfig(canvas=32, width=8, steps=40, batch=32, seed=0))
     assert log["loss_last"] < log["loss_first"]
     features = encode(encoder, canvases)
@@ -61,8 +46,8 @@ def test_pretraining_lowers_the_contrastive_loss_and_features_separate_shapes():
     assert leave_one_out_knn(features, labels).mean() > 0.8
 
 
-def test_scratch_cnn_learns_two_shapes():
-    canvases, labels = _shapes(80, seed=1)
+def test_scratch_cnn_learns_twodiscs_and_bars():
+    canvases, labels = discs_and_bars(80, seed=1)
     model = train_scratch_cnn(canvases[:60], labels[:60], steps=60, width=8, batch=32, seed=0)
     assert (predict_scratch_cnn(model, canvases[60:]) == labels[60:]).mean() >= 0.8
 
@@ -104,7 +89,7 @@ def test_subsample_keeps_two_per_class(fraction):
 
 
 def test_fine_tuning_starts_from_a_copy_of_the_pretrained_encoder():
-    canvases, labels = _shapes(40, seed=2)
+    canvases, labels = discs_and_bars(40, seed=2)
     encoder, _ = pretrain_encoder(canvases, EncoderConfig(canvas=32, width=8, steps=5, batch=16, seed=0))
     before = {k: v.clone() for k, v in encoder.state_dict().items()}
     network, _, _ = train_scratch_cnn(canvases, labels, steps=5, width=8, batch=16, seed=0, init=encoder)
@@ -122,7 +107,7 @@ def test_cnn_trainings_in_parallel_processes_match_a_serial_run(monkeypatch):
 
     from hfm.plankton.experiments import study
 
-    canvases, labels = _shapes(48, seed=3)
+    canvases, labels = discs_and_bars(48, seed=3)
     encoder, _ = pretrain_encoder(canvases[:24], EncoderConfig(canvas=32, width=8, steps=3, batch=16, seed=0))
     jobs = [
         (canvases[:32], labels[:32], canvases[32:], 6, 8, 16, seed, init)

@@ -12,22 +12,7 @@ from hfm.plankton.experiments.semi_supervised import (
 )
 from hfm.plankton.models.cnn import standardise
 from hfm.plankton.models.fixmatch import FixMatchConfig, cnn_probabilities, strong_augment, train_fixmatch_cnn
-
-
-def _shapes(n: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
-    """Bright canvases with a dark disc or a dark bar at a random place (as in test_encoder_evaluation)."""
-    rng = np.random.default_rng(seed)
-    yy, xx = np.mgrid[:32, :32]
-    canvases, labels = [], []
-    for i in range(n):
-        cy, cx, r = rng.uniform(10, 22), rng.uniform(10, 22), rng.uniform(4, 8)
-        if i % 2:
-            mask = (yy - cy) ** 2 + (xx - cx) ** 2 < r**2
-        else:
-            mask = (np.abs(yy - cy) < r * 1.5) & (np.abs(xx - cx) < 1.5)
-        canvases.append(np.where(mask, 0.2, 0.8) + 0.02 * rng.standard_normal((32, 32)))
-        labels.append("disc" if i % 2 else "bar")
-    return np.asarray(canvases, np.float32), np.asarray(labels)
+from hfm.plankton.synthetic import discs_and_bars
 
 
 def _blobs(seed: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -86,7 +71,7 @@ def test_fuse_weights_the_two_tables_and_refuses_mismatched_classes():
 
 
 def test_strong_augment_cuts_out_a_square_and_is_seeded():
-    x = standardise(_shapes(4)[0]) + 5.0  # no pixel at the background level before
+    x = standardise(discs_and_bars(4)[0]) + 5.0  # no pixel at the background level before
     a = strong_augment(x, torch.Generator().manual_seed(0))
     b = strong_augment(x, torch.Generator().manual_seed(0))
     assert a.shape == x.shape and torch.equal(a, b)
@@ -95,7 +80,7 @@ def test_strong_augment_cuts_out_a_square_and_is_seeded():
 
 
 def test_fixmatch_is_seeded_learns_two_shapes_and_pseudo_labels_more_as_it_trains():
-    canvases, labels = _shapes(96, seed=4)
+    canvases, labels = discs_and_bars(96, seed=4)
     labelled, unlabelled, test = slice(0, 8), slice(8, 72), slice(72, 96)
     config = FixMatchConfig(steps=40, batch=8, ratio=2, threshold=0.8, width=8, seed=0)
     model, log = train_fixmatch_cnn(canvases[labelled], labels[labelled], canvases[unlabelled], config)
@@ -116,7 +101,7 @@ def test_fixmatch_trainings_in_parallel_processes_match_a_serial_run(monkeypatch
     from hfm.plankton.experiments import study
     from hfm.plankton.models.cnn import PlanktonCNN
 
-    canvases, labels = _shapes(40, seed=5)
+    canvases, labels = discs_and_bars(40, seed=5)
     init = PlanktonCNN(4).state_dict()
     config = FixMatchConfig(steps=3, batch=8, width=4, seed=0)
     jobs = [(canvases[:8], labels[:8], canvases[8:32], canvases[32:], config, 4, init)] * 2

@@ -91,3 +91,21 @@ def make_synthetic(n_per_class: int, seed: int = 0, classes: tuple[str, ...] = C
             pixels.append(pixel)
     order = rng.permutation(len(images))
     return SyntheticSet([images[i] for i in order], np.asarray(labels)[order], np.asarray(pixels)[order])
+
+
+def discs_and_bars(n: int, seed: int = 0, size: int = 32) -> tuple[np.ndarray, np.ndarray]:
+    """`n` bright square canvases, alternately a dark bar (class "bar") and a dark disc ("disc") of random place and
+    size, with faint noise: the smallest two-class set a CNN or an encoder must separate (used by the model tests)."""
+    rng = np.random.default_rng(seed)
+    yy, xx = np.mgrid[:size, :size]
+    low, high = size * 10 / 32, size * 22 / 32
+    canvases, labels = [], []
+    for i in range(n):
+        cy, cx, r = rng.uniform(low, high), rng.uniform(low, high), rng.uniform(size / 8, size / 4)
+        if i % 2:
+            mask = (yy - cy) ** 2 + (xx - cx) ** 2 < r**2
+        else:
+            mask = (np.abs(yy - cy) < r * 1.5) & (np.abs(xx - cx) < 1.5)
+        canvases.append(np.where(mask, 0.2, 0.8) + 0.02 * rng.standard_normal((size, size)))
+        labels.append("disc" if i % 2 else "bar")
+    return np.asarray(canvases, np.float32), np.asarray(labels)
