@@ -145,6 +145,60 @@ def encode(encoder: PlanktonCNN, canvases: np.ndarray, batch: int = 256) -> np.n
     return torch.cat([encoder(x[i : i + batch]) for i in range(0, len(x), batch)]).numpy()
 
 
+@dataclass
+class ClassifierTraining:
+    """What a supervised CNN training here starts from: standardised images, class indices (sorted class names),
+    class-balanced sampling weights, the network (a copy of `init` when given) with a linear head, AdamW with a
+    one-cycle schedule, and the seeded generator that draws batches and augmentations."""
+
+    x: torch.Tensor
+    y: torch.Tensor
+    classes: list[str]
+    weights: torch.Tensor
+    network: PlanktonCNN
+    head: nn.Linear
+    optimiser: torch.optim.Optimizer
+    schedule: torch.optim.lr_scheduler.LRScheduler
+    generator: torch.Generator
+
+    def step(self, loss: torch.Tensor) -> None:
+        self.optimiser.zero_grad(set_to_none=True)
+        loss.backward()
+        self.optimiser.step()
+        self.schedule.step()
+
+
+def start_classifier(
+    canvases: np.ndarray,
+    labels: np.ndarray,
+    steps: int,
+    width: int,
+    seed: int,
+    lr: float = 2e-3,
+    init: PlanktonCNN | None = None,
+) -> ClassifierTraining:
+    """Seed, network, head and optimiser of a classifier training (the scratch CNN's recipe), network in train mode.
+
+    Class-balanced sampling weights (each batch draws classes uniformly) so small classes are learnt, as the heads
+    weight them.
+    """
+    torch.manual_seed(seed)
+    generator = torch.Generator().manual_seed(seed)
+    classes = sorted(set(labels.tolist()))
+    y = torch.as_tensor(np.searchsorted(classes, labels))
+    counts = torch.bincount(y, minlength=len(classes)).float()
+    network = PlanktonCNN(width)
+    if init is not None:
+        network.load_state_dict(init.state_dict())
+    head = nn.Linear(network.dim, len(classes))
+    optimiser = torch.optim.AdamW([*network.parameters(), *head.parameters()], lr=lr, weight_decay=1e-4)
+    schedule = torch.optim.lr_scheduler.OneCycleLR(optimiser, lr, total_steps=steps, pct_start=0.1)
+    network.train()
+    return ClassifierTraining(
+        standardise(canvases), y, classes, (1.0 / counts)[y], network, head, optimiser, schedule, generator
+    )
+
+
 def train_scratch_cnn(
     canvases: np.ndarray,
     labels: np.ndarray,
@@ -155,34 +209,13 @@ def train_scratch_cnn(
     init: PlanktonCNN | None = None,
 ) -> tuple[PlanktonCNN, nn.Linear, list[str]]:
     """The CNN baseline: the same network and augmentation trained from random weights on labels alone; with `init`,
-    the same recipe fine-tunes a copy of a pretrained encoder instead (hfm's fine-tuned variant).
-
-    Class-balanced sampling (each batch draws classes uniformly) so small classes are learnt, as the heads weight them.
-    """
-    torch.manual_seed(seed)
-    generator = torch.Generator().manual_seed(seed)
-    classes = sorted(set(labels.tolist()))
-    y = torch.as_tensor(np.searchsorted(classes, labels))
-    x = standardise(canvases)
-    counts = torch.bincount(y, minlength=len(classes)).float()
-    weights = (1.0 / counts)[y]
-    network = PlanktonCNN(width)
-    if init is not None:
-        network.load_state_dict(init.state_dict())
-    head = nn.Linear(network.dim, len(classes))
-    params = [*network.parameters(), *head.parameters()]
-    optimiser = torch.optim.AdamW(params, lr=2e-3, weight_decay=1e-4)
-    schedule = torch.optim.lr_scheduler.OneCycleLR(optimiser, 2e-3, total_steps=steps, pct_start=0.1)
-    network.train()
+    the same recipe fine-tunes a copy of a pretrained encoder instead (hfm's fine-tuned variant)."""
+    run = start_classifier(canvases, labels, steps, width, seed, init=init)
     for _ in range(steps):
-        index = torch.multinomial(weights, batch, replacement=True, generator=generator)
-        loss = F.cross_entropy(head(network(augment(x[index], generator))), y[index])
-        optimiser.zero_grad(set_to_none=True)
-        loss.backward()
-        optimiser.step()
-        schedule.step()
-    network.eval()
-    return network, head, classes
+        index = torch.multinomial(run.weights, batch, replacement=True, generator=run.generator)
+        run.step(F.cross_entropy(run.head(run.network(augment(run.x[index], run.generator))), run.y[index]))
+    run.network.eval()
+    return run.network, run.head, run.classes
 
 
 @torch.no_grad()

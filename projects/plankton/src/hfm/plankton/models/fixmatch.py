@@ -20,7 +20,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from hfm.plankton.models.cnn import PlanktonCNN, augment, encode, standardise
+from hfm.plankton.models.cnn import PlanktonCNN, augment, encode, standardise, start_classifier
 
 
 @dataclass(frozen=True)
@@ -61,42 +61,28 @@ def train_fixmatch_cnn(
     """Train (or, with `init`, fine-tune a copy of a pretrained encoder) on labelled `canvases` and `unlabelled`
     canvases; returns the model as `train_scratch_cnn` does and a log (share of unlabelled views pseudo-labelled)."""
     config = config or FixMatchConfig()
-    torch.manual_seed(config.seed)
-    generator = torch.Generator().manual_seed(config.seed)
-    classes = sorted(set(labels.tolist()))
-    y = torch.as_tensor(np.searchsorted(classes, labels))
-    x, u = standardise(canvases), standardise(unlabelled)
-    weights = (1.0 / torch.bincount(y, minlength=len(classes)).float())[y]
-    network = PlanktonCNN(config.width)
-    if init is not None:
-        network.load_state_dict(init.state_dict())
-    head = nn.Linear(network.dim, len(classes))
-    optimiser = torch.optim.AdamW([*network.parameters(), *head.parameters()], lr=config.lr, weight_decay=1e-4)
-    schedule = torch.optim.lr_scheduler.OneCycleLR(optimiser, config.lr, total_steps=config.steps, pct_start=0.1)
-    network.train()
+    run = start_classifier(canvases, labels, config.steps, config.width, config.seed, config.lr, init)
+    u = standardise(unlabelled)
+    generator = run.generator
     masked = []
     n_unlabelled = config.batch * config.ratio
     for _ in range(config.steps):
-        index = torch.multinomial(weights, config.batch, replacement=True, generator=generator)
+        index = torch.multinomial(run.weights, config.batch, replacement=True, generator=generator)
         batch_u = u[torch.randint(len(u), (n_unlabelled,), generator=generator)]
         # One forward over the three views so batch normalisation sees labelled and unlabelled images together.
         views = torch.cat(
-            [augment(x[index], generator), augment(batch_u, generator), strong_augment(batch_u, generator)]
+            [augment(run.x[index], generator), augment(batch_u, generator), strong_augment(batch_u, generator)]
         )
-        logits = head(network(views))
+        logits = run.head(run.network(views))
         labelled, weak, strong = logits[: config.batch], *logits[config.batch :].chunk(2)
         confidence, pseudo = F.softmax(weak.detach(), dim=1).max(dim=1)
         keep = (confidence >= config.threshold).float()
         unlabelled_loss = (F.cross_entropy(strong, pseudo, reduction="none") * keep).mean()
-        loss = F.cross_entropy(labelled, y[index]) + config.weight * unlabelled_loss
-        optimiser.zero_grad(set_to_none=True)
-        loss.backward()
-        optimiser.step()
-        schedule.step()
+        run.step(F.cross_entropy(labelled, run.y[index]) + config.weight * unlabelled_loss)
         masked.append(float(keep.mean()))
-    network.eval()
+    run.network.eval()
     log = {"pseudo_labelled_first": float(np.mean(masked[:20])), "pseudo_labelled_last": float(np.mean(masked[-20:]))}
-    return (network, head, classes), log
+    return (run.network, run.head, run.classes), log
 
 
 @torch.no_grad()
