@@ -79,6 +79,26 @@ def test_pretrain_finetune_forecast_evaluate(sst_store, tmp_path):
     assert scores_file["1"]["damped_persistence"]["rmse"][0] == pytest.approx(0.2811, abs=1e-4)
 
 
+def test_climatology_channel_leaves_land_at_zero_without_a_warning(sst_store):
+    """SST land points have no climatology at any step: their channel is 0 (as before), the sea's is the
+    climatology less its mean over the calendar, and no "Mean of empty slice" warning is raised."""
+    import warnings
+
+    data = FieldData.load(sst_store)
+    normaliser = Normaliser(data)
+    land = np.isnan(normaliser.means).all(axis=0)
+    assert 0 < land.sum() < land.size
+    steps = np.arange(0, 24, 5)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)
+        z = normaliser.climatology_z(steps)
+    assert z.shape == (steps.size, *land.shape) and np.isfinite(z).all()
+    np.testing.assert_array_equal(z[:, land], 0)
+    sea = normaliser.means[:, ~land]
+    expected = (sea[normaliser.index[steps]] - sea.mean(axis=0)) / normaliser.scale.reshape(-1)[0]
+    np.testing.assert_allclose(z[:, ~land], np.nan_to_num(expected), rtol=1e-5, atol=1e-6)
+
+
 def test_stats_command(sst_store):
     result = CliRunner().invoke(app, ["stats", str(sst_store)])
     assert result.exit_code == 0, result.output
@@ -133,11 +153,18 @@ def test_speed_experiment_times_the_same_windows_both_ways(sst_store):
 
 
 def test_interpolator_is_chosen_on_validation_and_its_card_names_the_split(era5_grib, tmp_path):
-    """The interpolator trains on days 1-20, its base the least-squares interpolator fitted on those days, picks its
-    checkpoint on days 21-24 (step 0, the untrained model, is that base exactly) and never sees the test days."""
+    """The interpolator trains on days 1-20, its base the least-squares interpolator (seen hours and their 7 x 7
+    neighbourhood means) fitted on those days, picks its checkpoint on days 21-24 (step 0, the untrained model, is
+    that base exactly) and never sees the test days."""
     from hfm.climate.baselines.interpolation import fit_gap_weights
     from hfm.climate.curate import curate_fields
-    from hfm.climate.experiments.end_to_end import Budget, crop_fields, evaluate_interpolation, train_interpolator
+    from hfm.climate.experiments.end_to_end import (
+        INTERP_RADIUS,
+        Budget,
+        crop_fields,
+        evaluate_interpolation,
+        train_interpolator,
+    )
     from hfm.shared.models.registry import create_model
 
     source = crop_fields(era5_grib, tmp_path / "crop.nc", {"lat": slice(0, 8), "lon": slice(0, 12)})
@@ -149,20 +176,22 @@ def test_interpolator_is_chosen_on_validation_and_its_card_names_the_split(era5_
     assert set(scores) == {0, 1, 2, 3, 4} and scores[selection["chosen_step"]] == min(scores.values())
     data = FieldData.load(tmp_path / "data")
     fit = data.with_training(np.arange(744) < 20 * 24)
-    weights = fit_gap_weights(fit.anomalies(), window_starts(fit, 9, "train"), 9, context=1)
+    weights = fit_gap_weights(fit.anomalies(), window_starts(fit, 9, "train"), 9, context=1, radius=INTERP_RADIUS)
+    assert weights.shape == (5, 8)  # 4 seen hours, then their neighbourhood means less the point
     np.testing.assert_allclose(model.base_weights.numpy(), weights, rtol=1e-5, atol=1e-6)  # fitted, saved, loaded
     valid = np.arange(20 * 24, 24 * 24 - 8)  # the 88 windows of 9 h inside days 21-24
-    untrained = create_model("climate-interpolator", climatology_channel=True, window=9, context=1, **arch).eval()
+    untrained = create_model("climate-interpolator", climatology_channel=True, window=9, context=1,
+                             radius=INTERP_RADIUS, **arch).eval()  # fmt: skip
     untrained.base_weights.copy_(torch.from_numpy(weights))
     base = evaluate_interpolation(untrained, fit, Normaliser(fit), 9, valid)  # step 0 is the fitted base exactly
-    assert base["hfm"] == pytest.approx(base["fitted_anomaly"], rel=1e-5) == pytest.approx(scores[0], rel=1e-5)
+    assert base["hfm"] == pytest.approx(base["fitted_neighbourhood"], rel=1e-5) == pytest.approx(scores[0], rel=1e-5)
     assert base["fitted_anomaly"] < base["cubic_anomaly"] < base["linear_anomaly"] < base["linear"]
     card = json.loads((tmp_path / "interp" / "model" / "model_card.json").read_text())["training"]
     assert card["fold"]["valid"].startswith("2019-03-21T00") and card["fold"]["test"].startswith("2019-03-25T00")
     assert card["fold"]["train_steps"] == 20 * 24 and card["fold"]["valid_windows"] == 88
     assert card["selection"]["chosen_step"] == selection["chosen_step"]
     assert card["task"]["climatology_channel"] and card["task"]["valid_ranges"] == [[480, 576]]
-    assert card["task"]["context"] == 1 and card["task"]["base"] == "fitted"
+    assert card["task"]["context"] == 1 and card["task"]["base"] == "fitted" and card["task"]["radius"] == 3
     test = evaluate_interpolation(model, data, Normaliser(data), 9)
     assert test["windows"] == 162  # starts 574-735: every hidden hour (start + 2 .. start + 6) a test hour
     assert test["per_window"]["hfm"].shape == (162,) and test["linear_anomaly"] < test["linear"]

@@ -135,8 +135,12 @@ class Normaliser:
 
     def climatology_z(self, steps: np.ndarray) -> np.ndarray:
         """The climatology at `steps` less its mean over the calendar, in anomaly std: the diurnal (or seasonal)
-        cycle as a forcing channel, known at every step without looking at the step's own field."""
-        z = (self.means[self.index[steps]] - np.nanmean(self.means, axis=0)) / self.scale
+        cycle as a forcing channel, known at every step without looking at the step's own field. A point with no
+        climatology at any step (land in an SST grid) stays NaN until it is set to 0, without a warning."""
+        defined = ~np.isnan(self.means).all(axis=0)
+        centre = np.full(self.means.shape[1:], np.nan, dtype=self.means.dtype)
+        centre[defined] = np.nanmean(self.means[:, defined], axis=0)
+        z = (self.means[self.index[steps]] - centre) / self.scale
         return np.nan_to_num(z, nan=0.0).astype("float32")
 
     def with_climatology(self, z: np.ndarray, steps: np.ndarray) -> np.ndarray:
