@@ -79,30 +79,32 @@ def test_shipped_configs_parse_into_the_typed_options(name, options):
 
 
 def test_shipped_interpolator_config_is_the_benchmark_variant():
-    from hfm.climate.experiments.end_to_end import INTERP_CONTEXT, INTERP_WINDOW
+    from hfm.climate.experiments.end_to_end import INTERP_CONTEXT, INTERP_RADIUS, INTERP_WINDOW
 
     config = load_config(CONFIGS / "climate-interpolator.yaml")
     parsed = parse_options(MAEOptions, dict(config.task.options), "climate-mae")
     assert (parsed.mode, parsed.base, parsed.climatology_channel) == ("interpolation", "fitted", True)
-    assert (parsed.window, parsed.context) == (INTERP_WINDOW, INTERP_CONTEXT) == (9, 1)
+    assert (parsed.window, parsed.context, parsed.radius) == (INTERP_WINDOW, INTERP_CONTEXT, INTERP_RADIUS) == (9, 1, 3)
 
 
 def test_interpolator_with_a_fitted_base_is_replayed_byte_identically(sst_store, tmp_path):
-    """`pretrain --model climate-interpolator` with context steps and the fitted base: the least-squares weights
-    are fitted on the training windows, saved with the model, and `hfm train run.yaml` reproduces every byte."""
+    """`pretrain --model climate-interpolator` with context steps and the fitted base over 3 x 3 neighbourhoods:
+    the least-squares weights are fitted on the training windows, saved with the model, and `hfm train run.yaml`
+    reproduces every byte."""
     from hfm.climate.baselines.interpolation import fit_gap_weights
     from hfm.climate.data import FieldData, window_starts
     from hfm.climate.predict import load_model
 
     out = tmp_path / "interp"
-    sets = ["--set", "task.context=1", "--set", "task.base=fitted", "--set", "task.climatology_channel=true"]
+    sets = ["--set", "task.context=1", "--set", "task.base=fitted", "--set", "task.climatology_channel=true",
+            "--set", "task.radius=1"]  # fmt: skip
     argv = ["pretrain", str(sst_store), "--out", str(out), "--model", "climate-interpolator", "--window", "5",
             "--steps", "3", "--batch-size", "4", "--seed", "1", "-q", *TINY, *sets]  # fmt: skip
     result = CliRunner().invoke(app, argv)
     assert result.exit_code == 0, result.output
     data = FieldData.load(sst_store)
-    weights = fit_gap_weights(data.anomalies(), window_starts(data, 5, "train"), 5, context=1)
-    assert weights.shape == (1, 4)  # one hidden month from two on each side
+    weights = fit_gap_weights(data.anomalies(), window_starts(data, 5, "train"), 5, context=1, radius=1)
+    assert weights.shape == (1, 8)  # one hidden month from two on each side and their neighbourhood means
     model = load_model(out / "model")
     np.testing.assert_allclose(model.base_weights.numpy(), weights, rtol=1e-5, atol=1e-6)
     replayed = _replay(out / "run.yaml", tmp_path / "replay")

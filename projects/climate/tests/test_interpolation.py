@@ -2,7 +2,14 @@ import numpy as np
 import pytest
 import torch
 
-from hfm.climate.baselines.interpolation import fit_gap_weights, gap_layout, hermite_weights, line_weights
+from hfm.climate.baselines.interpolation import (
+    apply_gap_weights,
+    fit_gap_weights,
+    gap_layout,
+    hermite_weights,
+    line_weights,
+    neighbourhood_mean,
+)
 from hfm.climate.models import InterpolatingMAE
 from hfm.shared.models.registry import create_model
 
@@ -69,3 +76,41 @@ def test_untrained_interpolator_with_context_is_its_base():
     assert set(model.state_dict()) >= {"base_weights"}  # saved with the weights, so an export replays the base
     with pytest.raises(ValueError, match="windows of 9 steps"):
         model.base(torch.randn(1, 7, 2, 4, 4))
+
+
+def test_neighbourhood_mean_repeats_the_edges_and_reads_nan_as_zero():
+    grid = np.arange(12.0).reshape(1, 3, 4)
+    mean = neighbourhood_mean(grid, 1)
+    assert mean[0, 1, 1] == pytest.approx(grid[0, :3, :3].mean())  # inside: the plain 3 x 3 mean
+    corner = np.array([[0, 0, 1], [0, 0, 1], [4, 4, 5]], float)  # row and column 0 repeated beyond the grid
+    assert mean[0, 0, 0] == pytest.approx(corner.mean())
+    grid[0, 0, 0] = np.nan
+    np.testing.assert_allclose(neighbourhood_mean(grid, 1)[0, 1, 1], np.nansum(grid[0, :3, :3]) / 9)
+
+
+def test_neighbourhood_weights_are_recovered_and_the_model_base_applies_them():
+    """Hidden steps made from the seen steps and their 3 x 3 means by known weights: least squares with radius 1
+    recovers them exactly, and an interpolator holding them fills the gap as `apply_gap_weights` does."""
+    rng = np.random.default_rng(1)
+    seen, hidden = gap_layout(7, 1)
+    truth = rng.normal(size=(hidden.size, 2 * seen.size))
+    anomalies = np.zeros((60 * 7, 1, 5, 6))
+    for i in range(60):
+        x = rng.normal(size=(1, seen.size, 1, 5, 6))
+        anomalies[7 * i + seen] = x[0]
+        anomalies[7 * i + hidden] = apply_gap_weights(truth, x, radius=1)[0]
+    weights = fit_gap_weights(anomalies, np.arange(60) * 7, 7, context=1, radius=1)
+    assert weights.shape == (3, 8)
+    np.testing.assert_allclose(weights, truth, atol=1e-9)
+    # the neighbourhood carries real weight: without it the same data are not fitted exactly
+    pointwise = fit_gap_weights(anomalies, np.arange(60) * 7, 7, context=1)
+    assert pointwise.shape == (3, 4) and np.abs(pointwise - truth[:, :4]).max() > 0.01
+    model = create_model("climate-interpolator", patch_lat=2, patch_lon=2, width=16, depth=1, heads=2,
+                         window=7, context=1, radius=1)  # fmt: skip
+    assert model.base_weights.shape == (3, 8)
+    np.testing.assert_allclose(model.base_weights[:, 4:].numpy(), 0)  # the line until a fit fills the buffer
+    model.base_weights.copy_(torch.from_numpy(weights).float())
+    x = torch.randn(2, 7, 1, 6, 6)
+    filled = model.base(x)[:, hidden, 0].numpy()
+    expected = apply_gap_weights(weights, x[:, seen, 0].numpy(), radius=1)
+    np.testing.assert_allclose(filled, expected, rtol=1e-5, atol=1e-5)

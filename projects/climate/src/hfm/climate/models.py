@@ -17,7 +17,9 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+import numpy as np
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from hfm.climate.baselines.interpolation import gap_layout, line_weights
@@ -134,6 +136,8 @@ class InterpolatingMAE(MaskedAutoencoder):
     `window` 0 (the default): the straight line between the first and last step, for any window length. With
     `window` > 0 the base is the buffer `base_weights` (hidden, seen), the straight line until a task copies
     fitted weights into it (`fit_gap_weights`); it is saved with the weights. `context`: steps seen beyond each end.
+    `radius` > 0: the base also weighs each seen step's neighbourhood mean less the point (`gap_features`), so its
+    buffer is (hidden, 2 seen).
     `target_variables`: the first channels are the fields; any further channels are forcings seen at every step
     (the standardised climatology, `data.with_climatology`), never hidden and never scored.
     """
@@ -145,16 +149,20 @@ class InterpolatingMAE(MaskedAutoencoder):
         target_variables: int | None = None,
         window: int = 0,
         context: int = 0,
+        radius: int = 0,
     ) -> None:
         super().__init__(encoder, config)
         self.target_variables = target_variables or encoder.tokenizer.variables
-        self.window, self.context = window, context
-        if context and not window:
-            raise ValueError("context steps need the window length (window > 0)")
+        self.window, self.context, self.radius = window, context, radius
+        if (context or radius) and not window:
+            raise ValueError("context steps and a neighbourhood radius need the window length (window > 0)")
         if window:
             seen, hidden = gap_layout(window, context)
             self.seen_index, self.hidden_index = seen.tolist(), hidden.tolist()
-            self.register_buffer("base_weights", torch.from_numpy(line_weights(window, context)).float())
+            line = line_weights(window, context)
+            if radius:  # the line weighs no neighbourhood until a fit says otherwise
+                line = np.concatenate([line, np.zeros_like(line)], axis=1)
+            self.register_buffer("base_weights", torch.from_numpy(line).float())
         nn.init.zeros_(self.decoder_pred.weight)
         nn.init.zeros_(self.decoder_pred.bias)
 
@@ -168,7 +176,10 @@ class InterpolatingMAE(MaskedAutoencoder):
             return self.linear(x)
         if x.shape[1] != self.window:
             raise ValueError(f"the interpolator was built for windows of {self.window} steps, got {x.shape[1]}")
-        filled = torch.einsum("ks,bs...->bk...", self.base_weights.to(x.dtype), x[:, self.seen_index])
+        features = x[:, self.seen_index]
+        if self.radius:  # as `gap_features`: the seen steps, then their neighbourhood means less the point
+            features = torch.cat([features, _neighbourhood_mean(features, self.radius) - features], dim=1)
+        filled = torch.einsum("kf,bf...->bk...", self.base_weights.to(x.dtype), features)
         out = x.clone()
         out[:, self.hidden_index] = filled
         return out
@@ -192,6 +203,14 @@ class InterpolatingMAE(MaskedAutoencoder):
         return tokenizer.unpatchify(merged, tuple(x.shape[1:]))
 
 
+def _neighbourhood_mean(x: torch.Tensor, radius: int) -> torch.Tensor:
+    """`baselines.interpolation.neighbourhood_mean` in torch: (..., H, W), the edges repeated beyond the grid."""
+    size = 2 * radius + 1
+    flat = x.reshape(-1, 1, *x.shape[-2:])
+    padded = F.pad(flat, (radius, radius, radius, radius), mode="replicate")
+    return F.avg_pool2d(padded, size, stride=1).reshape(x.shape)
+
+
 def _mae_config(mask_ratio: float) -> MAEConfig:
     """The decoder and targets of both masked models: raw anomalies (already standardised), a light decoder."""
     return MAEConfig(mask_ratio=mask_ratio, norm_targets=False, decoder_width=32, decoder_depth=1, decoder_heads=4)
@@ -202,8 +221,8 @@ _INFO = "standardised anomalies (time, variable, lat, lon) from an hfm climate s
 
 def _masked_model(kind: type[MaskedAutoencoder]) -> Callable[..., MaskedAutoencoder]:
     """The factory of a masked model on the climate tokenizer; both masked models share every argument, and
-    `climatology_channel` (one more seen channel per variable: each step's standardised climatology), `window` and
-    `context` (the gap's layout and a linear base sized by it, `InterpolatingMAE`) are the
+    `climatology_channel` (one more seen channel per variable: each step's standardised climatology), `window`,
+    `context` and `radius` (the gap's layout and a linear base sized by it, `InterpolatingMAE`) are the
     interpolator's only."""
 
     def build(
@@ -217,14 +236,17 @@ def _masked_model(kind: type[MaskedAutoencoder]) -> Callable[..., MaskedAutoenco
         climatology_channel: bool = False,
         window: int = 0,
         context: int = 0,
+        radius: int = 0,
     ) -> MaskedAutoencoder:
         channels = variables * (2 if climatology_channel else 1)
         encoder = _encoder(channels, patch_lat, patch_lon, width, depth, heads)
         if kind is InterpolatingMAE:
-            return InterpolatingMAE(encoder, _mae_config(mask_ratio), variables, window=window, context=context)
-        if climatology_channel or window or context:
+            config = _mae_config(mask_ratio)
+            return InterpolatingMAE(encoder, config, variables, window=window, context=context, radius=radius)
+        if climatology_channel or window or context or radius:
             raise HFMError(
-                "climate-mae: climatology_channel, window and context are the interpolator's (climate-interpolator)"
+                "climate-mae: climatology_channel, window, context and radius are the interpolator's "
+                "(climate-interpolator)"
             )
         return kind(encoder, _mae_config(mask_ratio))
 

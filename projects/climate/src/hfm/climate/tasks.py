@@ -16,7 +16,8 @@ a damped EOF residual) is the linear forecast the head corrects, fitted on the t
 number of steps between history frames (default: the lead), so a 6 h forecaster can see the last three hours.
 With `mode: interpolation`, `context` steps are seen beyond each end of the gap (the window includes them) and
 `base: fitted` makes the network a correction to the least-squares linear interpolator of anomalies, fitted on the
-training windows and saved with the weights (`baselines.interpolation.fit_gap_weights`; `line`: the straight line).
+training windows and saved with the weights (`baselines.interpolation.fit_gap_weights`; `line`: the straight line);
+`radius: r` adds each seen step's mean over its (2r+1)^2 neighbourhood to the fitted base's inputs.
 climate-mae streams a sharded dataset (`hfm climate curate --shard-size`) store by store (`hfm.climate.data`);
 the forecaster and downscaler fit baselines on the whole training period and read unsharded stores only.
 """
@@ -89,6 +90,7 @@ class MAEOptions(_StoreOptions):
     valid_ranges: list[list[int]] | None = None  # interpolation: the validation block (model selection)
     context: int = 0  # interpolation: steps seen beyond each end of the gap (the window includes them)
     base: Literal["line", "fitted"] = "line"  # interpolation: the straight line, or least squares on training windows
+    radius: int = 0  # interpolation, base fitted: the base also weighs each seen step's (2r+1)^2 neighbourhood mean
 
 
 @dataclass(frozen=True)
@@ -150,6 +152,8 @@ class ClimateMAETask(_StoreTask):
         if self.mode == "random" and (interpolation_only or self.options.base != "line"):
             raise HFMError("task climate-mae: climatology_channel, valid_ranges, context and base need mode "
                            "'interpolation'")  # fmt: skip
+        if self.options.radius and self.options.base != "fitted":
+            raise HFMError("task climate-mae: radius (a neighbourhood in the base) needs base 'fitted'")
         if self.stream is not None and (self.context or self.options.base != "line"):
             raise HFMError(f"task climate-mae: context and base need an unsharded dataset; {typed.dataset} is sharded")
 
@@ -159,12 +163,13 @@ class ClimateMAETask(_StoreTask):
                                 **self.options.arch())  # fmt: skip
         # a window-specific base (context steps, fitted weights) is a buffer sized by the window; the plain line is not
         layout = {"window": self.window, "context": self.context} if self.context or self.options.base != "line" else {}
+        layout |= {"radius": self.options.radius} if self.options.radius else {}
         model = create_model("climate-interpolator", variables=self.variables, mask_ratio=self.options.mask_ratio,
                              climatology_channel=self.options.climatology_channel, **layout,
                              **self.options.arch())  # fmt: skip
         if self.options.base == "fitted":  # least squares on the training windows (anomalies; linear, so valid in z)
             starts = window_starts(self.data, self.window, "train")
-            weights = fit_gap_weights(self.data.anomalies(), starts, self.window, self.context)
+            weights = fit_gap_weights(self.data.anomalies(), starts, self.window, self.context, self.options.radius)
             with torch.no_grad():
                 model.base_weights.copy_(torch.from_numpy(weights))
         return model

@@ -5,7 +5,9 @@ before the first end and after the last end are seen too (the slope of the field
 interpolator here fills every hidden step with one linear combination of the seen steps, the same at every grid
 point, as (hidden, seen) weights: the straight line between the gap's ends (`line_weights`), cubic Hermite with
 one-step end slopes (`hermite_weights`), or least squares on training windows (`fit_gap_weights`), which is also the
-base that `models.InterpolatingMAE` corrects.
+base that `models.InterpolatingMAE` corrects. With a `radius` r > 0 the least squares also weighs each seen step's
+mean over the (2r + 1)^2 points around each point, less the point itself (`gap_features`): the same weights at every
+point still, but a hidden hour can lean on its neighbourhood where one point's seen hours are noisy.
 """
 
 from __future__ import annotations
@@ -31,17 +33,46 @@ def line_weights(window: int, context: int = 0) -> np.ndarray:
     return weights
 
 
-def fit_gap_weights(anomalies: np.ndarray, starts: np.ndarray, window: int, context: int = 0) -> np.ndarray:
-    """Least squares (hidden, seen) weights pooled over windows, variables and grid points: each hidden step's
-    anomaly as one linear combination of the seen steps' anomalies. `anomalies` (T, V, H, W), any linear scale
-    (anomalies or standardised anomalies give the same weights); points with a NaN in a window are left out."""
+def neighbourhood_mean(values: np.ndarray, radius: int) -> np.ndarray:
+    """Mean over the (2 radius + 1)^2 points around each point of the last two axes, the edge rows and columns
+    repeated beyond the grid (as `torch.nn.functional.pad(mode="replicate")`); NaN counts as 0, the climatology,
+    as the model's standardised inputs do."""
+    size = 2 * radius + 1
+    height, width = values.shape[-2:]
+    padded = np.pad(np.nan_to_num(values), [(0, 0)] * (values.ndim - 2) + [(radius, radius)] * 2, mode="edge")
+    total = sum(padded[..., i : i + height, j : j + width] for i in range(size) for j in range(size))
+    return total / size**2
+
+
+def gap_features(seen_values: np.ndarray, radius: int = 0) -> np.ndarray:
+    """(N, seen, ...) seen steps -> the base's inputs: the seen steps, and with `radius` > 0 after them each seen
+    step's neighbourhood mean less the point ((N, 2 seen, ...))."""
+    if not radius:
+        return seen_values
+    return np.concatenate([seen_values, neighbourhood_mean(seen_values, radius) - seen_values], axis=1)
+
+
+def fit_gap_weights(
+    anomalies: np.ndarray, starts: np.ndarray, window: int, context: int = 0, radius: int = 0
+) -> np.ndarray:
+    """Least squares (hidden, features) weights pooled over windows, variables and grid points: each hidden step's
+    anomaly as one linear combination of the seen steps' anomalies (features = seen), and with `radius` > 0 of
+    their neighbourhood means less the point too (features = 2 seen, `gap_features`). `anomalies` (T, V, H, W), any
+    linear scale (anomalies or standardised anomalies give the same weights); points with a NaN in a window are
+    left out."""
     seen, hidden = gap_layout(window, context)
     idx = np.asarray(starts)[:, None] + np.arange(window)[None, :]
     values = anomalies[idx].astype("float64")  # (N, window, V, H, W)
-    values = np.moveaxis(values, 1, -1).reshape(-1, window)
-    values = values[np.isfinite(values).all(axis=1)]
-    x, y = values[:, seen], values[:, hidden]
+    inputs = np.moveaxis(gap_features(values[:, seen], radius), 1, -1).reshape(-1, seen.size * (2 if radius else 1))
+    targets = np.moveaxis(values[:, hidden], 1, -1).reshape(-1, hidden.size)
+    keep = np.isfinite(values).all(axis=1).reshape(-1)  # a point defined at every step of its window
+    x, y = inputs[keep], targets[keep]
     return np.linalg.solve(x.T @ x, x.T @ y).T
+
+
+def apply_gap_weights(weights: np.ndarray, seen_values: np.ndarray, radius: int = 0) -> np.ndarray:
+    """(hidden, features) weights on (N, seen, ...) seen steps -> (N, hidden, ...) the filled hidden steps."""
+    return np.einsum("kf,nf...->nk...", weights, gap_features(seen_values, radius))
 
 
 def hermite_weights(window: int, context: int) -> np.ndarray:

@@ -19,7 +19,13 @@ from typing import Any
 import numpy as np
 import torch
 
-from hfm.climate.baselines.interpolation import fit_gap_weights, gap_layout, hermite_weights, line_weights
+from hfm.climate.baselines.interpolation import (
+    apply_gap_weights,
+    fit_gap_weights,
+    gap_layout,
+    hermite_weights,
+    line_weights,
+)
 from hfm.climate.curate import DEFAULT_NAME, curate_fields
 from hfm.climate.data import FieldData, Normaliser, StoreWindows, window_starts, xarray_windows
 from hfm.climate.metrics import evaluate, rmse
@@ -188,6 +194,9 @@ def era5_experiment(
 # on either side); chosen with the fitted base on rolling 4-day validation blocks over days 9-24 (docs/climate.md)
 INTERP_CONTEXT = 1
 INTERP_WINDOW = 7 + 2 * INTERP_CONTEXT
+# the base also weighs each seen hour's mean over the 7 x 7 points around each point: chosen on the same rolling
+# blocks over days 9-24 over 3 x 3, 5 x 5 and 9 x 9 and over none (docs/climate.md)
+INTERP_RADIUS = 3
 INTERP_VALID_STEPS = 96  # the last four days of the training period: the interpolator's validation block
 
 
@@ -207,8 +216,8 @@ def train_interpolator(
     valid[np.flatnonzero(train)[-INTERP_VALID_STEPS:]] = True
     train &= ~valid
     options = {"dataset": dataset, "window": INTERP_WINDOW, "mode": "interpolation", "climatology_channel": True,
-               "context": INTERP_CONTEXT, "base": "fitted", "train_ranges": mask_to_ranges(train),
-               "valid_ranges": mask_to_ranges(valid), **arch}  # fmt: skip
+               "context": INTERP_CONTEXT, "base": "fitted", "radius": INTERP_RADIUS,
+               "train_ranges": mask_to_ranges(train), "valid_ranges": mask_to_ranges(valid), **arch}  # fmt: skip
     fit = data.with_training(train)
     normaliser = Normaliser(fit)
     starts = fit.pairs_into(INTERP_WINDOW - 1, valid)
@@ -231,7 +240,8 @@ def train_interpolator(
     }
     name = f"climate-interpolator-{Path(dataset).parent.name}"
     description = ("temporal interpolation of 6 h gaps (one hour seen beyond each end): a learned correction to "
-                   "the least-squares linear interpolator of anomalies, checkpoint chosen on validation")  # fmt: skip
+                   "the least-squares linear interpolator of anomalies and their 7 x 7 neighbourhood means, "
+                   "checkpoint chosen on validation")  # fmt: skip
     export_selected(model, out, options, selection, split, cv_budget, name, description,
                     "validation RMSE (K) of the hidden steps")  # fmt: skip
     return model, selection
@@ -364,9 +374,10 @@ def evaluate_interpolation(
     time between the gap's ends of the fields and of the anomalies (against the training climatology, which
     carries the diurnal cycle), cubic Hermite interpolation of the anomalies (end slopes from the context steps;
     with context only) and the fitted linear interpolator of anomalies (`fit_gap_weights` on the training windows
-    of `data`, the same seen steps as the model). `per_window` holds each method's RMSE per window (its hidden steps
-    pooled)."""
-    context = getattr(model, "context", 0)
+    of `data`, the same seen steps as the model); for a model whose base weighs neighbourhoods (`radius`) also that
+    base alone fitted on the training windows of `data` (`fitted_neighbourhood`). `per_window` holds each method's
+    RMSE per window (its hidden steps pooled)."""
+    context, radius = getattr(model, "context", 0), getattr(model, "radius", 0)
     seen, hidden = gap_layout(window, context)
     starts = gap_test_windows(data, window, context) if starts is None else starts
     idx = starts[:, None] + np.arange(window)[None, :]
@@ -398,6 +409,9 @@ def evaluate_interpolation(
     }
     if context:
         forecasts["cubic_anomaly"] = clim[:, hidden] + combine(hermite_weights(window, context), anomaly)
+    if radius:
+        local = fit_gap_weights(data.anomalies(), window_starts(data, window, "train"), window, context, radius)
+        forecasts["fitted_neighbourhood"] = clim[:, hidden] + apply_gap_weights(local, anomaly[:, seen], radius)
     flat_truth = truth.reshape(-1, *fields.shape[2:])
     per_window = {
         name: _per_step_rmse(f.reshape(-1, *fields.shape[2:]), flat_truth, data.lat).reshape(-1, hidden.size).mean(1)
