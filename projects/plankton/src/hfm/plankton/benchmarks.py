@@ -8,7 +8,8 @@ FlowCam), two contrastively pretrained encoders, each evaluation on an encoder t
   logistic regression, morphology + random forest and a scratch CNN; Nadeau-Bengio corrected intervals.
 - plankton-whoi-fewshot: leave-one-out 1-NN on the 187-class WHOI wiki, hfm embeddings vs pixels and morphology.
 - plankton-label-efficiency: Bering Sea at 10 %, 25 %, 100 % of labels, frozen encoder vs scratch CNN, 5 folds;
-  hfm's semi-supervised classifier at 10 % and 25 % against the scratch CNN at 100 %.
+  hfm's semi-supervised classifier (from per-fold in-domain encoders) at 10 % and 25 % against the scratch CNN at
+  100 %, and its FixMatch CNN against the same training from random weights at 10 %.
 - plankton-assist: decisions to reach 90 % accuracy on Bering Sea, validation pages of hfm's predictions vs one by
   one (and bulk validation of k-means clusters).
 - plankton-loader: images/s of the hfm loader (curated canvases) against a plain PIL + DataLoader loop.
@@ -164,6 +165,9 @@ def few_shot_figures() -> list[Figure]:
     ]
 
 
+FIXMATCH_RANDOM = "FixMatch CNN from random weights (same images and steps)"
+
+
 def label_efficiency_figures(out_dir: str | Path = "benchmarks/plankton") -> list[Figure]:
     study = load_study()
     curve = study_label_efficiency(study)
@@ -171,7 +175,13 @@ def label_efficiency_figures(out_dir: str | Path = "benchmarks/plankton") -> lis
     figures = []
 
     def figure(
-        name: str, hfm: list[float], scratch: list[float], n_train: int, goal: str = "", hybrid: list[float] = ()
+        name: str,
+        hfm: list[float],
+        scratch: list[float],
+        n_train: int,
+        goal: str = "",
+        hybrid: list[float] = (),
+        baseline_name: str = SCRATCH,
     ) -> Figure:
         test = nadeau_bengio_ttest(np.subtract(hfm, scratch), n_train, n_test)
         return Figure(
@@ -181,7 +191,7 @@ def label_efficiency_figures(out_dir: str | Path = "benchmarks/plankton") -> lis
             higher_is_better=True,
             value=float(np.mean(hfm)),
             baseline=float(np.mean(scratch)),
-            baseline_name=SCRATCH,
+            baseline_name=baseline_name,
             n_test=n_test * len(hfm),
             test_unit="images",
             interval=(test.low, test.high),
@@ -232,6 +242,19 @@ def label_efficiency_figures(out_dir: str | Path = "benchmarks/plankton") -> lis
     for name, key, ours, theirs, n_train, goal in rows:
         hybrid = curve["hybrid"][ours] if key in ("hfm", "semi") else ()
         figures.append(figure(name, curve[key][ours], curve["scratch"][theirs], n_train, goal, hybrid))
+    # The fair same-fraction peer of the semi-supervised CNN: the same FixMatch training (labelled subset, unlabelled
+    # pool, steps, seed) from random weights, so the pair isolates what pretraining adds.
+    for f, n in zip(fractions, curve["n_train"], strict=True):
+        if f in curve["fixmatch_random"]:
+            figures.append(
+                figure(
+                    f"Bering Sea {f:.0%} labels: FixMatch from the in-fold encoder vs FixMatch from random weights",
+                    curve["fixmatch"][f],
+                    curve["fixmatch_random"][f],
+                    n,
+                    baseline_name=FIXMATCH_RANDOM,
+                )
+            )
     _plot_curve(curve, Path(out_dir))
     return figures
 
@@ -245,7 +268,7 @@ def _plot_curve(curve: dict, out_dir: Path) -> None:
     out_dir.mkdir(parents=True, exist_ok=True)
     fig, ax = plt.subplots(figsize=(5, 3.5))
     methods = (("hfm", HFM_LINEAR), ("hybrid", HFM_HYBRID), ("finetuned", HFM_FINETUNED), ("scratch", SCRATCH))
-    for key, label in (*methods, ("semi", HFM_SEMI)):
+    for key, label in (*methods, ("semi", HFM_SEMI), ("fixmatch_random", FIXMATCH_RANDOM)):
         shown = [(n, f) for n, f in zip(curve["n_train"], curve["fractions"], strict=True) if f in curve[key]]
         means = [np.mean(curve[key][f]) for _, f in shown]
         spread = [np.std(curve[key][f]) for _, f in shown]

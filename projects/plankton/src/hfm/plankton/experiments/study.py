@@ -42,6 +42,7 @@ from hfm.plankton.experiments.crossval import (
     linear_head,
     splits,
 )
+from hfm.plankton.experiments.in_fold import in_fold_encoders, in_fold_rows
 from hfm.plankton.experiments.prediction_pages import page_validation_decisions
 from hfm.plankton.experiments.semi_supervised import fuse, self_trained_hybrid, unlabelled_rows
 from hfm.plankton.models.cnn import (
@@ -207,13 +208,21 @@ def train_cnns(
 
 
 def _fixmatch_probabilities(job: tuple) -> np.ndarray:
-    """One FixMatch fine-tuning of the pretrained encoder and its test probabilities, in a worker process."""
+    """One FixMatch training (from an encoder's weights, or random ones) and its test probabilities, in a worker."""
     labelled, labels, unlabelled, test, config, width, init_state = job
     _single_thread()
-    init = PlanktonCNN(width)
-    init.load_state_dict(init_state)
+    init = None
+    if init_state is not None:
+        init = PlanktonCNN(width)
+        init.load_state_dict(init_state)
     model, _ = train_fixmatch_cnn(labelled, labels, unlabelled, config, init=init)
     return cnn_probabilities(model, test)
+
+
+def _weights_digest(encoder: PlanktonCNN | None) -> str:
+    if encoder is None:
+        return "random"
+    return hashlib.sha256(b"".join(v.numpy().tobytes() for v in encoder.state_dict().values())).hexdigest()[:12]
 
 
 def fixmatch_cnns(
@@ -221,29 +230,41 @@ def fixmatch_cnns(
     source: str,
     canvases: np.ndarray,
     labels: np.ndarray,
-    runs: list[tuple[int, float, np.ndarray, np.ndarray, np.ndarray]],
-) -> dict[tuple[int, float], np.ndarray]:
-    """Test probabilities of the FixMatch fine-tuned encoder for each run (fold, fraction, labelled rows, unlabelled
-    rows, test rows), cached on disk like the other per-fold CNNs and trained side by side when missing."""
+    runs: list[tuple[str, int, float, np.ndarray, np.ndarray, np.ndarray, PlanktonCNN | None]],
+) -> dict[tuple[str, int, float], np.ndarray]:
+    """Test probabilities of a FixMatch training for each run (name, fold, fraction, labelled rows, unlabelled rows,
+    test rows, starting encoder or None for random weights), cached on disk by everything they depend on (the
+    starting weights by their hash) and trained side by side when missing."""
     config = study.config
-    out, missing, init = {}, [], None
-    for fold, fraction, labelled, unlabelled, test in runs:
+    out, missing = {}, []
+    for name, fold, fraction, labelled, unlabelled, test, init in runs:
         fixmatch = FixMatchConfig(config.scratch_steps, config.scratch_batch, width=config.encoder.width, seed=fold)
         rows = [a.tolist() for a in (labelled, unlabelled, test)]
-        stamp = hashlib.sha256(repr((config, fixmatch, source, rows)).encode()).hexdigest()[:12]
-        path = study.cache / f"fixmatch-{source}-{fold}-{fraction}-{stamp}.npy"
+        stamp = hashlib.sha256(repr((config, fixmatch, source, rows, _weights_digest(init))).encode()).hexdigest()
+        path = study.cache / f"fixmatch-{name}-{source}-{fold}-{fraction}-{stamp[:12]}.npy"
         if path.is_file():
-            out[fold, fraction] = np.load(path, allow_pickle=False)
+            out[name, fold, fraction] = np.load(path, allow_pickle=False)
             continue
-        if init is None:
-            init = pretrained_encoder(study, EVALUATION_ENCODER[source]).state_dict()
+        state = None if init is None else init.state_dict()
         job = (canvases[labelled], labels[labelled], canvases[unlabelled], canvases[test], fixmatch)
-        missing.append(((fold, fraction), path, (*job, config.encoder.width, init)))
+        missing.append(((name, fold, fraction), path, (*job, config.encoder.width, state)))
     jobs = [job for _, _, job in missing]
     for (key, path, _), probabilities in zip(missing, parallel_map(_fixmatch_probabilities, jobs), strict=True):
         np.save(path, probabilities)
         out[key] = probabilities
     return out
+
+
+def source_in_fold_encoders(study: Study, source: str, folds: list[tuple[np.ndarray, np.ndarray]]) -> list[PlanktonCNN]:
+    """Per fold, the leave-dataset-out encoder of `source` continued on its sources plus that fold's training images
+    of `source` (`hfm.plankton.experiments.in_fold`); never a test image."""
+    name = EVALUATION_ENCODER[source]
+    rows = study.corpus.select(source)
+    fold_rows = [in_fold_rows(study.corpus.table, source, PRETRAIN_SETS[name], rows, train) for train, _ in folds]
+    base = pretrained_encoder(study, name)
+    return in_fold_encoders(
+        study.corpus.canvases, fold_rows, base, study.config.encoder, study.cache, source, runner=parallel_map
+    )
 
 
 def parallel_map(function, jobs: list) -> list:
@@ -317,11 +338,13 @@ def _subsample(train: np.ndarray, labels: np.ndarray, fraction: float, seed: int
 
 def label_efficiency(study: Study, source: str = "bering-sea") -> dict[str, Any]:
     """macro-F1 of the frozen encoder + linear head, the hybrid head, the fine-tuned encoder and the scratch CNN at
-    each label fraction, and below 100 % hfm's semi-supervised classifier (`HFM_SEMI`).
+    each label fraction, and below 100 % hfm's semi-supervised classifier (`HFM_SEMI`), its FixMatch CNN alone
+    (`fixmatch`) and, at the lowest fraction, the same FixMatch training from random weights (`fixmatch_random`).
 
     The first repeat's 5 folds give 5 seeds: at each fraction every method trains on the same stratified subset of
     the training fold and is scored on the full test fold; the semi-supervised one also sees the rest of the
-    training fold's images without their labels (never the test fold's).
+    training fold's images without their labels (never the test fold's), and starts from that fold's in-fold
+    encoder (`source_in_fold_encoders`: pretraining continued on the training fold's images, labels unused).
     """
     from sklearn.metrics import f1_score
 
@@ -329,7 +352,8 @@ def label_efficiency(study: Study, source: str = "bering-sea") -> dict[str, Any]
     config = study.config
     folds = splits(labels, config.repeats, config.folds, config.seed)[: config.folds]
     out: dict[str, Any] = {"fractions": list(config.fractions), "n_train": []}
-    out |= {name: {} for name in ("hfm", "hybrid", "finetuned", "scratch", "semi")}
+    methods = ("hfm", "hybrid", "finetuned", "scratch", "semi", "fixmatch", "fixmatch_random")
+    out |= {name: {} for name in methods}
     hybrid = hybrid_predict(features, FoldForests(morphology, labels, config.seed), labels, config.seed)
     subsets = {
         (f, fold): _subsample(train, labels, f, seed=fold)
@@ -347,14 +371,19 @@ def label_efficiency(study: Study, source: str = "bering-sea") -> dict[str, Any]
         (f, fold): unlabelled_rows(train, subsets[f, fold], test)
         for (f, fold), (train, test) in _by_fraction(config.fractions, folds)
     }
+    in_fold = source_in_fold_encoders(study, source, folds)
+    in_fold_features = [encode(encoder, canvases) for encoder in in_fold]
+    low = min(config.fractions)
     semi_runs = [
-        (fold, f, subsets[f, fold], pools[f, fold], test)
+        (name, fold, f, subsets[f, fold], pools[f, fold], test, init)
         for (f, fold), (_, test) in _by_fraction(config.fractions, folds)
         if f < 1.0
+        for name, init in (("in-fold", in_fold[fold]), ("random", None))
+        if name == "in-fold" or f == low
     ]
     fixmatch = fixmatch_cnns(study, source, canvases, labels, semi_runs)
     for fraction in config.fractions:
-        scores: dict[str, list[float]] = {"hfm": [], "hybrid": [], "finetuned": [], "scratch": [], "semi": []}
+        scores: dict[str, list[float]] = {name: [] for name in methods}
         sizes = []
         for fold, (_, test) in enumerate(folds):
             subset = subsets[fraction, fold]
@@ -367,9 +396,13 @@ def label_efficiency(study: Study, source: str = "bering-sea") -> dict[str, Any]
             }
             if fraction < 1.0:  # at 100 % there is no unlabelled image left
                 classes, hybrid_st, _ = self_trained_hybrid(
-                    features, morphology, labels, subset, pools[fraction, fold], test, seed=config.seed
+                    in_fold_features[fold], morphology, labels, subset, pools[fraction, fold], test, seed=config.seed
                 )
-                predictions["semi"] = classes[fuse(fixmatch[fold, fraction], hybrid_st).argmax(axis=1)]
+                cnn = fixmatch["in-fold", fold, fraction]
+                predictions["semi"] = classes[fuse(cnn, hybrid_st).argmax(axis=1)]
+                predictions["fixmatch"] = classes[cnn.argmax(axis=1)]
+                if ("random", fold, fraction) in fixmatch:
+                    predictions["fixmatch_random"] = classes[fixmatch["random", fold, fraction].argmax(axis=1)]
             for name, predicted in predictions.items():
                 scores[name].append(float(f1_score(labels[test], predicted, average="macro")))
         for name, values in scores.items():

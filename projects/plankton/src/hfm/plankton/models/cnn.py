@@ -101,13 +101,20 @@ def nt_xent(z1: torch.Tensor, z2: torch.Tensor, temperature: float) -> torch.Ten
     return F.cross_entropy(logits, target)
 
 
-def pretrain_encoder(canvases: np.ndarray, config: EncoderConfig | None = None) -> tuple[PlanktonCNN, dict]:
-    """SimCLR pretraining on unlabelled canvases; returns the encoder (eval mode) and a log of the run."""
+def pretrain_encoder(
+    canvases: np.ndarray, config: EncoderConfig | None = None, init: PlanktonCNN | None = None
+) -> tuple[PlanktonCNN, dict]:
+    """SimCLR pretraining on unlabelled canvases; returns the encoder (eval mode) and a log of the run.
+
+    With `init`, a copy of that encoder continues pretraining (a fresh projector and schedule): how a per-fold
+    encoder adds the evaluated set's own unlabelled images to one pretrained on the other instruments."""
     config = config or EncoderConfig()
     torch.manual_seed(config.seed)
     generator = torch.Generator().manual_seed(config.seed)
     x = standardise(canvases)
     encoder = PlanktonCNN(config.width)
+    if init is not None:
+        encoder.load_state_dict(init.state_dict())
     projector = nn.Sequential(nn.Linear(encoder.dim, 256), nn.ReLU(inplace=True), nn.Linear(256, 128))
     params = [*encoder.parameters(), *projector.parameters()]
     optimiser = torch.optim.AdamW(params, lr=config.lr, weight_decay=config.weight_decay)
