@@ -52,3 +52,41 @@ class ComponentAugment:
             out[1:] = horizontals + level * scale * rng.standard_normal(horizontals.shape)
             return out
         return wave
+
+
+REAL_NOISE_LEVELS = (0.5, 4.0)  # added noise floor, in units of the window's own noise floor (log-uniform)
+
+
+def noise_floor(wave: np.ndarray, block: int = 100) -> np.ndarray:
+    """(C, T) -> (C, 1): each component's noise floor, the median standard deviation of its `block`-sample blocks
+    (robust to the event: most blocks of a window are noise or coda). 0 for a zeroed component."""
+    usable = wave.shape[-1] // block * block
+    blocks = wave[:, :usable].astype(np.float64).reshape(wave.shape[0], -1, block)
+    return np.median(blocks.std(axis=-1), axis=-1, keepdims=True)
+
+
+def superpose_real_noise(
+    waves: np.ndarray, noise: np.ndarray, fraction: float, seed: int, levels: tuple[float, float] = REAL_NOISE_LEVELS
+) -> np.ndarray:
+    """Training windows (n, 3, T) with recorded noise added to a seeded `fraction` of them: a window of `noise`
+    (m, 3, >= T, unlabelled records, never test events), each component scaled to a log-uniform multiple of the
+    window's own noise floor (`noise_floor`), so the event is as seen at a noisier site. Components that are zero
+    (missing) stay zero. The input is never modified."""
+    if not 0.0 <= fraction <= 1.0:
+        raise HFMError(f"real-noise fraction: a share of windows in [0, 1], got {fraction}")
+    out = waves.copy()
+    if fraction == 0 or len(noise) == 0:
+        return out
+    rng = np.random.default_rng([seed, 7])
+    length = waves.shape[-1]
+    for i in range(len(waves)):
+        chosen, pick, level = rng.random(), int(rng.integers(len(noise))), np.exp(rng.uniform(*np.log(levels)))
+        start = int(rng.integers(noise.shape[-1] - length + 1))
+        if chosen >= fraction:
+            continue
+        cut = noise[pick, :, start : start + length].astype(np.float64)
+        cut -= cut.mean(axis=-1, keepdims=True)
+        cut_floor, own_floor = noise_floor(cut), noise_floor(waves[i])
+        gain = np.where(cut_floor > 0, level * own_floor / np.where(cut_floor > 0, cut_floor, 1.0), 0.0)
+        out[i] = (waves[i] + gain * cut).astype(waves.dtype)
+    return out

@@ -110,10 +110,18 @@ def load_records(root: str | Path, split: str | None = None, sampling_rate: floa
 
 
 def training_crops(
-    records: Records, samples: int, per_record: int, seed: int, vertical_fraction: float = 0.2, margin: int = 50
+    records: Records,
+    samples: int,
+    per_record: int,
+    seed: int,
+    vertical_fraction: float = 0.2,
+    margin: int = 50,
+    anchored_fraction: float = 1.0,
 ) -> LabelledWindows:
     """`per_record` seeded crops of each record with the P onset anywhere from `margin` samples after the crop start
-    to `margin` before its end (S wherever it falls); a `vertical_fraction` of the 3-component crops lose N and E."""
+    to `margin` before its end (S wherever it falls); a `vertical_fraction` of the 3-component crops lose N and E.
+    With `anchored_fraction` < 1, each crop is so placed only with that probability and otherwise starts anywhere
+    in the record: pre-P noise, S without its P, coda, as the sliding windows of `annotate` see them."""
     rng = np.random.default_rng(seed)
     waves, p_out, s_out = [], [], []
     for wave, p, s, comps in zip(
@@ -124,7 +132,7 @@ def training_crops(
             continue
         anchor = p if np.isfinite(p) else s
         for _ in range(per_record):
-            if np.isfinite(anchor):
+            if np.isfinite(anchor) and (anchored_fraction >= 1 or rng.random() < anchored_fraction):
                 lo = int(max(0, anchor - samples + margin))
                 hi = int(min(length - samples, max(anchor - margin, 0)))
                 start = int(rng.integers(lo, max(hi, lo) + 1))
