@@ -79,12 +79,14 @@ def test_shipped_configs_parse_into_the_typed_options(name, options):
 
 
 def test_shipped_interpolator_config_is_the_benchmark_variant():
-    from hfm.climate.experiments.end_to_end import INTERP_CONTEXT, INTERP_RADIUS, INTERP_WINDOW
+    from hfm.climate.experiments.end_to_end import INTERP_CONTEXT, INTERP_RADIUS, INTERP_WINDOW, Budget
 
     config = load_config(CONFIGS / "climate-interpolator.yaml")
     parsed = parse_options(MAEOptions, dict(config.task.options), "climate-mae")
     assert (parsed.mode, parsed.base, parsed.climatology_channel) == ("interpolation", "fitted", True)
     assert (parsed.window, parsed.context, parsed.radius) == (INTERP_WINDOW, INTERP_CONTEXT, INTERP_RADIUS) == (9, 1, 3)
+    # the benchmark trains through the same path (no selection, the whole training period) for as many steps
+    assert not Budget().interp_selection and config.train.steps == Budget().interp_steps == 600
 
 
 def test_interpolator_with_a_fitted_base_is_replayed_byte_identically(sst_store, tmp_path):

@@ -1,4 +1,5 @@
 import json
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -169,7 +170,7 @@ def test_interpolator_is_chosen_on_validation_and_its_card_names_the_split(era5_
 
     source = crop_fields(era5_grib, tmp_path / "crop.nc", {"lat": slice(0, 8), "lon": slice(0, 12)})
     curate_fields([source], tmp_path / "data", ERA5_OWNER, train_end="2019-03-24", show_progress=False)
-    budget = Budget(interp_steps=4, batch_size=4, width=16, depth=1, heads=2)
+    budget = Budget(interp_steps=4, interp_selection=True, batch_size=4, width=16, depth=1, heads=2)
     arch = {"patch_lat": 4, "patch_lon": 4, "width": 16, "depth": 1, "heads": 2}
     model, selection = train_interpolator(str(tmp_path / "data"), tmp_path / "interp", budget, arch)
     scores = selection["valid_rmse_by_step"]
@@ -195,3 +196,11 @@ def test_interpolator_is_chosen_on_validation_and_its_card_names_the_split(era5_
     test = evaluate_interpolation(model, data, Normaliser(data), 9)
     assert test["windows"] == 162  # starts 574-735: every hidden hour (start + 2 .. start + 6) a test hour
     assert test["per_window"]["hfm"].shape == (162,) and test["linear_anomaly"] < test["linear"]
+    # without selection: the whole training period (days 1-24), its base fitted there, the last step kept
+    whole, chosen = train_interpolator(
+        str(tmp_path / "data"), tmp_path / "whole", replace(budget, interp_selection=False), arch
+    )
+    assert chosen == {"chosen_step": 4, "valid_rmse_by_step": {}}
+    all_days = fit_gap_weights(data.anomalies(), window_starts(data, 9, "train"), 9, context=1, radius=INTERP_RADIUS)
+    np.testing.assert_allclose(whole.base_weights.numpy(), all_days, rtol=1e-5, atol=1e-6)
+    assert read_config(tmp_path / "whole" / "model")["args"]["radius"] == INTERP_RADIUS

@@ -199,28 +199,34 @@ def era5_fields() -> list[Figure]:
     ]  # fmt: skip
 
 
-INTERP_BASELINES = ("linear", "linear_anomaly", "cubic_anomaly", "fitted_anomaly")
+INTERP_BASELINES = ("linear", "linear_anomaly", "cubic_anomaly", "fitted_anomaly", "fitted_neighbourhood")
 
 
 def _interpolation_note(interp: dict[str, Any], budget: Budget) -> str:
     """The interpolation figure's protocol, its chosen checkpoint and hfm against linear interpolation of anomalies
-    (the issue's named baseline) and against its own base's kind, the fitted linear interpolator."""
-    from hfm.climate.experiments.end_to_end import INTERP_CONTEXT, INTERP_VALID_STEPS, INTERP_WINDOW
+    (the issue's named baseline), the fitted linear interpolator of each point and its own base alone."""
+    from hfm.climate.experiments.end_to_end import INTERP_CONTEXT, INTERP_RADIUS, INTERP_VALID_STEPS, INTERP_WINDOW
 
     selection, per_window = interp["selection"], interp["per_window"]
-    days = INTERP_VALID_STEPS // 24
+    days, size = INTERP_VALID_STEPS // 24, 2 * INTERP_RADIUS + 1
     versus = []
-    for name in ("linear_anomaly", "fitted_anomaly"):
+    for name in ("linear_anomaly", "fitted_anomaly", "fitted_neighbourhood"):
         diff, low, high = moving_block_bootstrap(per_window["hfm"], per_window[name], block=48)
         versus.append(f"hfm - {name} {diff:+.4f} [{low:+.4f}, {high:+.4f}]")
     scores = {step: round(v, 4) for step, v in selection["valid_rmse_by_step"].items()}
+    if scores:
+        training = (f"{budget.interp_steps} steps on days 1-{24 - days}, checkpoint step {selection['chosen_step']} "
+                    f"chosen on days {25 - days}-24 (validation RMSE by step {scores})")  # fmt: skip
+    else:
+        training = (f"{budget.interp_steps} steps on days 1-24, the last step kept (the number of steps chosen "
+                    f"beforehand on 4 rolling validation blocks over days 9-24, docs/climate.md)")  # fmt: skip
     return (
         f"windows of {INTERP_WINDOW} h ({INTERP_CONTEXT} h seen beyond each end of the 6 h gap), every hidden hour "
         f"a test hour; windows overlap, so blocks of 48 windows span 2 days; hfm: a correction to the "
-        f"least-squares linear interpolator of anomalies fitted on its training days (fitted_anomaly is that "
-        f"interpolator fitted on days 1-24, alone), patches {budget.interp_patch} x {budget.interp_patch}, "
-        f"{budget.interp_steps} steps on days 1-{24 - days}, checkpoint step {selection['chosen_step']} chosen on "
-        f"days {25 - days}-24 (validation RMSE by step {scores}); {'; '.join(versus)}"
+        f"least-squares linear interpolator of anomalies and their {size} x {size} neighbourhood means fitted on its "
+        f"training days (fitted_neighbourhood is that interpolator fitted on days 1-24, alone; fitted_anomaly the "
+        f"same of each point's own hours), patches {budget.interp_patch} x {budget.interp_patch}, {training}; "
+        f"{'; '.join(versus)}"
     )
 
 

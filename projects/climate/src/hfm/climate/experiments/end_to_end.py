@@ -57,10 +57,13 @@ class Budget:
 
     pretrain_steps: int = 300
     finetune_steps: int = 400
-    # The interpolator's network: 8 x 8 patches (chosen on days 23-24 over 4 x 4); on the fitted base 1200 steps,
-    # chosen on days 21-24 over 600 and 2400 (docs/climate.md), 4 checkpoints compared (fewer on a noisy block).
-    interp_steps: int = 1200
+    # The interpolator's network: 8 x 8 patches (chosen on days 23-24 over 4 x 4); on the neighbourhood base 600
+    # steps on all training days, chosen by the mean validation RMSE over 4 rolling 4-day blocks of days 9-24 among
+    # 0, 300, 600, 900 and 1200 (docs/climate.md). `interp_selection`: instead choose the checkpoint (of
+    # `interp_checkpoints`) on the last 4 training days, training on the days before them.
+    interp_steps: int = 600
     interp_checkpoints: int = 4
+    interp_selection: bool = False
     interp_patch: int = 8
     batch_size: int = 16
     width: int = 64
@@ -204,12 +207,19 @@ def train_interpolator(
     dataset: str, out: Path, budget: Budget, arch: dict[str, Any]
 ) -> tuple[torch.nn.Module, dict[str, Any]]:
     """The temporal interpolator (a residual on the fitted linear interpolator of anomalies, `fit_gap_weights` on
-    its training windows, with the climatology of every step as a seen channel), trained on the training period
-    less its last `INTERP_VALID_STEPS`, the checkpoint (step 0, the fitted base itself, included) chosen on those;
-    exported to `out/model` with a card naming the split and step."""
+    its training windows, with the climatology of every step as a seen channel). With `budget.interp_selection`
+    trained on the training period less its last `INTERP_VALID_STEPS`, the checkpoint (step 0, the fitted base
+    itself, included) chosen on those and exported to `out/model` with a card naming the split and step; without,
+    trained on the whole training period for `budget.interp_steps` (a number chosen beforehand on validation
+    blocks), the last step exported (the `pretrain --model climate-interpolator` path)."""
     from hfm.climate.experiments.crossval import CVBudget, export_selected, train_selected
     from hfm.climate.experiments.folds import mask_to_ranges
 
+    if not budget.interp_selection:  # steps chosen beforehand: the whole training period, the last step kept
+        options = {"dataset": dataset, "window": INTERP_WINDOW, "mode": "interpolation", "climatology_channel": True,
+                   "context": INTERP_CONTEXT, "base": "fitted", "radius": INTERP_RADIUS, **arch}  # fmt: skip
+        model_dir = _train("climate-mae", options, out, budget.interp_steps, budget)
+        return load_model(model_dir), {"chosen_step": budget.interp_steps, "valid_rmse_by_step": {}}
     data = FieldData.load(dataset)
     train = data.is_train.copy()
     valid = np.zeros_like(train)
