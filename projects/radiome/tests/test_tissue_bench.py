@@ -245,3 +245,53 @@ def test_keep_deep_csf_drops_shallow_fluid() -> None:
     assert np.array_equal(keep_deep_csf(labels, mask, 0.0), labels)
     with pytest.raises(HFMError, match="fraction"):
         keep_deep_csf(labels, mask, 1.0)
+
+
+def _toy_brain() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """A ball: sulcal fluid rim, GM shell, WM core with a ventricle and a bright deep-grey nucleus (truth GM)."""
+    grid = np.stack(np.meshgrid(*[np.arange(41) - 20] * 3, indexing="ij"))
+    radius = np.sqrt((grid**2).sum(0))
+    mask = radius <= 18
+    truth = np.where(mask, 3, 0)
+    truth[mask & (radius > 12)] = 2
+    truth[mask & (radius > 16)] = 0  # sulcal fluid: background in the references
+    truth[radius <= 4] = 1  # ventricle
+    nucleus = (np.abs(grid[0] - 8) <= 2) & (np.abs(grid[1]) <= 2) & (np.abs(grid[2]) <= 2)
+    truth[nucleus] = 2
+    image = np.array([0.2, 0.2, 0.5, 0.8])[truth] + np.random.default_rng(0).normal(0, 0.03, truth.shape)
+    image[nucleus] += 0.16  # deep grey nuclei are brighter than cortex on a T1: k-means calls most of it WM
+    return np.where(mask, image, 0).astype(np.float32), mask, truth
+
+
+def test_fusion_without_prior_is_kmeans_with_the_depth_rule() -> None:
+    """Weight 0, or an uninformative prior at any weight, decides exactly as k-means + the deep-CSF rule."""
+    from hfm.radiome.baselines import cluster_intensities
+    from hfm.radiome.predict import fuse_with_clusters, keep_deep_csf
+
+    image, mask, truth = _toy_brain()
+    kmeans = keep_deep_csf(cluster_intensities(image, mask, (1, 2, 3), "kmeans", 0), mask)
+    uniform = np.full((4, *mask.shape), 0.25, np.float32)
+    assert np.array_equal(fuse_with_clusters(uniform, image, mask, 0.0), kmeans)
+    assert np.array_equal(fuse_with_clusters(uniform, image, mask, 1.0), kmeans)
+    assert math.isclose(np.mean(kmeans[mask] == truth[mask]), 0.9969, abs_tol=1e-3)
+    with pytest.raises(HFMError, match="intensity_model"):
+        fuse_with_clusters(uniform[:3], image, mask)
+
+
+def test_fusion_prior_says_where_intensities_say_which() -> None:
+    """A prior that knows the bright nucleus is grey turns more of it grey as its weight grows; a prior wrong by a
+    whole class in the white matter moves no voxel whose intensity is clear; fluid is CSF only where deep."""
+    from hfm.radiome.predict import fuse_with_clusters
+
+    image, mask, truth = _toy_brain()
+    prior = np.stack([(truth == k).astype(np.float32) * 0.9 + 0.025 for k in range(4)])
+    grid = np.stack(np.meshgrid(*[np.arange(41) - 20] * 3, indexing="ij"))
+    nucleus = (truth == 2) & (np.sqrt((grid**2).sum(0)) <= 12)
+    shell = (truth == 3) & (np.random.default_rng(1).random(mask.shape) < 0.2)
+    prior[:, shell] = np.array([0.025, 0.025, 0.9, 0.05])[:, None]  # says GM where WM is
+    fused = fuse_with_clusters(prior, image, mask, 1.0)
+    grey = [np.mean(fuse_with_clusters(prior, image, mask, w)[nucleus] == 2) for w in (0.0, 0.25, 1.0)]
+    assert np.allclose(grey, [0.392, 0.424, 0.560], atol=1e-3)  # the voxels of ambiguous intensity follow the prior
+    assert np.mean(fused[shell] == 3) > 0.99
+    fluid = mask & (truth <= 1)
+    assert np.array_equal(fused[fluid] == 1, truth[fluid] == 1)  # the rim is dropped, the ventricle kept

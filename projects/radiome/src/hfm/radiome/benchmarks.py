@@ -25,6 +25,7 @@ from hfm.radiome.experiments.tissue import (
     pooled_dice_interval,
     run_tissue_experiment,
 )
+from hfm.radiome.predict import PRIOR_WEIGHT
 from hfm.shared.eval.figures import Figure
 from hfm.shared.eval.stats import paired_bootstrap
 
@@ -105,8 +106,9 @@ def tissue_figures(result: TissueResult) -> list[Figure]:
             headline=True,
             goal="mean Dice >= 0.85 and above every baseline",
             notes=f"trained only on synthetic images from {c.label_maps} SynthSeg label maps, {c.steps} steps, "
-            f"2 mm, patch {c.patch}^3, posteriors sharpened at 1 mm by the subject's intensities (EM with the network "
-            f"as prior); scored on the native 1 mm grid; hfm per run: {per_subject}; {result.notes}",
+            f"2 mm, patch {c.patch}^3, posteriors fused at 1 mm with the subject's k-means intensity clusters (network "
+            f"log-posterior weighted {PRIOR_WEIGHT}, fluid split by depth); scored on the native 1 mm grid; "
+            f"hfm per run: {per_subject}; {result.notes}",
         ),
         _against_strongest(
             result,

@@ -9,10 +9,10 @@ One run (`run_tissue_experiment`):
    darkest = CSF), the same k-means with the deep-CSF rule of the learned models (`keep_deep_csf`), Atropos (ANTsPy;
    clipped intensities, k-means initialisation, MRF prior; N4 optional, off: see `atropos_segment`) where `antspyx`
    imports;
-4. every method segments each test subject on its native 1 mm grid (the learned ones: 2 mm posteriors sharpened
-   at 1 mm by the subject's intensities, `hfm.radiome.predict.refine_with_intensities`; the network's own arg-max
-   is kept in the notes); Dice and HD95 of CSF/GM/WM (MONAI), and per axial slab the confusion counts behind the
-   paired intervals;
+4. every method segments each test subject on its native 1 mm grid (the learned ones: 2 mm posteriors upsampled
+   and fused at 1 mm with the subject's intensity clusters, `hfm.radiome.predict.fuse_with_clusters`; the network's
+   own arg-max is kept in the notes); Dice and HD95 of CSF/GM/WM (MONAI), and per axial slab the confusion counts
+   behind the paired intervals;
 5. label efficiency: the hfm UNETR pretrained vs from scratch, generator fed 1, 2, 5, 10 or 20 label maps;
 6. speed: seconds to segment the 256^3 1 mm niivue volume (mask crop, 2 mm sliding windows, upsampling).
 
