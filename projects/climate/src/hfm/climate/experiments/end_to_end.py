@@ -249,9 +249,10 @@ def train_interpolator(
         "valid_windows": int(starts.size),
     }
     name = f"climate-interpolator-{Path(dataset).parent.name}"
+    size = 2 * INTERP_RADIUS + 1
     description = ("temporal interpolation of 6 h gaps (one hour seen beyond each end): a learned correction to "
-                   "the least-squares linear interpolator of anomalies and their 7 x 7 neighbourhood means, "
-                   "checkpoint chosen on validation")  # fmt: skip
+                   f"the least-squares linear interpolator of anomalies and their {size} x {size} neighbourhood "
+                   "means, checkpoint chosen on validation")  # fmt: skip
     export_selected(model, out, options, selection, split, cv_budget, name, description,
                     "validation RMSE (K) of the hidden steps")  # fmt: skip
     return model, selection
