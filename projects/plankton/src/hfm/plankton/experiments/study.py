@@ -8,6 +8,9 @@ sources only (leave-dataset-out, stricter than leaving out the test fold, and on
 | `without-bering-sea` | WHOI wiki + IFCB bins + FlowCam | Bering Sea (CV, label efficiency, annotation assist) |
 | `without-flowcam-whoi` | Bering Sea + IFCB bins | FlowCam (so cross-instrument by construction), WHOI few-shot |
 
+Label efficiency's semi-supervised classifier goes further, as the issue allows: per fold, the leave-dataset-out
+encoder continues pretraining on the training fold's own images too (`hfm.plankton.experiments.in_fold`).
+
 Heads and baselines are fitted per fold on the same repeated stratified splits
 (`hfm.plankton.experiments.crossval`). The scratch CNN (same network, augmentation and step count as pretraining,
 labels only) costs a training per fold, so it runs on the first repeat (5 folds) and is compared there.
