@@ -69,3 +69,21 @@ def test_in_fold_encoders_are_cached_per_fold_and_differ_by_their_images(tmp_pat
     # Seeded: the same fold trained again in this process gives the same weights bit for bit.
     (retrained,) = in_fold_encoders(canvases, fold_rows[:1], base, config, tmp_path / "new", "toy", steps=2)
     assert torch.equal(_weights(retrained), _weights(first[0]))
+
+
+def test_the_random_weights_fixmatch_peer_differs_from_the_pretrained_one_only_by_its_start():
+    from hfm.plankton.experiments.study import _fixmatch_probabilities, _weights_digest
+    from hfm.plankton.models.fixmatch import FixMatchConfig, cnn_probabilities, train_fixmatch_cnn
+
+    canvases, labels = discs_and_bars(24, seed=3, size=16)
+    config = FixMatchConfig(steps=3, batch=8, width=4, seed=0)
+    base, _ = pretrain_encoder(canvases, EncoderConfig(canvas=16, width=4, steps=2, batch=8, seed=0))
+    job = (canvases[:8], labels[:8], canvases[8:16], canvases[16:], config, 4)
+    random_start = _fixmatch_probabilities((*job, None))
+    pretrained_start = _fixmatch_probabilities((*job, base.state_dict()))
+    # Same seed and data: from random weights it is exactly FixMatch without `init`.
+    direct = cnn_probabilities(train_fixmatch_cnn(canvases[:8], labels[:8], canvases[8:16], config)[0], canvases[16:])
+    np.testing.assert_array_equal(random_start, direct)
+    assert random_start.shape == pretrained_start.shape == (8, 2)
+    assert float(np.abs(random_start - pretrained_start).max()) > 1e-3
+    assert _weights_digest(None) == "random" and len(_weights_digest(base)) == 12
