@@ -43,7 +43,7 @@ TASK = "radiome/brain tissue (real FreeSurfer subjects)"
 SLAB_METHOD = (
     "stratified paired bootstrap over axial brain slabs ({slabs} per subject, resampled within each subject, same "
     "slabs for both methods), per-class counts pooled over the drawn slabs and {seeds} seed(s) into Dice per "
-    "subject, mean over CSF/GM/WM and the 2 subjects; 2000 resamples, 95% percentile interval"
+    "subject, mean over CSF/GM/WM and the {subjects} subject(s); 2000 resamples, 95% percentile interval"
 )
 
 
@@ -63,7 +63,7 @@ def _slab_figure(
     fields = {"metric": "Dice", "higher_is_better": True, "unit": "Dice", "n_test": len(c.subjects) * c.slabs}
     fields |= {
         "test_unit": "axial brain slabs",
-        "interval_method": SLAB_METHOD.format(slabs=c.slabs, seeds=len(c.seeds)),
+        "interval_method": SLAB_METHOD.format(slabs=c.slabs, seeds=len(c.seeds), subjects=len(c.subjects)),
     }
     return _figure(name, scores, baseline_name, **(fields | extra))
 
@@ -115,7 +115,9 @@ def tissue_figures(result: TissueResult) -> list[Figure]:
             f"mean GM/WM Dice (no CSF) on {n_subjects} real FreeSurfer subject(s): hfm vs strongest baseline",
             (1, 2),
             metric="Dice GM/WM",
-            interval_method=SLAB_METHOD.format(slabs=c.slabs, seeds=len(c.seeds)).replace("CSF/GM/WM", "GM/WM"),
+            interval_method=SLAB_METHOD.format(slabs=c.slabs, seeds=len(c.seeds), subjects=len(c.subjects)).replace(
+                "CSF/GM/WM", "GM/WM"
+            ),
             notes="the references' CSF is the ventricles only (FreeSurfer aseg); this figure shows the two tissues "
             "every method is asked to find",
         ),
@@ -178,7 +180,7 @@ def _efficiency_figures(result: TissueResult) -> list[Figure]:
                 f"label efficiency: Dice with {maps} label map(s), hfm pretrained vs scratch",
                 pooled_dice_interval(a, b),
                 HFM_SCRATCH,
-                interval_method=SLAB_METHOD.format(slabs=c.slabs, seeds=seeds),
+                interval_method=SLAB_METHOD.format(slabs=c.slabs, seeds=seeds, subjects=len(c.subjects)),
                 notes=f"{e_steps} training steps per run",
             )
         )
@@ -190,7 +192,7 @@ def _efficiency_figures(result: TissueResult) -> list[Figure]:
                 f"label efficiency: hfm pretrained with 2 label maps vs scratch with {max(maps_run)}",
                 pooled_dice_interval(few, many),
                 f"{HFM_SCRATCH}, {max(maps_run)} maps",
-                interval_method=SLAB_METHOD.format(slabs=c.slabs, seeds="their"),
+                interval_method=SLAB_METHOD.format(slabs=c.slabs, seeds="their", subjects=len(c.subjects)),
                 goal="pretrained with 2 label maps >= scratch with 20",
             )
         )
