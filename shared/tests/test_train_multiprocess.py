@@ -93,3 +93,19 @@ def test_two_processes_match_one_and_only_rank0_writes(tmp_path):
         with torch.no_grad():
             predictions.append(model.eval()(x))
     assert (predictions[0] - predictions[1]).abs().max().item() < TOLERANCE
+
+
+def test_the_exit_handler_destroys_an_initialised_group_and_is_a_no_op_without_one(tmp_path):
+    from hfm.shared.train.trainer import _destroy_process_group
+
+    store = torch.distributed.FileStore(str(tmp_path / "store"), 1)
+    torch.distributed.init_process_group("gloo", store=store, rank=0, world_size=1)
+    try:
+        assert torch.distributed.is_initialized()
+        _destroy_process_group()
+        assert not torch.distributed.is_initialized()
+        _destroy_process_group()  # at exit after an explicit destroy: nothing left to do, no error
+        assert not torch.distributed.is_initialized()
+    finally:
+        if torch.distributed.is_initialized():
+            torch.distributed.destroy_process_group()

@@ -21,6 +21,7 @@ summary "preempted" and make `fit` return; the CLI then exits with EXIT_REQUEUE 
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import functools
 import os
@@ -133,6 +134,18 @@ def _flatten(tree: dict[str, Any], prefix: str = "") -> dict[str, Any]:
     return out
 
 
+def _destroy_process_group() -> None:
+    if torch.distributed.is_available() and torch.distributed.is_initialized():
+        torch.distributed.destroy_process_group()
+
+
+@functools.cache
+def _destroy_process_group_at_exit() -> None:
+    """Once per process: a gloo group left to interpreter finalisation can abort the process ("terminate called
+    without an active exception", SIGABRT) while its worker threads still hold tensors; destroyed at exit, it cannot."""
+    atexit.register(_destroy_process_group)
+
+
 class Trainer:
     def __init__(self, config: Config, task: TrainTask, accelerator: Accelerator | None = None) -> None:
         self.config = config
@@ -144,6 +157,8 @@ class Trainer:
         self.accelerator = accelerator or Accelerator(
             mixed_precision=config.train.precision, cpu=not torch.cuda.is_available()
         )
+        if self.accelerator.num_processes > 1:
+            _destroy_process_group_at_exit()
         self.run_dir = Path(config.run.out_dir)
         self.is_main = self.accelerator.is_main_process
 
