@@ -72,7 +72,8 @@ def test_in_fold_encoders_are_cached_per_fold_and_differ_by_their_images(tmp_pat
 
 
 def test_the_random_weights_fixmatch_peer_differs_from_the_pretrained_one_only_by_its_start():
-    from hfm.plankton.experiments.study import _fixmatch_probabilities, _weights_digest
+    from hfm.plankton.experiments.in_fold import weights_digest
+    from hfm.plankton.experiments.study import _fixmatch_probabilities
     from hfm.plankton.models.fixmatch import FixMatchConfig, cnn_probabilities, train_fixmatch_cnn
 
     canvases, labels = discs_and_bars(24, seed=3, size=16)
@@ -86,4 +87,4 @@ def test_the_random_weights_fixmatch_peer_differs_from_the_pretrained_one_only_b
     np.testing.assert_array_equal(random_start, direct)
     assert random_start.shape == pretrained_start.shape == (8, 2)
     assert float(np.abs(random_start - pretrained_start).max()) > 1e-3
-    assert _weights_digest(None) == "random" and len(_weights_digest(base)) == 12
+    assert weights_digest(None) == "random" and len(weights_digest(base)) == 12

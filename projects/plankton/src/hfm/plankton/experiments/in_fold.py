@@ -37,6 +37,13 @@ def in_fold_rows(
     return np.sort(np.concatenate([others, np.asarray(source_rows)[np.asarray(train)]]))
 
 
+def weights_digest(encoder: PlanktonCNN | None) -> str:
+    """12 hex digits of the encoder's weights ("random" for none): what a cache key says about a starting point."""
+    if encoder is None:
+        return "random"
+    return hashlib.sha256(b"".join(v.numpy().tobytes() for v in encoder.state_dict().values())).hexdigest()[:12]
+
+
 def _continue(job: tuple[np.ndarray, EncoderConfig, dict]) -> dict:
     canvases, config, base_state = job
     import torch
@@ -64,7 +71,7 @@ def in_fold_encoders(
     run through `runner` (the study passes its process pool)."""
     config = replace(config, steps=steps)
     base_state = base.state_dict()
-    digest = hashlib.sha256(b"".join(v.numpy().tobytes() for v in base_state.values())).hexdigest()[:12]
+    digest = weights_digest(base)
     paths = []
     for fold, rows in enumerate(fold_rows):
         stamp = hashlib.sha256(repr((config, digest, np.asarray(rows).tolist())).encode()).hexdigest()[:12]

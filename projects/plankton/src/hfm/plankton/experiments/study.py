@@ -45,7 +45,7 @@ from hfm.plankton.experiments.crossval import (
     linear_head,
     splits,
 )
-from hfm.plankton.experiments.in_fold import in_fold_encoders, in_fold_rows
+from hfm.plankton.experiments.in_fold import in_fold_encoders, in_fold_rows, weights_digest
 from hfm.plankton.experiments.prediction_pages import page_validation_decisions
 from hfm.plankton.experiments.semi_supervised import fuse, self_trained_hybrid, unlabelled_rows
 from hfm.plankton.models.cnn import (
@@ -222,12 +222,6 @@ def _fixmatch_probabilities(job: tuple) -> np.ndarray:
     return cnn_probabilities(model, test)
 
 
-def _weights_digest(encoder: PlanktonCNN | None) -> str:
-    if encoder is None:
-        return "random"
-    return hashlib.sha256(b"".join(v.numpy().tobytes() for v in encoder.state_dict().values())).hexdigest()[:12]
-
-
 def fixmatch_cnns(
     study: Study,
     source: str,
@@ -243,7 +237,7 @@ def fixmatch_cnns(
     for name, fold, fraction, labelled, unlabelled, test, init in runs:
         fixmatch = FixMatchConfig(config.scratch_steps, config.scratch_batch, width=config.encoder.width, seed=fold)
         rows = [a.tolist() for a in (labelled, unlabelled, test)]
-        stamp = hashlib.sha256(repr((config, fixmatch, source, rows, _weights_digest(init))).encode()).hexdigest()
+        stamp = hashlib.sha256(repr((config, fixmatch, source, rows, weights_digest(init))).encode()).hexdigest()
         path = study.cache / f"fixmatch-{name}-{source}-{fold}-{fraction}-{stamp[:12]}.npy"
         if path.is_file():
             out[name, fold, fraction] = np.load(path, allow_pickle=False)
