@@ -183,11 +183,13 @@ def start_classifier(
     seed: int,
     lr: float = 2e-3,
     init: PlanktonCNN | None = None,
+    layer_decay: float = 1.0,
 ) -> ClassifierTraining:
     """Seed, network, head and optimiser of a classifier training (the scratch CNN's recipe), network in train mode.
 
     Class-balanced sampling weights (each batch draws classes uniformly) so small classes are learnt, as the heads
-    weight them.
+    weight them. `layer_decay` < 1: layer-wise learning-rate decay, the head at `lr` and block i of the body (0 the
+    stem) at lr x layer_decay ** (blocks - i), so a pretrained stem moves least; 1.0 is the single-rate recipe.
     """
     torch.manual_seed(seed)
     generator = torch.Generator().manual_seed(seed)
@@ -198,8 +200,16 @@ def start_classifier(
     if init is not None:
         network.load_state_dict(init.state_dict())
     head = nn.Linear(network.dim, len(classes))
-    optimiser = torch.optim.AdamW([*network.parameters(), *head.parameters()], lr=lr, weight_decay=1e-4)
-    schedule = torch.optim.lr_scheduler.OneCycleLR(optimiser, lr, total_steps=steps, pct_start=0.1)
+    if not 0.0 < layer_decay <= 1.0:
+        raise ValueError(f"layer_decay must lie in (0, 1], got {layer_decay}")
+    if layer_decay == 1.0:
+        groups, rates = [{"params": [*network.parameters(), *head.parameters()]}], lr
+    else:
+        blocks = list(network.body)
+        groups = [{"params": list(b.parameters())} for b in blocks] + [{"params": list(head.parameters())}]
+        rates = [lr * layer_decay ** (len(blocks) - i) for i in range(len(blocks))] + [lr]
+    optimiser = torch.optim.AdamW(groups, lr=lr, weight_decay=1e-4)
+    schedule = torch.optim.lr_scheduler.OneCycleLR(optimiser, rates, total_steps=steps, pct_start=0.1)
     network.train()
     return ClassifierTraining(
         standardise(canvases), y, classes, (1.0 / counts)[y], network, head, optimiser, schedule, generator

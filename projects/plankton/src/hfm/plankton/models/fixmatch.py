@@ -33,6 +33,7 @@ class FixMatchConfig:
     lr: float = 2e-3
     width: int = 16
     seed: int = 0
+    layer_decay: float = 1.0  # < 1: layer-wise learning-rate decay below the head (`start_classifier`)
 
 
 def strong_augment(x: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
@@ -61,7 +62,9 @@ def train_fixmatch_cnn(
     """Train (or, with `init`, fine-tune a copy of a pretrained encoder) on labelled `canvases` and `unlabelled`
     canvases; returns the model as `train_scratch_cnn` does and a log (share of unlabelled views pseudo-labelled)."""
     config = config or FixMatchConfig()
-    run = start_classifier(canvases, labels, config.steps, config.width, config.seed, config.lr, init)
+    run = start_classifier(
+        canvases, labels, config.steps, config.width, config.seed, config.lr, init, config.layer_decay
+    )
     u = standardise(unlabelled)
     generator = run.generator
     masked = []
