@@ -8,6 +8,7 @@
 
 from __future__ import annotations
 
+import copy
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -20,6 +21,7 @@ from hfm.shared.artifacts import DataCardReference, ModelCard, export_model
 from hfm.shared.errors import HFMError
 from hfm.shared.options import options_dict, parse_options
 from hfm.shared.shortcuts import RunSettings, ShortcutResult, shortcut_config, train_and_export
+from hfm.shared.train.checkpoint import checkpoint_dirs, read_checkpoint
 from hfm.shared.train.config import Config
 from hfm.shared.train.trainer import Trainer, TrainResult
 
@@ -77,8 +79,34 @@ def finetune_windows(
     return _train_windows("seismic-pick", windows, Path(out_dir), settings, options)
 
 
+def finetune_states(
+    windows: LabelledWindows,
+    out_dir: str | Path,
+    settings: RunSettings,
+    every: int,
+    **options: Any,
+) -> dict[int, nn.Module]:
+    """`finetune_windows`, keeping the run's state every `every` steps: {step: picker}, the last step included.
+    One run (one learning-rate schedule to `settings.steps`), so each output can stop at its own step (issue 14)."""
+    if every <= 0 or settings.steps % every:
+        raise HFMError(f"finetune_states: every={every} must divide the run's {settings.steps} steps")
+    model, _ = _train_windows("seismic-pick", windows, Path(out_dir), settings, options, every)
+    states = {settings.steps: model}
+    for step, path in checkpoint_dirs(Path(out_dir) / "checkpoints"):
+        if step != settings.steps:
+            earlier = copy.deepcopy(model)
+            earlier.load_state_dict(read_checkpoint(path).tensors["model"])
+            states[step] = earlier.eval()
+    return dict(sorted(states.items()))
+
+
 def _train_windows(
-    task_name: str, windows: LabelledWindows, out_dir: Path, settings: RunSettings, options: dict[str, Any]
+    task_name: str,
+    windows: LabelledWindows,
+    out_dir: Path,
+    settings: RunSettings,
+    options: dict[str, Any],
+    every: int | None = None,
 ) -> tuple[nn.Module, TrainResult]:
     if settings.overrides:  # the run config is built here and written nowhere first: nothing to apply them to
         raise HFMError(f"{task_name} on in-memory windows: no run-config overrides; pass the task's options instead")
@@ -99,6 +127,9 @@ def _train_windows(
         progress=settings.progress,
         min_lr=_min_lr(settings.lr),
     )
+    if every:  # keep a checkpoint every `every` steps, all of them
+        kept = settings.steps // every
+        config = replace(config, train=replace(config.train, ckpt_every=every, keep_last=kept))
     trainer = Trainer(config, task)
     result = trainer.fit()
     return trainer.raw_model, result

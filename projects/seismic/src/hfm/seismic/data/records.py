@@ -109,6 +109,18 @@ def load_records(root: str | Path, split: str | None = None, sampling_rate: floa
     )
 
 
+STRETCH = (0.8, 1.25)  # time-resampling factors of `training_crops(stretch=...)`
+
+
+def stretched(wave: np.ndarray, p: float, s: float, factor: float) -> tuple[np.ndarray, float, float]:
+    """(C, T) resampled to round(T * factor) samples by linear interpolation (factor > 1: slower, lower frequencies,
+    longer S - P), with the onsets moved alike."""
+    length = wave.shape[-1]
+    t = np.arange(round(length * factor)) / factor
+    out = np.stack([np.interp(t, np.arange(length), c) for c in wave]).astype(wave.dtype)
+    return out, p * factor, s * factor
+
+
 def training_crops(
     records: Records,
     samples: int,
@@ -117,12 +129,17 @@ def training_crops(
     vertical_fraction: float = 0.2,
     margin: int = 50,
     anchored_fraction: float = 1.0,
+    stretch: float = 0.0,
 ) -> LabelledWindows:
     """`per_record` seeded crops of each record with the P onset anywhere from `margin` samples after the crop start
     to `margin` before its end (S wherever it falls); a `vertical_fraction` of the 3-component crops lose N and E.
     With `anchored_fraction` < 1, each crop is so placed only with that probability and otherwise starts anywhere
-    in the record: pre-P noise, S without its P, coda, as the sliding windows of `annotate` see them."""
+    in the record: pre-P noise, S without its P, coda, as the sliding windows of `annotate` see them.
+    With `stretch` > 0, that share of the crops is cut from the record resampled in time by a factor log-uniform in
+    `STRETCH` (onsets moved with it): other S - P times and frequency contents (its own draws: the crops without
+    stretch are the same as with `stretch=0`)."""
     rng = np.random.default_rng(seed)
+    stretch_rng = np.random.default_rng([seed, 11])
     waves, p_out, s_out = [], [], []
     for wave, p, s, comps in zip(
         records.waveforms, records.p_sample, records.s_sample, records.components, strict=True
@@ -130,8 +147,13 @@ def training_crops(
         length = wave.shape[-1]
         if length < samples:
             continue
-        anchor = p if np.isfinite(p) else s
+        original = (wave, p, s, length)
         for _ in range(per_record):
+            wave, p, s, length = original
+            if stretch > 0 and stretch_rng.random() < stretch:
+                wave, p, s = stretched(wave, p, s, float(np.exp(stretch_rng.uniform(*np.log(STRETCH)))))
+                length = wave.shape[-1]
+            anchor = p if np.isfinite(p) else s
             if np.isfinite(anchor) and (anchored_fraction >= 1 or rng.random() < anchored_fraction):
                 lo = int(max(0, anchor - samples + margin))
                 hi = int(min(length - samples, max(anchor - margin, 0)))
