@@ -134,14 +134,15 @@ def era5_cv() -> list[Figure]:
     return cv_figures(result, ERA5, "climate/ERA5 t2m forecast", {1: "1 h", 6: "6 h"}, command, "2 days")
 
 
-def _paired_figure(name: str, task: str, metric: str, losses: dict[str, np.ndarray], baselines: tuple[str, ...],
-                   block: int, unit_name: str, command: str, notes: str, block_label: str = "2 days"
-                   ) -> Figure:  # fmt: skip
-    """hfm against the strongest of `baselines` on the same test units, moving-block bootstrap interval."""
+def _paired_figure(name: str, task: str, metric: str, losses: dict[str, Any], baselines: tuple[str, ...],
+                   block: int, unit_name: str, command: str, notes: str, block_label: str = "2 days",
+                   segments: np.ndarray | None = None, circular: str = "circular") -> Figure:  # fmt: skip
+    """hfm against the strongest of `baselines` on the same test units, moving-block bootstrap interval (within
+    `segments`, e.g. cross-validation folds, when given)."""
     means = {b: float(np.mean(losses[b])) for b in baselines}
     strongest = min(means, key=means.get)
     hfm, base = np.asarray(losses["hfm"]), np.asarray(losses[strongest])
-    _, low, high = moving_block_bootstrap(hfm, base, block=block)
+    _, low, high = moving_block_bootstrap(hfm, base, block=block, segments=segments)
     return Figure(
         name=f"{name}, hfm vs {strongest}",
         task=task,
@@ -154,10 +155,10 @@ def _paired_figure(name: str, task: str, metric: str, losses: dict[str, np.ndarr
         test_unit=unit_name,
         interval=(low, high),
         interval_method=f"moving-block bootstrap of paired per-{unit_name[:-1]} RMSE differences, blocks of {block} "
-        f"({block_label}, circular), 2000 resamples",
+        f"({block_label}, {circular}), 2000 resamples",
         unit="K",
         command=command,
-        n_effective=effective_sample_size(hfm - base),
+        n_effective=effective_sample_size(hfm - base, segments),
         others={b: v for b, v in means.items() if b != strongest},
         notes=notes,
     )
@@ -169,18 +170,30 @@ FIELDS_CROP = {"lat": slice(4, 28), "lon": slice(8, 40)}
 
 
 def era5_fields() -> list[Figure]:
-    """ERA5 UK 2 m temperature on the `FIELDS_CROP` grid, days 1-24 train / 25-31 test: 4x downscaling against
-    bilinear, bicubic and bicubic with a trained per-point linear correction; temporal interpolation of 6 h gaps
-    against linear interpolation of the fields and of the anomalies."""
+    """ERA5 UK 2 m temperature on the `FIELDS_CROP` grid: 4x downscaling (days 1-24 train / 25-31 test) against
+    bilinear, bicubic and bicubic with a trained per-point linear correction; temporal interpolation of 6 h gaps by
+    4-fold blocked cross-validation over the month (`interp_cv`) against linear interpolation of the fields and of
+    the anomalies, cubic Hermite of the anomalies and the fitted linear interpolators."""
+    from hfm.climate.experiments.crossval import ERA5, CVBudget
+    from hfm.climate.experiments.end_to_end import INTERP_CONTEXT, INTERP_WINDOW
+    from hfm.climate.experiments.interp_cv import run_interpolation_cv
     from hfm.climate.experiments.pretraining_corpus import pretrain_corpus
 
     out, budget = _out("era5-fields"), Budget()
     arch = {"patch_lat": 4, "patch_lon": 4, "width": budget.width, "depth": budget.depth, "heads": budget.heads}
     corpus = pretrain_corpus(out / "corpus", budget.pretrain_steps, arch, seed=budget.seed)
-    result = era5_experiment(out, budget, forecasts=False, crop=FIELDS_CROP, corpus_model=Path(corpus["model"]))
+    result = era5_experiment(out, budget, forecasts=False, crop=FIELDS_CROP, corpus_model=Path(corpus["model"]),
+                             interpolation=False)  # fmt: skip
+    cv_budget = CVBudget(steps=budget.interp_cv_steps, eval_every=budget.interp_cv_every, lr=1e-3,
+                         weight_decay=0.01, batch_size=budget.batch_size, width=budget.width, depth=budget.depth,
+                         heads=budget.heads, seed=budget.seed)  # fmt: skip
+    interp_arch = arch | {"patch_lat": budget.interp_patch, "patch_lon": budget.interp_patch}
+    interp = run_interpolation_cv(out / "data", out / "interpolate-cv", cv_budget, interp_arch, INTERP_WINDOW,
+                                  INTERP_CONTEXT, ERA5)  # fmt: skip
     command = "python tools/bench.py --only climate-era5-fields"
-    split = "single split: days 1-24 train, 25-31 test; grid 24 x 32 (51-56.75 N, 8-0.25 W)"
-    down, interp = result["downscaling"], result["interpolation"]
+    grid = "grid 24 x 32 (51-56.75 N, 8-0.25 W)"
+    split = f"single split: days 1-24 train, 25-31 test; {grid}"
+    down = result["downscaling"]
     corpus_note = (f"{len(corpus['datasets'])} curated sources (no ERA5), {corpus['fields']} fields, "
                    f"{corpus['tiles']} tiles of 16 x 16, {budget.pretrain_steps} MAE steps of 64 tiles; both "
                    f"downscalers {budget.finetune_steps} steps; the benchmark's downscaler (ERA5 days 1-24 MAE init) "
@@ -190,9 +203,10 @@ def era5_fields() -> list[Figure]:
     return [
         _paired_figure("climate ERA5 t2m 4x downscaling RMSE", "climate/ERA5 t2m downscaling", "RMSE",
                        down["per_step"], ("bilinear", "bicubic", "bicubic_linear"), 48, "steps", command, split),
-        _paired_figure("climate ERA5 t2m temporal interpolation (6 h gaps) RMSE", "climate/ERA5 t2m interpolation",
-                       "RMSE", interp["per_window"], INTERP_BASELINES, 48, "windows", command,
-                       f"{split}; {_interpolation_note(interp, budget)}"),
+        _paired_figure(f"climate ERA5 t2m temporal interpolation (6 h gaps) RMSE ({ERA5.folds}-fold blocked CV)",
+                       "climate/ERA5 t2m interpolation", "RMSE", interp.losses, INTERP_BASELINES, ERA5.block,
+                       "windows", command, f"{grid}; {_interpolation_note(interp, cv_budget)}",
+                       segments=np.asarray(interp.fold), circular="circular within folds"),
         _paired_figure("climate ERA5 t2m 4x downscaling RMSE, corpus-pretrained trunk",
                        "climate/ERA5 t2m downscaling, corpus pretraining", "RMSE", transfer, ("scratch",), 48,
                        "steps", command, f"{split}; {corpus_note}"),
@@ -202,30 +216,28 @@ def era5_fields() -> list[Figure]:
 INTERP_BASELINES = ("linear", "linear_anomaly", "cubic_anomaly", "fitted_anomaly", "fitted_neighbourhood")
 
 
-def _interpolation_note(interp: dict[str, Any], budget: Budget) -> str:
-    """The interpolation figure's protocol, its chosen checkpoint and hfm against linear interpolation of anomalies
-    (the issue's named baseline), the fitted linear interpolator of each point and its own base alone."""
-    from hfm.climate.experiments.end_to_end import INTERP_CONTEXT, INTERP_RADIUS, INTERP_VALID_STEPS, INTERP_WINDOW
+def _interpolation_note(interp: Any, budget: Any) -> str:
+    """The cross-validated interpolation's protocol, each fold's choices and hfm against every baseline."""
+    from hfm.climate.experiments.end_to_end import INTERP_CONTEXT, INTERP_WINDOW
 
-    selection, per_window = interp["selection"], interp["per_window"]
-    days, size = INTERP_VALID_STEPS // 24, 2 * INTERP_RADIUS + 1
+    segments = np.asarray(interp.fold)
     versus = []
-    for name in ("linear_anomaly", "fitted_anomaly", "fitted_neighbourhood"):
-        diff, low, high = moving_block_bootstrap(per_window["hfm"], per_window[name], block=48)
+    for name in INTERP_BASELINES:
+        diff, low, high = moving_block_bootstrap(np.asarray(interp.losses["hfm"]), np.asarray(interp.losses[name]),
+                                                 block=48, segments=segments)  # fmt: skip
         versus.append(f"hfm - {name} {diff:+.4f} [{low:+.4f}, {high:+.4f}]")
-    scores = {step: round(v, 4) for step, v in selection["valid_rmse_by_step"].items()}
-    if scores:
-        training = (f"{budget.interp_steps} steps on days 1-{24 - days}, checkpoint step {selection['chosen_step']} "
-                    f"chosen on days {25 - days}-24 (validation RMSE by step {scores})")  # fmt: skip
-    else:
-        training = (f"{budget.interp_steps} steps on days 1-24, the last step kept (the number of steps chosen "
-                    f"beforehand on 4 rolling validation blocks over days 9-24, docs/climate.md)")  # fmt: skip
+    folds = "; ".join(
+        f"fold {f['fold']} test {' .. '.join(t[:10] for t in f['test'].split(' .. '))} ({f['test_windows']} "
+        f"windows): radius {f['radius']}, step {f['chosen_step']}, shrink {f['shrink']:.2f}"
+        for f in interp.folds
+    )
     return (
-        f"windows of {INTERP_WINDOW} h ({INTERP_CONTEXT} h seen beyond each end of the 6 h gap), every hidden hour "
-        f"a test hour; windows overlap, so blocks of 48 windows span 2 days; hfm: a correction to the "
-        f"least-squares linear interpolator of anomalies and their {size} x {size} neighbourhood means fitted on its "
-        f"training days (fitted_neighbourhood is that interpolator fitted on days 1-24, alone; fitted_anomaly the "
-        f"same of each point's own hours), patches {budget.interp_patch} x {budget.interp_patch}, {training}; "
+        f"4 test blocks of 6 days, 1-day gaps, a 2-day validation block per fold; windows of {INTERP_WINDOW} h "
+        f"({INTERP_CONTEXT} h seen beyond each end of the 6 h gap), every hidden hour a test hour; every method "
+        f"refitted on each fold's training days; hfm: a correction ({budget.steps} steps, checkpoints every "
+        f"{budget.eval_every} and step 0 compared on validation, then shrunk by a factor in [0, 1] fitted there) "
+        f"to the least-squares interpolator of anomalies and their neighbourhood means, radius 0-4 chosen on "
+        f"validation (fitted_neighbourhood: that base alone; fitted_anomaly: each point's own hours); {folds}; "
         f"{'; '.join(versus)}"
     )
 

@@ -1,0 +1,180 @@
+"""Temporal interpolation of 6 h gaps scored by blocked cross-validation over the whole record.
+
+The folds are the ERA5 forecasters' (`crossval.ERA5`: 4 test blocks of 6 days, 1-day gaps around each, a 2-day
+validation block before the lower gap, the first fold's after its upper gap). Per fold, on its training steps only:
+climatology and normalisation are refitted; every baseline (`end_to_end.evaluate_interpolation`: linear in fields
+and anomalies, cubic Hermite, the pooled least-squares interpolator `fitted_anomaly`) is refitted; hfm's base radius
+(the neighbourhood of `fit_gap_weights`, `RADII`) is chosen by the fitted base's RMSE on the validation block; the
+network (a zero-initialised correction to that base) is trained, its checkpoint (step 0, the base itself, included)
+chosen on the validation block, and its correction then shrunk by the factor in [0, 1] that least squares on the
+validation windows gives (`shrink_factor`), so a correction that only half holds is only half applied.
+`fitted_neighbourhood` is hfm's base alone (the chosen radius; at radius 0 it is `fitted_anomaly`), so the network's
+own share stays visible. The test windows of the folds pair up for one moving-block bootstrap (within folds).
+"""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from hfm.climate.baselines.interpolation import apply_gap_weights, fit_gap_weights, gap_layout
+from hfm.climate.data import FieldData, Normaliser, window_starts
+from hfm.climate.experiments.crossval import ERA5, CVBudget, Protocol, export_selected, train_selected
+from hfm.climate.experiments.folds import blocked_folds, mask_to_ranges
+from hfm.climate.metrics import lat_weights
+
+RADII = (0, 1, 2, 3, 4)  # hfm's base: each point's own hours, or with the 3 x 3 ... 9 x 9 neighbourhood means
+
+
+@dataclass
+class InterpCVResult:
+    """Per-window RMSE of every method over all folds (time order), the fold of each window and each fold's
+    choices (radius, checkpoint, shrink factor)."""
+
+    losses: dict[str, list[float]] = field(default_factory=dict)
+    fold: list[int] = field(default_factory=list)
+    folds: list[dict[str, Any]] = field(default_factory=list)
+
+
+def gap_windows(data: FieldData, mask: np.ndarray, window: int, context: int, whole: bool = False) -> np.ndarray:
+    """Starts of regular windows whose hidden steps all lie in `mask` (`whole`: every step of the window); the seen
+    steps of a test window may lie outside the block, as observations around a gap do."""
+    _, hidden = gap_layout(window, context)
+    starts = np.arange(data.hours.size - window + 1)
+    regular = np.isclose(np.diff(data.hours), data.step, atol=1e-6)
+    steps = np.arange(window) if whole else hidden
+    keep = mask[starts[:, None] + steps].all(axis=1) & np.array([regular[s : s + window - 1].all() for s in starts])
+    return starts[keep]
+
+
+def base_rmse(data: FieldData, weights: np.ndarray, radius: int, starts: np.ndarray, window: int,
+              context: int) -> float:  # fmt: skip
+    """Mean per-window RMSE (K, latitude-weighted) of a fitted linear interpolator of anomalies on `starts`."""
+    from hfm.climate.experiments.crossval import forecast_rmse
+
+    seen, hidden = gap_layout(window, context)
+    idx = starts[:, None] + np.arange(window)
+    anomalies, clim = data.anomalies(), data.climatology.at(data.times)
+    filled = clim[idx[:, hidden]] + apply_gap_weights(weights, anomalies[idx[:, seen]], radius)
+    truth = data.fields[idx[:, hidden]]
+    shape = (-1, *truth.shape[2:])
+    per_step = forecast_rmse(filled.reshape(shape), truth.reshape(shape), data.lat)
+    return float(per_step.reshape(-1, hidden.size).mean())
+
+
+def choose_radius(data: FieldData, valid: np.ndarray, window: int, context: int) -> tuple[int, dict[int, float]]:
+    """The base's neighbourhood radius with the lowest validation RMSE, each fitted on the training windows."""
+    train = window_starts(data, window, "train")
+    anomalies = data.anomalies()
+    scores = {
+        r: base_rmse(data, fit_gap_weights(anomalies, train, window, context, r), r, valid, window, context)
+        for r in RADII
+    }
+    return min(scores, key=scores.get), scores
+
+
+def hidden_fields(
+    model: torch.nn.Module, data: FieldData, normaliser: Normaliser, starts: np.ndarray, window: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """(filled, truth) hidden steps of the windows at `starts` in field units, (N, hidden, V, H, W)."""
+    _, hidden = gap_layout(window, model.context)
+    idx = starts[:, None] + np.arange(window)
+    fields = data.fields[idx.ravel()].reshape(*idx.shape, *data.fields.shape[1:])
+    z = normaliser.to_z(fields.reshape(-1, *fields.shape[2:]), idx.ravel())
+    if model.encoder.tokenizer.variables != z.shape[1]:  # the climatology channel
+        z = normaliser.with_climatology(z, idx.ravel())
+    x = torch.from_numpy(z.reshape(*idx.shape, *z.shape[1:]))
+    with torch.no_grad():
+        z_pred = model.reconstruct(x, model(x, model.hidden_mask(tuple(x.shape[1:]), x.shape[0]))).numpy()
+    z_hidden = z_pred[:, hidden, : fields.shape[2]]
+    filled = normaliser.from_z(z_hidden.reshape(-1, *fields.shape[2:]), idx[:, hidden].ravel())
+    return filled.reshape(fields[:, hidden].shape), fields[:, hidden]
+
+
+def shrink_factor(model: torch.nn.Module, data: FieldData, normaliser: Normaliser, starts: np.ndarray,
+                  window: int) -> float:  # fmt: skip
+    """The factor s in [0, 1] of the network's correction c (model - base) that minimises the latitude-weighted
+    squared error of base + s c on the windows at `starts`: s = <truth - base, c> / <c, c>, clipped."""
+    base_model = copy.deepcopy(model)
+    with torch.no_grad():  # the correction is the output layer's (linear): zeroing it leaves the base
+        base_model.decoder_pred.weight.zero_()
+        base_model.decoder_pred.bias.zero_()
+    filled, truth = hidden_fields(model, data, normaliser, starts, window)
+    base, _ = hidden_fields(base_model, data, normaliser, starts, window)
+    weights = np.broadcast_to(lat_weights(data.lat)[:, None], truth.shape[-2:])
+    correction, residual = filled - base, truth - base
+    ok = np.isfinite(correction) & np.isfinite(residual)
+    den = float(np.where(ok, weights * correction**2, 0).sum())
+    if den == 0:
+        return 0.0
+    return float(np.clip(np.where(ok, weights * correction * residual, 0).sum() / den, 0.0, 1.0))
+
+
+def scale_correction(model: torch.nn.Module, factor: float) -> None:
+    """Multiply the network's correction by `factor` in place (its output layer is linear and the base does not
+    pass through it), so the exported weights carry the shrink."""
+    with torch.no_grad():
+        model.decoder_pred.weight.mul_(factor)
+        model.decoder_pred.bias.mul_(factor)
+
+
+def run_interpolation_cv(
+    dataset: str | Path,
+    out: str | Path,
+    budget: CVBudget,
+    arch: dict[str, int],
+    window: int,
+    context: int,
+    protocol: Protocol = ERA5,
+) -> InterpCVResult:
+    """Every fold of `protocol`: baselines, hfm's base radius, network, checkpoint and shrink as the module
+    docstring says; each fold's model exported to `out/fold<k>/model` with a card naming its periods and choices."""
+    from hfm.climate.experiments.end_to_end import evaluate_interpolation
+
+    dataset, out = Path(dataset), Path(out)
+    full = FieldData.load(dataset)
+    p = protocol
+    result = InterpCVResult()
+    times = full.times.values
+    for fold in blocked_folds(full.hours.size, p.folds, p.test_steps, p.gap_steps, p.valid_steps):
+        data = full.with_training(fold.train)
+        normaliser = Normaliser(data)
+        valid = gap_windows(data, fold.valid, window, context, whole=True)  # as the task's validation windows
+        test = gap_windows(data, fold.test, window, context)
+        radius, radius_scores = choose_radius(data, valid, window, context)
+        options = {"dataset": str(dataset), "window": window, "mode": "interpolation", "climatology_channel": True,
+                   "context": context, "base": "fitted", "radius": radius, "train_ranges": mask_to_ranges(fold.train),
+                   "valid_ranges": mask_to_ranges(fold.valid), **arch}  # fmt: skip
+
+        def score(model: torch.nn.Module, data: FieldData = data, normaliser: Normaliser = normaliser,
+                  valid: np.ndarray = valid) -> float:  # fmt: skip
+            return evaluate_interpolation(model, data, normaliser, window, valid)["hfm"]
+
+        folder = out / f"fold{fold.index}"
+        model, selection = train_selected(options, folder, budget, score, task_name="climate-mae")
+        shrink = shrink_factor(model, data, normaliser, valid, window) if selection["chosen_step"] else 0.0
+        scale_correction(model, shrink)
+        selection |= {"radius": radius, "radius_valid_rmse": radius_scores, "shrink": shrink,
+                      "shrunk_valid_rmse": score(model)}  # fmt: skip
+        info = fold.describe(times) | {"valid_windows": int(valid.size), "test_windows": int(test.size)}
+        size = 2 * radius + 1
+        description = (f"temporal interpolation of 6 h gaps, cross-validation fold {fold.index}: a correction to the "
+                       f"least-squares linear interpolator of anomalies (neighbourhood {size} x {size}, chosen on "
+                       f"validation), checkpoint and shrink factor chosen on validation")  # fmt: skip
+        export_selected(model, folder, options, selection, info, budget, f"climate-interpolator-fold{fold.index}",
+                        description, "validation RMSE (K) of the hidden steps")  # fmt: skip
+        scores = evaluate_interpolation(model, data, normaliser, window, test)["per_window"]
+        if "fitted_neighbourhood" not in scores:  # radius 0: hfm's base is the pooled interpolator itself
+            scores["fitted_neighbourhood"] = scores["fitted_anomaly"]
+        for name, values in scores.items():
+            result.losses.setdefault(name, []).extend(np.asarray(values, float).tolist())
+        result.fold += [fold.index] * test.size
+        result.folds.append(info | {k: selection[k] for k in ("chosen_step", "radius", "shrink")}
+                            | {"valid_rmse_by_step": selection["valid_rmse_by_step"],
+                               "shrunk_valid_rmse": selection["shrunk_valid_rmse"]})  # fmt: skip
+    return result
