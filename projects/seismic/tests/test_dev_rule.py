@@ -147,6 +147,7 @@ def test_time_resampled_crops_move_their_onsets_and_leave_the_others_unchanged()
         np.array(["ZNE"] * 4), 100.0, "t",
     )  # fmt: skip
     plain = training_crops(records, 3000, 8, 0)
+    assert np.all((plain.p_sample >= 50) & (plain.p_sample <= 2950))  # every crop holds its P, 50 samples in
     np.testing.assert_array_equal(training_crops(records, 3000, 8, 0, stretch=0.0).p_sample, plain.p_sample)
     some = training_crops(records, 3000, 8, 0, stretch=1.0)
     s_minus_p = some.s_sample - some.p_sample

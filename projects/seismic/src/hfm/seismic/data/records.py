@@ -128,13 +128,10 @@ def training_crops(
     seed: int,
     vertical_fraction: float = 0.2,
     margin: int = 50,
-    anchored_fraction: float = 1.0,
     stretch: float = 0.0,
 ) -> LabelledWindows:
     """`per_record` seeded crops of each record with the P onset anywhere from `margin` samples after the crop start
     to `margin` before its end (S wherever it falls); a `vertical_fraction` of the 3-component crops lose N and E.
-    With `anchored_fraction` < 1, each crop is so placed only with that probability and otherwise starts anywhere
-    in the record: pre-P noise, S without its P, coda, as the sliding windows of `annotate` see them.
     With `stretch` > 0, that share of the crops is cut from the record resampled in time by a factor log-uniform in
     `STRETCH` (onsets moved with it): other S - P times and frequency contents (its own draws: the crops without
     stretch are the same as with `stretch=0`)."""
@@ -154,7 +151,7 @@ def training_crops(
                 wave, p, s = stretched(wave, p, s, float(np.exp(stretch_rng.uniform(*np.log(STRETCH)))))
                 length = wave.shape[-1]
             anchor = p if np.isfinite(p) else s
-            if np.isfinite(anchor) and (anchored_fraction >= 1 or rng.random() < anchored_fraction):
+            if np.isfinite(anchor):
                 lo = int(max(0, anchor - samples + margin))
                 hi = int(min(length - samples, max(anchor - margin, 0)))
                 start = int(rng.integers(lo, max(hi, lo) + 1))
