@@ -69,6 +69,23 @@ def test_synthesis_is_reproducible_and_fresh() -> None:
     assert torch.equal(next(stream)["image"], a["image"]) and torch.equal(next(stream)["image"], c["image"])
 
 
+def test_pooled_synthesis_is_the_2_mm_image_at_4_mm() -> None:
+    """pool=2: the same draw as pool=1, image mean-pooled before the normalisation, labels by majority."""
+    fine = _need(lambda: SynthSegDataset(label_maps=1, seed=0, config=SynthesisConfig(patch=(32, 32, 32))))
+    coarse = SynthSegDataset(label_maps=1, seed=0, config=SynthesisConfig(patch=(32, 32, 32), pool=2))
+    a, b = fine[4], coarse[4]
+    assert b["image"].shape == (1, 16, 16, 16) and b["label"].shape == (16, 16, 16)
+    votes = torch.nn.functional.one_hot(a["label"], 4).permute(3, 0, 1, 2).float()
+    majority = torch.nn.functional.avg_pool3d(votes[None], 2)[0].argmax(0)
+    assert torch.equal(b["label"], majority)
+    pooled = torch.nn.functional.avg_pool3d(a["image"][None], 2)[0]
+    # each normalised by its own 99th percentile: proportional, except where a 2 mm voxel was clipped at 1.5
+    inside = (b["image"] > 0.05) & (pooled > 0.05)
+    ratio = (b["image"][inside] / pooled[inside]).numpy()
+    same = np.abs(ratio / np.median(ratio) - 1) < 1e-4
+    assert inside.sum() > 1000 and same.mean() > 0.95 and np.median(ratio) > 1
+
+
 def test_deformation_preserves_labels() -> None:
     rng = np.random.default_rng(0)
     labels = torch.as_tensor(rng.integers(0, 4, (2, 8, 8, 8)).repeat(4, 1).repeat(4, 2).repeat(4, 3))

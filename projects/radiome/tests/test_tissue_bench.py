@@ -154,6 +154,8 @@ def test_synthseg_task_runs_in_the_trainer(tmp_path) -> None:
     assert summary["steps"] == 2
     out = model(torch.zeros(1, 1, 32, 32, 32))
     assert out.shape == (1, 4, 32, 32, 32) and torch.isfinite(out).all()
+    coarse = train("radiome-synthseg", options | {"pool": 2}, tmp_path / "coarse", steps=1, batch_size=1)[0]
+    assert coarse(torch.zeros(1, 1, 16, 16, 16)).shape == (1, 4, 16, 16, 16)
 
 
 def test_pretrain_volumes_are_deterministic_crops() -> None:
@@ -295,3 +297,41 @@ def test_fusion_prior_says_where_intensities_say_which() -> None:
     assert np.mean(fused[shell] == 3) > 0.99
     fluid = mask & (truth <= 1)
     assert np.array_equal(fused[fluid] == 1, truth[fluid] == 1)  # the rim is dropped, the ventricle kept
+
+
+def test_fusion_fluid_split_by_the_network() -> None:
+    """fluid="network": fluid is CSF where the network's CSF beats its background and the voxel is deep enough;
+    a network that also calls the shallow sulcal rim CSF is overruled by the depth, one that misses the ventricle
+    loses it (the depth rule would have kept it)."""
+    from hfm.radiome.predict import fuse_with_clusters
+
+    image, mask, truth = _toy_brain()
+    grid = np.stack(np.meshgrid(*[np.arange(41) - 20] * 3, indexing="ij"))
+    radius = np.sqrt((grid**2).sum(0))
+    fluid = mask & (truth <= 1)
+    knows = np.stack([(truth == k).astype(np.float32) * 0.9 + 0.025 for k in range(4)])
+    spills = knows.copy()
+    spills[:, mask & (radius > 16)] = np.array([0.3, 0.6, 0.05, 0.05])[:, None]  # calls the rim CSF
+    misses = knows.copy()
+    misses[:, radius <= 4] = np.array([0.6, 0.3, 0.05, 0.05])[:, None]  # calls the ventricle background
+    for prior in (knows, spills):
+        fused = fuse_with_clusters(prior, image, mask, 0.0, fluid="network")
+        assert np.array_equal(fused[fluid] == 1, truth[fluid] == 1)
+    rim = mask & (radius > 16)
+    assert (fuse_with_clusters(spills, image, mask, 0.0, fluid="network", min_depth=0.0)[rim] == 1).all()
+    lost = fuse_with_clusters(misses, image, mask, 0.0, fluid="network")
+    assert (lost[radius <= 4] == 0).all()
+    assert (fuse_with_clusters(misses, image, mask, 0.0, fluid="depth")[radius <= 4] == 1).all()
+    tissue = mask & ~fluid  # GM and WM are decided as before, whatever the fluid rule
+    assert np.array_equal(lost[tissue], fuse_with_clusters(misses, image, mask, 0.0)[tissue])
+    with pytest.raises(HFMError, match="fluid"):
+        fuse_with_clusters(knows, image, mask, fluid="atlas")
+
+
+def test_segment_subject_at_4_mm_returns_the_native_grid() -> None:
+    torch.manual_seed(0)
+    image, _, mask = _brain((36, 40, 30))
+    model = create_model("radiome-unet-baseline", classes=4, features=(4, 8))
+    prediction = segment_subject(model, image, mask, patch=(16, 16, 16), factor=4, fluid="network")
+    assert prediction.shape == image.shape and prediction.dtype == np.uint8
+    assert not prediction[~mask].any() and set(np.unique(prediction)) <= {0, 1, 2, 3}

@@ -106,8 +106,9 @@ def tissue_figures(result: TissueResult) -> list[Figure]:
             headline=True,
             goal="mean Dice >= 0.85 and above every baseline",
             notes=f"trained only on synthetic images from {c.label_maps} SynthSeg label maps, {c.steps} steps, "
-            f"2 mm, patch {c.patch}^3, posteriors fused at 1 mm with the subject's k-means intensity clusters (network "
-            f"log-posterior weighted {PRIOR_WEIGHT}, fluid split by depth); scored on the native 1 mm grid; "
+            f"batch {c.batch_size}, {2 * c.pool} mm, a {c.patch // c.pool}^3 window ({2 * c.patch} mm: a whole head), "
+            f"posteriors fused at 1 mm with the subject's k-means intensity clusters (network log-posterior weighted "
+            f"{PRIOR_WEIGHT}, fluid split by {c.fluid}); scored on the native 1 mm grid; "
             f"hfm per run: {per_subject}; {result.notes}",
         ),
         _against_strongest(
@@ -215,7 +216,7 @@ ITK_CONSISTENCY: dict[str, Any] = {
 
 
 def _consistency_and_speed_figures(result: TissueResult) -> list[Figure]:
-    figures = []
+    figures, c = [], result.config
     if result.consistency:
         dice = (result.consistency[HFM], result.consistency[KMEANS], float("nan"), float("nan"))
         name = "agreement with ITK's k-means segmentation of its example T1 (mean CSF/GM/WM Dice)"
@@ -233,8 +234,8 @@ def _consistency_and_speed_figures(result: TissueResult) -> list[Figure]:
             test_unit="repeats",
             interval_method="paired bootstrap over repeats",
             goal="under 60 s on the 2-core machine",
-            notes="brain-mask crop, 2 mm sliding windows (64^3, overlap 0.5, Gaussian), probabilities upsampled to "
-            f"1 mm; {result.config.threads} torch thread(s)",
+            notes=f"brain-mask crop, {2 * c.pool} mm sliding windows ({c.patch // c.pool}^3, overlap 0.5, Gaussian), "
+            f"probabilities upsampled to 1 mm and fused; {c.threads} torch thread(s)",
         )
         figures.append(speed)
     return figures

@@ -185,6 +185,12 @@ def keep_deep_csf(labels: np.ndarray, mask: np.ndarray, fraction: float = VENTRI
 # mean Dice 0.788 / 0.788 / 0.787, MNI152 GM/WM 0.913 / 0.908 / 0.900 (docs/radiome.md, third pass). Weight 0 is
 # k-means with the deep-CSF rule itself. The test subjects were never used to choose it.
 PRIOR_WEIGHT = 0.25
+# Which fluid is ventricle: the whole-head 4 mm network knows where the ventricles are (held-out map 20: 0.75 of
+# ventricle voxels right, against 0.54 for depth alone), so a fluid voxel is CSF where the network's CSF
+# probability beats its background one and the voxel is deeper than this fraction of the mask's largest depth (no
+# ventricle lies in the outer quarter; the depth cuts the network's coarse 4 mm spill onto sulci). Chosen on dev
+# only (docs/radiome.md, fourth pass); `fluid="depth"` is the former rule (`keep_deep_csf`, 0.45).
+NETWORK_FLUID_DEPTH = 0.25
 
 
 def fuse_with_clusters(
@@ -195,23 +201,28 @@ def fuse_with_clusters(
     floor: float = 1e-3,
     intensity_model: Sequence[int] = INTENSITY_MODEL,
     seed: int = 0,
+    fluid: str = "depth",
+    min_depth: float = NETWORK_FLUID_DEPTH,
 ) -> np.ndarray:
     """The network's 1 mm posteriors as a tempered spatial prior on the subject's own intensity clusters.
 
     Three intensity classes (fluid, GM, WM) are the subject's k-means centres on its masked intensities, with one
-    shared spread (the root mean square distance to the assigned centre), so that weight 0 decides exactly as
-    k-means does. Class k at voxel x scores prior_weight * log p_k(x) - (image(x) - mu_g(k))^2 / (2 sigma^2), with
-    p_k the network's probability floored at `floor`; the arg-max is kept. Every fluid voxel (background or CSF)
-    is then CSF, and `keep_deep_csf` keeps only the deep ones: on dev, the network's own ventricle/sulcus split lost
-    to depth alone (CSF Dice 0.455 vs 0.476). Why not the EM of `refine_with_intensities`: with 80-step networks it
-    followed a poor network's errors to 1 mm (dev mean over two networks 0.736 against 0.788 here). Returns (X, Y, Z)
-    uint8 labels, 0 outside the mask.
+    shared spread (the root mean square distance to the assigned centre), so that weight 0 decides GM/WM/fluid
+    exactly as k-means does. Class k at voxel x scores prior_weight * log p_k(x) - (image(x) - mu_g(k))^2 /
+    (2 sigma^2), with p_k the network's probability floored at `floor`; the arg-max is kept. A fluid voxel
+    (background or CSF) is then split: `fluid="network"`, CSF where p_CSF > p_background and the depth is above
+    `min_depth` of the mask's largest depth (what the coarse whole-head network knows: which fluid is ventricle);
+    `fluid="depth"`, CSF where deeper than `VENTRICLE_DEPTH` (`keep_deep_csf`; the rule of the 2 mm patch networks,
+    whose own split lost to depth alone on dev). Returns (X, Y, Z) uint8 labels, 0 outside the mask.
     """
+    from scipy.ndimage import distance_transform_edt
     from sklearn.cluster import KMeans
 
     group = np.asarray(intensity_model)
     if len(group) != probabilities.shape[0]:
         raise HFMError(f"fuse_with_clusters: {probabilities.shape[0]} classes, intensity_model has {len(group)}")
+    if fluid not in ("network", "depth"):
+        raise HFMError(f"fuse_with_clusters: fluid must be 'network' or 'depth', got {fluid!r}")
     values = image[mask].astype(np.float64)
     clusters = KMeans(n_clusters=group.max() + 1, n_init=4, random_state=seed).fit(values[:, None])
     centres = clusters.cluster_centers_[:, 0]
@@ -222,30 +233,44 @@ def fuse_with_clusters(
     prior /= prior.sum(0, keepdims=True)
     score = prior_weight * np.log(prior) - 0.5 * ((values - means[:, None]) / sigma) ** 2
     chosen = score.argmax(0)
-    fluid = group[chosen] == 0
+    is_fluid = group[chosen] == 0
     labels = chosen.astype(np.uint8)
-    labels[fluid] = CSF
     out = np.zeros(mask.shape, np.uint8)
+    if fluid == "depth":
+        labels[is_fluid] = CSF
+        out[mask] = labels
+        return keep_deep_csf(out, mask)
+    depth = distance_transform_edt(np.pad(mask, 1))[1:-1, 1:-1, 1:-1][mask]
+    ventricle = (prior[CSF] > prior[0]) & (depth > min_depth * depth.max())
+    labels[is_fluid] = np.where(ventricle[is_fluid], CSF, 0)
     out[mask] = labels
-    return keep_deep_csf(out, mask)
+    return out
 
 
 @torch.no_grad()
 def segment_subject_variants(
-    model: nn.Module, image: np.ndarray, mask: np.ndarray, patch: Sequence[int] = (64, 64, 64), overlap: float = 0.5
+    model: nn.Module,
+    image: np.ndarray,
+    mask: np.ndarray,
+    patch: Sequence[int] = (64, 64, 64),
+    overlap: float = 0.5,
+    factor: int = 2,
+    fluid: str = "depth",
 ) -> dict[str, np.ndarray]:
     """(X, Y, Z) 1 mm T1, brain mask -> {"refined", "network"}: (X, Y, Z) uint8 tissue classes, 0 outside the mask.
 
-    "network": the arg-max of the network's 2 mm posteriors upsampled to 1 mm; "refined": the same posteriors fused
-    with the subject's 1 mm intensity clusters (`fuse_with_clusters`), what `segment_subject` returns.
+    The network works at `factor` mm (mean pooling of the 1 mm crop; 2 for the 2 mm patch networks, 4 for the
+    whole-head ones, whose 48^3 window holds a whole brain). "network": the arg-max of its posteriors upsampled to
+    1 mm; "refined": the same posteriors fused with the subject's 1 mm intensity clusters (`fuse_with_clusters`,
+    fluid split by `fluid`), what `segment_subject` returns.
     """
     if not mask.any():
         raise HFMError("segment_subject: the brain mask is empty")
     model.eval()
-    box = _box(mask, 2)
+    box = _box(mask, factor)
     crop = np.where(mask[box], image[box], 0).astype(np.float32)
-    pad = [(0, s % 2) for s in crop.shape]
-    coarse = torch.nn.functional.avg_pool3d(torch.as_tensor(np.pad(crop, pad))[None, None], 2)  # 1 mm -> 2 mm
+    pad = [(0, -s % factor) for s in crop.shape]
+    coarse = torch.nn.functional.avg_pool3d(torch.as_tensor(np.pad(crop, pad))[None, None], factor)
     coarse = torch.as_tensor(normalise_t1(coarse[0, 0].numpy()))[None, None]
     logits = sliding_window_inference(coarse, tuple(patch), 2, model, overlap=overlap, mode="gaussian")
     size = tuple(s + p[1] for s, p in zip(crop.shape, pad, strict=True))
@@ -254,7 +279,7 @@ def segment_subject_variants(
     out = {}
     for name, labels in (
         ("network", probabilities.argmax(0).astype(np.uint8)),
-        ("refined", fuse_with_clusters(probabilities, normalise_t1(crop), mask[box])),
+        ("refined", fuse_with_clusters(probabilities, normalise_t1(crop), mask[box], fluid=fluid)),
     ):
         whole = np.zeros(image.shape, np.uint8)
         whole[box] = labels
@@ -264,23 +289,32 @@ def segment_subject_variants(
 
 
 def segment_subject(
-    model: nn.Module, image: np.ndarray, mask: np.ndarray, patch: Sequence[int] = (64, 64, 64), overlap: float = 0.5
+    model: nn.Module,
+    image: np.ndarray,
+    mask: np.ndarray,
+    patch: Sequence[int] = (64, 64, 64),
+    overlap: float = 0.5,
+    factor: int = 2,
+    fluid: str = "depth",
 ) -> np.ndarray:
     """(X, Y, Z) 1 mm T1, brain mask -> (X, Y, Z) uint8 tissue classes on the same grid (0 outside the mask).
 
-    Crop to the mask's box, 2x2x2 mean pooling to 2 mm, the training normalisation, MONAI sliding windows (Gaussian
-    weighting), class probabilities trilinearly upsampled to 1 mm, then fused with the 1 mm intensity clusters.
+    Crop to the mask's box, mean pooling to `factor` mm, the training normalisation, MONAI sliding windows
+    (Gaussian weighting), class probabilities trilinearly upsampled to 1 mm, then fused with the 1 mm intensity
+    clusters.
     """
-    return segment_subject_variants(model, image, mask, patch, overlap)["refined"]
+    return segment_subject_variants(model, image, mask, patch, overlap, factor, fluid)["refined"]
 
 
-def segment_any_grid(model: nn.Module, subject: Subject, patch: Sequence[int] = (64, 64, 64)) -> np.ndarray:
+def segment_any_grid(
+    model: nn.Module, subject: Subject, patch: Sequence[int] = (64, 64, 64), factor: int = 2, fluid: str = "depth"
+) -> np.ndarray:
     """`segment_subject` for a subject on any grid: resampled to 1 mm first, the labels brought back (nearest)."""
     if np.allclose(subject.spacing, 1.0, atol=1e-3):
-        return segment_subject(model, subject.image, subject.mask, patch)
+        return segment_subject(model, subject.image, subject.mask, patch, factor=factor, fluid=fluid)
     image, _ = resample(subject.image, subject.affine, (1.0, 1.0, 1.0))
     mask, _ = resample(subject.mask.astype(np.uint8), subject.affine, (1.0, 1.0, 1.0), is_label=True)
-    labels = segment_subject(model, np.clip(image, 0, None), mask > 0, patch)
+    labels = segment_subject(model, np.clip(image, 0, None), mask > 0, patch, factor=factor, fluid=fluid)
     out = resample_to_shape(labels, subject.image.shape, is_label=True).astype(np.uint8)
     return np.where(subject.mask, out, 0).astype(np.uint8)
 

@@ -5,10 +5,11 @@ radiome-mae          dataset: PATH (a curated nnU-Net folder)  patch_size: [32, 
 radiome-segment      dataset: PATH  patch_size  model: radiome-unetr-tiny | radiome-unet-baseline  model_args
                      init: PATH|null (an MAE whose encoder starts the model)  label_fraction: 1.0  split: train
 radiome-synthseg     dataset: PATH|null (label maps; null: SynthSeg's 20)  label_maps: 20  patch: [64, 64, 64]
-                     model  model_args  init: PATH|null  (images synthesised from real label maps: the task's name
-                     asks for synthetic images)
+                     model  model_args  init: PATH|null  pool: 1 (2: the 2 mm patch mean-pooled to 4 mm)
+                     (images synthesised from real label maps: the task's name asks for synthetic images)
 radiome-mae-volumes  label_maps: 20  patch  model_args  synthetic: true (real MR crops alternating with
-                     synthetic images; the test subjects are never among them)
+                     synthetic images; the test subjects are never among them)  pool: 1 (2: every image at 4 mm,
+                     `patch` still counted on the 2 mm grid)
 Each also takes `seed`; a key the task does not know is refused with the allowed ones. A sharded dataset
 (`hfm radiome curate --shard-size`) is streamed through the trainer, one shard's cases at a time, each case giving
 about samples_per_epoch / cases patches an epoch (`hfm.radiome.data.stream`).
@@ -80,6 +81,7 @@ class SynthSegOptions:
     model_args: dict[str, Any] = field(default_factory=dict)
     init: Path | None = None
     length: int = 10**6
+    pool: int = 1
 
 
 @dataclass(frozen=True)
@@ -89,6 +91,7 @@ class MAEVolumesOptions:
     patch: list[int] = field(default_factory=lambda: [64, 64, 64])
     model_args: dict[str, Any] = field(default_factory=dict)
     synthetic: bool = True
+    pool: int = 1
 
 
 def segmentation_loss(logits: torch.Tensor, label: torch.Tensor) -> tuple[torch.Tensor, dict[str, float]]:
@@ -173,7 +176,8 @@ class SynthSegTask:
 
         o = self.options
         paths = label_map_paths(o.label_maps, o.dataset)
-        return SynthSegDataset(o.label_maps, o.seed, o.length, SynthesisConfig(patch=tuple(o.patch)), paths)
+        config = SynthesisConfig(patch=tuple(o.patch), pool=o.pool)
+        return SynthSegDataset(o.label_maps, o.seed, o.length, config, paths)
 
     def loss(self, model: nn.Module, batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor, dict[str, float]]:
         return segmentation_loss(model(batch["image"]), batch["label"])
@@ -193,9 +197,10 @@ class MAEVolumesTask:
         from hfm.radiome.synthetic.synthseg import SynthesisConfig, SynthSegDataset
 
         o = self.options
-        config = SynthesisConfig(patch=tuple(o.patch))
+        config = SynthesisConfig(patch=tuple(o.patch), pool=o.pool)
         synthetic = SynthSegDataset(o.label_maps, o.seed + 10_000, config=config) if o.synthetic else None
-        return PretrainVolumes(real_mr_volumes(), synthetic, o.patch, o.seed)
+        coarse = [p // o.pool for p in o.patch]
+        return PretrainVolumes(real_mr_volumes(o.pool), synthetic, coarse, o.seed)
 
     def loss(self, model: nn.Module, batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor, dict[str, float]]:
         return _mae_loss(model, batch)

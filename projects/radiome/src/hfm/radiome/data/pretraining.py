@@ -12,8 +12,10 @@ from hfm.radiome.synthetic.synthseg import GRID_MM, SynthSegDataset, normalise_t
 from hfm.shared.errors import HFMError
 
 
-def real_mr_volumes() -> dict[str, np.ndarray]:
+def real_mr_volumes(pool: int = 1) -> dict[str, np.ndarray]:
     """Every real MR volume for pretraining, RAS, on the 2 mm grid, normalised: name -> (X, Y, Z) float32.
+
+    pool > 1: mean-pooled by that factor from the 2 mm grid (4 mm at 2) before the normalisation.
 
     MNI152 2009 T1 (nilearn), niivue's FLAIR and, where the Debian package is installed, the ITK example T1 (its
     2 x 2 x 3 mm grid resampled). Absent sources are left out; the test subjects are never read here.
@@ -40,6 +42,9 @@ def real_mr_volumes() -> dict[str, np.ndarray]:
     out = {}
     for name, (array, affine) in volumes.items():
         resampled, _ = resample(np.asarray(array, np.float32), affine, (GRID_MM,) * 3)
+        if pool > 1:
+            grid = torch.as_tensor(resampled, dtype=torch.float32)[None, None]
+            resampled = torch.nn.functional.avg_pool3d(grid, pool, ceil_mode=True)[0, 0].numpy()
         out[name] = normalise_t1(resampled)
     return out
 

@@ -70,6 +70,11 @@ class TissueConfig:
     batch_size: int = 1
     lr: float = 1e-3
     patch: int = 64  # voxels of the 2 mm grid
+    # Whole-head networks (fourth pass, docs/radiome.md): patch 96 (192 mm of the 2 mm grid, a whole brain)
+    # mean-pooled by `pool` = 2 to 48^3 at 4 mm, where a network sees where it is in the head (ventricles, deep
+    # grey); pool 1 is the 2 mm patch network.
+    pool: int = 1
+    fluid: str = "depth"  # which fluid is CSF in the fusion: depth alone, or the network's ventricles ("network")
     model_args: dict[str, Any] = field(default_factory=lambda: {"width": 96, "depth": 4, "heads": 3, "features": 8})
     subjects: tuple[str, ...] = ("voxelmorph", "niivue")
     slabs: int = 8
@@ -324,7 +329,10 @@ def run_tissue_experiment(work: str | Path, config: TissueConfig | None = None, 
     config = config or TissueConfig()
     torch.set_num_threads(config.threads)
     work = Path(work)
-    patch = [config.patch] * 3
+    patch = [config.patch] * 3  # synthesis, on the 2 mm grid
+    # what the networks see: `pool` 2 mm voxels per network voxel, `factor` 1 mm voxels per network voxel
+    window, factor = [config.patch // config.pool] * 3, 2 * config.pool
+    segment = {"patch": window, "factor": factor, "fluid": config.fluid}
     subjects = load_test_subjects(config.subjects)
     rows: list[Row] = []
     notes: dict[str, str] = {}
@@ -336,7 +344,7 @@ def run_tissue_experiment(work: str | Path, config: TissueConfig | None = None, 
     else:
         start = time.perf_counter()
         mae_args = {k: v for k, v in config.model_args.items() if k != "features"}
-        mae = {"patch": patch, "seed": 0, "label_maps": config.label_maps, "model_args": mae_args}
+        mae = {"patch": patch, "seed": 0, "label_maps": config.label_maps, "model_args": mae_args, "pool": config.pool}
         mae_model, _ = train("radiome-mae-volumes", mae, work / "mae", config.pretrain_steps, 2, config.lr, 0)
         notes["pretraining"] = f"MAE {config.pretrain_steps} steps at batch 2 in {time.perf_counter() - start:.0f} s"
         artifact = _encoder_artifact(work, mae_model, config)
@@ -352,6 +360,7 @@ def run_tissue_experiment(work: str | Path, config: TissueConfig | None = None, 
             "label_maps": maps,
             "seed": seed,
             "patch": patch,
+            "pool": config.pool,
             "model": "radiome-unet-baseline" if unet else "radiome-unetr-tiny",
             "model_args": {} if unet else config.model_args,
         }
@@ -364,7 +373,7 @@ def run_tissue_experiment(work: str | Path, config: TissueConfig | None = None, 
         train_s = time.perf_counter() - t0
         for subject in subjects:
             t1 = time.perf_counter()
-            variants = segment_subject_variants(model, subject.image, subject.mask, patch)
+            variants = segment_subject_variants(model, subject.image, subject.mask, **segment)
             seg_s = time.perf_counter() - t1
             timing = {"train_s": train_s, "segment_s": seg_s, "steps": steps}
             rows.append(evaluate(variants["refined"], subject, method, seed, maps, config.slabs, hd95, **timing))
@@ -416,11 +425,11 @@ def run_tissue_experiment(work: str | Path, config: TissueConfig | None = None, 
             speed[name] = []
             for _ in range(config.speed_repeats):
                 t1 = time.perf_counter()
-                segment_subject(model, big.image, big.mask, patch)
+                segment_subject(model, big.image, big.mask, **segment)
                 speed[name].append(time.perf_counter() - t1)
     write_atomic(work / "speed.json", dump_json(speed))
     log(f"radiome tissue: speed {speed}")
-    consistency = itk_consistency(learned_models.get(HFM), patch, notes)
+    consistency = itk_consistency(learned_models.get(HFM), segment, notes)
     if consistency:
         write_atomic(work / "itk_consistency.json", dump_json(consistency))
     # 6. label efficiency (Dice only: HD95 costs more than it tells here)
@@ -439,7 +448,7 @@ def run_tissue_experiment(work: str | Path, config: TissueConfig | None = None, 
     return result
 
 
-def itk_consistency(model: torch.nn.Module | None, patch: Sequence[int], notes: dict[str, str]) -> dict[str, float]:
+def itk_consistency(model: torch.nn.Module | None, segment: dict[str, Any], notes: dict[str, str]) -> dict[str, float]:
     """Mean CSF/GM/WM Dice against ITK's own k-means of its example T1, for hfm and our k-means (where installed)."""
     if model is None:
         return {}
@@ -450,7 +459,7 @@ def itk_consistency(model: torch.nn.Module | None, patch: Sequence[int], notes: 
         return {}
     out = {}
     for name, prediction in (
-        (HFM, segment_any_grid(model, subject, patch)),
+        (HFM, segment_any_grid(model, subject, **segment)),
         (KMEANS, cluster_intensities(subject.image, subject.mask, (CSF, GM, WM), "kmeans", 0)),
     ):
         counts = np.asarray(slab_counts(prediction, subject.reference, subject.mask, 1))[None]

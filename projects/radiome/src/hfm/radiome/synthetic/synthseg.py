@@ -14,7 +14,8 @@ labels plus extra-cerebral ones) every sample is drawn afresh:
 Labels are SynthSeg's maps through the FreeSurfer -> tissue mapping of `hfm.radiome.readers.subjects`, with one training
 exception (`SYNTHSEG_OVERRIDES`).
 
-Work happens on a 2 mm grid (the label maps taken at every second voxel), where the models segment.
+Work happens on a 2 mm grid (the label maps taken at every second voxel); with `SynthesisConfig.pool` = 2 the
+finished image is mean-pooled to 4 mm (majority labels), the grid of the coarse whole-head networks.
 `SynthSegDataset[i]` is a pure function of (seed, i) (resume-exact under the shared trainer);
 `SynthSegStream` iterates it from any start index: a new image every step, reproducible from its seed.
 """
@@ -180,6 +181,9 @@ class SynthesisConfig:
     noise_std: tuple[float, float] = (0.0, 10.0)  # 0-255 scale, as SynthSeg
     gamma_std: float = 0.3  # exp(N(0, gamma_std)) exponent
     skull_strip: float = 0.7
+    # >1: the finished 2 mm image is mean-pooled by this factor (4 mm at 2: a whole head in a 48^3 patch, for the
+    # coarse network) and each coarse voxel is labelled by the majority of its 2 mm labels
+    pool: int = 1
 
 
 class SynthSegDataset(Dataset):
@@ -251,6 +255,10 @@ class SynthSegDataset(Dataset):
         image = image / image.max().clamp(min=1e-6)
         image = image ** float(np.exp(rng.normal(0.0, c.gamma_std)))
         image[0][outside] = 0.0
+        if c.pool > 1:  # pooled before the normalisation, as real inputs are (`segment_subject_variants`)
+            image = torch.nn.functional.avg_pool3d(image[None], c.pool)[0]
+            votes = torch.nn.functional.one_hot(label, int(label.max()) + 1).permute(3, 0, 1, 2).float()
+            label = torch.nn.functional.avg_pool3d(votes[None], c.pool)[0].argmax(0)
         image = torch.as_tensor(normalise_t1(image.numpy()))
         return {"image": image.float(), "label": label.long()}
 
