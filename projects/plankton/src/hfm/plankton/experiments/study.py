@@ -45,6 +45,7 @@ from hfm.plankton.experiments.crossval import (
     linear_head,
     splits,
 )
+from hfm.plankton.experiments.dev_splits import stratified_subset
 from hfm.plankton.experiments.in_fold import in_fold_encoders, in_fold_rows, weights_digest
 from hfm.plankton.experiments.prediction_pages import page_validation_decisions
 from hfm.plankton.experiments.semi_supervised import fuse, self_trained_hybrid, unlabelled_rows
@@ -237,7 +238,10 @@ def fixmatch_cnns(
     for name, fold, fraction, labelled, unlabelled, test, init in runs:
         fixmatch = FixMatchConfig(config.scratch_steps, config.scratch_batch, width=config.encoder.width, seed=fold)
         rows = [a.tolist() for a in (labelled, unlabelled, test)]
-        stamp = hashlib.sha256(repr((config, fixmatch, source, rows, weights_digest(init))).encode()).hexdigest()
+        what = (config, fixmatch, source, rows, weights_digest(init))
+        if fixmatch.layer_decay != 1.0:  # not in the config's repr (see `FixMatchConfig`)
+            what += (fixmatch.layer_decay,)
+        stamp = hashlib.sha256(repr(what).encode()).hexdigest()
         path = study.cache / f"fixmatch-{name}-{source}-{fold}-{fraction}-{stamp[:12]}.npy"
         if path.is_file():
             out[name, fold, fraction] = np.load(path, allow_pickle=False)
@@ -322,15 +326,8 @@ def evaluate_source(study: Study, source: str, scratch: bool = True) -> CVResult
 
 
 def _subsample(train: np.ndarray, labels: np.ndarray, fraction: float, seed: int) -> np.ndarray:
-    """A stratified `fraction` of the training rows, at least two per class."""
-    if fraction >= 1.0:
-        return train
-    rng = np.random.default_rng(seed)
-    keep = []
-    for c in np.unique(labels[train]):
-        members = train[labels[train] == c]
-        keep.extend(rng.choice(members, max(2, round(fraction * len(members))), replace=False))
-    return np.sort(np.asarray(keep))
+    """A stratified `fraction` of the training rows, at least two per class (the dev protocol's rule too)."""
+    return stratified_subset(train, labels, fraction, seed)
 
 
 def label_efficiency(study: Study, source: str = "bering-sea") -> dict[str, Any]:

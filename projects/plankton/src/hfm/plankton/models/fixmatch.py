@@ -13,7 +13,7 @@ The unlabelled images must come from the training side of a split only: the call
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import torch
@@ -33,7 +33,9 @@ class FixMatchConfig:
     lr: float = 2e-3
     width: int = 16
     seed: int = 0
-    layer_decay: float = 1.0  # < 1: layer-wise learning-rate decay below the head (`start_classifier`)
+    # < 1: layer-wise learning-rate decay below the head (`start_classifier`). Out of the repr, so the cache keys of
+    # the single-rate recipe stay as they were; `hfm.plankton.experiments.study` adds it to a key when it is not 1.
+    layer_decay: float = field(default=1.0, repr=False)
 
 
 def strong_augment(x: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
