@@ -1,26 +1,16 @@
-"""Issue 14's dev rule (no dev metric may fall, the sum must rise), per-output states of one fine-tuning run, the dev
-detection windows, and the S levers (S weight, S not scored without horizontals, time-resampled crops)."""
+"""Issue 14's dev rule (no dev metric may fall, the sum must rise), the per-output choice among the states of one
+fine-tuning run, the dev detection windows, and the training crops."""
 
 import numpy as np
 import pytest
 import torch
 
-from hfm.seismic.benchmarks.devrule import (
-    METRICS,
-    PerOutputPicker,
-    accepts,
-    choose_output_steps,
-    verdict,
-)
-from hfm.seismic.benchmarks.picking import batched, hfm_predictor
+from hfm.seismic.benchmarks.devrule import METRICS, accepts, choose_output_steps, verdict
 from hfm.seismic.benchmarks.robustness import dev_detection_windows
-from hfm.seismic.data.augment import ComponentAugment
-from hfm.seismic.data.records import Records, stretched, training_crops
-from hfm.seismic.data.windows import picking_item, synthetic_windows
-from hfm.seismic.models import picking_loss
+from hfm.seismic.data.records import Records, training_crops
+from hfm.seismic.data.windows import synthetic_windows
 from hfm.seismic.training import finetune_states
 from hfm.shared.errors import HFMError
-from hfm.shared.models.registry import create_model
 from hfm.shared.shortcuts import RunSettings
 
 TINY = {"width": 32, "depth": 1, "heads": 2, "patch_len": 20}
@@ -60,22 +50,6 @@ def test_each_output_takes_the_later_state_only_where_its_own_metrics_pass():
     assert choose_output_steps(rows) == {"P": 800, "S": 400, "detection": 400}
 
 
-def test_a_per_output_picker_takes_each_channel_from_its_state():
-    torch.manual_seed(0)
-    early, late = (create_model("seismic-picker-tiny", **TINY).eval() for _ in range(2))
-    x = torch.from_numpy(synthetic_windows(3, seed=1, samples=400).waveforms)
-    mixed = PerOutputPicker({400: early, 800: late}, {"P": 800, "S": 400, "detection": 400})
-    probs = hfm_predictor(mixed)(x.numpy())
-    with torch.no_grad():
-        e, lt = early(x)[:, :3].softmax(1).numpy(), late(x)[:, :3].softmax(1).numpy()
-    np.testing.assert_allclose(probs[:, 0], lt[:, 0], rtol=1e-6)
-    np.testing.assert_allclose(probs[:, 1], e[:, 1], rtol=1e-6)
-    np.testing.assert_allclose(probs[:, 2], e[:, 2], rtol=1e-6)
-    assert len(mixed.states) == 2 and not np.allclose(e[:, 0], lt[:, 0])
-    with pytest.raises(HFMError, match="no state"):
-        PerOutputPicker({400: early}, {"P": 800, "S": 400, "detection": 400})
-
-
 def test_one_finetuning_run_keeps_its_intermediate_state(tmp_path):
     torch.set_num_threads(1)
     windows = synthetic_windows(16, seed=0, samples=400)
@@ -102,65 +76,16 @@ def test_dev_detection_windows_take_noise_after_the_coda():
     np.testing.assert_array_equal(windows[3], waves[0][:, -3000:])
 
 
-def test_the_loss_skips_nan_targets_and_weights_s():
-    torch.manual_seed(0)
-    logits, detection = torch.randn(2, 4, 50), torch.rand(2, 50)
-    targets = torch.zeros(2, 3, 50)
-    targets[:, 2] = 1.0
-    targets[:, :, 20] = torch.tensor([0.0, 1.0, 0.0])
-    plain, _ = picking_loss(logits, targets, detection)
-    heavier, _ = picking_loss(logits, targets, detection, s_weight=3.0)
-    s_term = -logits[:, :3, 20].log_softmax(1)[:, 1].sum() / 100  # the S samples' share of the mean
-    assert float(heavier - plain) == pytest.approx(2 * float(s_term), rel=1e-5)
-    masked = targets.clone()
-    masked[:, :, 20] = float("nan")
-    _, without = picking_loss(logits, masked, detection)
-    keep = torch.ones(50, dtype=torch.bool)
-    keep[20] = False
-    _, expected = picking_loss(logits[..., keep], targets[..., keep], detection[..., keep])
-    assert without["phase_loss"] == pytest.approx(expected["phase_loss"], rel=1e-6)  # as if sample 20 were absent
-
-
-def test_s_is_not_scored_where_the_horizontals_are_missing():
-    wave = np.random.default_rng(0).standard_normal((3, 400)).astype(np.float32)
-    _, full, _ = picking_item(wave, 100.0, 200.0, 10.0, ComponentAugment(), 0, True)
-    assert not torch.isnan(full).any()  # horizontals present: S scored as before
-    vertical = wave.copy()
-    vertical[1:] = 0.0
-    _, masked, _ = picking_item(vertical, 100.0, 200.0, 10.0, ComponentAugment(), 0, True)
-    unscored = torch.isnan(masked).any(dim=0).nonzero().ravel()
-    assert (int(unscored.min()), int(unscored.max()), len(unscored)) == (170, 230, 61)  # S +- 3 sigma
-    _, plain, _ = picking_item(vertical, 100.0, 200.0, 10.0, ComponentAugment(), 0, False)
-    assert not torch.isnan(plain).any()
-
-
-def test_time_resampled_crops_move_their_onsets_and_leave_the_others_unchanged():
-    wave = np.zeros((3, 1000), np.float32)
-    wave[:, 300:] = 1.0  # a step at "P"
-    out, p, s = stretched(wave, 300.0, 400.0, 1.25)
-    assert out.shape == (3, 1250) and (p, s) == (375.0, 500.0)
-    assert out[0, 374] < 1.0 and out[0, 376] == 1.0
+def test_training_crops_hold_their_p_inside_the_margins():
     rng = np.random.default_rng(0)
     waves = [rng.standard_normal((3, 9001)).astype(np.float32) for _ in range(4)]
     records = Records(
         waves, np.full(4, 3000.0), np.full(4, 3100.0), np.array(list("abcd")), np.array(["X.A"] * 4),
         np.array(["ZNE"] * 4), 100.0, "t",
     )  # fmt: skip
-    plain = training_crops(records, 3000, 8, 0)
-    assert np.all((plain.p_sample >= 50) & (plain.p_sample <= 2950))  # every crop holds its P, 50 samples in
-    np.testing.assert_array_equal(training_crops(records, 3000, 8, 0, stretch=0.0).p_sample, plain.p_sample)
-    some = training_crops(records, 3000, 8, 0, stretch=1.0)
-    s_minus_p = some.s_sample - some.p_sample
-    both = np.isfinite(s_minus_p)
-    assert both.sum() > 20 and s_minus_p[both].min() >= 80 - 1e-6 and s_minus_p[both].max() <= 125 + 1e-6
-    assert np.std(s_minus_p[both]) > 5  # S - P is no longer 100 samples everywhere
-
-
-def test_batched_works_with_a_per_output_picker():
-    torch.manual_seed(0)
-    model = create_model("seismic-picker-tiny", **TINY)
-    mixed = PerOutputPicker({1: model}, {"P": 1, "S": 1, "detection": 1})
-    windows = synthetic_windows(5, seed=2, samples=400).waveforms
-    np.testing.assert_allclose(
-        batched(hfm_predictor(mixed), windows, batch=2), batched(hfm_predictor(model), windows), rtol=1e-5
-    )
+    crops = training_crops(records, 3000, 8, 0)
+    assert crops.waveforms.shape == (32, 3, 3000)
+    assert np.all((crops.p_sample >= 50) & (crops.p_sample <= 2950))  # every crop holds its P, 50 samples in
+    inside = np.isfinite(crops.s_sample)  # S falls past the crop's end when P sits within 1 s of it
+    assert inside.sum() == 30 and np.all(crops.s_sample[inside] - crops.p_sample[inside] == 100.0)
+    np.testing.assert_array_equal(training_crops(records, 3000, 8, 0).p_sample, crops.p_sample)  # seeded

@@ -78,16 +78,10 @@ class SpectralMAE(MaskedAutoencoder):
 
 
 def picking_loss(
-    logits: torch.Tensor, phase_targets: torch.Tensor, detection_targets: torch.Tensor, s_weight: float = 1.0
+    logits: torch.Tensor, phase_targets: torch.Tensor, detection_targets: torch.Tensor
 ) -> tuple[torch.Tensor, dict[str, float]]:
-    """Cross-entropy against the soft (Gaussian) P/S/noise targets plus binary cross-entropy of detection. Samples
-    whose phase targets are NaN are not scored; `s_weight` multiplies the S term of the cross-entropy."""
-    scored = torch.isfinite(phase_targets).all(dim=1)  # (B, T)
-    targets = torch.nan_to_num(phase_targets)
-    if s_weight != 1.0:
-        targets = targets * targets.new_tensor([1.0, s_weight, 1.0]).view(1, 3, 1)
-    per_sample = -(targets * logits[:, :3].log_softmax(dim=1)).sum(dim=1)
-    phase = per_sample.mean() if bool(scored.all()) else (per_sample * scored).sum() / scored.sum().clamp(min=1)
+    """Cross-entropy against the soft (Gaussian) P/S/noise targets plus binary cross-entropy of detection."""
+    phase = -(phase_targets * logits[:, :3].log_softmax(dim=1)).sum(dim=1).mean()
     detection = F.binary_cross_entropy_with_logits(logits[:, 3], detection_targets)
     return phase + detection, {"phase_loss": float(phase.detach()), "detection_loss": float(detection.detach())}
 

@@ -75,9 +75,6 @@ class PickOptions:
     init: Path | None = None
     label_fraction: float = 1.0
     sigma_s: float = 0.1  # width of the Gaussian P/S targets
-    # Issue 14's S levers (docs/seismic.md): the S term's weight in the loss; S not scored where N and E are zero
-    s_weight: float = 1.0
-    s_needs_horizontals: bool = False
 
 
 def streamed(options: MAEOptions | PickOptions) -> bool:
@@ -145,8 +142,6 @@ class SeismicPickTask:
                     f"task seismic-pick: label_fraction {options.label_fraction} needs an unsharded dataset; "
                     f"{options.dataset} is sharded (streamed, every window of the split is used)"
                 )
-            if options.s_needs_horizontals:
-                raise HFMError("task seismic-pick: s_needs_horizontals needs an unsharded dataset (in-memory windows)")
             self._windows = None  # streamed from the shards
             return
         windows = windows if windows is not None else load_windows(options, "task seismic-pick")
@@ -161,13 +156,11 @@ class SeismicPickTask:
     def train_dataset(self) -> PickingDataset | ShardStream:
         if self._windows is None:
             return shard_stream(self.options, self.options.sigma_s)
-        return PickingDataset(
-            self._windows, self.options.sigma_s, component_augment(self.options), self.options.s_needs_horizontals
-        )
+        return PickingDataset(self._windows, self.options.sigma_s, component_augment(self.options))
 
     def loss(self, model: nn.Module, batch: Any) -> tuple[torch.Tensor, dict[str, float]]:
         x, phases, detection = batch
-        return picking_loss(model(x), phases, detection, self.options.s_weight)
+        return picking_loss(model(x), phases, detection)
 
 
 def seismic_mae(options: dict[str, Any]) -> SeismicMAETask:

@@ -1,4 +1,4 @@
-"""Issue 14's dev rule for fine-tuning levers, and pickers whose outputs stop at their own step.
+"""Issue 14's dev rule for fine-tuning levers, and the choice of each output's state within one fine-tuning run.
 
 The rule (docs/seismic.md, "the dev rule for S picks and detection", written before its runs): a candidate replaces
 the present recipe only if no one of the dev metrics falls (the Student-t 95% interval of the per-seed paired
@@ -13,8 +13,6 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
-import torch
-from torch import nn
 
 from hfm.shared.errors import HFMError
 from hfm.shared.eval.stats import mean_confidence_interval
@@ -25,7 +23,6 @@ OUTPUT_METRICS: dict[str, tuple[str, ...]] = {
     "detection": ("dev detection ROC-AUC",),
 }
 METRICS: tuple[str, ...] = tuple(m for group in OUTPUT_METRICS.values() for m in group)
-CHANNEL = {"P": 0, "S": 1, "detection": 2}  # detection is scored on the noise probability
 
 
 def _paired(present: Sequence[Mapping[str, Any]], candidate: Sequence[Mapping[str, Any]], metric: str) -> np.ndarray:
@@ -73,24 +70,3 @@ def choose_output_steps(rows_by_step: Mapping[int, Sequence[Mapping[str, Any]]])
                 best = step
         chosen[output] = best
     return chosen
-
-
-class PerOutputPicker(nn.Module):
-    """One fine-tuning run's states assembled per output: P, S and noise (detection) probabilities each from the
-    state its output chose. Only `phase_probabilities` is defined: the three do not sum to one across states, and every
-    consumer reads one channel at a time (P picks P, S picks S, detection the noise channel)."""
-
-    def __init__(self, states: Mapping[int, nn.Module], output_steps: Mapping[str, int]) -> None:
-        super().__init__()
-        missing = [o for o in CHANNEL if output_steps.get(o) not in states]
-        if missing:
-            raise HFMError(f"per-output picker: no state for {missing} (states {sorted(states)}, {dict(output_steps)})")
-        self.output_steps = dict(output_steps)
-        self.states = nn.ModuleDict({str(step): states[step] for step in sorted(set(self.output_steps.values()))})
-
-    @torch.no_grad()
-    def phase_probabilities(self, x: torch.Tensor) -> torch.Tensor:
-        """(B, 3, T) -> (B, 3, T): P, S, noise, each channel from its output's state."""
-        probs = {key: model(x).narrow(1, 0, 3).softmax(dim=1) for key, model in self.states.items()}
-        channels = [probs[str(self.output_steps[o])][:, c] for o, c in CHANNEL.items()]
-        return torch.stack(channels, dim=1)

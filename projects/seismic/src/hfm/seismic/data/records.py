@@ -109,18 +109,6 @@ def load_records(root: str | Path, split: str | None = None, sampling_rate: floa
     )
 
 
-STRETCH = (0.8, 1.25)  # time-resampling factors of `training_crops(stretch=...)`
-
-
-def stretched(wave: np.ndarray, p: float, s: float, factor: float) -> tuple[np.ndarray, float, float]:
-    """(C, T) resampled to round(T * factor) samples by linear interpolation (factor > 1: slower, lower frequencies,
-    longer S - P), with the onsets moved alike."""
-    length = wave.shape[-1]
-    t = np.arange(round(length * factor)) / factor
-    out = np.stack([np.interp(t, np.arange(length), c) for c in wave]).astype(wave.dtype)
-    return out, p * factor, s * factor
-
-
 def training_crops(
     records: Records,
     samples: int,
@@ -128,15 +116,10 @@ def training_crops(
     seed: int,
     vertical_fraction: float = 0.2,
     margin: int = 50,
-    stretch: float = 0.0,
 ) -> LabelledWindows:
     """`per_record` seeded crops of each record with the P onset anywhere from `margin` samples after the crop start
-    to `margin` before its end (S wherever it falls); a `vertical_fraction` of the 3-component crops lose N and E.
-    With `stretch` > 0, that share of the crops is cut from the record resampled in time by a factor log-uniform in
-    `STRETCH` (onsets moved with it): other S - P times and frequency contents (its own draws: the crops without
-    stretch are the same as with `stretch=0`)."""
+    to `margin` before its end (S wherever it falls); a `vertical_fraction` of the 3-component crops lose N and E."""
     rng = np.random.default_rng(seed)
-    stretch_rng = np.random.default_rng([seed, 11])
     waves, p_out, s_out = [], [], []
     for wave, p, s, comps in zip(
         records.waveforms, records.p_sample, records.s_sample, records.components, strict=True
@@ -144,13 +127,8 @@ def training_crops(
         length = wave.shape[-1]
         if length < samples:
             continue
-        original = (wave, p, s, length)
+        anchor = p if np.isfinite(p) else s
         for _ in range(per_record):
-            wave, p, s, length = original
-            if stretch > 0 and stretch_rng.random() < stretch:
-                wave, p, s = stretched(wave, p, s, float(np.exp(stretch_rng.uniform(*np.log(STRETCH)))))
-                length = wave.shape[-1]
-            anchor = p if np.isfinite(p) else s
             if np.isfinite(anchor):
                 lo = int(max(0, anchor - samples + margin))
                 hi = int(min(length - samples, max(anchor - margin, 0)))

@@ -171,17 +171,10 @@ class PickingDataset(Dataset):
     """(waveform, phase targets, detection target) per window; the waveform augmented when `augment` is given (the
     picker normalises its input itself)."""
 
-    def __init__(
-        self,
-        windows: LabelledWindows,
-        sigma_s: float = 0.1,
-        augment: ComponentAugment | None = None,
-        s_needs_horizontals: bool = False,
-    ) -> None:
+    def __init__(self, windows: LabelledWindows, sigma_s: float = 0.1, augment: ComponentAugment | None = None) -> None:
         self.windows = windows
         self.sigma = sigma_s * windows.sampling_rate
         self.augment = augment or ComponentAugment()
-        self.s_needs_horizontals = s_needs_horizontals
 
     def __len__(self) -> int:
         return len(self.windows)
@@ -189,7 +182,7 @@ class PickingDataset(Dataset):
     def __getitem__(self, index: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         w = self.windows
         p, s = float(w.p_sample[index]), float(w.s_sample[index])
-        return picking_item(w.waveforms[index], p, s, self.sigma, self.augment, index, self.s_needs_horizontals)
+        return picking_item(w.waveforms[index], p, s, self.sigma, self.augment, index)
 
 
 def augmented_mae_input(
@@ -200,25 +193,12 @@ def augmented_mae_input(
 
 
 def picking_item(
-    wave: np.ndarray,
-    p: float,
-    s: float,
-    sigma: float,
-    augment: ComponentAugment,
-    index: int,
-    s_needs_horizontals: bool = False,
+    wave: np.ndarray, p: float, s: float, sigma: float, augment: ComponentAugment, index: int
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """(augmented waveform, phase targets of width `sigma` samples, detection target) of one (3, T) window. With
-    `s_needs_horizontals`, a window whose N and E are zero (after augmentation) has its phase targets set to NaN
-    within 3 sigma of S: not scored there (`models.picking_loss`), since analysts pick S on the horizontals."""
+    """(augmented waveform, phase targets of width `sigma` samples, detection target) of one (3, T) window."""
     length = wave.shape[-1]
-    seen = np.ascontiguousarray(augment(wave, index), dtype=np.float32)
-    targets = phase_targets(length, p, s, sigma)
-    if s_needs_horizontals and np.isfinite(s) and seen.shape[0] == 3 and not np.any(seen[1:]):
-        near = np.abs(np.arange(length) - s) <= 3 * sigma
-        targets[:, near] = np.nan
     return (
-        torch.from_numpy(seen),
-        torch.from_numpy(targets),
+        torch.from_numpy(np.ascontiguousarray(augment(wave, index), dtype=np.float32)),
+        torch.from_numpy(phase_targets(length, p, s, sigma)),
         torch.from_numpy(detection_target(length, p, s)),
     )
