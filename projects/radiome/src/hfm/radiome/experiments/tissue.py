@@ -332,7 +332,7 @@ def run_tissue_experiment(work: str | Path, config: TissueConfig | None = None, 
     patch = [config.patch] * 3  # synthesis, on the 2 mm grid
     # what the networks see: `pool` 2 mm voxels per network voxel, `factor` 1 mm voxels per network voxel
     window, factor = [config.patch // config.pool] * 3, 2 * config.pool
-    segment = {"patch": window, "factor": factor, "fluid": config.fluid}
+    how = {"patch": window, "factor": factor, "fluid": config.fluid}  # how every learned model segments
     subjects = load_test_subjects(config.subjects)
     rows: list[Row] = []
     notes: dict[str, str] = {}
@@ -373,7 +373,7 @@ def run_tissue_experiment(work: str | Path, config: TissueConfig | None = None, 
         train_s = time.perf_counter() - t0
         for subject in subjects:
             t1 = time.perf_counter()
-            variants = segment_subject_variants(model, subject.image, subject.mask, **segment)
+            variants = segment_subject_variants(model, subject.image, subject.mask, **how)
             seg_s = time.perf_counter() - t1
             timing = {"train_s": train_s, "segment_s": seg_s, "steps": steps}
             rows.append(evaluate(variants["refined"], subject, method, seed, maps, config.slabs, hd95, **timing))
@@ -425,11 +425,11 @@ def run_tissue_experiment(work: str | Path, config: TissueConfig | None = None, 
             speed[name] = []
             for _ in range(config.speed_repeats):
                 t1 = time.perf_counter()
-                segment_subject(model, big.image, big.mask, **segment)
+                segment_subject(model, big.image, big.mask, **how)
                 speed[name].append(time.perf_counter() - t1)
     write_atomic(work / "speed.json", dump_json(speed))
     log(f"radiome tissue: speed {speed}")
-    consistency = itk_consistency(learned_models.get(HFM), segment, notes)
+    consistency = itk_consistency(learned_models.get(HFM), how, notes)
     if consistency:
         write_atomic(work / "itk_consistency.json", dump_json(consistency))
     # 6. label efficiency (Dice only: HD95 costs more than it tells here)
@@ -448,7 +448,7 @@ def run_tissue_experiment(work: str | Path, config: TissueConfig | None = None, 
     return result
 
 
-def itk_consistency(model: torch.nn.Module | None, segment: dict[str, Any], notes: dict[str, str]) -> dict[str, float]:
+def itk_consistency(model: torch.nn.Module | None, how: dict[str, Any], notes: dict[str, str]) -> dict[str, float]:
     """Mean CSF/GM/WM Dice against ITK's own k-means of its example T1, for hfm and our k-means (where installed)."""
     if model is None:
         return {}
@@ -459,7 +459,7 @@ def itk_consistency(model: torch.nn.Module | None, segment: dict[str, Any], note
         return {}
     out = {}
     for name, prediction in (
-        (HFM, segment_any_grid(model, subject, **segment)),
+        (HFM, segment_any_grid(model, subject, **how)),
         (KMEANS, cluster_intensities(subject.image, subject.mask, (CSF, GM, WM), "kmeans", 0)),
     ):
         counts = np.asarray(slab_counts(prediction, subject.reference, subject.mask, 1))[None]
