@@ -106,7 +106,7 @@ def tissue_figures(result: TissueResult) -> list[Figure]:
             headline=True,
             goal="mean Dice >= 0.85 and above every baseline",
             notes=f"trained only on synthetic images from {c.label_maps} SynthSeg label maps, {c.steps} steps, "
-            f"batch {c.batch_size}, {2 * c.pool} mm, a {c.patch // c.pool}^3 window ({2 * c.patch} mm: a whole head), "
+            f"batch {c.batch_size}, {2 * c.pool} mm, {c.patch // c.pool}^3 sliding windows ({2 * c.patch} mm a side), "
             f"posteriors fused at 1 mm with the subject's k-means intensity clusters (network log-posterior weighted "
             f"{PRIOR_WEIGHT}, fluid split by {c.fluid}); scored on the native 1 mm grid; "
             f"hfm per run: {per_subject}; {result.notes}",

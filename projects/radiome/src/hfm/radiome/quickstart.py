@@ -36,10 +36,9 @@ def run_quickstart(context: QuickstartContext) -> QuickstartResult:
             "## radiome",
             "",
             "Brain tissue segmentation (CSF / grey matter / white matter) learnt only from images synthesised from "
-            f"20 real label maps (SynthSeg-style domain randomisation), {config.steps} steps at {2 * config.pool} mm "
-            "(whole head); tested on the "
-            "niivue FreeSurfer subject (norm.mgz, reference aparc.a2009s+aseg) on its native 1 mm grid. MAE "
-            f"pretraining {config.pretrain_steps} steps on real MR volumes and synthetic images.",
+            f"20 real label maps (SynthSeg-style domain randomisation), {config.steps} steps at {2 * config.pool} mm; "
+            "tested on the niivue FreeSurfer subject (norm.mgz, reference aparc.a2009s+aseg) on its native 1 mm "
+            f"grid. MAE pretraining {config.pretrain_steps} steps on real MR volumes and synthetic images.",
             "",
             result.markdown(),
             "A demonstration-scale run: see docs/radiome.md for the benchmark's figures.",
