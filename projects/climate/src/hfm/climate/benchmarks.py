@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 import shutil
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -20,6 +20,9 @@ from hfm.climate.experiments.transfer import TRAIN_MONTHS, VALID_MONTHS
 from hfm.shared.eval.figures import Figure
 from hfm.shared.eval.stats import effective_sample_size, moving_block_bootstrap
 from hfm.shared.eval.throughput import throughput_figure
+
+if TYPE_CHECKING:
+    from hfm.climate.experiments.interp_cv import InterpCVResult
 
 
 def _out(name: str) -> Path:
@@ -174,7 +177,6 @@ def era5_fields() -> list[Figure]:
     bilinear, bicubic and bicubic with a trained per-point linear correction; temporal interpolation of 6 h gaps by
     4-fold blocked cross-validation over the month (`interp_cv`) against linear interpolation of the fields and of
     the anomalies, cubic Hermite of the anomalies and the fitted linear interpolators."""
-    from hfm.climate.experiments.crossval import ERA5, CVBudget
     from hfm.climate.experiments.end_to_end import INTERP_CONTEXT, INTERP_WINDOW
     from hfm.climate.experiments.interp_cv import run_interpolation_cv
     from hfm.climate.experiments.pretraining_corpus import pretrain_corpus
@@ -216,15 +218,16 @@ def era5_fields() -> list[Figure]:
 INTERP_BASELINES = ("linear", "linear_anomaly", "cubic_anomaly", "fitted_anomaly", "fitted_neighbourhood")
 
 
-def _interpolation_note(interp: Any, budget: Any) -> str:
+def _interpolation_note(interp: InterpCVResult, budget: CVBudget, protocol: Protocol = ERA5) -> str:
     """The cross-validated interpolation's protocol, each fold's choices and hfm against every baseline."""
     from hfm.climate.experiments.end_to_end import INTERP_CONTEXT, INTERP_WINDOW
+    from hfm.climate.experiments.interp_cv import RADII
 
     segments = np.asarray(interp.fold)
     versus = []
     for name in INTERP_BASELINES:
         diff, low, high = moving_block_bootstrap(np.asarray(interp.losses["hfm"]), np.asarray(interp.losses[name]),
-                                                 block=48, segments=segments)  # fmt: skip
+                                                 block=protocol.block, segments=segments)  # fmt: skip
         versus.append(f"hfm - {name} {diff:+.4f} [{low:+.4f}, {high:+.4f}]")
     folds = "; ".join(
         f"fold {f['fold']} test {' .. '.join(t[:10] for t in f['test'].split(' .. '))} ({f['test_windows']} "
@@ -232,11 +235,13 @@ def _interpolation_note(interp: Any, budget: Any) -> str:
         for f in interp.folds
     )
     return (
-        f"4 test blocks of 6 days, 1-day gaps, a 2-day validation block per fold; windows of {INTERP_WINDOW} h "
+        f"{protocol.folds} test blocks of {protocol.test_steps // 24} days, {protocol.gap_steps // 24}-day gaps, a "
+        f"{protocol.valid_steps // 24}-day validation block per fold; windows of {INTERP_WINDOW} h "
         f"({INTERP_CONTEXT} h seen beyond each end of the 6 h gap), every hidden hour a test hour; every method "
         f"refitted on each fold's training days; hfm: a correction ({budget.steps} steps, checkpoints every "
         f"{budget.eval_every} and step 0 compared on validation, then shrunk by a factor in [0, 1] fitted there) "
-        f"to the least-squares interpolator of anomalies and their neighbourhood means, radius 0-4 chosen on "
+        f"to the least-squares interpolator of anomalies and their neighbourhood means, radius {min(RADII)}-"
+        f"{max(RADII)} chosen on "
         f"validation (fitted_neighbourhood: that base alone; fitted_anomaly: each point's own hours); {folds}; "
         f"{'; '.join(versus)}"
     )
