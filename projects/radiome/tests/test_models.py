@@ -77,8 +77,39 @@ def test_unetr_segments_any_patch_shape_divisible_by_8() -> None:
     model = create_model("radiome-unetr-tiny", classes=3, features=4, **TINY)
     assert isinstance(model, UNETRSegmenter)
     assert model(torch.randn(1, 1, 16, 24, 32)).shape == (1, 3, 16, 24, 32)
-    with pytest.raises(HFMError, match="8\\^3 tokens"):
-        UNETRSegmenter(volume_encoder(1, 4, **TINY), classes=3)
+    with pytest.raises(HFMError, match="4\\^3 or 8\\^3 tokens"):
+        UNETRSegmenter(volume_encoder(1, 2, **TINY), classes=3)
+
+
+def test_unetr_with_4_voxel_tokens_has_two_stages_and_takes_a_4_voxel_mae() -> None:
+    """The 4 mm whole-head UNETR: 4^3 tokens, two up-sampling stages, every encoder key from a 4^3 MAE."""
+    model = create_model("radiome-unetr-tiny", classes=4, features=4, patch=4, **TINY)
+    assert model.stages == 2 and not hasattr(model, "enc3") and not hasattr(model, "dec3")
+    assert model(torch.randn(2, 1, 12, 20, 28)).shape == (2, 4, 12, 20, 28)
+    report = load_weights(model, create_model("radiome-mae-tiny", patch=4, **TINY).state_dict())
+    assert not report.mismatched and len(report.matched) == len([k for k in model.state_dict() if "encoder." in k])
+    # an 8^3 MAE's token embedding does not fit 4^3 tokens
+    assert "encoder.embed.weight" in report.matched
+    coarse = load_weights(model, create_model("radiome-mae-tiny", **TINY).state_dict())
+    assert "encoder.embed.weight" in [name for name, *_ in coarse.mismatched]
+
+
+def test_unetr_with_4_voxel_tokens_learns_phantom_cores() -> None:
+    """A few steps on one phantom: its loss falls, as the 8^3 one's does (a decoder that trains end to end)."""
+    from hfm.radiome.tasks import segmentation_loss
+
+    image, label = make_phantom((16, 16, 16), seed=0)
+    x, y = torch.as_tensor(image)[None, None], torch.as_tensor(label)[None].long()
+    model = create_model("radiome-unetr-tiny", classes=3, features=4, patch=4, **TINY)
+    optimiser = torch.optim.AdamW(model.parameters(), lr=3e-3)
+    losses = []
+    for _ in range(30):
+        loss, _ = segmentation_loss(model(x), y)
+        optimiser.zero_grad()
+        loss.backward()
+        optimiser.step()
+        losses.append(loss.item())
+    assert losses[-1] < 0.8 * losses[0]  # 0.71 with this seed
 
 
 def test_volume_classifier_learns_core_presence() -> None:

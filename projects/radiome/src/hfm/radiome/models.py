@@ -24,7 +24,10 @@ from hfm.shared.models.encoder import TokenEncoder
 from hfm.shared.models.mae import MAEConfig, MaskedAutoencoder
 from hfm.shared.models.registry import PretrainedConfig, register_model, trunk_config
 
-UNETR_TOKEN = 8  # three 2x up-sampling stages bring the token grid back to voxels
+UNETR_TOKEN = 8  # the default: three 2x up-sampling stages bring the token grid back to voxels
+# Token sizes the decoder knows, and its 2x up-sampling stages: 4^3 tokens (two stages) fit the 4 mm whole-head
+# grid, where 8^3 tokens are 32 mm and the UNETR did not learn (docs/radiome.md, fourth and fifth pass).
+UNETR_STAGES = {4: 2, 8: 3}
 
 
 def volume_encoder(channels: int = 1, patch: int = UNETR_TOKEN, trunk: str = "tiny", **trunk_args: Any) -> TokenEncoder:
@@ -32,44 +35,48 @@ def volume_encoder(channels: int = 1, patch: int = UNETR_TOKEN, trunk: str = "ti
 
 
 class UNETRSegmenter(nn.Module):
-    """(B, C, X, Y, Z) -> (B, classes, X, Y, Z) logits; X, Y, Z divisible by 8."""
+    """(B, C, X, Y, Z) -> (B, classes, X, Y, Z) logits; X, Y, Z divisible by the token size (4 or 8).
+
+    Level l of the decoder (l = 0 the voxels, l = stages the token grid) has `features` * 2^l channels. Its skip is
+    a convolution of the input at level 0 and, above, the l-th tapped hidden state (shallower taps to finer levels,
+    as in UNETR) brought up from the token grid by stages - l transposed convolutions. Module names (enc1.., dec1..)
+    are those of the 8^3-token UNETR whatever the token size.
+    """
 
     def __init__(self, encoder: TokenEncoder, classes: int, features: int = 16, res_block: bool = False) -> None:
         super().__init__()
         tokenizer = encoder.tokenizer
-        if getattr(tokenizer, "patch", None) != UNETR_TOKEN:
-            raise HFMError(f"the UNETR decoder needs {UNETR_TOKEN}^3 tokens, got {getattr(tokenizer, 'patch', '?')}")
+        token = getattr(tokenizer, "patch", None)
+        if token not in UNETR_STAGES:
+            raise HFMError(f"the UNETR decoder needs 4^3 or 8^3 tokens, got {token if token else '?'}")
         self.encoder = encoder
+        self.stages = stages = UNETR_STAGES[token]
         width, depth, f, c = encoder.width, len(encoder.trunk.blocks), features, tokenizer.channels
         self.taps = sorted({max(0, depth // 3 - 1), max(0, 2 * depth // 3 - 1)})
         norm = "instance"
         self.res_block = res_block
-        self.enc1 = UnetrBasicBlock(3, c, f, kernel_size=3, stride=1, norm_name=norm, res_block=self.res_block)
-        # Hidden states of the first two taps, brought up from the token grid by 2 and 1 transposed convolutions.
-        self.enc2, self.enc3 = (
-            UnetrPrUpBlock(
+        self.enc1 = UnetrBasicBlock(3, c, f, kernel_size=3, stride=1, norm_name=norm, res_block=res_block)
+        for level in range(1, stages):
+            # tap `level - 1` brought up from the token grid to level `level` (num_layer extra up-sampling blocks)
+            block = UnetrPrUpBlock(
                 3,
                 width,
-                out,
-                num_layer=layers,
+                f * 2**level,
+                num_layer=stages - level - 1,
                 kernel_size=3,
                 stride=1,
                 upsample_kernel_size=2,
                 norm_name=norm,
                 conv_block=True,
-                res_block=self.res_block,
+                res_block=res_block,
             )
-            for out, layers in ((2 * f, 1), (4 * f, 0))
-        )
-        self.dec3 = UnetrUpBlock(
-            3, width, 4 * f, kernel_size=3, upsample_kernel_size=2, norm_name=norm, res_block=self.res_block
-        )
-        self.dec2 = UnetrUpBlock(
-            3, 4 * f, 2 * f, kernel_size=3, upsample_kernel_size=2, norm_name=norm, res_block=self.res_block
-        )
-        self.dec1 = UnetrUpBlock(
-            3, 2 * f, f, kernel_size=3, upsample_kernel_size=2, norm_name=norm, res_block=self.res_block
-        )
+            self.add_module(f"enc{level + 1}", block)
+        for level in reversed(range(stages)):
+            into = width if level == stages - 1 else f * 2 ** (level + 1)
+            block = UnetrUpBlock(
+                3, into, f * 2**level, kernel_size=3, upsample_kernel_size=2, norm_name=norm, res_block=res_block
+            )
+            self.add_module(f"dec{level + 1}", block)
         self.out = UnetOutBlock(3, f, classes)
 
     def hidden_states(self, x: torch.Tensor) -> list[torch.Tensor]:
@@ -91,9 +98,14 @@ class UNETRSegmenter(nn.Module):
         def grid(t: torch.Tensor) -> torch.Tensor:
             return t.transpose(1, 2).reshape(t.shape[0], t.shape[2], gx, gy, gz)
 
-        z1, z2, z3 = (grid(t) for t in self.hidden_states(x))
-        skip1, skip2, skip3 = self.enc1(x), self.enc2(z1), self.enc3(z2)
-        return self.out(self.dec1(self.dec2(self.dec3(z3, skip3), skip2), skip1))
+        states = self.hidden_states(x)
+        skips = [self.enc1(x)] + [
+            getattr(self, f"enc{level + 1}")(grid(states[level - 1])) for level in range(1, self.stages)
+        ]
+        h = grid(states[-1])
+        for level in reversed(range(self.stages)):
+            h = getattr(self, f"dec{level + 1}")(h, skips[level])
+        return self.out(h)
 
 
 class VolumeClassifier(nn.Module):
@@ -145,8 +157,11 @@ def radiome_mae_tiny(channels: int = 1, patch: int = 8, **args: Any) -> nn.Modul
         {"channels": 1, "classes": 3},
     ),
 )
-def radiome_unetr_tiny(channels: int = 1, classes: int = 3, features: int = 16, **trunk_args: Any) -> nn.Module:
-    return UNETRSegmenter(volume_encoder(channels, UNETR_TOKEN, **trunk_args), classes, features)
+def radiome_unetr_tiny(
+    channels: int = 1, classes: int = 3, features: int = 16, patch: int = UNETR_TOKEN, **trunk_args: Any
+) -> nn.Module:
+    """`patch`: the token size, 8 (2 mm patch networks) or 4 (the 4 mm whole-head grid: 12^3 tokens in 48^3)."""
+    return UNETRSegmenter(volume_encoder(channels, patch, **trunk_args), classes, features)
 
 
 @register_model(
