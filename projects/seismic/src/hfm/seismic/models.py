@@ -3,7 +3,9 @@
 Both share one encoder layout (`encoder.embed`, `encoder.trunk`), so the weights of a pretrained MAE load into the
 picker by name. The picker's head turns each token back into its L samples: per sample, logits for P, S and noise
 (softmax) and for "inside an event" (sigmoid), refined by a short convolution that also sees the waveform itself so
-onsets can be placed more finely than one patch.
+onsets can be placed more finely than one patch. Optionally (`refiner_depth`), a stack of dilated convolutions at the
+full sample rate over the waveform and those outputs adds a residual correction, as PhaseNet-like pickers decode at
+sample resolution (issue 14); its last layer starts at zero, so an untrained refiner leaves the picker unchanged.
 """
 
 from __future__ import annotations
@@ -23,10 +25,32 @@ PHASES = ("P", "S", "noise")
 _OUTPUTS = len(PHASES) + 1  # + detection
 
 
+class DilatedRefiner(nn.Module):
+    """(B, C_in, T) -> (B, 4, T): `depth` dilated convolutions (dilation 1, 2, 4, ...) at the full rate, each a
+    residual block, then a 1x1 output convolution initialised to zero. Kernel 5 and depth 6 see +-1.26 s, about
+    PhaseNet's receptive field at 100 Hz."""
+
+    def __init__(self, inputs: int, depth: int, width: int = 16, kernel: int = 5) -> None:
+        super().__init__()
+        self.inp = nn.Conv1d(inputs, width, kernel_size=1)
+        self.blocks = nn.ModuleList(
+            nn.Conv1d(width, width, kernel, padding=(kernel // 2) * 2**i, dilation=2**i) for i in range(depth)
+        )
+        self.out = nn.Conv1d(width, _OUTPUTS, kernel_size=1)
+        nn.init.zeros_(self.out.weight)  # starts as no correction: the picker without the refiner
+        nn.init.zeros_(self.out.bias)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        h = self.inp(x)
+        for block in self.blocks:
+            h = h + F.gelu(block(h))
+        return self.out(h)
+
+
 class PhasePicker(nn.Module):
     """(B, C, T) raw waveforms of any length -> (B, 4, T) logits: P, S, noise (softmax over 3) and detection."""
 
-    def __init__(self, tokenizer: WaveformTokenizer, trunk: TrunkConfig) -> None:
+    def __init__(self, tokenizer: WaveformTokenizer, trunk: TrunkConfig, refiner_depth: int = 0) -> None:
         super().__init__()
         self.encoder = TokenEncoder(tokenizer, trunk)
         self.patch_len = tokenizer.patch_len
@@ -34,6 +58,7 @@ class PhasePicker(nn.Module):
         self.refine = nn.Conv1d(_OUTPUTS + tokenizer.channels, _OUTPUTS, kernel_size=9, padding=4)
         nn.init.zeros_(self.refine.weight)  # starts as the identity on the coarse output
         nn.init.zeros_(self.refine.bias)
+        self.refiner = DilatedRefiner(_OUTPUTS + tokenizer.channels, refiner_depth) if refiner_depth else None
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         length = x.shape[-1]
@@ -44,7 +69,9 @@ class PhasePicker(nn.Module):
         batch, count, _ = tokens.shape
         coarse = self.head(tokens).view(batch, count, _OUTPUTS, self.patch_len)
         coarse = coarse.permute(0, 2, 1, 3).reshape(batch, _OUTPUTS, count * self.patch_len)[..., :length]
-        return coarse + self.refine(torch.cat([coarse, x], dim=1))
+        features = torch.cat([coarse, x], dim=1)
+        logits = coarse + self.refine(features)
+        return logits if self.refiner is None else logits + self.refiner(features)
 
     @torch.no_grad()
     def probabilities(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -107,9 +134,12 @@ def _register(size: str) -> None:
         depth: int = depth,
         heads: int = heads,
         normalization: Normalization = "window",
+        refiner_depth: int = 0,
     ):
         return PhasePicker(
-            WaveformTokenizer(components, patch_len, normalization), TrunkConfig(width=width, depth=depth, heads=heads)
+            WaveformTokenizer(components, patch_len, normalization),
+            TrunkConfig(width=width, depth=depth, heads=heads),
+            refiner_depth,
         )
 
     def mae(
