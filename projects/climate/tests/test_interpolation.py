@@ -114,3 +114,28 @@ def test_neighbourhood_weights_are_recovered_and_the_model_base_applies_them():
     filled = model.base(x)[:, hidden, 0].numpy()
     expected = apply_gap_weights(weights, x[:, seen, 0].numpy(), radius=1)
     np.testing.assert_allclose(filled, expected, rtol=1e-5, atol=1e-5)
+
+
+def test_weights_correction_starts_at_its_base_and_weighs_each_pixels_inputs():
+    torch.manual_seed(0)
+    model = create_model("climate-interpolator", patch_lat=2, patch_lon=2, width=16, depth=1, heads=2,
+                         climatology_channel=True, window=9, context=1, radius=1, correction="weights")  # fmt: skip
+    assert model.decoder_pred.weight.shape == (4 * 9, 32)  # 2 x 2 pixels x (4 seen + 4 neighbourhood + constant)
+    model.base_weights.copy_(torch.randn(5, 8))
+    x = torch.randn(3, 9, 2, 4, 6)
+    mask = model.hidden_mask((9, 2, 4, 6), batch=3)
+    base = model.base(x)
+    torch.testing.assert_close(model.reconstruct(x, model(x, mask))[:, :, 0], base[:, :, 0])
+    # coefficient 0.5 on the first seen step and 0.25 on the constant at every pixel: the correction is
+    # 0.5 x[:, 0] + 0.25 at every point of every hidden step, whatever the decoder's tokens
+    bias = torch.zeros(4, 9)
+    bias[:, 0], bias[:, 8] = 0.5, 0.25
+    with torch.no_grad():
+        model.decoder_pred.bias.copy_(bias.reshape(-1))
+    filled = model.reconstruct(x, model(x, mask))
+    expected = base[:, 2:7, 0] + 0.5 * x[:, :1, 0] + 0.25
+    torch.testing.assert_close(filled[:, 2:7, 0], expected, rtol=1e-5, atol=1e-5)
+    torch.testing.assert_close(filled[:, [0, 1, 7, 8]], x[:, [0, 1, 7, 8]])
+    assert model.decoder_pred.inputs is None  # the window's inputs are not kept after the call
+    with pytest.raises(ValueError, match="needs the window length"):
+        create_model("climate-interpolator", correction="weights")

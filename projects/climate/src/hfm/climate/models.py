@@ -140,6 +140,10 @@ class InterpolatingMAE(MaskedAutoencoder):
     buffer is (hidden, 2 seen).
     `target_variables`: the first channels are the fields; any further channels are forcings seen at every step
     (the standardised climatology, `data.with_climatology`), never hidden and never scored.
+    `correction` 'additive' (the default): the decoder's output is added to the base. 'weights': the decoder
+    outputs, per hidden token and pixel, one coefficient per base input (and a constant), and the correction is
+    their dot product with that pixel's base inputs (`FeatureWeightHead`): the network adjusts the base's
+    weights locally and by the state of the window, which one pooled least-squares fit cannot.
     """
 
     def __init__(
@@ -150,12 +154,18 @@ class InterpolatingMAE(MaskedAutoencoder):
         window: int = 0,
         context: int = 0,
         radius: int = 0,
+        correction: str = "additive",
     ) -> None:
         super().__init__(encoder, config)
         self.target_variables = target_variables or encoder.tokenizer.variables
         self.window, self.context, self.radius = window, context, radius
         if (context or radius) and not window:
             raise ValueError("context steps and a neighbourhood radius need the window length (window > 0)")
+        if correction not in ("additive", "weights"):
+            raise ValueError(f"correction must be 'additive' or 'weights', got {correction!r}")
+        if correction == "weights" and not window:
+            raise ValueError("a correction of the base's weights needs the window length (window > 0)")
+        self.correction = correction
         if window:
             seen, hidden = gap_layout(window, context)
             self.seen_index, self.hidden_index = seen.tolist(), hidden.tolist()
@@ -163,6 +173,9 @@ class InterpolatingMAE(MaskedAutoencoder):
             if radius:  # the line weighs no neighbourhood until a fit says otherwise
                 line = np.concatenate([line, np.zeros_like(line)], axis=1)
             self.register_buffer("base_weights", torch.from_numpy(line).float())
+            if correction == "weights":  # one coefficient per base input and a constant, per pixel of a token
+                pixels = self.decoder_pred.out_features
+                self.decoder_pred = FeatureWeightHead(config.decoder_width, pixels, line.shape[1] + 1)
         nn.init.zeros_(self.decoder_pred.weight)
         nn.init.zeros_(self.decoder_pred.bias)
 
@@ -176,13 +189,28 @@ class InterpolatingMAE(MaskedAutoencoder):
             return self.linear(x)
         if x.shape[1] != self.window:
             raise ValueError(f"the interpolator was built for windows of {self.window} steps, got {x.shape[1]}")
-        features = x[:, self.seen_index]
-        if self.radius:  # as `gap_features`: the seen steps, then their neighbourhood means less the point
-            features = torch.cat([features, _neighbourhood_mean(features, self.radius) - features], dim=1)
-        filled = torch.einsum("kf,bf...->bk...", self.base_weights.to(x.dtype), features)
+        filled = torch.einsum("kf,bf...->bk...", self.base_weights.to(x.dtype), self.base_inputs(x))
         out = x.clone()
         out[:, self.hidden_index] = filled
         return out
+
+    def base_inputs(self, x: torch.Tensor) -> torch.Tensor:
+        """(B, T, C, H, W) window -> (B, F, C, H, W) what the base weighs, as `gap_features`: the seen steps, and
+        with a radius their neighbourhood means less the point."""
+        features = x[:, self.seen_index]
+        if self.radius:
+            features = torch.cat([features, _neighbourhood_mean(features, self.radius) - features], dim=1)
+        return features
+
+    def token_inputs(self, x: torch.Tensor) -> torch.Tensor:
+        """(B, T, C, H, W) -> (B, tokens, pixels, F + 1): each token's pixels' base inputs and a constant, in the
+        tokenizer's order (every step of the window sees the same inputs; only the hidden tokens use them)."""
+        features = self.base_inputs(x)
+        features = torch.cat([features, torch.ones_like(features[:, :1])], dim=1)
+        batch, count = features.shape[:2]
+        spread = features[:, :, None].expand(batch, count, x.shape[1], *x.shape[2:])
+        patches = self.encoder.tokenizer.patchify(spread.reshape(batch * count, *x.shape[1:]))
+        return patches.reshape(batch, count, *patches.shape[1:]).permute(0, 2, 3, 1)
 
     @staticmethod
     def linear(x: torch.Tensor) -> torch.Tensor:
@@ -194,13 +222,37 @@ class InterpolatingMAE(MaskedAutoencoder):
     def forward(
         self, x: torch.Tensor, mask: torch.Tensor | None = None, target: torch.Tensor | None = None
     ) -> MAEOutput:
-        return super().forward(x, mask, (x if target is None else target) - self.base(x))
+        if self.correction != "weights":
+            return super().forward(x, mask, (x if target is None else target) - self.base(x))
+        self.decoder_pred.inputs = self.token_inputs(x)
+        try:
+            return super().forward(x, mask, (x if target is None else target) - self.base(x))
+        finally:
+            self.decoder_pred.inputs = None  # never kept between calls (nor saved: it is no buffer)
 
     def reconstruct(self, x: torch.Tensor, output: MAEOutput) -> torch.Tensor:
         tokenizer = self.encoder.tokenizer
         base = tokenizer.patchify(self.base(x)).float()
         merged = torch.where(output.mask[..., None], base + output.prediction.float(), tokenizer.patchify(x).float())
         return tokenizer.unpatchify(merged, tuple(x.shape[1:]))
+
+
+class FeatureWeightHead(nn.Linear):
+    """The output layer of a weights correction: decoder tokens -> per pixel one coefficient per base input, whose
+    dot product with that pixel's inputs (`inputs`, set by `InterpolatingMAE.forward` for one call) is the
+    correction. Linear in its weight and bias, so zeroing them leaves the base and scaling them scales the
+    correction, as for the additive output layer."""
+
+    def __init__(self, width: int, pixels: int, features: int) -> None:
+        super().__init__(width, pixels * features)
+        self.pixels, self.features = pixels, features
+        self.inputs: torch.Tensor | None = None
+
+    def forward(self, tokens: torch.Tensor) -> torch.Tensor:
+        if self.inputs is None:
+            raise HFMError("FeatureWeightHead: the base inputs of the window were not set (call the model itself)")
+        coefficients = super().forward(tokens).reshape(*tokens.shape[:-1], self.pixels, self.features)
+        return (coefficients * self.inputs.to(coefficients.dtype)).sum(dim=-1)
 
 
 def _neighbourhood_mean(x: torch.Tensor, radius: int) -> torch.Tensor:
@@ -237,15 +289,17 @@ def _masked_model(kind: type[MaskedAutoencoder]) -> Callable[..., MaskedAutoenco
         window: int = 0,
         context: int = 0,
         radius: int = 0,
+        correction: str = "additive",
     ) -> MaskedAutoencoder:
         channels = variables * (2 if climatology_channel else 1)
         encoder = _encoder(channels, patch_lat, patch_lon, width, depth, heads)
         if kind is InterpolatingMAE:
             config = _mae_config(mask_ratio)
-            return InterpolatingMAE(encoder, config, variables, window=window, context=context, radius=radius)
-        if climatology_channel or window or context or radius:
+            return InterpolatingMAE(encoder, config, variables, window=window, context=context, radius=radius,
+                                    correction=correction)  # fmt: skip
+        if climatology_channel or window or context or radius or correction != "additive":
             raise HFMError(
-                "climate-mae: climatology_channel, window, context and radius are the interpolator's "
+                "climate-mae: climatology_channel, window, context, radius and correction are the interpolator's "
                 "(climate-interpolator)"
             )
         return kind(encoder, _mae_config(mask_ratio))

@@ -91,6 +91,8 @@ class MAEOptions(_StoreOptions):
     context: int = 0  # interpolation: steps seen beyond each end of the gap (the window includes them)
     base: Literal["line", "fitted"] = "line"  # interpolation: the straight line, or least squares on training windows
     radius: int = 0  # interpolation, base fitted: the base also weighs each seen step's (2r+1)^2 neighbourhood mean
+    correction: Literal["additive", "weights"] = "additive"  # interpolation: the network's output added to the base,
+    # or as per-pixel coefficients on the base's inputs (`models.InterpolatingMAE`)
 
 
 @dataclass(frozen=True)
@@ -148,10 +150,15 @@ class ClimateMAETask(_StoreTask):
         if self.mode == "interpolation" and self.window < 3 + 2 * self.context:
             raise HFMError(f"task.window: interpolation with {self.context} context step(s) on each side needs at "
                            f"least {3 + 2 * self.context} steps (seen, hidden, seen)")  # fmt: skip
-        interpolation_only = self.options.climatology_channel or self.options.valid_ranges or self.context
+        interpolation_only = (
+            self.options.climatology_channel
+            or self.options.valid_ranges
+            or self.context
+            or self.options.correction != "additive"
+        )
         if self.mode == "random" and (interpolation_only or self.options.base != "line"):
-            raise HFMError("task climate-mae: climatology_channel, valid_ranges, context and base need mode "
-                           "'interpolation'")  # fmt: skip
+            raise HFMError("task climate-mae: climatology_channel, valid_ranges, context, base and correction need "
+                           "mode 'interpolation'")  # fmt: skip
         if self.options.radius and self.options.base != "fitted":
             raise HFMError("task climate-mae: radius (a neighbourhood in the base) needs base 'fitted'")
         if self.stream is not None and (self.context or self.options.base != "line"):
@@ -162,8 +169,11 @@ class ClimateMAETask(_StoreTask):
             return create_model("climate-mae", variables=self.variables, mask_ratio=self.options.mask_ratio,
                                 **self.options.arch())  # fmt: skip
         # a window-specific base (context steps, fitted weights) is a buffer sized by the window; the plain line is not
-        layout = {"window": self.window, "context": self.context} if self.context or self.options.base != "line" else {}
+        weights = self.options.correction != "additive"
+        sized = self.context or self.options.base != "line" or weights
+        layout = {"window": self.window, "context": self.context} if sized else {}
         layout |= {"radius": self.options.radius} if self.options.radius else {}
+        layout |= {"correction": self.options.correction} if weights else {}
         model = create_model("climate-interpolator", variables=self.variables, mask_ratio=self.options.mask_ratio,
                              climatology_channel=self.options.climatology_channel, **layout,
                              **self.options.arch())  # fmt: skip
