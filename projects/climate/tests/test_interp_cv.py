@@ -81,12 +81,12 @@ def test_cross_validated_interpolation_refits_everything_per_fold(era5_crop, tmp
     from hfm.climate.data import FieldData, window_starts
     from hfm.climate.experiments.crossval import ERA5, CVBudget
     from hfm.climate.experiments.folds import blocked_folds
-    from hfm.climate.experiments.interp_cv import RADII, gap_windows, run_interpolation_cv
+    from hfm.climate.experiments.interp_cv import CORRECTION, RADII, gap_windows, run_interpolation_cv
     from hfm.shared.artifacts import load_pretrained
 
     protocol = replace(ERA5, folds=2)
     budget = CVBudget(steps=4, eval_every=2, width=16, depth=1, heads=2, batch_size=4, lr=1e-3, weight_decay=0.01)
-    result = run_interpolation_cv(era5_crop, tmp_path / "cv", budget, ARCH, 9, 1, protocol)
+    result = run_interpolation_cv(era5_crop, tmp_path / "cv", budget, ARCH, 9, 1, protocol, CORRECTION)
     full = FieldData.load(era5_crop)
     folds = blocked_folds(744, 2, 144, 24, 48)
     # hidden hours start + 2 .. start + 6 in the 144 test hours: fold 0 (hours 0-143) has no seen hours before its
@@ -103,6 +103,7 @@ def test_cross_validated_interpolation_refits_everything_per_fold(era5_crop, tmp
         selection = card["training"]["selection"]
         radius_scores = {int(k): v for k, v in selection["radius_valid_rmse"].items()}
         assert min(radius_scores, key=radius_scores.get) == info["radius"] == card["training"]["task"]["radius"]
+        assert card["training"]["task"]["correction"] == CORRECTION  # the benchmark's kind of correction
         # the base travels with the weights, fitted on the fold's training days only (never its test block)
         data = full.with_training(fold.train)
         weights = fit_gap_weights(data.anomalies(), window_starts(data, 9, "train"), 9, 1, info["radius"])

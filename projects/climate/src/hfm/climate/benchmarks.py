@@ -177,8 +177,7 @@ def era5_fields() -> list[Figure]:
     bilinear, bicubic and bicubic with a trained per-point linear correction; temporal interpolation of 6 h gaps by
     4-fold blocked cross-validation over the month (`interp_cv`) against linear interpolation of the fields and of
     the anomalies, cubic Hermite of the anomalies and the fitted linear interpolators."""
-    from hfm.climate.experiments.end_to_end import INTERP_CONTEXT, INTERP_WINDOW
-    from hfm.climate.experiments.interp_cv import run_interpolation_cv
+    from hfm.climate.experiments.interp_cv import CONTEXT, CORRECTION, WINDOW, run_interpolation_cv
     from hfm.climate.experiments.pretraining_corpus import pretrain_corpus
 
     out, budget = _out("era5-fields"), Budget()
@@ -190,8 +189,8 @@ def era5_fields() -> list[Figure]:
                          weight_decay=0.01, batch_size=budget.batch_size, width=budget.width, depth=budget.depth,
                          heads=budget.heads, seed=budget.seed)  # fmt: skip
     interp_arch = arch | {"patch_lat": budget.interp_patch, "patch_lon": budget.interp_patch}
-    interp = run_interpolation_cv(out / "data", out / "interpolate-cv", cv_budget, interp_arch, INTERP_WINDOW,
-                                  INTERP_CONTEXT, ERA5)  # fmt: skip
+    interp = run_interpolation_cv(out / "data", out / "interpolate-cv", cv_budget, interp_arch, WINDOW, CONTEXT,
+                                  ERA5, CORRECTION)  # fmt: skip
     command = "python tools/bench.py --only climate-era5-fields"
     grid = "grid 24 x 32 (51-56.75 N, 8-0.25 W)"
     split = f"single split: days 1-24 train, 25-31 test; {grid}"
@@ -220,8 +219,7 @@ INTERP_BASELINES = ("linear", "linear_anomaly", "cubic_anomaly", "fitted_anomaly
 
 def _interpolation_note(interp: InterpCVResult, budget: CVBudget, protocol: Protocol = ERA5) -> str:
     """The cross-validated interpolation's protocol, each fold's choices and hfm against every baseline."""
-    from hfm.climate.experiments.end_to_end import INTERP_CONTEXT, INTERP_WINDOW
-    from hfm.climate.experiments.interp_cv import RADII
+    from hfm.climate.experiments.interp_cv import CONTEXT, CORRECTION, RADII, WINDOW
 
     segments = np.asarray(interp.fold)
     versus = []
@@ -236,10 +234,10 @@ def _interpolation_note(interp: InterpCVResult, budget: CVBudget, protocol: Prot
     )
     return (
         f"{protocol.folds} test blocks of {protocol.test_steps // 24} days, {protocol.gap_steps // 24}-day gaps, a "
-        f"{protocol.valid_steps // 24}-day validation block per fold; windows of {INTERP_WINDOW} h "
-        f"({INTERP_CONTEXT} h seen beyond each end of the 6 h gap), every hidden hour a test hour; every method "
-        f"refitted on each fold's training days; hfm: a correction ({budget.steps} steps, checkpoints every "
-        f"{budget.eval_every} and step 0 compared on validation, then shrunk by a factor in [0, 1] fitted there) "
+        f"{protocol.valid_steps // 24}-day validation block per fold; windows of {WINDOW} h "
+        f"({CONTEXT} h seen beyond each end of the 6 h gap), every hidden hour a test hour; every method "
+        f"refitted on each fold's training days; hfm: a correction ({CORRECTION}; {budget.steps} steps, checkpoints "
+        f"every {budget.eval_every} and step 0 compared on validation, then shrunk by a factor in [0, 1] fitted there) "
         f"to the least-squares interpolator of anomalies and their neighbourhood means, radius {min(RADII)}-"
         f"{max(RADII)} chosen on "
         f"validation (fitted_neighbourhood: that base alone; fitted_anomaly: each point's own hours); {folds}; "
