@@ -26,20 +26,21 @@ def era5_crop(era5_grib, tmp_path_factory):
 ARCH = {"patch_lat": 4, "patch_lon": 4, "width": 16, "depth": 1, "heads": 2}
 
 
-def _model(radius: int = 1) -> torch.nn.Module:
+def _model(radius: int = 1, correction: str = "additive") -> torch.nn.Module:
     from hfm.shared.models.registry import create_model
 
     torch.manual_seed(3)
     model = create_model("climate-interpolator", climatology_channel=True, window=9, context=1, radius=radius,
-                         **ARCH).eval()  # fmt: skip
+                         correction=correction, **ARCH).eval()  # fmt: skip
     torch.nn.init.normal_(model.decoder_pred.weight, std=0.2)  # a non-zero correction, as after training
     return model
 
 
-def test_scaled_correction_is_the_base_plus_a_fraction_of_it():
+@pytest.mark.parametrize("correction", ["additive", "weights"])
+def test_scaled_correction_is_the_base_plus_a_fraction_of_it(correction):
     from hfm.climate.experiments.interp_cv import scale_correction
 
-    model = _model()
+    model = _model(correction=correction)
     model.base_weights.copy_(torch.randn_like(model.base_weights))
     x = torch.randn(2, 9, 2, 8, 12)
     mask = model.hidden_mask(tuple(x.shape[1:]), 2)
