@@ -139,3 +139,23 @@ def test_weights_correction_starts_at_its_base_and_weighs_each_pixels_inputs():
     assert model.decoder_pred.inputs is None  # the window's inputs are not kept after the call
     with pytest.raises(ValueError, match="needs the window length"):
         create_model("climate-interpolator", correction="weights")
+
+
+def test_pointwise_weights_recover_each_points_own_interpolator_and_shrink_to_the_pooled():
+    from hfm.climate.baselines.interpolation import apply_pointwise_weights, fit_pointwise_weights
+
+    rng = np.random.default_rng(0)
+    series = rng.normal(size=(7 * 300, 1, 1, 2))  # two points, each filling its gaps by its own weights
+    own = rng.normal(size=(2, 3, 4))
+    for i in range(300):
+        for p in range(2):
+            series[7 * i + np.array([2, 3, 4]), 0, 0, p] = own[p] @ series[7 * i + np.array([0, 1, 5, 6]), 0, 0, p]
+    starts = np.arange(300) * 7
+    pooled = fit_gap_weights(series, starts, 7, 1)
+    free = fit_pointwise_weights(series, starts, 7, 1, 0, pooled, penalty=1e-9)
+    assert free.shape == (1, 1, 2, 3, 4)
+    np.testing.assert_allclose(free[0, 0], own, atol=1e-6)
+    np.testing.assert_allclose(fit_pointwise_weights(series, starts, 7, 1, 0, pooled, penalty=1e9)[0, 0, 1], pooled,
+                               atol=1e-6)  # fmt: skip
+    filled = apply_pointwise_weights(free, series[starts[:5, None] + np.array([0, 1, 5, 6])])
+    np.testing.assert_allclose(filled, series[starts[:5, None] + np.array([2, 3, 4])], atol=1e-6)

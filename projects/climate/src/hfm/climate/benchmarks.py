@@ -214,7 +214,8 @@ def era5_fields() -> list[Figure]:
     ]  # fmt: skip
 
 
-INTERP_BASELINES = ("linear", "linear_anomaly", "cubic_anomaly", "fitted_anomaly", "fitted_neighbourhood")
+INTERP_BASELINES = ("linear", "linear_anomaly", "cubic_anomaly", "fitted_anomaly", "fitted_neighbourhood",
+                    "fitted_pointwise")  # fmt: skip
 
 
 def _interpolation_note(interp: InterpCVResult, budget: CVBudget, protocol: Protocol = ERA5) -> str:
@@ -240,7 +241,8 @@ def _interpolation_note(interp: InterpCVResult, budget: CVBudget, protocol: Prot
         f"every {budget.eval_every} and step 0 compared on validation, then shrunk by a factor in [0, 1] fitted there) "
         f"to the least-squares interpolator of anomalies and their neighbourhood means, radius {min(RADII)}-"
         f"{max(RADII)} chosen on "
-        f"validation (fitted_neighbourhood: that base alone; fitted_anomaly: each point's own hours); {folds}; "
+        f"validation (fitted_neighbourhood: that base alone; fitted_pointwise: that base fitted point by point, "
+        f"shrunk toward the pooled weights; fitted_anomaly: each point's own hours); {folds}; "
         f"{'; '.join(versus)}"
     )
 

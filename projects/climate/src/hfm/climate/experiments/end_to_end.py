@@ -21,7 +21,9 @@ import torch
 
 from hfm.climate.baselines.interpolation import (
     apply_gap_weights,
+    apply_pointwise_weights,
     fit_gap_weights,
+    fit_pointwise_weights,
     gap_layout,
     hermite_weights,
     line_weights,
@@ -386,7 +388,12 @@ def gap_test_windows(data: FieldData, window: int, context: int = 0) -> np.ndarr
 
 
 def evaluate_interpolation(
-    model: torch.nn.Module, data: FieldData, normaliser: Normaliser, window: int, starts: np.ndarray | None = None
+    model: torch.nn.Module,
+    data: FieldData,
+    normaliser: Normaliser,
+    window: int,
+    starts: np.ndarray | None = None,
+    pointwise: bool = False,
 ) -> dict:
     """RMSE (latitude-weighted, field units) of the hidden steps of windows (`gap_test_windows` unless `starts`
     given; the model's `context` steps seen beyond each end of the gap): the model against linear interpolation in
@@ -394,8 +401,9 @@ def evaluate_interpolation(
     carries the diurnal cycle), cubic Hermite interpolation of the anomalies (end slopes from the context steps;
     with context only) and the fitted linear interpolator of anomalies (`fit_gap_weights` on the training windows
     of `data`, the same seen steps as the model); for a model whose base weighs neighbourhoods (`radius`) also that
-    base alone fitted on the training windows of `data` (`fitted_neighbourhood`). `per_window` holds each method's
-    RMSE per window (its hidden steps pooled)."""
+    base alone fitted on the training windows of `data` (`fitted_neighbourhood`); with `pointwise` also that base
+    with weights free to differ from point to point (`fitted_pointwise`, `fit_pointwise_weights`). `per_window`
+    holds each method's RMSE per window (its hidden steps pooled)."""
     context, radius = getattr(model, "context", 0), getattr(model, "radius", 0)
     seen, hidden = gap_layout(window, context)
     starts = gap_test_windows(data, window, context) if starts is None else starts
@@ -428,9 +436,13 @@ def evaluate_interpolation(
     }
     if context:
         forecasts["cubic_anomaly"] = clim[:, hidden] + combine(hermite_weights(window, context), anomaly)
+    train = window_starts(data, window, "train")
+    local = fit_gap_weights(data.anomalies(), train, window, context, radius) if radius else weights
     if radius:
-        local = fit_gap_weights(data.anomalies(), window_starts(data, window, "train"), window, context, radius)
         forecasts["fitted_neighbourhood"] = clim[:, hidden] + apply_gap_weights(local, anomaly[:, seen], radius)
+    if pointwise:  # hfm's base with weights free to differ from point to point
+        pointwise = fit_pointwise_weights(data.anomalies(), train, window, context, radius, local)
+        forecasts["fitted_pointwise"] = clim[:, hidden] + apply_pointwise_weights(pointwise, anomaly[:, seen], radius)
     flat_truth = truth.reshape(-1, *fields.shape[2:])
     per_window = {
         name: _per_step_rmse(f.reshape(-1, *fields.shape[2:]), flat_truth, data.lat).reshape(-1, hidden.size).mean(1)

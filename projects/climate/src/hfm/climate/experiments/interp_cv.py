@@ -9,7 +9,9 @@ network (a zero-initialised correction to that base) is trained, its checkpoint 
 chosen on the validation block, and its correction then shrunk by the factor in [0, 1] that least squares on the
 validation windows gives (`shrink_factor`), so a correction that only half holds is only half applied.
 `fitted_neighbourhood` is hfm's base alone (the chosen radius; at radius 0 it is `fitted_anomaly`), so the network's
-own share stays visible. The test windows of the folds pair up for one moving-block bootstrap (within folds).
+own share stays visible; `fitted_pointwise` is that base with weights fitted point by point (shrunk toward the
+pooled ones), the linear model of what a network that sees where it is could learn beyond the pooled base. The
+test windows of the folds pair up for one moving-block bootstrap (within folds).
 """
 
 from __future__ import annotations
@@ -177,7 +179,7 @@ def run_interpolation_cv(
                        f"validation), checkpoint and shrink factor chosen on validation")  # fmt: skip
         export_selected(model, folder, options, selection, info, budget, f"climate-interpolator-fold{fold.index}",
                         description, "validation RMSE (K) of the hidden steps")  # fmt: skip
-        scores = evaluate_interpolation(model, data, normaliser, window, test)["per_window"]
+        scores = evaluate_interpolation(model, data, normaliser, window, test, pointwise=True)["per_window"]
         if "fitted_neighbourhood" not in scores:  # radius 0: hfm's base is the pooled interpolator itself
             scores["fitted_neighbourhood"] = scores["fitted_anomaly"]
         for name, values in scores.items():
