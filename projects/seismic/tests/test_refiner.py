@@ -1,8 +1,10 @@
-"""The picker's optional sample-rate refiner (issue 14): it starts as no correction, sees +-1.26 s, loads a
-pretrained encoder by name like the plain picker, and learns (its output layer moves, the loss falls)."""
+"""The picker's optional sample-rate refiner (issue 14): it starts as no correction, sees +-1.26 s (depth 6) or
++-5.1 s (depth 8), loads a pretrained encoder by name like the plain picker, and learns (its output layer moves, the
+loss falls)."""
 
 import json
 
+import pytest
 import torch
 
 from hfm.seismic.data.windows import synthetic_windows
@@ -27,14 +29,15 @@ def test_an_untrained_refiner_leaves_the_picker_unchanged():
     assert refined(x).shape == (2, 4, 437)
 
 
-def test_the_refiner_sees_126_samples_either_side():
+@pytest.mark.parametrize(("depth", "reach"), [(6, 126), (8, 510)])
+def test_the_refiner_sees_its_receptive_field_either_side(depth, reach):
     torch.manual_seed(0)
-    refiner = DilatedRefiner(7, depth=6).eval()
+    refiner = DilatedRefiner(7, depth=depth).eval()
     torch.nn.init.normal_(refiner.out.weight)  # a trained refiner: the zero output layer would hide everything
-    x = torch.randn(1, 7, 1001, requires_grad=True)
-    refiner(x)[0, :, 500].sum().backward()
+    x = torch.randn(1, 7, 1201, requires_grad=True)
+    refiner(x)[0, :, 600].sum().backward()
     reached = torch.nonzero(x.grad.abs().sum(dim=1)[0]).flatten()
-    assert (int(reached.min()), int(reached.max())) == (500 - 126, 500 + 126)
+    assert (int(reached.min()), int(reached.max())) == (600 - reach, 600 + reach)
 
 
 def test_a_refined_picker_loads_a_pretrained_encoder_and_learns(tmp_path):

@@ -110,11 +110,12 @@ class PickBenchConfig:
     # Width of the Gaussian P/S targets the picker is fine-tuned on (pretrained, scratch and label efficiency alike;
     # issue 14: the candidates 0.1 and 0.2 s compared on the NCEDC dev stations, docs/seismic.md).
     sigma_s: float = 0.1
-    # Issue 14: the picker's dilated sample-rate refiner (`models.DilatedRefiner`, 6 layers, +-1.26 s), for every
-    # hfm picker (pretrained, scratch, label efficiency). Adopted by the dev rule (`benchmarks.devrule`, 5 seeds from
-    # scratch on the NCEDC dev stations): dev P F1 +0.255 [+0.160, +0.349], P hit 0.2 s +0.310, S F1 +0.181, S hit
-    # 0.2 s +0.385, detection ROC-AUC -0.033 [-0.084, +0.019] (docs/seismic.md). 0: the one 9-tap convolution only.
-    refiner_depth: int = 6
+    # Issue 14: the picker's dilated sample-rate refiner (`models.DilatedRefiner`), for every hfm picker (pretrained,
+    # scratch, label efficiency), chosen by the dev rule (`benchmarks.devrule`, 5 seeds from scratch on the NCEDC dev
+    # stations, docs/seismic.md): depth 6 (+-1.26 s) against none: sum +1.098 [+0.975, +1.221] (P F1 +0.255, S F1
+    # +0.181, detection -0.033 [-0.084, +0.019]); depth 8 (+-5.1 s) against depth 6: sum +0.151 [+0.045, +0.257],
+    # detection +0.058 [+0.018, +0.097]. 0: the one 9-tap convolution only.
+    refiner_depth: int = 8
 
     def settings(self, steps: int, seed: int | None = None) -> RunSettings:
         """How one training run of the bench goes: `steps` of its batch at its lr, with its seed or `seed`."""
