@@ -116,6 +116,10 @@ class PickBenchConfig:
     # +0.181, detection -0.033 [-0.084, +0.019]); depth 8 (+-5.1 s) against depth 6: sum +0.151 [+0.045, +0.257],
     # detection +0.058 [+0.018, +0.097]. 0: the one 9-tap convolution only.
     refiner_depth: int = 8
+    # The label-efficiency pickers (40 runs, six times the compute of the two main fine-tunings) keep no refiner,
+    # pretrained and scratch alike: at one thread the depth-8 refiner makes a training step 3-4x as long, which would
+    # take the benchmark far past its time budget (docs/seismic.md).
+    efficiency_refiner_depth: int = 0
 
     def settings(self, steps: int, seed: int | None = None) -> RunSettings:
         """How one training run of the bench goes: `steps` of its batch at its lr, with its seed or `seed`."""
@@ -690,7 +694,9 @@ def efficiency(train: Records, init: str, out: Path, config: PickBenchConfig, re
     if config.model_band_hz:
         test, train = test.band_passed(config.model_band_hz), train.band_passed(config.model_band_hz)
     windows = {p: pick_windows(test, p, config.window, config.seed) for p in ("P", "S")}
-    small_batches = replace(config, batch_size=config.efficiency_batch_size)
+    small_batches = replace(
+        config, batch_size=config.efficiency_batch_size, refiner_depth=config.efficiency_refiner_depth
+    )
     rows = []
     for fraction in config.fractions:
         for seed in config.efficiency_seeds:
