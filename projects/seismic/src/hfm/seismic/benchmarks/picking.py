@@ -38,8 +38,9 @@ from hfm.seismic.baselines.onset import (
     window_onset,
 )
 from hfm.seismic.benchmarks import COMMAND
+from hfm.seismic.benchmarks.recipe import finetune_picker, view
 from hfm.seismic.curate import curate_items
-from hfm.seismic.data.records import Records, band_pass, detection_windows, load_records, pick_windows, training_crops
+from hfm.seismic.data.records import Records, band_pass, detection_windows, load_records, pick_windows
 from hfm.seismic.data.windows import LabelledWindows
 from hfm.seismic.metrics.picks import (
     HIT_TOLERANCES_S,
@@ -55,7 +56,7 @@ from hfm.seismic.predict import _taper
 from hfm.seismic.readers.continuous import ContinuousConfig, continuous_curation_items
 from hfm.seismic.readers.nordic import nordic_curation_items
 from hfm.seismic.readers.phasenet_npz import npz_curation_items
-from hfm.seismic.training import finetune_windows, pretrain_windows
+from hfm.seismic.training import pretrain_windows
 from hfm.shared.catalogue.entries import load_catalogue
 from hfm.shared.curate_driver import DatasetDescription
 from hfm.shared.errors import HFMError
@@ -507,21 +508,6 @@ class PickBenchReport:
     timings: dict[str, float] = field(default_factory=dict)  # stage -> seconds
 
 
-def _finetune(records: Records, init: str | None, run: Path, settings: RunSettings, config: PickBenchConfig):
-    crops = training_crops(records, config.window, config.crops_per_record, settings.seed)
-    model, _ = finetune_windows(
-        crops,
-        run,
-        settings,
-        samples=config.window,
-        init=init,
-        sigma_s=config.sigma_s,
-        model_args={"refiner_depth": config.refiner_depth},
-        **config.model_options(),
-    )
-    return model
-
-
 def label_subset(records: Records, fraction: float, seed: int) -> Records:
     """A seeded fraction of the training records (at least two), drawn by record."""
     count = max(2, math.ceil(fraction * len(records)))
@@ -556,7 +542,6 @@ def run_pick_benchmark(
         dev = dev.subset(np.arange(min(8, len(dev))))
     lap("curate")
     band = config.model_band_hz
-    view = (lambda r: r.band_passed(band)) if band else (lambda r: r)  # what the neural pickers see
     corpus, corpus_counts = pretrain_corpus(out / "data", train, test, config)
     if band:
         corpus = band_pass(corpus, 100.0, band)
@@ -566,8 +551,8 @@ def run_pick_benchmark(
     init = str(out / "pretrain" / "final")
     lap("pretrain")
     settings = config.settings(config.finetune_steps)
-    hfm = _finetune(view(train), init, out / "finetune", settings, config)
-    scratch = _finetune(view(train), None, out / "scratch", settings, config)
+    hfm = finetune_picker(view(train, config), out / "finetune", settings, config, init)
+    scratch = finetune_picker(view(train, config), out / "scratch", settings, config)
     lap("finetune")
 
     report = PickBenchReport(asdict(config), curation, {**corpus_counts, "total windows": len(corpus)})
@@ -583,7 +568,7 @@ def run_pick_benchmark(
     for label, records, dev_records in (("", test, dev), (" (Z only)", test.vertical_only(), dev.vertical_only())):
         windows = evaluation_windows(records, config)
         # The neural pickers' inputs (band-passed when configured); the windows sit at the same places.
-        m_records, m_dev = view(records), view(dev_records)
+        m_records, m_dev = view(records, config), view(dev_records, config)
         m_windows = evaluation_windows(m_records, config)
         ruled = config.onset_rules
         results = [score_model(HFM, hfm_predictor(hfm), m_dev, m_records, config, m_windows, ruled)]
@@ -704,7 +689,7 @@ def efficiency(train: Records, init: str, out: Path, config: PickBenchConfig, re
             for start, weights in (("pretrained", init), ("scratch", None)):
                 run = out / "efficiency" / f"{start}-{fraction:g}-seed{seed}"
                 settings = small_batches.settings(config.efficiency_steps, config.seed + seed)
-                model = _finetune(subset, weights, run, settings, small_batches)
+                model = finetune_picker(subset, run, settings, small_batches, weights)
                 predict = hfm_predictor(model)
                 row = {"fraction": fraction, "records": len(subset), "seed": seed, "start": start}
                 for phase, index in (("P", 0), ("S", 1)):

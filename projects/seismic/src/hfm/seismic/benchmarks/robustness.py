@@ -1,10 +1,11 @@
 """Choosing the hfm picker's tokenizer scaling and component augmentation on the NCEDC dev stations (issue 14).
 
-Every variant is the picker from scratch on the benchmark's training crops (same steps, batch and learning rate as
-its fine-tuning), once per seed (seeded crops and training). Each is scored on the dev records under every sensor
-condition of `hfm.seismic.data.sensor_conditions` (as recorded, noisy horizontals, gain mismatch, a dead horizontal,
-rotated horizontals): thresholds tuned on the dev records as recorded (as the benchmark tunes them), then P and S F1
-of the record picks at those thresholds and the share of dev picks hit within 0.2 s under each condition.
+Every variant is the benchmark's picker (`recipe.finetune_picker`: its crops, steps, batch, learning rate, target
+width and refiner) with the variant's options, from scratch unless an encoder is given, once per seed. Each is
+scored on the dev records under every sensor condition of `hfm.seismic.data.sensor_conditions` (as recorded, noisy
+horizontals, gain mismatch, a dead horizontal, rotated horizontals): thresholds tuned on the dev records as recorded
+(as the benchmark tunes them), then P and S F1 of the record picks at those thresholds and the share of dev picks
+hit within 0.2 s under each condition.
 
 The rule, fixed before the runs (`chosen_variant`, `DEPLOYMENT`): the variant with the highest mean over seeds of
 the mean over the dev conditions of dev P F1 + S F1 (a network whose sensors differ from the training network's).
@@ -21,24 +22,26 @@ import numpy as np
 from sklearn.metrics import roc_auc_score
 
 from hfm.seismic.benchmarks.picking import PickBenchConfig, batched, hfm_predictor, sliding_probabilities
-from hfm.seismic.data.records import Records, detection_windows, pick_windows, training_crops
+from hfm.seismic.benchmarks.recipe import finetune_picker, finetune_picker_states, picker_options, view
+from hfm.seismic.data.records import Records, detection_windows, pick_windows
 from hfm.seismic.data.sensor_conditions import CONDITIONS, under_condition
 from hfm.seismic.metrics.picks import f1_at, tune_threshold
-from hfm.seismic.training import finetune_windows
 from hfm.shared.errors import HFMError
 
+
+def _variant(normalization: str, dropout: float = 0.0, noise: float = 0.0) -> dict[str, Any]:
+    # every option spelt out: a variant replaces the config's scaling and augmentation, it does not inherit them
+    return {"normalization": normalization, "horizontal_dropout": dropout, "horizontal_noise": noise}
+
+
 VARIANTS: dict[str, dict[str, Any]] = {
-    "window": {"normalization": "window"},
-    "component": {"normalization": "component"},
-    "component + dropout 0.3": {"normalization": "component", "horizontal_dropout": 0.3},
-    "component + noise 0.5": {"normalization": "component", "horizontal_noise": 0.5},
-    "component + dropout 0.3 + noise 0.5": {
-        "normalization": "component",
-        "horizontal_dropout": 0.3,
-        "horizontal_noise": 0.5,
-    },
-    "window + noise 0.5": {"normalization": "window", "horizontal_noise": 0.5},
-    "component + noise 1.0": {"normalization": "component", "horizontal_noise": 1.0},
+    "window": _variant("window"),
+    "component": _variant("component"),
+    "component + dropout 0.3": _variant("component", dropout=0.3),
+    "component + noise 0.5": _variant("component", noise=0.5),
+    "component + dropout 0.3 + noise 0.5": _variant("component", 0.3, 0.5),
+    "window + noise 0.5": _variant("window", noise=0.5),
+    "component + noise 1.0": _variant("component", noise=1.0),
 }
 
 
@@ -110,21 +113,45 @@ def select_on_dev(
     config: PickBenchConfig,
     variants: dict[str, dict[str, Any]] = VARIANTS,
     seeds: tuple[int, ...] = (0, 1, 2),
+    conditions: tuple[str, ...] = CONDITIONS,
+    init: str | None = None,
 ) -> list[dict[str, Any]]:
-    """One row per (variant, seed): its options and dev scores."""
+    """One row per (variant, seed): the options it trained with and its dev scores under `conditions`. Each
+    variant is the benchmark's picker (`recipe.finetune_picker`: `config`'s whole recipe, refiner included) with
+    the variant's options changed, from `init` (None: scratch); `{}` is the present recipe."""
     rows = []
+    train, dev = view(train, config), view(dev, config)
     for seed in seeds:
-        crops = training_crops(train, config.window, config.crops_per_record, seed)
         for name, options in variants.items():
-            model, _ = finetune_windows(
-                crops,
-                Path(out) / f"{name.replace(' ', '_')}-seed{seed}",
-                config.settings(config.finetune_steps, seed),
-                samples=config.window,
-                **options,
-            )
-            rows.append({"variant": name, "seed": seed, **options, **dev_scores(model, dev, config.window)})
+            run = Path(out) / f"{name.replace(' ', '_')}-seed{seed}"
+            model = finetune_picker(train, run, config.settings(config.finetune_steps, seed), config, init, **options)
+            trained = {k: v for k, v in picker_options(config, init, **options).items() if k != "init"}
+            rows.append({"variant": name, "seed": seed, **trained, **dev_scores(model, dev, config.window, conditions)})
     return rows
+
+
+def state_rows(
+    train: Records,
+    dev: Records,
+    out: str | Path,
+    config: PickBenchConfig,
+    every: int,
+    seeds: tuple[int, ...] = (0, 1, 2),
+    init: str | None = None,
+    **overrides: Any,
+) -> dict[int, list[dict[str, Any]]]:
+    """{step: one row per seed}: the dev scores (as recorded, detection included) of the benchmark's picker at every
+    `every` steps of one fine-tuning run per seed, for `devrule.choose_output_steps`."""
+    train, dev = view(train, config), view(dev, config)
+    by_step: dict[int, list[dict[str, Any]]] = {}
+    for seed in seeds:
+        settings = config.settings(config.finetune_steps, seed)
+        run = Path(out) / f"states-seed{seed}"
+        states = finetune_picker_states(train, run, settings, config, every, init, **overrides)
+        for step, model in states.items():
+            scores = dev_scores(model, dev, config.window, ("as recorded",))
+            by_step.setdefault(step, []).append({"seed": seed, "step": step, **scores})
+    return by_step
 
 
 def variant_means(rows: list[dict[str, Any]], rule: Callable[[dict[str, Any]], float] = DEPLOYMENT) -> dict[str, float]:
