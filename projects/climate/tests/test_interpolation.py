@@ -159,3 +159,49 @@ def test_pointwise_weights_recover_each_points_own_interpolator_and_shrink_to_th
                                atol=1e-6)  # fmt: skip
     filled = apply_pointwise_weights(free, series[starts[:5, None] + np.array([0, 1, 5, 6])])
     np.testing.assert_allclose(filled, series[starts[:5, None] + np.array([2, 3, 4])], atol=1e-6)
+
+
+def test_per_point_base_fills_the_gap_as_the_pointwise_baseline_and_leaves_the_forcings():
+    from hfm.climate.baselines.interpolation import apply_pointwise_weights
+
+    torch.manual_seed(0)
+    model = create_model("climate-interpolator", patch_lat=2, patch_lon=2, width=16, depth=1, heads=2,
+                         climatology_channel=True, window=9, context=1, radius=1, correction="weights", grid_lat=4,
+                         grid_lon=6)  # fmt: skip
+    assert model.base_weights.shape == (1, 4, 6, 5, 8)  # variables, lat, lon, hidden, 4 seen + 4 neighbourhood
+    line = torch.from_numpy(line_weights(9, 1)).float()
+    torch.testing.assert_close(model.base_weights[0, 3, 5, :, :4], line)  # the line at every point until a fit
+    weights = torch.randn(1, 4, 6, 5, 8)
+    model.base_weights.copy_(weights)
+    x = torch.randn(3, 9, 2, 4, 6)
+    base = model.base(x)
+    expected = apply_pointwise_weights(weights.double().numpy(), x[:, [0, 1, 7, 8], :1].double().numpy(), radius=1)
+    np.testing.assert_allclose(base[:, 2:7, :1].numpy(), expected, rtol=1e-4, atol=1e-4)
+    torch.testing.assert_close(base[:, :, 1], x[:, :, 1])  # the climatology channel passes through
+    mask = model.hidden_mask((9, 2, 4, 6), batch=3)
+    torch.testing.assert_close(model.reconstruct(x, model(x, mask)), base)  # a zero head: the base itself
+    with pytest.raises(ValueError, match="grid"):
+        model.base(torch.randn(1, 9, 2, 4, 5))
+
+
+def test_ensemble_fills_with_its_members_mean():
+    from hfm.climate.models import InterpolatorEnsemble
+
+    members = []
+    for seed in (1, 2):
+        torch.manual_seed(seed)
+        member = create_model("climate-interpolator", patch_lat=2, patch_lon=2, width=16, depth=1, heads=2,
+                              climatology_channel=True, window=9, context=1)  # fmt: skip
+        torch.nn.init.normal_(member.decoder_pred.weight, std=0.3)
+        members.append(member.eval())
+    ensemble = InterpolatorEnsemble(members)
+    assert ensemble.context == 1 and ensemble.radius == 0 and ensemble.encoder is members[0].encoder
+    x = torch.randn(2, 9, 2, 4, 6)
+    mask = ensemble.hidden_mask((9, 2, 4, 6), batch=2)
+    with torch.no_grad():
+        filled = ensemble.reconstruct(x, ensemble(x, mask))
+        one, two = (m.reconstruct(x, m(x, mask)) for m in members)
+    assert (one - two)[:, 2:7, 0].abs().mean() > 0.01  # two different corrections
+    torch.testing.assert_close(filled, (one + two) / 2)
+    with pytest.raises(ValueError, match="member"):
+        InterpolatorEnsemble([])

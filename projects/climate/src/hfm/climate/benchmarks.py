@@ -190,7 +190,7 @@ def era5_fields() -> list[Figure]:
                          heads=budget.heads, seed=budget.seed)  # fmt: skip
     interp_arch = arch | {"patch_lat": budget.interp_patch, "patch_lon": budget.interp_patch}
     interp = run_interpolation_cv(out / "data", out / "interpolate-cv", cv_budget, interp_arch, WINDOW, CONTEXT,
-                                  ERA5, CORRECTION)  # fmt: skip
+                                  ERA5, CORRECTION, budget.interp_cv_members)  # fmt: skip
     command = "python tools/bench.py --only climate-era5-fields"
     grid = "grid 24 x 32 (51-56.75 N, 8-0.25 W)"
     split = f"single split: days 1-24 train, 25-31 test; {grid}"
@@ -230,19 +230,21 @@ def _interpolation_note(interp: InterpCVResult, budget: CVBudget, protocol: Prot
         versus.append(f"hfm - {name} {diff:+.4f} [{low:+.4f}, {high:+.4f}]")
     folds = "; ".join(
         f"fold {f['fold']} test {' .. '.join(t[:10] for t in f['test'].split(' .. '))} ({f['test_windows']} "
-        f"windows): radius {f['radius']}, step {f['chosen_step']}, shrink {f['shrink']:.2f}"
+        f"windows): base {f['base']} radius {f['radius']}, steps {'/'.join(map(str, f['chosen_steps']))}, shrink "
+        f"{f['shrink']:.2f}"
         for f in interp.folds
     )
+    members = interp.folds[0]["members"] if interp.folds else 1
     return (
         f"{protocol.folds} test blocks of {protocol.test_steps // 24} days, {protocol.gap_steps // 24}-day gaps, a "
         f"{protocol.valid_steps // 24}-day validation block per fold; windows of {WINDOW} h "
         f"({CONTEXT} h seen beyond each end of the 6 h gap), every hidden hour a test hour; every method "
-        f"refitted on each fold's training days; hfm: a correction ({CORRECTION}; {budget.steps} steps, checkpoints "
-        f"every {budget.eval_every} and step 0 compared on validation, then shrunk by a factor in [0, 1] fitted there) "
-        f"to the least-squares interpolator of anomalies and their neighbourhood means, radius {min(RADII)}-"
-        f"{max(RADII)} chosen on "
-        f"validation (fitted_neighbourhood: that base alone; fitted_pointwise: that base fitted point by point, "
-        f"shrunk toward the pooled weights; fitted_anomaly: each point's own hours); {folds}; "
+        f"refitted on each fold's training days; hfm: the mean correction of {members} networks (seeds; "
+        f"{CORRECTION}; {budget.steps} steps each, checkpoints every {budget.eval_every} and step 0 compared on "
+        f"validation per member, the mean then shrunk by a factor in [0, 1] fitted there) to the best linear "
+        f"interpolator on validation: the least-squares interpolator of anomalies and their neighbourhood means, "
+        f"radius {min(RADII)}-{max(RADII)}, with pooled weights (fitted_neighbourhood) or per-point weights shrunk "
+        f"toward the pooled ones (fitted_pointwise); fitted_anomaly: each point's own hours, pooled; {folds}; "
         f"{'; '.join(versus)}"
     )
 

@@ -15,7 +15,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 import numpy as np
 import torch
@@ -137,7 +137,8 @@ class InterpolatingMAE(MaskedAutoencoder):
     `window` > 0 the base is the buffer `base_weights` (hidden, seen), the straight line until a task copies
     fitted weights into it (`fit_gap_weights`); it is saved with the weights. `context`: steps seen beyond each end.
     `radius` > 0: the base also weighs each seen step's neighbourhood mean less the point (`gap_features`), so its
-    buffer is (hidden, 2 seen).
+    buffer is (hidden, 2 seen). `grid` (lat, lon): the base's weights differ from point to point
+    (`fit_pointwise_weights`), a buffer (variables, lat, lon, hidden, features) for that grid only.
     `target_variables`: the first channels are the fields; any further channels are forcings seen at every step
     (the standardised climatology, `data.with_climatology`), never hidden and never scored.
     `correction` 'additive' (the default): the decoder's output is added to the base. 'weights': the decoder
@@ -155,6 +156,7 @@ class InterpolatingMAE(MaskedAutoencoder):
         context: int = 0,
         radius: int = 0,
         correction: str = "additive",
+        grid: tuple[int, int] | None = None,
     ) -> None:
         super().__init__(encoder, config)
         self.target_variables = target_variables or encoder.tokenizer.variables
@@ -165,6 +167,8 @@ class InterpolatingMAE(MaskedAutoencoder):
             raise ValueError(f"correction must be 'additive' or 'weights', got {correction!r}")
         if correction == "weights" and not window:
             raise ValueError("a correction of the base's weights needs the window length (window > 0)")
+        if grid is not None and not window:
+            raise ValueError("a per-point base needs the window length (window > 0)")
         self.correction = correction
         if window:
             seen, hidden = gap_layout(window, context)
@@ -172,10 +176,12 @@ class InterpolatingMAE(MaskedAutoencoder):
             line = line_weights(window, context)
             if radius:  # the line weighs no neighbourhood until a fit says otherwise
                 line = np.concatenate([line, np.zeros_like(line)], axis=1)
+            if grid is not None:  # the same line at every point until a per-point fit is copied in
+                line = np.broadcast_to(line, (self.target_variables, *grid, *line.shape)).copy()
             self.register_buffer("base_weights", torch.from_numpy(line).float())
             if correction == "weights":  # one coefficient per base input and a constant, per pixel of a token
                 pixels = self.decoder_pred.out_features
-                self.decoder_pred = FeatureWeightHead(config.decoder_width, pixels, line.shape[1] + 1)
+                self.decoder_pred = FeatureWeightHead(config.decoder_width, pixels, line.shape[-1] + 1)
         nn.init.zeros_(self.decoder_pred.weight)
         nn.init.zeros_(self.decoder_pred.bias)
 
@@ -189,9 +195,17 @@ class InterpolatingMAE(MaskedAutoencoder):
             return self.linear(x)
         if x.shape[1] != self.window:
             raise ValueError(f"the interpolator was built for windows of {self.window} steps, got {x.shape[1]}")
-        filled = torch.einsum("kf,bf...->bk...", self.base_weights.to(x.dtype), self.base_inputs(x))
         out = x.clone()
-        out[:, self.hidden_index] = filled
+        weights = self.base_weights.to(x.dtype)
+        if weights.dim() == 2:  # pooled: every channel filled alike (forcing channels are never hidden)
+            out[:, self.hidden_index] = torch.einsum("kf,bf...->bk...", weights, self.base_inputs(x))
+        else:  # per point: the field channels only; the forcings pass through
+            v = self.target_variables
+            if weights.shape[1:3] != x.shape[-2:]:
+                raise ValueError(f"the per-point base was fitted on a {tuple(weights.shape[1:3])} grid, got "
+                                 f"{tuple(x.shape[-2:])}")  # fmt: skip
+            filled = torch.einsum("vhwkf,bfvhw->bkvhw", weights, self.base_inputs(x)[:, :, :v])
+            out[:, self.hidden_index, :v] = filled
         return out
 
     def base_inputs(self, x: torch.Tensor) -> torch.Tensor:
@@ -255,6 +269,43 @@ class FeatureWeightHead(nn.Linear):
         return (coefficients * self.inputs.to(coefficients.dtype)).sum(dim=-1)
 
 
+class InterpolatorEnsemble(nn.Module):
+    """Interpolators on one base (the seeds of one fold): the gap filled by the mean of their fillings, so the base
+    plus the mean of their corrections. Called and reconstructed as one `InterpolatingMAE` is (`forward` gives each
+    member's output, `reconstruct` averages); each member is exported as its own artifact."""
+
+    def __init__(self, members: Sequence[InterpolatingMAE]) -> None:
+        super().__init__()
+        if not members:
+            raise ValueError("an ensemble needs at least one member")
+        self.members = nn.ModuleList(members)
+
+    @property
+    def encoder(self) -> TokenEncoder:  # the tokenizer (and its channels) is the members' own
+        return self.members[0].encoder
+
+    @property
+    def context(self) -> int:
+        return self.members[0].context
+
+    @property
+    def radius(self) -> int:
+        return self.members[0].radius
+
+    def hidden_mask(self, data_shape: tuple[int, ...], batch: int) -> torch.Tensor:
+        return self.members[0].hidden_mask(data_shape, batch)
+
+    def base(self, x: torch.Tensor) -> torch.Tensor:
+        return self.members[0].base(x)
+
+    def forward(self, x: torch.Tensor, mask: torch.Tensor | None = None) -> list[MAEOutput]:
+        return [member(x, mask) for member in self.members]
+
+    def reconstruct(self, x: torch.Tensor, outputs: list[MAEOutput]) -> torch.Tensor:
+        filled = [member.reconstruct(x, out) for member, out in zip(self.members, outputs, strict=True)]
+        return torch.stack(filled).mean(dim=0)
+
+
 def _neighbourhood_mean(x: torch.Tensor, radius: int) -> torch.Tensor:
     """`baselines.interpolation.neighbourhood_mean` in torch: (..., H, W), the edges repeated beyond the grid."""
     size = 2 * radius + 1
@@ -274,8 +325,8 @@ _INFO = "standardised anomalies (time, variable, lat, lon) from an hfm climate s
 def _masked_model(kind: type[MaskedAutoencoder]) -> Callable[..., MaskedAutoencoder]:
     """The factory of a masked model on the climate tokenizer; both masked models share every argument, and
     `climatology_channel` (one more seen channel per variable: each step's standardised climatology), `window`,
-    `context` and `radius` (the gap's layout and a linear base sized by it, `InterpolatingMAE`) are the
-    interpolator's only."""
+    `context` and `radius` (the gap's layout and a linear base sized by it, `InterpolatingMAE`) and `grid_lat`,
+    `grid_lon` (a per-point base on that grid) are the interpolator's only."""
 
     def build(
         variables: int = 1,
@@ -290,17 +341,20 @@ def _masked_model(kind: type[MaskedAutoencoder]) -> Callable[..., MaskedAutoenco
         context: int = 0,
         radius: int = 0,
         correction: str = "additive",
+        grid_lat: int = 0,
+        grid_lon: int = 0,
     ) -> MaskedAutoencoder:
         channels = variables * (2 if climatology_channel else 1)
         encoder = _encoder(channels, patch_lat, patch_lon, width, depth, heads)
+        grid = (grid_lat, grid_lon) if grid_lat > 0 and grid_lon > 0 else None
         if kind is InterpolatingMAE:
             config = _mae_config(mask_ratio)
             return InterpolatingMAE(encoder, config, variables, window=window, context=context, radius=radius,
-                                    correction=correction)  # fmt: skip
-        if climatology_channel or window or context or radius or correction != "additive":
+                                    correction=correction, grid=grid)  # fmt: skip
+        if climatology_channel or window or context or radius or correction != "additive" or grid:
             raise HFMError(
-                "climate-mae: climatology_channel, window, context, radius and correction are the interpolator's "
-                "(climate-interpolator)"
+                "climate-mae: climatology_channel, window, context, radius, correction and grid_lat/grid_lon are "
+                "the interpolator's (climate-interpolator)"
             )
         return kind(encoder, _mae_config(mask_ratio))
 

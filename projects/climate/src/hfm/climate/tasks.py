@@ -16,7 +16,8 @@ a damped EOF residual) is the linear forecast the head corrects, fitted on the t
 number of steps between history frames (default: the lead), so a 6 h forecaster can see the last three hours.
 With `mode: interpolation`, `context` steps are seen beyond each end of the gap (the window includes them) and
 `base: fitted` makes the network a correction to the least-squares linear interpolator of anomalies, fitted on the
-training windows and saved with the weights (`baselines.interpolation.fit_gap_weights`; `line`: the straight line);
+training windows and saved with the weights (`baselines.interpolation.fit_gap_weights`; `line`: the straight line;
+`pointwise`: those weights fitted point by point, shrunk toward the pooled ones, `fit_pointwise_weights`);
 `radius: r` adds each seen step's mean over its (2r+1)^2 neighbourhood to the fitted base's inputs.
 climate-mae streams a sharded dataset (`hfm climate curate --shard-size`) store by store (`hfm.climate.data`);
 the forecaster and downscaler fit baselines on the whole training period and read unsharded stores only.
@@ -40,7 +41,7 @@ from hfm.climate.baselines import (
     fit_damping,
     ridge_inits,
 )
-from hfm.climate.baselines.interpolation import fit_gap_weights
+from hfm.climate.baselines.interpolation import fit_gap_weights, fit_pointwise_weights
 from hfm.climate.data import (
     CorpusTiles,
     FieldData,
@@ -89,7 +90,9 @@ class MAEOptions(_StoreOptions):
     climatology_channel: bool = False  # interpolation: the climatology of every step as a seen forcing channel
     valid_ranges: list[list[int]] | None = None  # interpolation: the validation block (model selection)
     context: int = 0  # interpolation: steps seen beyond each end of the gap (the window includes them)
-    base: Literal["line", "fitted"] = "line"  # interpolation: the straight line, or least squares on training windows
+    # interpolation: the straight line, least squares on training windows pooled over points (`fitted`) or per
+    # point shrunk toward the pooled fit (`pointwise`, `fit_pointwise_weights`)
+    base: Literal["line", "fitted", "pointwise"] = "line"
     radius: int = 0  # interpolation, base fitted: the base also weighs each seen step's (2r+1)^2 neighbourhood mean
     correction: Literal["additive", "weights"] = "additive"  # interpolation: the network's output added to the base,
     # or as per-pixel coefficients on the base's inputs (`models.InterpolatingMAE`)
@@ -159,8 +162,8 @@ class ClimateMAETask(_StoreTask):
         if self.mode == "random" and (interpolation_only or self.options.base != "line"):
             raise HFMError("task climate-mae: climatology_channel, valid_ranges, context, base and correction need "
                            "mode 'interpolation'")  # fmt: skip
-        if self.options.radius and self.options.base != "fitted":
-            raise HFMError("task climate-mae: radius (a neighbourhood in the base) needs base 'fitted'")
+        if self.options.radius and self.options.base == "line":
+            raise HFMError("task climate-mae: radius (a neighbourhood in the base) needs base 'fitted' or 'pointwise'")
         if self.stream is not None and (self.context or self.options.base != "line"):
             raise HFMError(f"task climate-mae: context and base need an unsharded dataset; {typed.dataset} is sharded")
 
@@ -174,12 +177,18 @@ class ClimateMAETask(_StoreTask):
         layout = {"window": self.window, "context": self.context} if sized else {}
         layout |= {"radius": self.options.radius} if self.options.radius else {}
         layout |= {"correction": self.options.correction} if weights else {}
+        if self.options.base == "pointwise":  # a per-point base is sized by the store's grid
+            layout |= {"grid_lat": int(self.data.fields.shape[-2]), "grid_lon": int(self.data.fields.shape[-1])}
         model = create_model("climate-interpolator", variables=self.variables, mask_ratio=self.options.mask_ratio,
                              climatology_channel=self.options.climatology_channel, **layout,
                              **self.options.arch())  # fmt: skip
-        if self.options.base == "fitted":  # least squares on the training windows (anomalies; linear, so valid in z)
+        if self.options.base != "line":  # least squares on the training windows (anomalies; linear, so valid in z)
             starts = window_starts(self.data, self.window, "train")
-            weights = fit_gap_weights(self.data.anomalies(), starts, self.window, self.context, self.options.radius)
+            anomalies = self.data.anomalies()
+            weights = fit_gap_weights(anomalies, starts, self.window, self.context, self.options.radius)
+            if self.options.base == "pointwise":  # fitted on anomalies as the baseline is (the ridge is not scale-free)
+                weights = fit_pointwise_weights(anomalies, starts, self.window, self.context, self.options.radius,
+                                                weights)  # fmt: skip
             with torch.no_grad():
                 model.base_weights.copy_(torch.from_numpy(weights))
         return model
