@@ -72,7 +72,7 @@ class Budget:
     interp_cv_steps: int = 300
     interp_cv_every: int = 100
     # members (seeds) per fold, their mean correction shrunk on validation (docs/climate.md, issue 16)
-    interp_cv_members: int = 3
+    interp_cv_members: int = 1
     batch_size: int = 16
     width: int = 64
     depth: int = 2
