@@ -12,6 +12,7 @@ input file's voxel order with its affine and header.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import nibabel as nib
@@ -264,6 +265,48 @@ def segment_subject_variants(
     1 mm; "refined": the same posteriors fused with the subject's 1 mm intensity clusters (`fuse_with_clusters`,
     fluid split by `fluid`), what `segment_subject` returns.
     """
+    posteriors = subject_posteriors(model, image, mask, patch, overlap, factor)
+    return {
+        "network": posteriors.labels(posteriors.probabilities.argmax(0).astype(np.uint8)),
+        "refined": posteriors.fused(fluid),
+    }
+
+
+@dataclass
+class Posteriors:
+    """A network's class probabilities upsampled to 1 mm in the brain mask's box, with what the fusion needs."""
+
+    probabilities: np.ndarray  # (C, x, y, z) on the box
+    crop: np.ndarray  # the 1 mm image in the box, 0 outside the mask
+    box: tuple[slice, ...]
+    mask: np.ndarray  # the whole mask (the image's grid)
+
+    def labels(self, box_labels: np.ndarray) -> np.ndarray:
+        """Labels on the box -> the image's grid, 0 outside the mask."""
+        whole = np.zeros(self.mask.shape, np.uint8)
+        whole[self.box] = box_labels
+        whole[~self.mask] = 0
+        return whole
+
+    def fused(self, fluid: str = "depth") -> np.ndarray:
+        """`fuse_with_clusters` of these posteriors with the 1 mm intensities, on the image's grid."""
+        fused = fuse_with_clusters(self.probabilities, normalise_t1(self.crop), self.mask[self.box], fluid=fluid)
+        return self.labels(fused)
+
+
+@torch.no_grad()
+def subject_posteriors(
+    model: nn.Module,
+    image: np.ndarray,
+    mask: np.ndarray,
+    patch: Sequence[int] = (64, 64, 64),
+    overlap: float = 0.5,
+    factor: int = 2,
+) -> Posteriors:
+    """Crop to the mask's box, mean-pool by `factor`, normalise, sliding windows, probabilities back at 1 mm.
+
+    One network pass that several fusions can share (`Posteriors.fused`; the dev evaluation compares fluid rules).
+    """
     if not mask.any():
         raise HFMError("segment_subject: the brain mask is empty")
     model.eval()
@@ -276,16 +319,7 @@ def segment_subject_variants(
     size = tuple(s + p[1] for s, p in zip(crop.shape, pad, strict=True))
     probabilities = torch.nn.functional.interpolate(logits.softmax(1), size=size, mode="trilinear")[0]
     probabilities = probabilities[(slice(None), *(slice(0, s) for s in crop.shape))].numpy()
-    out = {}
-    for name, labels in (
-        ("network", probabilities.argmax(0).astype(np.uint8)),
-        ("refined", fuse_with_clusters(probabilities, normalise_t1(crop), mask[box], fluid=fluid)),
-    ):
-        whole = np.zeros(image.shape, np.uint8)
-        whole[box] = labels
-        whole[~mask] = 0
-        out[name] = whole
-    return out
+    return Posteriors(probabilities, crop, box, mask)
 
 
 def segment_subject(

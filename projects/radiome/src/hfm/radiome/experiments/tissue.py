@@ -91,6 +91,74 @@ class TissueConfig:
     pretrained: str | None = None  # an MAE artifact folder to start from instead of pretraining here
 
 
+# The two learned-model paths the benchmark has run (docs/radiome.md), as `TissueConfig` fields; `tissue_path` builds
+# either. "2mm": 64^3 patches of the 2 mm grid, UNETR `features` 8, the deep-CSF rule splits the fluid, 80 steps,
+# 3 seeds, label efficiency at 1-20 maps and 20 steps (first to third pass). "4mm": the whole head (96^3 at 2 mm
+# pooled to 48^3 at 4 mm), `features` 16, the network splits the fluid, 160 steps, 2 seeds, label efficiency at 2
+# and 20 maps and 160 steps (fifth pass).
+TISSUE_PATHS: dict[str, dict[str, Any]] = {
+    "2mm": {
+        "patch": 64,
+        "pool": 1,
+        "fluid": "depth",
+        "steps": 80,
+        "seeds": (0, 1, 2),
+        "efficiency_maps": (1, 2, 5, 10, 20),
+        "efficiency_steps": 20,
+        "model_args": {"width": 96, "depth": 4, "heads": 3, "features": 8},
+    },
+    "4mm": {
+        "patch": 96,
+        "pool": 2,
+        "fluid": "network",
+        "steps": 160,
+        "seeds": (0, 1),
+        "efficiency_maps": (2, 20),
+        "efficiency_steps": 160,
+        "model_args": {"width": 96, "depth": 4, "heads": 3, "features": 16},
+    },
+}
+
+
+def tissue_path(name: str, **overrides: Any) -> TissueConfig:
+    """`TissueConfig` of a named learned-model path (`TISSUE_PATHS`), other fields as given or by default."""
+    if name not in TISSUE_PATHS:
+        raise ValueError(f"tissue path {name!r}: choose one of {', '.join(TISSUE_PATHS)}")
+    return TissueConfig(**(TISSUE_PATHS[name] | overrides))
+
+
+def learned_options(config: TissueConfig, method: str, seed: int, maps: int, artifact: str | None) -> dict[str, Any]:
+    """`radiome-synthseg` options of one learned method: the same stream (seed, maps, patch, pool) for all three."""
+    unet = method == UNET
+    options: dict[str, Any] = {
+        "label_maps": maps,
+        "seed": seed,
+        "patch": [config.patch] * 3,
+        "pool": config.pool,
+        "model": "radiome-unet-baseline" if unet else "radiome-unetr-tiny",
+        "model_args": {} if unet else config.model_args,
+    }
+    if method == HFM:
+        options["init"] = artifact
+    return options
+
+
+def segmenting(config: TissueConfig) -> dict[str, Any]:
+    """How every learned model segments a 1 mm subject (`segment_subject` keywords): window, factor, fluid rule."""
+    return {"patch": [config.patch // config.pool] * 3, "factor": 2 * config.pool, "fluid": config.fluid}
+
+
+def pretrain_encoder(work: Path, config: TissueConfig, label_maps: int | None = None) -> tuple[str, str]:
+    """MAE pretraining on real MR volumes + synthetic images of the first `label_maps` maps: (artifact, note)."""
+    start = time.perf_counter()
+    maps = config.label_maps if label_maps is None else label_maps
+    mae_args = {k: v for k, v in config.model_args.items() if k != "features"}
+    mae = {"patch": [config.patch] * 3, "seed": 0, "label_maps": maps, "model_args": mae_args, "pool": config.pool}
+    mae_model, _ = train("radiome-mae-volumes", mae, work / "mae", config.pretrain_steps, 2, config.lr, 0)
+    note = f"MAE {config.pretrain_steps} steps at batch 2 in {time.perf_counter() - start:.0f} s"
+    return _encoder_artifact(work, mae_model, config), note
+
+
 @dataclass
 class Row:
     method: str
@@ -334,10 +402,7 @@ def run_tissue_experiment(work: str | Path, config: TissueConfig | None = None, 
     config = config or TissueConfig()
     torch.set_num_threads(config.threads)
     work = Path(work)
-    patch = [config.patch] * 3  # synthesis, on the 2 mm grid
-    # what the networks see: `pool` 2 mm voxels per network voxel, `factor` 1 mm voxels per network voxel
-    window, factor = [config.patch // config.pool] * 3, 2 * config.pool
-    how = {"patch": window, "factor": factor, "fluid": config.fluid}  # how every learned model segments
+    how = segmenting(config)  # how every learned model segments
     subjects = load_test_subjects(config.subjects)
     rows: list[Row] = []
     notes: dict[str, str] = {}
@@ -347,12 +412,7 @@ def run_tissue_experiment(work: str | Path, config: TissueConfig | None = None, 
         artifact = config.pretrained
         notes["pretraining"] = f"MAE artifact {artifact} (pretrained in an earlier run)"
     else:
-        start = time.perf_counter()
-        mae_args = {k: v for k, v in config.model_args.items() if k != "features"}
-        mae = {"patch": patch, "seed": 0, "label_maps": config.label_maps, "model_args": mae_args, "pool": config.pool}
-        mae_model, _ = train("radiome-mae-volumes", mae, work / "mae", config.pretrain_steps, 2, config.lr, 0)
-        notes["pretraining"] = f"MAE {config.pretrain_steps} steps at batch 2 in {time.perf_counter() - start:.0f} s"
-        artifact = _encoder_artifact(work, mae_model, config)
+        artifact, notes["pretraining"] = pretrain_encoder(work, config)
     log(f"radiome tissue: {notes['pretraining']}")
     learned_models: dict[str, torch.nn.Module] = {}
     # mean Dice of the network's own arg-max, before the 1 mm refinement (reported beside, never a figure)
@@ -360,17 +420,7 @@ def run_tissue_experiment(work: str | Path, config: TissueConfig | None = None, 
 
     def learned(method: str, seed: int, maps: int, steps: int, hd95: bool = True) -> None:
         """Train one learned method on the synthetic stream and segment every subject with it."""
-        unet = method == UNET
-        options = {
-            "label_maps": maps,
-            "seed": seed,
-            "patch": patch,
-            "pool": config.pool,
-            "model": "radiome-unet-baseline" if unet else "radiome-unetr-tiny",
-            "model_args": {} if unet else config.model_args,
-        }
-        if method == HFM:
-            options["init"] = artifact
+        options = learned_options(config, method, seed, maps, artifact)
         t0 = time.perf_counter()
         kind = f"{method.split()[1].lower()}-{method.split()[-1].strip('()')}"
         folder = work / "runs" / f"{kind}-maps{maps}-seed{seed}-steps{steps}"
