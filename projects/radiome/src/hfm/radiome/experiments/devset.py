@@ -2,10 +2,11 @@
 
 What the benchmark's choices (the learned models' path, the fluid rule) are made on. One run (`run_dev`):
 1. dev cases: SynthSeg's label maps 17-20 (`DevConfig.maps`), which no dev network trains on (they train on maps
-   1-16), each synthesised at 1 mm as a T1-like image (`synthetic_case`: class means and spreads drawn from
-   SynthSeg's T1 priors, partial-volume blur, a smooth bias field, noise; skull-stripped as FreeSurfer's inputs are,
-   the mask keeping the CSF around the brain); reference: the map's tissue classes with SynthSeg's label 24 as
-   background, as in training and as the FreeSurfer references have it (only the ventricles are CSF). Beside them
+   1-16), and lab2im's example label map (a subject outside SynthSeg's 20), each synthesised at 1 mm as a T1-like
+   image (`synthetic_case`: class means and spreads drawn from SynthSeg's T1 priors, partial-volume blur, a smooth
+   bias field, noise; skull-stripped as FreeSurfer's inputs are, the mask keeping the CSF around the brain);
+   reference: the map's tissue classes with SynthSeg's label 24 as background, as in training and as the
+   FreeSurfer references have it (only the ventricles are CSF). Beside them
    nilearn's MNI152 2009 T1, a real MR image with an independent tissue reference (the template's population GM/WM
    probability maps; its CSF map is not shipped and would hold sulcal fluid), scored on GM/WM only. MNI152 is among
    the MAE's unlabelled pretraining volumes, so it is a dev check of segmentation, not of pretraining;
@@ -53,10 +54,12 @@ from hfm.radiome.predict import keep_deep_csf, subject_posteriors
 from hfm.radiome.readers.subjects import CSF, GM, TISSUE_NAMES, WM, freesurfer_to_tissue
 from hfm.radiome.synthetic.synthseg import SYNTHSEG_OVERRIDES, Priors, label_map_paths
 from hfm.shared.eval.stats import paired_bootstrap
+from hfm.shared.sample_data import require_data
 
 VENTRICLES = (4, 5, 14, 15, 43, 44)
 DEEP_GREY = (10, 11, 12, 13, 17, 18, 26, 49, 50, 51, 52, 53, 54, 58)
 SULCAL_FLUID = 24  # SynthSeg's extra-ventricular CSF: background in the reference
+LAB2IM, LAB2IM_MAP = 21, "radiome/lab2im/tutorials/data_example/brain_label_map.nii.gz"
 # separates the dev cases' random streams from every training stream (those are seeded by the run's seed alone)
 DEV_STREAM = 15_000
 
@@ -90,10 +93,19 @@ def _crop(mask: np.ndarray, margin: int = 4) -> tuple[slice, ...]:
 
 
 def synthetic_case(number: int, seed: int = 0, contrast: DevContrast = DevContrast()) -> DevCase:
-    """Label map `number` (1-based, of SynthSeg's 20) as a T1-like 1 mm image, reproducible from (number, seed)."""
+    """Label map `number` as a T1-like 1 mm image, reproducible from (number, seed).
+
+    `number`: 1-20, SynthSeg's training maps; `LAB2IM` (21), lab2im's example brain label map, a subject outside
+    SynthSeg's 20 that no run, dev or benchmark, ever trains on (hemispheres share labels there; same tissues).
+    """
+    if number == LAB2IM:
+        return _labels_case(require_data(LAB2IM_MAP), "lab2im", number, seed, contrast)
+    return _labels_case(label_map_paths()[number - 1], f"map{number:02d}", number, seed, contrast)
+
+
+def _labels_case(path: Path, name: str, number: int, seed: int, contrast: DevContrast) -> DevCase:
     from scipy.ndimage import gaussian_filter, zoom
 
-    path = label_map_paths()[number - 1]
     labels = np.asarray(nib.as_closest_canonical(nib.load(str(path))).dataobj).astype(np.int32)
     reference = freesurfer_to_tissue(labels, str(path))
     for label, value in SYNTHSEG_OVERRIDES.items():
@@ -113,7 +125,7 @@ def synthetic_case(number: int, seed: int = 0, contrast: DevContrast = DevContra
     image = image * np.exp(field[tuple(slice(0, n) for n in labels.shape)])
     image = image + rng.normal(0.0, rng.uniform(*contrast.noise), labels.shape)
     image = np.where(mask, np.clip(image, 0, None), 0).astype(np.float32)
-    return DevCase(f"map{number:02d}", image, mask, reference.astype(np.uint8), (CSF, GM, WM), labels.astype(np.int16))
+    return DevCase(name, image, mask, reference.astype(np.uint8), (CSF, GM, WM), labels.astype(np.int16))
 
 
 def mni152_case() -> DevCase | None:
@@ -163,7 +175,8 @@ def score(prediction: np.ndarray, case: DevCase, method: str, seed: int, train_s
 
 @dataclass
 class DevConfig:
-    maps: tuple[int, ...] = (17, 18, 19, 20)  # held out: dev networks train on the other maps' first ones
+    # held out: dev networks train on maps 1..train_maps; LAB2IM is a subject outside SynthSeg's 20
+    maps: tuple[int, ...] = (17, 18, 19, 20, LAB2IM)
     train_maps: int = 16  # training uses maps 1..train_maps (must not reach the held-out ones)
     seeds: tuple[int, ...] = (0, 1, 2)
     case_seed: int = 0  # the dev images' draw (not a training seed)
