@@ -19,7 +19,7 @@ from hfm.radiome.experiments.devset import (
     score,
     synthetic_case,
 )
-from hfm.radiome.experiments.tissue import KMEANS_DEEP, tissue_path
+from hfm.radiome.experiments.tissue import BENCHMARK_PATH, KMEANS_DEEP, TISSUE_PATHS, TissueConfig, tissue_path
 from hfm.radiome.predict import segment_subject_variants, subject_posteriors
 from hfm.radiome.readers.subjects import CSF, GM, WM
 from hfm.shared.models.registry import create_model
@@ -111,3 +111,8 @@ def test_run_dev_trains_scores_and_dedupes(tmp_path) -> None:
     assert all(0.0 <= r.mean <= 1.0 and r.seed in (-1, 0) for r in rows)
     (tmp_path / "dev_rows.jsonl").write_text((tmp_path / "dev_rows.jsonl").read_text() * 2)
     assert [r.method for r in load_rows(tmp_path)] == methods  # a row computed twice counts once
+
+
+def test_benchmark_defaults_are_the_adopted_path() -> None:
+    default = TissueConfig()
+    assert {k: getattr(default, k) for k in TISSUE_PATHS[BENCHMARK_PATH]} == TISSUE_PATHS[BENCHMARK_PATH]

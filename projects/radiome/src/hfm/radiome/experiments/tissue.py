@@ -120,6 +120,11 @@ TISSUE_PATHS: dict[str, dict[str, Any]] = {
 }
 
 
+# The path `TissueConfig()` (the benchmark, the quickstart) runs; its defaults repeat TISSUE_PATHS[BENCHMARK_PATH]
+# (tested). Chosen on dev only: docs/radiome.md, fifth and sixth pass.
+BENCHMARK_PATH = "4mm"
+
+
 def tissue_path(name: str, **overrides: Any) -> TissueConfig:
     """`TissueConfig` of a named learned-model path (`TISSUE_PATHS`), other fields as given or by default."""
     if name not in TISSUE_PATHS:
