@@ -52,7 +52,7 @@ CORRECTION = "weights"
 @dataclass
 class InterpCVResult:
     """Per-window RMSE of every method over all folds (time order), the fold of each window and each fold's
-    choices (radius, checkpoint, shrink factor)."""
+    choices (radius and kind of base, each member's checkpoint, the shrink factor) with their validation RMSE."""
 
     losses: dict[str, list[float]] = field(default_factory=dict)
     fold: list[int] = field(default_factory=list)
