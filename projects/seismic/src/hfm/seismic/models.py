@@ -50,9 +50,7 @@ class DilatedRefiner(nn.Module):
 class PhasePicker(nn.Module):
     """(B, C, T) raw waveforms of any length -> (B, 4, T) logits: P, S, noise (softmax over 3) and detection."""
 
-    def __init__(
-        self, tokenizer: WaveformTokenizer, trunk: TrunkConfig, refiner_depth: int = 0, refiner_width: int = 16
-    ) -> None:
+    def __init__(self, tokenizer: WaveformTokenizer, trunk: TrunkConfig, refiner_depth: int = 0) -> None:
         super().__init__()
         self.encoder = TokenEncoder(tokenizer, trunk)
         self.patch_len = tokenizer.patch_len
@@ -60,8 +58,7 @@ class PhasePicker(nn.Module):
         self.refine = nn.Conv1d(_OUTPUTS + tokenizer.channels, _OUTPUTS, kernel_size=9, padding=4)
         nn.init.zeros_(self.refine.weight)  # starts as the identity on the coarse output
         nn.init.zeros_(self.refine.bias)
-        inputs = _OUTPUTS + tokenizer.channels
-        self.refiner = DilatedRefiner(inputs, refiner_depth, refiner_width) if refiner_depth else None
+        self.refiner = DilatedRefiner(_OUTPUTS + tokenizer.channels, refiner_depth) if refiner_depth else None
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         length = x.shape[-1]
@@ -138,13 +135,11 @@ def _register(size: str) -> None:
         heads: int = heads,
         normalization: Normalization = "window",
         refiner_depth: int = 0,
-        refiner_width: int = 16,  # channels of the refiner's convolutions
     ):
         return PhasePicker(
             WaveformTokenizer(components, patch_len, normalization),
             TrunkConfig(width=width, depth=depth, heads=heads),
             refiner_depth,
-            refiner_width,
         )
 
     def mae(
