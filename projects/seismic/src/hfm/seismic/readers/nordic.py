@@ -3,14 +3,20 @@
 A SEISAN database keeps one S-file per event under `REA/<base>/` (`obspy.read_events(path, format="NORDIC")`) and
 the waveforms it names under `WAV/<base>/` (often also in `YYYY/MM/` sub-folders, so a file name may appear twice).
 Each (event, station with a P or S pick) becomes one whole-record window: every sample the WAV file holds for the
-station, brought to the common rate, with the analyst's first P and first S onset as SeisBench sample columns. It
-is either written or quarantined with its reason:
+station, brought to the common rate, with the analyst's first P and first S onset as SeisBench sample columns
+(weight-4 picks, which the analyst marked as not to be used, are left out). The event is the SEISAN ID of the
+S-file's type-I line (`ID:20130905020816`), which ObsPy's reader does not keep: one archive may hold several
+S-files (readings, each naming its own WAV cut) of one event, and a station of that event is one record, not one
+per reading. Each record is either written or quarantined with its reason:
 
 - `missing_wav`: the S-file names no WAV file, or one that is not in the archive;
 - `unknown_station`: the S-file picks a station that its WAV file does not hold;
 - `pick_outside`: a pick lies before the first or after the last sample of the station's record;
 - `gap`, `clipped`, `flat`, `too_short`: the waveform checks of `hfm.seismic.contract`;
-- `duplicate`: the same S-file (same event id) twice in the archive.
+- `duplicate`: a station that an earlier S-file of the same event (another reading, or the copy SEISAN keeps under
+  `YYYY/MM/`) already gave, with picks that agree within `CONFLICT_S`;
+- `conflicting_picks`: readings of one event that disagree by more than `CONFLICT_S` on a station's first P or S
+  (every reading of that station is quarantined: the reference there is ambiguous).
 """
 
 from __future__ import annotations
@@ -29,6 +35,10 @@ from hfm.seismic.readers import component_of, read_stream, stream_to_array
 from hfm.shared.contracts import Sample
 from hfm.shared.curation import CurationItem
 from hfm.shared.errors import HFMError, InvalidInput
+
+# Two readings further apart than the tightest tolerance the picking benchmark scores (0.1 s) cannot both be right.
+CONFLICT_S = 0.1
+UNUSED_WEIGHT = "4"  # SEISAN: weight 4 = the analyst's "do not use"
 
 
 @dataclass
@@ -52,9 +62,14 @@ class NordicEvent:
     picks: list[AnalystPick] = field(default_factory=list)
 
     def first_picks(self) -> dict[str, dict[str, UTCDateTime]]:
-        """station -> {"P": time, "S": time}: the earliest pick of each phase (later ones are re-readings)."""
+        """station -> {"P": time, "S": time}: the earliest usable pick of each phase (later ones are re-readings).
+
+        Weight-4 picks are left out: SEISAN's "not used", which the analyst gives a reading they do not trust.
+        """
         out: dict[str, dict[str, UTCDateTime]] = {}
         for pick in sorted(self.picks, key=lambda p: p.time):
+            if pick.weight == UNUSED_WEIGHT:
+                continue
             out.setdefault(pick.station, {}).setdefault(pick.phase, pick.time)
         return out
 
@@ -82,11 +97,7 @@ def read_sfile(path: str | Path) -> NordicEvent:
         extra = pick.get("extra") or {}
         weight = str(extra.get("nordic_pick_weight", {}).get("value", ""))
         picks.append(AnalystPick(pick.waveform_id.station_code, phase, pick.time, weight))
-    # The Nordic ID line (ACTION ... ID:20130901041117) names the event; the file name is unique within a base too.
-    event_id = path.name
-    for comment in event.comments:
-        if "ID:" in comment.text:
-            event_id = comment.text.split("ID:")[1].split()[0]
+    event_id = seisan_id(path) or path.name
     return NordicEvent(
         event_id=event_id,
         sfile=path,
@@ -98,6 +109,20 @@ def read_sfile(path: str | Path) -> NordicEvent:
         magnitude=magnitude.mag if magnitude else None,
         picks=picks,
     )
+
+
+def seisan_id(path: str | Path) -> str | None:
+    """The event ID of an S-file's type-I line (`ACTION:... ID:20130901041117  I`), None when it has none.
+
+    ObsPy's NORDIC reader drops this line, and the file name (day-hour-minute-second) differs between two readings of
+    one event, so the ID is the only name they share.
+    """
+    for line in Path(path).read_text(errors="replace").splitlines():
+        if len(line) >= 80 and line[79] == "I" and "ID:" in line:
+            digits = line.split("ID:", 1)[1][:14]
+            if digits.isdigit():
+                return digits
+    return None
 
 
 @functools.lru_cache(maxsize=4)
@@ -165,7 +190,9 @@ def _refuse(reason: str, code: str, field: str):
 def nordic_curation_items(
     rea_dir: str | Path, wav_dir: str | Path, sampling_rate: float = 100.0, split: str = "test"
 ) -> list[CurationItem]:
-    """One curation item per (S-file, picked station); an S-file that cannot be used is one quarantined item."""
+    """One curation item per (S-file, picked station), keyed `<S-file name>.<station>`; an S-file that cannot be used
+    is one quarantined item. Of one event's readings of a station only the first S-file's is written, and none where
+    the readings disagree (`duplicate`, `conflicting_picks`)."""
     rea_dir, wav_dir = Path(rea_dir), Path(wav_dir)
     if not rea_dir.is_dir():
         raise HFMError(f"{rea_dir}: not a folder of Nordic S-files")
@@ -173,6 +200,7 @@ def nordic_curation_items(
     for path in sorted(p for p in wav_dir.rglob("*") if p.is_file()):
         wavs.setdefault(path.name, path)  # the same file in WAV/<base>/ and WAV/<base>/YYYY/MM/
     items: list[CurationItem] = []
+    readings: dict[tuple[str, str], list[tuple[NordicEvent, dict, list[Path]]]] = {}
     for sfile in sorted(p for p in rea_dir.rglob("*") if p.is_file() and not p.name.startswith(".")):
         try:
             event = read_sfile(sfile)
@@ -182,23 +210,52 @@ def nordic_curation_items(
         found = [wavs[name] for name in event.wav_names if name in wavs]
         if not found:
             reason = f"{sfile}: names WAV file(s) {event.wav_names or 'none'}, not found under {wav_dir}"
-            items.append(CurationItem(f"{event.event_id}/missing-wav", [sfile], _refuse(reason, "missing_wav", "wav")))
+            items.append(CurationItem(f"{sfile.name}/missing-wav", [sfile], _refuse(reason, "missing_wav", "wav")))
             continue
-        source = {
-            "source_id": event.event_id,
-            "source_origin_time": str(event.origin_time) if event.origin_time else None,
-            "source_latitude_deg": event.latitude,
-            "source_longitude_deg": event.longitude,
-            "source_depth_km": event.depth_km,
-            "source_magnitude": event.magnitude,
-            "split": split,
-        }
-        source = {k: v for k, v in source.items() if v is not None}
         for station, onsets in sorted(event.first_picks().items()):
-            key = f"{event.event_id}.{station}"
-            attrs = {**source, "station_code": station}
-            items.append(CurationItem(key, [sfile, *found], _bind(found, station, onsets, attrs, sampling_rate, sfile)))
+            readings.setdefault((event.event_id, station), []).append((event, onsets, found))
+    for (_, station), group in readings.items():
+        first, onsets, found = group[0]
+        conflict = _conflict(group)
+        for number, (event, _, wavs_of) in enumerate(group):
+            key = f"{event.sfile.name}.{station}"
+            sources = [event.sfile, *wavs_of]
+            if conflict:
+                items.append(CurationItem(key, sources, _refuse(conflict, "conflicting_picks", "station_code")))
+            elif number:
+                reason = (
+                    f"{event.sfile}: station {station} of event {event.event_id} already read in {first.sfile.name}"
+                )
+                items.append(CurationItem(key, sources, _refuse(reason, "duplicate", "station_code")))
+            else:
+                attrs = {**_source_attrs(event, split), "station_code": station}
+                items.append(
+                    CurationItem(key, sources, _bind(found, station, onsets, attrs, sampling_rate, event.sfile))
+                )
     return items
+
+
+def _source_attrs(event: NordicEvent, split: str) -> dict:
+    source = {
+        "source_id": event.event_id,
+        "source_origin_time": str(event.origin_time) if event.origin_time else None,
+        "source_latitude_deg": event.latitude,
+        "source_longitude_deg": event.longitude,
+        "source_depth_km": event.depth_km,
+        "source_magnitude": event.magnitude,
+        "split": split,
+    }
+    return {k: v for k, v in source.items() if v is not None}
+
+
+def _conflict(group: list[tuple[NordicEvent, dict, list[Path]]]) -> str | None:
+    """Why the readings of one station disagree (a first P or S further apart than CONFLICT_S), or None."""
+    for phase in ("P", "S"):
+        times = {event.sfile.name: onsets[phase] for event, onsets, _ in group if phase in onsets}  # YYYY/MM copies
+        if len(times) > 1 and max(times.values()) - min(times.values()) > CONFLICT_S:
+            listed = ", ".join(f"{name} {time}" for name, time in times.items())
+            return f"readings of one event disagree by more than {CONFLICT_S} s on the first {phase}: {listed}"
+    return None
 
 
 def _bind(wavs: list[Path], station: str, onsets: dict, attrs: dict, rate: float, sfile: Path):
