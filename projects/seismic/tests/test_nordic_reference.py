@@ -10,8 +10,8 @@ import obspy
 import pytest
 from obspy import UTCDateTime
 
-from hfm.seismic.readers import stream_to_array
-from hfm.seismic.readers.nordic import nordic_curation_items, read_sfile, seisan_id
+from hfm.seismic.readers import read_stream, stream_to_array
+from hfm.seismic.readers.nordic import nordic_curation_items, picked_sensor, read_sfile, seisan_id
 from hfm.shared.errors import InvalidInput
 from hfm.shared.sample_data import DataUnavailable, require_data
 
@@ -159,3 +159,50 @@ def test_dfdp_archive_one_event_read_three_times(tmp_path: Path) -> None:
     weighted = read_sfile(base / "REA" / "TEST_" / "11-1826-19L.S201309")
     assert sorted(p.station for p in weighted.picks if p.weight == "4") == ["WZ07", "WZ08"]
     assert not {"WZ07", "WZ08"} & set(weighted.first_picks())
+
+
+def test_a_station_with_two_sensors_gives_the_one_the_analyst_read(tmp_path: Path) -> None:
+    """DFDP's FRAN holds SHZ/SHN/SHE and SH3/SH1/SH2; the S picks name S2/S3, and only that sensor has the event."""
+    rea, wav = tmp_path / "REA", tmp_path / "WAV"
+    rea.mkdir()
+    wav.mkdir()
+    rng = np.random.default_rng(1)
+    stream = obspy.Stream()
+    for channel in ("SHZ", "SHN", "SHE", "SH3", "SH1", "SH2"):
+        data = rng.normal(0, 100, 9001)
+        if channel.endswith(("1", "2", "3")):
+            data[4200:4300] += 5000 * np.sin(np.arange(100) / 3)  # the S wave at 42.00 s, on this sensor only
+        header = {"network": "AF", "station": "FRAN", "channel": channel, "sampling_rate": 100.0, "starttime": START}
+        stream += obspy.Trace(data.astype(np.int32), header)
+    stream.write(str(wav / "f.XX"), format="MSEED")
+    _sfile(rea, "05-0208-14L.S201309", "20130905020816", "f.XX", [_phase("FRAN", "2", "S", "", 8, 17.00)])
+    assert read_sfile(rea / "05-0208-14L.S201309").picked_components("FRAN") == {"2"}
+    (item,) = nordic_curation_items(rea, wav)
+    waveforms = item.load().arrays["waveforms"]
+    for row, channel in ((0, "SH3"), (1, "SH1"), (2, "SH2")):
+        np.testing.assert_array_equal(waveforms[row], stream.select(channel=channel)[0].data[:9000].astype(np.float32))
+    # one sensor whose horizontals are 1/2 (GCSZ: EHZ, EH1, EH2) is kept whole, whatever the picks name
+    one = obspy.Stream([obspy.Trace(np.zeros(10), {"station": "GCSZ", "channel": c}) for c in ("EHZ", "EH1", "EH2")])
+    assert len(picked_sensor(one, {"1"})) == 3
+
+
+def test_dfdp_fran_records_hold_the_sensor_with_the_event() -> None:
+    try:
+        base = require_data("seismic/dfdp-eqcorrscan")
+    except DataUnavailable as error:
+        pytest.skip(str(error))
+    event = read_sfile(base / "REA" / "TEST_" / "16-0318-24L.S201309")
+    assert event.picked_components("FRAN") == {"2"}
+    stream = read_stream(base / "WAV" / "TEST_" / event.wav_names[0]).select(station="FRAN")
+    assert sorted(t.stats.channel for t in stream) == ["SH1", "SH2", "SH3", "SHE", "SHN", "SHZ"]
+    assert sorted(t.stats.channel for t in picked_sensor(stream, {"2"})) == ["SH1", "SH2", "SH3"]
+    # the S-wave energy at the analyst's pick (0.5 s after / 1 s before, 2-20 Hz) is on SH1/SH2, not SHN/SHE
+    s_time = event.first_picks()["FRAN"]["S"]
+    ratios = {}
+    for trace in stream.copy().detrend("demean").filter("bandpass", freqmin=2, freqmax=20):
+        x = trace.slice(s_time - 1, s_time + 0.5).data.astype(float)
+        rate = trace.stats.sampling_rate
+        after = round(0.12 * rate)  # the archive's pick-to-onset offset (docs/seismic-dfdp-audit.md)
+        split = round(1.0 * rate) + after
+        ratios[trace.stats.channel] = np.mean(x[split:] ** 2) / np.mean(x[:split] ** 2)
+    assert min(ratios["SH1"], ratios["SH2"]) > 3 * max(ratios["SHN"], ratios["SHE"])

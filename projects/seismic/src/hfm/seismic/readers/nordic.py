@@ -47,6 +47,7 @@ class AnalystPick:
     phase: str  # P or S
     time: UTCDateTime
     weight: str  # Nordic weight 0-4 ("" when none is given); 4 means "not used in the location"
+    component: str = ""  # the orientation code the analyst read it on (Z, N, E, 1, 2, 3; "" when not given)
 
 
 @dataclass
@@ -73,6 +74,10 @@ class NordicEvent:
             out.setdefault(pick.station, {}).setdefault(pick.phase, pick.time)
         return out
 
+    def picked_components(self, station: str) -> set[str]:
+        """The orientation codes of the station's usable P and S picks (which sensor the analyst read)."""
+        return {p.component for p in self.picks if p.station == station and p.weight != UNUSED_WEIGHT and p.component}
+
 
 def read_sfile(path: str | Path) -> NordicEvent:
     """One Nordic S-file: the event, its P and S picks (Pg, Pn, ... count as P; amplitudes are left out)."""
@@ -96,7 +101,8 @@ def read_sfile(path: str | Path) -> NordicEvent:
             continue
         extra = pick.get("extra") or {}
         weight = str(extra.get("nordic_pick_weight", {}).get("value", ""))
-        picks.append(AnalystPick(pick.waveform_id.station_code, phase, pick.time, weight))
+        component = (pick.waveform_id.channel_code or "")[-1:].upper()
+        picks.append(AnalystPick(pick.waveform_id.station_code, phase, pick.time, weight, component))
     event_id = seisan_id(path) or path.name
     return NordicEvent(
         event_id=event_id,
@@ -229,9 +235,9 @@ def nordic_curation_items(
                 items.append(CurationItem(key, sources, _refuse(reason, "duplicate", "station_code")))
             else:
                 attrs = {**_source_attrs(event, split), "station_code": station}
-                items.append(
-                    CurationItem(key, sources, _bind(found, station, onsets, attrs, sampling_rate, event.sfile))
-                )
+                sensor = frozenset(event.picked_components(station))
+                load = _bind(found, station, onsets, attrs, sampling_rate, event.sfile, sensor)
+                items.append(CurationItem(key, sources, load))
     return items
 
 
@@ -258,7 +264,34 @@ def _conflict(group: list[tuple[NordicEvent, dict, list[Path]]]) -> str | None:
     return None
 
 
-def _bind(wavs: list[Path], station: str, onsets: dict, attrs: dict, rate: float, sfile: Path):
+def picked_sensor(stream: Stream, components: set[str] | frozenset[str]) -> Stream:
+    """Where a station holds two sensors told apart only by their orientation codes (DFDP's FRAN: SHZ/SHN/SHE and
+    SH3/SH1/SH2, which both map to ZNE), the traces of the sensor whose codes the analyst's picks name.
+
+    Without this the record takes whichever sorts last (SHZ over SH3), at FRAN the set without the event in it.
+    A station with one sensor (GCSZ: EHZ, EH1, EH2) or picks that name neither or both sets is left as it is.
+    """
+    numeric = Stream([t for t in stream if t.stats.channel[-1:] in "123"])
+    lettered = Stream([t for t in stream if t.stats.channel[-1:].upper() in "ZNE"])
+    given_twice = {component_of(t.stats.channel) for t in numeric} & {component_of(t.stats.channel) for t in lettered}
+    if not given_twice:
+        return stream
+    in_numeric = bool(components) and components <= {t.stats.channel[-1:] for t in numeric}
+    in_lettered = bool(components) and components <= {t.stats.channel[-1:].upper() for t in lettered}
+    if in_numeric != in_lettered:
+        return numeric if in_numeric else lettered
+    return stream
+
+
+def _bind(
+    wavs: list[Path],
+    station: str,
+    onsets: dict,
+    attrs: dict,
+    rate: float,
+    sfile: Path,
+    components: frozenset[str] = frozenset(),
+):
     def load() -> Sample:
         stream = Stream()
         for path in wavs:
@@ -270,6 +303,7 @@ def _bind(wavs: list[Path], station: str, onsets: dict, attrs: dict, rate: float
                 field="station_code",
                 code="unknown_station",
             )
+        stream = picked_sensor(stream, components)
         return record_sample(stream, onsets, attrs, rate, f"{sfile.name} {station}")
 
     return load
