@@ -73,6 +73,9 @@ SYSTEM_DATA = {"radiome": ("insighttoolkit5-examples",), "synergy": ("insighttoo
 # Extras of the full install (quickstart, bench): seisbench for the PhaseNetLight peer, IFCB and annotation assist.
 EXTRAS = {"projects/seismic": "[test]", "projects/plankton": "[ifcb,assist]"}
 EVERYTHING = tuple(f"./{folder}{EXTRAS.get(folder, '')}" for folder in DOMAIN_FOLDERS)
+# Baselines only the benchmark runs: N4 + Atropos (antspyx) for radiome's tissue benchmark. Kept out of the
+# quickstart because antspyx pins numpy < 2.4 and scipy < 1.16 for the whole venv.
+BENCH_ONLY = ("./projects/radiome[atropos]",)
 
 nox.options.default_venv_backend = "venv"
 nox.options.sessions = ["lint", "layout", *(f"tests-{name}" for name in PACKAGES)]
@@ -142,6 +145,7 @@ def quickstart(session: nox.Session) -> None:
 def bench(session: nox.Session) -> None:
     """Every benchmark of every workspace package (tools/bench.py): writes benchmarks/results.json and results.md."""
     install_everything(session)
+    install(session, *EVERYTHING, *BENCH_ONLY)  # one resolve with the baselines' pins, so nothing is left half-upgraded
     session.run("python", "tools/bench.py", "--out", "benchmarks", *session.posargs, env=env())
 
 
