@@ -85,8 +85,8 @@ def install(session: nox.Session, *args: str) -> None:
     session.install("-c", CONSTRAINTS, *args)
 
 
-def install_everything(session: nox.Session) -> None:
-    install(session, *EVERYTHING)
+def install_everything(session: nox.Session, *extra: str) -> None:
+    install(session, *EVERYTHING, *extra)  # one resolve: extras' pins (antspyx's numpy < 2.4) apply to everything
     session.install("--no-deps", *DATA_ONLY["plankton"])
     session.run("bash", "tools/system_packages.sh", *SYSTEM_DATA["radiome"], external=True)
 
@@ -144,8 +144,7 @@ def quickstart(session: nox.Session) -> None:
 @nox.session
 def bench(session: nox.Session) -> None:
     """Every benchmark of every workspace package (tools/bench.py): writes benchmarks/results.json and results.md."""
-    install_everything(session)
-    install(session, *EVERYTHING, *BENCH_ONLY)  # one resolve with the baselines' pins, so nothing is left half-upgraded
+    install_everything(session, *BENCH_ONLY)
     session.run("python", "tools/bench.py", "--out", "benchmarks", *session.posargs, env=env())
 
 
