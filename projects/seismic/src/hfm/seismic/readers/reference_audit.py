@@ -16,7 +16,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.signal import butter, sosfilt
+
+from hfm.seismic.baselines.onset import filtered
 
 CLEAR = float(np.log10(4.0))  # a 6 dB power step: an onset anyone would see on the trace
 NONE = float(np.log10(2.0))  # under 3 dB: nothing there
@@ -24,9 +25,7 @@ NONE = float(np.log10(2.0))  # under 3 dB: nothing there
 
 def band(waveforms: np.ndarray, rate: float, low: float = 2.0, high: float = 20.0) -> np.ndarray:
     """Causal band-pass (4 poles) per row: a causal filter never moves energy before the onset."""
-    sos = butter(4, [low, min(high, 0.45 * rate)], btype="bandpass", fs=rate, output="sos")
-    data = np.nan_to_num(np.asarray(waveforms, dtype=np.float64))
-    return sosfilt(sos, data - data.mean(axis=-1, keepdims=True), axis=-1)
+    return filtered(np.nan_to_num(np.asarray(waveforms, dtype=np.float64)), rate, (low, high))
 
 
 def phase_trace(filtered: np.ndarray, phase: str) -> np.ndarray:
