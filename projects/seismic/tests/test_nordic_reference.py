@@ -10,9 +10,9 @@ import obspy
 import pytest
 from obspy import UTCDateTime
 
+from hfm.seismic.data.reference_audit import audit_pick
 from hfm.seismic.readers import read_stream, stream_to_array
 from hfm.seismic.readers.nordic import nordic_curation_items, picked_sensor, read_sfile, record_sample, seisan_id
-from hfm.seismic.readers.reference_audit import audit_pick
 from hfm.shared.errors import InvalidInput
 from hfm.shared.sample_data import DataUnavailable, require_data
 

@@ -5,8 +5,8 @@ only the record as curated (a (3, npts) ZNE array at `rate`) and the pick's samp
 
 - `energy_ratio`: log10 of the mean power in `after` seconds from a sample over the mean power in `before` seconds
   up to it, on the 2-20 Hz band (the vertical for P, the horizontals' sum for S);
-- `aic_onset`: the sample of the Akaike minimum (Maeda's one-pass form) in a window around the pick, the usual way
-  to place an onset on a trace without a model;
+- the onset: the sample of the Akaike minimum (`baselines.onset.aic_curve`, Maeda's form, the one the pickers'
+  onset rules use) in a window around the pick, the usual way to place an onset on a trace without a model;
 - `audit_pick`: both, plus the ratio at random samples of the same record away from its picks (what noise and
   coda give) so that "an onset" is judged against the record itself.
 """
@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from hfm.seismic.baselines.onset import filtered
+from hfm.seismic.baselines.onset import aic_curve, filtered
 
 CLEAR = float(np.log10(4.0))  # a 6 dB power step: an onset anyone would see on the trace
 NONE = float(np.log10(2.0))  # under 3 dB: nothing there
@@ -43,17 +43,6 @@ def energy_ratio(x: np.ndarray, index: int, rate: float, before: float = 1.0, af
         return float("nan")
     noise = np.mean(x[index - nb : index] ** 2)
     return float(np.log10(np.mean(x[index : index + na] ** 2) / max(noise, 1e-30)))
-
-
-def aic_onset(x: np.ndarray) -> int:
-    """Index of the AIC minimum of x (the split into two stationary parts); x needs at least 5 samples."""
-    n = len(x)
-    k = np.arange(2, n - 2)
-    power = np.cumsum(np.asarray(x, dtype=np.float64) ** 2)
-    left = power[k - 1] / k
-    right = (power[-1] - power[k - 1]) / (n - k)
-    aic = k * np.log(left + 1e-30) + (n - k - 1) * np.log(right + 1e-30)
-    return int(k[np.argmin(aic)])
 
 
 @dataclass
@@ -87,7 +76,7 @@ def audit_pick(
     later = [p for p in other_picks if p > sample]
     if phase == "P" and later:
         hi = min(hi, min(later) - round(0.05 * rate))
-    onset = lo + aic_onset(x[lo:hi]) if hi - lo >= 5 else sample
+    onset = lo + int(np.argmin(aic_curve(x[lo:hi]))) if hi - lo >= 5 else sample
     near = range(sample - round(0.05 * rate), sample + round(0.3 * rate) + 1)
     best = np.nanmax([energy_ratio(x, j, rate) for j in near] + [-np.inf])
     picks = (sample, *other_picks)
