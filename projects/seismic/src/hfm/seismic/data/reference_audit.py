@@ -28,12 +28,12 @@ def band(waveforms: np.ndarray, rate: float, low: float = 2.0, high: float = 20.
     return filtered(np.nan_to_num(np.asarray(waveforms, dtype=np.float64)), rate, (low, high))
 
 
-def phase_trace(filtered: np.ndarray, phase: str) -> np.ndarray:
+def phase_trace(traces: np.ndarray, phase: str) -> np.ndarray:
     """The vertical for P; for S the horizontals' amplitude (the vertical when there are none)."""
-    horizontals = filtered[1:3]
+    horizontals = traces[1:3]
     if phase == "S" and np.any(horizontals):
         return np.sqrt(np.sum(horizontals**2, axis=0))
-    return filtered[0]
+    return traces[0]
 
 
 def energy_ratio(x: np.ndarray, index: int, rate: float, before: float = 1.0, after: float = 0.5) -> float:
