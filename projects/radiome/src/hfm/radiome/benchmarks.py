@@ -90,6 +90,9 @@ def _against_strongest(result: TissueResult, name: str, classes: tuple[int, ...]
     return _slab_figure(result, name, scores[strongest], strongest, test_unit=unit, others=others, **extra)
 
 
+HEAD_NOTE = "; every learned model with a ventricle head, its tissue channels alone feeding the fusion"
+
+
 def tissue_figures(result: TissueResult) -> list[Figure]:
     """Figures: mean Dice and HD95 against the strongest baseline, label efficiency, speed on a 256^3 volume."""
     c = result.config
@@ -108,7 +111,9 @@ def tissue_figures(result: TissueResult) -> list[Figure]:
             notes=f"trained only on synthetic images from {c.label_maps} SynthSeg label maps, {c.steps} steps, "
             f"batch {c.batch_size}, {2 * c.pool} mm, {c.patch // c.pool}^3 sliding windows ({2 * c.patch} mm a side), "
             f"posteriors fused at 1 mm with the subject's k-means intensity clusters (network log-posterior weighted "
-            f"{PRIOR_WEIGHT}, fluid split by {c.fluid}); scored on the native 1 mm grid; "
+            f"{PRIOR_WEIGHT}, fluid split by {c.fluid}"
+            f"{HEAD_NOTE if c.ventricle_head else ''}"
+            f"); scored on the native 1 mm grid; "
             f"hfm per run: {per_subject}; {result.notes}",
         ),
         _against_strongest(

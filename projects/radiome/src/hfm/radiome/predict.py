@@ -192,6 +192,14 @@ PRIOR_WEIGHT = 0.25
 # ventricle lies in the outer quarter; the depth cuts the network's coarse 4 mm spill onto sulci). Chosen on dev
 # only (docs/radiome.md, fourth pass); `fluid="depth"` is the former rule (`keep_deep_csf`, 0.45).
 NETWORK_FLUID_DEPTH = 0.25
+# `fluid="depth-or-head"` (twelfth pass, docs/radiome.md): a fluid voxel is CSF if deeper than `VENTRICLE_DEPTH`, or
+# deeper than SPLIT_DEPTH where the network's ventricle logit (its extra output channel, `tasks.ventricle_loss`)
+# exceeds SPLIT_LOGIT: depth alone misses the shallower parts of the ventricles. The values are those of the ninth
+# pass's search (dev maps 11-16) on a ventricle-weighted network's log(p_CSF / p_bg), which the positive weight of
+# the head's loss makes the logit's analogue; never chosen on the test subjects.
+SPLIT_DEPTH = 0.35
+SPLIT_LOGIT = 2.0
+FLUID_RULES = ("depth", "network", "depth-or-head")
 
 
 def fuse_with_clusters(
@@ -204,6 +212,7 @@ def fuse_with_clusters(
     seed: int = 0,
     fluid: str = "depth",
     min_depth: float = NETWORK_FLUID_DEPTH,
+    ventricle_logit: np.ndarray | None = None,
 ) -> np.ndarray:
     """The network's 1 mm posteriors as a tempered spatial prior on the subject's own intensity clusters.
 
@@ -214,7 +223,9 @@ def fuse_with_clusters(
     (background or CSF) is then split: `fluid="network"`, CSF where p_CSF > p_background and the depth is above
     `min_depth` of the mask's largest depth (what the coarse whole-head network knows: which fluid is ventricle);
     `fluid="depth"`, CSF where deeper than `VENTRICLE_DEPTH` (`keep_deep_csf`; the rule of the 2 mm patch networks,
-    whose own split lost to depth alone on dev). Returns (X, Y, Z) uint8 labels, 0 outside the mask.
+    whose own split lost to depth alone on dev); `fluid="depth-or-head"`, CSF where deeper than `VENTRICLE_DEPTH`, or
+    deeper than `SPLIT_DEPTH` with `ventricle_logit` (X, Y, Z; the network's extra channel at 1 mm) above
+    `SPLIT_LOGIT`. `probabilities` alone set the prior. Returns (X, Y, Z) uint8 labels, 0 outside the mask.
     """
     from scipy.ndimage import distance_transform_edt
     from sklearn.cluster import KMeans
@@ -222,8 +233,12 @@ def fuse_with_clusters(
     group = np.asarray(intensity_model)
     if len(group) != probabilities.shape[0]:
         raise HFMError(f"fuse_with_clusters: {probabilities.shape[0]} classes, intensity_model has {len(group)}")
-    if fluid not in ("network", "depth"):
-        raise HFMError(f"fuse_with_clusters: fluid must be 'network' or 'depth', got {fluid!r}")
+    if fluid not in FLUID_RULES:
+        raise HFMError(f"fuse_with_clusters: fluid must be one of {', '.join(FLUID_RULES)}, got {fluid!r}")
+    if (fluid == "depth-or-head") != (ventricle_logit is not None):
+        raise HFMError("fuse_with_clusters: a ventricle_logit goes with fluid='depth-or-head', and only with it")
+    if ventricle_logit is not None and ventricle_logit.shape != mask.shape:
+        raise HFMError(f"fuse_with_clusters: ventricle_logit {ventricle_logit.shape} is not on the mask's grid")
     values = image[mask].astype(np.float64)
     clusters = KMeans(n_clusters=group.max() + 1, n_init=4, random_state=seed).fit(values[:, None])
     centres = clusters.cluster_centers_[:, 0]
@@ -242,7 +257,11 @@ def fuse_with_clusters(
         out[mask] = labels
         return keep_deep_csf(out, mask)
     depth = distance_transform_edt(np.pad(mask, 1))[1:-1, 1:-1, 1:-1][mask]
-    ventricle = (prior[CSF] > prior[0]) & (depth > min_depth * depth.max())
+    if ventricle_logit is None:
+        ventricle = (prior[CSF] > prior[0]) & (depth > min_depth * depth.max())
+    else:
+        confident = (depth > SPLIT_DEPTH * depth.max()) & (ventricle_logit[mask] > SPLIT_LOGIT)
+        ventricle = (depth > VENTRICLE_DEPTH * depth.max()) | confident
     labels[is_fluid] = np.where(ventricle[is_fluid], CSF, 0)
     out[mask] = labels
     return out
@@ -257,15 +276,17 @@ def segment_subject_variants(
     overlap: float = 0.5,
     factor: int = 2,
     fluid: str = "depth",
+    ventricle_head: bool = False,
 ) -> dict[str, np.ndarray]:
     """(X, Y, Z) 1 mm T1, brain mask -> {"refined", "network"}: (X, Y, Z) uint8 tissue classes, 0 outside the mask.
 
     The network works at `factor` mm (mean pooling of the 1 mm crop; 2 for the 2 mm patch networks, 4 for the
     whole-head ones, whose 48^3 window holds a whole brain). "network": the arg-max of its posteriors upsampled to
     1 mm; "refined": the same posteriors fused with the subject's 1 mm intensity clusters (`fuse_with_clusters`,
-    fluid split by `fluid`), what `segment_subject` returns.
+    fluid split by `fluid`), what `segment_subject` returns. `ventricle_head`: the model's last output channel is a
+    ventricle logit (`Posteriors.ventricle_logit`), not a tissue class.
     """
-    posteriors = subject_posteriors(model, image, mask, patch, overlap, factor)
+    posteriors = subject_posteriors(model, image, mask, patch, overlap, factor, ventricle_head)
     return {
         "network": posteriors.labels(posteriors.probabilities.argmax(0).astype(np.uint8)),
         "refined": posteriors.fused(fluid),
@@ -280,6 +301,7 @@ class Posteriors:
     crop: np.ndarray  # the 1 mm image in the box, 0 outside the mask
     box: tuple[slice, ...]
     mask: np.ndarray  # the whole mask (the image's grid)
+    ventricle_logit: np.ndarray | None = None  # (x, y, z) on the box: a two-head network's ventricle logit at 1 mm
 
     def labels(self, box_labels: np.ndarray) -> np.ndarray:
         """Labels on the box -> the image's grid, 0 outside the mask."""
@@ -290,7 +312,9 @@ class Posteriors:
 
     def fused(self, fluid: str = "depth") -> np.ndarray:
         """`fuse_with_clusters` of these posteriors with the 1 mm intensities, on the image's grid."""
-        fused = fuse_with_clusters(self.probabilities, normalise_t1(self.crop), self.mask[self.box], fluid=fluid)
+        crop, mask, logit = normalise_t1(self.crop), self.mask[self.box], self.ventricle_logit
+        logit = logit if fluid == "depth-or-head" else None  # the head is read by that fluid rule only
+        fused = fuse_with_clusters(self.probabilities, crop, mask, fluid=fluid, ventricle_logit=logit)
         return self.labels(fused)
 
 
@@ -302,10 +326,13 @@ def subject_posteriors(
     patch: Sequence[int] = (64, 64, 64),
     overlap: float = 0.5,
     factor: int = 2,
+    ventricle_head: bool = False,
 ) -> Posteriors:
     """Crop to the mask's box, mean-pool by `factor`, normalise, sliding windows, probabilities back at 1 mm.
 
     One network pass that several fusions can share (`Posteriors.fused`; the dev evaluation compares fluid rules).
+    `ventricle_head`: the last channel is a ventricle logit: the softmax is over the other channels, and the logit
+    comes back at 1 mm as logit(trilinear upsampling of its sigmoid), as probabilities are upsampled.
     """
     if not mask.any():
         raise HFMError("segment_subject: the brain mask is empty")
@@ -317,9 +344,17 @@ def subject_posteriors(
     coarse = torch.as_tensor(normalise_t1(coarse[0, 0].numpy()))[None, None]
     logits = sliding_window_inference(coarse, tuple(patch), 2, model, overlap=overlap, mode="gaussian")
     size = tuple(s + p[1] for s, p in zip(crop.shape, pad, strict=True))
-    probabilities = torch.nn.functional.interpolate(logits.softmax(1), size=size, mode="trilinear")[0]
-    probabilities = probabilities[(slice(None), *(slice(0, s) for s in crop.shape))].numpy()
-    return Posteriors(probabilities, crop, box, mask)
+    tissue = logits[:, :-1] if ventricle_head else logits
+    maps = tissue.softmax(1)
+    if ventricle_head:
+        maps = torch.cat([maps, logits[:, -1:].sigmoid()], 1)
+    upsampled = torch.nn.functional.interpolate(maps, size=size, mode="trilinear")[0]
+    upsampled = upsampled[(slice(None), *(slice(0, s) for s in crop.shape))].numpy()
+    if not ventricle_head:
+        return Posteriors(upsampled, crop, box, mask)
+    q = upsampled[-1]
+    logit = np.log(q + 1e-6) - np.log(1 - q + 1e-6)
+    return Posteriors(np.ascontiguousarray(upsampled[:-1]), crop, box, mask, logit.astype(np.float32))
 
 
 def segment_subject(
@@ -330,6 +365,7 @@ def segment_subject(
     overlap: float = 0.5,
     factor: int = 2,
     fluid: str = "depth",
+    ventricle_head: bool = False,
 ) -> np.ndarray:
     """(X, Y, Z) 1 mm T1, brain mask -> (X, Y, Z) uint8 tissue classes on the same grid (0 outside the mask).
 
@@ -337,18 +373,24 @@ def segment_subject(
     (Gaussian weighting), class probabilities trilinearly upsampled to 1 mm, then fused with the 1 mm intensity
     clusters.
     """
-    return segment_subject_variants(model, image, mask, patch, overlap, factor, fluid)["refined"]
+    return segment_subject_variants(model, image, mask, patch, overlap, factor, fluid, ventricle_head)["refined"]
 
 
 def segment_any_grid(
-    model: nn.Module, subject: Subject, patch: Sequence[int] = (64, 64, 64), factor: int = 2, fluid: str = "depth"
+    model: nn.Module,
+    subject: Subject,
+    patch: Sequence[int] = (64, 64, 64),
+    factor: int = 2,
+    fluid: str = "depth",
+    ventricle_head: bool = False,
 ) -> np.ndarray:
     """`segment_subject` for a subject on any grid: resampled to 1 mm first, the labels brought back (nearest)."""
+    how = {"factor": factor, "fluid": fluid, "ventricle_head": ventricle_head}
     if np.allclose(subject.spacing, 1.0, atol=1e-3):
-        return segment_subject(model, subject.image, subject.mask, patch, factor=factor, fluid=fluid)
+        return segment_subject(model, subject.image, subject.mask, patch, **how)
     image, _ = resample(subject.image, subject.affine, (1.0, 1.0, 1.0))
     mask, _ = resample(subject.mask.astype(np.uint8), subject.affine, (1.0, 1.0, 1.0), is_label=True)
-    labels = segment_subject(model, np.clip(image, 0, None), mask > 0, patch, factor=factor, fluid=fluid)
+    labels = segment_subject(model, np.clip(image, 0, None), mask > 0, patch, **how)
     out = resample_to_shape(labels, subject.image.shape, is_label=True).astype(np.uint8)
     return np.where(subject.mask, out, 0).astype(np.uint8)
 

@@ -6,6 +6,7 @@ radiome-segment      dataset: PATH  patch_size  model: radiome-unetr-tiny | radi
                      init: PATH|null (an MAE whose encoder starts the model)  label_fraction: 1.0  split: train
 radiome-synthseg     dataset: PATH|null (label maps; null: SynthSeg's 20)  label_maps: 20  patch: [64, 64, 64]
                      model  model_args  init: PATH|null  pool: 1 (2: the 2 mm patch mean-pooled to 4 mm)
+                     ventricle_head: false (true: one more output channel, a ventricle logit; `ventricle_loss`)
                      (images synthesised from real label maps: the task's name asks for synthetic images)
 radiome-mae-volumes  label_maps: 20  patch  model_args  synthetic: true (real MR crops alternating with
                      synthetic images; the test subjects are never among them)  pool: 1 (2: every image at 4 mm,
@@ -15,7 +16,9 @@ Each also takes `seed`; a key the task does not know is refused with the allowed
 about samples_per_epoch / cases patches an epoch (`hfm.radiome.data.stream`).
 
 Segmentation is 4 classes on the SynthSeg stream (background / CSF / GM / WM) and the dataset's labels otherwise;
-the loss is cross-entropy + soft Dice over labelled voxels.
+the loss is cross-entropy + soft Dice over labelled voxels. With `ventricle_head` the SynthSeg network has a fifth
+output channel, a ventricle logit trained by a positive-weighted binary cross-entropy (`ventricle_loss`) added to the
+4-class loss, which sees channels 0-3 only (so their posteriors, the fusion's prior, stay unweighted).
 """
 
 from __future__ import annotations
@@ -82,6 +85,7 @@ class SynthSegOptions:
     init: Path | None = None
     length: int = 10**6
     pool: int = 1
+    ventricle_head: bool = False
 
 
 @dataclass(frozen=True)
@@ -104,6 +108,25 @@ def segmentation_loss(logits: torch.Tensor, label: torch.Tensor) -> tuple[torch.
     dice = (2 * (probs * onehot).sum(dims) + 1e-5) / (probs.sum(dims) + onehot.sum(dims) + 1e-5)
     loss = ce + (1 - dice.mean())
     return loss, {"ce": float(ce.detach()), "soft_dice": float(dice.mean().detach())}
+
+
+# Weight of the ventricle head's loss beside the 4-class loss: both are mean per-voxel log-losses of one scale, and
+# neither is preferred (fixed before the twelfth pass's runs, docs/radiome.md; not tuned).
+VENTRICLE_HEAD_WEIGHT = 1.0
+
+
+def ventricle_loss(logit: torch.Tensor, label: torch.Tensor, pos_weight: float) -> torch.Tensor:
+    """Binary cross-entropy of a ventricle logit (B, X, Y, Z) against label == CSF over labelled voxels.
+
+    Ventricle voxels weigh `pos_weight`, the others 1; the mean is over those weights (as PyTorch's class-weighted
+    cross-entropy), so the term keeps one scale whatever the crop holds.
+    """
+    from hfm.radiome.readers.subjects import CSF
+
+    target = (label == CSF).float()
+    weight = (label != IGNORE).float() * (1 + (pos_weight - 1) * target)
+    per_voxel = F.binary_cross_entropy_with_logits(logit, target, reduction="none")
+    return (weight * per_voxel).sum() / weight.sum().clamp(min=1e-6)
 
 
 def segmenter(name: str, args: dict[str, Any], init: Path | None) -> nn.Module:
@@ -166,10 +189,13 @@ class SynthSegTask:
 
     def __init__(self, options: dict[str, Any]) -> None:
         self.options = parse_options(SynthSegOptions, options, "task radiome-synthseg")
+        self.pos_weight: float | None = None  # the ventricle head's, from the maps in use (`train_dataset`)
 
     def build_model(self) -> nn.Module:
         o = self.options
-        return segmenter(o.model, {"classes": SYNTHSEG_CLASSES, **o.model_args}, o.init)
+        args = {"classes": SYNTHSEG_CLASSES, **o.model_args}
+        args["classes"] += int(o.ventricle_head)  # the ventricle logit, after the tissue classes
+        return segmenter(o.model, args, o.init)
 
     def train_dataset(self) -> Dataset:
         from hfm.radiome.synthetic.synthseg import SynthesisConfig, SynthSegDataset, label_map_paths
@@ -177,10 +203,20 @@ class SynthSegTask:
         o = self.options
         paths = label_map_paths(o.label_maps, o.dataset)
         config = SynthesisConfig(patch=tuple(o.patch), pool=o.pool)
-        return SynthSegDataset(o.label_maps, o.seed, o.length, config, paths)
+        dataset = SynthSegDataset(o.label_maps, o.seed, o.length, config, paths)
+        if o.ventricle_head:
+            self.pos_weight = dataset.ventricle_pos_weight()
+        return dataset
 
     def loss(self, model: nn.Module, batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor, dict[str, float]]:
-        return segmentation_loss(model(batch["image"]), batch["label"])
+        logits, label = model(batch["image"]), batch["label"]
+        if not self.options.ventricle_head:
+            return segmentation_loss(logits, label)
+        if self.pos_weight is None:
+            self.train_dataset()  # the positive weight comes from the maps in use
+        loss, info = segmentation_loss(logits[:, :SYNTHSEG_CLASSES], label)
+        head = ventricle_loss(logits[:, SYNTHSEG_CLASSES], label, float(self.pos_weight))
+        return loss + VENTRICLE_HEAD_WEIGHT * head, info | {"ventricle_bce": float(head.detach())}
 
 
 class MAEVolumesTask:

@@ -244,9 +244,16 @@ def run_dev(
             model, _ = train_segmenter(options, work / f"hfm-{name}-seed{seed}", config)
             train_s = time.perf_counter() - start
             how = segmenting(config)
-            other = "depth" if config.fluid == "network" else "network"
+            other = "network" if config.fluid == "depth" else "depth"
             for case in cases:
-                posteriors = subject_posteriors(model, case.image, case.mask, how["patch"], factor=how["factor"])
+                posteriors = subject_posteriors(
+                    model,
+                    case.image,
+                    case.mask,
+                    how["patch"],
+                    factor=how["factor"],
+                    ventricle_head=how["ventricle_head"],
+                )
                 keep(score(posteriors.fused(config.fluid), case, f"hfm {name}", seed, train_s))
                 if other == "depth" or config.pool > 1:  # the 2 mm networks' own split lost to depth (third pass)
                     keep(score(posteriors.fused(other), case, f"hfm {name}, fluid={other}", seed, train_s))

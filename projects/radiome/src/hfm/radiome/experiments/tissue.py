@@ -11,7 +11,9 @@ One run (`run_tissue_experiment`):
    imports;
 4. every method segments each test subject on its native 1 mm grid (the learned ones: 4 mm whole-head posteriors,
    or 2 mm patch ones with `pool` 1, upsampled and fused at 1 mm with the subject's intensity clusters,
-   `hfm.radiome.predict.fuse_with_clusters`; the network's own arg-max is kept in the notes); Dice and HD95 of
+   `hfm.radiome.predict.fuse_with_clusters`; with `ventricle_head` each learned model's extra output channel, a
+   ventricle logit, decides the fluid that depth alone leaves in doubt; the network's own arg-max is kept in the
+   notes); Dice and HD95 of
    CSF/GM/WM (MONAI), and per axial slab the confusion counts behind the paired intervals;
 5. label efficiency: the hfm UNETR pretrained vs from scratch, generator fed some of the 20 label maps;
 6. speed: seconds to segment the 256^3 1 mm niivue volume (mask crop, sliding windows at 4 mm, upsampling).
@@ -76,7 +78,12 @@ class TissueConfig:
     # a whole brain) mean-pooled by `pool` 2 to 48^3 at 4 mm.
     patch: int = 64  # voxels of the 2 mm synthesis grid
     pool: int = 1
-    fluid: str = "depth"  # which fluid is CSF in the fusion: depth alone, or the network's ventricles ("network")
+    # which fluid is CSF in the fusion (`predict.FLUID_RULES`): depth alone, the network's ventricles ("network"), or
+    # depth with a lower cut where the network's ventricle head is confident ("depth-or-head", twelfth pass)
+    fluid: str = "depth-or-head"
+    # every learned model has one more output channel, a ventricle logit with its own loss; channels 0-3 train and
+    # feed the fusion as before (twelfth pass, docs/radiome.md)
+    ventricle_head: bool = True
     # `features` 8 at 2 mm; 16 for the 4 mm path (with 8 it did not learn at 4 mm; dev, docs/radiome.md)
     model_args: dict[str, Any] = field(default_factory=lambda: {"width": 96, "depth": 4, "heads": 3, "features": 8})
     subjects: tuple[str, ...] = ("voxelmorph", "niivue")
@@ -89,16 +96,29 @@ class TissueConfig:
     pretrained: str | None = None  # an MAE artifact folder to start from instead of pretraining here
 
 
-# The two learned-model paths the benchmark has run (docs/radiome.md), as `TissueConfig` fields; `tissue_path` builds
-# either. "2mm": 64^3 patches of the 2 mm grid, UNETR `features` 8, the deep-CSF rule splits the fluid, 80 steps,
-# 3 seeds, label efficiency at 1-20 maps and 20 steps (first to third pass). "4mm": the whole head (96^3 at 2 mm
-# pooled to 48^3 at 4 mm), `features` 16, the network splits the fluid, 160 steps, 2 seeds, label efficiency at 2
-# and 20 maps and 160 steps (fifth pass).
+# The learned-model paths the benchmark has run (docs/radiome.md), as `TissueConfig` fields; `tissue_path` builds
+# any. "2mm": 64^3 patches of the 2 mm grid, UNETR `features` 8, the deep-CSF rule splits the fluid, 80 steps,
+# 3 seeds, label efficiency at 1-20 maps and 20 steps (first to third, sixth pass). "2mm-two-heads": the same with a
+# ventricle head on every learned model and the fluid split by depth or that head (twelfth pass). "4mm": the whole
+# head (96^3 at 2 mm pooled to 48^3 at 4 mm), `features` 16, the network splits the fluid, 160 steps, 2 seeds, label
+# efficiency at 2 and 20 maps and 160 steps (fifth pass).
 TISSUE_PATHS: dict[str, dict[str, Any]] = {
+    "2mm-two-heads": {
+        "patch": 64,
+        "pool": 1,
+        "fluid": "depth-or-head",
+        "ventricle_head": True,
+        "steps": 80,
+        "seeds": (0, 1, 2),
+        "efficiency_maps": (1, 2, 5, 10, 20),
+        "efficiency_steps": 20,
+        "model_args": {"width": 96, "depth": 4, "heads": 3, "features": 8},
+    },
     "2mm": {
         "patch": 64,
         "pool": 1,
         "fluid": "depth",
+        "ventricle_head": False,
         "steps": 80,
         "seeds": (0, 1, 2),
         "efficiency_maps": (1, 2, 5, 10, 20),
@@ -109,6 +129,7 @@ TISSUE_PATHS: dict[str, dict[str, Any]] = {
         "patch": 96,
         "pool": 2,
         "fluid": "network",
+        "ventricle_head": False,
         "steps": 160,
         "seeds": (0, 1),
         "efficiency_maps": (2, 20),
@@ -119,8 +140,8 @@ TISSUE_PATHS: dict[str, dict[str, Any]] = {
 
 
 # The path `TissueConfig()` (the benchmark, the quickstart) runs; its defaults repeat TISSUE_PATHS[BENCHMARK_PATH]
-# (tested). Chosen on dev only: docs/radiome.md, fifth and sixth pass.
-BENCHMARK_PATH = "2mm"
+# (tested). Chosen on dev only: docs/radiome.md, fifth, sixth and twelfth pass.
+BENCHMARK_PATH = "2mm-two-heads"
 
 
 def tissue_path(name: str, **overrides: Any) -> TissueConfig:
@@ -131,13 +152,15 @@ def tissue_path(name: str, **overrides: Any) -> TissueConfig:
 
 
 def learned_options(config: TissueConfig, method: str, seed: int, maps: int, artifact: str | None) -> dict[str, Any]:
-    """`radiome-synthseg` options of one learned method: the same stream (seed, maps, patch, pool) for all three."""
+    """`radiome-synthseg` options of one learned method: the same stream (seed, maps, patch, pool), loss and ventricle
+    head for all three."""
     unet = method == UNET
     options: dict[str, Any] = {
         "label_maps": maps,
         "seed": seed,
         "patch": [config.patch] * 3,
         "pool": config.pool,
+        "ventricle_head": config.ventricle_head,
         "model": "radiome-unet-baseline" if unet else "radiome-unetr-tiny",
         "model_args": {} if unet else config.model_args,
     }
@@ -147,8 +170,10 @@ def learned_options(config: TissueConfig, method: str, seed: int, maps: int, art
 
 
 def segmenting(config: TissueConfig) -> dict[str, Any]:
-    """How every learned model segments a 1 mm subject (`segment_subject` keywords): window, factor, fluid rule."""
-    return {"patch": [config.patch // config.pool] * 3, "factor": 2 * config.pool, "fluid": config.fluid}
+    """How every learned model segments a 1 mm subject (`segment_subject` keywords): window, factor, fluid rule,
+    ventricle head."""
+    window = [config.patch // config.pool] * 3
+    return {"patch": window, "factor": 2 * config.pool, "fluid": config.fluid, "ventricle_head": config.ventricle_head}
 
 
 def pretrain_encoder(work: Path, config: TissueConfig, label_maps: int | None = None) -> tuple[str, str]:

@@ -33,7 +33,7 @@ import torch
 from monai import transforms as mt
 from torch.utils.data import Dataset, IterableDataset, get_worker_info
 
-from hfm.radiome.readers.subjects import BACKGROUND, freesurfer_to_tissue
+from hfm.radiome.readers.subjects import BACKGROUND, CSF, freesurfer_to_tissue
 from hfm.shared.errors import HFMError
 from hfm.shared.sample_data import require_data
 
@@ -186,6 +186,22 @@ class SynthesisConfig:
     pool: int = 1
 
 
+def ventricle_pos_weight(maps: Sequence[tuple[np.ndarray, np.ndarray]]) -> float:
+    """f_background / f_CSF over the head voxels (FreeSurfer label > 0) of (labels, tissue) pairs of all the maps.
+
+    The positive weight of the ventricle head's binary cross-entropy (tasks.ventricle_loss): the ratio w_CSF / w_bg
+    of median-frequency class weights, so that the head's logit has, at its optimum, the offset log(w_CSF / w_bg)
+    that a class-weighted network's log(p_CSF / p_bg) has (docs/radiome.md, twelfth pass).
+    """
+    counts = np.zeros(2)
+    for labels, tissue in maps:
+        head = tissue[labels > 0]
+        counts += [np.count_nonzero(head == BACKGROUND), np.count_nonzero(head == CSF)]
+    if (counts == 0).any():
+        raise HFMError(f"ventricle_pos_weight: no {'background' if counts[0] == 0 else 'CSF'} voxel in the maps")
+    return float(counts[0] / counts[1])
+
+
 class SynthSegDataset(Dataset):
     """Map-style: item i is a fresh synthetic (image, tissue label) pair, a pure function of (seed, i).
 
@@ -220,6 +236,10 @@ class SynthSegDataset(Dataset):
         for label, value in SYNTHSEG_OVERRIDES.items():
             tissue[labels == label] = value
         return labels, classes, tissue
+
+    def ventricle_pos_weight(self) -> float:
+        """`ventricle_pos_weight` of the maps in use."""
+        return ventricle_pos_weight([(m[0], m[2]) for m in map(self.labels, self.paths)])
 
     def __getitem__(self, index: int) -> dict[str, torch.Tensor]:
         rng = np.random.default_rng([self.seed, int(index)])
