@@ -102,29 +102,20 @@ class TissueConfig:
 # ventricle head on every learned model and the fluid split by depth or that head (twelfth pass). "4mm": the whole
 # head (96^3 at 2 mm pooled to 48^3 at 4 mm), `features` 16, the network splits the fluid, 160 steps, 2 seeds, label
 # efficiency at 2 and 20 maps and 160 steps (fifth pass).
+_PATH_2MM: dict[str, Any] = {
+    "patch": 64,
+    "pool": 1,
+    "fluid": "depth",
+    "ventricle_head": False,
+    "steps": 80,
+    "seeds": (0, 1, 2),
+    "efficiency_maps": (1, 2, 5, 10, 20),
+    "efficiency_steps": 20,
+    "model_args": {"width": 96, "depth": 4, "heads": 3, "features": 8},
+}
 TISSUE_PATHS: dict[str, dict[str, Any]] = {
-    "2mm-two-heads": {
-        "patch": 64,
-        "pool": 1,
-        "fluid": "depth-or-head",
-        "ventricle_head": True,
-        "steps": 80,
-        "seeds": (0, 1, 2),
-        "efficiency_maps": (1, 2, 5, 10, 20),
-        "efficiency_steps": 20,
-        "model_args": {"width": 96, "depth": 4, "heads": 3, "features": 8},
-    },
-    "2mm": {
-        "patch": 64,
-        "pool": 1,
-        "fluid": "depth",
-        "ventricle_head": False,
-        "steps": 80,
-        "seeds": (0, 1, 2),
-        "efficiency_maps": (1, 2, 5, 10, 20),
-        "efficiency_steps": 20,
-        "model_args": {"width": 96, "depth": 4, "heads": 3, "features": 8},
-    },
+    "2mm-two-heads": _PATH_2MM | {"fluid": "depth-or-head", "ventricle_head": True},
+    "2mm": _PATH_2MM,
     "4mm": {
         "patch": 96,
         "pool": 2,
