@@ -7,6 +7,7 @@ import pytest
 import hfm.radiome.benchmarks as bench
 from hfm.radiome.experiments.tissue import TissueConfig
 from hfm.shared.errors import HFMError
+from hfm.shared.testing.peers import REQUIRED_ENV
 
 
 def _no_experiment(*args, **kwargs):
@@ -16,7 +17,7 @@ def _no_experiment(*args, **kwargs):
 def test_missing_antspyx_fails_before_any_training_when_required(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(bench, "atropos_available", lambda: "antspyx is not installed (test)")
     monkeypatch.setattr(bench, "run_tissue_experiment", _no_experiment)
-    monkeypatch.setenv("HFM_PEERS_REQUIRED", "1")
+    monkeypatch.setenv(REQUIRED_ENV, "1")
     with pytest.raises(HFMError, match="Atropos baseline cannot run: antspyx is not installed"):
         bench.figures(TissueConfig())
 
@@ -24,9 +25,9 @@ def test_missing_antspyx_fails_before_any_training_when_required(monkeypatch: py
 def test_missing_antspyx_is_only_noted_when_not_required_or_switched_off(monkeypatch: pytest.MonkeyPatch) -> None:
     calls: list[bool] = []
     monkeypatch.setattr(bench, "atropos_available", lambda: calls.append(True) or "antspyx is not installed (test)")
-    monkeypatch.delenv("HFM_PEERS_REQUIRED", raising=False)
+    monkeypatch.delenv(REQUIRED_ENV, raising=False)
     bench.require_baselines(TissueConfig())
-    monkeypatch.setenv("HFM_PEERS_REQUIRED", "1")
+    monkeypatch.setenv(REQUIRED_ENV, "1")
     bench.require_baselines(TissueConfig(atropos=False))
     bench.require_baselines(TissueConfig(baselines=False))
     assert calls == [True]  # asked once: with Atropos off there is nothing to require

@@ -8,7 +8,6 @@ phrases a result as those figures.
 
 from __future__ import annotations
 
-import os
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -31,6 +30,7 @@ from hfm.radiome.predict import PRIOR_WEIGHT
 from hfm.shared.errors import HFMError
 from hfm.shared.eval.figures import Figure
 from hfm.shared.eval.stats import paired_bootstrap
+from hfm.shared.testing.peers import peers_required
 
 
 def figures(config: TissueConfig | None = None) -> list[Figure]:
@@ -48,7 +48,7 @@ def require_baselines(config: TissueConfig) -> None:
     the experiment itself only notes a missing antspyx, and a figure table that silently lacks a baseline the issue
     asks for would read as if hfm had beaten every method that ran."""
     reason = atropos_available() if config.atropos and config.baselines else None
-    if reason and os.environ.get("HFM_PEERS_REQUIRED") == "1":
+    if reason and peers_required():
         raise HFMError(f"radiome benchmark: the Atropos baseline cannot run: {reason}")
 
 
