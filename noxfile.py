@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 import tomllib
 from pathlib import Path
 
@@ -91,6 +92,16 @@ def install_everything(session: nox.Session, *extra: str) -> None:
     session.run("bash", "tools/system_packages.sh", *SYSTEM_DATA["radiome"], external=True)
 
 
+def release_venv(session: nox.Session) -> None:
+    """Delete a passed session's venv where HFM_NOX_RELEASE_VENVS=1 (.ci/run sets it).
+
+    Why: every session holds its own torch and stack; a CI clone that kept all ten venvs used ~14 GB and once ran out of
+    disk ("No space left on device"). A failed session keeps its venv for inspection.
+    """
+    if os.environ.get("HFM_NOX_RELEASE_VENVS") == "1":
+        shutil.rmtree(session.virtualenv.location, ignore_errors=True)
+
+
 def env() -> dict[str, str]:
     # HFM_PEERS_REQUIRED: a peer check whose tool is missing fails instead of skipping (hfm.shared.testing.peers).
     return {"HFM_SHARED_DATA": SHARED_DATA, "PYTHONHASHSEED": "0", "MPLBACKEND": "Agg", "HFM_PEERS_REQUIRED": "1"}
@@ -102,6 +113,7 @@ def lint(session: nox.Session) -> None:
     install(session, "ruff>=0.6")
     session.run("ruff", "check", ".")
     session.run("ruff", "format", "--check", ".")
+    release_venv(session)
 
 
 @nox.session(tags=["ci"])
@@ -110,6 +122,7 @@ def layout(session: nox.Session) -> None:
     install(session, "pytest>=8", "nox")
     session.run("python", "tools/check_layout.py")
     session.run("pytest", "-q", "tools/tests")
+    release_venv(session)
 
 
 def _tests(name: str):
@@ -125,6 +138,7 @@ def _tests(name: str):
         if name in SYSTEM_DATA:
             session.run("bash", "tools/system_packages.sh", *SYSTEM_DATA[name], external=True)
         session.run("pytest", "-q", f"{folder}/tests", *session.posargs, env=env())
+        release_venv(session)
 
     session_fn.__doc__ = f"Tests of hfm-{name} in a venv holding only it and its declared dependencies."
     return session_fn
@@ -159,3 +173,4 @@ def slurm(session: nox.Session) -> None:
         session.run("pytest", "-q", "tools/tests_slurm", *session.posargs, env={**env(), "HFM_SLURM_REQUIRED": "1"})
     finally:
         session.run("bash", "tools/slurm_cluster.sh", "stop", external=True)
+    release_venv(session)
