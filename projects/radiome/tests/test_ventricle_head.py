@@ -80,7 +80,7 @@ def test_every_learned_model_gets_one_more_channel() -> None:
         assert options["ventricle_head"] is True
         model = SynthSegTask(options).build_model()
         assert model(torch.zeros(1, 1, 32, 32, 32)).shape == (1, 5, 32, 32, 32)
-    assert segmenting(config)["ventricle_head"] is True and segmenting(config)["fluid"] == "depth-or-head"
+    assert segmenting(config)["ventricle_head"] is True and segmenting(config)["fluid"] == "depth-or-head-connected"
 
 
 def _fluid_brain() -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:

@@ -25,6 +25,7 @@ plugin = DomainPlugin(
         "k-means (3 clusters)",
         "multi-Otsu (3 classes)",
         "k-means + deep-CSF rule",
+        "k-means + deep-CSF + connectivity rule",
         "Atropos (ANTs)",
         "MONAI UNet (scratch)",
     ),

@@ -199,7 +199,58 @@ NETWORK_FLUID_DEPTH = 0.25
 # the head's loss makes the logit's analogue; never chosen on the test subjects.
 SPLIT_DEPTH = 0.35
 SPLIT_LOGIT = 2.0
-FLUID_RULES = ("depth", "network", "depth-or-head")
+# `fluid="depth-or-head-connected"` (thirteenth pass, docs/radiome.md): the depth-or-head split, then
+# `connect_ventricles`. The ventricles are a few large fluid systems whose horns reach shallower than the depth rule;
+# what lies deep but apart from them (insular cisterns, deep sulci) is small. The three values were chosen on the
+# training label maps 1-10 alone (k-means fluid of their synthetic images, no network), then passed a dev rule on
+# held-out maps; never chosen on the test subjects. A relative size cut, not a voxel count: a fixed count deleted
+# every ventricle voxel of a training map with small ventricles.
+CONNECT_DEPTH = 0.35
+CONNECT_STEPS = 3
+CONNECT_RATIO = 0.2
+FLUID_RULES = ("depth", "network", "depth-or-head", "depth-or-head-connected")
+HEAD_RULES = ("depth-or-head", "depth-or-head-connected")  # the fluid rules that read a ventricle logit
+
+
+def connect_ventricles(
+    labels: np.ndarray,
+    mask: np.ndarray,
+    floor: float = CONNECT_DEPTH,
+    steps: int = CONNECT_STEPS,
+    ratio: float = CONNECT_RATIO,
+) -> np.ndarray:
+    """Fluid split by connectivity, after a depth split: a copy of `labels` with its fluid relabelled.
+
+    Fluid is every voxel of `mask` labelled background (0) or CSF. CSF voxels are seeds; fluid deeper than `floor` of
+    the mask's largest depth that a seed reaches in at most `steps` 6-connected steps through such fluid becomes CSF
+    (the horns of a deep ventricle); then each 6-connected CSF component smaller than `ratio` times the largest one
+    goes back to background (deep pockets apart from the ventricles). GM and WM are never changed.
+    """
+    from scipy.ndimage import binary_dilation, distance_transform_edt, generate_binary_structure, label
+
+    if not 0 <= floor < 1 or steps < 0 or not 0 <= ratio <= 1:
+        raise HFMError(
+            f"connect_ventricles: need 0 <= floor < 1, steps >= 0, 0 <= ratio <= 1; got {floor, steps, ratio}"
+        )
+    fluid = mask & (labels <= CSF)
+    csf = fluid & (labels == CSF)
+    if not csf.any():
+        return labels.copy()
+    depth = distance_transform_edt(np.pad(mask, 1))[1:-1, 1:-1, 1:-1]
+    reachable = fluid & (depth > floor * depth.max())
+    faces = generate_binary_structure(3, 1)
+    for _ in range(steps):
+        grown = csf | (binary_dilation(csf, faces) & reachable)
+        if np.array_equal(grown, csf):
+            break
+        csf = grown
+    parts, _ = label(csf, faces)
+    sizes = np.bincount(parts.ravel())
+    sizes[0] = 0
+    csf &= sizes[parts] >= ratio * sizes.max()
+    out = labels.copy()
+    out[fluid] = np.where(csf[fluid], CSF, 0)
+    return out
 
 
 def fuse_with_clusters(
@@ -225,7 +276,8 @@ def fuse_with_clusters(
     `fluid="depth"`, CSF where deeper than `VENTRICLE_DEPTH` (`keep_deep_csf`; the rule of the 2 mm patch networks,
     whose own split lost to depth alone on dev); `fluid="depth-or-head"`, CSF where deeper than `VENTRICLE_DEPTH`, or
     deeper than `SPLIT_DEPTH` with `ventricle_logit` (X, Y, Z; the network's extra channel at 1 mm) above
-    `SPLIT_LOGIT`. `probabilities` alone set the prior. Returns (X, Y, Z) uint8 labels, 0 outside the mask.
+    `SPLIT_LOGIT`; `fluid="depth-or-head-connected"`, that split followed by `connect_ventricles`. `probabilities`
+    alone set the prior. Returns (X, Y, Z) uint8 labels, 0 outside the mask.
     """
     from scipy.ndimage import distance_transform_edt
     from sklearn.cluster import KMeans
@@ -235,8 +287,8 @@ def fuse_with_clusters(
         raise HFMError(f"fuse_with_clusters: {probabilities.shape[0]} classes, intensity_model has {len(group)}")
     if fluid not in FLUID_RULES:
         raise HFMError(f"fuse_with_clusters: fluid must be one of {', '.join(FLUID_RULES)}, got {fluid!r}")
-    if (fluid == "depth-or-head") != (ventricle_logit is not None):
-        raise HFMError("fuse_with_clusters: a ventricle_logit goes with fluid='depth-or-head', and only with it")
+    if (fluid in HEAD_RULES) != (ventricle_logit is not None):
+        raise HFMError(f"fuse_with_clusters: a ventricle_logit goes with fluid in {HEAD_RULES}, and only with it")
     if ventricle_logit is not None and ventricle_logit.shape != mask.shape:
         raise HFMError(f"fuse_with_clusters: ventricle_logit {ventricle_logit.shape} is not on the mask's grid")
     values = image[mask].astype(np.float64)
@@ -264,7 +316,7 @@ def fuse_with_clusters(
         ventricle = (depth > VENTRICLE_DEPTH * depth.max()) | confident
     labels[is_fluid] = np.where(ventricle[is_fluid], CSF, 0)
     out[mask] = labels
-    return out
+    return connect_ventricles(out, mask) if fluid == "depth-or-head-connected" else out
 
 
 @torch.no_grad()
@@ -313,7 +365,7 @@ class Posteriors:
     def fused(self, fluid: str = "depth") -> np.ndarray:
         """`fuse_with_clusters` of these posteriors with the 1 mm intensities, on the image's grid."""
         crop, mask, logit = normalise_t1(self.crop), self.mask[self.box], self.ventricle_logit
-        logit = logit if fluid == "depth-or-head" else None  # the head is read by that fluid rule only
+        logit = logit if fluid in HEAD_RULES else None  # the head is read by those fluid rules only
         fused = fuse_with_clusters(self.probabilities, crop, mask, fluid=fluid, ventricle_logit=logit)
         return self.labels(fused)
 
