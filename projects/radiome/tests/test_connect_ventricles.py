@@ -12,6 +12,7 @@ from hfm.radiome.predict import (
     CONNECT_STEPS,
     connect_ventricles,
     fuse_with_clusters,
+    mask_depth,
 )
 from hfm.shared.errors import HFMError
 
@@ -65,6 +66,12 @@ def test_connectivity_rule_edge_cases() -> None:
         connect_ventricles(labels, mask, floor=1.0)
     with pytest.raises(HFMError, match="floor"):
         connect_ventricles(labels, mask, ratio=1.5)
+    # the depth a caller already has gives the same answer; one on another grid is refused
+    depth = mask_depth(mask)
+    assert depth.max() == 21 and depth[~mask].max() == 0 and depth[2, 22, 22] == 1
+    assert np.array_equal(connect_ventricles(labels, mask, depth=depth), connect_ventricles(labels, mask))
+    with pytest.raises(HFMError, match="depth"):
+        connect_ventricles(labels, mask, depth=depth[1:])
 
 
 def test_the_connected_fluid_rule_is_the_head_split_then_the_connectivity_rule() -> None:

@@ -162,20 +162,26 @@ def refine_with_intensities(
 VENTRICLE_DEPTH = 0.45
 
 
+def mask_depth(mask: np.ndarray) -> np.ndarray:
+    """Euclidean distance in voxels from each voxel of `mask` to the nearest voxel outside it (the volume's border
+    counts as outside); 0 outside the mask. The depth every fluid rule below measures against its largest value."""
+    from scipy.ndimage import distance_transform_edt
+
+    return distance_transform_edt(np.pad(mask, 1))[1:-1, 1:-1, 1:-1]
+
+
 def keep_deep_csf(labels: np.ndarray, mask: np.ndarray, fraction: float = VENTRICLE_DEPTH) -> np.ndarray:
     """CSF voxels closer to the mask's edge than `fraction` of its largest depth -> background (0); a copy.
 
     Depth is the Euclidean distance in voxels to the nearest voxel outside `mask` (the volume's border counts as
     outside). fraction 0 keeps every CSF voxel.
     """
-    from scipy.ndimage import distance_transform_edt
-
     if not 0 <= fraction < 1:
         raise HFMError(f"keep_deep_csf: fraction must lie in [0, 1), got {fraction}")
     out = labels.copy()
     if fraction == 0 or not mask.any():
         return out
-    depth = distance_transform_edt(np.pad(mask, 1))[1:-1, 1:-1, 1:-1]
+    depth = mask_depth(mask)
     out[(labels == CSF) & (depth <= fraction * depth.max())] = 0
     return out
 
@@ -218,15 +224,17 @@ def connect_ventricles(
     floor: float = CONNECT_DEPTH,
     steps: int = CONNECT_STEPS,
     ratio: float = CONNECT_RATIO,
+    depth: np.ndarray | None = None,
 ) -> np.ndarray:
     """Fluid split by connectivity, after a depth split: a copy of `labels` with its fluid relabelled.
 
     Fluid is every voxel of `mask` labelled background (0) or CSF. CSF voxels are seeds; fluid deeper than `floor` of
     the mask's largest depth that a seed reaches in at most `steps` 6-connected steps through such fluid becomes CSF
     (the horns of a deep ventricle); then each 6-connected CSF component smaller than `ratio` times the largest one
-    goes back to background (deep pockets apart from the ventricles). GM and WM are never changed.
+    goes back to background (deep pockets apart from the ventricles). GM and WM are never changed. `depth`:
+    `mask_depth(mask)` where the caller has it already (the fusion does).
     """
-    from scipy.ndimage import binary_dilation, distance_transform_edt, generate_binary_structure, label
+    from scipy.ndimage import binary_dilation, generate_binary_structure, label
 
     if not 0 <= floor < 1 or steps < 0 or not 0 <= ratio <= 1:
         raise HFMError(
@@ -236,7 +244,10 @@ def connect_ventricles(
     csf = fluid & (labels == CSF)
     if not csf.any():
         return labels.copy()
-    depth = distance_transform_edt(np.pad(mask, 1))[1:-1, 1:-1, 1:-1]
+    if depth is None:
+        depth = mask_depth(mask)
+    elif depth.shape != mask.shape:
+        raise HFMError(f"connect_ventricles: depth {depth.shape} is not on the mask's grid {mask.shape}")
     reachable = fluid & (depth > floor * depth.max())
     faces = generate_binary_structure(3, 1)
     for _ in range(steps):
@@ -279,7 +290,6 @@ def fuse_with_clusters(
     `SPLIT_LOGIT`; `fluid="depth-or-head-connected"`, that split followed by `connect_ventricles`. `probabilities`
     alone set the prior. Returns (X, Y, Z) uint8 labels, 0 outside the mask.
     """
-    from scipy.ndimage import distance_transform_edt
     from sklearn.cluster import KMeans
 
     group = np.asarray(intensity_model)
@@ -308,7 +318,8 @@ def fuse_with_clusters(
         labels[is_fluid] = CSF
         out[mask] = labels
         return keep_deep_csf(out, mask)
-    depth = distance_transform_edt(np.pad(mask, 1))[1:-1, 1:-1, 1:-1][mask]
+    full_depth = mask_depth(mask)  # computed once: the connectivity rule measures the same depth
+    depth = full_depth[mask]
     if ventricle_logit is None:
         ventricle = (prior[CSF] > prior[0]) & (depth > min_depth * depth.max())
     else:
@@ -316,7 +327,7 @@ def fuse_with_clusters(
         ventricle = (depth > VENTRICLE_DEPTH * depth.max()) | confident
     labels[is_fluid] = np.where(ventricle[is_fluid], CSF, 0)
     out[mask] = labels
-    return connect_ventricles(out, mask) if fluid == "depth-or-head-connected" else out
+    return connect_ventricles(out, mask, depth=full_depth) if fluid == "depth-or-head-connected" else out
 
 
 @torch.no_grad()
