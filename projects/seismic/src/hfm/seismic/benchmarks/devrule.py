@@ -1,10 +1,10 @@
 """Issue 14's dev rule for fine-tuning levers, and the choice of each output's state within one fine-tuning run.
 
-The rule (docs/seismic.md, "the dev rule for S picks and detection", written before its runs): a candidate replaces
-the present recipe only if no one of the dev metrics falls (the Student-t 95% interval of the per-seed paired
-difference does not lie wholly below zero) and their sum rises (the interval of the paired difference of the sums
-lies wholly above zero). Restricted to one output's metrics, the same test chooses that output's state.
-The DFDP test set is never read here.
+The rule (docs/seismic-experiments.md, "the dev rule for S picks and detection", written before its runs): a
+candidate replaces the present recipe only if no one of the dev metrics falls (the Student-t 95% interval of the
+per-seed paired difference does not lie wholly below zero) and their sum rises (the interval of the paired
+difference of the sums lies wholly above zero). Restricted to one output's metrics, the same test chooses that
+output's state. The DFDP test set is never read here.
 """
 
 from __future__ import annotations

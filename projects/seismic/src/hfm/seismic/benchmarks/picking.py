@@ -76,16 +76,18 @@ class PickBenchConfig:
     window: int = 3000  # 30 s at 100 Hz: the model input, PhaseNetLight's too
     crops_per_record: int = 8
     continuous_windows: int = 96  # per continuous record
-    # Sized for the bench budget (docs/seismic.md, Figures: the run's timings).
+    # Sized for the bench budget (docs/seismic-experiments.md: each benchmark run's timings; the MAE-scale pass
+    # refused 1600 steps on dev and left 6400, past the budget, a diagnostic).
     pretrain_steps: int = 400
     # Issue 14: 400 fine-tuning steps. 800 had been chosen by a rule that summed four dev metrics; under the rule of
-    # docs/seismic.md (no dev metric may fall, detection scored) 800 is refused: dev S F1 -0.139 [-0.256, -0.023],
-    # dev detection ROC-AUC -0.139 [-0.209, -0.070] (5 seeds, from scratch); so are the 400- and 800-step states of
-    # one 800-step run chosen per output (detection -0.080 [-0.106, -0.054]). Pretrained and scratch alike.
+    # docs/seismic-experiments.md (no dev metric may fall, detection scored) 800 is refused: dev S F1 -0.139
+    # [-0.256, -0.023], dev detection ROC-AUC -0.139 [-0.209, -0.070] (5 seeds, from scratch); so are the 400- and
+    # 800-step states of one 800-step run chosen per output (detection -0.080 [-0.106, -0.054]). Pretrained and
+    # scratch alike.
     finetune_steps: int = 400
     # Label efficiency: small batches, many updates. After 60 steps of 16 the pickers had not yet learned to place P
     # (NCEDC dev P hit 0.2 s 0.05 at 10% labels, seed 0); 480 steps of 4 (the compute of 120 of 16) reach 0.45
-    # pretrained, 0.425 scratch (docs/seismic.md, label efficiency).
+    # pretrained, 0.425 scratch (docs/seismic-experiments.md, "a dev criterion for networks whose sensors differ").
     efficiency_steps: int = 480
     efficiency_batch_size: int = 4
     fractions: tuple[float, ...] = (0.1, 0.25, 0.5, 1.0)
@@ -100,7 +102,8 @@ class PickBenchConfig:
     # counts, as PhaseNetLight was trained. The classic pickers filter 1-20 Hz themselves either way.
     model_band_hz: tuple[float, float] | None = None
     # The hfm picker's tokenizer scaling and component augmentation (pretraining and fine-tuning alike; issue 14:
-    # chosen on the NCEDC dev stations under the sensor conditions, `benchmarks.robustness`, docs/seismic.md).
+    # chosen on the NCEDC dev stations under the sensor conditions, `benchmarks.robustness`,
+    # docs/seismic-experiments.md).
     normalization: str = "component"
     horizontal_dropout: float = 0.3
     horizontal_noise: float = 0.5
@@ -109,17 +112,17 @@ class PickBenchConfig:
     # probability maximum and plain peaks, as SeisBench scores a picker.
     onset_rules: bool = True
     # Width of the Gaussian P/S targets the picker is fine-tuned on (pretrained, scratch and label efficiency alike;
-    # issue 14: the candidates 0.1 and 0.2 s compared on the NCEDC dev stations, docs/seismic.md).
+    # issue 14: the candidates 0.1 and 0.2 s compared on the NCEDC dev stations, docs/seismic-experiments.md).
     sigma_s: float = 0.1
     # Issue 14: the picker's dilated sample-rate refiner (`models.DilatedRefiner`), for every hfm picker (pretrained,
     # scratch, label efficiency), chosen by the dev rule (`benchmarks.devrule`, 5 seeds from scratch on the NCEDC dev
-    # stations, docs/seismic.md): depth 6 (+-1.26 s) against none: sum +1.098 [+0.975, +1.221] (P F1 +0.255, S F1
-    # +0.181, detection -0.033 [-0.084, +0.019]); depth 8 (+-5.1 s) against depth 6: sum +0.151 [+0.045, +0.257],
+    # stations, docs/seismic-experiments.md): depth 6 (+-1.26 s) against none: sum +1.098 [+0.975, +1.221] (P F1 +0.255,
+    # S F1 +0.181, detection -0.033 [-0.084, +0.019]); depth 8 (+-5.1 s) against depth 6: sum +0.151 [+0.045, +0.257],
     # detection +0.058 [+0.018, +0.097]. 0: the one 9-tap convolution only.
     refiner_depth: int = 8
     # The label-efficiency pickers (40 runs, six times the compute of the two main fine-tunings) keep no refiner,
     # pretrained and scratch alike: at one thread the depth-8 refiner makes a training step 3-4x as long, which would
-    # take the benchmark far past its time budget (docs/seismic.md).
+    # take the benchmark far past its time budget (docs/seismic-experiments.md, "a sample-rate refiner").
     efficiency_refiner_depth: int = 0
 
     def settings(self, steps: int, seed: int | None = None) -> RunSettings:
