@@ -1,5 +1,6 @@
-"""The connectivity rule of the fluid split (thirteenth pass, docs/radiome.md): horns of a deep ventricle are grown a
-few steps above a depth floor, small deep pockets apart from the ventricles go back to background, GM/WM never move."""
+"""The connectivity rule of the fluid split (thirteenth pass, docs/radiome-experiments.md): horns of a deep ventricle
+are grown a few steps above a depth floor, small deep pockets apart from the ventricles go back to background, GM/WM
+never move."""
 
 from __future__ import annotations
 

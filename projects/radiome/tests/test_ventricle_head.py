@@ -1,5 +1,5 @@
-"""The ventricle head (twelfth pass, docs/radiome.md): one more output channel, its loss, its fluid split, and the
-guarantee that the four tissue channels alone feed the 1 mm fusion."""
+"""The ventricle head (twelfth pass, docs/radiome-experiments.md): one more output channel, its loss, its fluid split,
+and the guarantee that the four tissue channels alone feed the 1 mm fusion."""
 
 from __future__ import annotations
 

@@ -26,7 +26,7 @@ from hfm.shared.models.registry import PretrainedConfig, register_model, trunk_c
 
 UNETR_TOKEN = 8  # the default: three 2x up-sampling stages bring the token grid back to voxels
 # Token sizes the decoder knows, and its 2x up-sampling stages: 4^3 tokens (two stages) fit the 4 mm whole-head
-# grid, where 8^3 tokens are 32 mm and the UNETR did not learn (docs/radiome.md, fourth and fifth pass).
+# grid, where 8^3 tokens are 32 mm and the UNETR did not learn (docs/radiome-experiments.md, fourth and fifth pass).
 UNETR_STAGES = {4: 2, 8: 3}
 
 

@@ -105,8 +105,8 @@ INTENSITY_MODEL = (0, 0, 1, 2)  # background, CSF -> fluid; GM -> 1; WM -> 2
 # be sharpened as p^PRIOR_POWER before serving as prior. Chosen on dev subjects only (label map 20 synthesised at 1 mm
 # by models trained on maps 1-19, and nilearn's MNI152 GM/WM), by the mean over three dev models: power 4 was best
 # for two of them but carried the third (seed 1) network's errors to 1 mm (held-out mean Dice 0.432 vs 0.618), so
-# power 1 has the better mean (0.652 vs 0.609 held-out, 0.871 vs 0.779 MNI152; docs/radiome.md). The test subjects
-# were never used to choose it.
+# power 1 has the better mean (0.652 vs 0.609 held-out, 0.871 vs 0.779 MNI152; docs/radiome-experiments.md,
+# diagnosis). The test subjects were never used to choose it.
 PRIOR_POWER = 1.0
 
 
@@ -155,10 +155,10 @@ def refine_with_intensities(
 # Ventricles lie deep in the brain, sulcal fluid near its surface, and on a T1 both look alike (one fluid Gaussian in
 # `refine_with_intensities`); the references call only the ventricles CSF. Of the fluid the refinement calls CSF, only
 # voxels deeper than this fraction of the brain mask's largest depth (distance to its edge) stay CSF, the rest become
-# background. Chosen on geometry alone, on SynthSeg's label maps 1-19 (the fluid of each map, deeper than the
-# fraction, against its ventricles; mean CSF Dice over the maps), and checked with two dev networks on the held-out
-# map 20 (docs/radiome.md); never on the test subjects. A fraction of the depth, not millimetres, so that brain size
-# and a generous skull strip move it less.
+# background. Chosen on geometry alone, on SynthSeg's label maps 1-19 (the fluid of each map, deeper than the fraction,
+# against its ventricles; mean CSF Dice over the maps), and checked with two dev networks on the held-out map 20
+# (docs/radiome-experiments.md, second pass); never on the test subjects. A fraction of the depth, not millimetres, so
+# that brain size and a generous skull strip move it less.
 VENTRICLE_DEPTH = 0.45
 
 
@@ -187,25 +187,25 @@ def keep_deep_csf(labels: np.ndarray, mask: np.ndarray, fraction: float = VENTRI
 
 
 # Weight of the network's log-posterior against the intensity term in `fuse_with_clusters`. Chosen on dev data only
-# (SynthSeg's held-out label map 20 synthesised at 1 mm and nilearn's MNI152, two dev networks trained on maps 1-19
-# for the benchmark's 80 steps, seeds 0 and 1), by the mean over the two dev networks of 0.25 / 0.5 / 1: held-out
-# mean Dice 0.788 / 0.788 / 0.787, MNI152 GM/WM 0.913 / 0.908 / 0.900 (docs/radiome.md, third pass). Weight 0 is
+# (SynthSeg's held-out label map 20 synthesised at 1 mm and nilearn's MNI152, two dev networks trained on maps 1-19 for
+# the benchmark's 80 steps, seeds 0 and 1), by the mean over the two dev networks of 0.25 / 0.5 / 1: held-out mean Dice
+# 0.788 / 0.788 / 0.787, MNI152 GM/WM 0.913 / 0.908 / 0.900 (docs/radiome-experiments.md, third pass). Weight 0 is
 # k-means with the deep-CSF rule itself. The test subjects were never used to choose it.
 PRIOR_WEIGHT = 0.25
 # Which fluid is ventricle: the whole-head 4 mm network knows where the ventricles are (held-out map 20: 0.75 of
 # ventricle voxels right, against 0.54 for depth alone), so a fluid voxel is CSF where the network's CSF
 # probability beats its background one and the voxel is deeper than this fraction of the mask's largest depth (no
 # ventricle lies in the outer quarter; the depth cuts the network's coarse 4 mm spill onto sulci). Chosen on dev
-# only (docs/radiome.md, fourth pass); `fluid="depth"` is the former rule (`keep_deep_csf`, 0.45).
+# only (docs/radiome-experiments.md, fourth pass); `fluid="depth"` is the former rule (`keep_deep_csf`, 0.45).
 NETWORK_FLUID_DEPTH = 0.25
-# `fluid="depth-or-head"` (twelfth pass, docs/radiome.md): a fluid voxel is CSF if deeper than `VENTRICLE_DEPTH`, or
-# deeper than SPLIT_DEPTH where the network's ventricle logit (its extra output channel, `tasks.ventricle_loss`)
-# exceeds SPLIT_LOGIT: depth alone misses the shallower parts of the ventricles. The values are those of the ninth
-# pass's search (dev maps 11-16) on a ventricle-weighted network's log(p_CSF / p_bg), which the positive weight of
-# the head's loss makes the logit's analogue; never chosen on the test subjects.
+# `fluid="depth-or-head"` (twelfth pass, docs/radiome-experiments.md): a fluid voxel is CSF if deeper than
+# `VENTRICLE_DEPTH`, or deeper than SPLIT_DEPTH where the network's ventricle logit (its extra output channel,
+# `tasks.ventricle_loss`) exceeds SPLIT_LOGIT: depth alone misses the shallower parts of the ventricles. The values are
+# those of the ninth pass's search (dev maps 11-16) on a ventricle-weighted network's log(p_CSF / p_bg), which the
+# positive weight of the head's loss makes the logit's analogue; never chosen on the test subjects.
 SPLIT_DEPTH = 0.35
 SPLIT_LOGIT = 2.0
-# `fluid="depth-or-head-connected"` (thirteenth pass, docs/radiome.md): the depth-or-head split, then
+# `fluid="depth-or-head-connected"` (thirteenth pass, docs/radiome-experiments.md): the depth-or-head split, then
 # `connect_ventricles`. The ventricles are a few large fluid systems whose horns reach shallower than the depth rule;
 # what lies deep but apart from them (insular cisterns, deep sulci) is small. The three values were chosen on the
 # training label maps 1-10 alone (k-means fluid of their synthetic images, no network), then passed a dev rule on

@@ -111,7 +111,7 @@ def segmentation_loss(logits: torch.Tensor, label: torch.Tensor) -> tuple[torch.
 
 
 # Weight of the ventricle head's loss beside the 4-class loss: both are mean per-voxel log-losses of one scale, and
-# neither is preferred (fixed before the twelfth pass's runs, docs/radiome.md; not tuned).
+# neither is preferred (fixed before the twelfth pass's runs, docs/radiome-experiments.md; not tuned).
 VENTRICLE_HEAD_WEIGHT = 1.0
 
 

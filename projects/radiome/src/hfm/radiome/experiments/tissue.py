@@ -69,11 +69,11 @@ MISSING_HD95_MM = float(np.sqrt(3) * 256)
 
 @dataclass
 class TissueConfig:
-    # Sized for the ~18-minute (idle) budget of a 2-core CPU: far too short to converge (see docs/radiome.md). The
-    # learned models' path is the 2 mm one (`TISSUE_PATHS["2mm"]`), chosen on the sixth pass's dev set (held-out maps
-    # 17-20 and lab2im, 3 seeds; docs/radiome.md) over the whole-head 4 mm one (fifth pass), whose ventricle split
-    # failed on dev for some seeds as on the real subjects. 80-step runs (about 55 CPU-s for the hfm UNETR), three
-    # seeds, label efficiency at 1-20 maps and 20 steps: 1058 s idle in the whole run at 2499a9f.
+    # Sized for the ~18-minute (idle) budget of a 2-core CPU: far too short to converge (docs/radiome-experiments.md,
+    # eighth pass). The learned models' path is the 2 mm one (`TISSUE_PATHS["2mm"]`), chosen on the sixth pass's dev set
+    # (held-out maps 17-20 and lab2im, 3 seeds; docs/radiome-experiments.md) over the whole-head 4 mm one (fifth pass),
+    # whose ventricle split failed on dev for some seeds as on the real subjects. 80-step runs (about 55 CPU-s for the
+    # hfm UNETR), three seeds, label efficiency at 1-20 maps and 20 steps: 1058 s idle in the whole run at 2499a9f.
     steps: int = 80
     pretrain_steps: int = 80
     seeds: tuple[int, ...] = (0, 1, 2)
@@ -92,9 +92,10 @@ class TissueConfig:
     # the horns joined and small deep pockets dropped by connectivity ("depth-or-head-connected", thirteenth pass)
     fluid: str = "depth-or-head-connected"
     # every learned model has one more output channel, a ventricle logit with its own loss; channels 0-3 train and
-    # feed the fusion as before (twelfth pass, docs/radiome.md)
+    # feed the fusion as before (twelfth pass, docs/radiome-experiments.md)
     ventricle_head: bool = True
-    # `features` 8 at 2 mm; 16 for the 4 mm path (with 8 it did not learn at 4 mm; dev, docs/radiome.md)
+    # `features` 8 at 2 mm; 16 for the 4 mm path (with 8 it did not learn at 4 mm; dev, docs/radiome-experiments.md,
+    # fourth pass)
     model_args: dict[str, Any] = field(default_factory=lambda: {"width": 96, "depth": 4, "heads": 3, "features": 8})
     subjects: tuple[str, ...] = ("voxelmorph", "niivue")
     slabs: int = 8
@@ -143,7 +144,7 @@ TISSUE_PATHS: dict[str, dict[str, Any]] = {
 
 
 # The path `TissueConfig()` (the benchmark, the quickstart) runs; its defaults repeat TISSUE_PATHS[BENCHMARK_PATH]
-# (tested). Chosen on dev only: docs/radiome.md, fifth, sixth, twelfth and thirteenth pass.
+# (tested). Chosen on dev only: docs/radiome-experiments.md, fifth, sixth, twelfth and thirteenth pass.
 BENCHMARK_PATH = "2mm-two-heads-connected"
 
 
@@ -286,7 +287,8 @@ def private_tempdir() -> Iterator[Path]:
 
 
 # Atropos as run here, chosen on dev subjects only (the ITK T1, nilearn's MNI152, SynthSeg's held-out map 20; with
-# and without a bright tail and a dark rim added to the mask; docs/radiome.md), never on the test subjects:
+# and without a bright tail and a dark rim added to the mask; docs/radiome-experiments.md, second pass), never on the
+# test subjects:
 # - intensities inside the mask clipped to their 1st and 99.5th percentiles first (as ANTs' scripts truncate
 #   intensities before N4 and Atropos): a bright tail (vessels, fat the skull strip left) otherwise takes one or two
 #   of Atropos' k-means starting classes, and grey and white matter end in one class (white matter Dice 0.004 on

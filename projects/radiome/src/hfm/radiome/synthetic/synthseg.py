@@ -191,7 +191,7 @@ def ventricle_pos_weight(maps: Sequence[tuple[np.ndarray, np.ndarray]]) -> float
 
     The positive weight of the ventricle head's binary cross-entropy (tasks.ventricle_loss): the ratio w_CSF / w_bg
     of median-frequency class weights, so that the head's logit has, at its optimum, the offset log(w_CSF / w_bg)
-    that a class-weighted network's log(p_CSF / p_bg) has (docs/radiome.md, twelfth pass).
+    that a class-weighted network's log(p_CSF / p_bg) has (docs/radiome-experiments.md, twelfth pass).
     """
     counts = np.zeros(2)
     for labels, tissue in maps:
