@@ -70,10 +70,12 @@ MISSING_HD95_MM = float(np.sqrt(3) * 256)
 @dataclass
 class TissueConfig:
     # Sized for the ~18-minute (idle) budget of a 2-core CPU: far too short to converge (docs/radiome-experiments.md,
-    # eighth pass). The learned models' path is the 2 mm one (`TISSUE_PATHS["2mm"]`), chosen on the sixth pass's dev set
-    # (held-out maps 17-20 and lab2im, 3 seeds; docs/radiome-experiments.md) over the whole-head 4 mm one (fifth pass),
-    # whose ventricle split failed on dev for some seeds as on the real subjects. 80-step runs (about 55 CPU-s for the
-    # hfm UNETR), three seeds, label efficiency at 1-20 maps and 20 steps: 1058 s idle in the whole run at 2499a9f.
+    # eighth pass). The learned models' path builds on the 2 mm one (`TISSUE_PATHS["2mm"]`), chosen on the sixth pass's
+    # dev set (held-out maps 17-20 and lab2im, 3 seeds; docs/radiome-experiments.md) over the whole-head 4 mm one (fifth
+    # pass), whose ventricle split failed on dev for some seeds as on the real subjects; the ventricle head and the
+    # connectivity rule came on top of it (`BENCHMARK_PATH`, twelfth and thirteenth pass). 80-step runs (about 55 CPU-s
+    # for the hfm UNETR), three seeds, label efficiency at 1-20 maps and 20 steps: 1058 s idle in the whole run at
+    # 2499a9f.
     steps: int = 80
     pretrain_steps: int = 80
     seeds: tuple[int, ...] = (0, 1, 2)
