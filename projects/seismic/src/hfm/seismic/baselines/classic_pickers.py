@@ -18,6 +18,10 @@ import numpy as np
 from obspy.signal.filter import bandpass
 from obspy.signal.trigger import aic_simple, ar_pick, pk_baer, recursive_sta_lta, trigger_onset
 
+from hfm.seismic.baselines.ar_pick_isolated import ar_pick_fresh_process, s_search_leaves_buffer
+
+L_P = 0.1  # ar_pick's P variance window, seconds (ObsPy's example value)
+
 
 def _band(trace: np.ndarray, rate: float, low: float = 1.0, high: float = 20.0) -> np.ndarray:
     trace = np.asarray(trace, dtype=np.float64)
@@ -83,11 +87,12 @@ class ArPicker:
 
     def _pick(self, wave: np.ndarray, rate: float) -> dict[str, float]:
         z, n, e = (np.ascontiguousarray(c, dtype=np.float32) for c in wave)
+        args = (rate, self.band_hz[0], min(self.band_hz[1], 0.45 * rate), self.lta_p, self.sta_p, self.lta_s,
+                self.sta_s, 2, 8, L_P, 0.2)  # fmt: skip
         try:
-            p, s = ar_pick(
-                z, n, e, rate, self.band_hz[0], min(self.band_hz[1], 0.45 * rate),
-                self.lta_p, self.sta_p, self.lta_s, self.sta_s, 2, 8, 0.1, 0.2,
-            )  # fmt: skip
+            p, s = ar_pick(z, n, e, *args)
+            if s_search_leaves_buffer(p, rate, L_P, self.lta_s):  # S would depend on the heap: see ar_pick_isolated
+                p, s = ar_pick_fresh_process(z, n, e, *args)
         except Exception:  # ar_pick fails on flat or too short input: no pick
             return {"P": np.nan, "S": np.nan}
         length = wave.shape[-1] / rate
