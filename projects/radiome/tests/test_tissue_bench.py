@@ -84,6 +84,26 @@ def test_pooled_dice_interval() -> None:
     assert math.isclose(value - base, (low + high) / 2, abs_tol=0.15)
 
 
+def test_pooled_dice_interval_draws_seeds() -> None:
+    """One bad training seed of three: pooling every seed in every resample (slabs alone drawn) would put the whole
+    interval below zero; drawing seeds too leaves resamples without the bad seed, so the interval reaches zero."""
+    _, label, mask = _brain()
+    worse = label.copy()
+    worse[label == 2] = 3
+    good = np.asarray(slab_counts(label, label, mask, 4))
+    bad = np.asarray(slab_counts(worse, label, mask, 4))
+    hfm = {"s": np.stack([good, good, bad])}
+    baseline = {"s": np.stack([good, good, good])}
+    value, base, low, high = pooled_dice_interval(hfm, baseline)
+    assert base == 1.0 and value < 1.0
+    assert low < value - base < 0.0 and high == 0.0
+    # a deterministic baseline (one seed) against three seeds: drawn on their own, same point values
+    value1, base1, low1, high1 = pooled_dice_interval(hfm, {"s": good[None]})
+    assert (value1, base1) == (value, base) and low1 < 0.0 and high1 == 0.0
+    with pytest.raises(ValueError, match="different numbers of seeds"):
+        pooled_dice_interval({"s": hfm["s"], "t": good[None]}, baseline)
+
+
 def test_atropos_orders_classes_by_intensity() -> None:
     if atropos_available() is not None:
         pytest.skip(atropos_available())

@@ -55,9 +55,10 @@ def require_baselines(config: TissueConfig) -> None:
 COMMAND = "python tools/bench.py --only radiome"
 TASK = "radiome/brain tissue (real FreeSurfer subjects)"
 SLAB_METHOD = (
-    "stratified paired bootstrap over axial brain slabs ({slabs} per subject, resampled within each subject, same "
-    "slabs for both methods), per-class counts pooled over the drawn slabs and {seeds} seed(s) into Dice per "
-    "subject, mean over CSF/GM/WM and the {subjects} subject(s); 2000 resamples, 95% percentile interval"
+    "paired bootstrap over {seeds} training seed(s) (drawn with replacement, paired by seed where both methods have "
+    "the same seeds) and axial brain slabs ({slabs} per subject, resampled within each subject, same slabs for both "
+    "methods), per-class counts pooled over the drawn seeds and slabs into Dice per subject, mean over CSF/GM/WM "
+    "and the {subjects} subject(s); 2000 resamples, 95% percentile interval"
 )
 
 

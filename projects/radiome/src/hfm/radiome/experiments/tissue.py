@@ -19,10 +19,13 @@ One run (`run_tissue_experiment`):
 6. speed: seconds to segment the 256^3 1 mm niivue volume (mask crop, sliding windows at 4 mm, upsampling).
 
 Intervals (`pooled_dice_interval`): with two subjects a bootstrap over subjects is degenerate, so each subject's
-brain is cut into `slabs` axial slabs; a resample draws slabs with replacement within each subject (the same slabs
-for both methods), pools the per-class counts of the drawn slabs (and of the seeds) into Dice per subject, and takes
-the mean over classes and subjects. The 95% percentile interval of hfm - baseline is over 2000 resamples. Slabs of
-one brain are not independent, so this interval speaks for these two brains, not for a population.
+brain is cut into `slabs` axial slabs; a resample draws the training seeds with replacement (paired: the same seeds
+for two methods run on the same seeds; a deterministic baseline has one) and, within each subject, slabs with
+replacement (the same slabs for both methods), pools the per-class counts of the drawn seeds and slabs into Dice per
+subject, and takes the mean over classes and subjects. The 95% percentile interval of hfm - baseline is over 2000
+resamples. Drawing seeds too makes the interval carry training-seed variance, which on dev is as large as the gaps
+between models; with three seeds it is still a rough estimate of it. Slabs of one brain are not independent, so this
+interval speaks for these two brains, not for a population.
 """
 
 from __future__ import annotations
@@ -245,21 +248,39 @@ def pooled_dice_interval(
     seed: int = 0,
     classes: Sequence[int] = (0, 1, 2),
 ) -> tuple[float, float, float, float]:
-    """(hfm, baseline, low, high): mean over subjects of pooled Dice, and the stratified slab bootstrap interval.
+    """(hfm, baseline, low, high): mean over subjects of pooled Dice, and the bootstrap interval over training seeds
+    and, within each subject, slabs.
 
-    `hfm[subject]` / `baseline[subject]`: counts (seeds, slabs, 3 classes, 3).
+    `hfm[subject]` / `baseline[subject]`: counts (seeds, slabs, 3 classes, 3). Two methods with the same number of
+    seeds are paired by seed index (the same draws); a method with another number (a deterministic baseline: one)
+    has its seeds drawn on their own.
     """
     rng = np.random.default_rng(seed)
+    n_hfm = _seed_count(hfm)
+    n_base = _seed_count(baseline)
 
-    def score(counts: dict[str, np.ndarray], picks: dict[str, np.ndarray] | None) -> float:
-        return float(np.mean([_pooled_dice(c[:, picks[s]] if picks else c, classes) for s, c in counts.items()]))
+    def score(counts: dict[str, np.ndarray], seeds: np.ndarray | None, picks: dict[str, np.ndarray] | None) -> float:
+        return float(np.mean([_pooled_dice(c[seeds][:, picks[s]] if picks else c, classes) for s, c in counts.items()]))
+
+    def draw_seeds(n: int) -> np.ndarray:
+        return rng.integers(0, n, n) if n > 1 else np.zeros(1, dtype=int)
 
     diffs = np.empty(n_resamples)
     for r in range(n_resamples):
+        seeds_hfm = draw_seeds(n_hfm)
+        seeds_base = seeds_hfm if n_base == n_hfm else draw_seeds(n_base)
         picks = {s: rng.integers(0, c.shape[1], c.shape[1]) for s, c in hfm.items()}
-        diffs[r] = score(hfm, picks) - score(baseline, picks)
+        diffs[r] = score(hfm, seeds_hfm, picks) - score(baseline, seeds_base, picks)
     low, high = np.quantile(diffs, [0.025, 0.975])
-    return score(hfm, None), score(baseline, None), float(low), float(high)
+    return score(hfm, None, None), score(baseline, None, None), float(low), float(high)
+
+
+def _seed_count(counts: dict[str, np.ndarray]) -> int:
+    """The number of training seeds behind one method's counts; every subject must have the same."""
+    seeds = {c.shape[0] for c in counts.values()}
+    if len(seeds) != 1:
+        raise ValueError(f"counts per subject hold different numbers of seeds: {sorted(seeds)}")
+    return seeds.pop()
 
 
 def atropos_available() -> str | None:
