@@ -120,9 +120,11 @@ class PickBenchConfig:
     # S F1 +0.181, detection -0.033 [-0.084, +0.019]); depth 8 (+-5.1 s) against depth 6: sum +0.151 [+0.045, +0.257],
     # detection +0.058 [+0.018, +0.097]. 0: the one 9-tap convolution only.
     refiner_depth: int = 8
-    # The label-efficiency pickers (40 runs, six times the compute of the two main fine-tunings) keep no refiner,
-    # pretrained and scratch alike: at one thread the depth-8 refiner makes a training step 3-4x as long, which would
-    # take the benchmark far past its time budget (docs/seismic-experiments.md, "a sample-rate refiner").
+    # The label-efficiency pickers (40 runs) keep no refiner, pretrained and scratch alike, for the time budget: at
+    # one thread a 480-step run takes 19-23 s with the depth-8 refiner against 6-8 s without (~2.8x, h51), about
+    # 9 more minutes on a benchmark of ~63. h51 (docs/seismic-experiments.md) measured on dev that the refiner lifts
+    # every few-label picker (~+1.1 to +1.4 on the dev sum) but leaves pretrained - scratch unchanged, so these
+    # figures understate the shipped picker's few-label quality without hiding a pretraining gain.
     efficiency_refiner_depth: int = 0
 
     def settings(self, steps: int, seed: int | None = None) -> RunSettings:
