@@ -8,7 +8,12 @@ Task options (the `task:` section of a run config); an unknown key is refused wi
                   horizontal_dropout: 0.0  horizontal_noise: 0.0   (shares of training windows whose N and E are
                   zeroed / buried in noise, see hfm.seismic.data.augment)
     seismic-pick: the same, plus  init: PATH (a pretrained MAE or picker: its encoder.* must all load)
+                  init_scope: encoder | picker   (picker: every tensor of the model from init, `load_picker`,
+                  as after the onset pretraining)
                   label_fraction: 1.0   sigma_s: 0.1   model: seismic-picker-tiny
+
+`OnsetPretrainTask` (issue 14) pretrains the whole picker on windows in memory (`training.pretrain_onset`, targets in
+`data.onset_targets`); it has no YAML name.
 
 A sharded dataset (`hfm seismic curate --shard-size`) is streamed shard by shard through the trainer, the windows
 cut inside the stream as the in-memory path cuts them; label_fraction < 1 needs an unsharded one.
@@ -18,12 +23,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
+import numpy as np
 import torch
 from torch import nn
 
 from hfm.seismic.data.augment import ComponentAugment
+from hfm.seismic.data.onset_targets import IndexedWindows, hidden_blocks, standardised_targets
 from hfm.seismic.data.stream import SeismicShards
 from hfm.seismic.data.windows import (
     LabelledWindows,
@@ -34,15 +41,17 @@ from hfm.seismic.data.windows import (
     synthetic_windows,
 )
 from hfm.seismic.models import picking_loss
-from hfm.seismic.tokenizer import Normalization
+from hfm.seismic.tokenizer import Normalization, WaveformTokenizer
+from hfm.shared.artifacts import LoadReport, load_weights, read_weights
 from hfm.shared.errors import HFMError
-from hfm.shared.models.loading import load_encoder
+from hfm.shared.models.loading import load_encoder, weights_file
 from hfm.shared.models.registry import create_model
 from hfm.shared.options import parse_options
 from hfm.shared.shard_layout import is_sharded
 from hfm.shared.shard_loader import ShardStream
 
 SYNTHETIC = "synthetic"  # the one name that asks for generated records instead of a dataset folder
+ONSET_MODEL = "seismic-picker-tiny"  # the onset pretraining trains the picker itself
 ENCODER_SOURCES = tuple(f"seismic-{kind}-{size}" for kind in ("mae", "picker") for size in ("tiny", "small", "base"))
 
 
@@ -73,6 +82,7 @@ class PickOptions:
     horizontal_dropout: float = 0.0
     horizontal_noise: float = 0.0
     init: Path | None = None
+    init_scope: Literal["encoder", "picker"] = "encoder"  # what of init is loaded: the encoder, or every tensor
     label_fraction: float = 1.0
     sigma_s: float = 0.1  # width of the Gaussian P/S targets
 
@@ -149,7 +159,9 @@ class SeismicPickTask:
 
     def build_model(self) -> nn.Module:
         model = build_encoder_model(self.options, "task seismic-pick")
-        if self.options.init is not None:
+        if self.options.init is not None and self.options.init_scope == "picker":
+            load_picker(model, self.options.init)
+        elif self.options.init is not None:
             load_encoder(model, self.options.init, expected=ENCODER_SOURCES)
         return model
 
@@ -161,6 +173,61 @@ class SeismicPickTask:
     def loss(self, model: nn.Module, batch: Any) -> tuple[torch.Tensor, dict[str, float]]:
         x, phases, detection = batch
         return picking_loss(model(x), phases, detection)
+
+
+@dataclass(frozen=True)
+class OnsetOptions:
+    """The picker pretrained and the input augmentation (the targets always come from the clean window)."""
+
+    refiner_depth: int = 8
+    normalization: Normalization = "component"
+    horizontal_dropout: float = 0.3
+    horizontal_noise: float = 0.5
+
+
+class OnsetPretrainTask:
+    """Trainer task: augmented, scaled, block-hidden window -> the four standardised targets of the clean one."""
+
+    def __init__(self, windows: np.ndarray, options: OnsetOptions, seed: int) -> None:
+        self.windows = windows
+        targets, self.target_mean, self.target_sd = standardised_targets(windows)
+        self.targets = torch.from_numpy(targets)
+        self.options = options
+        self.augment = ComponentAugment(options.horizontal_dropout, options.horizontal_noise, seed)
+
+    def build_model(self) -> nn.Module:
+        return create_model(
+            ONSET_MODEL, refiner_depth=self.options.refiner_depth, normalization=self.options.normalization
+        )
+
+    def train_dataset(self) -> IndexedWindows:
+        return IndexedWindows(self.windows)
+
+    def loss(self, model: nn.Module, batch: tuple[torch.Tensor, torch.Tensor]) -> tuple[torch.Tensor, dict[str, float]]:
+        x, index = batch
+        b, _, t = x.shape
+        # the augmentation is seeded per window index, as the fine-tuning's
+        augmented = [self.augment(w.numpy(), int(i)) for w, i in zip(x, index, strict=True)]
+        x = torch.stack([torch.from_numpy(np.ascontiguousarray(a, dtype=np.float32)) for a in augmented])
+        x = WaveformTokenizer.normalize(x, "component")
+        hidden = hidden_blocks(b, t)
+        squared = (model(x.masked_fill(hidden[:, None], 0.0)) - self.targets[index]) ** 2
+        return squared.mean(), {}
+
+
+def load_picker(model: nn.Module, path: str | Path) -> LoadReport:
+    """Every tensor of `model` from the picker at `path` (a folder or a .safetensors file), by name and shape.
+
+    Every model key must be filled, else `HFMError`; tensors of the file the model lacks (a refiner deeper than the
+    model's) are left unused and named in the report."""
+    file = weights_file(path)
+    report = load_weights(model, read_weights(file))
+    missing = sorted(set(model.state_dict()) - set(report.matched))
+    if missing or report.mismatched:
+        shapes = "; ".join(f"{k}: file {f}, model {m}" for k, f, m in report.mismatched[:3])
+        named = f"missing {', '.join(missing[:3])}{' ...' if len(missing) > 3 else ''}" if missing else shapes
+        raise HFMError(f"{file}: the pretrained picker does not fit this model ({report.summary()}); {named}")
+    return report
 
 
 def seismic_mae(options: dict[str, Any]) -> SeismicMAETask:

@@ -4,6 +4,8 @@
   `hfm train OUT/run.yaml` replays the run byte for byte; the model with its card lands in OUT/model.
 - `pretrain_windows` / `finetune_windows`: the same tasks on windows held in memory (the benchmark's crops, the
   quickstart's corpus), which no YAML can name; they return the model and write only the run folder.
+- `pretrain_onset`: the whole picker pretrained on onset-carrying targets (issue 14, `data.onset_targets`), on
+  windows in memory, as `pretrain_windows`.
 """
 
 from __future__ import annotations
@@ -13,10 +15,11 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 from torch import nn
 
 from hfm.seismic.data.windows import LabelledWindows
-from hfm.seismic.tasks import MAEOptions, PickOptions, SeismicMAETask, SeismicPickTask
+from hfm.seismic.tasks import MAEOptions, OnsetOptions, OnsetPretrainTask, PickOptions, SeismicMAETask, SeismicPickTask
 from hfm.shared.artifacts import DataCardReference, ModelCard, export_model
 from hfm.shared.errors import HFMError
 from hfm.shared.options import options_dict, parse_options
@@ -98,6 +101,34 @@ def finetune_states(
             earlier.load_state_dict(read_checkpoint(path).tensors["model"])
             states[step] = earlier.eval()
     return dict(sorted(states.items()))
+
+
+def pretrain_onset(
+    windows: np.ndarray,
+    out_dir: str | Path,
+    settings: RunSettings = RunSettings(steps=1600, batch_size=16, lr=1e-3),
+    options: OnsetOptions = OnsetOptions(),
+) -> tuple[nn.Module, TrainResult]:
+    """Onset pretraining of the whole picker on (N, 3, T) unlabelled windows; the weights land in
+    `out_dir/final/model.safetensors` (fine-tune from that folder with `tasks.load_picker`, or the
+    `seismic-pick` option `init_scope: picker`)."""
+    if settings.overrides:
+        raise HFMError("pretrain_onset: no run-config overrides; pass OnsetOptions instead")
+    task = OnsetPretrainTask(windows, options, settings.seed)
+    config = Config.short_run(
+        out_dir,
+        "seismic-onset-pretrain",
+        {},
+        steps=settings.steps,
+        batch_size=min(settings.batch_size, len(windows)),
+        lr=settings.lr,
+        seed=settings.seed,
+        progress=settings.progress,
+        min_lr=_min_lr(settings.lr),
+    )
+    trainer = Trainer(config, task)
+    result = trainer.fit()
+    return trainer.raw_model, result
 
 
 def _train_windows(

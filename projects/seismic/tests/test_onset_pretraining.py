@@ -1,0 +1,136 @@
+"""The onset-carrying pretraining of the whole picker (issue 14, h52/h53): its targets peak where energy begins, a
+dead component teaches nothing, 18 of 60 blocks are hidden, a few steps lower the loss and are seeded, the picker
+loads whole, and the benchmark still pretrains the MAE by default."""
+
+import json
+from dataclasses import replace
+
+import numpy as np
+import pytest
+import torch
+from safetensors.torch import save_file
+
+from hfm.seismic.benchmarks.picking import PickBenchConfig, pretrain_picker
+from hfm.seismic.benchmarks.recipe import picker_options
+from hfm.seismic.data.onset_targets import hidden_blocks, onset_targets, standardised_targets
+from hfm.seismic.data.windows import synthetic_windows
+from hfm.seismic.tasks import OnsetOptions, PickOptions, SeismicPickTask, load_picker
+from hfm.seismic.training import pretrain_onset
+from hfm.shared.artifacts import read_weights
+from hfm.shared.errors import HFMError
+from hfm.shared.models.registry import create_model
+from hfm.shared.shortcuts import RunSettings
+
+
+def stepped(samples: int, step: int, quiet: float = 0.01, loud: float = 1.0) -> np.ndarray:
+    """A constant-energy alternating trace whose amplitude jumps from `quiet` to `loud` at sample `step`."""
+    sign = np.where(np.arange(samples) % 2 == 0, 1.0, -1.0)
+    return sign * np.where(np.arange(samples) < step, quiet, loud)
+
+
+def test_the_p_and_s_targets_peak_where_z_and_the_horizontals_start():
+    window = np.stack([stepped(3000, 1000), stepped(3000, 1700), stepped(3000, 1700)])[None].astype(np.float32)
+    targets = onset_targets(window)
+    assert targets.shape == (1, 4, 3000) and targets.dtype == np.float32
+    assert int(targets[0, 0].argmax()) == 1000
+    assert int(targets[0, 1].argmax()) == 1700
+    # at the onset: scaled loud energy 1.5 ahead (2/3 of the samples loud) over 1.5e-4 behind, each plus eps 1e-4
+    assert targets[0, 0, 1000] == pytest.approx(np.log((1.5 + 1e-4) / (1.5e-4 + 1e-4)), abs=1e-3)
+    # the envelopes: Z's enters with its sign flipped, N + E's as it is
+    assert targets[0, 2, 2500] < targets[0, 2, 500] and targets[0, 3, 2500] > targets[0, 3, 500]
+
+
+def test_a_dead_component_gives_zero_targets():
+    rng = np.random.default_rng(0)
+    window = rng.normal(size=(2, 3, 600)).astype(np.float32)
+    window[0, 1:] = 0.0  # no horizontals
+    window[1, 0] = 5.0  # a constant (dead) vertical
+    targets = onset_targets(window)
+    assert np.all(targets[0, [1, 3]] == 0.0) and np.abs(targets[0, [0, 2]]).max() > 0.1
+    assert np.all(targets[1, [0, 2]] == 0.0) and np.abs(targets[1, [1, 3]]).max() > 0.1
+
+
+def test_the_targets_are_standardised_over_the_corpus():
+    windows = synthetic_windows(6, 0, 1000).waveforms
+    targets, mean, sd = standardised_targets(windows)
+    np.testing.assert_allclose(targets.mean((0, 2)), 0.0, atol=1e-5)
+    np.testing.assert_allclose(targets.std((0, 2)), 1.0, atol=1e-4)
+    assert mean.shape == sd.shape == (4,)
+
+
+def test_eighteen_of_sixty_half_second_blocks_are_hidden():
+    torch.manual_seed(0)
+    hidden = hidden_blocks(5, 3000)
+    assert hidden.shape == (5, 3000)
+    blocks = hidden.reshape(5, 60, 50)
+    assert torch.equal(blocks.all(-1), blocks.any(-1))  # whole blocks only
+    assert blocks.all(-1).sum(1).tolist() == [18] * 5
+    assert not torch.equal(blocks[0], blocks[1])  # each window its own draw
+
+
+def _pretrain(tmp_path, name: str, seed: int = 3, depth: int = 2):
+    windows = synthetic_windows(8, 0, 1000).waveforms
+    settings = RunSettings(steps=40, batch_size=4, lr=1e-3, seed=seed, progress=False)
+    out = tmp_path / name
+    model, result = pretrain_onset(windows, out, settings, OnsetOptions(refiner_depth=depth))
+    losses = [json.loads(line)["loss"] for line in (out / "metrics.jsonl").read_text().splitlines()]
+    return model, result, losses, out
+
+
+def test_a_few_steps_lower_the_loss_and_are_seeded(tmp_path):
+    _, result, losses, out = _pretrain(tmp_path, "a")
+    _, _, losses_again, out_again = _pretrain(tmp_path, "b")
+    assert result.status == "completed" and result.step == 40
+    assert np.mean(losses[-3:]) < 0.9 * np.mean(losses[:3])
+    assert losses == losses_again
+    first, second = (read_weights(o / "final" / "model.safetensors") for o in (out, out_again))
+    assert sorted(first) == sorted(second) and all(torch.equal(first[k], second[k]) for k in first)
+    _, _, other, _ = _pretrain(tmp_path, "c", seed=4)
+    assert other != losses
+
+
+def test_the_whole_picker_loads_and_a_mismatch_fails_clearly(tmp_path):
+    torch.manual_seed(1)
+    pretrained = create_model("seismic-picker-tiny", refiner_depth=8, normalization="component")
+    save_file(pretrained.state_dict(), str(tmp_path / "picker.safetensors"))
+    fresh = create_model("seismic-picker-tiny", refiner_depth=8, normalization="component")
+    report = load_picker(fresh, tmp_path / "picker.safetensors")
+    assert len(report.matched) == 52 and not report.missing and not report.unused and not report.mismatched
+    assert all(torch.equal(v, pretrained.state_dict()[k]) for k, v in fresh.state_dict().items())
+    # a picker without the refiner cannot fill a depth-8 one
+    save_file(create_model("seismic-picker-tiny").state_dict(), str(tmp_path / "plain.safetensors"))
+    with pytest.raises(HFMError, match=r"does not fit.*missing refiner"):
+        load_picker(fresh, tmp_path / "plain.safetensors")
+    # ... while a depth-0 picker takes all of its 32 tensors from the depth-8 file, the refiner's left unused
+    shallow = create_model("seismic-picker-tiny", normalization="component")
+    report = load_picker(shallow, tmp_path / "picker.safetensors")
+    assert len(report.matched) == 32 and len(report.unused) == 20
+    # the fine-tuning task loads every tensor when asked to
+    options = PickOptions(
+        "in memory", init=tmp_path / "picker.safetensors", init_scope="picker", model_args={"refiner_depth": 8}
+    )
+    task = SeismicPickTask(options, synthetic_windows(4, 0, 1000))
+    model = task.build_model()
+    assert torch.equal(model.state_dict()["head.weight"], pretrained.state_dict()["head.weight"])
+
+
+def test_the_benchmark_pretrains_the_mae_by_default():
+    config = PickBenchConfig()
+    assert config.pretrain_objective == "mae" and config.onset_pretrain_steps == 1600
+    assert config.efficiency_refiner_depth == 0 and config.pretrain_steps == 400
+    assert "init_scope" not in picker_options(config, "weights")  # the encoder alone, as before
+    onset = PickBenchConfig(pretrain_objective="onset")
+    assert picker_options(onset, "weights")["init_scope"] == "picker"
+    with pytest.raises(HFMError, match="pretrain_objective"):
+        PickBenchConfig(pretrain_objective="denoise")
+
+
+def test_the_benchmark_s_onset_option_pretrains_the_picker_and_fine_tunes_it_whole(tmp_path):
+    config = replace(PickBenchConfig.quick(), pretrain_objective="onset", onset_pretrain_steps=2, batch_size=4)
+    corpus = synthetic_windows(4, 0, config.window).waveforms
+    pretrain_picker(corpus, tmp_path / "pretrain", config)
+    pretrained = read_weights(tmp_path / "pretrain" / "final" / "model.safetensors")
+    assert len(pretrained) == 52  # the whole depth-8 picker
+    options = PickOptions("in memory", **picker_options(config, str(tmp_path / "pretrain" / "final")))
+    model = SeismicPickTask(options, synthetic_windows(4, 0, config.window)).build_model()
+    assert all(torch.equal(v, pretrained[k]) for k, v in model.state_dict().items())
