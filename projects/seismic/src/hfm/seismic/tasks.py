@@ -42,9 +42,9 @@ from hfm.seismic.data.windows import (
 )
 from hfm.seismic.models import picking_loss
 from hfm.seismic.tokenizer import Normalization, WaveformTokenizer
-from hfm.shared.artifacts import LoadReport, load_weights, read_weights
+from hfm.shared.artifacts import LoadReport
 from hfm.shared.errors import HFMError
-from hfm.shared.models.loading import load_encoder, weights_file
+from hfm.shared.models.loading import load_encoder
 from hfm.shared.models.registry import create_model
 from hfm.shared.options import parse_options
 from hfm.shared.shard_layout import is_sharded
@@ -216,18 +216,10 @@ class OnsetPretrainTask:
 
 
 def load_picker(model: nn.Module, path: str | Path) -> LoadReport:
-    """Every tensor of `model` from the picker at `path` (a folder or a .safetensors file), by name and shape.
-
-    Every model key must be filled, else `HFMError`; tensors of the file the model lacks (a refiner deeper than the
-    model's) are left unused and named in the report."""
-    file = weights_file(path)
-    report = load_weights(model, read_weights(file))
-    missing = sorted(set(model.state_dict()) - set(report.matched))
-    if missing or report.mismatched:
-        shapes = "; ".join(f"{k}: file {f}, model {m}" for k, f, m in report.mismatched[:3])
-        named = f"missing {', '.join(missing[:3])}{' ...' if len(missing) > 3 else ''}" if missing else shapes
-        raise HFMError(f"{file}: the pretrained picker does not fit this model ({report.summary()}); {named}")
-    return report
+    """Every tensor of `model` from the picker at `path` (a folder or a .safetensors file), by name and shape: the
+    shared encoder loader over the whole model. A key the file cannot fill raises `HFMError`; tensors of the file the
+    model lacks (a refiner deeper than the model's) are left unused and named in the report."""
+    return load_encoder(model, path, prefix="")
 
 
 def seismic_mae(options: dict[str, Any]) -> SeismicMAETask:

@@ -114,21 +114,9 @@ def pretrain_onset(
     `seismic-pick` option `init_scope: picker`)."""
     if settings.overrides:
         raise HFMError("pretrain_onset: no run-config overrides; pass OnsetOptions instead")
-    task = OnsetPretrainTask(windows, options, settings.seed)
-    config = Config.short_run(
-        out_dir,
-        "seismic-onset-pretrain",
-        {},
-        steps=settings.steps,
-        batch_size=min(settings.batch_size, len(windows)),
-        lr=settings.lr,
-        seed=settings.seed,
-        progress=settings.progress,
-        min_lr=_min_lr(settings.lr),
+    return _fit(
+        OnsetPretrainTask(windows, options, settings.seed), "seismic-onset-pretrain", {}, Path(out_dir), settings
     )
-    trainer = Trainer(config, task)
-    result = trainer.fit()
-    return trainer.raw_model, result
 
 
 def _train_windows(
@@ -144,9 +132,17 @@ def _train_windows(
     options_type, task_type = _TASKS[task_name]
     raw = {"dataset": windows.name or "in memory", "seed": settings.seed, **options}
     task = task_type(parse_options(options_type, raw, task_name), windows)
+    plain = {k: v for k, v in options.items() if isinstance(v, str | int | float | dict)}  # the windows stay out
+    return _fit(task, task_name, plain, out_dir, settings, every)
+
+
+def _fit(
+    task: Any, task_name: str, plain: dict[str, Any], out_dir: Path, settings: RunSettings, every: int | None = None
+) -> tuple[nn.Module, TrainResult]:
+    """A task on windows in memory through the shared trainer's short run; `plain`: the options the run config
+    records."""
     # a 1% label subset may hold fewer windows than a batch
     batch_size = min(settings.batch_size, len(task.train_dataset()))
-    plain = {k: v for k, v in options.items() if isinstance(v, str | int | float | dict)}  # the windows stay out
     config = Config.short_run(
         out_dir,
         task_name,

@@ -43,7 +43,8 @@ def load_encoder(
 ) -> LoadReport:
     """Copy the pretrained encoder of `path` into `model`'s `prefix*` parameters; returns the load report.
 
-    Every model key under `prefix` must be filled from the file with the same shape, else `HFMError`. `expected`
+    Every model key under `prefix` must be filled from the file with the same shape, else `HFMError`; `prefix=""`
+    loads the whole model (tensors of the file the model lacks are left unused and named in the report). `expected`
     names the registered model (or models) the file must come from, where its config.json says what it is.
     """
     file = weights_file(path)
@@ -61,7 +62,7 @@ def load_encoder(
     if missing or report.mismatched:
         shapes = "; ".join(f"{k}: file {f}, model {m}" for k, f, m in report.mismatched[:3])
         raise HFMError(
-            f"{file}: the encoder does not fit this model ({report.summary()}); "
+            f"{file}: the {prefix.rstrip('.') or 'pretrained model'} does not fit this model ({report.summary()}); "
             + (f"missing {', '.join(missing[:3])}{' ...' if len(missing) > 3 else ''}" if missing else shapes)
         )
     return report
