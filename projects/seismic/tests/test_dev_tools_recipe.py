@@ -28,6 +28,7 @@ def test_picker_options_are_the_benchmarks_recipe_with_one_lever_changed():
     options = picker_options(CONFIG, "enc")
     assert options == {
         "init": "enc",
+        "init_scope": "picker",  # the onset pretraining trains the whole picker (the default objective)
         "sigma_s": 0.2,
         "normalization": "component",
         "horizontal_dropout": 0.3,

@@ -20,9 +20,6 @@ from __future__ import annotations
 
 import hashlib
 import math
-import multiprocessing
-import os
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -58,6 +55,7 @@ from hfm.plankton.models.cnn import (
     train_scratch_cnn,
 )
 from hfm.plankton.models.fixmatch import FixMatchConfig, cnn_probabilities, train_fixmatch_cnn
+from hfm.shared.parallel import parallel_map
 
 HFM_LINEAR = "hfm encoder + linear head"
 HFM_HYBRID = "hfm hybrid head (embeddings + morphology)"
@@ -266,15 +264,6 @@ def source_in_fold_encoders(study: Study, source: str, folds: list[tuple[np.ndar
     return in_fold_encoders(
         study.corpus.canvases, fold_rows, base, study.config.encoder, study.cache, source, runner=parallel_map
     )
-
-
-def parallel_map(function, jobs: list) -> list:
-    """`function` over `jobs`, one process per CPU (spawned: no torch state forked); in this process when one job."""
-    workers = min(len(jobs), len(os.sched_getaffinity(0)))
-    if workers <= 1:
-        return [function(job) for job in jobs]
-    with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as pool:
-        return list(pool.map(function, jobs))
 
 
 def _scratch_method(

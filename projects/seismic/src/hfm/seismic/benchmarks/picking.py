@@ -64,6 +64,7 @@ from hfm.shared.errors import HFMError
 from hfm.shared.eval.figures import Figure
 from hfm.shared.eval.stats import mean_confidence_interval, paired_bootstrap
 from hfm.shared.jsonio import dump_json, write_atomic
+from hfm.shared.parallel import parallel_map
 from hfm.shared.sample_data import DataUnavailable, require_data
 from hfm.shared.shortcuts import RunSettings
 
@@ -121,20 +122,22 @@ class PickBenchConfig:
     # S F1 +0.181, detection -0.033 [-0.084, +0.019]); depth 8 (+-5.1 s) against depth 6: sum +0.151 [+0.045, +0.257],
     # detection +0.058 [+0.018, +0.097]. 0: the one 9-tap convolution only.
     refiner_depth: int = 8
-    # The label-efficiency pickers (40 runs) keep no refiner, pretrained and scratch alike, for the time budget: at
-    # one thread a 480-step run takes 19-23 s with the depth-8 refiner against 6-8 s without (~2.8x, h51), about
-    # 9 more minutes on a benchmark of ~63. h51 (docs/seismic-experiments.md) measured on dev that the refiner lifts
-    # every few-label picker (~+1.1 to +1.4 on the dev sum) but leaves pretrained - scratch unchanged, so these
-    # figures understate the shipped picker's few-label quality without hiding a pretraining gain.
-    efficiency_refiner_depth: int = 0
-    # Issue 14: what the hfm picker is pretrained with. "mae": the masked autoencoder for `pretrain_steps`, its
-    # encoder loaded for fine-tuning (the benchmark as it stands). "onset": the whole picker trained for
-    # `onset_pretrain_steps` on the onset-carrying targets (`hfm.seismic.training.pretrain_onset`), every tensor loaded.
-    # h53 (docs/seismic-experiments.md, pre-registered, fresh seeds, NCEDC dev) measured onset - scratch with the
-    # depth-8 refiner at 10% labels +0.196 [+0.098, +0.293] and 25% +0.246 [+0.160, +0.331] (n = 10), and with all
-    # labels onset - MAE-400 +0.185 [+0.080, +0.291] (n = 5, detection level); the default stays "mae" until a whole
-    # benchmark run with "onset" has been made.
-    pretrain_objective: Literal["mae", "onset"] = "mae"
+    # The label-efficiency pickers (40 runs) carry the depth-8 refiner too, pretrained and scratch alike: h52/h53
+    # (docs/seismic-experiments.md) judged the onset pretraining's few-label gain with it, and without it the
+    # benchmark would score a configuration dev never measured. At one thread a 480-step run takes 19-23 s with it
+    # against 6-8 s without (~2.8x, h51); `efficiency_workers` runs them side by side to keep the bench near an hour.
+    efficiency_refiner_depth: int = 8
+    # Processes for the 40 label-efficiency runs (None: one per CPU this process may use); each run is at one thread
+    # in any process, so the figures do not depend on it.
+    efficiency_workers: int | None = None
+    # Issue 14: what the hfm picker is pretrained with. "onset" (adopted 12-05 from h52/h53): the whole picker,
+    # refiner included, trained for `onset_pretrain_steps` on the onset-carrying targets
+    # (`hfm.seismic.training.pretrain_onset`) and loaded whole for fine-tuning. h53 (docs/seismic-experiments.md,
+    # pre-registered, fresh seeds, NCEDC dev) measured onset - scratch with the depth-8 refiner at 10% labels +0.196
+    # [+0.098, +0.293] and 25% +0.246 [+0.160, +0.331] (n = 10), and with all labels onset - MAE-400 +0.185 [+0.080,
+    # +0.291] (n = 5, detection level). "mae": the masked autoencoder for `pretrain_steps`, its encoder loaded (the
+    # benchmark up to the whole run of 9626f63).
+    pretrain_objective: Literal["mae", "onset"] = "onset"
     onset_pretrain_steps: int = 1600
 
     def __post_init__(self) -> None:
@@ -163,6 +166,7 @@ class PickBenchConfig:
             efficiency_steps=3,
             fractions=(0.25, 1.0),
             efficiency_seeds=(0, 1),
+            efficiency_workers=1,
             n_resamples=50,
             smoke=True,
         )
@@ -714,22 +718,13 @@ def efficiency(train: Records, init: str, out: Path, config: PickBenchConfig, re
     small_batches = replace(
         config, batch_size=config.efficiency_batch_size, refiner_depth=config.efficiency_refiner_depth
     )
-    rows = []
-    for fraction in config.fractions:
-        for seed in config.efficiency_seeds:
-            subset = label_subset(train, fraction, seed)
-            for start, weights in (("pretrained", init), ("scratch", None)):
-                run = out / "efficiency" / f"{start}-{fraction:g}-seed{seed}"
-                settings = small_batches.settings(config.efficiency_steps, config.seed + seed)
-                model = finetune_picker(subset, run, settings, small_batches, weights)
-                predict = hfm_predictor(model)
-                row = {"fraction": fraction, "records": len(subset), "seed": seed, "start": start}
-                for phase, index in (("P", 0), ("S", 1)):
-                    pw = windows[phase]
-                    res = (batched(predict, pw.waveforms)[:, index].argmax(-1) - pw.onset) / 100
-                    row[f"{phase} hit 0.2 s"] = bootstrap_statistic("hit", 0.2)(res, None)
-                    row[f"{phase} MAE (s)"] = bootstrap_statistic("MAE")(res, None)
-                rows.append(row)
+    jobs = [
+        (label_subset(train, fraction, seed), fraction, seed, start, weights, out, small_batches, windows)
+        for fraction in config.fractions
+        for seed in config.efficiency_seeds
+        for start, weights in (("pretrained", init), ("scratch", None))
+    ]
+    rows = parallel_map(efficiency_run, jobs, config.efficiency_workers)
     report.efficiency = rows
     summary = []
     for fraction in config.fractions:
@@ -745,6 +740,27 @@ def efficiency(train: Records, init: str, out: Path, config: PickBenchConfig, re
             }
         summary.append(entry)
     report.efficiency_summary = summary
+
+
+def efficiency_run(job: tuple) -> dict[str, Any]:
+    """One label-efficiency picker (one subset, seed and start) fine-tuned and scored at one thread, whichever
+    process runs it, so the rows do not depend on `efficiency_workers`."""
+    subset, fraction, seed, start, weights, out, config, windows = job
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        run = out / "efficiency" / f"{start}-{fraction:g}-seed{seed}"
+        settings = config.settings(config.efficiency_steps, config.seed + seed)
+        predict = hfm_predictor(finetune_picker(subset, run, settings, config, weights))
+        row = {"fraction": fraction, "records": len(subset), "seed": seed, "start": start}
+        for phase, index in (("P", 0), ("S", 1)):
+            pw = windows[phase]
+            res = (batched(predict, pw.waveforms)[:, index].argmax(-1) - pw.onset) / 100
+            row[f"{phase} hit 0.2 s"] = bootstrap_statistic("hit", 0.2)(res, None)
+            row[f"{phase} MAE (s)"] = bootstrap_statistic("MAE")(res, None)
+        return row
+    finally:
+        torch.set_num_threads(threads)
 
 
 def efficiency_figures(report: PickBenchReport) -> list[Figure]:
