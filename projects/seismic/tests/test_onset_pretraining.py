@@ -9,20 +9,25 @@ from dataclasses import replace
 import numpy as np
 import pytest
 import torch
+import yaml
 from safetensors.torch import save_file
+from typer.testing import CliRunner
 
 from hfm.seismic.benchmarks.picking import PickBenchConfig, efficiency_run, pretrain_picker
 from hfm.seismic.benchmarks.recipe import picker_options
+from hfm.seismic.cli import app
 from hfm.seismic.data.onset_targets import hidden_blocks, onset_targets, standardised_targets
 from hfm.seismic.data.records import Records, pick_windows
 from hfm.seismic.data.windows import synthetic_windows
 from hfm.seismic.tasks import OnsetOptions, PickOptions, SeismicPickTask, load_picker
 from hfm.seismic.training import pretrain_onset
 from hfm.shared.artifacts import read_weights
+from hfm.shared.cli.main import run as hfm_cli
 from hfm.shared.errors import HFMError
 from hfm.shared.models.registry import create_model
 from hfm.shared.parallel import parallel_map
 from hfm.shared.shortcuts import RunSettings
+from hfm.shared.train.task import build_task
 
 
 def stepped(samples: int, step: int, quiet: float = 0.01, loud: float = 1.0) -> np.ndarray:
@@ -69,6 +74,8 @@ def test_eighteen_of_sixty_half_second_blocks_are_hidden():
     assert torch.equal(blocks.all(-1), blocks.any(-1))  # whole blocks only
     assert blocks.all(-1).sum(1).tolist() == [18] * 5
     assert not torch.equal(blocks[0], blocks[1])  # each window its own draw
+    ragged = hidden_blocks(2, 1020)  # 20 whole blocks and a 20-sample tail, which stays visible
+    assert ragged.shape == (2, 1020) and not ragged[:, 1000:].any() and ragged.sum(1).tolist() == [300, 300]
 
 
 def _pretrain(tmp_path, name: str, seed: int = 3, depth: int = 2):
@@ -115,6 +122,38 @@ def test_the_whole_picker_loads_and_a_mismatch_fails_clearly(tmp_path):
     task = SeismicPickTask(options, synthetic_windows(4, 0, 1000))
     model = task.build_model()
     assert torch.equal(model.state_dict()["head.weight"], pretrained.state_dict()["head.weight"])
+    # ... and refuses to drop the pretrained refiner into a picker built without one
+    shallow_options = replace(options, model_args={})
+    with pytest.raises(HFMError, match=r"holds 20 tensors this picker lacks \(refiner\."):
+        SeismicPickTask(shallow_options, synthetic_windows(4, 0, 1000)).build_model()
+
+
+def test_the_cli_pretrains_onset_replays_it_and_fine_tunes_the_whole_picker(tmp_path):
+    torch.set_num_threads(1)
+    runner = CliRunner()
+    small = ["--steps", "2", "--batch-size", "4", "--samples", "1000", "--synthetic", "8", "--refiner-depth", "2"]
+    pre, tuned = tmp_path / "pre", tmp_path / "tuned"
+    result = runner.invoke(app, ["pretrain-onset", "synthetic", "--out", str(pre), *small])
+    assert result.exit_code == 0, result.output
+    config = yaml.safe_load((pre / "run.yaml").read_text())
+    assert config["task"]["name"] == "seismic-onset" and config["task"]["refiner_depth"] == 2
+    try:  # `hfm train` replays the run byte for byte
+        hfm_cli(["train", str(pre / "run.yaml"), "--set", f"run.out_dir={tmp_path / 'replay'}"])
+    except SystemExit as done:
+        assert done.code in (0, None)
+    replayed = (tmp_path / "replay" / "final" / "model.safetensors").read_bytes()
+    assert replayed == (pre / "run" / "final" / "model.safetensors").read_bytes()
+    scope = ["--init", str(pre / "model"), "--init-scope", "picker", "--normalization", "component"]
+    result = runner.invoke(app, ["finetune", "synthetic", "--out", str(tuned), *scope, *small])
+    assert result.exit_code == 0, result.output
+    options = yaml.safe_load((tuned / "run.yaml").read_text())["task"]
+    assert options["init_scope"] == "picker" and options["model_args"] == {"refiner_depth": 2}
+    start = build_task("seismic-pick", {k: v for k, v in options.items() if k != "name"}).build_model()
+    pretrained = read_weights(pre / "model" / "model.safetensors")
+    assert len(pretrained) == len(start.state_dict()) == 40  # every tensor of the depth-2 picker, refiner included
+    assert all(torch.equal(v, pretrained[k]) for k, v in start.state_dict().items())
+    result = runner.invoke(app, ["finetune", "synthetic", "--out", str(tmp_path / "x"), "--init-scope", "picker"])
+    assert result.exit_code != 0 and "--init-scope picker loads every tensor of --init" in str(result.exception)
 
 
 def test_the_benchmark_pretrains_the_onset_picker_by_default_and_the_mae_on_request():

@@ -12,7 +12,7 @@ import torch
 from typer.testing import CliRunner
 
 from hfm.seismic.cli import app
-from hfm.seismic.tasks import seismic_mae, seismic_pick
+from hfm.seismic.tasks import seismic_mae, seismic_onset, seismic_pick
 from hfm.shared.errors import HFMError
 from hfm.shared.sample_data import DataUnavailable, require_data
 from hfm.shared.shard_loader import ShardStream
@@ -66,3 +66,16 @@ def test_pretrain_and_finetune_train_from_the_shards(curated, tmp_path):
     run_cli("finetune", str(sharded), "--out", str(pick), "--init", str(tmp_path / "mae/model"), *common)
     assert json.loads((pick / "run/summary.json").read_text())["status"] == "completed"
     assert (pick / "model/model.safetensors").is_file()
+
+
+def test_onset_pretraining_runs_on_the_curated_folder_and_refuses_its_shards(curated, tmp_path):
+    whole, sharded = curated
+    common = ["--steps", "3", "--batch-size", "8", "--refiner-depth", "2", "--set", "train.progress=false"]
+    run_cli("pretrain-onset", str(whole), "--out", str(tmp_path / "onset"), *common)
+    losses = [json.loads(line)["loss"] for line in (tmp_path / "onset/run/metrics.jsonl").read_text().splitlines()]
+    assert len(losses) == 3 and all(0 < loss < 10 for loss in losses)  # standardised targets: about 1 at the start
+    assert len(seismic_onset({"dataset": str(whole)}).train_dataset()) == len(
+        seismic_mae({"dataset": str(whole)}).train_dataset()
+    )
+    with pytest.raises(HFMError, match=r"sharded; the onset targets are standardised over the whole corpus"):
+        seismic_onset({"dataset": str(sharded)})

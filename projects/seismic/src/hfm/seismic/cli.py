@@ -1,4 +1,5 @@
-"""`hfm seismic curate | pretrain | finetune | predict | evaluate | benchmark`, with the shared arguments.
+"""`hfm seismic curate | pretrain | pretrain-onset | finetune | predict | evaluate | benchmark`, with the shared
+arguments.
 
 `predict` is the annotator: picks on continuous records of any length (there is no separate `annotate` verb).
 """
@@ -71,12 +72,23 @@ def _pretrain(run: TrainingRun) -> ShortcutResult:
     return pretrain(run.dataset, run.out, run.settings, **extra, model=run.model, model_args={"target": target})
 
 
+def _pretrain_onset(run: TrainingRun) -> ShortcutResult:
+    from hfm.seismic.training import pretrain_onset_dataset
+
+    return pretrain_onset_dataset(run.dataset, run.out, run.settings, **run.extra, model=run.model)
+
+
 def _finetune(run: TrainingRun) -> ShortcutResult:
     from hfm.seismic.training import finetune
 
     extra = dict(run.extra)
     sigma = extra.pop("sigma")
-    return finetune(run.dataset, run.out, run.settings, init=run.init, **extra, model=run.model, sigma_s=sigma)
+    depth = extra.pop("refiner_depth")
+    if extra["init_scope"] == "picker" and run.init is None:
+        raise HFMError("--init-scope picker loads every tensor of --init: give --init (pretrain-onset OUT/model)")
+    model_args = {"refiner_depth": depth} if depth else {}  # 0 is the registry's default: the run.yaml as before
+    options = {**extra, "model": run.model, "model_args": model_args, "sigma_s": sigma}
+    return finetune(run.dataset, run.out, run.settings, init=run.init, **options)
 
 
 def _data_options(synthetic: int) -> dict:
@@ -110,14 +122,41 @@ add_training_command(
 )
 add_training_command(
     app,
+    "pretrain-onset",
+    _pretrain_onset,
+    help="Onset pretraining of the whole picker (refiner included) on unlabelled windows of an unsharded dataset: "
+    "hidden blocks, targets that peak where energy begins (issue 14); fine-tune OUT/model with --init-scope picker, "
+    "the same --refiner-depth and --normalization component.",
+    model="seismic-picker-tiny",
+    steps=1600,
+    batch_size=16,
+    extra={
+        "split": (str, Split),
+        "samples": (int, typer.Option(3000, help="Window length in samples at 100 Hz.")),
+        "synthetic": (int, typer.Option(512, help="Number of generated records when DATASET is 'synthetic'.")),
+        "refiner_depth": (int, typer.Option(8, help="Depth of the picker's sample-rate refiner, pretrained with it.")),
+        "horizontal_dropout": (float, typer.Option(0.3, help=HorizontalDropout.help)),
+        "horizontal_noise": (float, typer.Option(0.5, help=HorizontalNoise.help)),
+    },
+)
+add_training_command(
+    app,
     "finetune",
     _finetune,
-    help="Fine-tune the phase picker and detector head on labelled windows (from --init's encoder).",
+    help="Fine-tune the phase picker and detector head on labelled windows (from --init's encoder, or the whole "
+    "picker with --init-scope picker).",
     model="seismic-picker-tiny",
     init=True,
     extra={
         "label_fraction": (float, typer.Option(1.0, help="Fraction of labelled windows to train on.")),
         "sigma": (float, typer.Option(0.1, help="Width (s) of the Gaussian P/S targets.")),
+        "init_scope": (
+            str,
+            typer.Option(
+                "encoder", help="What of --init loads: 'encoder' (a pretrained MAE's) or 'picker' (every tensor)."
+            ),
+        ),
+        "refiner_depth": (int, typer.Option(0, help="Depth of the picker's sample-rate refiner (0: none).")),
         **_data_options(synthetic=512),
     },
 )

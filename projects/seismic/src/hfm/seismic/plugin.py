@@ -20,7 +20,11 @@ plugin = DomainPlugin(
     dataset_formats={"seisbench": SeisBenchFormat},
     cli="hfm.seismic.cli:app",
     hooks={"quickstart": "hfm.seismic.quickstart:run", "synergy": "hfm.seismic.synergy:seismic_bench"},
-    task_factories={"seismic-mae": "hfm.seismic.tasks:seismic_mae", "seismic-pick": "hfm.seismic.tasks:seismic_pick"},
+    task_factories={
+        "seismic-mae": "hfm.seismic.tasks:seismic_mae",
+        "seismic-pick": "hfm.seismic.tasks:seismic_pick",
+        "seismic-onset": "hfm.seismic.tasks:seismic_onset",
+    },
     benchmarks={"seismic-picking": "hfm.seismic.benchmarks:bench_figures"},
     models=tuple(f"seismic-{kind}-{size}" for kind in ("mae", "picker") for size in ("tiny", "small", "base")),
     baselines=(

@@ -12,8 +12,11 @@ Task options (the `task:` section of a run config); an unknown key is refused wi
                   as after the onset pretraining)
                   label_fraction: 1.0   sigma_s: 0.1   model: seismic-picker-tiny
 
-`OnsetPretrainTask` (issue 14) pretrains the whole picker on windows in memory (`training.pretrain_onset`, targets in
-`data.onset_targets`); it has no YAML name.
+    seismic-onset: dataset, split, synthetic, seed as above; samples: 3000  model: seismic-picker-tiny
+                  refiner_depth: 8  horizontal_dropout: 0.3  horizontal_noise: 0.5   (issue 14: the whole picker
+                  pretrained on onset-carrying targets, `data.onset_targets`; unsharded datasets only, the targets
+                  are standardised over the corpus; fine-tune with init_scope: picker, the same refiner_depth and
+                  normalization: component)
 
 A sharded dataset (`hfm seismic curate --shard-size`) is streamed shard by shard through the trainer, the windows
 cut inside the stream as the in-memory path cuts them; label_fraction < 1 needs an unsharded one.
@@ -99,7 +102,7 @@ def shard_stream(options: MAEOptions | PickOptions, sigma_s: float | None = None
     return ShardStream(options.dataset, reader)
 
 
-def load_windows(options: MAEOptions | PickOptions, where: str) -> LabelledWindows:
+def load_windows(options: MAEOptions | PickOptions | OnsetOptions, where: str) -> LabelledWindows:
     if options.dataset == SYNTHETIC:
         return synthetic_windows(options.synthetic, options.seed, options.samples)
     if not Path(options.dataset).is_dir():
@@ -160,7 +163,13 @@ class SeismicPickTask:
     def build_model(self) -> nn.Module:
         model = build_encoder_model(self.options, "task seismic-pick")
         if self.options.init is not None and self.options.init_scope == "picker":
-            load_picker(model, self.options.init)
+            report = load_picker(model, self.options.init)
+            if report.unused:  # e.g. a depth-8 refiner loaded into a picker built without one: refuse, do not drop it
+                raise HFMError(
+                    f"task seismic-pick: init {self.options.init} (init_scope picker) holds {len(report.unused)} "
+                    f"tensors this picker lacks ({', '.join(report.unused[:3])}, ...): build it as it was pretrained "
+                    "(model_args refiner_depth, model size)"
+                )
         elif self.options.init is not None:
             load_encoder(model, self.options.init, expected=ENCODER_SOURCES)
         return model
@@ -177,28 +186,42 @@ class SeismicPickTask:
 
 @dataclass(frozen=True)
 class OnsetOptions:
-    """The picker pretrained and the input augmentation (the targets always come from the clean window)."""
+    """The onset pretraining of the whole picker (issue 14): its data as the MAE's, the picker, the augmentation. The
+    input is always scaled per component (the picker is built with `normalization: component`, so fine-tune it with
+    the same) and the targets always come from the clean window."""
 
+    dataset: str = "in memory"  # a SeisBench-format folder, "synthetic", or windows given to the task
+    split: str = "train"
+    synthetic: int = 512
+    seed: int = 0
+    samples: int = 3000  # 30 s at 100 Hz, as the benchmark's corpus windows
+    model: str = ONSET_MODEL
     refiner_depth: int = 8
-    normalization: Normalization = "component"
     horizontal_dropout: float = 0.3
     horizontal_noise: float = 0.5
 
 
 class OnsetPretrainTask:
-    """Trainer task: augmented, scaled, block-hidden window -> the four standardised targets of the clean one."""
+    """Trainer task: augmented, scaled, block-hidden window -> the four standardised targets of the clean one.
+    `windows` (N, 3, T) given in memory replace `dataset` (the benchmark's corpus). The targets are standardised over
+    every window at once, so a sharded dataset (streamed shard by shard) is refused."""
 
-    def __init__(self, windows: np.ndarray, options: OnsetOptions, seed: int) -> None:
+    def __init__(self, options: OnsetOptions, windows: np.ndarray | None = None) -> None:
+        if windows is None:
+            if options.dataset != SYNTHETIC and is_sharded(options.dataset):
+                raise HFMError(
+                    f"task seismic-onset: dataset {options.dataset} is sharded; the onset targets are standardised "
+                    "over the whole corpus, so it needs an unsharded one (hfm seismic curate without --shard-size)"
+                )
+            windows = load_windows(options, "task seismic-onset").waveforms
         self.windows = windows
         targets, self.target_mean, self.target_sd = standardised_targets(windows)
         self.targets = torch.from_numpy(targets)
         self.options = options
-        self.augment = ComponentAugment(options.horizontal_dropout, options.horizontal_noise, seed)
+        self.augment = ComponentAugment(options.horizontal_dropout, options.horizontal_noise, options.seed)
 
     def build_model(self) -> nn.Module:
-        return create_model(
-            ONSET_MODEL, refiner_depth=self.options.refiner_depth, normalization=self.options.normalization
-        )
+        return create_model(self.options.model, refiner_depth=self.options.refiner_depth, normalization="component")
 
     def train_dataset(self) -> IndexedWindows:
         return IndexedWindows(self.windows)
@@ -228,3 +251,7 @@ def seismic_mae(options: dict[str, Any]) -> SeismicMAETask:
 
 def seismic_pick(options: dict[str, Any]) -> SeismicPickTask:
     return SeismicPickTask(parse_options(PickOptions, options, "task seismic-pick"))
+
+
+def seismic_onset(options: dict[str, Any]) -> OnsetPretrainTask:
+    return OnsetPretrainTask(parse_options(OnsetOptions, options, "task seismic-onset"))

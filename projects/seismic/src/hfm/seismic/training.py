@@ -4,8 +4,8 @@
   `hfm train OUT/run.yaml` replays the run byte for byte; the model with its card lands in OUT/model.
 - `pretrain_windows` / `finetune_windows`: the same tasks on windows held in memory (the benchmark's crops, the
   quickstart's corpus), which no YAML can name; they return the model and write only the run folder.
-- `pretrain_onset`: the whole picker pretrained on onset-carrying targets (issue 14, `data.onset_targets`), on
-  windows in memory, as `pretrain_windows`.
+- `pretrain_onset_dataset` / `pretrain_onset`: the whole picker pretrained on onset-carrying targets (issue 14,
+  `data.onset_targets`), on a dataset folder (the CLI shortcut) or on windows in memory (the benchmark).
 """
 
 from __future__ import annotations
@@ -47,6 +47,14 @@ def pretrain(
     return _shortcut("seismic-mae", dataset, out, settings, options)
 
 
+def pretrain_onset_dataset(
+    dataset: str | Path, out: str | Path, settings: RunSettings = RunSettings(steps=1600, batch_size=16), **options: Any
+) -> ShortcutResult:
+    """Onset pretraining of the whole picker on a SeisBench-format folder (or `dataset="synthetic"`); `options`:
+    OnsetOptions. Fine-tune from OUT/model with `init_scope="picker"`."""
+    return _shortcut("seismic-onset", dataset, out, settings, options)
+
+
 def finetune(
     dataset: str | Path, out: str | Path, settings: RunSettings = RunSettings(), **options: Any
 ) -> ShortcutResult:
@@ -62,7 +70,10 @@ def _shortcut(
     windows = len(task_type(typed).train_dataset())
     settings = replace(settings, batch_size=min(settings.batch_size, windows))  # a 1% subset may be under a batch
     config = shortcut_config(task_name, options_dict(typed), out, settings, min_lr=_min_lr(settings.lr))
-    what = "seismic waveform encoder (masked autoencoder)" if task_name == "seismic-mae" else "seismic phase picker"
+    what = {
+        "seismic-mae": "seismic waveform encoder (masked autoencoder)",
+        "seismic-onset": "seismic phase picker, onset-pretrained (no labels; fine-tune it before picking)",
+    }.get(task_name, "seismic phase picker")
     return train_and_export(config, out, description=what, intended_use=INTENDED_USE, limitations=LIMITS)
 
 
@@ -114,9 +125,8 @@ def pretrain_onset(
     `seismic-pick` option `init_scope: picker`)."""
     if settings.overrides:
         raise HFMError("pretrain_onset: no run-config overrides; pass OnsetOptions instead")
-    return _fit(
-        OnsetPretrainTask(windows, options, settings.seed), "seismic-onset-pretrain", {}, Path(out_dir), settings
-    )
+    task = OnsetPretrainTask(replace(options, dataset="in memory", seed=settings.seed), windows)
+    return _fit(task, "seismic-onset", {}, Path(out_dir), settings)
 
 
 def _train_windows(
@@ -165,6 +175,7 @@ def _fit(
 _TASKS: dict[str, tuple[type, type]] = {
     "seismic-mae": (MAEOptions, SeismicMAETask),
     "seismic-pick": (PickOptions, SeismicPickTask),
+    "seismic-onset": (OnsetOptions, OnsetPretrainTask),
 }
 
 

@@ -143,6 +143,11 @@ class PickBenchConfig:
     def __post_init__(self) -> None:
         if self.pretrain_objective not in ("mae", "onset"):
             raise HFMError(f"PickBenchConfig: pretrain_objective {self.pretrain_objective!r}: 'mae' or 'onset'")
+        if self.pretrain_objective == "onset" and self.normalization != "component":
+            raise HFMError(
+                f"PickBenchConfig: normalization {self.normalization!r} with pretrain_objective 'onset': the onset "
+                "pretraining scales its input per component, so the pickers fine-tuned from it need 'component'"
+            )
 
     def settings(self, steps: int, seed: int | None = None) -> RunSettings:
         """How one training run of the bench goes: `steps` of its batch at its lr, with its seed or `seed`."""
@@ -633,7 +638,9 @@ def pretrain_picker(corpus: np.ndarray, out: Path, config: PickBenchConfig) -> N
     if config.pretrain_objective == "onset":
         settings = config.settings(config.onset_pretrain_steps)
         options = OnsetOptions(
-            config.refiner_depth, config.normalization, config.horizontal_dropout, config.horizontal_noise
+            refiner_depth=config.refiner_depth,
+            horizontal_dropout=config.horizontal_dropout,
+            horizontal_noise=config.horizontal_noise,
         )
         pretrain_onset(corpus, out, settings, options)
         return

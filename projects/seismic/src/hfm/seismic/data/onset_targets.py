@@ -86,7 +86,8 @@ def hidden_blocks(batch: int, samples: int) -> torch.Tensor:
     order = torch.rand(batch, blocks).argsort(1)
     hidden = torch.zeros(batch, blocks, dtype=torch.bool)
     hidden.scatter_(1, order[:, : round(HIDDEN_SHARE * blocks)], True)
-    return hidden.repeat_interleave(span, 1)[:, :samples]
+    tail = torch.zeros(batch, samples - blocks * span, dtype=torch.bool)  # a last partial block stays visible
+    return torch.cat([hidden.repeat_interleave(span, 1), tail], 1)
 
 
 class IndexedWindows(Dataset):
