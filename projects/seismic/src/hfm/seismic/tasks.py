@@ -90,7 +90,7 @@ class PickOptions:
     sigma_s: float = 0.1  # width of the Gaussian P/S targets
 
 
-def streamed(options: MAEOptions | PickOptions) -> bool:
+def streamed(options: MAEOptions | PickOptions | OnsetOptions) -> bool:
     """A sharded dataset is streamed shard by shard (`hfm.seismic.data.stream`) instead of loaded into memory."""
     return options.dataset != SYNTHETIC and is_sharded(options.dataset)
 
@@ -208,7 +208,7 @@ class OnsetPretrainTask:
 
     def __init__(self, options: OnsetOptions, windows: np.ndarray | None = None) -> None:
         if windows is None:
-            if options.dataset != SYNTHETIC and is_sharded(options.dataset):
+            if streamed(options):
                 raise HFMError(
                     f"task seismic-onset: dataset {options.dataset} is sharded; the onset targets are standardised "
                     "over the whole corpus, so it needs an unsharded one (hfm seismic curate without --shard-size)"

@@ -6,7 +6,6 @@ domain and `--help` describes it the same way; each domain keeps its own default
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -51,11 +50,12 @@ Part = Annotated[
 def sharding(shard_size: int, workers: int | None, part: str | None) -> Sharding:
     """`--shard-size/--workers/--part` as one `Sharding`: 0 shards means unsharded; the default workers are the CPUs
     this process may use (SLURM's allocation, not the node's)."""
+    from hfm.shared.parallel import available_cpus
     from hfm.shared.shard_curation import Sharding, ShardPart
 
     return Sharding(
         shard_size=shard_size or None,
-        workers=workers or len(os.sched_getaffinity(0)),
+        workers=workers or available_cpus(),
         part=ShardPart.parse(part) if part else None,
     )
 
