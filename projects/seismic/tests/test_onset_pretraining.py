@@ -97,6 +97,10 @@ def test_a_few_steps_lower_the_loss_and_are_seeded(tmp_path):
     assert sorted(first) == sorted(second) and all(torch.equal(first[k], second[k]) for k in first)
     _, _, other, _ = _pretrain(tmp_path, "c", seed=4)
     assert other != losses
+    # the run config records the task's options (in memory as through the CLI), not an empty task section
+    recorded = yaml.safe_load((out / "config.yaml").read_text())["task"]
+    assert recorded["name"] == "seismic-onset" and recorded["dataset"] == "in memory" and recorded["seed"] == 3
+    assert (recorded["refiner_depth"], recorded["horizontal_dropout"], recorded["horizontal_noise"]) == (2, 0.3, 0.5)
 
 
 def test_the_whole_picker_loads_and_a_mismatch_fails_clearly(tmp_path):
@@ -126,6 +130,10 @@ def test_the_whole_picker_loads_and_a_mismatch_fails_clearly(tmp_path):
     shallow_options = replace(options, model_args={})
     with pytest.raises(HFMError, match=r"holds 20 tensors this picker lacks \(refiner\."):
         SeismicPickTask(shallow_options, synthetic_windows(4, 0, 1000)).build_model()
+    # init_scope picker without init is refused where the task is built (a YAML run config too), not trained from
+    # scratch in silence
+    with pytest.raises(HFMError, match="init_scope picker loads every tensor of init, and init is not given"):
+        build_task("seismic-pick", {"dataset": "synthetic", "synthetic": 4, "init_scope": "picker"})
 
 
 def test_the_cli_pretrains_onset_replays_it_and_fine_tunes_the_whole_picker(tmp_path):
@@ -153,7 +161,7 @@ def test_the_cli_pretrains_onset_replays_it_and_fine_tunes_the_whole_picker(tmp_
     assert len(pretrained) == len(start.state_dict()) == 40  # every tensor of the depth-2 picker, refiner included
     assert all(torch.equal(v, pretrained[k]) for k, v in start.state_dict().items())
     result = runner.invoke(app, ["finetune", "synthetic", "--out", str(tmp_path / "x"), "--init-scope", "picker"])
-    assert result.exit_code != 0 and "--init-scope picker loads every tensor of --init" in str(result.exception)
+    assert result.exit_code != 0 and "init_scope picker loads every tensor of init" in str(result.exception)
 
 
 def test_the_benchmark_pretrains_the_onset_picker_by_default_and_the_mae_on_request():
@@ -161,6 +169,7 @@ def test_the_benchmark_pretrains_the_onset_picker_by_default_and_the_mae_on_requ
     assert config.pretrain_objective == "onset" and config.onset_pretrain_steps == 1600
     assert config.efficiency_refiner_depth == config.refiner_depth == 8  # few-label pickers as judged on dev (h53)
     assert picker_options(config, "weights")["init_scope"] == "picker"
+    assert "init_scope" not in picker_options(config)  # the scratch picker has nothing to load
     mae = PickBenchConfig(pretrain_objective="mae")
     assert "init_scope" not in picker_options(mae, "weights") and mae.pretrain_steps == 400  # the encoder alone
     with pytest.raises(HFMError, match="pretrain_objective"):

@@ -84,8 +84,6 @@ def _finetune(run: TrainingRun) -> ShortcutResult:
     extra = dict(run.extra)
     sigma = extra.pop("sigma")
     depth = extra.pop("refiner_depth")
-    if extra["init_scope"] == "picker" and run.init is None:
-        raise HFMError("--init-scope picker loads every tensor of --init: give --init (pretrain-onset OUT/model)")
     model_args = {"refiner_depth": depth} if depth else {}  # 0 is the registry's default: the run.yaml as before
     options = {**extra, "model": run.model, "model_args": model_args, "sigma_s": sigma}
     return finetune(run.dataset, run.out, run.settings, init=run.init, **options)

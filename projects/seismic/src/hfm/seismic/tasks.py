@@ -9,7 +9,7 @@ Task options (the `task:` section of a run config); an unknown key is refused wi
                   zeroed / buried in noise, see hfm.seismic.data.augment)
     seismic-pick: the same, plus  init: PATH (a pretrained MAE or picker: its encoder.* must all load)
                   init_scope: encoder | picker   (picker: every tensor of the model from init, `load_picker`,
-                  as after the onset pretraining)
+                  as after the onset pretraining; refused without init)
                   label_fraction: 1.0   sigma_s: 0.1   model: seismic-picker-tiny
 
     seismic-onset: dataset, split, synthetic, seed as above; samples: 3000  model: seismic-picker-tiny
@@ -148,6 +148,11 @@ class SeismicPickTask:
     """The P/S picker and detector on labelled windows, from a pretrained encoder when `init` is given."""
 
     def __init__(self, options: PickOptions, windows: LabelledWindows | None = None) -> None:
+        if options.init_scope == "picker" and options.init is None:  # else it would train from scratch, silently
+            raise HFMError(
+                "task seismic-pick: init_scope picker loads every tensor of init, and init is not given "
+                "(the folder or file of an onset pretraining, e.g. hfm seismic pretrain-onset OUT/model)"
+            )
         self.options = options
         if windows is None and streamed(options):
             if options.label_fraction != 1:  # a seeded subset needs every window's label at once

@@ -125,8 +125,9 @@ def pretrain_onset(
     `seismic-pick` option `init_scope: picker`)."""
     if settings.overrides:
         raise HFMError("pretrain_onset: no run-config overrides; pass OnsetOptions instead")
-    task = OnsetPretrainTask(replace(options, dataset="in memory", seed=settings.seed), windows)
-    return _fit(task, "seismic-onset", {}, Path(out_dir), settings)
+    typed = replace(options, dataset="in memory", seed=settings.seed)
+    # the run config records every option (refiner depth, augmentation), as the CLI route does
+    return _fit(OnsetPretrainTask(typed, windows), "seismic-onset", options_dict(typed), Path(out_dir), settings)
 
 
 def _train_windows(

@@ -26,7 +26,7 @@ def picker_options(config: PickBenchConfig, init: str | None = None, **overrides
     """The `seismic-pick` task options of the benchmark's picker; `overrides` change one lever (`model_args` are
     merged key by key, so a lever on the trunk keeps the refiner)."""
     options: dict[str, Any] = {"init": init, "sigma_s": config.sigma_s, **config.model_options()}
-    if config.pretrain_objective == "onset":  # the onset pretraining trains the whole picker: load every tensor
+    if init is not None and config.pretrain_objective == "onset":  # it trained the whole picker: load every tensor
         options["init_scope"] = "picker"
     model_args = {"refiner_depth": config.refiner_depth, **overrides.get("model_args", {})}
     return {**options, **{k: v for k, v in overrides.items() if k != "model_args"}, "model_args": model_args}
