@@ -3,9 +3,12 @@
 1. Curate: the real IPOC traces of seisbench-dummy, written out as miniSEED files as a user's archive would be, and
    ObsPy's Tohoku SAC record, with a pick catalogue (iasp91 P/S for IPOC, the analyst P for Tohoku) -> SeisBench
    dataset with card and quarantine report.
-2. Pretrain the MAE briefly on real unlabelled waveforms only: the curated IPOC windows and windows cut from the
-   day-long continuous records (`hfm seismic curate --source continuous`), where the shared data are present.
-3. Fine-tune the picker on crops of PhaseNet's NCEDC windows with their analyst picks (`--source npz`, train split).
+2. Pretrain the whole picker briefly with the benchmark's onset objective (`training.pretrain_onset`) on real
+   unlabelled waveforms only: the curated IPOC windows and windows cut from the day-long continuous records
+   (`hfm seismic curate --source continuous`), where the shared data are present.
+3. Fine-tune every tensor of it with the benchmark's recipe (`benchmarks.recipe.picker_options`: depth-8 refiner,
+   per-component scaling, component augmentation) on crops of PhaseNet's NCEDC windows with their analyst picks
+   (`--source npz`, train split).
 4. Evaluate against STA/LTA, AIC (and PhaseNetLight where seisbench is installed) on the curated real windows and on
    synthetic test records (a sanity check only); export the picker; annotate the whole Tohoku record.
 """
@@ -22,6 +25,8 @@ import torch
 from obspy.geodetics import locations2degrees
 
 from hfm.seismic.baselines.peers import PhaseNetLightPeer
+from hfm.seismic.benchmarks.picking import PickBenchConfig
+from hfm.seismic.benchmarks.recipe import picker_options
 from hfm.seismic.curate import CurationConfig, curate_items, curate_seisbench
 from hfm.seismic.data.records import Records, load_records, training_crops
 from hfm.seismic.data.reference import theoretical_onsets, tohoku_sac, tohoku_trace
@@ -33,7 +38,8 @@ from hfm.seismic.predict import annotate
 from hfm.seismic.readers.catalogue import write_quakeml
 from hfm.seismic.readers.continuous import ContinuousConfig, continuous_curation_items
 from hfm.seismic.readers.phasenet_npz import npz_curation_items
-from hfm.seismic.training import export_picker, finetune_windows, pretrain_windows
+from hfm.seismic.tasks import OnsetOptions
+from hfm.seismic.training import export_picker, finetune_windows, pretrain_onset
 from hfm.shared.curate_driver import DatasetDescription
 from hfm.shared.errors import HFMError
 from hfm.shared.quickstart import QuickstartContext, QuickstartResult
@@ -164,14 +170,22 @@ def run(context: QuickstartContext) -> QuickstartResult:
     ).summary
     real = seisbench_windows(dataset, split=None, samples=2000)  # 20 s at 100 Hz, every curated window
     real_test = cut_event_windows(real, 1000, context.seed)  # 10 s windows around P and before it (noise)
-    steps = (5, 5) if smoke else (150, 300)
+    steps = (5, 5) if smoke else (160, 400)
     corpus, corpus_note = real_corpus(out, real_test.waveforms, smoke, context.show_progress)
-    unlabelled = LabelledWindows(corpus, np.full(len(corpus), np.nan), np.full(len(corpus), np.nan), 100.0)
-    settings = RunSettings(steps[0], batch_size=32, seed=context.seed, progress=context.show_progress)
-    _, pre = pretrain_windows(unlabelled, out / "pretrain", settings)
+    # The benchmark's recipe at a demo's scale: the same objective, refiner, scaling and augmentation, 10 s windows
+    # and a tenth of its 1600 pretraining steps (docs/seismic.md, "Quickstart").
+    recipe = PickBenchConfig()
+    onset = OnsetOptions(
+        refiner_depth=recipe.refiner_depth,
+        horizontal_dropout=recipe.horizontal_dropout,
+        horizontal_noise=recipe.horizontal_noise,
+    )
+    settings = RunSettings(steps[0], batch_size=16, lr=recipe.lr, seed=context.seed, progress=context.show_progress)
+    _, pre = pretrain_onset(corpus, out / "pretrain", settings, onset)
     train, train_note = real_labels(out, smoke, context.seed, context.show_progress)
-    settings = replace(settings, steps=steps[1])
-    picker, fine = finetune_windows(train, out / "finetune", settings, init=str(out / "pretrain" / "final"))
+    settings = replace(settings, steps=steps[1], batch_size=recipe.batch_size)
+    options = picker_options(recipe, str(out / "pretrain" / "final"))
+    picker, fine = finetune_windows(train, out / "finetune", settings, **options)
     try:
         peer = PhaseNetLightPeer(require_data("seismic/peers"))
     except HFMError:
@@ -199,8 +213,9 @@ def run(context: QuickstartContext) -> QuickstartResult:
         "## seismic",
         "",
         f"Curation: {summary.line()} -> `{dataset.name}/` (SeisBench format, card.json).",
-        f"Pretrained {pre.step} steps on {len(corpus)} real unlabelled windows ({corpus_note}); fine-tuned "
-        f"{fine.step} steps on {len(train)} labelled windows ({train_note}); picker exported to `{model_dir.name}/`.",
+        f"Pretrained the whole picker {pre.step} steps (onset objective) on {len(corpus)} real unlabelled windows "
+        f"({corpus_note}); fine-tuned every tensor {fine.step} steps on {len(train)} labelled windows ({train_note}); "
+        f"picker exported to `{model_dir.name}/`.",
         "",
     ]
     for name, rows in tables.items():
