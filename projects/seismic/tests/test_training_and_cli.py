@@ -125,6 +125,15 @@ def test_cli_curates_pretrains_finetunes_predicts_evaluates_and_hfm_train_replay
 
     catalog = obspy.read_events(str(out / "picks.xml"))
     assert len(catalog[0].picks) == len(table)
+    # an ensemble of the picker with itself picks what the picker picks; an MAE is no ensemble member
+    picker = ["predict", str(folder / "good.mseed"), "--init", str(tuned / "model")]
+    twice = [*picker, "--member", str(tuned / "model"), "--out", str(tmp_path / "twice")]
+    result = runner.invoke(app, [*twice, "--p-threshold", "0.0", "--s-threshold", "0.0"])
+    assert result.exit_code == 0, result.output
+    again = pd.read_csv(tmp_path / "twice" / "picks.csv")
+    assert again["phase"].tolist() == table["phase"].tolist() and again["time"].tolist() == table["time"].tolist()
+    result = runner.invoke(app, [*picker, "--member", str(pre / "model"), "--out", str(tmp_path / "mae")])
+    assert result.exit_code != 0 and "not a picker" in str(result.exception)
 
     split = pd.read_csv(dataset / "metadata.csv")["split"].iloc[0]
     args = ["evaluate", str(dataset), "--init", str(tuned / "model"), "--out", str(tmp_path / "eval"), "--split", split]

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 
@@ -16,6 +17,9 @@ from hfm.shared.cli.options import Dataset, Init, Out, Raw, Seed
 from hfm.shared.cli.training import TrainingRun, add_training_command
 from hfm.shared.errors import HFMError
 from hfm.shared.shortcuts import ShortcutResult
+
+if TYPE_CHECKING:
+    from torch import nn
 
 app = typer.Typer(
     help="Earthquake waveforms: curation, pretraining, phase picking (predict), evaluation, benchmark.",
@@ -160,6 +164,25 @@ add_training_command(
 )
 
 
+Member = typer.Option(
+    [],
+    "--member",
+    help="A further picker averaged with --init (repeat it): an ensemble answers with the mean of their probabilities.",
+)
+
+
+def _picker(init: Path, members: list[Path]) -> nn.Module:
+    """The picker at `init`, or the ensemble of it and `members` (`models.PickerEnsemble`)."""
+    from hfm.seismic.models import PhasePicker, PickerEnsemble
+    from hfm.shared.artifacts import load_pretrained
+
+    pickers = [load_pretrained(path)[0] for path in (init, *members)]
+    for path, picker in zip((init, *members), pickers, strict=True):
+        if members and not isinstance(picker, PhasePicker):
+            raise HFMError(f"--member: {path} holds a {type(picker).__name__}, not a picker (hfm seismic finetune)")
+    return PickerEnsemble(pickers) if members else pickers[0]
+
+
 @app.command()
 def predict(
     waveforms: list[Path] = typer.Argument(..., help="Waveform files (any ObsPy format), any length, gaps allowed."),
@@ -170,6 +193,7 @@ def predict(
     p_threshold: float = typer.Option(0.3, help="P probability threshold."),
     s_threshold: float = typer.Option(0.3, help="S probability threshold."),
     overlap: float = typer.Option(0.5, help="Overlap of consecutive windows (0-0.9)."),
+    member: list[Path] = Member,
 ) -> None:
     """Pick P and S on continuous data with the picker --init: sliding windows, stitched probabilities, UTC picks."""
     import obspy
@@ -177,13 +201,12 @@ def predict(
     from hfm.seismic.predict import AnnotateConfig, annotate
     from hfm.seismic.readers import read_stream
     from hfm.seismic.readers.catalogue import write_quakeml
-    from hfm.shared.artifacts import load_pretrained
 
     if init is None:
         raise HFMError("predict needs --init MODEL (a picker from `hfm seismic finetune`)")
     if not 0 <= overlap < 1:
         raise HFMError(f"--overlap {overlap}: must lie in [0, 1)")
-    picker, _ = load_pretrained(init)
+    picker = _picker(init, member)
     stream = obspy.Stream()
     for path in waveforms:
         stream += read_stream(path)
@@ -206,18 +229,18 @@ def evaluate(
     init: Init = None,
     split: str = typer.Option("test", help="Split of the dataset to score on."),
     seed: Seed = 0,
+    member: list[Path] = Member,
 ) -> None:
     """The picker --init against STA/LTA, AIC (and PhaseNetLight where installed) on one split's labelled windows."""
     from hfm.seismic.baselines.peers import PhaseNetLightPeer
     from hfm.seismic.data.windows import seisbench_windows
     from hfm.seismic.experiments import compare
     from hfm.seismic.metrics import scores_table
-    from hfm.shared.artifacts import load_pretrained
     from hfm.shared.sample_data import require_data
 
     if init is None:
         raise HFMError("evaluate needs --init MODEL (a picker from `hfm seismic finetune`)")
-    picker, _ = load_pretrained(init)
+    picker = _picker(init, member)
     windows = seisbench_windows(dataset, split, samples=None)
     try:
         peer = PhaseNetLightPeer(require_data("seismic/peers"))

@@ -80,6 +80,27 @@ class PhasePicker(nn.Module):
         return logits[:, :3].softmax(dim=1), logits[:, 3].sigmoid()
 
 
+class PickerEnsemble(nn.Module):
+    """Pickers fine-tuned apart, answering as one (issue 14, h57): the mean of their P/S/noise probabilities and of
+    their detection probability, returned as logits (log of the mean; logit of the mean), so whatever reads a picker
+    (softmax over the first three channels, sigmoid of the fourth) reads the means. Members from different
+    pretraining files differ; members fine-tuned from one file hardly do (h56), so their mean adds little. The
+    detection slot is the mean probability, where h56/h57 averaged its logits: no score of theirs or the
+    benchmark's reads that slot (detection is scored as 1 - the noise probability's minimum)."""
+
+    def __init__(self, members: list[nn.Module]) -> None:
+        super().__init__()
+        if not members:
+            raise HFMError("PickerEnsemble: give at least one picker")
+        self.members = nn.ModuleList(members)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        outputs = [member(x) for member in self.members]
+        phases = torch.stack([o[:, : len(PHASES)].softmax(dim=1) for o in outputs]).mean(0)
+        detection = torch.stack([o[:, len(PHASES) :].sigmoid() for o in outputs]).mean(0)
+        return torch.cat([phases.log(), torch.logit(detection, eps=1e-6)], dim=1)
+
+
 class SpectralMAE(MaskedAutoencoder):
     """Masked autoencoder whose hidden patches are predicted as log-amplitude spectra, one per component.
 

@@ -52,6 +52,7 @@ from hfm.seismic.metrics.picks import (
     match_counts,
     prf,
 )
+from hfm.seismic.models import PickerEnsemble
 from hfm.seismic.predict import _taper
 from hfm.seismic.readers.continuous import ContinuousConfig, continuous_curation_items
 from hfm.seismic.readers.nordic import nordic_curation_items
@@ -139,8 +140,19 @@ class PickBenchConfig:
     # benchmark up to the whole run of 9626f63).
     pretrain_objective: Literal["mae", "onset"] = "onset"
     onset_pretrain_steps: int = 1600
+    # Issue 14 (h57, docs/seismic-experiments.md, NCEDC dev): the main comparison's hfm pickers are ensembles
+    # (`models.PickerEnsemble`) of `ensemble_size` pickers; member k is pretrained and fine-tuned with seed `seed + k`
+    # (member 0 is the single picker of earlier runs), and the scratch picker is an ensemble of as many scratch
+    # pickers fine-tuned with the same seeds, so the two arms stay alike. Members from three pretraining files
+    # against the mean of their single pickers: sum +0.124 [+0.071, +0.176] (n = 5 groups; P hit and S hit 0.2 s up,
+    # nothing falls), an ensemble of three scratch pickers ties it (-0.032 [-0.097, +0.032]). From one file the members
+    # hardly differ and their ensemble ties one picker (h56). The label-efficiency pickers stay single (member 0's
+    # pretraining).
+    ensemble_size: int = 3
 
     def __post_init__(self) -> None:
+        if self.ensemble_size < 1:
+            raise HFMError(f"PickBenchConfig: ensemble_size {self.ensemble_size}: at least one picker")
         if self.pretrain_objective not in ("mae", "onset"):
             raise HFMError(f"PickBenchConfig: pretrain_objective {self.pretrain_objective!r}: 'mae' or 'onset'")
         if self.pretrain_objective == "onset" and self.normalization != "component":
@@ -172,6 +184,7 @@ class PickBenchConfig:
             fractions=(0.25, 1.0),
             efficiency_seeds=(0, 1),
             efficiency_workers=1,
+            ensemble_size=2,
             n_resamples=50,
             smoke=True,
         )
@@ -574,15 +587,34 @@ def run_pick_benchmark(
     corpus, corpus_counts = pretrain_corpus(out / "data", train, test, config)
     if band:
         corpus = band_pass(corpus, 100.0, band)
-    pretrain_picker(corpus, out / "pretrain", config)
-    init = str(out / "pretrain" / "final")
+    pretrain_picker(corpus, out / "pretrain", config)  # member 0 at this process's threads, as before ensembles
+    members = range(1, config.ensemble_size)
+    parallel_map(
+        pretrain_member,
+        [(corpus, out / f"pretrain-member{k}", replace(config, seed=config.seed + k)) for k in members],
+        config.efficiency_workers,
+    )
+    inits = [str(out / "pretrain" / "final")] + [str(out / f"pretrain-member{k}" / "final") for k in members]
     lap("pretrain")
+    labelled = view(train, config)
     settings = config.settings(config.finetune_steps)
-    hfm = finetune_picker(view(train, config), out / "finetune", settings, config, init)
-    scratch = finetune_picker(view(train, config), out / "scratch", settings, config)
+    hfm_members = [finetune_picker(labelled, out / "finetune", settings, config, inits[0])]
+    scratch_members = [finetune_picker(labelled, out / "scratch", settings, config)]
+    jobs = [
+        (labelled, out / f"{name}-member{k}", config.settings(config.finetune_steps, config.seed + k), config, init)
+        for k in members
+        for name, init in (("finetune", inits[k]), ("scratch", None))
+    ]
+    tuned = parallel_map(finetune_member, jobs, config.efficiency_workers)
+    hfm, scratch = ensemble(hfm_members + tuned[0::2]), ensemble(scratch_members + tuned[1::2])
     lap("finetune")
 
     report = PickBenchReport(asdict(config), curation, {**corpus_counts, "total windows": len(corpus)})
+    if config.ensemble_size > 1:
+        report.notes.append(
+            f"{HFM} and {SCRATCH}: each an ensemble of {config.ensemble_size} pickers (mean probabilities), member k "
+            "pretrained and fine-tuned with seed k; label efficiency: single pickers from member 0's pretraining"
+        )
     figures: list[Figure] = []
     try:
         from hfm.seismic.baselines.peers import PhaseNetLightPeer
@@ -624,7 +656,7 @@ def run_pick_benchmark(
     figures += consistency_figures(hfm, peer, config, report)
     lap("consistency")
     write_atomic(out / "benchmark.md", markdown(report, figures))  # the picking figures before label efficiency
-    efficiency(train, init, out, config, report)
+    efficiency(train, inits[0], out, config, report)
     figures += efficiency_figures(report)
     lap("label efficiency")
     report.timings = timings
@@ -647,6 +679,32 @@ def pretrain_picker(corpus: np.ndarray, out: Path, config: PickBenchConfig) -> N
     unlabelled = LabelledWindows(corpus, np.full(len(corpus), np.nan), np.full(len(corpus), np.nan), 100.0, "corpus")
     settings = config.settings(config.pretrain_steps)
     pretrain_windows(unlabelled, out, settings, samples=config.window, **config.model_options())
+
+
+def ensemble(pickers: list[torch.nn.Module]) -> torch.nn.Module:
+    return pickers[0] if len(pickers) == 1 else PickerEnsemble(pickers)
+
+
+def pretrain_member(job: tuple) -> None:
+    """One further ensemble member's pretraining at one thread, whichever process runs it (as `efficiency_run`)."""
+    corpus, out, config = job
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        pretrain_picker(corpus, out, config)
+    finally:
+        torch.set_num_threads(threads)
+
+
+def finetune_member(job: tuple) -> torch.nn.Module:
+    """One further ensemble member's fine-tuning (`finetune_picker`) at one thread, whichever process runs it."""
+    records, run, settings, config, init = job
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        return finetune_picker(records, run, settings, config, init).eval()
+    finally:
+        torch.set_num_threads(threads)
 
 
 def consistency_figures(model, peer, config: PickBenchConfig, report: PickBenchReport) -> list[Figure]:
