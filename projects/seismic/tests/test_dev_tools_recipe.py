@@ -17,11 +17,8 @@ CONFIG = PickBenchConfig(
 
 
 def _records() -> Records:
-    synthetic = synthetic_windows(6, seed=4, samples=4000, noise_fraction=0.0)  # room for dev noise windows
-    return Records(
-        list(synthetic.waveforms), synthetic.p_sample, synthetic.s_sample, np.array([f"e{i}" for i in range(6)]),
-        np.array(["XX.A"] * 6), np.array(["ZNE"] * 6),
-    )  # fmt: skip
+    # 40 s each: room for dev noise windows
+    return Records.from_windows(synthetic_windows(6, seed=4, samples=4000, noise_fraction=0.0))
 
 
 def test_picker_options_are_the_benchmarks_recipe_with_one_lever_changed():

@@ -178,11 +178,7 @@ def test_the_benchmark_pretrains_the_onset_picker_by_default_and_the_mae_on_requ
 
 def test_label_efficiency_rows_are_the_same_in_two_processes_as_in_one(tmp_path):
     config = replace(PickBenchConfig.quick(), window=400, batch_size=2, refiner_depth=2, efficiency_steps=2)
-    synthetic = synthetic_windows(4, seed=4, samples=1000, noise_fraction=0.0)
-    train = Records(
-        list(synthetic.waveforms), synthetic.p_sample, synthetic.s_sample, np.array([f"e{i}" for i in range(4)]),
-        np.array(["XX.A"] * 4), np.array(["ZNE"] * 4),
-    )  # fmt: skip
+    train = Records.from_windows(synthetic_windows(4, seed=4, samples=1000, noise_fraction=0.0))
     windows = {p: pick_windows(train, p, config.window, 0) for p in ("P", "S")}
     jobs = [(train, 0.5, seed, "scratch", None, tmp_path / str(seed), config, windows) for seed in (0, 1)]
     serial = parallel_map(efficiency_run, jobs, workers=1)

@@ -61,11 +61,7 @@ def test_ensemble_members_train_the_same_in_two_processes_as_in_one(tmp_path):
     from hfm.shared.parallel import parallel_map
 
     config = replace(PickBenchConfig.quick(), window=400, batch_size=2, refiner_depth=2, onset_pretrain_steps=2)
-    synthetic = synthetic_windows(4, seed=4, samples=1000, noise_fraction=0.0)
-    train = Records(
-        list(synthetic.waveforms), synthetic.p_sample, synthetic.s_sample, np.array([f"e{i}" for i in range(4)]),
-        np.array(["XX.A"] * 4), np.array(["ZNE"] * 4),
-    )  # fmt: skip
+    train = Records.from_windows(synthetic_windows(4, seed=4, samples=1000, noise_fraction=0.0))
     corpus = synthetic_windows(4, 0, config.window).waveforms
     for workers in (1, 2):
         jobs = [(corpus, tmp_path / f"w{workers}" / f"pre{k}", replace(config, seed=k)) for k in (1, 2)]

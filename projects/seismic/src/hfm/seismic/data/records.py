@@ -35,6 +35,16 @@ class Records:
     def __len__(self) -> int:
         return len(self.waveforms)
 
+    @classmethod
+    def from_windows(cls, windows: LabelledWindows, station: str = "XX.A") -> Records:
+        """Labelled windows (generated ones, say) as records: one event per window, all at one 3-component
+        station, so the benchmark's harness (crops, pick and detection windows, dev scores) runs on them."""
+        count = len(windows.waveforms)
+        return cls(
+            list(windows.waveforms), windows.p_sample, windows.s_sample, np.array([f"e{i}" for i in range(count)]),
+            np.array([station] * count), np.array(["ZNE"] * count), windows.sampling_rate, windows.name,
+        )  # fmt: skip
+
     def subset(self, index: np.ndarray) -> Records:
         index = np.asarray(index, dtype=int)
         return Records(
