@@ -179,7 +179,10 @@ def _picker(init: Path, members: list[Path]) -> nn.Module:
     pickers = [load_pretrained(path)[0] for path in (init, *members)]
     for path, picker in zip((init, *members), pickers, strict=True):
         if members and not isinstance(picker, PhasePicker):
-            raise HFMError(f"--member: {path} holds a {type(picker).__name__}, not a picker (hfm seismic finetune)")
+            raise HFMError(
+                f"{path} holds a {type(picker).__name__}, not a picker: an ensemble's --init and every --member must "
+                "be pickers (hfm seismic finetune)"
+            )
     return PickerEnsemble(pickers) if members else pickers[0]
 
 
