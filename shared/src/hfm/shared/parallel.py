@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import multiprocessing
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
+from contextlib import contextmanager
 from typing import Any
 
 
@@ -27,3 +28,17 @@ def parallel_map(function: Callable[[Any], Any], jobs: Sequence[Any], workers: i
         return [function(job) for job in jobs]
     with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as pool:
         return list(pool.map(function, jobs))
+
+
+@contextmanager
+def torch_threads(count: int = 1) -> Iterator[None]:
+    """torch at `count` threads inside the block, as it was after: a job sized for one thread gives the same numbers
+    whichever process runs it, and a timing is not a measure of the neighbours' load."""
+    import torch  # here, so that importing this module does not import torch
+
+    previous = torch.get_num_threads()
+    torch.set_num_threads(count)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(previous)

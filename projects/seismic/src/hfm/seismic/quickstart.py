@@ -38,7 +38,6 @@ from hfm.seismic.predict import annotate
 from hfm.seismic.readers.catalogue import write_quakeml
 from hfm.seismic.readers.continuous import ContinuousConfig, continuous_curation_items
 from hfm.seismic.readers.phasenet_npz import npz_curation_items
-from hfm.seismic.tasks import OnsetOptions
 from hfm.seismic.training import export_picker, finetune_windows, pretrain_onset
 from hfm.shared.curate_driver import DatasetDescription
 from hfm.shared.errors import HFMError
@@ -175,15 +174,10 @@ def run(context: QuickstartContext) -> QuickstartResult:
     # The benchmark's recipe at a demo's scale: the same objective, refiner, scaling and augmentation, 10 s windows
     # and a tenth of its 1600 pretraining steps (docs/seismic.md, "Quickstart").
     recipe = PickBenchConfig()
-    onset = OnsetOptions(
-        refiner_depth=recipe.refiner_depth,
-        horizontal_dropout=recipe.horizontal_dropout,
-        horizontal_noise=recipe.horizontal_noise,
-    )
-    settings = RunSettings(steps[0], batch_size=16, lr=recipe.lr, seed=context.seed, progress=context.show_progress)
-    _, pre = pretrain_onset(corpus, out / "pretrain", settings, onset)
+    settings = RunSettings(steps[0], recipe.batch_size, recipe.lr, context.seed, progress=context.show_progress)
+    _, pre = pretrain_onset(corpus, out / "pretrain", settings, recipe.onset_options())
     train, train_note = real_labels(out, smoke, context.seed, context.show_progress)
-    settings = replace(settings, steps=steps[1], batch_size=recipe.batch_size)
+    settings = replace(settings, steps=steps[1])
     options = picker_options(recipe, str(out / "pretrain" / "final"))
     picker, fine = finetune_windows(train, out / "finetune", settings, **options)
     try:

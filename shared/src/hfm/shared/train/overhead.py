@@ -26,6 +26,7 @@ from torch.utils.data import DataLoader
 
 from hfm.shared.eval.figures import Figure
 from hfm.shared.eval.stats import paired_bootstrap
+from hfm.shared.parallel import torch_threads
 from hfm.shared.train.config import Config, DataConfig, OptimConfig, RunConfig, TaskConfig, TrainConfig
 from hfm.shared.train.rng import seed_everything
 from hfm.shared.train.schedule import warmup_cosine
@@ -91,12 +92,8 @@ def trainer_run(config: Config) -> tuple[float, float]:
 
 def trainer_overhead(repeats: int = 10, steps: int = 100, batch: int = 32, threads: int = 1) -> list[Figure]:
     # One thread: on a shared machine, several threads per side mostly measure the neighbours' load.
-    previous_threads = torch.get_num_threads()
-    torch.set_num_threads(threads)
-    try:
+    with torch_threads(threads):
         return _measure(repeats, steps, batch)
-    finally:
-        torch.set_num_threads(previous_threads)
 
 
 def _measure(repeats: int, steps: int, batch: int) -> list[Figure]:

@@ -65,7 +65,7 @@ from hfm.shared.errors import HFMError
 from hfm.shared.eval.figures import Figure
 from hfm.shared.eval.stats import mean_confidence_interval, paired_bootstrap
 from hfm.shared.jsonio import dump_json, write_atomic
-from hfm.shared.parallel import parallel_map
+from hfm.shared.parallel import parallel_map, torch_threads
 from hfm.shared.sample_data import DataUnavailable, require_data
 from hfm.shared.shortcuts import RunSettings
 
@@ -164,6 +164,14 @@ class PickBenchConfig:
     def settings(self, steps: int, seed: int | None = None) -> RunSettings:
         """How one training run of the bench goes: `steps` of its batch at its lr, with its seed or `seed`."""
         return RunSettings(steps, self.batch_size, self.lr, self.seed if seed is None else seed, progress=False)
+
+    def onset_options(self) -> OnsetOptions:
+        """The onset pretraining of the picker this config fine-tunes: its refiner and component augmentation."""
+        return OnsetOptions(
+            refiner_depth=self.refiner_depth,
+            horizontal_dropout=self.horizontal_dropout,
+            horizontal_noise=self.horizontal_noise,
+        )
 
     def model_options(self) -> dict[str, Any]:
         return {
@@ -668,13 +676,7 @@ def run_pick_benchmark(
 def pretrain_picker(corpus: np.ndarray, out: Path, config: PickBenchConfig) -> None:
     """The hfm picker's pretraining on the unlabelled corpus with `config.pretrain_objective`; weights in out/final."""
     if config.pretrain_objective == "onset":
-        settings = config.settings(config.onset_pretrain_steps)
-        options = OnsetOptions(
-            refiner_depth=config.refiner_depth,
-            horizontal_dropout=config.horizontal_dropout,
-            horizontal_noise=config.horizontal_noise,
-        )
-        pretrain_onset(corpus, out, settings, options)
+        pretrain_onset(corpus, out, config.settings(config.onset_pretrain_steps), config.onset_options())
         return
     unlabelled = LabelledWindows(corpus, np.full(len(corpus), np.nan), np.full(len(corpus), np.nan), 100.0, "corpus")
     settings = config.settings(config.pretrain_steps)
@@ -688,23 +690,15 @@ def ensemble(pickers: list[torch.nn.Module]) -> torch.nn.Module:
 def pretrain_member(job: tuple) -> None:
     """One further ensemble member's pretraining at one thread, whichever process runs it (as `efficiency_run`)."""
     corpus, out, config = job
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
+    with torch_threads(1):
         pretrain_picker(corpus, out, config)
-    finally:
-        torch.set_num_threads(threads)
 
 
 def finetune_member(job: tuple) -> torch.nn.Module:
     """One further ensemble member's fine-tuning (`finetune_picker`) at one thread, whichever process runs it."""
     records, run, settings, config, init = job
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
+    with torch_threads(1):
         return finetune_picker(records, run, settings, config, init).eval()
-    finally:
-        torch.set_num_threads(threads)
 
 
 def consistency_figures(model, peer, config: PickBenchConfig, report: PickBenchReport) -> list[Figure]:
@@ -811,9 +805,7 @@ def efficiency_run(job: tuple) -> dict[str, Any]:
     """One label-efficiency picker (one subset, seed and start) fine-tuned and scored at one thread, whichever
     process runs it, so the rows do not depend on `efficiency_workers`."""
     subset, fraction, seed, start, weights, out, config, windows = job
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
+    with torch_threads(1):
         run = out / "efficiency" / f"{start}-{fraction:g}-seed{seed}"
         settings = config.settings(config.efficiency_steps, config.seed + seed)
         predict = hfm_predictor(finetune_picker(subset, run, settings, config, weights))
@@ -824,8 +816,6 @@ def efficiency_run(job: tuple) -> dict[str, Any]:
             row[f"{phase} hit 0.2 s"] = bootstrap_statistic("hit", 0.2)(res, None)
             row[f"{phase} MAE (s)"] = bootstrap_statistic("MAE")(res, None)
         return row
-    finally:
-        torch.set_num_threads(threads)
 
 
 def efficiency_figures(report: PickBenchReport) -> list[Figure]:
