@@ -146,8 +146,9 @@ class PickBenchConfig:
     # pickers fine-tuned with the same seeds, so the two arms stay alike. Members from three pretraining files
     # against the mean of their single pickers: sum +0.124 [+0.071, +0.176] (n = 5 groups; P hit and S hit 0.2 s up,
     # nothing falls), an ensemble of three scratch pickers ties it (-0.032 [-0.097, +0.032]). From one file the members
-    # hardly differ and their ensemble ties one picker (h56). The label-efficiency pickers stay single (member 0's
-    # pretraining).
+    # hardly differ and their ensemble ties one picker (h56). The label-efficiency pickers stay single; the i-th
+    # seed's pretrained picker starts from member (i mod ensemble_size)'s file, so the few-label figure averages over
+    # pretraining draws as h53 measured it on dev (member 0's file alone in the partial run of c281b26).
     ensemble_size: int = 3
 
     def __post_init__(self) -> None:
@@ -605,23 +606,23 @@ def run_pick_benchmark(
     inits = [str(out / "pretrain" / "final")] + [str(out / f"pretrain-member{k}" / "final") for k in members]
     lap("pretrain")
     labelled = view(train, config)
-    settings = config.settings(config.finetune_steps)
-    hfm_members = [finetune_picker(labelled, out / "finetune", settings, config, inits[0])]
-    scratch_members = [finetune_picker(labelled, out / "scratch", settings, config)]
+    # Every member's two fine-tunings (pretrained, scratch) side by side at one thread each: member 0's runs in
+    # `finetune` and `scratch` as before ensembles, member k's in `finetune-memberk` and `scratch-memberk`.
     jobs = [
-        (labelled, out / f"{name}-member{k}", config.settings(config.finetune_steps, config.seed + k), config, init)
-        for k in members
+        (labelled, out / f"{name}{suffix}", config.settings(config.finetune_steps, config.seed + k), config, init)
+        for k, suffix in enumerate(["", *(f"-member{k}" for k in members)])
         for name, init in (("finetune", inits[k]), ("scratch", None))
     ]
     tuned = parallel_map(finetune_member, jobs, config.efficiency_workers)
-    hfm, scratch = ensemble(hfm_members + tuned[0::2]), ensemble(scratch_members + tuned[1::2])
+    hfm, scratch = ensemble(tuned[0::2]), ensemble(tuned[1::2])
     lap("finetune")
 
     report = PickBenchReport(asdict(config), curation, {**corpus_counts, "total windows": len(corpus)})
     if config.ensemble_size > 1:
         report.notes.append(
             f"{HFM} and {SCRATCH}: each an ensemble of {config.ensemble_size} pickers (mean probabilities), member k "
-            "pretrained and fine-tuned with seed k; label efficiency: single pickers from member 0's pretraining"
+            "pretrained and fine-tuned with seed k; label efficiency: single pickers, the i-th seed's pretrained "
+            f"picker from member (i mod {config.ensemble_size})'s pretraining"
         )
     figures: list[Figure] = []
     try:
@@ -664,7 +665,7 @@ def run_pick_benchmark(
     figures += consistency_figures(hfm, peer, config, report)
     lap("consistency")
     write_atomic(out / "benchmark.md", markdown(report, figures))  # the picking figures before label efficiency
-    efficiency(train, inits[0], out, config, report)
+    efficiency(train, inits, out, config, report)
     figures += efficiency_figures(report)
     lap("label efficiency")
     report.timings = timings
@@ -768,8 +769,10 @@ def consistency_figures(model, peer, config: PickBenchConfig, report: PickBenchR
 EFFICIENCY_METRICS = ("P hit 0.2 s", "S hit 0.2 s", "P MAE (s)", "S MAE (s)")
 
 
-def efficiency(train: Records, init: str, out: Path, config: PickBenchConfig, report: PickBenchReport) -> None:
-    """Pretrained vs scratch on the same label subset and seed; scored on the DFDP pick windows (3 components)."""
+def efficiency(train: Records, inits: list[str], out: Path, config: PickBenchConfig, report: PickBenchReport) -> None:
+    """Pretrained vs scratch on the same label subset and seed; scored on the DFDP pick windows (3 components).
+    The i-th seed's pretrained picker starts from pretraining file i mod len(inits), so the few-label figure averages
+    over pretraining draws (as h53 judged the onset pretraining on dev) instead of resting on one file."""
     test = load_records(out / "data" / "dfdp")
     if config.model_band_hz:
         test, train = test.band_passed(config.model_band_hz), train.band_passed(config.model_band_hz)
@@ -780,8 +783,8 @@ def efficiency(train: Records, init: str, out: Path, config: PickBenchConfig, re
     jobs = [
         (label_subset(train, fraction, seed), fraction, seed, start, weights, out, small_batches, windows)
         for fraction in config.fractions
-        for seed in config.efficiency_seeds
-        for start, weights in (("pretrained", init), ("scratch", None))
+        for i, seed in enumerate(config.efficiency_seeds)
+        for start, weights in (("pretrained", inits[i % len(inits)]), ("scratch", None))
     ]
     rows = parallel_map(efficiency_run, jobs, config.efficiency_workers)
     report.efficiency = rows
@@ -810,6 +813,8 @@ def efficiency_run(job: tuple) -> dict[str, Any]:
         settings = config.settings(config.efficiency_steps, config.seed + seed)
         predict = hfm_predictor(finetune_picker(subset, run, settings, config, weights))
         row = {"fraction": fraction, "records": len(subset), "seed": seed, "start": start}
+        if weights is not None:
+            row["pretraining"] = Path(weights).parent.name  # which member's pretraining file it started from
         for phase, index in (("P", 0), ("S", 1)):
             pw = windows[phase]
             res = (batched(predict, pw.waveforms)[:, index].argmax(-1) - pw.onset) / 100
