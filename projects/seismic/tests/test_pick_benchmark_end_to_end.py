@@ -54,3 +54,19 @@ def test_the_quick_benchmark_runs_every_arm_and_accounts_for_every_input(tmp_pat
     saved = json.loads((tmp_path / "benchmark.json").read_text())
     assert len(saved["figures"]) == len(figures) and saved["efficiency"] == json.loads(json.dumps(rows))
     assert "label efficiency" in (tmp_path / "benchmark.md").read_text().lower()
+
+
+def test_the_harness_keeps_the_whole_report_where_hfm_bench_out_says(tmp_path, monkeypatch):
+    from hfm.seismic.benchmarks import keep_report, report_folder
+
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "benchmark.json").write_text('{"efficiency": [1, 2]}')
+    (run / "benchmark.md").write_text("# report\n")
+    monkeypatch.setenv("HFM_BENCH_OUT", str(tmp_path / "out"))
+    assert report_folder() == tmp_path / "out" / "seismic"
+    keep_report(run, report_folder())
+    assert json.loads((tmp_path / "out" / "seismic" / "benchmark.json").read_text()) == {"efficiency": [1, 2]}
+    assert (tmp_path / "out" / "seismic" / "benchmark.md").read_text() == "# report\n"
+    monkeypatch.delenv("HFM_BENCH_OUT")
+    assert report_folder().as_posix() == "benchmarks/seismic"

@@ -263,7 +263,10 @@ def benchmark(
     out: Out = Path("benchmarks"),
     smoke: bool = typer.Option(False, help="Tiny settings of the picking benchmark (minutes; figures mean nothing)."),
 ) -> None:
-    """The seismic benchmarks through the shared harness, to OUT/partial/ (like `tools/bench.py --only`)."""
+    """The seismic benchmarks through the shared harness, to OUT/partial/ (like `tools/bench.py --only`); the picking
+    benchmark's whole report to $HFM_BENCH_OUT/seismic (default OUT/seismic)."""
+    import os
+
     import torch
 
     if smoke:
@@ -275,6 +278,8 @@ def benchmark(
         return
     from hfm.seismic.plugin import plugin
     from hfm.shared.train.benchmark import run_benchmarks, write_results
+
+    os.environ.setdefault("HFM_BENCH_OUT", str(out))
 
     _, md_path = write_results(run_benchmarks(only=sorted(plugin.benchmarks)), out)
     typer.echo(md_path.read_text())

@@ -6,6 +6,10 @@ pretraining on real waveforms), the loader comparison in `benchmarks/loader.py`.
 
 from __future__ import annotations
 
+import os
+import shutil
+from pathlib import Path
+
 import torch
 
 from hfm.shared.eval.figures import Figure
@@ -15,7 +19,8 @@ COMMAND = "hfm seismic benchmark"  # what a figure names as the way to reproduce
 
 
 def bench_figures() -> list[Figure]:
-    """Entry point of the `hfm.benchmarks` group: the picking benchmark and the loader, in a temporary folder."""
+    """Entry point of the `hfm.benchmarks` group: the picking benchmark and the loader, in a temporary folder; its
+    whole report (every method's table, dev thresholds, per-seed label-efficiency rows) is kept in `report_folder()`."""
     import tempfile
 
     from hfm.seismic.benchmarks.loader import loader_figure
@@ -24,4 +29,18 @@ def bench_figures() -> list[Figure]:
     torch.set_num_threads(1)
     with tempfile.TemporaryDirectory() as folder:
         _, figures = run_pick_benchmark(folder, PickBenchConfig())
+        keep_report(Path(folder), report_folder())
     return [*figures, loader_figure(require_data("seismic/seisbench-dummy"))]
+
+
+def report_folder() -> Path:
+    """Where the harness keeps the picking benchmark's report: `$HFM_BENCH_OUT/seismic` (default benchmarks/seismic,
+    beside the climate runs; not committed)."""
+    return Path(os.environ.get("HFM_BENCH_OUT", "benchmarks")) / "seismic"
+
+
+def keep_report(run_folder: Path, destination: Path) -> None:
+    """Copy benchmark.{json,md} out of the run folder (whose models and curated data are too big to keep)."""
+    destination.mkdir(parents=True, exist_ok=True)
+    for name in ("benchmark.json", "benchmark.md"):
+        shutil.copy2(run_folder / name, destination / name)
