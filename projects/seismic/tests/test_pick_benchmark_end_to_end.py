@@ -57,16 +57,17 @@ def test_the_quick_benchmark_runs_every_arm_and_accounts_for_every_input(tmp_pat
 
 
 def test_the_harness_keeps_the_whole_report_where_hfm_bench_out_says(tmp_path, monkeypatch):
-    from hfm.seismic.benchmarks import keep_report, report_folder
+    from hfm.seismic.benchmarks import keep_report
+    from hfm.shared.train.benchmark import bench_folder
 
     run = tmp_path / "run"
     run.mkdir()
     (run / "benchmark.json").write_text('{"efficiency": [1, 2]}')
     (run / "benchmark.md").write_text("# report\n")
     monkeypatch.setenv("HFM_BENCH_OUT", str(tmp_path / "out"))
-    assert report_folder() == tmp_path / "out" / "seismic"
-    keep_report(run, report_folder())
+    assert bench_folder("seismic") == tmp_path / "out" / "seismic"
+    keep_report(run, bench_folder("seismic"))
     assert json.loads((tmp_path / "out" / "seismic" / "benchmark.json").read_text()) == {"efficiency": [1, 2]}
     assert (tmp_path / "out" / "seismic" / "benchmark.md").read_text() == "# report\n"
     monkeypatch.delenv("HFM_BENCH_OUT")
-    assert report_folder().as_posix() == "benchmarks/seismic"
+    assert bench_folder("seismic").as_posix() == "benchmarks/seismic"

@@ -7,7 +7,6 @@ better; ratio = hfm / xarray). Plots and run folders go to `$HFM_BENCH_OUT/clima
 
 from __future__ import annotations
 
-import os
 import shutil
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -20,6 +19,7 @@ from hfm.climate.experiments.transfer import TRAIN_MONTHS, VALID_MONTHS
 from hfm.shared.eval.figures import Figure
 from hfm.shared.eval.stats import effective_sample_size, moving_block_bootstrap
 from hfm.shared.eval.throughput import throughput_figure
+from hfm.shared.train.benchmark import bench_folder
 
 if TYPE_CHECKING:
     from hfm.climate.experiments.interp_cv import InterpCVResult
@@ -28,7 +28,7 @@ if TYPE_CHECKING:
 def _out(name: str) -> Path:
     """A fresh folder for one experiment: a run folder left from an earlier benchmark would be resumed by the trainer
     (it continues from the newest checkpoint), and the figures would then come from that earlier run's model."""
-    path = Path(os.environ.get("HFM_BENCH_OUT", "benchmarks")) / "climate" / name
+    path = bench_folder("climate") / name
     if path.exists():
         shutil.rmtree(path)
     path.mkdir(parents=True)

@@ -187,6 +187,13 @@ def run_benchmarks(only: list[str] | None = None) -> dict[str, Any]:
     return {"run": run, "figures": figures, "failures": failures}
 
 
+def bench_folder(domain: str) -> Path:
+    """Where a domain's benchmark keeps what it writes beside its figures (run folders, whole reports):
+    `$HFM_BENCH_OUT/<domain>`, by default benchmarks/<domain> (ignored by git); `hfm <domain> benchmark --out OUT`
+    sets HFM_BENCH_OUT to OUT unless it is set."""
+    return Path(os.environ.get("HFM_BENCH_OUT", "benchmarks")) / domain
+
+
 def result_paths(results: dict[str, Any], out_dir: str | Path) -> tuple[Path, Path]:
     """results.{json,md} for a whole run; partial/<names>.{json,md} for a run with --only."""
     out_dir = Path(out_dir)

@@ -6,7 +6,6 @@ pretraining on real waveforms), the loader comparison in `benchmarks/loader.py`.
 
 from __future__ import annotations
 
-import os
 import shutil
 from pathlib import Path
 
@@ -14,13 +13,15 @@ import torch
 
 from hfm.shared.eval.figures import Figure
 from hfm.shared.sample_data import require_data
+from hfm.shared.train.benchmark import bench_folder
 
 COMMAND = "hfm seismic benchmark"  # what a figure names as the way to reproduce it
 
 
 def bench_figures() -> list[Figure]:
     """Entry point of the `hfm.benchmarks` group: the picking benchmark and the loader, in a temporary folder; its
-    whole report (every method's table, dev thresholds, per-seed label-efficiency rows) is kept in `report_folder()`."""
+    whole report (every method's table, dev thresholds, per-seed label-efficiency rows) is kept in
+    `bench_folder("seismic")` ($HFM_BENCH_OUT/seismic, default benchmarks/seismic; not committed)."""
     import tempfile
 
     from hfm.seismic.benchmarks.loader import loader_figure
@@ -29,14 +30,8 @@ def bench_figures() -> list[Figure]:
     torch.set_num_threads(1)
     with tempfile.TemporaryDirectory() as folder:
         _, figures = run_pick_benchmark(folder, PickBenchConfig())
-        keep_report(Path(folder), report_folder())
+        keep_report(Path(folder), bench_folder("seismic"))
     return [*figures, loader_figure(require_data("seismic/seisbench-dummy"))]
-
-
-def report_folder() -> Path:
-    """Where the harness keeps the picking benchmark's report: `$HFM_BENCH_OUT/seismic` (default benchmarks/seismic,
-    beside the climate runs; not committed)."""
-    return Path(os.environ.get("HFM_BENCH_OUT", "benchmarks")) / "seismic"
 
 
 def keep_report(run_folder: Path, destination: Path) -> None:

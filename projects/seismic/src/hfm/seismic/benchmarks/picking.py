@@ -696,7 +696,8 @@ def pretrain_member(job: tuple) -> None:
 
 
 def finetune_member(job: tuple) -> torch.nn.Module:
-    """One further ensemble member's fine-tuning (`finetune_picker`) at one thread, whichever process runs it."""
+    """One ensemble member's fine-tuning (`finetune_picker`), pretrained or scratch, at one thread, whichever process
+    runs it (the benchmark runs all of them side by side)."""
     records, run, settings, config, init = job
     with torch_threads(1):
         return finetune_picker(records, run, settings, config, init).eval()
