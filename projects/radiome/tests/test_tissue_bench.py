@@ -355,3 +355,36 @@ def test_segment_subject_at_4_mm_returns_the_native_grid() -> None:
     prediction = segment_subject(model, image, mask, patch=(16, 16, 16), factor=4, fluid="network")
     assert prediction.shape == image.shape and prediction.dtype == np.uint8
     assert not prediction[~mask].any() and set(np.unique(prediction)) <= {0, 1, 2, 3}
+
+
+def test_label_efficiency_grid_adds_seeds_where_the_goal_reads_it() -> None:
+    from hfm.radiome.experiments.tissue import TissueConfig, efficiency_grid
+
+    grid = efficiency_grid(TissueConfig())
+    assert grid == [(1, 0), (2, 0), (2, 1), (2, 2), (2, 3), (2, 4), (5, 0), (10, 0)] + [(20, s) for s in range(5)]
+    # a run the main comparison makes (20 maps, its seeds, its steps) is not run twice
+    same_steps = TissueConfig(efficiency_steps=80, seeds=(0, 1, 2))
+    assert [g for g in efficiency_grid(same_steps) if g[0] == 20] == [(20, 3), (20, 4)]
+    assert efficiency_grid(TissueConfig(efficiency_maps=())) == []
+
+
+def test_label_efficiency_runs_give_the_same_rows_in_any_process(tmp_path) -> None:
+    """The runs go through spawned workers; each is seeded and at one thread, so the rows must not depend on it."""
+    from hfm.radiome.experiments.tissue import HFM_SCRATCH, TissueConfig, efficiency_run
+    from hfm.shared.parallel import parallel_map
+
+    try:
+        from hfm.radiome.readers.subjects import load_test_subjects
+
+        load_test_subjects(("niivue",))
+    except (DataUnavailable, FileNotFoundError) as missing:
+        pytest.skip(f"niivue subject not available: {missing}")
+    config = TissueConfig(efficiency_steps=2, subjects=("niivue",), slabs=4)
+    jobs = [(config, HFM_SCRATCH, seed, 2, None, str(tmp_path / "here")) for seed in (0, 1)]
+    here = [efficiency_run(job) for job in jobs]
+    apart = parallel_map(efficiency_run, [(*job[:5], str(tmp_path / "apart")) for job in jobs], workers=2)
+    for (rows_a, alone_a, _), (rows_b, alone_b, _) in zip(here, apart, strict=True):
+        assert [r.counts for r in rows_a] == [r.counts for r in rows_b]
+        assert [r.dice for r in rows_a] == [r.dice for r in rows_b] and alone_a == alone_b
+        assert rows_a[0].steps == 2 and rows_a[0].label_maps == 2 and math.isnan(rows_a[0].hd95["CSF"])
+    assert here[0][0][0].counts != here[1][0][0].counts  # two seeds, two networks
