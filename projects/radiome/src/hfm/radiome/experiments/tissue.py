@@ -486,27 +486,23 @@ def run_tissue_experiment(work: str | Path, config: TissueConfig | None = None, 
 
     def learned(method: str, seed: int, maps: int, steps: int, hd95: bool = True) -> None:
         """Train one learned method on the synthetic stream and segment every subject with it."""
-        options = learned_options(config, method, seed, maps, artifact)
-        t0 = time.perf_counter()
-        kind = f"{method.split()[1].lower()}-{method.split()[-1].strip('()')}"
-        folder = work / "runs" / f"{kind}-maps{maps}-seed{seed}-steps{steps}"
-        model, _ = train("radiome-synthseg", options, folder, steps, config.batch_size, config.lr, seed)
-        train_s = time.perf_counter() - t0
-        for subject in subjects:
-            t1 = time.perf_counter()
-            variants = segment_subject_variants(model, subject.image, subject.mask, **how)
-            seg_s = time.perf_counter() - t1
-            timing = {"train_s": train_s, "segment_s": seg_s, "steps": steps}
-            rows.append(evaluate(variants["refined"], subject, method, seed, maps, config.slabs, hd95, **timing))
-            _append(work / "rows.jsonl", rows[-1])
-            alone = evaluate(variants["network"], subject, method, seed, maps, config.slabs, False, **timing)
-            network_alone.setdefault(f"{method}, {maps} maps, {steps} steps", []).append(alone.mean_dice)
-        log(
-            f"radiome tissue: {method} maps={maps} seed={seed} steps={steps} ({train_s:.0f} s): "
-            + ", ".join(f"{r.subject} {r.mean_dice:.3f}" for r in rows[-len(subjects) :])
-        )
+        model, job_rows, alone, train_s = train_and_segment(config, method, seed, maps, steps, artifact, work, hd95)
+        record(method, seed, maps, steps, job_rows, alone, train_s)
         if maps == config.label_maps and config.seeds and seed == config.seeds[0] and method in (HFM, UNET):
             learned_models[method] = model
+
+    def record(
+        method: str, seed: int, maps: int, steps: int, job_rows: list[Row], alone: list[float], train_s: float
+    ) -> None:
+        """One learned run's rows into the result and rows.jsonl, its network-alone Dice into the notes, a log line."""
+        for row in job_rows:
+            rows.append(row)
+            _append(work / "rows.jsonl", row)
+        network_alone.setdefault(f"{method}, {maps} maps, {steps} steps", []).extend(alone)
+        log(
+            f"radiome tissue: {method} maps={maps} seed={seed} steps={steps} ({train_s:.0f} s): "
+            + ", ".join(f"{r.subject} {r.mean_dice:.3f}" for r in job_rows)
+        )
 
     # 2. the learned methods on the same stream
     for seed in config.seeds:
@@ -568,18 +564,11 @@ def run_tissue_experiment(work: str | Path, config: TissueConfig | None = None, 
         for maps, seed in efficiency_grid(config)
         for method in (HFM, HFM_SCRATCH)
     ]
-    for job, (job_rows, alone, seconds) in zip(
+    for job, (job_rows, alone, train_s) in zip(
         jobs, parallel_map(efficiency_run, jobs, config.efficiency_workers), strict=True
     ):
         _, method, seed, maps, _, _ = job
-        for row in job_rows:
-            rows.append(row)
-            _append(work / "rows.jsonl", row)
-        network_alone.setdefault(f"{method}, {maps} maps, {config.efficiency_steps} steps", []).extend(alone)
-        log(
-            f"radiome tissue: {method} maps={maps} seed={seed} steps={config.efficiency_steps} ({seconds:.0f} s): "
-            + ", ".join(f"{r.subject} {r.mean_dice:.3f}" for r in job_rows)
-        )
+        record(method, seed, maps, config.efficiency_steps, job_rows, alone, train_s)
 
     notes["network alone"] = "; ".join(f"{k}: {np.mean(v):.3f} (n={len(v)})" for k, v in network_alone.items())
     result = TissueResult(rows, config, notes, speed, consistency)
@@ -609,26 +598,44 @@ def _subjects(names: tuple[str, ...]) -> list[Subject]:
     return load_test_subjects(names)
 
 
+def train_and_segment(
+    config: TissueConfig,
+    method: str,
+    seed: int,
+    maps: int,
+    steps: int,
+    artifact: str | None,
+    work: str | Path,
+    hd95: bool,
+) -> tuple[torch.nn.Module, list[Row], list[float], float]:
+    """Train one learned method on the synthetic stream of `maps` label maps and segment every test subject with it:
+    (model, one row per subject, the network-alone mean Dice per subject, training seconds)."""
+    options = learned_options(config, method, seed, maps, artifact)
+    t0 = time.perf_counter()
+    kind = f"{method.split()[1].lower()}-{method.split()[-1].strip('()')}"
+    folder = Path(work) / "runs" / f"{kind}-maps{maps}-seed{seed}-steps{steps}"
+    model, _ = train("radiome-synthseg", options, folder, steps, config.batch_size, config.lr, seed)
+    train_s = time.perf_counter() - t0
+    how = segmenting(config)
+    rows, alone = [], []
+    for subject in _subjects(tuple(config.subjects)):
+        t1 = time.perf_counter()
+        variants = segment_subject_variants(model, subject.image, subject.mask, **how)
+        timing = {"train_s": train_s, "segment_s": time.perf_counter() - t1, "steps": steps}
+        rows.append(evaluate(variants["refined"], subject, method, seed, maps, config.slabs, hd95, **timing))
+        network = evaluate(variants["network"], subject, method, seed, maps, config.slabs, False, **timing)
+        alone.append(network.mean_dice)
+    return model, rows, alone, train_s
+
+
 def efficiency_run(job: tuple) -> tuple[list[Row], list[float], float]:
-    """One label-efficiency run, in whichever process: train `method` on `maps` label maps with `seed` for
-    `efficiency_steps`, segment every test subject; (rows, network-alone mean Dice per subject, training seconds)."""
+    """One label-efficiency run (Dice only), in whichever process, at `config.threads` threads: (rows, network-alone
+    mean Dice per subject, training seconds)."""
     config, method, seed, maps, artifact, work = job
-    steps = config.efficiency_steps
     with torch_threads(config.threads):
-        options = learned_options(config, method, seed, maps, artifact)
-        kind = f"{method.split()[1].lower()}-{method.split()[-1].strip('()')}"
-        folder = Path(work) / "runs" / f"{kind}-maps{maps}-seed{seed}-steps{steps}"
-        t0 = time.perf_counter()
-        model, _ = train("radiome-synthseg", options, folder, steps, config.batch_size, config.lr, seed)
-        train_s = time.perf_counter() - t0
-        rows, alone = [], []
-        for subject in _subjects(tuple(config.subjects)):
-            t1 = time.perf_counter()
-            variants = segment_subject_variants(model, subject.image, subject.mask, **segmenting(config))
-            timing = {"train_s": train_s, "segment_s": time.perf_counter() - t1, "steps": steps}
-            rows.append(evaluate(variants["refined"], subject, method, seed, maps, config.slabs, False, **timing))
-            network = evaluate(variants["network"], subject, method, seed, maps, config.slabs, False, **timing)
-            alone.append(network.mean_dice)
+        _, rows, alone, train_s = train_and_segment(
+            config, method, seed, maps, config.efficiency_steps, artifact, work, hd95=False
+        )
     return rows, alone, train_s
 
 
