@@ -357,20 +357,21 @@ def test_segment_subject_at_4_mm_returns_the_native_grid() -> None:
     assert not prediction[~mask].any() and set(np.unique(prediction)) <= {0, 1, 2, 3}
 
 
-def test_label_efficiency_grid_adds_seeds_where_the_goal_reads_it() -> None:
+def test_label_efficiency_grid_runs_five_seeds_at_every_size() -> None:
     from hfm.radiome.experiments.tissue import TissueConfig, efficiency_grid
 
     grid = efficiency_grid(TissueConfig())
-    assert grid == [(1, 0), (2, 0), (2, 1), (2, 2), (2, 3), (2, 4), (5, 0), (10, 0)] + [(20, s) for s in range(5)]
+    assert grid == [(maps, seed) for maps in (1, 2, 5, 10, 20) for seed in range(5)]
     # a run the main comparison makes (20 maps, its seeds, its steps) is not run twice
     same_steps = TissueConfig(efficiency_steps=80, seeds=(0, 1, 2))
     assert [g for g in efficiency_grid(same_steps) if g[0] == 20] == [(20, 3), (20, 4)]
     assert efficiency_grid(TissueConfig(efficiency_maps=())) == []
 
 
-def test_label_efficiency_runs_give_the_same_rows_in_any_process(tmp_path) -> None:
-    """The runs go through spawned workers; each is seeded and at one thread, so the rows must not depend on it."""
-    from hfm.radiome.experiments.tissue import HFM_SCRATCH, TissueConfig, efficiency_run
+def test_learned_runs_give_the_same_rows_and_model_in_any_process(tmp_path) -> None:
+    """Every learned run goes through spawned workers; each is seeded and at one thread, so the rows and the model
+    kept for the speed figure must not depend on it."""
+    from hfm.radiome.experiments.tissue import HFM_SCRATCH, TissueConfig, learned_run
     from hfm.shared.parallel import parallel_map
 
     try:
@@ -379,12 +380,16 @@ def test_label_efficiency_runs_give_the_same_rows_in_any_process(tmp_path) -> No
         load_test_subjects(("niivue",))
     except (DataUnavailable, FileNotFoundError) as missing:
         pytest.skip(f"niivue subject not available: {missing}")
-    config = TissueConfig(efficiency_steps=2, subjects=("niivue",), slabs=4)
-    jobs = [(config, HFM_SCRATCH, seed, 2, None, str(tmp_path / "here")) for seed in (0, 1)]
-    here = [efficiency_run(job) for job in jobs]
-    apart = parallel_map(efficiency_run, [(*job[:5], str(tmp_path / "apart")) for job in jobs], workers=2)
-    for (rows_a, alone_a, _), (rows_b, alone_b, _) in zip(here, apart, strict=True):
+    config = TissueConfig(subjects=("niivue",), slabs=4)
+    jobs = [(config, HFM_SCRATCH, seed, 2, 2, None, str(tmp_path / "here"), False, seed == 0) for seed in (0, 1)]
+    here = [learned_run(job) for job in jobs]
+    apart = parallel_map(learned_run, [(*job[:6], str(tmp_path / "apart"), *job[7:]) for job in jobs], workers=2)
+    for (_, rows_a, alone_a, _), (_, rows_b, alone_b, _) in zip(here, apart, strict=True):
         assert [r.counts for r in rows_a] == [r.counts for r in rows_b]
         assert [r.dice for r in rows_a] == [r.dice for r in rows_b] and alone_a == alone_b
         assert rows_a[0].steps == 2 and rows_a[0].label_maps == 2 and math.isnan(rows_a[0].hd95["CSF"])
-    assert here[0][0][0].counts != here[1][0][0].counts  # two seeds, two networks
+    assert here[0][1][0].counts != here[1][1][0].counts  # two seeds, two networks
+    kept_here, kept_apart = here[0][0], apart[0][0]
+    assert here[1][0] is None and apart[1][0] is None  # only the model asked for comes back
+    for (name, a), (_, b) in zip(kept_here.state_dict().items(), kept_apart.state_dict().items(), strict=True):
+        assert torch.equal(a, b), name
