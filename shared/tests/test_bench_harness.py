@@ -105,6 +105,22 @@ def test_one_malformed_figure_is_reported_and_the_others_kept(fake, monkeypatch)
     json.dumps(results, allow_nan=False)
 
 
+def test_a_domains_benchmark_verb_runs_its_own_and_keeps_run_folders_under_out(fake, monkeypatch):
+    monkeypatch.setenv("HFM_BENCH_OUT", "")  # recorded, so that what the verb sets is undone after the test
+    monkeypatch.delenv("HFM_BENCH_OUT")
+    declared = ["figures", "incomplete"]
+    with pytest.raises(HFMError, match="--only 'legacy': not a seismic benchmark; one of figures, incomplete"):
+        benchmark.run_domain_benchmarks("seismic", declared, ["legacy"], fake / "out")
+    assert not (fake / "out").exists()
+    results, md_path = benchmark.run_domain_benchmarks("seismic", declared, None, fake / "out")
+    assert md_path == fake / "out" / "partial" / "figures+incomplete.md" and md_path.is_file()
+    assert results["run"]["only"] == declared and [f["benchmark"] for f in results["failures"]] == ["incomplete"]
+    assert benchmark.bench_folder("seismic") == fake / "out" / "seismic"
+    monkeypatch.setenv("HFM_BENCH_OUT", str(fake / "elsewhere"))  # set by the user: kept
+    benchmark.run_domain_benchmarks("seismic", declared, ["figures"], fake / "out")
+    assert benchmark.bench_folder("seismic") == fake / "elsewhere" / "seismic"
+
+
 def test_one_run_one_file_and_the_markdown_tables(fake):
     whole = benchmark.run_benchmarks()  # every benchmark found
     whole = {**whole, "figures": [f for f in whole["figures"] if f["benchmark"] != "as_dicts"]}

@@ -152,7 +152,7 @@ def test_user_errors_are_one_line(tmp_path):
     assert result.exit_code != 0
     assert "no such file or folder" in str(result.exception) + result.output
     result = CliRunner().invoke(app, ["plankton", "benchmark", "--only", "plankton-nope", "--out", str(tmp_path)])
-    assert "unknown plankton benchmark 'plankton-nope'" in str(result.exception) + result.output
+    assert "--only 'plankton-nope': not a plankton benchmark" in str(result.exception) + result.output
 
 
 def test_benchmark_runs_a_plankton_benchmark_through_the_shared_harness(tmp_path):

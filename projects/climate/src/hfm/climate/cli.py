@@ -257,15 +257,10 @@ def benchmark(
 ) -> None:
     """The climate benchmarks through the shared harness, to OUT/partial/ (like `tools/bench.py --only`); their
     run folders under $HFM_BENCH_OUT/climate (default OUT/climate)."""
-    import os
-
     from hfm.climate.plugin import plugin
-    from hfm.shared.errors import HFMError
-    from hfm.shared.train.benchmark import run_benchmarks, write_results
+    from hfm.shared.train.benchmark import run_domain_benchmarks
 
-    unknown = sorted(set(only or ()) - set(plugin.benchmarks))
-    if unknown:
-        raise HFMError(f"--only {unknown[0]!r}: not a climate benchmark; one of {', '.join(sorted(plugin.benchmarks))}")
-    os.environ.setdefault("HFM_BENCH_OUT", str(out))
-    _, md_path = write_results(run_benchmarks(only=sorted(only or plugin.benchmarks)), out)
+    results, md_path = run_domain_benchmarks("climate", list(plugin.benchmarks), only, out)
     typer.echo(md_path.read_text())
+    if results["failures"]:
+        raise typer.Exit(1)

@@ -240,13 +240,12 @@ def benchmark(
 ) -> None:
     """The plankton benchmarks through the shared harness, to OUT/partial/ (like `tools/bench.py --only`)."""
     from hfm.plankton.plugin import plugin
-    from hfm.shared.train.benchmark import run_benchmarks, write_results
+    from hfm.shared.train.benchmark import run_domain_benchmarks
 
-    unknown = sorted(set(only or []) - set(plugin.benchmarks))
-    if unknown:
-        raise HFMError(f"unknown plankton benchmark {unknown[0]!r}; available: {', '.join(sorted(plugin.benchmarks))}")
-    _, md_path = write_results(run_benchmarks(only=sorted(only or plugin.benchmarks)), out)
+    results, md_path = run_domain_benchmarks("plankton", list(plugin.benchmarks), only, out)
     typer.echo(md_path.read_text())
+    if results["failures"]:
+        raise typer.Exit(1)
 
 
 def _required(init: Path | None, verb: str) -> Path:

@@ -211,12 +211,11 @@ def benchmark(out: Out) -> None:
     Brain tissue learnt from synthesised images, tested on two real FreeSurfer subjects; OUT/partial/radiome.{json,md}.
     """
     from hfm.radiome.plugin import plugin
-    from hfm.shared.train.benchmark import run_benchmarks, write_results
+    from hfm.shared.train.benchmark import run_domain_benchmarks
 
-    results = run_benchmarks(sorted(plugin.benchmarks))
-    json_path, md_path = write_results(results, out)
+    results, md_path = run_domain_benchmarks("radiome", list(plugin.benchmarks), None, out)
     typer.echo(md_path.read_text())
-    typer.echo(f"written: {json_path}, {md_path}")
+    typer.echo(f"written: {md_path.with_suffix('.json')}, {md_path}")
     if results["failures"]:
         raise typer.Exit(1)
 

@@ -265,8 +265,6 @@ def benchmark(
 ) -> None:
     """The seismic benchmarks through the shared harness, to OUT/partial/ (like `tools/bench.py --only`); the picking
     benchmark's whole report to $HFM_BENCH_OUT/seismic (default OUT/seismic)."""
-    import os
-
     import torch
 
     if smoke:
@@ -277,9 +275,9 @@ def benchmark(
         typer.echo((out / "benchmark.md").read_text())
         return
     from hfm.seismic.plugin import plugin
-    from hfm.shared.train.benchmark import run_benchmarks, write_results
+    from hfm.shared.train.benchmark import run_domain_benchmarks
 
-    os.environ.setdefault("HFM_BENCH_OUT", str(out))
-
-    _, md_path = write_results(run_benchmarks(only=sorted(plugin.benchmarks)), out)
+    results, md_path = run_domain_benchmarks("seismic", list(plugin.benchmarks), None, out)
     typer.echo(md_path.read_text())
+    if results["failures"]:
+        raise typer.Exit(1)

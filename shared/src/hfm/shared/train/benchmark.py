@@ -212,6 +212,20 @@ def write_results(results: dict[str, Any], out_dir: str | Path) -> tuple[Path, P
     return json_path, md_path
 
 
+def run_domain_benchmarks(
+    domain: str, declared: list[str], only: list[str] | None, out_dir: str | Path
+) -> tuple[dict[str, Any], Path]:
+    """`hfm <domain> benchmark`: the domain's `declared` benchmarks (or those of them in `only`) through the harness,
+    written as `tools/bench.py --only` writes them (OUT/partial/); run folders under `bench_folder(domain)`, which is
+    OUT/<domain> unless HFM_BENCH_OUT is set. Returns the results and the markdown's path."""
+    unknown = sorted(set(only or ()) - set(declared))
+    if unknown:
+        raise HFMError(f"--only {unknown[0]!r}: not a {domain} benchmark; one of {', '.join(sorted(declared))}")
+    os.environ.setdefault("HFM_BENCH_OUT", str(out_dir))
+    results = run_benchmarks(only=sorted(only or declared))
+    return results, write_results(results, out_dir)[1]
+
+
 def to_markdown(results: dict[str, Any]) -> str:
     run = results["run"]
     records = results["figures"]
