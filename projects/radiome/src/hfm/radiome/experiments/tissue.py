@@ -492,24 +492,31 @@ def run_tissue_experiment(work: str | Path, config: TissueConfig | None = None, 
             + ", ".join(f"{r.subject} {r.mean_dice:.3f}" for r in job_rows)
         )
 
-    # 2. the learned methods on the same stream, the runs side by side; seed 0's hfm and UNet models stay for the
-    # speed and consistency figures
-    def run_all(jobs: list[tuple]) -> None:
-        done = parallel_map(learned_run, jobs, config.workers)
-        for job, (model, job_rows, alone, train_s) in zip(jobs, done, strict=True):
+    # 2. every learned run side by side in one pool, spawned once: the main comparison's (the longer runs) first, then
+    # label efficiency's (Dice only: HD95 costs more than it tells there). Seed 0's hfm and UNet models stay for the
+    # speed and consistency figures, which are timed after the pool has closed. Rows are recorded in the order they
+    # always were: main runs, baselines, label efficiency.
+    main_jobs = [
+        (config, method, seed, config.label_maps, config.steps, artifact, str(work), config.hd95, keep)
+        for seed in config.seeds
+        for method in LEARNED
+        for keep in [seed == config.seeds[0] and method in (HFM, UNET)]
+    ]
+    efficiency_jobs = [
+        (config, method, seed, maps, config.efficiency_steps, artifact, str(work), False, False)
+        for maps, seed in efficiency_grid(config)
+        for method in (HFM, HFM_SCRATCH)
+    ]
+    done = parallel_map(learned_run, main_jobs + efficiency_jobs, config.workers)
+
+    def record_all(jobs: list[tuple], outcomes: list[tuple]) -> None:
+        for job, (model, job_rows, alone, train_s) in zip(jobs, outcomes, strict=True):
             _, method, seed, maps, steps, *_ = job
             record(method, seed, maps, steps, job_rows, alone, train_s)
             if model is not None:
                 learned_models[method] = model
 
-    run_all(
-        [
-            (config, method, seed, config.label_maps, config.steps, artifact, str(work), config.hd95, keep)
-            for seed in config.seeds
-            for method in LEARNED
-            for keep in [seed == config.seeds[0] and method in (HFM, UNET)]
-        ]
-    )
+    record_all(main_jobs, done[: len(main_jobs)])
 
     # 3. classical baselines, same mask
     reason = atropos_available() if config.atropos else "Atropos switched off in this configuration"
@@ -560,14 +567,8 @@ def run_tissue_experiment(work: str | Path, config: TissueConfig | None = None, 
     consistency = itk_consistency(learned_models.get(HFM), how, notes)
     if consistency:
         write_atomic(work / "itk_consistency.json", dump_json(consistency))
-    # 6. label efficiency (Dice only: HD95 costs more than it tells here), the runs side by side
-    run_all(
-        [
-            (config, method, seed, maps, config.efficiency_steps, artifact, str(work), False, False)
-            for maps, seed in efficiency_grid(config)
-            for method in (HFM, HFM_SCRATCH)
-        ]
-    )
+    # 6. label efficiency, trained above with the main runs
+    record_all(efficiency_jobs, done[len(main_jobs) :])
 
     notes["network alone"] = "; ".join(f"{k}: {np.mean(v):.3f} (n={len(v)})" for k, v in network_alone.items())
     result = TissueResult(rows, config, notes, speed, consistency)
