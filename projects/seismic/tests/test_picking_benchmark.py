@@ -224,3 +224,30 @@ def test_onset_rules_are_chosen_on_dev_and_place_the_picks_on_test() -> None:
     assert "AIC" in ruled.rules["S"]["window onset"]
     assert hit["ruled"]["P hit 0.1 s"] == 1.0 and hit["ruled"]["S hit 0.1 s"] == 1.0
     assert hit["ruled"]["S F1"] == 1.0 and hit["plain"]["S F1"] == 1.0  # 0.3 s is within the 0.5 s match either way
+
+
+def test_scores_are_the_same_in_a_worker_process_as_in_this_one() -> None:
+    """The benchmark scores its methods side by side in spawned workers (`run_job`, `scored`): every number must be
+    the one this process gets, for a neural picker (at one thread) and a classic one."""
+    import torch
+
+    from hfm.seismic.benchmarks.picking import EvaluationSet, PickBenchConfig, run_job, scored
+    from hfm.seismic.models import PhasePicker
+    from hfm.seismic.tokenizer import WaveformTokenizer
+    from hfm.shared.models.trunk import TrunkConfig
+    from hfm.shared.parallel import parallel_map
+
+    torch.manual_seed(0)
+    picker = PhasePicker(WaveformTokenizer(3, 20), TrunkConfig(width=32, depth=1, heads=2)).eval()
+    evaluation = EvaluationSet("", _records_with_p_and_s(2), _records_with_p_and_s(1), PickBenchConfig())
+    jobs = [(scored, (evaluation, ("model", "picker", picker, True))), (scored, (evaluation, ("classic", StaLtaAic())))]
+    here = [run_job(job) for job in jobs]
+    there = parallel_map(run_job, jobs, 2)
+    for mine, theirs in zip(here, there, strict=True):
+        assert (mine.name, mine.thresholds, mine.dev_f1, mine.rules) == (
+            theirs.name, theirs.thresholds, theirs.dev_f1, theirs.rules
+        )  # fmt: skip
+        assert mine.summary(evaluation.windows["detection"][1]) == theirs.summary(evaluation.windows["detection"][1])
+        for phase in mine.counts:
+            np.testing.assert_array_equal(mine.counts[phase], theirs.counts[phase])
+            np.testing.assert_array_equal(mine.residuals[phase], theirs.residuals[phase])

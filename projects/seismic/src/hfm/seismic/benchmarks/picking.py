@@ -596,26 +596,17 @@ def run_pick_benchmark(
     corpus, corpus_counts = pretrain_corpus(out / "data", train, test, config)
     if band:
         corpus = band_pass(corpus, 100.0, band)
-    pretrain_picker(corpus, out / "pretrain", config)  # member 0 at this process's threads, as before ensembles
-    members = range(1, config.ensemble_size)
-    parallel_map(
-        pretrain_member,
-        [(corpus, out / f"pretrain-member{k}", replace(config, seed=config.seed + k)) for k in members],
-        config.efficiency_workers,
-    )
-    inits = [str(out / "pretrain" / "final")] + [str(out / f"pretrain-member{k}" / "final") for k in members]
-    lap("pretrain")
+    members = range(config.ensemble_size)
+    suffixes = ["", *(f"-member{k}" for k in members[1:])]  # member 0's runs in `pretrain`, `finetune`, `scratch`
+    inits = [str(out / f"pretrain{suffix}" / "final") for suffix in suffixes]
     labelled = view(train, config)
-    # Every member's two fine-tunings (pretrained, scratch) side by side at one thread each: member 0's runs in
-    # `finetune` and `scratch` as before ensembles, member k's in `finetune-memberk` and `scratch-memberk`.
-    jobs = [
-        (labelled, out / f"{name}{suffix}", config.settings(config.finetune_steps, config.seed + k), config, init)
-        for k, suffix in enumerate(["", *(f"-member{k}" for k in members)])
-        for name, init in (("finetune", inits[k]), ("scratch", None))
-    ]
-    tuned = parallel_map(finetune_member, jobs, config.efficiency_workers)
-    hfm, scratch = ensemble(tuned[0::2]), ensemble(tuned[1::2])
-    lap("finetune")
+
+    def pretraining(k: int) -> tuple:
+        return pretrain_member, (corpus, out / f"pretrain{suffixes[k]}", replace(config, seed=config.seed + k))
+
+    def fine_tuning(k: int, name: str, init: str | None) -> tuple:
+        settings = config.settings(config.finetune_steps, config.seed + k)
+        return finetune_member, (labelled, out / f"{name}{suffixes[k]}", settings, config, init)
 
     report = PickBenchReport(asdict(config), curation, {**corpus_counts, "total windows": len(corpus)})
     if config.ensemble_size > 1:
@@ -624,7 +615,6 @@ def run_pick_benchmark(
             "pretrained and fine-tuned with seed k; label efficiency: single pickers, the i-th seed's pretrained "
             f"picker from member (i mod {config.ensemble_size})'s pretraining"
         )
-    figures: list[Figure] = []
     try:
         from hfm.seismic.baselines.peers import PhaseNetLightPeer
 
@@ -632,35 +622,54 @@ def run_pick_benchmark(
     except HFMError as error:  # DataUnavailable is an HFMError
         peer = None
         report.notes.append(f"PhaseNetLight not run: {error}")
+    test_sets = [
+        EvaluationSet("", test, dev, config),
+        EvaluationSet(" (Z only)", test.vertical_only(), dev.vertical_only(), config),
+    ]
+    ruled = config.onset_rules
 
-    for label, records, dev_records in (("", test, dev), (" (Z only)", test.vertical_only(), dev.vertical_only())):
-        windows = evaluation_windows(records, config)
-        # The neural pickers' inputs (band-passed when configured); the windows sit at the same places.
-        m_records, m_dev = view(records, config), view(dev_records, config)
-        m_windows = evaluation_windows(m_records, config)
-        ruled = config.onset_rules
-        results = [score_model(HFM, hfm_predictor(hfm), m_dev, m_records, config, m_windows, ruled)]
-        if not label:  # the scratch ablation on 3 components only (its Z-only run would double the evaluation)
-            results.append(score_model(SCRATCH, hfm_predictor(scratch), m_dev, m_records, config, m_windows, ruled))
-        if peer is not None:
-            results.append(score_model(peer.name, peer.predict, m_dev, m_records, config, m_windows))
-            if ruled:  # fairness: the peer with the same dev-chosen onset rule beside it as it comes
-                results.append(score_model(peer.name + RULED, peer.predict, m_dev, m_records, config, m_windows, True))
-        pickers = [StaLtaAic(), BaerPicker()] + ([ArPicker()] if not label else [])
-        results += [score_classic(p, dev_records, records, windows) for p in pickers]
-        report.tables[f"DFDP{label}"] = {r.name: r.summary(windows["detection"][1]) for r in results}
-        report.thresholds[f"DFDP{label}"] = {r.name: r.thresholds for r in results}
-        report.dev_f1[f"DFDP{label}"] = {r.name: r.dev_f1 for r in results}
-        report.onset_rules[f"DFDP{label}"] = {r.name: r.rules for r in results if r.rules}
-        report.tables[f"DFDP{label}"]["_n"] = {
+    # The work in three pools, each job at one thread in whichever process runs it (so the figures do not depend on
+    # the schedule), and each pool after what it needs: (1) every pretraining, the scratch fine-tunings and the
+    # scores of the pickers that are not fine-tuned here (PhaseNetLight, the classic ones); (2) the pretrained
+    # fine-tunings; (3) the hfm pickers' scores.
+    fixed = [(scored, (test_set, spec)) for test_set in test_sets for spec in test_set.fixed_methods(peer, ruled)]
+    first = parallel_map(
+        run_job,
+        [pretraining(k) for k in members] + [fine_tuning(k, "scratch", None) for k in members] + fixed,
+        config.efficiency_workers,
+    )
+    scratch = ensemble(first[len(members) : 2 * len(members)])
+    fixed_scores = first[2 * len(members) :]
+    lap("pretrain + scratch + fixed scores")
+    tuned = parallel_map(run_job, [fine_tuning(k, "finetune", inits[k]) for k in members], config.efficiency_workers)
+    hfm = ensemble(tuned)
+    lap("finetune")
+    learned = [
+        (scored, (test_set, ("model", name, model, ruled)))
+        for test_set in test_sets
+        for name, model in ((HFM, hfm), (SCRATCH, scratch))
+        if test_set.label == "" or name == HFM  # the scratch ablation on 3 components only (Z would double the cost)
+    ]
+    learned_scores = parallel_map(run_job, learned, config.efficiency_workers)
+    figures: list[Figure] = []
+    for test_set in test_sets:
+        mine = [r for (_, (t, _)), r in zip(learned, learned_scores, strict=True) if t is test_set]
+        theirs = [r for (_, (t, _)), r in zip(fixed, fixed_scores, strict=True) if t is test_set]
+        results = mine + theirs  # hfm, scratch, the peer (as it comes, with the onset rule), the classic pickers
+        key, windows, records = f"DFDP{test_set.label}", test_set.windows, test_set.records
+        report.tables[key] = {r.name: r.summary(windows["detection"][1]) for r in results}
+        report.thresholds[key] = {r.name: r.thresholds for r in results}
+        report.dev_f1[key] = {r.name: r.dev_f1 for r in results}
+        report.onset_rules[key] = {r.name: r.rules for r in results if r.rules}
+        report.tables[key]["_n"] = {
             "records": len(records),
             "events": len(set(records.event_id)),
             "P picks": len(windows["P"].onset),
             "S picks": len(windows["S"].onset),
             "detection windows": len(windows["detection"][1]),
         }
-        figures += figures_from(results, HFM, records, windows, label, config.n_resamples)
-        lap(f"evaluate{label or ' 3C'}")
+        figures += figures_from(results, HFM, records, windows, test_set.label, config.n_resamples)
+    lap("evaluate")
 
     figures += consistency_figures(hfm, peer, config, report)
     lap("consistency")
@@ -672,6 +681,59 @@ def run_pick_benchmark(
     write_atomic(out / "benchmark.json", dump_json(asdict(report) | {"figures": [f.as_dict() for f in figures]}))
     write_atomic(out / "benchmark.md", markdown(report, figures))
     return report, figures
+
+
+def run_job(job: tuple) -> Any:
+    """One job of a pool that mixes kinds of work: (module-level function, its one argument)."""
+    function, argument = job
+    return function(argument)
+
+
+@dataclass
+class EvaluationSet:
+    """One way of scoring on DFDP: the 3-component records (label "") or their Z channel alone (" (Z only)"), with
+    the NCEDC dev records the thresholds are chosen on. The classic pickers see the records as they are, the neural
+    ones `view` of them (band-passed where configured); the windows sit at the same places."""
+
+    label: str
+    records: Records
+    dev: Records
+    config: PickBenchConfig
+    windows: dict[str, Any] = field(init=False)
+    model_records: Records = field(init=False)
+    model_dev: Records = field(init=False)
+    model_windows: dict[str, Any] = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.windows = evaluation_windows(self.records, self.config)
+        self.model_records, self.model_dev = view(self.records, self.config), view(self.dev, self.config)
+        self.model_windows = evaluation_windows(self.model_records, self.config)
+
+    def fixed_methods(self, peer, ruled: bool) -> list[tuple]:
+        """The methods not fine-tuned here, in the report's order: PhaseNetLight as it comes and, with `ruled`, with
+        the dev-chosen onset rule beside it (as hfm has it), then the classic pickers (`ar_pick` on 3 components)."""
+        specs: list[tuple] = []
+        if peer is not None:
+            specs.append(("model", peer.name, peer, False))
+            if ruled:
+                specs.append(("model", peer.name + RULED, peer, True))
+        pickers = [StaLtaAic(), BaerPicker()] + ([ArPicker()] if not self.label else [])
+        return specs + [("classic", picker) for picker in pickers]
+
+    def score(self, spec: tuple) -> MethodScores:
+        """("classic", picker) or ("model", name, hfm picker or peer, with the dev-chosen onset rules or not)."""
+        if spec[0] == "classic":
+            return score_classic(spec[1], self.dev, self.records, self.windows)
+        _, name, source, ruled = spec
+        predict = hfm_predictor(source) if isinstance(source, torch.nn.Module) else source.predict
+        return score_model(name, predict, self.model_dev, self.model_records, self.config, self.model_windows, ruled)
+
+
+def scored(job: tuple) -> MethodScores:
+    """One method scored on one test set at one thread, whichever process runs it."""
+    test_set, spec = job
+    with torch_threads(1):
+        return test_set.score(spec)
 
 
 def pretrain_picker(corpus: np.ndarray, out: Path, config: PickBenchConfig) -> None:
