@@ -128,8 +128,9 @@ class PickBenchConfig:
     # benchmark would score a configuration dev never measured. At one thread a 480-step run takes 19-23 s with it
     # against 6-8 s without (~2.8x, h51); `efficiency_workers` runs them side by side to keep the bench near an hour.
     efficiency_refiner_depth: int = 8
-    # Processes for the 40 label-efficiency runs (None: one per CPU this process may use); each run is at one thread
-    # in any process, so the figures do not depend on it.
+    # Processes for every pool of the benchmark (pretrainings, fine-tunings, scoring, the 40 label-efficiency runs;
+    # None: one per CPU this process may use; the name is older than the pools); each job is at one thread in any
+    # process, so the figures do not depend on it.
     efficiency_workers: int | None = None
     # Issue 14: what the hfm picker is pretrained with. "onset" (adopted 12-05 from h52/h53): the whole picker,
     # refiner included, trained for `onset_pretrain_steps` on the onset-carrying targets
