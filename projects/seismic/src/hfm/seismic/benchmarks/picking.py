@@ -752,7 +752,8 @@ def ensemble(pickers: list[torch.nn.Module]) -> torch.nn.Module:
 
 
 def pretrain_member(job: tuple) -> None:
-    """One further ensemble member's pretraining at one thread, whichever process runs it (as `efficiency_run`)."""
+    """One ensemble member's pretraining (member 0's too) at one thread, whichever process runs it (as
+    `efficiency_run`)."""
     corpus, out, config = job
     with torch_threads(1):
         pretrain_picker(corpus, out, config)
